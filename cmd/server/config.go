@@ -1,0 +1,179 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/url"
+	"strings"
+	"time"
+
+	"k8s.io/apimachinery/pkg/util/validation"
+)
+
+// config is the binary's whole configuration, as ../shared/CONTRACT.md
+// names it. Each field's flag also reads MESHLOCK_<FLAG>.
+type config struct {
+	Addr                      string
+	Demo                      bool
+	PrometheusURL             string
+	PrometheusBearerTokenFile string
+	PrometheusCAFile          string
+	Kubeconfig                string
+	Context                   string
+	Namespaces                []string // empty: all
+	Refresh                   time.Duration
+	Window                    time.Duration
+	BasePath                  string
+	FrameAncestors            string
+	AllowEnforce              bool
+	TrustedOrigins            []string
+	IstioRootNamespace        string
+	LogFormat                 string
+	Auth                      string
+}
+
+// errHelp is returned when -h or --help was asked for: usage was printed.
+var errHelp = flag.ErrHelp
+
+// parseConfig reads flags, then MESHLOCK_* variables for the flags not given
+// on the command line, then validates. usage receives -h output.
+func parseConfig(args []string, getenv func(string) string, usage io.Writer) (config, error) {
+	var c config
+	var namespaces, trustedOrigins string
+	fs := flag.NewFlagSet("meshlock", flag.ContinueOnError)
+	fs.SetOutput(io.Discard) // errors are reported once, by the caller
+	fs.StringVar(&c.Addr, "addr", ":8080", "listen address")
+	fs.BoolVar(&c.Demo, "demo", false, "run against the built-in simulated mesh: no cluster, no Prometheus needed; enforcing is allowed")
+	fs.StringVar(&c.PrometheusURL, "prometheus-url", "http://prometheus.istio-system:9090", "any Prometheus-compatible query API (Prometheus, Thanos, Mimir)")
+	fs.StringVar(&c.PrometheusBearerTokenFile, "prometheus-bearer-token-file", "", "file holding a bearer token for the Prometheus API")
+	fs.StringVar(&c.PrometheusCAFile, "prometheus-ca-file", "", "CA bundle that verifies the Prometheus API's certificate")
+	fs.StringVar(&c.Kubeconfig, "kubeconfig", "", "kubeconfig file (default: in-cluster config, else $KUBECONFIG, else ~/.kube/config)")
+	fs.StringVar(&c.Context, "context", "", "kubeconfig context (default: its current context)")
+	fs.StringVar(&namespaces, "namespaces", "", "comma-separated namespaces to watch and show (default: all)")
+	fs.DurationVar(&c.Refresh, "refresh", 5*time.Second, "how often Prometheus is queried, whatever the number of viewers")
+	fs.DurationVar(&c.Window, "window", time.Minute, "the rate window of the PromQL queries")
+	fs.StringVar(&c.BasePath, "base-path", "/", "serve everything under this prefix (reverse proxy, portal)")
+	fs.StringVar(&c.FrameAncestors, "frame-ancestors", "'self'", "value of the CSP frame-ancestors directive: who may embed the dashboard in an iframe")
+	fs.BoolVar(&c.AllowEnforce, "allow-enforce", false, "allow writes (enforce, undo); default off, on in --demo")
+	fs.StringVar(&trustedOrigins, "trusted-origins", "", "comma-separated origins (a portal) allowed to make state-changing requests cross-origin")
+	fs.StringVar(&c.IstioRootNamespace, "istio-root-namespace", "istio-system", "where mesh-wide PeerAuthentications and DestinationRules live")
+	fs.StringVar(&c.LogFormat, "log-format", "text", "text or json")
+	fs.StringVar(&c.Auth, "auth", "none", "none: act with the server's own Kubernetes identity; token: every /api/ request needs a Kubernetes bearer token, checked with a TokenReview")
+
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(usage, "Usage: meshlock [flags]\n\nEvery flag also reads MESHLOCK_<FLAG> (upper case, - becomes _); the command line wins.")
+			fs.SetOutput(usage)
+			fs.PrintDefaults()
+			return c, errHelp
+		}
+		return c, err
+	}
+	if fs.NArg() > 0 {
+		return c, fmt.Errorf("unexpected argument %q: meshlock takes flags only", fs.Arg(0))
+	}
+
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	var envErr error
+	fs.VisitAll(func(f *flag.Flag) {
+		if given[f.Name] || envErr != nil {
+			return
+		}
+		name := envName(f.Name)
+		value := getenv(name)
+		if value == "" {
+			return
+		}
+		if err := fs.Set(f.Name, value); err != nil {
+			envErr = fmt.Errorf("invalid value %q for %s: %v", value, name, err)
+			return
+		}
+		given[f.Name] = true
+	})
+	if envErr != nil {
+		return c, envErr
+	}
+
+	c.Namespaces = splitList(namespaces)
+	c.TrustedOrigins = splitList(trustedOrigins)
+	if c.Demo && !given["allow-enforce"] {
+		c.AllowEnforce = true
+	}
+	return c, c.validate()
+}
+
+// envName maps a flag name to its environment variable: base-path → MESHLOCK_BASE_PATH.
+func envName(flagName string) string {
+	return "MESHLOCK_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+}
+
+func splitList(s string) []string {
+	var out []string
+	for part := range strings.SplitSeq(s, ",") {
+		if part = strings.TrimSpace(part); part != "" {
+			out = append(out, part)
+		}
+	}
+	return out
+}
+
+// validate rejects values that would only fail later, each with one line
+// naming the flag.
+func (c config) validate() error {
+	if err := validateHTTPURL(c.PrometheusURL); err != nil {
+		return fmt.Errorf("--prometheus-url: %v", err)
+	}
+	if c.Refresh <= 0 {
+		return fmt.Errorf("--refresh must be positive, got %s", c.Refresh)
+	}
+	if c.Window < time.Second {
+		return fmt.Errorf("--window must be at least 1s, got %s", c.Window)
+	}
+	if !strings.HasPrefix(c.BasePath, "/") {
+		return fmt.Errorf("--base-path must start with /, got %q", c.BasePath)
+	}
+	if strings.ContainsAny(c.FrameAncestors, ";,\r\n") {
+		return fmt.Errorf("--frame-ancestors must be a space-separated list of sources, got %q", c.FrameAncestors)
+	}
+	for _, ns := range append(append([]string{}, c.Namespaces...), c.IstioRootNamespace) {
+		if errs := validation.IsDNS1123Label(ns); len(errs) > 0 {
+			return fmt.Errorf("invalid namespace %q: %s", ns, errs[0])
+		}
+	}
+	for _, origin := range c.TrustedOrigins {
+		if err := validateOrigin(origin); err != nil {
+			return fmt.Errorf("--trusted-origins: %v", err)
+		}
+	}
+	if c.LogFormat != "text" && c.LogFormat != "json" {
+		return fmt.Errorf("--log-format must be text or json, got %q", c.LogFormat)
+	}
+	if c.Auth != "none" && c.Auth != "token" {
+		return fmt.Errorf("--auth must be none or token, got %q", c.Auth)
+	}
+	return nil
+}
+
+func validateHTTPURL(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return err
+	}
+	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("want an http or https URL with a host, got %q", raw)
+	}
+	return nil
+}
+
+// validateOrigin accepts what a browser sends in Origin: scheme://host[:port], nothing after.
+func validateOrigin(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" ||
+		(u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+		return fmt.Errorf("%q is not an origin (scheme://host[:port])", raw)
+	}
+	return nil
+}

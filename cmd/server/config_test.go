@@ -1,0 +1,119 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+func envOf(vars map[string]string) func(string) string {
+	return func(name string) string { return vars[name] }
+}
+
+func TestParseConfigDefaults(t *testing.T) {
+	cfg, err := parseConfig(nil, envOf(nil), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Addr != ":8080" || cfg.PrometheusURL != "http://prometheus.istio-system:9090" ||
+		cfg.Refresh != 5*time.Second || cfg.Window != time.Minute || cfg.BasePath != "/" ||
+		cfg.FrameAncestors != "'self'" || cfg.AllowEnforce || cfg.IstioRootNamespace != "istio-system" ||
+		cfg.LogFormat != "text" || cfg.Auth != "none" || cfg.Namespaces != nil {
+		t.Errorf("defaults differ from the contract: %+v", cfg)
+	}
+}
+
+func TestParseConfigSources(t *testing.T) {
+	tests := []struct {
+		name  string
+		args  []string
+		env   map[string]string
+		check func(config) bool
+	}{
+		{"environment variable", nil, map[string]string{"MESHLOCK_REFRESH": "10s"},
+			func(c config) bool { return c.Refresh == 10*time.Second }},
+		{"dashes become underscores", nil, map[string]string{"MESHLOCK_BASE_PATH": "/mesh"},
+			func(c config) bool { return c.BasePath == "/mesh" }},
+		{"command line wins over environment", []string{"--refresh=2s"}, map[string]string{"MESHLOCK_REFRESH": "10s"},
+			func(c config) bool { return c.Refresh == 2*time.Second }},
+		{"lists are split and trimmed", []string{"--namespaces", "default, legacy,"}, nil,
+			func(c config) bool { return slices.Equal(c.Namespaces, []string{"default", "legacy"}) }},
+		{"demo allows enforce", []string{"--demo"}, nil,
+			func(c config) bool { return c.Demo && c.AllowEnforce }},
+		{"demo with enforce switched off", []string{"--demo", "--allow-enforce=false"}, nil,
+			func(c config) bool { return c.Demo && !c.AllowEnforce }},
+		{"demo from the environment allows enforce", nil, map[string]string{"MESHLOCK_DEMO": "true"},
+			func(c config) bool { return c.Demo && c.AllowEnforce }},
+		{"trusted origins", []string{"--trusted-origins=https://portal.example.com,http://127.0.0.1:3000"}, nil,
+			func(c config) bool { return len(c.TrustedOrigins) == 2 }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, err := parseConfig(tt.args, envOf(tt.env), io.Discard)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !tt.check(cfg) {
+				t.Errorf("unexpected config: %+v", cfg)
+			}
+		})
+	}
+}
+
+func TestParseConfigRejects(t *testing.T) {
+	tests := []struct {
+		name    string
+		args    []string
+		env     map[string]string
+		wantErr string
+	}{
+		{"unparseable duration", []string{"--refresh=soon"}, nil, "refresh"},
+		{"zero refresh", []string{"--refresh=0s"}, nil, "--refresh must be positive"},
+		{"tiny window", []string{"--window=10ms"}, nil, "--window"},
+		{"base path without slash", []string{"--base-path=mesh"}, nil, "--base-path must start with /"},
+		{"prometheus URL without scheme", []string{"--prometheus-url=prometheus:9090"}, nil, "--prometheus-url"},
+		{"prometheus URL unparseable", []string{"--prometheus-url=http://[::1"}, nil, "--prometheus-url"},
+		{"bad namespace", []string{"--namespaces=Default"}, nil, `invalid namespace "Default"`},
+		{"bad root namespace", []string{"--istio-root-namespace=istio_system"}, nil, "invalid namespace"},
+		{"bad origin", []string{"--trusted-origins=https://portal.example.com/path"}, nil, "is not an origin"},
+		{"bad log format", []string{"--log-format=xml"}, nil, "--log-format"},
+		{"bad auth", []string{"--auth=oidc"}, nil, "--auth"},
+		{"frame ancestors injecting a directive", []string{"--frame-ancestors='self'; script-src *"}, nil, "--frame-ancestors"},
+		{"unknown flag", []string{"--colour=blue"}, nil, "colour"},
+		{"stray argument", []string{"serve"}, nil, "unexpected argument"},
+		{"bad environment value names the variable", nil, map[string]string{"MESHLOCK_WINDOW": "long"}, "MESHLOCK_WINDOW"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := parseConfig(tt.args, envOf(tt.env), io.Discard)
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Fatalf("got error %v, want one containing %q", err, tt.wantErr)
+			}
+		})
+	}
+}
+
+func TestRunBadFlagExitsTwoWithOneLine(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	code := run(context.Background(), []string{"--refresh=soon"}, envOf(nil), &stdout, &stderr)
+	if code != 2 {
+		t.Errorf("exit status %d, want 2", code)
+	}
+	if lines := strings.Count(stderr.String(), "\n"); lines != 1 || !strings.HasPrefix(stderr.String(), "meshlock: ") {
+		t.Errorf("want one line on stderr, got %q", stderr.String())
+	}
+}
+
+func TestRunHelpExitsZero(t *testing.T) {
+	var stdout bytes.Buffer
+	if code := run(context.Background(), []string{"-h"}, envOf(nil), &stdout, io.Discard); code != 0 {
+		t.Errorf("exit status %d, want 0", code)
+	}
+	if !strings.Contains(stdout.String(), "-prometheus-url") {
+		t.Errorf("usage does not list the flags: %q", stdout.String())
+	}
+}

@@ -1,0 +1,3 @@
+// Package prom holds meshlock's PromQL queries against any
+// Prometheus-compatible API and turns their answers into traffic samples.
+package prom

@@ -1,0 +1,3 @@
+// Package static embeds the dashboard's CSS, JavaScript, vendored libraries
+// and icons, so the binary serves them without files on disk.
+package static

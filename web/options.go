@@ -1,0 +1,39 @@
+// Package web serves meshlock's HTTP endpoints: the dashboard, its API and
+// its own metrics.
+package web
+
+import (
+	"errors"
+	"log/slog"
+	"strings"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Options configures the HTTP handler.
+type Options struct {
+	// BasePath is the prefix everything is served under; "/" for none.
+	// Must start with "/".
+	BasePath string
+	// Registry serves /metrics and receives the handler's own metrics.
+	// It must also be a prometheus.Gatherer. Required.
+	Registry interface {
+		prometheus.Registerer
+		prometheus.Gatherer
+	}
+	// Logger receives request errors. Optional: defaults to slog.Default().
+	Logger *slog.Logger
+}
+
+func (o *Options) validate() error {
+	if !strings.HasPrefix(o.BasePath, "/") {
+		return errors.New("web: BasePath must start with /")
+	}
+	if o.Registry == nil {
+		return errors.New("web: Registry is required")
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	return nil
+}

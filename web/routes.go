@@ -1,0 +1,27 @@
+package web
+
+import (
+	"net/http"
+	"strings"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// NewHandler declares every route in one place, mounted under BasePath.
+func NewHandler(opts Options) (http.Handler, error) {
+	if err := opts.validate(); err != nil {
+		return nil, err
+	}
+	routes := chi.NewRouter()
+	routes.Get("/healthz", handleHealthz)
+	routes.Method(http.MethodGet, "/metrics", promhttp.HandlerFor(opts.Registry, promhttp.HandlerOpts{Registry: opts.Registry}))
+
+	base := strings.TrimSuffix(opts.BasePath, "/")
+	if base == "" {
+		return routes, nil
+	}
+	root := chi.NewRouter()
+	root.Mount(base, routes)
+	return root, nil
+}

@@ -1,0 +1,62 @@
+package web
+
+import (
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+)
+
+func newTestHandler(t *testing.T, basePath string) http.Handler {
+	t.Helper()
+	registry := prometheus.NewRegistry()
+	registry.MustRegister(collectors.NewGoCollector())
+	handler, err := NewHandler(Options{BasePath: basePath, Registry: registry})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return handler
+}
+
+func get(t *testing.T, handler http.Handler, path string) (int, string) {
+	t.Helper()
+	rec := httptest.NewRecorder()
+	handler.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))
+	body, _ := io.ReadAll(rec.Result().Body)
+	return rec.Code, string(body)
+}
+
+func TestRoutesUnderBasePath(t *testing.T) {
+	tests := []struct {
+		basePath, path string
+		wantCode       int
+		wantBody       string
+	}{
+		{"/", "/healthz", http.StatusOK, "ok"},
+		{"/", "/metrics", http.StatusOK, "go_goroutines"},
+		{"/mesh/dash", "/mesh/dash/healthz", http.StatusOK, "ok"},
+		{"/mesh/dash/", "/mesh/dash/metrics", http.StatusOK, "go_goroutines"},
+		{"/mesh/dash", "/healthz", http.StatusNotFound, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.basePath+" "+tt.path, func(t *testing.T) {
+			code, body := get(t, newTestHandler(t, tt.basePath), tt.path)
+			if code != tt.wantCode || !strings.Contains(body, tt.wantBody) {
+				t.Errorf("GET %s: %d %q, want %d containing %q", tt.path, code, body, tt.wantCode, tt.wantBody)
+			}
+		})
+	}
+}
+
+func TestOptionsValidate(t *testing.T) {
+	if _, err := NewHandler(Options{BasePath: "mesh", Registry: prometheus.NewRegistry()}); err == nil {
+		t.Error("a base path without a leading / was accepted")
+	}
+	if _, err := NewHandler(Options{BasePath: "/"}); err == nil {
+		t.Error("a missing registry was accepted")
+	}
+}

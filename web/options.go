@@ -21,6 +21,8 @@ type Options struct {
 		prometheus.Registerer
 		prometheus.Gatherer
 	}
+	// Graph is the current snapshot and readiness. Required.
+	Graph GraphSource
 	// Logger receives request errors. Optional: defaults to slog.Default().
 	Logger *slog.Logger
 }
@@ -31,6 +33,9 @@ func (o *Options) validate() error {
 	}
 	if o.Registry == nil {
 		return errors.New("web: Registry is required")
+	}
+	if o.Graph == nil {
+		return errors.New("web: Graph is required")
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()

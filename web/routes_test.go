@@ -11,11 +11,13 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 )
 
+func newRegistry() *prometheus.Registry { return prometheus.NewRegistry() }
+
 func newTestHandler(t *testing.T, basePath string) http.Handler {
 	t.Helper()
 	registry := prometheus.NewRegistry()
 	registry.MustRegister(collectors.NewGoCollector())
-	handler, err := NewHandler(Options{BasePath: basePath, Registry: registry})
+	handler, err := NewHandler(Options{BasePath: basePath, Registry: registry, Graph: &fixedGraph{}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -41,6 +43,8 @@ func TestRoutesUnderBasePath(t *testing.T) {
 		{"/mesh/dash", "/mesh/dash/healthz", http.StatusOK, "ok"},
 		{"/mesh/dash/", "/mesh/dash/metrics", http.StatusOK, "go_goroutines"},
 		{"/mesh/dash", "/healthz", http.StatusNotFound, ""},
+		{"/mesh/dash", "/mesh/dash/api/graph", http.StatusOK, `"nodes"`},
+		{"/", "/api/nothing", http.StatusNotFound, `"error"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.basePath+" "+tt.path, func(t *testing.T) {
@@ -53,10 +57,13 @@ func TestRoutesUnderBasePath(t *testing.T) {
 }
 
 func TestOptionsValidate(t *testing.T) {
-	if _, err := NewHandler(Options{BasePath: "mesh", Registry: prometheus.NewRegistry()}); err == nil {
+	if _, err := NewHandler(Options{BasePath: "mesh", Registry: prometheus.NewRegistry(), Graph: &fixedGraph{}}); err == nil {
 		t.Error("a base path without a leading / was accepted")
 	}
-	if _, err := NewHandler(Options{BasePath: "/"}); err == nil {
+	if _, err := NewHandler(Options{BasePath: "/", Graph: &fixedGraph{}}); err == nil {
 		t.Error("a missing registry was accepted")
+	}
+	if _, err := NewHandler(Options{BasePath: "/", Registry: prometheus.NewRegistry()}); err == nil {
+		t.Error("a missing graph source was accepted")
 	}
 }

@@ -52,7 +52,8 @@ type Sample struct {
 	ResponseCode            string // HTTP only; "" for TCP
 
 	// Rate is per second over the window: requests for HTTP and gRPC, bytes
-	// sent by the source for TCP.
+	// for TCP, bytes per second the server sent back (istio_tcp_sent_bytes_total,
+	// the metric Kiali draws TCP edges with).
 	Rate float64
 }
 

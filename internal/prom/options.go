@@ -1,0 +1,106 @@
+package prom
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Defaults that validate fills in for zero values.
+const (
+	DefaultWindow           = time.Minute
+	DefaultQueryTimeout     = 10 * time.Second
+	DefaultMaxResponseBytes = 32 << 20
+)
+
+// Options for the creation of a Client. URL and Registerer are mandatory;
+// the zero value of everything else is a safe default.
+type Options struct {
+	// URL of any Prometheus-compatible query API (Prometheus, Thanos,
+	// Mimir), http or https, with the path prefix if it has one. Mandatory.
+	URL string
+
+	// BearerTokenFile, when set, holds a token sent as
+	// "Authorization: Bearer <token>". It is read on every request so that a
+	// rotated token (projected service account tokens) is picked up.
+	BearerTokenFile string
+
+	// CAFile, when set, is a PEM bundle of the CAs trusted for an https
+	// URL instead of the system pool.
+	CAFile string
+
+	// Window is the rate window of the queries, at least one second, with
+	// millisecond precision as PromQL durations have. Zero means
+	// DefaultWindow.
+	Window time.Duration
+
+	// QueryTimeout bounds each query. Zero means DefaultQueryTimeout.
+	QueryTimeout time.Duration
+
+	// MaxResponseBytes caps the size of one answer; a larger answer is an
+	// error and is never read into memory whole. Zero means
+	// DefaultMaxResponseBytes.
+	MaxResponseBytes int64
+
+	// Registerer receives the client's metrics. Mandatory, so that tests and
+	// embedders never touch the global registry by accident.
+	Registerer prometheus.Registerer
+
+	// Logger receives the warnings Prometheus attaches to its answers. Nil
+	// means slog.Default().
+	Logger *slog.Logger
+}
+
+// validate fills in defaults and rejects values the client cannot work with.
+func (o *Options) validate() error {
+	if o.URL == "" {
+		return errors.New("prometheus URL is required")
+	}
+	u, err := url.Parse(o.URL)
+	if err != nil {
+		return fmt.Errorf("prometheus URL: %w", err)
+	}
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return fmt.Errorf("prometheus URL %q: scheme must be http or https", u.Redacted())
+	}
+	if u.Host == "" {
+		return fmt.Errorf("prometheus URL %q: no host", u.Redacted())
+	}
+
+	if o.Window == 0 {
+		o.Window = DefaultWindow
+	}
+	if o.Window < time.Second {
+		return fmt.Errorf("window %s: must be at least 1s", o.Window)
+	}
+	// PromQL would silently see a truncated window otherwise.
+	if o.Window%time.Millisecond != 0 {
+		return fmt.Errorf("window %s: must be a whole number of milliseconds", o.Window)
+	}
+
+	if o.QueryTimeout == 0 {
+		o.QueryTimeout = DefaultQueryTimeout
+	}
+	if o.QueryTimeout < 0 {
+		return fmt.Errorf("query timeout %s: must not be negative", o.QueryTimeout)
+	}
+
+	if o.MaxResponseBytes == 0 {
+		o.MaxResponseBytes = DefaultMaxResponseBytes
+	}
+	if o.MaxResponseBytes < 0 {
+		return fmt.Errorf("max response bytes %d: must not be negative", o.MaxResponseBytes)
+	}
+
+	if o.Registerer == nil {
+		return errors.New("a metrics Registerer is required")
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	return nil
+}

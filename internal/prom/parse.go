@@ -1,0 +1,58 @@
+package prom
+
+import (
+	"errors"
+	"fmt"
+	"math"
+
+	"github.com/prometheus/common/model"
+
+	"github.com/meshlock/meshlock/internal/graph"
+)
+
+// parseSamples turns the answer to one query into Samples. Labels the
+// answer lacks become ""; series without a usable rate are dropped, since a
+// NaN or negative rate (counter resets seen by some backends, stale
+// markers) would poison every sum the graph makes.
+func parseSamples(value model.Value, protocol func(model.Metric) string) ([]graph.Sample, error) {
+	if value == nil {
+		return nil, errors.New("answer has no result")
+	}
+	vector, ok := value.(model.Vector)
+	if !ok {
+		return nil, fmt.Errorf("answer is a %s, want a vector", value.Type())
+	}
+
+	samples := make([]graph.Sample, 0, len(vector))
+	for _, s := range vector {
+		// A native histogram has no single rate.
+		if s == nil || s.Histogram != nil {
+			continue
+		}
+		rate := float64(s.Value)
+		if math.IsNaN(rate) || math.IsInf(rate, 0) || rate < 0 {
+			continue
+		}
+		m := s.Metric
+		label := func(name model.LabelName) string { return string(m[name]) }
+		samples = append(samples, graph.Sample{
+			Reporter:                label("reporter"),
+			Protocol:                protocol(m),
+			SourceWorkload:          label("source_workload"),
+			SourceNamespace:         label("source_workload_namespace"),
+			SourceCanonicalService:  label("source_canonical_service"),
+			SourcePrincipal:         label("source_principal"),
+			DestinationWorkload:     label("destination_workload"),
+			DestinationNamespace:    label("destination_workload_namespace"),
+			DestinationService:      label("destination_service"),
+			DestinationServiceName:  label("destination_service_name"),
+			DestinationServiceNS:    label("destination_service_namespace"),
+			DestinationPrincipal:    label("destination_principal"),
+			DestinationCanonicalSvc: label("destination_canonical_service"),
+			SecurityPolicy:          label("connection_security_policy"),
+			ResponseCode:            label("response_code"),
+			Rate:                    rate,
+		})
+	}
+	return samples, nil
+}

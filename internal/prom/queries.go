@@ -1,0 +1,99 @@
+package prom
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/prometheus/common/model"
+
+	"github.com/meshlock/meshlock/internal/graph"
+)
+
+// Query is one of the PromQL instant queries that every Fetch runs.
+type Query struct {
+	// Name is the value of the query label of
+	// meshlock_prometheus_queries_total: "http" or "tcp".
+	Name string
+	// PromQL is the query text exactly as sent.
+	PromQL string
+}
+
+// Names of the queries.
+const (
+	QueryHTTP = "http"
+	QueryTCP  = "tcp"
+)
+
+// edgeLabels are the Istio labels that identify an edge and its security;
+// every Sample field except Protocol, ResponseCode and Rate comes from one.
+var edgeLabels = []string{
+	"reporter",
+	"source_workload",
+	"source_workload_namespace",
+	"source_canonical_service",
+	"source_principal",
+	"destination_workload",
+	"destination_workload_namespace",
+	"destination_service",
+	"destination_service_name",
+	"destination_service_namespace",
+	"destination_canonical_service",
+	"destination_principal",
+	"connection_security_policy",
+}
+
+// The reporters are filtered so that a future reporter kind cannot be
+// counted twice with the ones the graph understands.
+const reporterSelector = `reporter=~"source|destination|waypoint"`
+
+// FormatWindow writes a rate window the way PromQL (and the snapshot's
+// "window" field) spells durations: 1m, 1m30s.
+func FormatWindow(window time.Duration) string {
+	return model.Duration(window).String()
+}
+
+// Queries returns the fixed set of queries a Fetch runs for the rate
+// window. Its size does not depend on namespaces or traffic.
+func Queries(window time.Duration) []Query {
+	specs := querySpecs(window)
+	queries := make([]Query, len(specs))
+	for i, s := range specs {
+		queries[i] = s.Query
+	}
+	return queries
+}
+
+// querySpec is a Query and how its series become Samples.
+type querySpec struct {
+	Query
+	protocol func(model.Metric) string
+}
+
+func querySpecs(window time.Duration) []querySpec {
+	w := FormatWindow(window)
+	httpLabels := append(append([]string{}, edgeLabels...), "request_protocol", "response_code")
+	return []querySpec{
+		{
+			Query:    Query{Name: QueryHTTP, PromQL: rateQuery("istio_requests_total", httpLabels, w)},
+			protocol: requestProtocol,
+		},
+		{
+			Query:    Query{Name: QueryTCP, PromQL: rateQuery("istio_tcp_sent_bytes_total", edgeLabels, w)},
+			protocol: func(model.Metric) string { return graph.ProtocolTCP },
+		},
+	}
+}
+
+func rateQuery(metric string, groupBy []string, window string) string {
+	return fmt.Sprintf("sum by (%s) (rate(%s{%s}[%s]))",
+		strings.Join(groupBy, ", "), metric, reporterSelector, window)
+}
+
+// requestProtocol tells gRPC from plain HTTP on istio_requests_total.
+func requestProtocol(m model.Metric) string {
+	if strings.EqualFold(string(m["request_protocol"]), "grpc") {
+		return graph.ProtocolGRPC
+	}
+	return graph.ProtocolHTTP
+}

@@ -51,9 +51,9 @@ type Sample struct {
 	SecurityPolicy          string // connection_security_policy
 	ResponseCode            string // HTTP only; "" for TCP
 
-	// Rate is per second over the window: requests for HTTP and gRPC, bytes
-	// for TCP, bytes per second the server sent back (istio_tcp_sent_bytes_total,
-	// the metric Kiali draws TCP edges with).
+	// Rate is per second over the window: requests for HTTP and gRPC; for
+	// TCP, bytes the server sent back (istio_tcp_sent_bytes_total, the
+	// metric Kiali draws TCP edges with).
 	Rate float64
 }
 

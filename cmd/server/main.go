@@ -14,7 +14,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/meshlock/meshlock/web"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 )
@@ -39,10 +38,6 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return exitUsage
 	}
 	logger := newLogger(cfg.LogFormat, stderr)
-	if cfg.Demo {
-		logger.Error("the demo is not built yet")
-		return 1
-	}
 	if err := serve(ctx, cfg, logger); err != nil {
 		logger.Error("meshlock stopped", "error", err)
 		return 1
@@ -57,11 +52,24 @@ func newLogger(format string, w io.Writer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, nil))
 }
 
-// serve listens until ctx ends, then shuts down gracefully.
+// serve runs meshlock until ctx ends, then shuts down gracefully.
 func serve(ctx context.Context, cfg config, logger *slog.Logger) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	src, err := openSources(ctx, cfg, logger)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		cancel()
+		if err := src.close(); err != nil {
+			logger.Warn("closing the data sources", "error", err)
+		}
+	}()
+
 	registry := prometheus.NewRegistry()
 	registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	handler, err := web.NewHandler(web.Options{BasePath: cfg.BasePath, Registry: registry, Logger: logger})
+	a, err := newApp(cfg, src, registry, logger)
 	if err != nil {
 		return err
 	}
@@ -69,8 +77,9 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	server := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
-	logger.Info("meshlock listening", "addr", listener.Addr().String(), "basePath", cfg.BasePath)
+	a.start(ctx, logger)
+	server := &http.Server{Handler: a.handler, ReadHeaderTimeout: 10 * time.Second}
+	logger.Info("meshlock listening", "url", dashboardURL(listener.Addr(), cfg.BasePath), "demo", cfg.Demo)
 
 	errc := make(chan error, 1)
 	go func() { errc <- server.Serve(listener) }()
@@ -79,7 +88,20 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger) error {
 		return err
 	case <-ctx.Done():
 	}
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
+	shutdownCtx, cancelShutdown := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancelShutdown()
 	return server.Shutdown(shutdownCtx)
+}
+
+// dashboardURL is the address a person opens: a wildcard listen address
+// is shown as localhost.
+func dashboardURL(addr net.Addr, basePath string) string {
+	host, port, err := net.SplitHostPort(addr.String())
+	if err != nil {
+		return "http://" + addr.String() + basePath
+	}
+	if ip := net.ParseIP(host); ip == nil || ip.IsUnspecified() {
+		host = "localhost"
+	}
+	return "http://" + net.JoinHostPort(host, port) + basePath
 }

@@ -1,0 +1,122 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"time"
+
+	istioclient "istio.io/client-go/pkg/clientset/versioned"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/meshlock/meshlock/internal/demo"
+	"github.com/meshlock/meshlock/internal/k8s"
+	"github.com/meshlock/meshlock/internal/prom"
+	"github.com/meshlock/meshlock/web"
+)
+
+// sources are the clients of the world meshlock looks at: a real cluster
+// and Prometheus, or the demo's.
+type sources struct {
+	kube          kubernetes.Interface
+	istio         istioclient.Interface
+	prometheusURL string
+	close         func() error
+}
+
+// openSources connects to the cluster named by the flags, or starts the demo world.
+func openSources(ctx context.Context, cfg config, logger *slog.Logger) (sources, error) {
+	if cfg.Demo {
+		env, err := demo.Start(ctx, logger)
+		if err != nil {
+			return sources{}, fmt.Errorf("demo: %w", err)
+		}
+		return sources{kube: env.Kube, istio: env.Istio, prometheusURL: env.PrometheusURL, close: env.Close}, nil
+	}
+	restConfig, err := kubeConfig(cfg.Kubeconfig, cfg.Context)
+	if err != nil {
+		return sources{}, fmt.Errorf("kubernetes config: %w", err)
+	}
+	restConfig.UserAgent = "meshlock"
+	kube, err := kubernetes.NewForConfig(restConfig)
+	if err != nil {
+		return sources{}, err
+	}
+	istio, err := istioclient.NewForConfig(restConfig)
+	if err != nil {
+		return sources{}, err
+	}
+	return sources{kube: kube, istio: istio, prometheusURL: cfg.PrometheusURL, close: func() error { return nil }}, nil
+}
+
+// kubeConfig follows the contract: --kubeconfig if given, else in-cluster
+// config, else $KUBECONFIG, else ~/.kube/config; --context picks a context.
+func kubeConfig(path, context string) (*rest.Config, error) {
+	if path == "" && context == "" && os.Getenv("KUBERNETES_SERVICE_HOST") != "" {
+		return rest.InClusterConfig()
+	}
+	rules := clientcmd.NewDefaultClientConfigLoadingRules()
+	if path != "" {
+		rules.ExplicitPath = path
+	}
+	overrides := &clientcmd.ConfigOverrides{CurrentContext: context}
+	return clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, overrides).ClientConfig()
+}
+
+// app is everything serve runs: the watcher, the refresh loop and the handler.
+type app struct {
+	watcher   *k8s.Watcher
+	refresher *web.Refresher
+	handler   http.Handler
+}
+
+func newApp(cfg config, src sources, registry *prometheus.Registry, logger *slog.Logger) (*app, error) {
+	watcher, err := k8s.NewWatcher(k8s.Options{
+		Kube: src.kube, Istio: src.istio, Namespaces: cfg.Namespaces,
+		RootNamespace: cfg.IstioRootNamespace, Logger: logger,
+	})
+	if err != nil {
+		return nil, err
+	}
+	promClient, err := prom.New(prom.Options{
+		URL: src.prometheusURL, BearerTokenFile: cfg.PrometheusBearerTokenFile, CAFile: cfg.PrometheusCAFile,
+		Window: cfg.Window, Registerer: registry, Logger: logger,
+	})
+	if err != nil {
+		return nil, err
+	}
+	refresher, err := web.NewRefresher(web.RefresherOptions{
+		Samples: promClient, Cluster: watcher, Interval: cfg.Refresh, Window: cfg.Window,
+		Namespaces: cfg.Namespaces, Registerer: registry, Logger: logger,
+	})
+	if err != nil {
+		return nil, err
+	}
+	handler, err := web.NewHandler(web.Options{BasePath: cfg.BasePath, Registry: registry, Graph: refresher, Logger: logger})
+	if err != nil {
+		return nil, err
+	}
+	return &app{watcher: watcher, refresher: refresher, handler: handler}, nil
+}
+
+// start runs the informers and, once they have synced (or after a minute,
+// serving a stale view meanwhile), the refresh loop.
+func (a *app) start(ctx context.Context, logger *slog.Logger) {
+	a.watcher.Start(ctx)
+	go func() {
+		syncCtx, cancel := context.WithTimeout(ctx, time.Minute)
+		err := a.watcher.WaitForSync(syncCtx)
+		cancel()
+		if err != nil && !errors.Is(ctx.Err(), context.Canceled) {
+			logger.Warn("kubernetes caches are slow to sync; refreshing anyway", "error", err)
+		}
+		a.refresher.Run(ctx)
+	}()
+}

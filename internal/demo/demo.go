@@ -1,0 +1,145 @@
+// Package demo runs meshlock's demo world in-process: meshsim's bookinfo,
+// client-go's and Istio's fake clientsets for Kubernetes, and an embedded
+// Prometheus fed by meshsim every second. The dashboard's own code talks to
+// it exactly as it would to a real cluster and Prometheus.
+package demo
+
+import (
+	"bytes"
+	"context"
+	_ "embed"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"time"
+
+	istioclient "istio.io/client-go/pkg/clientset/versioned"
+	istiofake "istio.io/client-go/pkg/clientset/versioned/fake"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	kubefake "k8s.io/client-go/kubernetes/fake"
+
+	"github.com/meshlock/meshlock/internal/k8s"
+	"github.com/meshlock/meshlock/internal/meshsim"
+)
+
+// BookinfoRules is Istio's bookinfo destination-rule-all.yaml: subsets, no TLS.
+//
+//go:embed bookinfo/destination-rule-all.yaml
+var BookinfoRules []byte
+
+// BookinfoMTLSRules is Istio's destination-rule-all-mtls.yaml: the same with ISTIO_MUTUAL.
+//
+//go:embed bookinfo/destination-rule-all-mtls.yaml
+var BookinfoMTLSRules []byte
+
+// scrapeEvery is how often meshsim advances and is scraped, as a real
+// Prometheus scraping Envoy every second would see it.
+const scrapeEvery = time.Second
+
+// Env is a running demo world.
+type Env struct {
+	Kube          kubernetes.Interface
+	Istio         istioclient.Interface
+	Mesh          *meshsim.Mesh
+	PrometheusURL string
+
+	prom     *Prometheus
+	listener net.Listener
+	server   *http.Server
+	done     chan struct{}
+}
+
+// Start builds the world as the seed exercise begins: bookinfo with auto
+// mTLS off and bookinfo's DestinationRules without TLS (every edge open),
+// plus the legacy caller without a sidecar. It backfills one minute of
+// traffic so rates exist at once, then keeps the mesh running until ctx
+// ends; Close waits for it.
+func Start(ctx context.Context, logger *slog.Logger) (*Env, error) {
+	env := &Env{
+		Kube:  kubefake.NewClientset(),
+		Istio: istiofake.NewSimpleClientset(),
+		done:  make(chan struct{}),
+	}
+	rules, err := k8s.DecodeDestinationRules(bytes.NewReader(BookinfoRules))
+	if err != nil {
+		return nil, fmt.Errorf("bookinfo rules: %w", err)
+	}
+	for _, rule := range rules {
+		rule.Namespace = "default"
+		if _, err := env.Istio.NetworkingV1().DestinationRules("default").Create(ctx, rule, metav1.CreateOptions{}); err != nil {
+			return nil, err
+		}
+	}
+	env.Mesh, err = meshsim.New(meshsim.Options{Topology: meshsim.Bookinfo(), Istio: env.Istio, AutoMTLS: false, Logger: logger})
+	if err != nil {
+		return nil, err
+	}
+	if err := env.Mesh.Publish(ctx, env.Kube); err != nil {
+		return nil, fmt.Errorf("publish bookinfo: %w", err)
+	}
+	if err := env.Mesh.Start(ctx); err != nil {
+		return nil, err
+	}
+	env.prom, err = NewPrometheus(logger)
+	if err != nil {
+		return nil, err
+	}
+
+	now := time.Now()
+	for i := 60; i > 0; i-- {
+		if err := env.advance(now.Add(-time.Duration(i) * scrapeEvery)); err != nil {
+			env.prom.Close()
+			return nil, err
+		}
+	}
+
+	env.listener, err = net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		env.prom.Close()
+		return nil, err
+	}
+	env.PrometheusURL = "http://" + env.listener.Addr().String()
+	env.server = &http.Server{Handler: env.prom.Handler(), ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = env.server.Serve(env.listener) }()
+
+	go func() {
+		defer close(env.done)
+		ticker := time.NewTicker(scrapeEvery)
+		defer ticker.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case now := <-ticker.C:
+				if err := env.advance(now); err != nil {
+					logger.Warn("demo: scrape failed", "error", err)
+				}
+			}
+		}
+	}()
+	return env, nil
+}
+
+// advance moves the mesh on by one scrape interval and stores the scrape at ts.
+func (env *Env) advance(ts time.Time) error {
+	env.Mesh.Tick(scrapeEvery)
+	rec := httptest.NewRecorder()
+	env.Mesh.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	if rec.Code != http.StatusOK {
+		return fmt.Errorf("meshsim /metrics answered %d", rec.Code)
+	}
+	return env.prom.Ingest(rec.Body, ts, "meshsim", "meshsim:15090")
+}
+
+// Close stops the Prometheus API and removes its data; call it after the
+// context passed to Start has ended.
+func (env *Env) Close() error {
+	<-env.done
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	return errors.Join(env.server.Shutdown(shutdownCtx), env.prom.Close())
+}

@@ -1,0 +1,204 @@
+package demo
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	"net/http"
+	"os"
+	"strconv"
+	"time"
+
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/promql"
+	"github.com/prometheus/prometheus/tsdb"
+)
+
+// Prometheus is an embedded Prometheus: scraped text goes into a TSDB and
+// the real PromQL engine answers the query API, so meshlock's Prometheus
+// client talks to it exactly as it would to a real server.
+type Prometheus struct {
+	dir    string
+	db     *tsdb.DB
+	engine *promql.Engine
+	logger *slog.Logger
+}
+
+// NewPrometheus opens a TSDB in a fresh temporary folder (removed by Close)
+// that keeps one hour of samples, without a write-ahead log: the demo's
+// data need not survive a restart.
+func NewPrometheus(logger *slog.Logger) (*Prometheus, error) {
+	dir, err := os.MkdirTemp("", "meshlock-demo-tsdb-")
+	if err != nil {
+		return nil, err
+	}
+	opts := tsdb.DefaultOptions()
+	opts.WALSegmentSize = -1
+	opts.RetentionDuration = int64(time.Hour / time.Millisecond)
+	db, err := tsdb.Open(dir, logger, nil, opts, nil)
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	engine := promql.NewEngine(promql.EngineOpts{
+		Logger:        logger,
+		MaxSamples:    50_000_000,
+		Timeout:       30 * time.Second,
+		LookbackDelta: 5 * time.Minute,
+	})
+	return &Prometheus{dir: dir, db: db, engine: engine, logger: logger}, nil
+}
+
+// Close closes the TSDB and removes its folder.
+func (p *Prometheus) Close() error {
+	err := p.db.Close()
+	return errors.Join(err, os.RemoveAll(p.dir))
+}
+
+// Ingest appends one scrape, in Prometheus text format, at time ts, with
+// the job and instance labels a scrape would add.
+func (p *Prometheus) Ingest(text io.Reader, ts time.Time, job, instance string) error {
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	families, err := parser.TextToMetricFamilies(text)
+	if err != nil {
+		return fmt.Errorf("parse scrape: %w", err)
+	}
+	app := p.db.Appender(context.Background())
+	millis := ts.UnixMilli()
+	for name, family := range families {
+		for _, metric := range family.GetMetric() {
+			value, ok := scalarValue(family.GetType(), metric)
+			if !ok {
+				continue
+			}
+			builder := labels.NewScratchBuilder(len(metric.GetLabel()) + 3)
+			builder.Add(labels.MetricName, name)
+			builder.Add("job", job)
+			builder.Add("instance", instance)
+			for _, pair := range metric.GetLabel() {
+				builder.Add(pair.GetName(), pair.GetValue())
+			}
+			builder.Sort()
+			if _, err := app.Append(0, builder.Labels(), millis, value); err != nil {
+				_ = app.Rollback()
+				return fmt.Errorf("append %s: %w", name, err)
+			}
+		}
+	}
+	return app.Commit()
+}
+
+// scalarValue reads counters, gauges and untyped samples; histograms and
+// summaries are not part of Istio's mTLS metrics.
+func scalarValue(kind dto.MetricType, metric *dto.Metric) (float64, bool) {
+	switch kind {
+	case dto.MetricType_COUNTER:
+		return metric.GetCounter().GetValue(), true
+	case dto.MetricType_GAUGE:
+		return metric.GetGauge().GetValue(), true
+	case dto.MetricType_UNTYPED:
+		return metric.GetUntyped().GetValue(), true
+	default:
+		return 0, false
+	}
+}
+
+// Handler serves the part of Prometheus' HTTP API that meshlock uses:
+// instant queries (GET or POST /api/v1/query) and /-/ready.
+func (p *Prometheus) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/api/v1/query", p.handleQuery)
+	mux.HandleFunc("/-/ready", func(w http.ResponseWriter, _ *http.Request) {
+		_, _ = io.WriteString(w, "Prometheus Server is Ready.\n")
+	})
+	return mux
+}
+
+// queryResult is Prometheus' response envelope.
+type queryResult struct {
+	Status    string   `json:"status"`
+	Data      any      `json:"data,omitempty"`
+	ErrorType string   `json:"errorType,omitempty"`
+	Error     string   `json:"error,omitempty"`
+	Warnings  []string `json:"warnings,omitempty"`
+}
+
+type queryData struct {
+	ResultType string `json:"resultType"`
+	Result     any    `json:"result"`
+}
+
+func (p *Prometheus) handleQuery(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet && r.Method != http.MethodPost {
+		writeQueryError(w, http.StatusMethodNotAllowed, "bad_data", "use GET or POST")
+		return
+	}
+	if err := r.ParseForm(); err != nil {
+		writeQueryError(w, http.StatusBadRequest, "bad_data", err.Error())
+		return
+	}
+	ts := time.Now()
+	if raw := r.Form.Get("time"); raw != "" {
+		parsed, err := parseTime(raw)
+		if err != nil {
+			writeQueryError(w, http.StatusBadRequest, "bad_data", fmt.Sprintf("invalid parameter \"time\": %v", err))
+			return
+		}
+		ts = parsed
+	}
+	ctx := r.Context()
+	if raw := r.Form.Get("timeout"); raw != "" {
+		timeout, err := model.ParseDuration(raw)
+		if err != nil {
+			writeQueryError(w, http.StatusBadRequest, "bad_data", fmt.Sprintf("invalid parameter \"timeout\": %v", err))
+			return
+		}
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, time.Duration(timeout))
+		defer cancel()
+	}
+	query, err := p.engine.NewInstantQuery(ctx, p.db, nil, r.Form.Get("query"), ts)
+	if err != nil {
+		writeQueryError(w, http.StatusBadRequest, "bad_data", err.Error())
+		return
+	}
+	defer query.Close()
+	result := query.Exec(ctx)
+	if result.Err != nil {
+		writeQueryError(w, http.StatusUnprocessableEntity, "execution", result.Err.Error())
+		return
+	}
+	warnings, _ := result.Warnings.AsStrings(r.Form.Get("query"), 10, 10)
+	writeJSON(w, http.StatusOK, queryResult{
+		Status:   "success",
+		Data:     queryData{ResultType: string(result.Value.Type()), Result: result.Value},
+		Warnings: warnings,
+	})
+}
+
+// parseTime accepts what Prometheus accepts: Unix seconds (with a
+// fraction) or RFC 3339.
+func parseTime(raw string) (time.Time, error) {
+	if seconds, err := strconv.ParseFloat(raw, 64); err == nil {
+		whole, frac := math.Modf(seconds)
+		return time.Unix(int64(whole), int64(frac*1e9)).UTC(), nil
+	}
+	return time.Parse(time.RFC3339Nano, raw)
+}
+
+func writeQueryError(w http.ResponseWriter, status int, errorType, message string) {
+	writeJSON(w, status, queryResult{Status: "error", ErrorType: errorType, Error: message})
+}
+
+func writeJSON(w http.ResponseWriter, status int, body any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(body)
+}

@@ -1,0 +1,166 @@
+package k8s
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+
+	istioclient "istio.io/client-go/pkg/clientset/versioned"
+	istioinformers "istio.io/client-go/pkg/informers/externalversions"
+	networkinglisters "istio.io/client-go/pkg/listers/networking/v1"
+	securitylisters "istio.io/client-go/pkg/listers/security/v1"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes"
+	corelisters "k8s.io/client-go/listers/core/v1"
+	"k8s.io/client-go/tools/cache"
+)
+
+// Options configures a Watcher.
+type Options struct {
+	// Kube is the Kubernetes API. Required.
+	Kube kubernetes.Interface
+	// Istio is the Istio API (DestinationRules, PeerAuthentications). Required.
+	Istio istioclient.Interface
+	// Namespaces limits what is watched and shown; empty watches all
+	// namespaces (and needs cluster-wide list/watch rights).
+	Namespaces []string
+	// RootNamespace holds mesh-wide policy. Default "istio-system".
+	RootNamespace string
+	// Logger receives informer errors. Default slog.Default().
+	Logger *slog.Logger
+}
+
+func (o *Options) validate() error {
+	if o.Kube == nil || o.Istio == nil {
+		return errors.New("k8s: Kube and Istio clients are required")
+	}
+	if o.RootNamespace == "" {
+		o.RootNamespace = DefaultRootNamespace
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	return nil
+}
+
+// Watcher keeps informer caches of the objects that decide a mesh's mTLS
+// and answers from them, without calling the API server.
+type Watcher struct {
+	opts Options
+
+	kubeFactories  []informers.SharedInformerFactory
+	istioFactories []istioinformers.SharedInformerFactory
+	synced         []cache.InformerSynced
+
+	services    []corelisters.ServiceLister
+	pods        []corelisters.PodLister
+	namespaces  corelisters.NamespaceLister // nil when Namespaces is set
+	rules       []networkinglisters.DestinationRuleLister
+	authns      []securitylisters.PeerAuthenticationLister
+	changeNotes chan struct{}
+}
+
+// NewWatcher prepares the informers; Start runs them.
+func NewWatcher(opts Options) (*Watcher, error) {
+	if err := opts.validate(); err != nil {
+		return nil, err
+	}
+	w := &Watcher{opts: opts, changeNotes: make(chan struct{}, 1)}
+	notify := cache.ResourceEventHandlerFuncs{
+		AddFunc:    func(any) { w.noteChange() },
+		UpdateFunc: func(any, any) { w.noteChange() },
+		DeleteFunc: func(any) { w.noteChange() },
+	}
+
+	kubeScopes := []string{""} // "" is every namespace
+	istioScopes := []string{""}
+	if len(opts.Namespaces) > 0 {
+		kubeScopes = slices.Clone(opts.Namespaces)
+		// Mesh-wide policy lives in the root namespace even when it is not shown.
+		istioScopes = appendMissing(slices.Clone(opts.Namespaces), opts.RootNamespace)
+	}
+	for _, ns := range kubeScopes {
+		factory := informers.NewSharedInformerFactoryWithOptions(opts.Kube, 0, informers.WithNamespace(ns))
+		services := factory.Core().V1().Services()
+		pods := factory.Core().V1().Pods()
+		for _, informer := range []cache.SharedIndexInformer{services.Informer(), pods.Informer()} {
+			if _, err := informer.AddEventHandler(notify); err != nil {
+				return nil, err
+			}
+			w.synced = append(w.synced, informer.HasSynced)
+		}
+		w.services = append(w.services, services.Lister())
+		w.pods = append(w.pods, pods.Lister())
+		if ns == "" {
+			namespaces := factory.Core().V1().Namespaces()
+			if _, err := namespaces.Informer().AddEventHandler(notify); err != nil {
+				return nil, err
+			}
+			w.synced = append(w.synced, namespaces.Informer().HasSynced)
+			w.namespaces = namespaces.Lister()
+		}
+		w.kubeFactories = append(w.kubeFactories, factory)
+	}
+	for _, ns := range istioScopes {
+		factory := istioinformers.NewSharedInformerFactoryWithOptions(opts.Istio, 0, istioinformers.WithNamespace(ns))
+		policy := NewPolicyInformers(factory, ns)
+		for _, informer := range []cache.SharedIndexInformer{policy.DestinationRules, policy.PeerAuthentications} {
+			if _, err := informer.AddEventHandler(notify); err != nil {
+				return nil, err
+			}
+			w.synced = append(w.synced, informer.HasSynced)
+		}
+		w.rules = append(w.rules, policy.RuleLister)
+		w.authns = append(w.authns, policy.AuthnLister)
+		w.istioFactories = append(w.istioFactories, factory)
+	}
+	return w, nil
+}
+
+// Start runs the informers until ctx ends. It does not wait for them.
+func (w *Watcher) Start(ctx context.Context) {
+	for _, f := range w.kubeFactories {
+		f.Start(ctx.Done())
+	}
+	for _, f := range w.istioFactories {
+		f.Start(ctx.Done())
+	}
+}
+
+// WaitForSync blocks until every cache has its first full list, or ctx ends.
+func (w *Watcher) WaitForSync(ctx context.Context) error {
+	if !cache.WaitForCacheSync(ctx.Done(), w.synced...) {
+		return fmt.Errorf("kubernetes caches not synced: %w", ctx.Err())
+	}
+	return nil
+}
+
+// Synced reports whether every cache has had its first full list.
+func (w *Watcher) Synced() bool {
+	for _, synced := range w.synced {
+		if !synced() {
+			return false
+		}
+	}
+	return true
+}
+
+// Changes receives a value (coalesced) after any watched object changes,
+// so a caller can rebuild sooner than its next refresh.
+func (w *Watcher) Changes() <-chan struct{} { return w.changeNotes }
+
+func (w *Watcher) noteChange() {
+	select {
+	case w.changeNotes <- struct{}{}:
+	default:
+	}
+}
+
+func appendMissing(list []string, item string) []string {
+	if slices.Contains(list, item) {
+		return list
+	}
+	return append(list, item)
+}

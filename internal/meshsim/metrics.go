@@ -1,0 +1,148 @@
+package meshsim
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/meshlock/meshlock/internal/k8s"
+)
+
+// Istio's standard metric labels, in the order Envoy's istio.stats filter emits them.
+var requestLabelNames = []string{
+	"reporter",
+	"source_workload", "source_workload_namespace", "source_principal", "source_app", "source_version",
+	"source_cluster", "source_canonical_service", "source_canonical_revision",
+	"destination_workload", "destination_workload_namespace", "destination_principal", "destination_app",
+	"destination_version", "destination_service", "destination_service_name", "destination_service_namespace",
+	"destination_canonical_service", "destination_canonical_revision", "destination_cluster",
+	"request_protocol", "response_code", "grpc_response_status", "response_flags", "connection_security_policy",
+}
+
+// TCP metrics carry the same labels minus the HTTP response ones.
+var tcpLabelNames = func() []string {
+	var out []string
+	for _, l := range requestLabelNames {
+		if l != "response_code" && l != "grpc_response_status" {
+			out = append(out, l)
+		}
+	}
+	return out
+}()
+
+const (
+	unknown          = "unknown"
+	clusterName      = "Kubernetes"
+	reporterSource   = "source"
+	reporterDest     = "destination"
+	policyMutualTLS  = "mutual_tls"
+	policyNone       = "none"
+	flagNone         = "-"
+	flagUpstreamFail = "UF" // upstream connection failure: the TLS handshake did not complete
+	flagNoHealthy    = "UH" // the subset selects no endpoint
+	flagNoCluster    = "NC" // the subset is not defined by any applicable DestinationRule
+)
+
+type metrics struct {
+	registry    *prometheus.Registry
+	requests    *prometheus.CounterVec
+	tcpOpened   *prometheus.CounterVec
+	tcpClosed   *prometheus.CounterVec
+	tcpSent     *prometheus.CounterVec
+	tcpReceived *prometheus.CounterVec
+}
+
+func newMetrics() *metrics {
+	counter := func(name, help string, labels []string) *prometheus.CounterVec {
+		return prometheus.NewCounterVec(prometheus.CounterOpts{Name: name, Help: help}, labels)
+	}
+	m := &metrics{
+		registry:    prometheus.NewRegistry(),
+		requests:    counter("istio_requests_total", "Total number of requests.", requestLabelNames),
+		tcpOpened:   counter("istio_tcp_connections_opened_total", "Total number of TCP connections opened.", tcpLabelNames),
+		tcpClosed:   counter("istio_tcp_connections_closed_total", "Total number of TCP connections closed.", tcpLabelNames),
+		tcpSent:     counter("istio_tcp_sent_bytes_total", "Total bytes sent during response of a TCP connection.", tcpLabelNames),
+		tcpReceived: counter("istio_tcp_received_bytes_total", "Total bytes received during request of a TCP connection.", tcpLabelNames),
+	}
+	m.registry.MustRegister(m.requests, m.tcpOpened, m.tcpClosed, m.tcpSent, m.tcpReceived)
+	return m
+}
+
+// peer is one side's identity labels.
+type peer struct {
+	workload, namespace, principal, app, version, cluster, canonicalService, canonicalRevision string
+}
+
+// unknownPeer is what Envoy reports when it has no peer metadata.
+var unknownPeer = peer{
+	workload: unknown, namespace: unknown, principal: unknown, app: unknown, version: unknown,
+	cluster: unknown, canonicalService: unknown, canonicalRevision: "latest",
+}
+
+// knownPeer is a workload's metadata; the principal is only set when the
+// connection is mTLS, because Envoy takes it from the certificate.
+func knownPeer(w *Workload, mtls bool) peer {
+	p := peer{
+		workload: w.Name, namespace: w.Namespace, principal: unknown,
+		app: orUnknown(w.Labels["app"]), version: orUnknown(w.Labels["version"]),
+		cluster: clusterName, canonicalService: w.canonicalService(), canonicalRevision: w.canonicalRevision(),
+	}
+	if mtls {
+		p.principal = w.principal()
+	}
+	return p
+}
+
+func orUnknown(v string) string {
+	if v == "" {
+		return unknown
+	}
+	return v
+}
+
+// report is one time series' labels.
+type report struct {
+	reporter                 string
+	source, destination      peer
+	service                  *Service
+	serviceNamespace         string // destination_service_namespace: "unknown" when Envoy has no peer
+	responseCode             string
+	responseFlags            string
+	connectionSecurityPolicy string
+}
+
+func (r report) values(protocol Protocol) []string {
+	out := []string{
+		r.reporter,
+		r.source.workload, r.source.namespace, r.source.principal, r.source.app, r.source.version,
+		r.source.cluster, r.source.canonicalService, r.source.canonicalRevision,
+		r.destination.workload, r.destination.namespace, r.destination.principal, r.destination.app,
+		r.destination.version, k8s.ServiceFQDN(r.service.Name, r.service.Namespace), r.service.Name, r.serviceNamespace,
+		r.destination.canonicalService, r.destination.canonicalRevision, r.destination.cluster,
+		string(protocol),
+	}
+	if protocol == HTTP {
+		out = append(out, r.responseCode, "")
+	}
+	return append(out, r.responseFlags, r.connectionSecurityPolicy)
+}
+
+// record adds count requests (HTTP) or connections (TCP) to the series r.
+// TCP byte counters follow Istio's definition: received = request direction
+// (client to server), sent = response direction, for both reporters.
+// Failed TCP connections count as opened and closed but carry no bytes.
+func (m *metrics) record(r report, protocol Protocol, count int64, c Caller, failed bool) {
+	if count <= 0 {
+		return
+	}
+	n := float64(count)
+	if protocol == HTTP {
+		m.requests.WithLabelValues(r.values(HTTP)...).Add(n)
+		return
+	}
+	v := r.values(TCP)
+	m.tcpOpened.WithLabelValues(v...).Add(n)
+	m.tcpClosed.WithLabelValues(v...).Add(n)
+	if !failed {
+		m.tcpReceived.WithLabelValues(v...).Add(n * float64(c.BytesSent))
+		m.tcpSent.WithLabelValues(v...).Add(n * float64(c.BytesReceived))
+	}
+}

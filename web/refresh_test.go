@@ -165,7 +165,7 @@ func TestViewersNeverQueryPrometheus(t *testing.T) {
 	defer cancel()
 	var updates sync.WaitGroup
 	updates.Add(2) // the first refresh, then the rebuild after a cluster change
-	count := 0 // touched only by the refresh loop's goroutine
+	count := 0     // touched only by the refresh loop's goroutine
 	r.Subscribe(func(graph.Snapshot) {
 		if count++; count <= 2 {
 			updates.Done()

@@ -1,0 +1,105 @@
+// Package e2e drives Debian's Chromium headless with chromedp for the
+// dashboard's browser tests.
+package e2e
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+)
+
+// Browser is a headless Chromium tab.
+type Browser struct {
+	ctx context.Context
+	t   testing.TB
+}
+
+// StartBrowser starts Chromium (MESHLOCK_CHROMIUM, else chromium on PATH)
+// with a fresh profile and a window of width×height; it is closed when the
+// test ends. A missing browser fails the test: browser tests never skip.
+func StartBrowser(t testing.TB, width, height int) *Browser {
+	t.Helper()
+	path := os.Getenv("MESHLOCK_CHROMIUM")
+	if path == "" {
+		var err error
+		if path, err = exec.LookPath("chromium"); err != nil {
+			t.Fatal("e2e: chromium not found: apt-get install chromium (or run .ci/run)")
+		}
+	}
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(path),
+		chromedp.NoSandbox, // CI runs as root
+		chromedp.DisableGPU,
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(width, height),
+		// The machine has no network: keep Chromium from trying.
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("disable-quic", true),
+	)
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancelCtx := chromedp.NewContext(allocCtx)
+	t.Cleanup(func() {
+		cancelCtx()
+		cancelAlloc()
+	})
+	if _, err := chromedp.Run(ctx, chromedp.Navigate("about:blank")); err != nil {
+		t.Fatalf("e2e: starting chromium: %v", err)
+	}
+	return &Browser{ctx: ctx, t: t}
+}
+
+// Open navigates to url and waits for the page to load.
+func (b *Browser) Open(url string) {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, 30*time.Second)
+	defer cancel()
+	if _, err := chromedp.Run(ctx, chromedp.Navigate(url)); err != nil {
+		b.t.Fatalf("e2e: open %s: %v", url, err)
+	}
+}
+
+// Eval runs a JavaScript expression in the page and decodes its result.
+func Eval[T any](b *Browser, expression string) (T, error) {
+	ctx, cancel := context.WithTimeout(b.ctx, 10*time.Second)
+	defer cancel()
+	return chromedp.Run(ctx, chromedp.Evaluate[T](expression))
+}
+
+// WaitFor polls a JavaScript expression until it is true, failing the test
+// with what describe (another expression) says after timeout.
+func (b *Browser) WaitFor(timeout time.Duration, what, expression, describe string) {
+	b.t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		ok, err := Eval[bool](b, "Boolean("+expression+")")
+		if err == nil && ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			state, stateErr := Eval[string](b, "String("+describe+")")
+			b.t.Fatalf("e2e: %s: not within %s (last error %v); page says: %s %v", what, timeout, err, state, stateErr)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// Screenshot writes a PNG of the whole page to path.
+func (b *Browser) Screenshot(path string) {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, 20*time.Second)
+	defer cancel()
+	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		b.t.Fatalf("e2e: screenshot: %v", err)
+	}
+	if err := os.WriteFile(path, png, 0o644); err != nil {
+		b.t.Fatalf("e2e: screenshot: %v", err)
+	}
+}
+

@@ -1,0 +1,265 @@
+package web
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/meshlock/meshlock/internal/graph"
+)
+
+// HubOptions configures the live stream (GET /api/stream).
+type HubOptions struct {
+	// Registerer receives meshlock_stream_clients (gauge: open sockets) and
+	// meshlock_stream_dropped_total (counter: viewers disconnected for being too slow). Required.
+	Registerer prometheus.Registerer
+	// Logger receives connects, disconnects and drops. Default slog.Default().
+	Logger *slog.Logger
+	// BufferSize is the number of snapshots queued per viewer before it
+	// counts as too slow; default 8.
+	BufferSize int
+	// WriteTimeout bounds every write to a socket; default 10s.
+	WriteTimeout time.Duration
+	// TrustedOrigins are extra origins (scheme://host[:port], from --trusted-origins) whose pages may open the
+	// socket cross-origin; same-origin is always allowed, any other cross-site Origin is refused (403).
+	TrustedOrigins []string
+}
+
+// Default HubOptions.
+const (
+	defaultStreamBuffer       = 8
+	defaultStreamWriteTimeout = 10 * time.Second
+)
+
+// Hub fans every published snapshot out to the open stream sockets. Each
+// viewer has its own goroutine and a bounded queue; a viewer whose queue is
+// full when a snapshot arrives is disconnected instead of slowing anyone.
+type Hub struct {
+	opts HubOptions
+	// trusted holds the normalised TrustedOrigins ("scheme://host[:port]").
+	trusted map[string]bool
+	accept  *websocket.AcceptOptions
+
+	clients prometheus.Gauge
+	dropped prometheus.Counter
+
+	// base is the parent of every write; Shutdown cancels it when its
+	// context ends before the viewers have said goodbye.
+	base       context.Context
+	cancelBase context.CancelFunc
+
+	mu       sync.Mutex
+	latest   graph.Snapshot
+	have     bool // latest was published
+	viewers  map[*viewer]struct{}
+	closing  bool          // Shutdown was called: no new viewers
+	shutdown chan struct{} // closed by Shutdown
+	wg       sync.WaitGroup
+}
+
+// viewer is one open socket as the hub sees it.
+type viewer struct {
+	// queue holds the snapshots not yet sent, newest last.
+	queue chan graph.Snapshot
+	// gone is closed when the hub dropped the viewer for being too slow.
+	gone chan struct{}
+}
+
+// NewHub registers the stream metrics.
+func NewHub(opts HubOptions) (*Hub, error) {
+	if opts.Registerer == nil {
+		return nil, errors.New("web: HubOptions.Registerer is required")
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	switch {
+	case opts.BufferSize < 0:
+		return nil, errors.New("web: HubOptions.BufferSize must not be negative")
+	case opts.BufferSize == 0:
+		opts.BufferSize = defaultStreamBuffer
+	}
+	switch {
+	case opts.WriteTimeout < 0:
+		return nil, errors.New("web: HubOptions.WriteTimeout must not be negative")
+	case opts.WriteTimeout == 0:
+		opts.WriteTimeout = defaultStreamWriteTimeout
+	}
+	trusted := make(map[string]bool, len(opts.TrustedOrigins))
+	for _, origin := range opts.TrustedOrigins {
+		normal, err := normalizeOrigin(origin)
+		if err != nil {
+			return nil, fmt.Errorf("web: trusted origin: %w", err)
+		}
+		trusted[normal] = true
+	}
+	opts.TrustedOrigins = append([]string(nil), opts.TrustedOrigins...)
+
+	h := &Hub{
+		opts:    opts,
+		trusted: trusted,
+		accept:  &websocket.AcceptOptions{OriginPatterns: originPatterns(trusted)},
+		clients: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "meshlock_stream_clients",
+			Help: "Open live-stream sockets (GET /api/stream).",
+		}),
+		dropped: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "meshlock_stream_dropped_total",
+			Help: "Live-stream viewers disconnected for being too slow to keep up.",
+		}),
+		viewers:  make(map[*viewer]struct{}),
+		shutdown: make(chan struct{}),
+	}
+	h.base, h.cancelBase = context.WithCancel(context.Background())
+	for _, c := range []prometheus.Collector{h.clients, h.dropped} {
+		if err := opts.Registerer.Register(c); err != nil {
+			return nil, err
+		}
+	}
+	return h, nil
+}
+
+// normalizeOrigin checks that origin is scheme://host[:port] and returns it
+// lower-cased, without a default port, as browsers send it in Origin.
+func normalizeOrigin(origin string) (string, error) {
+	u, err := url.Parse(strings.TrimSpace(origin))
+	if err != nil {
+		return "", fmt.Errorf("%q is not a URL: %w", origin, err)
+	}
+	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil ||
+		(u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" {
+		return "", fmt.Errorf("%q is not an origin of the form http(s)://host[:port]", origin)
+	}
+	if strings.ContainsAny(u.Host, `*?\`) {
+		return "", fmt.Errorf("%q: wildcards are not supported; list each origin", origin)
+	}
+	host := strings.ToLower(u.Host)
+	switch {
+	case u.Scheme == "http" && strings.HasSuffix(host, ":80"):
+		host = strings.TrimSuffix(host, ":80")
+	case u.Scheme == "https" && strings.HasSuffix(host, ":443"):
+		host = strings.TrimSuffix(host, ":443")
+	}
+	return u.Scheme + "://" + host, nil
+}
+
+// originPatterns are the trusted origins as websocket.AcceptOptions wants
+// them: "scheme://host[:port]" patterns (matched against the Origin's scheme
+// and host) with path.Match's special characters escaped. ServeHTTP checks
+// the same rule first (originAllowed) to answer a refusal as JSON.
+func originPatterns(trusted map[string]bool) []string {
+	escape := strings.NewReplacer(`[`, `\[`, `]`, `\]`)
+	out := make([]string, 0, len(trusted))
+	for origin := range trusted {
+		out = append(out, escape.Replace(origin))
+	}
+	slices.Sort(out)
+	return out
+}
+
+// Publish hands s to every viewer; it never blocks on one. It is called once
+// per refresh by the refresh loop (Refresher.Subscribe). s is shared by the
+// viewers and must not be modified afterwards.
+func (h *Hub) Publish(s graph.Snapshot) {
+	dropped := 0
+	h.mu.Lock()
+	h.latest, h.have = s, true
+	for v := range h.viewers {
+		select {
+		case v.queue <- s:
+		default:
+			if h.dropLocked(v) {
+				dropped++
+			}
+		}
+	}
+	h.mu.Unlock()
+	if dropped > 0 {
+		h.opts.Logger.Info("stream viewers too slow to keep up; disconnecting them", "viewers", dropped, "buffer", h.opts.BufferSize)
+	}
+}
+
+// register adds a viewer, queueing the latest snapshot if there is one. It
+// fails once Shutdown was called.
+func (h *Hub) register() (*viewer, bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closing {
+		return nil, false
+	}
+	v := &viewer{queue: make(chan graph.Snapshot, h.opts.BufferSize), gone: make(chan struct{})}
+	if h.have {
+		v.queue <- h.latest // the queue is new and at least 1 long
+	}
+	h.viewers[v] = struct{}{}
+	h.wg.Add(1)
+	h.clients.Inc()
+	return v, true
+}
+
+// unregister forgets a viewer whose goroutine is ending.
+func (h *Hub) unregister(v *viewer) {
+	h.mu.Lock()
+	delete(h.viewers, v)
+	h.mu.Unlock()
+	h.clients.Dec()
+	h.wg.Done()
+}
+
+// dropSlow counts a viewer whose write timed out as too slow, unless the
+// hub dropped it already.
+func (h *Hub) dropSlow(v *viewer) {
+	h.mu.Lock()
+	dropped := h.dropLocked(v)
+	h.mu.Unlock()
+	if dropped {
+		h.opts.Logger.Info("stream viewer too slow: a write timed out; disconnecting it", "timeout", h.opts.WriteTimeout)
+	}
+}
+
+// dropLocked disconnects a viewer for being too slow, once, and says
+// whether it did. h.mu is held.
+func (h *Hub) dropLocked(v *viewer) bool {
+	if _, ok := h.viewers[v]; !ok {
+		return false // already dropped or gone
+	}
+	delete(h.viewers, v)
+	close(v.gone)
+	h.dropped.Inc()
+	return true
+}
+
+// Shutdown closes every socket with StatusGoingAway and waits for the
+// viewers' goroutines to end. When ctx ends first, it breaks the sockets
+// that are still writing and returns ctx's error. New sockets are refused
+// from the first call on.
+func (h *Hub) Shutdown(ctx context.Context) error {
+	h.mu.Lock()
+	if !h.closing {
+		h.closing = true
+		close(h.shutdown)
+	}
+	h.mu.Unlock()
+
+	done := make(chan struct{})
+	go func() {
+		h.wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		h.cancelBase()
+		return ctx.Err()
+	}
+}

@@ -1,0 +1,159 @@
+package web
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/meshlock/meshlock/internal/graph"
+)
+
+func streamLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+func newStreamHub(t *testing.T, opts HubOptions) (*Hub, *prometheus.Registry) {
+	t.Helper()
+	registry := prometheus.NewRegistry()
+	opts.Registerer = registry
+	if opts.Logger == nil {
+		opts.Logger = streamLogger()
+	}
+	h, err := NewHub(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h, registry
+}
+
+// streamEventually polls cond until it holds or 10 seconds pass.
+func streamEventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func TestNewHubOptions(t *testing.T) {
+	if _, err := NewHub(HubOptions{}); err == nil {
+		t.Error("NewHub without a Registerer succeeded")
+	}
+	for _, opts := range []HubOptions{
+		{BufferSize: -1},
+		{WriteTimeout: -time.Second},
+		{TrustedOrigins: []string{"dash.example.com"}},            // no scheme
+		{TrustedOrigins: []string{"ftp://dash.example.com"}},      // not a web origin
+		{TrustedOrigins: []string{"https://dash.example.com/ui"}}, // a path
+		{TrustedOrigins: []string{"https://*.example.com"}},       // a wildcard
+		{TrustedOrigins: []string{"https://user@example.com"}},    // credentials
+	} {
+		opts.Registerer = prometheus.NewRegistry()
+		if _, err := NewHub(opts); err == nil {
+			t.Errorf("NewHub(%+v) succeeded", opts)
+		}
+	}
+
+	h, registry := newStreamHub(t, HubOptions{})
+	if h.opts.BufferSize != defaultStreamBuffer || h.opts.WriteTimeout != defaultStreamWriteTimeout {
+		t.Errorf("defaults: BufferSize %d, WriteTimeout %v", h.opts.BufferSize, h.opts.WriteTimeout)
+	}
+	if _, err := NewHub(HubOptions{Registerer: registry}); err == nil {
+		t.Error("registering the stream metrics twice succeeded")
+	}
+	if n, err := testutil.GatherAndCount(registry, "meshlock_stream_clients", "meshlock_stream_dropped_total"); err != nil || n != 2 {
+		t.Errorf("registered metrics: %d, %v; want both", n, err)
+	}
+}
+
+func TestNormalizeOrigin(t *testing.T) {
+	tests := map[string]string{
+		"https://dash.example.com":      "https://dash.example.com",
+		"HTTPS://Dash.Example.com/":     "https://dash.example.com",
+		"https://dash.example.com:443":  "https://dash.example.com",
+		"http://dash.example.com:80":    "http://dash.example.com",
+		"http://localhost:8080":         "http://localhost:8080",
+		"https://dash.example.com:8443": "https://dash.example.com:8443",
+		"http://[::1]:8080":             "http://[::1]:8080",
+	}
+	for in, want := range tests {
+		got, err := normalizeOrigin(in)
+		if err != nil || got != want {
+			t.Errorf("normalizeOrigin(%q) = %q, %v; want %q", in, got, err, want)
+		}
+	}
+	patterns := originPatterns(map[string]bool{"http://[::1]:8080": true, "https://a.example": true})
+	if strings.Join(patterns, " ") != `http://\[::1\]:8080 https://a.example` {
+		t.Errorf("originPatterns = %q", patterns)
+	}
+}
+
+// TestPublishNeverBlocks drives the hub without sockets: a viewer that does
+// not drain its queue is dropped and counted, one that drains is kept, and
+// Publish returns at once either way.
+func TestPublishNeverBlocks(t *testing.T) {
+	h, _ := newStreamHub(t, HubOptions{BufferSize: 2})
+	slow, ok := h.register()
+	if !ok {
+		t.Fatal("register failed")
+	}
+	fast, _ := h.register()
+
+	published := make(chan struct{})
+	go func() {
+		defer close(published)
+		for i := range 5 {
+			h.Publish(graph.Snapshot{Window: "1m", GeneratedAt: time.Unix(int64(i), 0)})
+			<-fast.queue
+		}
+	}()
+	select {
+	case <-published:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Publish blocked on a full queue")
+	}
+	select {
+	case <-slow.gone:
+	default:
+		t.Error("the viewer that never drained was not dropped")
+	}
+	select {
+	case <-fast.gone:
+		t.Error("the viewer that drained was dropped")
+	default:
+	}
+	if got := testutil.ToFloat64(h.dropped); got != 1 {
+		t.Errorf("meshlock_stream_dropped_total = %v, want 1", got)
+	}
+	if got := len(slow.queue); got != 2 {
+		t.Errorf("the dropped viewer's queue holds %d snapshots, want the 2 it took before it was full", got)
+	}
+
+	// A viewer that arrives later starts from the latest snapshot.
+	late, _ := h.register()
+	if s := <-late.queue; !s.GeneratedAt.Equal(time.Unix(4, 0)) {
+		t.Errorf("a new viewer starts from %v, want the latest snapshot", s.GeneratedAt)
+	}
+
+	for _, v := range []*viewer{slow, fast, late} {
+		h.unregister(v)
+	}
+	if got := testutil.ToFloat64(h.clients); got != 0 {
+		t.Errorf("meshlock_stream_clients = %v after every viewer left", got)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := h.Shutdown(ctx); err != nil {
+		t.Errorf("Shutdown: %v", err)
+	}
+	if _, ok := h.register(); ok {
+		t.Error("a viewer registered after Shutdown")
+	}
+}

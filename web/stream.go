@@ -1,0 +1,193 @@
+package web
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/coder/websocket"
+
+	"github.com/meshlock/meshlock/internal/graph"
+)
+
+// Messages of GET /api/stream.
+const (
+	streamSnapshot = "snapshot"
+	streamDelta    = "delta"
+)
+
+// Close reasons (at most 123 bytes each).
+const (
+	reasonTooSlow      = "too slow: reconnect for a fresh snapshot"
+	reasonShuttingDown = "meshlock is shutting down"
+	reasonEncoding     = "meshlock could not encode the graph"
+	reasonWriteOnly    = "this stream is write-only"
+)
+
+// streamReadLimit bounds what a client may send: nothing is expected but
+// control frames, so any data message closes its socket.
+const streamReadLimit = 1 << 10
+
+// streamMessage is one message of the stream: {"type":"snapshot","graph":…}
+// first, then {"type":"delta","delta":…} after every refresh.
+type streamMessage struct {
+	Type  string          `json:"type"`
+	Graph *graph.Snapshot `json:"graph,omitempty"`
+	Delta *graph.Delta    `json:"delta,omitempty"`
+}
+
+// ServeHTTP serves GET /api/stream?namespace=a,b: a write-only WebSocket
+// whose first message is the filtered snapshot and whose later messages are
+// the deltas that keep it equal to the filtered current graph.
+func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	namespaces, err := namespacesParam(r)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	if !h.originAllowed(r) {
+		writeError(w, http.StatusForbidden, "this page's origin may not open the stream; add it to --trusted-origins")
+		return
+	}
+	h.mu.Lock()
+	closing := h.closing
+	h.mu.Unlock()
+	if closing {
+		writeError(w, http.StatusServiceUnavailable, reasonShuttingDown)
+		return
+	}
+
+	conn, err := websocket.Accept(w, r, h.accept)
+	if err != nil {
+		// Accept has answered (426, 403, …).
+		h.opts.Logger.Debug("stream upgrade failed", "error", err)
+		return
+	}
+	conn.SetReadLimit(streamReadLimit)
+	v, ok := h.register()
+	if !ok {
+		_ = conn.Close(websocket.StatusGoingAway, reasonShuttingDown)
+		return
+	}
+	defer h.unregister(v)
+	h.opts.Logger.Debug("stream viewer connected", "namespaces", namespaces, "remote", r.RemoteAddr)
+	h.stream(conn, v, namespaces)
+	h.opts.Logger.Debug("stream viewer disconnected", "remote", r.RemoteAddr)
+}
+
+// stream is the viewer's goroutine: it filters and diffs each queued
+// snapshot for this viewer and writes it, until the socket or the hub ends.
+func (h *Hub) stream(conn *websocket.Conn, v *viewer, namespaces []string) {
+	readDone := h.discardReads(conn)
+	defer func() {
+		_ = conn.CloseNow()
+		<-readDone
+	}()
+
+	var prev graph.Snapshot // what this viewer holds
+	sent := false
+	for {
+		if h.ending(conn, v) {
+			return
+		}
+		var s graph.Snapshot
+		select {
+		case <-v.gone:
+			continue // ending closes
+		case <-h.shutdown:
+			continue
+		case <-readDone:
+			// The client spoke, broke the read limit, closed, or vanished.
+			_ = conn.Close(websocket.StatusPolicyViolation, reasonWriteOnly)
+			return
+		case s = <-v.queue:
+		}
+		// Ending takes precedence over queued snapshots.
+		if h.ending(conn, v) {
+			return
+		}
+
+		next := graph.Filter(s, namespaces)
+		msg := streamMessage{Type: streamSnapshot, Graph: &next}
+		if sent {
+			delta := graph.Diff(prev, next)
+			msg = streamMessage{Type: streamDelta, Delta: &delta}
+		}
+		body, err := json.Marshal(msg)
+		if err != nil {
+			h.opts.Logger.Error("stream: cannot encode the graph", "error", err)
+			_ = conn.Close(websocket.StatusInternalError, reasonEncoding)
+			return
+		}
+		if err := h.write(conn, body); err != nil {
+			if errors.Is(err, context.DeadlineExceeded) {
+				h.dropSlow(v)
+			}
+			return
+		}
+		prev, sent = next, true
+	}
+}
+
+// discardReads does what conn.CloseRead would: it reads so that pings and
+// the client's close are answered, and the returned channel closes when the
+// client sends a data message (it has nothing to say) or the socket ends.
+// It is not CloseRead because CloseRead closes the socket itself on a data
+// message and then waits 5+15 seconds for its own goroutine
+// (coder/websocket v1.8.15): the socket would linger, counted as open.
+func (h *Hub) discardReads(conn *websocket.Conn) <-chan struct{} {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_, _, _ = conn.Read(h.base) // the read limit stops a large message early
+	}()
+	return done
+}
+
+// ending closes the socket when the hub dropped the viewer or shuts down,
+// and says whether it did.
+func (h *Hub) ending(conn *websocket.Conn, v *viewer) bool {
+	select {
+	case <-v.gone:
+		_ = conn.Close(websocket.StatusPolicyViolation, reasonTooSlow)
+		return true
+	default:
+	}
+	select {
+	case <-h.shutdown:
+		_ = conn.Close(websocket.StatusGoingAway, reasonShuttingDown)
+		return true
+	default:
+	}
+	return false
+}
+
+// write sends one text message within WriteTimeout. A write that fails
+// leaves the socket closed.
+func (h *Hub) write(conn *websocket.Conn, body []byte) error {
+	ctx, cancel := context.WithTimeout(h.base, h.opts.WriteTimeout)
+	defer cancel()
+	return conn.Write(ctx, websocket.MessageText, body)
+}
+
+// originAllowed applies the same rule as websocket.Accept with
+// originPatterns, so that a refusal answers the contract's JSON error:
+// no Origin (not a browser) and same-origin pass, and so do the trusted
+// origins; any other Origin is refused.
+func (h *Hub) originAllowed(r *http.Request) bool {
+	origin := r.Header.Get("Origin")
+	if origin == "" {
+		return true
+	}
+	u, err := url.Parse(origin)
+	if err != nil || u.Host == "" {
+		return false
+	}
+	if strings.EqualFold(r.Host, u.Host) {
+		return true
+	}
+	return h.trusted[strings.ToLower(u.Scheme+"://"+u.Host)]
+}

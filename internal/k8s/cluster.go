@@ -90,8 +90,12 @@ func buildCluster(s listed, root string) graph.Cluster {
 		}
 		podsByNamespace[pod.Namespace] = append(podsByNamespace[pod.Namespace], pod)
 		key := workloadKey{pod.Namespace, WorkloadName(pod)}
-		if _, seen := workloads[key]; !seen {
+		if wl, seen := workloads[key]; !seen {
 			workloads[key] = &graph.Workload{Namespace: pod.Namespace, Name: key.name, ServiceAccount: pod.Spec.ServiceAccountName, Sidecar: HasSidecar(pod)}
+		} else if !HasSidecar(pod) {
+			// Every replica needs the proxy (as for a Service's InMesh), and
+			// the answer must not depend on the order of the cache's list.
+			wl.Sidecar = false
 		}
 	}
 	for _, wl := range workloads {

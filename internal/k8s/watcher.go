@@ -39,6 +39,12 @@ func (o *Options) validate() error {
 	if o.RootNamespace == "" {
 		o.RootNamespace = DefaultRootNamespace
 	}
+	// A namespace listed twice would be watched, and its objects shown, twice.
+	var namespaces []string
+	for _, ns := range o.Namespaces {
+		namespaces = appendMissing(namespaces, ns)
+	}
+	o.Namespaces = namespaces
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}

@@ -1,0 +1,738 @@
+package k8s
+
+import (
+	"fmt"
+	"reflect"
+	"slices"
+	"testing"
+
+	networkingapi "istio.io/api/networking/v1alpha3"
+	securityapi "istio.io/api/security/v1beta1"
+	networkingv1 "istio.io/client-go/pkg/apis/networking/v1"
+	securityv1 "istio.io/client-go/pkg/apis/security/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+
+	"github.com/meshlock/meshlock/internal/graph"
+)
+
+// findService returns the Service namespace/name of c, failing the test if absent.
+func findService(t *testing.T, c graph.Cluster, namespace, name string) graph.Service {
+	t.Helper()
+	for _, s := range c.Services {
+		if s.Namespace == namespace && s.Name == name {
+			return s
+		}
+	}
+	t.Fatalf("service %s/%s not in cluster; services: %+v", namespace, name, c.Services)
+	return graph.Service{}
+}
+
+func TestBuildClusterWorkloads(t *testing.T) {
+	tests := []struct {
+		name string
+		pods []*corev1.Pod
+		want []graph.Workload
+	}{
+		{
+			name: "bare pod is its own workload",
+			pods: []*corev1.Pod{newPod("default", "debug", withServiceAccount("debugger"))},
+			want: []graph.Workload{{Namespace: "default", Name: "debug", ServiceAccount: "debugger"}},
+		},
+		{
+			name: "ReplicaSet pod with pod-template-hash is named after the Deployment",
+			pods: []*corev1.Pod{newPod("default", "reviews-v1-7d9f8c-abcde", inDeployment("reviews-v1", "7d9f8c"), withSidecar(), withServiceAccount("bookinfo-reviews"))},
+			want: []graph.Workload{{Namespace: "default", Name: "reviews-v1", ServiceAccount: "bookinfo-reviews", Sidecar: true}},
+		},
+		{
+			name: "ReplicaSet pod without pod-template-hash keeps the ReplicaSet name",
+			pods: []*corev1.Pod{newPod("default", "bare-rs-x1", ownedBy("ReplicaSet", "bare-rs", true))},
+			want: []graph.Workload{{Namespace: "default", Name: "bare-rs"}},
+		},
+		{
+			name: "StatefulSet pod is named after the StatefulSet",
+			pods: []*corev1.Pod{newPod("db", "mysql-0", ownedBy("StatefulSet", "mysql", true), withNativeSidecar())},
+			want: []graph.Workload{{Namespace: "db", Name: "mysql", Sidecar: true}},
+		},
+		{
+			name: "owner that is not the controller is ignored",
+			pods: []*corev1.Pod{newPod("default", "loner", ownedBy("ConfigMap", "cfg", false))},
+			want: []graph.Workload{{Namespace: "default", Name: "loner"}},
+		},
+		{
+			name: "sidecar as a regular container",
+			pods: []*corev1.Pod{newPod("default", "a", withSidecar())},
+			want: []graph.Workload{{Namespace: "default", Name: "a", Sidecar: true}},
+		},
+		{
+			name: "native sidecar as an init container",
+			pods: []*corev1.Pod{newPod("default", "a", withNativeSidecar())},
+			want: []graph.Workload{{Namespace: "default", Name: "a", Sidecar: true}},
+		},
+		{
+			name: "no sidecar",
+			pods: []*corev1.Pod{newPod("default", "a")},
+			want: []graph.Workload{{Namespace: "default", Name: "a", Sidecar: false}},
+		},
+		{
+			name: "replicas of one Deployment are one workload",
+			pods: []*corev1.Pod{
+				newPod("default", "ratings-v1-5f-aaaaa", inDeployment("ratings-v1", "5f"), withSidecar()),
+				newPod("default", "ratings-v1-5f-bbbbb", inDeployment("ratings-v1", "5f"), withSidecar()),
+			},
+			want: []graph.Workload{{Namespace: "default", Name: "ratings-v1", Sidecar: true}},
+		},
+		{
+			name: "workload with a replica lacking the sidecar has no sidecar (that replica first)",
+			pods: []*corev1.Pod{
+				newPod("default", "web-1-a", inDeployment("web", "1")),
+				newPod("default", "web-2-b", inDeployment("web", "2"), withSidecar()),
+			},
+			want: []graph.Workload{{Namespace: "default", Name: "web", Sidecar: false}},
+		},
+		{
+			name: "workload with a replica lacking the sidecar has no sidecar (that replica last)",
+			pods: []*corev1.Pod{
+				newPod("default", "web-2-b", inDeployment("web", "2"), withSidecar()),
+				newPod("default", "web-1-a", inDeployment("web", "1")),
+			},
+			want: []graph.Workload{{Namespace: "default", Name: "web", Sidecar: false}},
+		},
+		{
+			name: "same workload name in two namespaces is two workloads",
+			pods: []*corev1.Pod{newPod("b", "web"), newPod("a", "web")},
+			want: []graph.Workload{{Namespace: "a", Name: "web"}, {Namespace: "b", Name: "web"}},
+		},
+		{
+			name: "succeeded, failed and deleting pods are ignored",
+			pods: []*corev1.Pod{
+				newPod("default", "done", withPhase(corev1.PodSucceeded)),
+				newPod("default", "crashed", withPhase(corev1.PodFailed)),
+				newPod("default", "going", deleting()),
+				newPod("default", "pending", withPhase(corev1.PodPending)),
+			},
+			want: []graph.Workload{{Namespace: "default", Name: "pending"}},
+		},
+		{
+			name: "sorted by namespace then name",
+			pods: []*corev1.Pod{
+				newPod("z", "b"), newPod("a", "z"), newPod("z", "a"), newPod("a", "b"),
+			},
+			want: []graph.Workload{{Namespace: "a", Name: "b"}, {Namespace: "a", Name: "z"}, {Namespace: "z", Name: "a"}, {Namespace: "z", Name: "b"}},
+		},
+		{
+			name: "no pods, no workloads",
+			want: nil,
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got := buildCluster(listed{pods: tc.pods}, DefaultRootNamespace).Workloads
+			if len(got) == 0 && len(tc.want) == 0 {
+				return
+			}
+			if !reflect.DeepEqual(got, tc.want) {
+				t.Errorf("workloads\n got: %+v\nwant: %+v", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestBuildClusterServiceMembership(t *testing.T) {
+	app := labelSet("app", "reviews")
+	tests := []struct {
+		name             string
+		svc              *corev1.Service
+		pods             []*corev1.Pod
+		wantWorkloads    []string
+		wantInMesh       bool
+		wantPartlyInMesh bool
+	}{
+		{
+			name: "every selected pod has a sidecar",
+			svc:  newService("default", "reviews", app),
+			pods: []*corev1.Pod{
+				newPod("default", "reviews-v1-1-a", withLabels("app", "reviews"), inDeployment("reviews-v1", "1"), withSidecar()),
+				newPod("default", "reviews-v2-2-a", withLabels("app", "reviews"), inDeployment("reviews-v2", "2"), withNativeSidecar()),
+			},
+			wantWorkloads: []string{"reviews-v1", "reviews-v2"},
+			wantInMesh:    true,
+		},
+		{
+			name: "some selected pods have a sidecar",
+			svc:  newService("default", "reviews", app),
+			pods: []*corev1.Pod{
+				newPod("default", "reviews-v1-1-a", withLabels("app", "reviews"), inDeployment("reviews-v1", "1"), withSidecar()),
+				newPod("default", "reviews-v2-2-a", withLabels("app", "reviews"), inDeployment("reviews-v2", "2")),
+			},
+			wantWorkloads:    []string{"reviews-v1", "reviews-v2"},
+			wantPartlyInMesh: true,
+		},
+		{
+			name: "one replica of a workload without sidecar makes it partly in mesh",
+			svc:  newService("default", "reviews", app),
+			pods: []*corev1.Pod{
+				newPod("default", "reviews-v1-1-a", withLabels("app", "reviews"), inDeployment("reviews-v1", "1"), withSidecar()),
+				newPod("default", "reviews-v1-1-b", withLabels("app", "reviews"), inDeployment("reviews-v1", "1")),
+			},
+			wantWorkloads:    []string{"reviews-v1"},
+			wantPartlyInMesh: true,
+		},
+		{
+			name: "no selected pod has a sidecar",
+			svc:  newService("default", "reviews", app),
+			pods: []*corev1.Pod{
+				newPod("default", "reviews-v1-1-a", withLabels("app", "reviews"), inDeployment("reviews-v1", "1")),
+			},
+			wantWorkloads: []string{"reviews-v1"},
+		},
+		{
+			name: "no selector selects nothing",
+			svc:  newService("default", "external", nil),
+			pods: []*corev1.Pod{newPod("default", "a", withLabels("app", "reviews"), withSidecar())},
+		},
+		{
+			name: "selector matching no pods",
+			svc:  newService("default", "reviews", app),
+			pods: []*corev1.Pod{newPod("default", "a", withLabels("app", "ratings"), withSidecar())},
+		},
+		{
+			name: "selector needs every label",
+			svc:  newService("default", "reviews", labelSet("app", "reviews", "version", "v2")),
+			pods: []*corev1.Pod{
+				newPod("default", "v1", withLabels("app", "reviews", "version", "v1"), withSidecar()),
+				newPod("default", "v2", withLabels("app", "reviews", "version", "v2"), withSidecar()),
+			},
+			wantWorkloads: []string{"v2"},
+			wantInMesh:    true,
+		},
+		{
+			name: "pods of another namespace are not selected",
+			svc:  newService("default", "reviews", app),
+			pods: []*corev1.Pod{
+				newPod("other", "reviews", withLabels("app", "reviews"), withSidecar()),
+				newPod("default", "reviews", withLabels("app", "reviews")),
+			},
+			wantWorkloads: []string{"reviews"},
+		},
+		{
+			name: "terminated pods without sidecar do not count",
+			svc:  newService("default", "reviews", app),
+			pods: []*corev1.Pod{
+				newPod("default", "job-a", withLabels("app", "reviews"), withPhase(corev1.PodSucceeded)),
+				newPod("default", "old", withLabels("app", "reviews"), deleting()),
+				newPod("default", "live", withLabels("app", "reviews"), withSidecar()),
+			},
+			wantWorkloads: []string{"live"},
+			wantInMesh:    true,
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c := buildCluster(listed{services: []*corev1.Service{tc.svc}, pods: tc.pods}, DefaultRootNamespace)
+			got := findService(t, c, tc.svc.Namespace, tc.svc.Name)
+			if !slices.Equal(got.Workloads, tc.wantWorkloads) {
+				t.Errorf("Workloads = %q, want %q", got.Workloads, tc.wantWorkloads)
+			}
+			if got.InMesh != tc.wantInMesh || got.PartlyInMesh != tc.wantPartlyInMesh {
+				t.Errorf("InMesh, PartlyInMesh = %v, %v; want %v, %v", got.InMesh, got.PartlyInMesh, tc.wantInMesh, tc.wantPartlyInMesh)
+			}
+		})
+	}
+}
+
+func TestBuildClusterPeerAuthentication(t *testing.T) {
+	reviewsV1 := func(opts ...podOption) *corev1.Pod {
+		return newPod("default", "reviews-v1-1-a", append([]podOption{withLabels("app", "reviews", "version", "v1"), inDeployment("reviews-v1", "1"), withSidecar()}, opts...)...)
+	}
+	reviewsV2 := func(opts ...podOption) *corev1.Pod {
+		return newPod("default", "reviews-v2-2-a", append([]podOption{withLabels("app", "reviews", "version", "v2"), inDeployment("reviews-v2", "2"), withSidecar()}, opts...)...)
+	}
+	svc := newService("default", "reviews", labelSet("app", "reviews"), servicePort(9080, intstr.FromInt32(9080)))
+
+	tests := []struct {
+		name       string
+		root       string
+		svc        *corev1.Service // default: svc
+		pods       []*corev1.Pod
+		authns     []*securityv1.PeerAuthentication
+		wantMode   string
+		wantSource string
+	}{
+		{
+			name:     "no PeerAuthentication is UNSET with no source",
+			pods:     []*corev1.Pod{reviewsV1()},
+			wantMode: "UNSET",
+		},
+		{
+			name:     "no PeerAuthentication and no pods is UNSET",
+			wantMode: "UNSET",
+		},
+		{
+			name:       "namespace STRICT",
+			pods:       []*corev1.Pod{reviewsV1(), reviewsV2()},
+			authns:     []*securityv1.PeerAuthentication{newPeerAuth("default", "default", 0, paStrict)},
+			wantMode:   "STRICT",
+			wantSource: "default/default",
+		},
+		{
+			name:       "namespace STRICT applies to a Service without pods",
+			authns:     []*securityv1.PeerAuthentication{newPeerAuth("default", "ns-wide", 0, paStrict)},
+			wantMode:   "STRICT",
+			wantSource: "default/ns-wide",
+		},
+		{
+			name:       "namespace policy of another namespace does not apply",
+			pods:       []*corev1.Pod{reviewsV1()},
+			authns:     []*securityv1.PeerAuthentication{newPeerAuth("other", "default", 0, paStrict)},
+			wantMode:   "UNSET",
+			wantSource: "",
+		},
+		{
+			name:       "mesh-level policy in the root namespace",
+			pods:       []*corev1.Pod{reviewsV1()},
+			authns:     []*securityv1.PeerAuthentication{newPeerAuth("istio-system", "default", 0, paStrict)},
+			wantMode:   "STRICT",
+			wantSource: "istio-system/default",
+		},
+		{
+			name:       "mesh-level policy in a custom root namespace",
+			root:       "mesh-root",
+			pods:       []*corev1.Pod{reviewsV1()},
+			authns:     []*securityv1.PeerAuthentication{newPeerAuth("mesh-root", "mesh", 0, paStrict), newPeerAuth("istio-system", "default", 0, paDisable)},
+			wantMode:   "STRICT",
+			wantSource: "mesh-root/mesh",
+		},
+		{
+			name:       "namespace policy overrides the mesh",
+			pods:       []*corev1.Pod{reviewsV1()},
+			authns:     []*securityv1.PeerAuthentication{newPeerAuth("istio-system", "default", 0, paStrict), newPeerAuth("default", "default", 1, paPermissive)},
+			wantMode:   "PERMISSIVE",
+			wantSource: "default/default",
+		},
+		{
+			name: "workload selector overrides the namespace",
+			pods: []*corev1.Pod{reviewsV1()},
+			authns: []*securityv1.PeerAuthentication{
+				newPeerAuth("default", "default", 0, paStrict),
+				newPeerAuth("default", "reviews-permissive", 1, paPermissive, selecting("app", "reviews")),
+			},
+			wantMode:   "PERMISSIVE",
+			wantSource: "default/reviews-permissive",
+		},
+		{
+			name: "workload STRICT on every pod is stronger than the namespace",
+			pods: []*corev1.Pod{reviewsV1(), reviewsV2()},
+			authns: []*securityv1.PeerAuthentication{
+				newPeerAuth("default", "default", 0, paPermissive),
+				newPeerAuth("default", "reviews-strict", 1, paStrict, selecting("app", "reviews")),
+			},
+			wantMode:   "STRICT",
+			wantSource: "default/reviews-strict",
+		},
+		{
+			name: "workload selector that matches no pod of the Service does not apply",
+			pods: []*corev1.Pod{reviewsV1()},
+			authns: []*securityv1.PeerAuthentication{
+				newPeerAuth("default", "default", 0, paStrict),
+				newPeerAuth("default", "ratings-off", 1, paDisable, selecting("app", "ratings")),
+			},
+			wantMode:   "STRICT",
+			wantSource: "default/default",
+		},
+		{
+			name: "selector policy in the root namespace is ignored",
+			pods: []*corev1.Pod{reviewsV1()},
+			authns: []*securityv1.PeerAuthentication{
+				newPeerAuth("istio-system", "default", 0, paStrict),
+				newPeerAuth("istio-system", "reviews-off", 1, paDisable, selecting("app", "reviews")),
+			},
+			wantMode:   "STRICT",
+			wantSource: "istio-system/default",
+		},
+		{
+			name: "weakest pod wins: DISABLE on the second workload under namespace STRICT",
+			pods: []*corev1.Pod{reviewsV1(), reviewsV2()},
+			authns: []*securityv1.PeerAuthentication{
+				newPeerAuth("default", "default", 0, paStrict),
+				newPeerAuth("default", "v2-off", 1, paDisable, selecting("version", "v2")),
+			},
+			wantMode:   "DISABLE",
+			wantSource: "default/v2-off",
+		},
+		{
+			name: "weakest pod wins: DISABLE on the first workload under namespace STRICT",
+			pods: []*corev1.Pod{reviewsV2(), reviewsV1()},
+			authns: []*securityv1.PeerAuthentication{
+				newPeerAuth("default", "default", 0, paStrict),
+				newPeerAuth("default", "v2-off", 1, paDisable, selecting("version", "v2")),
+			},
+			wantMode:   "DISABLE",
+			wantSource: "default/v2-off",
+		},
+		{
+			name: "weakest pod wins: PERMISSIVE beats STRICT",
+			pods: []*corev1.Pod{reviewsV1(), reviewsV2()},
+			authns: []*securityv1.PeerAuthentication{
+				newPeerAuth("istio-system", "default", 0, paStrict),
+				newPeerAuth("default", "v1-permissive", 1, paPermissive, selecting("version", "v1")),
+			},
+			wantMode:   "PERMISSIVE",
+			wantSource: "default/v1-permissive",
+		},
+		{
+			name: "weakest pod wins even when it is weaker than the namespace by a STRICT workload elsewhere",
+			pods: []*corev1.Pod{reviewsV1(), reviewsV2()},
+			authns: []*securityv1.PeerAuthentication{
+				newPeerAuth("default", "v1-strict", 0, paStrict, selecting("version", "v1")),
+			},
+			wantMode:   "UNSET",
+			wantSource: "",
+		},
+		{
+			name: "portLevelMtls keyed on the numeric target port",
+			svc:  newService("default", "reviews", labelSet("app", "reviews"), servicePort(80, intstr.FromInt32(9080))),
+			pods: []*corev1.Pod{reviewsV1()},
+			authns: []*securityv1.PeerAuthentication{
+				newPeerAuth("default", "reviews", 0, paStrict, selecting("app", "reviews"), onPort(9080, securityapi.PeerAuthentication_MutualTLS_DISABLE)),
+			},
+			wantMode:   "DISABLE",
+			wantSource: "default/reviews",
+		},
+		{
+			name: "portLevelMtls on the Service port (not the target port) does not apply",
+			svc:  newService("default", "reviews", labelSet("app", "reviews"), servicePort(80, intstr.FromInt32(9080))),
+			pods: []*corev1.Pod{reviewsV1()},
+			authns: []*securityv1.PeerAuthentication{
+				newPeerAuth("default", "reviews", 0, paStrict, selecting("app", "reviews"), onPort(80, securityapi.PeerAuthentication_MutualTLS_DISABLE)),
+			},
+			wantMode:   "STRICT",
+			wantSource: "default/reviews",
+		},
+		{
+			name: "portLevelMtls keyed on the container port a named target port names",
+			svc:  newService("default", "reviews", labelSet("app", "reviews"), servicePort(80, intstr.FromString("http-web"))),
+			pods: []*corev1.Pod{reviewsV1(withContainerPort("metrics", 15020), withContainerPort("http-web", 8080))},
+			authns: []*securityv1.PeerAuthentication{
+				newPeerAuth("default", "reviews", 0, paStrict, selecting("app", "reviews"), onPort(8080, securityapi.PeerAuthentication_MutualTLS_PERMISSIVE)),
+			},
+			wantMode:   "PERMISSIVE",
+			wantSource: "default/reviews",
+		},
+		{
+			name: "named target port resolved per pod",
+			svc:  newService("default", "reviews", labelSet("app", "reviews"), servicePort(80, intstr.FromString("http-web"))),
+			pods: []*corev1.Pod{
+				reviewsV1(withContainerPort("http-web", 8080)),
+				reviewsV2(withContainerPort("http-web", 9090)),
+			},
+			authns: []*securityv1.PeerAuthentication{
+				newPeerAuth("default", "reviews", 0, paStrict, selecting("app", "reviews"), onPort(9090, securityapi.PeerAuthentication_MutualTLS_DISABLE)),
+			},
+			wantMode:   "DISABLE",
+			wantSource: "default/reviews",
+		},
+		{
+			name: "target port unset uses the Service port",
+			svc:  newService("default", "reviews", labelSet("app", "reviews"), corev1.ServicePort{Port: 9080}),
+			pods: []*corev1.Pod{reviewsV1()},
+			authns: []*securityv1.PeerAuthentication{
+				newPeerAuth("default", "reviews", 0, paStrict, selecting("app", "reviews"), onPort(9080, securityapi.PeerAuthentication_MutualTLS_DISABLE)),
+			},
+			wantMode:   "DISABLE",
+			wantSource: "default/reviews",
+		},
+		{
+			name: "UNSET port level inherits the workload mode",
+			pods: []*corev1.Pod{reviewsV1()},
+			authns: []*securityv1.PeerAuthentication{
+				newPeerAuth("default", "reviews", 0, paPermissive, selecting("app", "reviews"), onPort(9080, securityapi.PeerAuthentication_MutualTLS_UNSET)),
+			},
+			wantMode:   "PERMISSIVE",
+			wantSource: "default/reviews",
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s := tc.svc
+			if s == nil {
+				s = svc
+			}
+			root := tc.root
+			if root == "" {
+				root = DefaultRootNamespace
+			}
+			c := buildCluster(listed{services: []*corev1.Service{s}, pods: tc.pods, authns: tc.authns}, root)
+			got := findService(t, c, s.Namespace, s.Name)
+			if got.PeerAuthentication != tc.wantMode || got.PeerAuthenticationSource != tc.wantSource {
+				t.Errorf("PeerAuthentication, source = %q, %q; want %q, %q", got.PeerAuthentication, got.PeerAuthenticationSource, tc.wantMode, tc.wantSource)
+			}
+		})
+	}
+}
+
+func TestBuildClusterDestinationRule(t *testing.T) {
+	svc := newService("default", "reviews", labelSet("app", "reviews"), servicePort(9080, intstr.FromInt32(9080)))
+	tests := []struct {
+		name       string
+		root       string
+		rules      []*networkingv1.DestinationRule
+		wantTLS    string
+		wantSource string
+	}{
+		{name: "no rule"},
+		{
+			name:       "short host in the Service's namespace",
+			rules:      []*networkingv1.DestinationRule{newRule("default", "reviews", "reviews", 0, withTLS(networkingapi.ClientTLSSettings_ISTIO_MUTUAL))},
+			wantTLS:    "ISTIO_MUTUAL",
+			wantSource: "default/reviews",
+		},
+		{
+			name:       "FQDN host",
+			rules:      []*networkingv1.DestinationRule{newRule("default", "reviews-fqdn", "reviews.default.svc.cluster.local", 0, withTLS(networkingapi.ClientTLSSettings_DISABLE))},
+			wantTLS:    "DISABLE",
+			wantSource: "default/reviews-fqdn",
+		},
+		{
+			name:       "FQDN host from another namespace",
+			rules:      []*networkingv1.DestinationRule{newRule("team", "reviews", "reviews.default.svc.cluster.local", 0, withTLS(networkingapi.ClientTLSSettings_ISTIO_MUTUAL))},
+			wantTLS:    "",
+			wantSource: "",
+		},
+		{
+			name:       "*.local in the root namespace",
+			rules:      []*networkingv1.DestinationRule{newRule("istio-system", "mesh-mtls", "*.local", 0, withTLS(networkingapi.ClientTLSSettings_ISTIO_MUTUAL))},
+			wantTLS:    "ISTIO_MUTUAL",
+			wantSource: "istio-system/mesh-mtls",
+		},
+		{
+			name:  "*.local in istio-system with a custom root namespace is not mesh-wide",
+			root:  "mesh-root",
+			rules: []*networkingv1.DestinationRule{newRule("istio-system", "mesh-mtls", "*.local", 0, withTLS(networkingapi.ClientTLSSettings_ISTIO_MUTUAL))},
+		},
+		{
+			name: "Service namespace rule beats the root namespace",
+			rules: []*networkingv1.DestinationRule{
+				newRule("istio-system", "mesh-mtls", "*.local", 0, withTLS(networkingapi.ClientTLSSettings_ISTIO_MUTUAL)),
+				newRule("default", "reviews-off", "reviews", 1, withTLS(networkingapi.ClientTLSSettings_DISABLE)),
+			},
+			wantTLS:    "DISABLE",
+			wantSource: "default/reviews-off",
+		},
+		{
+			name:  "short host of a rule in another namespace names a different service",
+			rules: []*networkingv1.DestinationRule{newRule("other", "reviews", "reviews", 0, withTLS(networkingapi.ClientTLSSettings_ISTIO_MUTUAL))},
+		},
+		{
+			name:  "rule for another host",
+			rules: []*networkingv1.DestinationRule{newRule("default", "ratings", "ratings", 0, withTLS(networkingapi.ClientTLSSettings_ISTIO_MUTUAL))},
+		},
+		{
+			name:  "rule without tls gives no mode and no source",
+			rules: []*networkingv1.DestinationRule{newRule("default", "reviews", "reviews", 0, withoutTLS())},
+		},
+		{
+			name:  "rule without trafficPolicy gives no mode and no source",
+			rules: []*networkingv1.DestinationRule{newRule("default", "reviews", "reviews", 0)},
+		},
+		{
+			name: "port-level tls for the Service port",
+			rules: []*networkingv1.DestinationRule{newRule("default", "reviews", "reviews", 0,
+				withTLS(networkingapi.ClientTLSSettings_ISTIO_MUTUAL), withPortTLS(9080, networkingapi.ClientTLSSettings_SIMPLE))},
+			wantTLS:    "SIMPLE",
+			wantSource: "default/reviews",
+		},
+		{
+			name: "port-level tls for another port",
+			rules: []*networkingv1.DestinationRule{newRule("default", "reviews", "reviews", 0,
+				withTLS(networkingapi.ClientTLSSettings_ISTIO_MUTUAL), withPortTLS(9443, networkingapi.ClientTLSSettings_SIMPLE))},
+			wantTLS:    "ISTIO_MUTUAL",
+			wantSource: "default/reviews",
+		},
+		{
+			name: "oldest rule of the same host decides",
+			rules: []*networkingv1.DestinationRule{
+				newRule("default", "newer", "reviews", 5, withTLS(networkingapi.ClientTLSSettings_DISABLE)),
+				newRule("default", "older", "reviews", 1, withTLS(networkingapi.ClientTLSSettings_MUTUAL)),
+			},
+			wantTLS:    "MUTUAL",
+			wantSource: "default/older",
+		},
+		{
+			name: "rule private to another namespace is not seen",
+			rules: []*networkingv1.DestinationRule{
+				newRule("istio-system", "mesh-mtls", "*.local", 0, withTLS(networkingapi.ClientTLSSettings_ISTIO_MUTUAL), withExportTo(".")),
+			},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			root := tc.root
+			if root == "" {
+				root = DefaultRootNamespace
+			}
+			c := buildCluster(listed{services: []*corev1.Service{svc}, rules: tc.rules}, root)
+			got := findService(t, c, "default", "reviews")
+			if got.DestinationRuleTLS != tc.wantTLS || got.DestinationRuleSource != tc.wantSource {
+				t.Errorf("DestinationRuleTLS, source = %q, %q; want %q, %q", got.DestinationRuleTLS, got.DestinationRuleSource, tc.wantTLS, tc.wantSource)
+			}
+		})
+	}
+}
+
+func TestBuildClusterPolicyProblems(t *testing.T) {
+	tests := []struct {
+		name   string
+		rules  []*networkingv1.DestinationRule
+		authns []*securityv1.PeerAuthentication
+		want   []string // "Kind ns/name"
+	}{
+		{
+			name:  "DestinationRule with empty host",
+			rules: []*networkingv1.DestinationRule{newRule("default", "nohost", "", 0, withTLS(networkingapi.ClientTLSSettings_ISTIO_MUTUAL))},
+			want:  []string{"DestinationRule default/nohost"},
+		},
+		{
+			name:  "DestinationRule with blank host",
+			rules: []*networkingv1.DestinationRule{newRule("default", "blank", "  ", 0)},
+			want:  []string{"DestinationRule default/blank"},
+		},
+		{
+			name:   "portLevelMtls without a selector",
+			authns: []*securityv1.PeerAuthentication{newPeerAuth("default", "ports", 0, paStrict, onPort(8080, securityapi.PeerAuthentication_MutualTLS_DISABLE))},
+			want:   []string{"PeerAuthentication default/ports"},
+		},
+		{
+			name: "both kinds",
+			rules: []*networkingv1.DestinationRule{
+				newRule("default", "ok", "reviews", 0, withTLS(networkingapi.ClientTLSSettings_ISTIO_MUTUAL)),
+				newRule("team", "nohost", "", 0),
+			},
+			authns: []*securityv1.PeerAuthentication{
+				newPeerAuth("istio-system", "mesh-ports", 0, paStrict, onPort(8080, securityapi.PeerAuthentication_MutualTLS_DISABLE)),
+				newPeerAuth("default", "ok", 0, paStrict),
+			},
+			want: []string{"DestinationRule team/nohost", "PeerAuthentication istio-system/mesh-ports"},
+		},
+		{
+			name: "good objects have no problems",
+			rules: []*networkingv1.DestinationRule{
+				newRule("default", "reviews", "reviews", 0, withTLS(networkingapi.ClientTLSSettings_ISTIO_MUTUAL)),
+				newRule("istio-system", "mesh", "*.local", 0),
+			},
+			authns: []*securityv1.PeerAuthentication{
+				newPeerAuth("istio-system", "default", 0, paStrict),
+				newPeerAuth("default", "ns", 0, nil),
+				newPeerAuth("default", "ports", 0, paStrict, selecting("app", "reviews"), onPort(8080, securityapi.PeerAuthentication_MutualTLS_DISABLE)),
+			},
+		},
+		{name: "no objects, no problems"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c := buildCluster(listed{rules: tc.rules, authns: tc.authns}, DefaultRootNamespace)
+			var got []string
+			for _, p := range c.Problems {
+				if p.Message == "" {
+					t.Errorf("problem %s %s/%s has no message", p.Kind, p.Namespace, p.Name)
+				}
+				got = append(got, fmt.Sprintf("%s %s/%s", p.Kind, p.Namespace, p.Name))
+			}
+			slices.Sort(got) // the order of cache lists is not defined
+			if !slices.Equal(got, tc.want) {
+				t.Errorf("problems = %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestBuildClusterSorted(t *testing.T) {
+	in := listed{
+		namespaces: []string{"zeta", "default", "alpha"},
+		services: []*corev1.Service{
+			newService("zeta", "a", nil),
+			newService("default", "reviews", nil),
+			newService("alpha", "z", nil),
+			newService("default", "details", nil),
+			newService("alpha", "b", nil),
+		},
+		pods: []*corev1.Pod{newPod("zeta", "p"), newPod("alpha", "q"), newPod("alpha", "a")},
+	}
+	c := buildCluster(in, DefaultRootNamespace)
+
+	if want := []string{"alpha", "default", "zeta"}; !slices.Equal(c.Namespaces, want) {
+		t.Errorf("Namespaces = %q, want %q", c.Namespaces, want)
+	}
+	var services []string
+	for _, s := range c.Services {
+		services = append(services, s.Namespace+"/"+s.Name)
+	}
+	if want := []string{"alpha/b", "alpha/z", "default/details", "default/reviews", "zeta/a"}; !slices.Equal(services, want) {
+		t.Errorf("Services = %q, want %q", services, want)
+	}
+	var workloads []string
+	for _, w := range c.Workloads {
+		workloads = append(workloads, w.Namespace+"/"+w.Name)
+	}
+	if want := []string{"alpha/a", "alpha/q", "zeta/p"}; !slices.Equal(workloads, want) {
+		t.Errorf("Workloads = %q, want %q", workloads, want)
+	}
+	// The input is not reordered in place.
+	if in.namespaces[0] != "zeta" {
+		t.Errorf("buildCluster sorted its input namespaces in place: %q", in.namespaces)
+	}
+}
+
+func TestWorkloadName(t *testing.T) {
+	tests := []struct {
+		name string
+		pod  *corev1.Pod
+		want string
+	}{
+		{"bare pod", newPod("default", "debug"), "debug"},
+		{"Deployment pod", newPod("default", "reviews-v1-545db77b95-xk2l9", inDeployment("reviews-v1", "545db77b95")), "reviews-v1"},
+		{"ReplicaSet without pod-template-hash", newPod("default", "rs-abc", ownedBy("ReplicaSet", "rs", true)), "rs"},
+		{"hash label not a suffix of the ReplicaSet name", newPod("default", "p", withLabels("pod-template-hash", "zzz"), ownedBy("ReplicaSet", "web-abc", true)), "web-abc"},
+		{"StatefulSet pod", newPod("default", "mysql-0", ownedBy("StatefulSet", "mysql", true)), "mysql"},
+		{"DaemonSet pod", newPod("kube-system", "node-agent-x7", ownedBy("DaemonSet", "node-agent", true)), "node-agent"},
+		{"Job pod", newPod("default", "migrate-abcde", ownedBy("Job", "migrate", true)), "migrate"},
+		{"owner without controller flag", newPod("default", "p", func(p *corev1.Pod) {
+			p.OwnerReferences = []metav1.OwnerReference{{Kind: "StatefulSet", Name: "s"}}
+		}), "p"},
+		{"non-controller owner before the controller", newPod("default", "p", ownedBy("ConfigMap", "cfg", false), ownedBy("StatefulSet", "db", true)), "db"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := WorkloadName(tc.pod); got != tc.want {
+				t.Errorf("WorkloadName = %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestHasSidecar(t *testing.T) {
+	tests := []struct {
+		name string
+		pod  *corev1.Pod
+		want bool
+	}{
+		{"istio-proxy container", newPod("default", "a", withSidecar()), true},
+		{"native sidecar init container", newPod("default", "a", withNativeSidecar()), true},
+		{"no sidecar", newPod("default", "a"), false},
+		{"only istio-init", newPod("default", "a", func(p *corev1.Pod) {
+			p.Spec.InitContainers = []corev1.Container{{Name: "istio-init"}}
+		}), false},
+		{"container merely named like the proxy", newPod("default", "a", func(p *corev1.Pod) {
+			p.Spec.Containers = append(p.Spec.Containers, corev1.Container{Name: "istio-proxy-exporter"})
+		}), false},
+		{"empty pod", &corev1.Pod{}, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := HasSidecar(tc.pod); got != tc.want {
+				t.Errorf("HasSidecar = %v, want %v", got, tc.want)
+			}
+		})
+	}
+}

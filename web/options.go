@@ -5,6 +5,7 @@ package web
 import (
 	"errors"
 	"log/slog"
+	"net/http"
 	"strings"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -23,6 +24,10 @@ type Options struct {
 	}
 	// Graph is the current snapshot and readiness. Required.
 	Graph GraphSource
+	// Stream serves the WebSocket at /api/stream (a *Hub). Required.
+	Stream http.Handler
+	// AllowEnforce shows enforce actions and allows writes.
+	AllowEnforce bool
 	// Logger receives request errors. Optional: defaults to slog.Default().
 	Logger *slog.Logger
 }
@@ -36,6 +41,9 @@ func (o *Options) validate() error {
 	}
 	if o.Graph == nil {
 		return errors.New("web: Graph is required")
+	}
+	if o.Stream == nil {
+		return errors.New("web: Stream is required")
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()

@@ -3,6 +3,7 @@ package web
 import (
 	"context"
 	"errors"
+	"net/http"
 	"strings"
 	"sync"
 	"testing"
@@ -157,7 +158,7 @@ func TestViewersNeverQueryPrometheus(t *testing.T) {
 	samples := &scriptedSamples{samples: reviewsToRatings("none")}
 	cluster := &scriptedCluster{cluster: bookinfoCluster(), synced: true, changes: make(chan struct{}, 1)}
 	r := newTestRefresher(t, samples, cluster)
-	handler, err := NewHandler(Options{BasePath: "/", Registry: newRegistry(), Graph: r})
+	handler, err := NewHandler(Options{BasePath: "/", Registry: newRegistry(), Graph: r, Stream: http.NotFoundHandler()})
 	if err != nil {
 		t.Fatal(err)
 	}

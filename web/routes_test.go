@@ -17,7 +17,7 @@ func newTestHandler(t *testing.T, basePath string) http.Handler {
 	t.Helper()
 	registry := prometheus.NewRegistry()
 	registry.MustRegister(collectors.NewGoCollector())
-	handler, err := NewHandler(Options{BasePath: basePath, Registry: registry, Graph: &fixedGraph{}})
+	handler, err := NewHandler(Options{BasePath: basePath, Registry: registry, Graph: &fixedGraph{}, Stream: http.NotFoundHandler()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -45,6 +45,11 @@ func TestRoutesUnderBasePath(t *testing.T) {
 		{"/mesh/dash", "/healthz", http.StatusNotFound, ""},
 		{"/mesh/dash", "/mesh/dash/api/graph", http.StatusOK, `"nodes"`},
 		{"/", "/api/nothing", http.StatusNotFound, `"error"`},
+		{"/", "/", http.StatusOK, `data-testid="graph"`},
+		{"/mesh/dash", "/mesh/dash/", http.StatusOK, `src="static/app.js`},
+		{"/mesh/dash", "/mesh/dash", http.StatusMovedPermanently, ""},
+		{"/mesh/dash", "/mesh/dash/static/app.css", http.StatusOK, "{"},
+		{"/", "/static/app.js", http.StatusOK, "meshlock"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.basePath+" "+tt.path, func(t *testing.T) {
@@ -57,13 +62,16 @@ func TestRoutesUnderBasePath(t *testing.T) {
 }
 
 func TestOptionsValidate(t *testing.T) {
-	if _, err := NewHandler(Options{BasePath: "mesh", Registry: prometheus.NewRegistry(), Graph: &fixedGraph{}}); err == nil {
+	if _, err := NewHandler(Options{BasePath: "mesh", Registry: prometheus.NewRegistry(), Graph: &fixedGraph{}, Stream: http.NotFoundHandler()}); err == nil {
 		t.Error("a base path without a leading / was accepted")
 	}
-	if _, err := NewHandler(Options{BasePath: "/", Graph: &fixedGraph{}}); err == nil {
+	if _, err := NewHandler(Options{BasePath: "/", Graph: &fixedGraph{}, Stream: http.NotFoundHandler()}); err == nil {
 		t.Error("a missing registry was accepted")
 	}
-	if _, err := NewHandler(Options{BasePath: "/", Registry: prometheus.NewRegistry()}); err == nil {
+	if _, err := NewHandler(Options{BasePath: "/", Registry: prometheus.NewRegistry(), Stream: http.NotFoundHandler()}); err == nil {
 		t.Error("a missing graph source was accepted")
+	}
+	if _, err := NewHandler(Options{BasePath: "/", Registry: prometheus.NewRegistry(), Graph: &fixedGraph{}}); err == nil {
+		t.Error("a missing stream was accepted")
 	}
 }

@@ -90,7 +90,9 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger) error {
 	}
 	shutdownCtx, cancelShutdown := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancelShutdown()
-	return server.Shutdown(shutdownCtx)
+	// Server.Shutdown does not see hijacked WebSockets: the hub closes them
+	// itself, telling viewers the server is going away.
+	return errors.Join(server.Shutdown(shutdownCtx), a.hub.Shutdown(shutdownCtx))
 }
 
 // dashboardURL is the address a person opens: a wildcard listen address

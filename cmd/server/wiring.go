@@ -74,6 +74,7 @@ func kubeConfig(path, context string) (*rest.Config, error) {
 type app struct {
 	watcher   *k8s.Watcher
 	refresher *web.Refresher
+	hub       *web.Hub
 	handler   http.Handler
 }
 
@@ -99,11 +100,19 @@ func newApp(cfg config, src sources, registry *prometheus.Registry, logger *slog
 	if err != nil {
 		return nil, err
 	}
-	handler, err := web.NewHandler(web.Options{BasePath: cfg.BasePath, Registry: registry, Graph: refresher, Logger: logger})
+	hub, err := web.NewHub(web.HubOptions{Registerer: registry, Logger: logger, TrustedOrigins: cfg.TrustedOrigins})
 	if err != nil {
 		return nil, err
 	}
-	return &app{watcher: watcher, refresher: refresher, handler: handler}, nil
+	refresher.Subscribe(hub.Publish)
+	handler, err := web.NewHandler(web.Options{
+		BasePath: cfg.BasePath, Registry: registry, Graph: refresher, Stream: hub,
+		AllowEnforce: cfg.AllowEnforce, Logger: logger,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &app{watcher: watcher, refresher: refresher, hub: hub, handler: handler}, nil
 }
 
 // start runs the informers and, once they have synced (or after a minute,

@@ -1,0 +1,122 @@
+package main
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"os"
+	"path/filepath"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/meshlock/meshlock/internal/demo"
+	"github.com/meshlock/meshlock/test/e2e"
+	"github.com/meshlock/meshlock/test/integration"
+)
+
+// switchablePrometheus forwards to a Prometheus API until it is told to
+// fail, like a Prometheus that goes down and comes back.
+type switchablePrometheus struct {
+	down  atomic.Bool
+	proxy *httputil.ReverseProxy
+}
+
+func (p *switchablePrometheus) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if p.down.Load() {
+		http.Error(w, "prometheus is down for this test", http.StatusServiceUnavailable)
+		return
+	}
+	p.proxy.ServeHTTP(w, r)
+}
+
+// demoDashboard runs meshlock's real app on the demo world, with the
+// demo's Prometheus behind a switch, and returns its URL and the world.
+func demoDashboard(t *testing.T, args ...string) (string, *demo.Env, *switchablePrometheus) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	logger := slog.New(slog.DiscardHandler)
+	env, err := demo.Start(ctx, logger)
+	if err != nil {
+		t.Fatal(err)
+	}
+	target, err := url.Parse(env.PrometheusURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	prom := &switchablePrometheus{proxy: httputil.NewSingleHostReverseProxy(target)}
+	promServer := httptest.NewServer(prom)
+
+	cfg, err := parseConfig(append([]string{"--demo"}, args...), func(string) string { return "" }, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := sources{kube: env.Kube, istio: env.Istio, prometheusURL: promServer.URL, close: env.Close}
+	app, err := newApp(cfg, src, prometheus.NewRegistry(), logger)
+	if err != nil {
+		t.Fatal(err)
+	}
+	app.start(ctx, logger)
+	server := httptest.NewServer(app.handler)
+	t.Cleanup(func() {
+		server.Close()
+		promServer.Close()
+		cancel()
+		if err := env.Close(); err != nil {
+			t.Error(err)
+		}
+	})
+	return server.URL, env, prom
+}
+
+// Someone opens the dashboard on the demo: bookinfo with open padlocks;
+// mTLS rules are applied and the padlocks close without a reload; when
+// Prometheus fails the stale banner says so, and goes when it recovers.
+func TestDashboardInBrowser(t *testing.T) {
+	base, env, prom := demoDashboard(t, "--refresh=1s", "--window=5s")
+	browser := e2e.StartBrowser(t, 1280, 720)
+	browser.Open(base + "/")
+
+	const padlocks = `JSON.stringify([...document.querySelectorAll('[data-testid=padlock]')].map(p => p.dataset.edgeId + '=' + p.dataset.status))`
+	padlockIs := func(edge, status string) string {
+		return `document.querySelector('[data-testid=padlock][data-edge-id="` + edge + `"]')?.dataset.status === '` + status + `'`
+	}
+	browser.WaitFor(15*time.Second, "the graph is drawn", `window.meshlock && window.meshlock.ready`, padlocks)
+	for _, edge := range append(bookinfoEdges, legacyEdge) {
+		browser.WaitFor(10*time.Second, edge+" open", padlockIs(edge, "open"), padlocks)
+	}
+
+	integration.ApplyDestinationRules(t, env.Istio, "default", integration.SharedFixture(t, "bookinfo", "destination-rule-all-mtls.yaml"))
+	for _, edge := range bookinfoEdges {
+		browser.WaitFor(30*time.Second, edge+" locked", padlockIs(edge, "locked"), padlocks)
+	}
+	browser.WaitFor(time.Second, "the legacy edge still open", padlockIs(legacyEdge, "open"), padlocks)
+	if loads, err := e2e.Eval[int](browser, `window.meshlock.loads`); err != nil || loads != 1 {
+		t.Errorf("the page was loaded %d times (%v): the padlocks must change without a reload", loads, err)
+	}
+	const tableRow = `document.querySelector('[data-testid=edge-row][data-edge-id="default/productpage->default/reviews:http"]')?.dataset.status === 'locked'`
+	browser.WaitFor(5*time.Second, "the table view follows", tableRow, `document.querySelector('[data-testid=edge-table]')?.innerText`)
+
+	browser.Screenshot(screenshotPath(t))
+
+	const staleBanner = `(() => { const b = document.querySelector('[data-testid=stale-banner]'); return b && b.offsetParent !== null && b.innerText.includes('503'); })()`
+	prom.down.Store(true)
+	browser.WaitFor(15*time.Second, "the stale banner appears with the reason", staleBanner, `document.querySelector('[data-testid=stale-banner]')?.outerHTML`)
+	prom.down.Store(false)
+	browser.WaitFor(15*time.Second, "the stale banner goes", `!(`+staleBanner+`)`, `document.querySelector('[data-testid=stale-banner]')?.outerHTML`)
+}
+
+// screenshotPath is $MESHLOCK_SCREENSHOT (make screenshot sets it to the
+// README's picture), else a file in the test's temporary folder.
+func screenshotPath(t *testing.T) string {
+	if path := os.Getenv("MESHLOCK_SCREENSHOT"); path != "" {
+		return path
+	}
+	return filepath.Join(t.TempDir(), "dashboard.png")
+}

@@ -1,0 +1,995 @@
+// meshlock dashboard: follows the stream (api/stream, relative to the page)
+// and draws the graph, the padlocks, the table, the findings and the side
+// panel. The pure logic is in model.mjs. No inline script or style: data
+// comes from data- attributes and the #initial-snapshot JSON block.
+
+import {
+  STATUSES,
+  OUTSIDE_GROUP,
+  applyDelta,
+  backoffDelay,
+  badgeFor,
+  computePosture,
+  destinationRuleText,
+  emptyMessage,
+  filterEdges,
+  findingTarget,
+  findingsForEdge,
+  findingsForNode,
+  formatFreshness,
+  formatPercent,
+  formatRate,
+  groupOf,
+  hasTime,
+  layoutKey,
+  mtlsText,
+  namespacesOf,
+  nodeName,
+  normalizeSnapshot,
+  parseNamespaces,
+  peerAuthText,
+  sortEdges,
+  statusPhrase,
+  streamURL,
+  traffic,
+  withNamespaces,
+} from './model.mjs';
+
+const $ = (sel, root = document) => root.querySelector(sel);
+const body = document.body;
+const ICONS = body.dataset.icons || 'static/icons/';
+
+// h builds an element: h('button', {class: 'x', dataset: {id}}, 'text', child).
+function h(tag, attrs, ...children) {
+  const el = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (v === undefined || v === null || v === false) continue;
+    if (k === 'dataset') Object.assign(el.dataset, v);
+    else if (k === 'class') el.className = v;
+    else if (k === 'text') el.textContent = v;
+    else if (k.startsWith('on')) el.addEventListener(k.slice(2), v);
+    else el.setAttribute(k, v === true ? '' : String(v));
+  }
+  for (const c of children.flat(Infinity)) {
+    if (c === undefined || c === null || c === false) continue;
+    el.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  }
+  return el;
+}
+
+const icon = (status, size = 14) =>
+  h('img', { src: `${ICONS}lock-${status}.svg`, alt: '', width: size, height: size });
+
+// ---- state ----------------------------------------------------------------
+
+const state = {
+  snapshot: null, // current snapshot (normalized)
+  nodesById: new Map(),
+  edgesById: new Map(),
+  namespaces: parseNamespaces(location.search),
+  selected: null, // {kind: 'edge'|'node', id}
+  sort: { key: 'source', dir: 'ascending' },
+  statusFilter: new Set(STATUSES),
+  connected: false,
+  ready: false,
+  fromStream: false,
+  knownNamespaces: new Set(),
+  attempt: 0,
+  ws: null,
+  reconnectTimer: 0,
+  reconnectAt: 0,
+};
+
+// The read-only hook for browser tests.
+const loads = (() => {
+  try {
+    const n = Number(sessionStorage.getItem('meshlock.loads') || 0) + 1;
+    sessionStorage.setItem('meshlock.loads', String(n));
+    return n;
+  } catch {
+    return 1;
+  }
+})();
+let reconnects = 0;
+Object.defineProperty(window, 'meshlock', {
+  value: Object.freeze({
+    get ready() {
+      return state.ready;
+    },
+    get connected() {
+      return state.connected;
+    },
+    get snapshot() {
+      return state.snapshot;
+    },
+    get loads() {
+      return loads;
+    },
+    get reconnects() {
+      return reconnects;
+    },
+    get selected() {
+      return state.selected ? { ...state.selected } : null;
+    },
+  }),
+  configurable: false,
+  writable: false,
+});
+
+for (const opt of $('#namespace-select')?.options || []) state.knownNamespaces.add(opt.value);
+
+// ---- the graph ------------------------------------------------------------
+
+const graphEl = $('#graph');
+const badgesEl = $('#badges');
+let cy = null;
+let currentLayoutKey = null;
+let userMovedViewport = false;
+let badgeFrame = 0;
+const badgeEls = new Map(); // edge id → button
+
+const COLORS = { locked: '#1e7b34', mixed: '#b35c00', open: '#c0262d', unknown: '#6b7280' };
+
+function graphStyle() {
+  return [
+    {
+      selector: 'node',
+      style: {
+        shape: 'round-rectangle',
+        'background-color': '#ffffff',
+        'border-width': 1.5,
+        'border-color': '#334155',
+        label: 'data(label)',
+        'text-wrap': 'wrap',
+        'text-valign': 'center',
+        'text-halign': 'center',
+        'font-family': 'system-ui, sans-serif',
+        'font-size': 12,
+        color: '#0f172a',
+      },
+    },
+    { selector: 'node[w]', style: { width: 'data(w)', height: 'data(h)' } },
+    { selector: 'node.workload', style: { shape: 'rectangle' } },
+    { selector: 'node.nosidecar', style: { 'border-style': 'dashed', 'background-color': '#f8fafc' } },
+    {
+      selector: 'node.unknown',
+      style: {
+        shape: 'barrel',
+        'border-color': '#a16207',
+        'border-width': 2,
+        'border-style': 'dashed',
+        'background-color': '#fef9c3',
+      },
+    },
+    {
+      selector: ':parent',
+      style: {
+        shape: 'round-rectangle',
+        'background-color': '#eef3f9',
+        'background-opacity': 1,
+        'border-color': '#b8c7da',
+        'border-width': 1,
+        label: 'data(label)',
+        'text-valign': 'top',
+        'text-halign': 'center',
+        'font-size': 12,
+        'font-weight': 'bold',
+        color: '#475569',
+        padding: 18,
+      },
+    },
+    {
+      selector: `node[id = "${OUTSIDE_GROUP}"]`,
+      style: { 'background-color': '#fdf8e4', 'border-color': '#e2c25a', color: '#8a6100' },
+    },
+    {
+      selector: 'edge',
+      style: {
+        'curve-style': 'bezier',
+        'target-arrow-shape': 'triangle',
+        'arrow-scale': 1,
+        width: 'data(width)',
+        'line-color': '#6b7280',
+        'target-arrow-color': '#6b7280',
+      },
+    },
+    { selector: 'edge.locked', style: { 'line-color': COLORS.locked, 'target-arrow-color': COLORS.locked, 'line-style': 'solid' } },
+    {
+      selector: 'edge.mixed',
+      style: { 'line-color': COLORS.mixed, 'target-arrow-color': COLORS.mixed, 'line-style': 'dashed', 'line-dash-pattern': [8, 4] },
+    },
+    {
+      selector: 'edge.open',
+      style: { 'line-color': COLORS.open, 'target-arrow-color': COLORS.open, 'line-style': 'dotted' },
+    },
+    {
+      selector: 'edge.unknown',
+      style: { 'line-color': COLORS.unknown, 'target-arrow-color': COLORS.unknown, 'line-style': 'solid', opacity: 0.75 },
+    },
+    {
+      selector: 'node:selected',
+      style: { 'border-color': '#2563eb', 'border-width': 3, 'border-style': 'solid' },
+    },
+    {
+      selector: 'edge:selected',
+      style: { 'underlay-color': '#2563eb', 'underlay-opacity': 0.25, 'underlay-padding': 5 },
+    },
+  ];
+}
+
+function initGraph() {
+  if (typeof window.cytoscape !== 'function' || !graphEl) {
+    if (graphEl) {
+      graphEl.append(h('p', { class: 'graph-missing', text: 'The graph library did not load; the table below shows the same edges.' }));
+    }
+    return;
+  }
+  cy = window.cytoscape({
+    container: graphEl,
+    style: graphStyle(),
+    elements: [],
+    minZoom: 0.2,
+    maxZoom: 3,
+    boxSelectionEnabled: false,
+    selectionType: 'single',
+    autoungrabify: false,
+  });
+  cy.on('tap', 'node', (ev) => {
+    const n = ev.target;
+    if (n.isParent()) return;
+    select({ kind: 'node', id: n.id() }, { center: false });
+  });
+  cy.on('tap', 'edge', (ev) => select({ kind: 'edge', id: ev.target.id() }, { center: false }));
+  cy.on('tap', (ev) => {
+    if (ev.target === cy) select(null);
+  });
+  cy.on('viewport resize position layoutstop add remove', scheduleBadges);
+  cy.on('data', 'edge', scheduleBadges);
+  $('#fit')?.addEventListener('click', () => {
+    userMovedViewport = false;
+    fitGraph();
+  });
+  $('#relayout')?.addEventListener('click', () => runLayout(true));
+  // Until the user pans or zooms, the graph keeps fitting its box.
+  for (const type of ['wheel', 'pointerdown', 'touchstart']) {
+    graphEl.addEventListener(type, () => (userMovedViewport = true), { passive: true });
+  }
+  new ResizeObserver(() => {
+    if (!cy) return;
+    cy.resize();
+    if (!userMovedViewport) fitGraph();
+    scheduleBadges();
+  }).observe(graphEl);
+}
+
+function nodeLabel(n) {
+  if (n.kind === 'unknown') return 'unknown\n(outside the mesh)';
+  let second;
+  if (!n.inMesh) second = 'no sidecar';
+  else if (n.kind === 'workload') second = 'workload';
+  else second = n.peerAuthentication === 'UNSET' || !n.peerAuthentication ? 'PA unset' : n.peerAuthentication;
+  return `${n.name}\n${second}`;
+}
+
+function nodeElement(n) {
+  const label = nodeLabel(n);
+  const longest = Math.max(...label.split('\n').map((l) => l.length));
+  const classes = [n.kind === 'unknown' ? 'unknown' : '', n.kind === 'workload' ? 'workload' : '', !n.inMesh && n.kind !== 'unknown' ? 'nosidecar' : '']
+    .filter(Boolean)
+    .join(' ');
+  return {
+    group: 'nodes',
+    data: { id: n.id, parent: groupOf(n), label, w: Math.max(70, longest * 7 + 20), h: 40 },
+    classes,
+  };
+}
+
+function edgeWidth(e) {
+  const r = Number.isFinite(e.rate) && e.rate > 0 ? e.rate : 0;
+  const scaled = e.protocol === 'tcp' ? r / 1000 : r;
+  // Open edges are a little thicker so that their dots read as dots.
+  return (e.status === 'open' ? 2.5 : 1.5) + Math.min(3.5, Math.log10(1 + scaled) * 1.5);
+}
+
+function edgeElement(e) {
+  return {
+    group: 'edges',
+    data: { id: e.id, source: e.source, target: e.target, width: edgeWidth(e) },
+    classes: STATUSES.includes(e.status) ? e.status : 'unknown',
+  };
+}
+
+function groupElements(snapshot) {
+  const groups = new Map();
+  for (const n of snapshot.nodes) {
+    const g = groupOf(n);
+    if (!groups.has(g)) groups.set(g, g === OUTSIDE_GROUP ? 'outside the mesh' : n.namespace);
+  }
+  return [...groups].map(([id, label]) => ({ group: 'nodes', data: { id, label }, selectable: false, grabbable: false }));
+}
+
+// drawGraph brings Cytoscape to the snapshot. The layout runs only when the
+// set of nodes changes; status and rate changes restyle in place.
+function drawGraph(snapshot) {
+  if (!cy) return;
+  const key = layoutKey(snapshot);
+  const relayout = key !== currentLayoutKey;
+  const endpoints = new Set(snapshot.nodes.map((n) => n.id));
+  const edges = snapshot.edges.filter((e) => endpoints.has(e.source) && endpoints.has(e.target));
+  cy.batch(() => {
+    const want = new Set();
+    for (const g of groupElements(snapshot)) {
+      want.add(g.data.id);
+      const el = cy.getElementById(g.data.id);
+      if (el.empty()) cy.add(g);
+      else el.data('label', g.data.label);
+    }
+    for (const n of snapshot.nodes) {
+      want.add(n.id);
+      const def = nodeElement(n);
+      const el = cy.getElementById(n.id);
+      if (el.nonempty() && el.data('parent') !== def.data.parent) el.move({ parent: def.data.parent });
+      if (el.empty()) cy.add(def);
+      else {
+        el.data(def.data);
+        el.classes(def.classes);
+      }
+    }
+    for (const e of edges) {
+      want.add(e.id);
+      const def = edgeElement(e);
+      const el = cy.getElementById(e.id);
+      if (el.empty()) cy.add(def);
+      else {
+        el.data('width', def.data.width);
+        el.classes(def.classes);
+      }
+    }
+    cy.elements().forEach((el) => {
+      if (!want.has(el.id())) cy.remove(el);
+    });
+  });
+  if (relayout) {
+    currentLayoutKey = key;
+    runLayout(true);
+  }
+  syncBadges(snapshot, edges);
+}
+
+function runLayout(fit) {
+  if (!cy || cy.nodes().empty()) return;
+  cy.layout({
+    name: 'dagre',
+    rankDir: 'LR',
+    nodeSep: 30,
+    rankSep: 90,
+    edgeSep: 12,
+    padding: 30,
+    fit: false,
+    animate: false,
+  }).run();
+  if (fit) fitGraph();
+  scheduleBadges();
+}
+
+// fitGraph shows the whole graph, not larger than life for small ones.
+function fitGraph() {
+  if (!cy || cy.nodes().empty()) return;
+  cy.fit(undefined, 30);
+  if (cy.zoom() > 1.4) {
+    cy.zoom(1.4);
+    cy.center();
+  }
+}
+
+// ---- padlock badges (HTML over the canvas) ----------------------------------
+
+function syncBadges(snapshot, edges) {
+  if (!badgesEl) return;
+  const want = new Set();
+  for (const e of edges) {
+    want.add(e.id);
+    const b = badgeFor(e, state.nodesById);
+    let el = badgeEls.get(e.id);
+    if (!el) {
+      el = h('button', {
+        type: 'button',
+        class: 'padlock',
+        dataset: { testid: 'padlock', edgeId: e.id },
+        onclick: () => select({ kind: 'edge', id: e.id }, { center: false }),
+      });
+      badgeEls.set(e.id, el);
+      badgesEl.append(el);
+    }
+    if (el.dataset.status !== b.status || el.dataset.text !== b.text || el.getAttribute('aria-label') !== b.label) {
+      el.dataset.status = b.status;
+      el.dataset.text = b.text;
+      el.className = `padlock padlock-${b.status}`;
+      el.setAttribute('aria-label', b.label);
+      el.title = b.label;
+      el.replaceChildren(icon(b.status, 16), b.text ? h('span', { class: 'padlock-text', text: b.text }) : '');
+    }
+    el.classList.toggle('selected', state.selected?.kind === 'edge' && state.selected.id === e.id);
+  }
+  for (const [id, el] of badgeEls) {
+    if (!want.has(id)) {
+      el.remove();
+      badgeEls.delete(id);
+    }
+  }
+  scheduleBadges();
+}
+
+function scheduleBadges() {
+  if (badgeFrame) return;
+  badgeFrame = requestAnimationFrame(() => {
+    badgeFrame = 0;
+    placeBadges();
+  });
+}
+
+function placeBadges() {
+  if (!cy) return;
+  const w = graphEl.clientWidth;
+  const hgt = graphEl.clientHeight;
+  for (const [id, el] of badgeEls) {
+    const edge = cy.getElementById(id);
+    if (edge.empty()) continue;
+    const p = edge.renderedMidpoint();
+    const off = !Number.isFinite(p.x) || p.x < 0 || p.y < 0 || p.x > w || p.y > hgt;
+    el.classList.toggle('offscreen', off);
+    el.style.transform = `translate(${Math.round(p.x)}px, ${Math.round(p.y)}px) translate(-50%, -50%)`;
+  }
+}
+
+// ---- header ---------------------------------------------------------------
+
+function renderHeader(snapshot) {
+  const p = computePosture(snapshot.edges);
+  const share = $('[data-testid="posture-mtls-share"]');
+  if (share) {
+    share.textContent = p.text;
+    share.dataset.share = p.known ? p.share.toFixed(6) : '';
+  }
+  for (const s of STATUSES) {
+    const chip = $(`[data-testid="count-${s}"]`);
+    if (!chip) continue;
+    chip.dataset.count = String(p[s]);
+    const n = $('.n', chip);
+    if (n) n.textContent = String(p[s]);
+  }
+  const time = $('[data-testid="data-time"]');
+  if (time) {
+    if (hasTime(snapshot.generatedAt)) {
+      const d = new Date(snapshot.generatedAt);
+      time.dateTime = snapshot.generatedAt;
+      time.textContent = d.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit', second: '2-digit' });
+      time.title = `${d.toString()} (window ${snapshot.window})`;
+    } else {
+      time.dateTime = '';
+      time.textContent = 'no data yet';
+    }
+  }
+  tickFreshness();
+  renderBanners();
+  renderNamespaceOptions(snapshot);
+}
+
+function tickFreshness() {
+  const el = $('[data-testid="freshness"]');
+  if (!el || !state.snapshot) return;
+  if (!hasTime(state.snapshot.generatedAt)) {
+    el.textContent = 'waiting for the first refresh';
+    return;
+  }
+  const age = Date.now() - Date.parse(state.snapshot.generatedAt);
+  el.textContent = formatFreshness(age);
+  el.classList.toggle('old', age > 60000);
+}
+
+function renderBanners() {
+  const box = $('#banners');
+  if (!box) return;
+  const s = state.snapshot;
+  let stale = $('[data-testid="stale-banner"]', box);
+  if (s && s.stale) {
+    const reason = s.error || 'the last refresh failed';
+    if (!stale) {
+      stale = h('div', { class: 'banner banner-stale', role: 'alert', dataset: { testid: 'stale-banner' } });
+      box.prepend(stale);
+    }
+    if ($('.reason', stale)?.textContent !== reason) {
+      stale.replaceChildren(h('strong', { text: 'Data is stale:' }), ' ', h('span', { class: 'reason', text: reason }), '. Showing the last good graph.');
+    }
+  } else if (stale) {
+    stale.remove();
+  }
+  let disc = $('[data-testid="disconnected-banner"]', box);
+  const down = !state.connected && state.reconnectAt > 0;
+  if (down) {
+    const secs = Math.max(0, Math.ceil((state.reconnectAt - Date.now()) / 1000));
+    const msg = secs > 0 ? `reconnecting in ${secs}s…` : 'reconnecting…';
+    if (!disc) {
+      disc = h(
+        'div',
+        { class: 'banner banner-disconnected', role: 'status', dataset: { testid: 'disconnected-banner' } },
+        h('strong', { text: 'Disconnected from the server:' }),
+        ' ',
+        h('span', { class: 'msg' }),
+        ' The data shown may be out of date. ',
+        h('button', { type: 'button', class: 'tool', text: 'Reconnect now', onclick: () => reconnectNow() }),
+      );
+      box.append(disc);
+    }
+    $('.msg', disc).textContent = msg;
+  } else if (disc) {
+    disc.remove();
+  }
+  const conn = $('#conn');
+  if (conn) {
+    const st = state.connected ? 'live' : down ? 'down' : 'connecting';
+    conn.dataset.state = st;
+    conn.textContent = st === 'live' ? 'live' : st === 'down' ? 'reconnecting…' : 'connecting…';
+  }
+}
+
+// The selector lists what the page was rendered with plus any namespace
+// seen since (with no filter, the stream shows them all).
+function renderNamespaceOptions(snapshot) {
+  const select = $('#namespace-select');
+  if (!select) return;
+  let added = false;
+  for (const ns of [...namespacesOf(snapshot), ...state.namespaces]) {
+    if (!state.knownNamespaces.has(ns)) {
+      state.knownNamespaces.add(ns);
+      added = true;
+    }
+  }
+  if (added) {
+    const names = [...state.knownNamespaces].sort();
+    select.replaceChildren(...names.map((ns) => h('option', { value: ns, text: ns })));
+    select.size = Math.min(Math.max(names.length, 2), 3);
+  }
+  for (const opt of select.options) opt.selected = state.namespaces.includes(opt.value);
+  const summary = $('#ns-summary');
+  if (summary) {
+    const n = state.namespaces;
+    summary.textContent = n.length === 0 ? 'all' : n.length === 1 ? n[0] : `${n[0]} +${n.length - 1}`;
+  }
+}
+
+// ---- findings ---------------------------------------------------------------
+
+const SEV_ICON = { critical: '✖', warning: '⚠', info: 'ℹ' };
+
+function findingButton(f, snapshot) {
+  const target = findingTarget(f, snapshot);
+  return h(
+    'button',
+    {
+      type: 'button',
+      class: `finding sev-${f.severity}`,
+      dataset: { testid: 'finding', findingId: f.id, severity: f.severity, target: target?.id || '', targetKind: target?.kind || '' },
+      onclick: () => selectFinding(f.id),
+    },
+    h('span', { class: 'sev' }, h('span', { 'aria-hidden': 'true', text: SEV_ICON[f.severity] || 'ℹ' }), ` ${f.severity}`),
+    ' ',
+    h('span', { class: 'msg', text: f.message }),
+  );
+}
+
+function renderFindings(snapshot) {
+  const list = $('#findings');
+  if (!list) return;
+  list.replaceChildren(...snapshot.findings.map((f) => h('li', {}, findingButton(f, snapshot))));
+  $('#findings-count').textContent = String(snapshot.findings.length);
+  $('#findings-none').hidden = snapshot.findings.length > 0;
+}
+
+function selectFinding(id) {
+  const s = state.snapshot;
+  const f = s?.findings.find((x) => x.id === id);
+  if (!f) return;
+  const target = findingTarget(f, s);
+  if (target) select(target, { center: true });
+  else select({ kind: 'finding', id }, { center: false });
+}
+
+// ---- the edge table -----------------------------------------------------------
+
+function endpointCell(id) {
+  const n = state.nodesById.get(id);
+  const ns = n ? n.namespace : id.includes('/') ? id.slice(0, id.indexOf('/')) : '';
+  return h('td', { class: 'ep' }, ns ? h('span', { class: 'ns-part', text: `${ns}/` }) : '', h('span', { class: 'name-part', text: nodeName(id, state.nodesById) }));
+}
+
+function renderTable(snapshot) {
+  const tbody = $('#edge-rows');
+  if (!tbody) return;
+  const focusedID = document.activeElement?.closest?.('[data-testid="edge-row"]')?.dataset.edgeId;
+  const rows = sortEdges(filterEdges(snapshot.edges, state.statusFilter), state.sort.key, state.sort.dir, state.nodesById);
+  tbody.replaceChildren(
+    ...rows.map((e) => {
+      const b = badgeFor(e, state.nodesById);
+      const tr = h(
+        'tr',
+        {
+          tabindex: '0',
+          'aria-label': `${nodeName(e.source, state.nodesById)} → ${nodeName(e.target, state.nodesById)}, ${e.protocol}, ${statusPhrase(e)}`,
+          dataset: { testid: 'edge-row', edgeId: e.id, status: b.status },
+          class: state.selected?.kind === 'edge' && state.selected.id === e.id ? 'selected' : '',
+        },
+        endpointCell(e.source),
+        endpointCell(e.target),
+        h('td', { text: e.protocol }),
+        h('td', { class: 'num', text: formatRate(e.rate, e.protocol) }),
+        h('td', { class: 'num', text: mtlsText(e) }),
+        h('td', { class: `status status-${b.status}` }, icon(b.status), ` ${b.status}`),
+      );
+      return tr;
+    }),
+  );
+  if (focusedID) {
+    const again = [...tbody.rows].find((r) => r.dataset.edgeId === focusedID);
+    again?.focus({ preventScroll: true });
+  }
+  $('#edges-count').textContent =
+    rows.length === snapshot.edges.length ? String(rows.length) : `${rows.length} of ${snapshot.edges.length}`;
+  const none = $('#edges-none');
+  none.hidden = rows.length > 0;
+  none.textContent = snapshot.edges.length ? 'No edge has the statuses picked above.' : 'No traffic between the services shown.';
+  for (const th of document.querySelectorAll('#edge-table th[data-sort-key]')) {
+    th.setAttribute('aria-sort', th.dataset.sortKey === state.sort.key ? state.sort.dir : 'none');
+  }
+  for (const input of document.querySelectorAll('#status-filter input[name="status"]')) {
+    input.checked = state.statusFilter.has(input.value);
+  }
+  for (const s of STATUSES) {
+    const chip = $(`[data-testid="count-${s}"]`);
+    chip?.setAttribute('aria-pressed', String(state.statusFilter.size === 1 && state.statusFilter.has(s)));
+  }
+}
+
+function initTable() {
+  const table = $('#edge-table');
+  if (!table) return;
+  table.addEventListener('click', (ev) => {
+    const sortBtn = ev.target.closest('button[data-sort]');
+    if (sortBtn) {
+      const key = sortBtn.dataset.sort;
+      state.sort =
+        state.sort.key === key
+          ? { key, dir: state.sort.dir === 'ascending' ? 'descending' : 'ascending' }
+          : { key, dir: key === 'rate' ? 'descending' : 'ascending' };
+      if (state.snapshot) renderTable(state.snapshot);
+      return;
+    }
+    const row = ev.target.closest('tr[data-edge-id]');
+    if (row) select({ kind: 'edge', id: row.dataset.edgeId }, { center: true });
+  });
+  table.addEventListener('keydown', (ev) => {
+    const row = ev.target.closest?.('tr[data-edge-id]');
+    if (!row) return;
+    if (ev.key === 'Enter' || ev.key === ' ') {
+      ev.preventDefault();
+      select({ kind: 'edge', id: row.dataset.edgeId }, { center: true });
+    } else if (ev.key === 'ArrowDown' || ev.key === 'ArrowUp') {
+      ev.preventDefault();
+      const next = ev.key === 'ArrowDown' ? row.nextElementSibling : row.previousElementSibling;
+      next?.focus();
+    }
+  });
+  $('#status-filter')?.addEventListener('change', () => {
+    state.statusFilter = new Set(
+      [...document.querySelectorAll('#status-filter input[name="status"]')].filter((i) => i.checked).map((i) => i.value),
+    );
+    if (state.snapshot) renderTable(state.snapshot);
+  });
+  for (const s of STATUSES) {
+    $(`[data-testid="count-${s}"]`)?.addEventListener('click', () => {
+      const only = state.statusFilter.size === 1 && state.statusFilter.has(s);
+      state.statusFilter = only ? new Set(STATUSES) : new Set([s]);
+      if (state.snapshot) renderTable(state.snapshot);
+    });
+  }
+}
+
+// ---- the side panel -----------------------------------------------------------
+
+function row(label, ...value) {
+  return [h('dt', { text: label }), h('dd', {}, ...value)];
+}
+
+function nodeLink(id) {
+  return h('button', {
+    type: 'button',
+    class: 'link',
+    text: nodeName(id, state.nodesById),
+    title: id,
+    onclick: () => select({ kind: 'node', id }, { center: true }),
+  });
+}
+
+function findingsBlock(list, snapshot) {
+  if (!list.length) return h('p', { class: 'none', text: 'No findings name it.' });
+  return h('ul', { class: 'findings findings-inline' }, list.map((f) => h('li', {}, findingButton(f, snapshot))));
+}
+
+function shareText(share) {
+  return share === null ? 'security not known' : `${formatPercent(share)} mTLS`;
+}
+
+function renderSidePanel() {
+  const panel = $('#side-panel');
+  if (!panel) return;
+  const s = state.snapshot;
+  const sel = state.selected;
+  const title = h('h2', { id: 'side-title' });
+  const parts = [title];
+  panel.dataset.kind = sel?.kind || '';
+  panel.dataset.id = sel?.id || '';
+  if (!sel || !s) {
+    title.textContent = 'Details';
+    parts.push(h('p', { class: 'hint', text: 'Select an edge or a service in the graph, the table or the findings to see how its traffic is secured.' }));
+  } else if (sel.kind === 'edge') {
+    const e = state.edgesById.get(sel.id);
+    if (!e) {
+      title.textContent = 'Details';
+      parts.push(h('p', { class: 'hint', text: `${sel.id} is no longer in the graph.` }));
+    } else {
+      const b = badgeFor(e, state.nodesById);
+      title.append(`${nodeName(e.source, state.nodesById)} → ${nodeName(e.target, state.nodesById)} `, h('span', { class: 'tag', text: e.protocol.toUpperCase() }));
+      const src = state.nodesById.get(e.source);
+      const dst = state.nodesById.get(e.target);
+      parts.push(
+        h(
+          'dl',
+          { class: 'facts' },
+          row('Status', h('span', { class: `status status-${b.status}` }, icon(b.status), ` ${statusPhrase(e)}`)),
+          row('Rate', `${formatRate(e.rate, e.protocol)} (window ${s.window || '?'})`, e.protocol === 'tcp' ? h('span', { class: 'muted', text: ' bytes the server sent' }) : ''),
+          row('mTLS share', mtlsText(e)),
+          row('Protocol', e.protocol),
+          row('From', nodeLink(e.source)),
+          row('To', nodeLink(e.target)),
+          row('Client', h('code', { text: e.sourcePrincipal || 'no identity (plaintext or unknown)' })),
+          row('Server', h('code', { text: e.destinationPrincipal || 'no identity (plaintext or unknown)' })),
+          row('Client TLS', destinationRuleText(dst?.destinationRuleTLS)),
+          row('Server PeerAuth', dst ? peerAuthText(dst.peerAuthentication) : '—'),
+        ),
+        h('h3', { text: 'Findings' }),
+        findingsBlock(findingsForEdge(s, e.id), s),
+      );
+      void src;
+    }
+  } else if (sel.kind === 'node') {
+    const n = state.nodesById.get(sel.id);
+    if (!n) {
+      title.textContent = 'Details';
+      parts.push(h('p', { class: 'hint', text: `${sel.id} is no longer in the graph.` }));
+    } else {
+      title.append(`${n.name} `, h('span', { class: 'tag', text: n.kind }));
+      const facts = [];
+      if (n.kind === 'unknown') {
+        facts.push(row('What', 'Callers Istio could not identify: from outside the mesh, or without a sidecar.'));
+      } else {
+        facts.push(
+          row('Namespace', n.namespace),
+          row('PeerAuthentication', peerAuthText(n.peerAuthentication)),
+          row('Sidecar', n.inMesh ? 'yes: every pod has one' : 'no: not every pod has a sidecar'),
+          row('DestinationRule TLS', destinationRuleText(n.destinationRuleTLS)),
+        );
+      }
+      for (const [dir, label] of [
+        ['in', 'Inbound'],
+        ['out', 'Outbound'],
+      ]) {
+        const t = traffic(s, n.id, dir);
+        facts.push(
+          row(label, t.length ? t.map((x, i) => [i ? '; ' : '', `${formatRate(x.rate, x.protocol)}, ${shareText(x.share)} (${x.edges} edge${x.edges === 1 ? '' : 's'})`]) : 'none'),
+        );
+      }
+      parts.push(h('dl', { class: 'facts' }, facts), h('h3', { text: 'Findings' }), findingsBlock(findingsForNode(s, n.id), s));
+    }
+  } else if (sel.kind === 'finding') {
+    const f = s.findings.find((x) => x.id === sel.id);
+    title.textContent = 'Finding';
+    if (!f) parts.push(h('p', { class: 'hint', text: 'This finding no longer applies.' }));
+    else {
+      parts.push(
+        h('p', { class: `sev-line sev-${f.severity}` }, h('span', { class: 'sev', text: `${SEV_ICON[f.severity] || 'ℹ'} ${f.severity}` }), ' ', f.message),
+        (f.objects || []).length ? h('dl', { class: 'facts' }, row('Objects', (f.objects || []).join(', '))) : '',
+      );
+    }
+  }
+  panel.replaceChildren(...parts);
+}
+
+// syncGraphSelection keeps Cytoscape's selection equal to state.selected
+// (elements are re-added when the filter changes).
+function syncGraphSelection() {
+  if (!cy) return;
+  const sel = state.selected;
+  const want = sel && sel.kind !== 'finding' ? cy.getElementById(sel.id) : cy.collection();
+  cy.elements(':selected').difference(want).unselect();
+  if (want.nonempty() && !want.selected()) want.select();
+}
+
+// select shows an edge, a node or a finding in the side panel, highlights it
+// and, when asked, centres the graph on it.
+function select(target, { center = false } = {}) {
+  state.selected = target;
+  if (cy) {
+    cy.elements(':selected').unselect();
+    if (target && target.kind !== 'finding') {
+      const el = cy.getElementById(target.id);
+      if (el.nonempty()) {
+        el.select();
+        if (center) cy.animate({ center: { eles: el }, duration: 200 });
+      }
+    }
+  }
+  for (const [id, el] of badgeEls) el.classList.toggle('selected', target?.kind === 'edge' && target.id === id);
+  for (const tr of document.querySelectorAll('#edge-rows tr')) {
+    tr.classList.toggle('selected', target?.kind === 'edge' && target.id === tr.dataset.edgeId);
+  }
+  renderSidePanel();
+  if (target && window.matchMedia('(max-width: 899px)').matches) {
+    $('#side-panel')?.scrollIntoView({ block: 'nearest' });
+  }
+}
+
+// ---- rendering a snapshot -----------------------------------------------------
+
+function setSnapshot(snapshot) {
+  state.snapshot = snapshot;
+  state.nodesById = new Map(snapshot.nodes.map((n) => [n.id, n]));
+  state.edgesById = new Map(snapshot.edges.map((e) => [e.id, e]));
+  renderHeader(snapshot);
+  renderEmpty(snapshot);
+  drawGraph(snapshot);
+  syncGraphSelection();
+  renderFindings(snapshot);
+  renderTable(snapshot);
+  renderSidePanel();
+}
+
+function renderEmpty(snapshot) {
+  const wrap = $('.graph-wrap');
+  let el = $('[data-testid="empty-message"]');
+  if (snapshot.nodes.length === 0) {
+    if (!el) {
+      el = h('p', { class: 'empty', id: 'empty-message', dataset: { testid: 'empty-message' } });
+      wrap?.append(el);
+    }
+    el.textContent = emptyMessage(state.namespaces, snapshot);
+  } else if (el) {
+    el.remove();
+  }
+}
+
+// ---- the stream -----------------------------------------------------------------
+
+function connect() {
+  clearTimeout(state.reconnectTimer);
+  state.reconnectTimer = 0;
+  let ws;
+  try {
+    ws = new WebSocket(streamURL(location.href, state.namespaces));
+  } catch {
+    scheduleReconnect();
+    return;
+  }
+  state.ws = ws;
+  ws.addEventListener('message', (ev) => {
+    if (state.ws !== ws) return;
+    let msg;
+    try {
+      msg = JSON.parse(ev.data);
+    } catch {
+      return;
+    }
+    if (msg.type === 'snapshot' && msg.graph) {
+      state.attempt = 0;
+      state.reconnectAt = 0;
+      state.connected = true;
+      state.fromStream = true;
+      setSnapshot(normalizeSnapshot(msg.graph));
+      state.ready = true;
+      body.dataset.ready = 'true';
+    } else if (msg.type === 'delta' && msg.delta && state.fromStream && state.snapshot) {
+      setSnapshot(applyDelta(state.snapshot, msg.delta));
+    }
+  });
+  ws.addEventListener('close', () => {
+    if (state.ws !== ws) return;
+    state.ws = null;
+    state.connected = false;
+    state.fromStream = false;
+    scheduleReconnect();
+  });
+}
+
+function scheduleReconnect() {
+  const delay = backoffDelay(state.attempt++);
+  reconnects++;
+  state.reconnectAt = Date.now() + delay;
+  clearTimeout(state.reconnectTimer);
+  state.reconnectTimer = setTimeout(connect, delay);
+  renderBanners();
+}
+
+function reconnectNow() {
+  if (state.ws) return;
+  state.reconnectAt = Date.now();
+  renderBanners();
+  connect();
+}
+
+// restart reconnects at once with the current filter (after a change).
+function restart() {
+  const old = state.ws;
+  state.ws = null;
+  if (old) old.close(1000, 'namespace filter changed');
+  state.connected = false;
+  state.fromStream = false;
+  state.attempt = 0;
+  connect();
+}
+
+// ---- the namespace selector -----------------------------------------------------
+
+function initNamespaces() {
+  const form = $('#ns-form');
+  const select = $('#namespace-select');
+  if (!form || !select) return;
+  const apply = (namespaces) => {
+    state.namespaces = namespaces;
+    history.replaceState(history.state, '', `${location.pathname}${withNamespaces(location.search, namespaces)}${location.hash}`);
+    renderNamespaceOptions(state.snapshot || { nodes: [] });
+    restart();
+  };
+  // A plain click toggles one option, as a list of checkboxes would.
+  select.addEventListener('mousedown', (ev) => {
+    const opt = ev.target.closest?.('option');
+    if (!opt || ev.shiftKey || ev.ctrlKey || ev.metaKey) return;
+    ev.preventDefault();
+    opt.selected = !opt.selected;
+    select.focus();
+    select.dispatchEvent(new Event('change', { bubbles: true }));
+  });
+  select.addEventListener('change', () => apply([...select.selectedOptions].map((o) => o.value)));
+  form.addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    apply([...select.selectedOptions].map((o) => o.value));
+  });
+  $('#ns-all')?.addEventListener('click', (ev) => {
+    ev.preventDefault();
+    apply([]);
+  });
+  const applyBtn = $('#ns-apply');
+  if (applyBtn) applyBtn.hidden = true; // changes apply at once
+}
+
+// ---- start ----------------------------------------------------------------------
+
+function start() {
+  initGraph();
+  initTable();
+  initNamespaces();
+  const initial = document.getElementById('initial-snapshot');
+  if (initial) {
+    try {
+      setSnapshot(normalizeSnapshot(JSON.parse(initial.textContent)));
+    } catch {
+      /* the stream's snapshot follows */
+    }
+  }
+  connect();
+  setInterval(() => {
+    tickFreshness();
+    if (!state.connected && state.reconnectAt) renderBanners();
+  }, 1000);
+  window.addEventListener('online', reconnectNow);
+}
+
+start();

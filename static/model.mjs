@@ -1,0 +1,353 @@
+// meshlock's pure dashboard logic: no DOM, no network. app.js imports it;
+// model.test.mjs tests it (`node --test static/`). The formats match
+// web/page.go, which renders the first page on the server.
+
+export const STATUSES = ['locked', 'mixed', 'open', 'unknown'];
+
+const SEVERITY_RANK = { critical: 0, warning: 1, info: 2 };
+
+// Byte-wise string order, as Go's strings.Compare (ids are ASCII).
+export function compareStrings(a, b) {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+function byID(a, b) {
+  return compareStrings(a.id, b.id);
+}
+
+export function compareFindings(a, b) {
+  const ra = SEVERITY_RANK[a.severity] ?? 3;
+  const rb = SEVERITY_RANK[b.severity] ?? 3;
+  return ra - rb || compareStrings(a.id, b.id);
+}
+
+// normalizeSnapshot returns a snapshot with every list present and in the
+// server's order (nodes and edges by id, findings by severity then id).
+export function normalizeSnapshot(s) {
+  s = s || {};
+  return {
+    generatedAt: s.generatedAt ?? '',
+    window: s.window ?? '',
+    stale: !!s.stale,
+    error: s.error ?? '',
+    nodes: [...(s.nodes || [])].sort(byID),
+    edges: [...(s.edges || [])].sort(byID),
+    findings: [...(s.findings || [])].sort(compareFindings),
+  };
+}
+
+function applyList(current, changed, removed, compare) {
+  const drop = new Set(removed || []);
+  for (const item of changed || []) drop.add(item.id);
+  const out = current.filter((item) => !drop.has(item.id));
+  out.push(...(changed || []));
+  return out.sort(compare);
+}
+
+// applyDelta returns the snapshot that delta turns s into, as the server's
+// graph.Apply does: upsert nodes, edges and findings by id, delete the
+// removed ids, take the header. s is not modified.
+export function applyDelta(s, d) {
+  return {
+    generatedAt: d.generatedAt ?? s.generatedAt,
+    window: d.window ?? s.window,
+    stale: !!d.stale,
+    error: d.error ?? '',
+    nodes: applyList(s.nodes, d.nodes, d.removedNodes, byID),
+    edges: applyList(s.edges, d.edges, d.removedEdges, byID),
+    findings: applyList(s.findings, d.findings, d.removedFindings, compareFindings),
+  };
+}
+
+const finite = (x) => typeof x === 'number' && Number.isFinite(x);
+
+// computePosture: the mTLS share of the traffic, rate-weighted over the
+// edges whose security is known, and the count of edges by status.
+export function computePosture(edges) {
+  const p = { share: 0, known: false, text: '—', locked: 0, mixed: 0, open: 0, unknown: 0 };
+  let total = 0;
+  let secure = 0;
+  for (const e of edges) {
+    if (e.status === 'locked' || e.status === 'mixed' || e.status === 'open') {
+      p[e.status]++;
+    } else {
+      p.unknown++;
+      continue;
+    }
+    if (!finite(e.rate) || e.rate <= 0 || !finite(e.mtlsRatio)) continue;
+    const ratio = Math.min(Math.max(e.mtlsRatio, 0), 1);
+    total += e.rate;
+    secure += e.rate * ratio;
+  }
+  if (total > 0) {
+    p.share = secure / total;
+    p.known = true;
+    p.text = formatPercent(p.share);
+  }
+  return p;
+}
+
+// formatPercent: a whole percentage that never claims 100% or 0% when the
+// share is not exactly that.
+export function formatPercent(share) {
+  if (!finite(share)) return '—';
+  share = Math.min(Math.max(share, 0), 1);
+  let pct = Math.round(share * 100);
+  if (pct >= 100 && share < 1) pct = 99;
+  else if (pct <= 0 && share > 0) pct = 1;
+  return `${pct}%`;
+}
+
+export function formatNumber(v) {
+  const a = Math.abs(v);
+  if (a === 0) return '0';
+  if (a < 0.01) return '<0.01';
+  if (a < 1) return v.toFixed(2);
+  if (a < 100) return v.toFixed(1);
+  return v.toFixed(0);
+}
+
+// formatRate: req/s for HTTP and gRPC, bytes/s (SI multiples) for TCP.
+export function formatRate(rate, protocol) {
+  if (!finite(rate)) return '—';
+  if (protocol === 'tcp') {
+    const units = ['B/s', 'kB/s', 'MB/s', 'GB/s'];
+    let i = 0;
+    while (rate >= 1000 && i < units.length - 1) {
+      rate /= 1000;
+      i++;
+    }
+    return `${formatNumber(rate)} ${units[i]}`;
+  }
+  return `${formatNumber(rate)} req/s`;
+}
+
+export function mtlsText(edge) {
+  return edge.status === 'unknown' ? '—' : formatPercent(edge.mtlsRatio);
+}
+
+// formatFreshness: "updated 3s ago" for an age in milliseconds.
+export function formatFreshness(ageMs) {
+  const s = Math.max(0, Math.round(ageMs / 1000));
+  if (s < 60) return `updated ${s}s ago`;
+  if (s < 3600) return `updated ${Math.floor(s / 60)}m ${s % 60}s ago`;
+  return `updated ${Math.floor(s / 3600)}h ${Math.floor((s % 3600) / 60)}m ago`;
+}
+
+export function statusPhrase(edge) {
+  switch (edge.status) {
+    case 'locked':
+      return 'locked, all mTLS';
+    case 'mixed':
+      return `mixed, ${formatPercent(edge.mtlsRatio)} mTLS`;
+    case 'open':
+      return 'open, plaintext';
+  }
+  return 'unknown security (the server side did not report)';
+}
+
+// nodeName is the short name of a node id ("default/reviews" → "reviews").
+export function nodeName(id, nodesById) {
+  const n = nodesById && nodesById.get(id);
+  if (n && n.name) return n.name;
+  const i = id.indexOf('/');
+  return i < 0 ? id : id.slice(i + 1);
+}
+
+// badgeFor says how an edge's padlock looks: the icon file, the text next
+// to it, and the accessible label.
+export function badgeFor(edge, nodesById) {
+  const status = STATUSES.includes(edge.status) ? edge.status : 'unknown';
+  let text = '';
+  if (status === 'mixed') text = formatPercent(edge.mtlsRatio);
+  else if (status === 'open') text = 'plain';
+  else if (status === 'unknown') text = '?';
+  const label = `${nodeName(edge.source, nodesById)} → ${nodeName(edge.target, nodesById)} (${edge.protocol}): ${statusPhrase({ ...edge, status })}`;
+  return { status, icon: `lock-${status}.svg`, text, label };
+}
+
+export const OUTSIDE_GROUP = 'group:outside';
+
+// groupOf is the compound parent of a node: its namespace, or the
+// "outside the mesh" group for the unknown caller (and anything without a
+// namespace).
+export function groupOf(node) {
+  if (node.kind === 'unknown' || !node.namespace) return OUTSIDE_GROUP;
+  return `ns:${node.namespace}`;
+}
+
+// layoutKey changes exactly when the set of nodes (or their grouping)
+// changes: the only time the graph is laid out again.
+export function layoutKey(snapshot) {
+  return snapshot.nodes
+    .map((n) => `${n.id}@${groupOf(n)}`)
+    .sort(compareStrings)
+    .join('\n');
+}
+
+// parseNamespaces reads ?namespace=a,b (also repeated) from a search string.
+export function parseNamespaces(search) {
+  const params = new URLSearchParams(search);
+  const out = [];
+  for (const value of params.getAll('namespace')) {
+    for (let ns of value.split(',')) {
+      ns = ns.trim();
+      if (ns && !out.includes(ns)) out.push(ns);
+    }
+  }
+  return out;
+}
+
+// withNamespaces returns search with the namespace filter replaced (one
+// comma-separated parameter, or none for all), other parameters kept.
+export function withNamespaces(search, namespaces) {
+  const params = new URLSearchParams(search);
+  params.delete('namespace');
+  const out = params.toString();
+  // Commas stay readable: ?namespace=a,b rather than a%2Cb.
+  const ns = namespaces.length ? `namespace=${namespaces.map(encodeURIComponent).join(',')}` : '';
+  const all = [out, ns].filter(Boolean).join('&');
+  return all ? `?${all}` : '';
+}
+
+// streamURL is the WebSocket address of the stream, relative to the page:
+// ws: or wss: as the page, same host, path and base.
+export function streamURL(pageHref, namespaces) {
+  const url = new URL('api/stream', pageHref);
+  url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
+  url.search = withNamespaces('', namespaces);
+  url.hash = '';
+  return url.toString();
+}
+
+// backoffDelay: 0.5 s doubling to 10 s, by attempt (0, 1, 2, ...).
+export function backoffDelay(attempt) {
+  return Math.min(10000, 500 * 2 ** Math.min(attempt, 10));
+}
+
+const STATUS_RANK = { open: 0, mixed: 1, unknown: 2, locked: 3 };
+
+// sortEdges orders table rows by a column; ties by edge id.
+export function sortEdges(edges, key, dir, nodesById) {
+  const sign = dir === 'descending' ? -1 : 1;
+  const value = {
+    source: (e) => e.source,
+    target: (e) => e.target,
+    protocol: (e) => e.protocol,
+    rate: (e) => (finite(e.rate) ? e.rate : -1),
+    mtls: (e) => (e.status === 'unknown' || !finite(e.mtlsRatio) ? -1 : e.mtlsRatio),
+    status: (e) => STATUS_RANK[e.status] ?? 4,
+  }[key] || ((e) => e.id);
+  void nodesById;
+  return [...edges].sort((a, b) => {
+    const va = value(a);
+    const vb = value(b);
+    const c = typeof va === 'number' ? va - vb : compareStrings(va, vb);
+    return sign * c || compareStrings(a.id, b.id);
+  });
+}
+
+export function filterEdges(edges, statuses) {
+  return edges.filter((e) => statuses.has(STATUSES.includes(e.status) ? e.status : 'unknown'));
+}
+
+// findingTarget is what selecting a finding shows: its first edge in the
+// snapshot, else its first node there, else null.
+export function findingTarget(finding, snapshot) {
+  const edges = new Set(snapshot.edges.map((e) => e.id));
+  const nodes = new Set(snapshot.nodes.map((n) => n.id));
+  for (const id of finding.edges || []) if (edges.has(id)) return { kind: 'edge', id };
+  for (const id of finding.nodes || []) if (nodes.has(id)) return { kind: 'node', id };
+  return null;
+}
+
+export function findingsForEdge(snapshot, edgeID) {
+  return snapshot.findings.filter((f) => (f.edges || []).includes(edgeID));
+}
+
+export function findingsForNode(snapshot, nodeID) {
+  return snapshot.findings.filter((f) => (f.nodes || []).includes(nodeID));
+}
+
+// traffic sums the edges into (direction "in") or out of a node per unit,
+// with the mTLS share of each: [{unit: 'req/s', rate, share, known}].
+export function traffic(snapshot, nodeID, direction) {
+  const groups = new Map();
+  for (const e of snapshot.edges) {
+    if ((direction === 'in' ? e.target : e.source) !== nodeID) continue;
+    const unit = e.protocol === 'tcp' ? 'tcp' : 'req';
+    const g = groups.get(unit) || { unit, rate: 0, knownRate: 0, secure: 0, edges: 0 };
+    g.edges++;
+    if (finite(e.rate) && e.rate > 0) {
+      g.rate += e.rate;
+      if (e.status !== 'unknown' && finite(e.mtlsRatio)) {
+        g.knownRate += e.rate;
+        g.secure += e.rate * Math.min(Math.max(e.mtlsRatio, 0), 1);
+      }
+    }
+    groups.set(unit, g);
+  }
+  return [...groups.values()].map((g) => ({
+    protocol: g.unit === 'tcp' ? 'tcp' : 'http',
+    rate: g.rate,
+    edges: g.edges,
+    share: g.knownRate > 0 ? g.secure / g.knownRate : null,
+  }));
+}
+
+// peerAuthText explains a node's effective PeerAuthentication mode.
+export function peerAuthText(mode) {
+  switch (mode) {
+    case 'STRICT':
+      return 'STRICT: only mTLS is accepted';
+    case 'PERMISSIVE':
+      return 'PERMISSIVE: mTLS and plaintext are accepted';
+    case 'DISABLE':
+      return 'DISABLE: mTLS is not accepted';
+    case 'UNSET':
+    case '':
+    case undefined:
+      return 'UNSET: no PeerAuthentication applies, so Istio treats it as PERMISSIVE';
+  }
+  return mode;
+}
+
+// destinationRuleText explains the client-side TLS mode towards a node.
+export function destinationRuleText(mode) {
+  switch (mode) {
+    case 'ISTIO_MUTUAL':
+      return 'ISTIO_MUTUAL: clients send mTLS';
+    case 'DISABLE':
+      return 'DISABLE: clients send plaintext';
+    case 'SIMPLE':
+      return 'SIMPLE: clients originate TLS, without a client certificate';
+    case 'MUTUAL':
+      return 'MUTUAL: clients originate mTLS with their own certificates';
+    case '':
+    case undefined:
+      return 'none set: auto mTLS decides, if enabled';
+  }
+  return mode;
+}
+
+// namespacesOf lists the namespaces of the nodes, sorted.
+export function namespacesOf(snapshot) {
+  const set = new Set();
+  for (const n of snapshot.nodes) if (n.namespace) set.add(n.namespace);
+  return [...set].sort(compareStrings);
+}
+
+// emptyMessage says why the graph is empty.
+export function emptyMessage(namespaces, snapshot) {
+  if (namespaces.length === 1) return `No services in namespace ${namespaces[0]}`;
+  if (namespaces.length > 1) return `No services in namespaces ${namespaces.join(', ')}`;
+  if (!snapshot.generatedAt || snapshot.generatedAt.startsWith('0001-')) {
+    return 'No services yet: waiting for the first refresh';
+  }
+  return 'No services found in the mesh';
+}
+
+// hasTime is false for Go's zero time, which the first stale snapshot carries.
+export function hasTime(generatedAt) {
+  return !!generatedAt && !generatedAt.startsWith('0001-');
+}

@@ -1,0 +1,110 @@
+package web
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"io/fs"
+	"net/http"
+	"path"
+	"strings"
+	"time"
+
+	"github.com/meshlock/meshlock/static"
+)
+
+// asset is one embedded static file, read once.
+type asset struct {
+	body        []byte
+	contentType string
+	etag        string // strong, quoted
+	version     string // short content hash, the ?v= of versioned URLs
+}
+
+// contentTypes are set explicitly: mime.TypeByExtension reads the host's
+// mime.types, which may lack .mjs or call .js application/javascript.
+var contentTypes = map[string]string{
+	".js":   "text/javascript; charset=utf-8",
+	".mjs":  "text/javascript; charset=utf-8",
+	".css":  "text/css; charset=utf-8",
+	".svg":  "image/svg+xml",
+	".json": "application/json",
+	".map":  "application/json",
+	".txt":  "text/plain; charset=utf-8",
+	".png":  "image/png",
+	".ico":  "image/x-icon",
+}
+
+// assets are the embedded files by path ("app.js", "icons/lock-locked.svg").
+var assets = loadAssets(static.FS)
+
+func loadAssets(fsys fs.FS) map[string]*asset {
+	out := map[string]*asset{}
+	err := fs.WalkDir(fsys, ".", func(name string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		body, err := fs.ReadFile(fsys, name)
+		if err != nil {
+			return err
+		}
+		sum := sha256.Sum256(body)
+		ct, ok := contentTypes[path.Ext(name)]
+		if !ok {
+			ct = "application/octet-stream"
+		}
+		out[name] = &asset{
+			body:        body,
+			contentType: ct,
+			etag:        `"` + hex.EncodeToString(sum[:16]) + `"`,
+			version:     hex.EncodeToString(sum[:6]),
+		}
+		return nil
+	})
+	if err != nil {
+		panic("web: reading the embedded static files: " + err.Error())
+	}
+	return out
+}
+
+// assetURL is the page-relative URL of an embedded file with its content
+// hash, so that it may be cached for good: "static/app.js?v=1a2b3c4d5e6f".
+func assetURL(name string) string {
+	a, ok := assets[name]
+	if !ok {
+		return "static/" + name
+	}
+	return "static/" + name + "?v=" + a.version
+}
+
+// StaticHandler serves static.FS. It is mounted at "/static/*" with the
+// prefix stripped: a request for "/static/app.js" arrives as "app.js".
+//
+// A request whose ?v= matches the file's content hash (the URLs the page
+// writes) may be cached for a year; any other must be revalidated, which
+// the strong ETag makes cheap (304). Directories are not listed.
+func StaticHandler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			w.Header().Set("Allow", "GET, HEAD")
+			writeError(w, http.StatusMethodNotAllowed, "static files are read-only")
+			return
+		}
+		name := strings.TrimPrefix(path.Clean("/"+r.URL.Path), "/")
+		a, ok := assets[name]
+		if !ok {
+			writeError(w, http.StatusNotFound, "no such file")
+			return
+		}
+		h := w.Header()
+		h.Set("Content-Type", a.contentType)
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("ETag", a.etag)
+		if r.URL.Query().Get("v") == a.version {
+			h.Set("Cache-Control", "public, max-age=31536000, immutable")
+		} else {
+			h.Set("Cache-Control", "no-cache")
+		}
+		http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(a.body))
+	})
+}

@@ -1,0 +1,472 @@
+package web
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"math"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/meshlock/meshlock/internal/graph"
+)
+
+// PageOptions configures the dashboard page.
+type PageOptions struct {
+	// Graph is the current snapshot, for the first render and the list of
+	// namespaces. Required.
+	Graph GraphSource
+	// AllowEnforce will show the enforce buttons; for now it is only passed
+	// into the view model (and to the browser as data-allow-enforce).
+	AllowEnforce bool
+}
+
+// NewPageHandler serves the dashboard at GET / (the router mounts it under
+// the base path). The first render is complete HTML made from the current
+// snapshot (posture, counts, findings, the edge table), so the page means
+// something before JavaScript runs; static/app.js then follows the stream.
+//
+// Query: ?namespace=a,b preselects namespaces (an invalid name answers 400
+// JSON, as /api/graph does); ?embed=1 drops the page chrome for iframes.
+func NewPageHandler(opts PageOptions) (http.Handler, error) {
+	if opts.Graph == nil {
+		return nil, errors.New("web: PageOptions.Graph is required")
+	}
+	return &pageHandler{opts: opts, now: time.Now}, nil
+}
+
+type pageHandler struct {
+	opts PageOptions
+	now  func() time.Time
+}
+
+func (h *pageHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		w.Header().Set("Allow", "GET, HEAD")
+		writeError(w, http.StatusMethodNotAllowed, "the dashboard page only answers GET")
+		return
+	}
+	namespaces, err := namespacesParam(r)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	view := newPageView(h.opts.Graph.Snapshot(), namespaces, embedParam(r), h.opts.AllowEnforce, h.now())
+	var buf bytes.Buffer
+	if err := page(view).Render(r.Context(), &buf); err != nil {
+		writeError(w, http.StatusInternalServerError, "the dashboard page could not be rendered")
+		return
+	}
+	hdr := w.Header()
+	hdr.Set("Content-Type", "text/html; charset=utf-8")
+	hdr.Set("Cache-Control", "no-store")
+	hdr.Set("X-Content-Type-Options", "nosniff")
+	hdr.Set("Referrer-Policy", "no-referrer")
+	w.WriteHeader(http.StatusOK)
+	if r.Method == http.MethodGet {
+		_, _ = w.Write(buf.Bytes())
+	}
+}
+
+// embedParam is true for ?embed=1 (also true, yes).
+func embedParam(r *http.Request) bool {
+	switch strings.ToLower(r.URL.Query().Get("embed")) {
+	case "1", "true", "yes":
+		return true
+	}
+	return false
+}
+
+// pageView is everything the page template shows.
+type pageView struct {
+	Embed        bool
+	AllowEnforce bool
+
+	// Selected is the namespace filter (?namespace=), empty for all.
+	Selected []string
+	// Namespaces are those present in the unfiltered snapshot, plus any
+	// selected one that is not, each marked when selected.
+	Namespaces []namespaceOption
+
+	Posture posture
+
+	HasData     bool // GeneratedAt is set
+	GeneratedAt string
+	TimeText    string // "21:00:00 UTC"
+	Freshness   string // "updated 3s ago"
+	Window      string
+	Stale       bool
+	StaleReason string
+
+	Findings []findingView
+	Rows     []edgeRow
+
+	// Empty is true when the (filtered) graph has no node; EmptyMessage says why.
+	Empty        bool
+	EmptyMessage string
+
+	// Snapshot is the filtered snapshot, handed to the script as JSON so it
+	// can draw before the stream's first message.
+	Snapshot graph.Snapshot
+}
+
+type namespaceOption struct {
+	Name     string
+	Selected bool
+}
+
+// posture is the header's summary: how much of the traffic is mTLS.
+type posture struct {
+	// Share is the mTLS share of the traffic, rate-weighted over the edges
+	// whose security is known (not "unknown"); meaningful when Known.
+	Share float64
+	// Known is false when no edge of known security carries traffic.
+	Known bool
+	// Text is Share as shown: "71%", or "—" when not Known.
+	Text string
+
+	Locked, Mixed, Open, Unknown int
+}
+
+// computePosture sums rate×mtlsRatio over rate for the edges of known
+// security. Non-finite or negative rates are ignored. Note that the rates
+// of HTTP/gRPC edges (req/s) and TCP edges (bytes/s) are summed alike, as
+// the contract defines one rate per edge.
+func computePosture(edges []graph.Edge) posture {
+	var p posture
+	var total, secure float64
+	for _, e := range edges {
+		switch e.Status {
+		case graph.StatusLocked:
+			p.Locked++
+		case graph.StatusMixed:
+			p.Mixed++
+		case graph.StatusOpen:
+			p.Open++
+		default:
+			p.Unknown++
+			continue
+		}
+		if !finite(e.Rate) || e.Rate <= 0 {
+			continue
+		}
+		ratio := e.MTLSRatio
+		if !finite(ratio) {
+			continue
+		}
+		ratio = min(max(ratio, 0), 1)
+		total += e.Rate
+		secure += e.Rate * ratio
+	}
+	if total > 0 {
+		p.Share, p.Known = secure/total, true
+		p.Text = formatPercent(p.Share)
+	} else {
+		p.Text = "—"
+	}
+	return p
+}
+
+func finite(f float64) bool { return !math.IsNaN(f) && !math.IsInf(f, 0) }
+
+// formatPercent shows a share 0..1 as a whole percentage that never claims
+// 100% or 0% when it is not exactly that: 0.996 is "99%", 0.003 is "1%".
+func formatPercent(share float64) string {
+	if !finite(share) {
+		return "—"
+	}
+	share = min(max(share, 0), 1)
+	pct := math.Round(share * 100)
+	switch {
+	case pct >= 100 && share < 1:
+		pct = 99
+	case pct <= 0 && share > 0:
+		pct = 1
+	}
+	return strconv.Itoa(int(pct)) + "%"
+}
+
+// formatRate writes an edge's rate with its unit: requests per second for
+// HTTP and gRPC, bytes per second (SI multiples) for TCP.
+func formatRate(rate float64, protocol string) string {
+	if !finite(rate) {
+		return "—"
+	}
+	if protocol == graph.ProtocolTCP {
+		units := []string{"B/s", "kB/s", "MB/s", "GB/s"}
+		i := 0
+		for rate >= 1000 && i < len(units)-1 {
+			rate /= 1000
+			i++
+		}
+		return formatNumber(rate) + " " + units[i]
+	}
+	return formatNumber(rate) + " req/s"
+}
+
+// formatNumber keeps three significant digits or so: 0.25, 2.4, 12.3, 456, 1234.
+func formatNumber(v float64) string {
+	switch a := math.Abs(v); {
+	case a == 0:
+		return "0"
+	case a < 0.01:
+		return "<0.01"
+	case a < 1:
+		return strconv.FormatFloat(v, 'f', 2, 64)
+	case a < 100:
+		return strconv.FormatFloat(v, 'f', 1, 64)
+	default:
+		return strconv.FormatFloat(v, 'f', 0, 64)
+	}
+}
+
+// formatFreshness says how old the data is: "updated 3s ago".
+func formatFreshness(age time.Duration) string {
+	if age < 0 {
+		age = 0
+	}
+	s := int(age.Round(time.Second) / time.Second)
+	switch {
+	case s < 60:
+		return fmt.Sprintf("updated %ds ago", s)
+	case s < 3600:
+		return fmt.Sprintf("updated %dm %ds ago", s/60, s%60)
+	default:
+		return fmt.Sprintf("updated %dh %dm ago", s/3600, (s%3600)/60)
+	}
+}
+
+type findingView struct {
+	ID       string
+	Severity string // critical, warning, info
+	Icon     string // a glyph next to the severity word
+	Message  string
+	// Target is what selecting the finding shows: its first edge, else its
+	// first node; TargetKind is "edge", "node" or "" when it names neither.
+	Target     string
+	TargetKind string
+}
+
+type edgeRow struct {
+	ID         string
+	Source     endpoint
+	Target     endpoint
+	Protocol   string
+	Rate       float64
+	RateText   string
+	MTLSText   string // "40%", or "—" when the status is unknown
+	Status     string
+	StatusText string // "locked", "mixed", ...
+	Label      string // "reviews → ratings, http, mixed 40% mTLS"
+}
+
+// endpoint splits a node id for display: namespace (may be empty) and name.
+type endpoint struct {
+	ID        string
+	Namespace string
+	Name      string
+}
+
+func newPageView(full graph.Snapshot, selected []string, embed, allowEnforce bool, now time.Time) pageView {
+	s := graph.Filter(full, selected)
+	v := pageView{
+		Embed:        embed,
+		AllowEnforce: allowEnforce,
+		Selected:     selected,
+		Namespaces:   namespaceOptions(full, selected),
+		Posture:      computePosture(s.Edges),
+		Window:       s.Window,
+		Stale:        s.Stale,
+		StaleReason:  s.Error,
+		Snapshot:     s,
+	}
+	if v.Stale && v.StaleReason == "" {
+		v.StaleReason = "the last refresh failed"
+	}
+	if !s.GeneratedAt.IsZero() {
+		v.HasData = true
+		v.GeneratedAt = s.GeneratedAt.UTC().Format(time.RFC3339)
+		v.TimeText = s.GeneratedAt.UTC().Format("15:04:05") + " UTC"
+		v.Freshness = formatFreshness(now.Sub(s.GeneratedAt))
+	} else {
+		v.TimeText = "no data yet"
+		v.Freshness = "waiting for the first refresh"
+	}
+
+	names := make(map[string]endpoint, len(s.Nodes))
+	nodeIDs := make(map[string]bool, len(s.Nodes))
+	for _, n := range s.Nodes {
+		names[n.ID] = endpoint{ID: n.ID, Namespace: n.Namespace, Name: n.Name}
+		nodeIDs[n.ID] = true
+	}
+	edgeIDs := make(map[string]bool, len(s.Edges))
+	for _, e := range s.Edges {
+		edgeIDs[e.ID] = true
+		row := edgeRow{
+			ID:         e.ID,
+			Source:     endpointOf(names, e.Source),
+			Target:     endpointOf(names, e.Target),
+			Protocol:   e.Protocol,
+			Rate:       e.Rate,
+			RateText:   formatRate(e.Rate, e.Protocol),
+			MTLSText:   "—",
+			Status:     e.Status,
+			StatusText: e.Status,
+		}
+		if e.Status != graph.StatusUnknown {
+			row.MTLSText = formatPercent(e.MTLSRatio)
+		}
+		row.Label = fmt.Sprintf("%s → %s, %s, %s", row.Source.Name, row.Target.Name, e.Protocol, statusPhrase(e.Status, row.MTLSText))
+		v.Rows = append(v.Rows, row)
+	}
+	for _, f := range s.Findings {
+		fv := findingView{ID: f.ID, Severity: f.Severity, Icon: severityIcon(f.Severity), Message: f.Message}
+		for _, id := range f.Edges {
+			if edgeIDs[id] {
+				fv.Target, fv.TargetKind = id, "edge"
+				break
+			}
+		}
+		if fv.Target == "" {
+			for _, id := range f.Nodes {
+				if nodeIDs[id] {
+					fv.Target, fv.TargetKind = id, "node"
+					break
+				}
+			}
+		}
+		v.Findings = append(v.Findings, fv)
+	}
+	if len(s.Nodes) == 0 {
+		v.Empty = true
+		v.EmptyMessage = emptyMessage(selected, s)
+	}
+	return v
+}
+
+func endpointOf(names map[string]endpoint, id string) endpoint {
+	if ep, ok := names[id]; ok {
+		return ep
+	}
+	ns, name, ok := strings.Cut(id, "/")
+	if !ok {
+		return endpoint{ID: id, Name: id}
+	}
+	return endpoint{ID: id, Namespace: ns, Name: name}
+}
+
+// statusPhrase says an edge's security in words: "locked (100% mTLS)".
+func statusPhrase(status, mtls string) string {
+	switch status {
+	case graph.StatusLocked:
+		return "locked, all mTLS"
+	case graph.StatusMixed:
+		return "mixed, " + mtls + " mTLS"
+	case graph.StatusOpen:
+		return "open, plaintext"
+	}
+	return "unknown security (the server side did not report)"
+}
+
+func severityIcon(severity string) string {
+	switch severity {
+	case graph.SeverityCritical:
+		return "✖"
+	case graph.SeverityWarning:
+		return "⚠"
+	}
+	return "ℹ"
+}
+
+func emptyMessage(selected []string, s graph.Snapshot) string {
+	switch {
+	case len(selected) == 1:
+		return "No services in namespace " + selected[0]
+	case len(selected) > 1:
+		return "No services in namespaces " + strings.Join(selected, ", ")
+	case s.GeneratedAt.IsZero():
+		return "No services yet: waiting for the first refresh"
+	}
+	return "No services found in the mesh"
+}
+
+// namespaceOptions lists the namespaces present in the unfiltered snapshot
+// and the selected ones (even if absent), sorted, selected ones marked.
+func namespaceOptions(full graph.Snapshot, selected []string) []namespaceOption {
+	marked := make(map[string]bool, len(selected))
+	for _, ns := range selected {
+		marked[ns] = true
+	}
+	seen := map[string]bool{}
+	var names []string
+	add := func(ns string) {
+		if ns != "" && !seen[ns] {
+			seen[ns] = true
+			names = append(names, ns)
+		}
+	}
+	for _, n := range full.Nodes {
+		add(n.Namespace)
+	}
+	for _, ns := range selected {
+		add(ns)
+	}
+	slices.Sort(names)
+	out := make([]namespaceOption, 0, len(names))
+	for _, ns := range names {
+		out = append(out, namespaceOption{Name: ns, Selected: marked[ns]})
+	}
+	return out
+}
+
+// namespaceSummary is the selector's caption: "all", "default", "default +2".
+func (v pageView) namespaceSummary() string {
+	switch len(v.Selected) {
+	case 0:
+		return "all"
+	case 1:
+		return v.Selected[0]
+	}
+	return fmt.Sprintf("%s +%d", v.Selected[0], len(v.Selected)-1)
+}
+
+// selectedParam is the filter as the URL writes it: "a,b".
+func (v pageView) selectedParam() string { return strings.Join(v.Selected, ",") }
+
+func boolAttr(b bool) string {
+	if b {
+		return "true"
+	}
+	return "false"
+}
+
+func itoa(i int) string { return strconv.Itoa(i) }
+
+func shareAttr(p posture) string {
+	if !p.Known {
+		return ""
+	}
+	return strconv.FormatFloat(p.Share, 'f', 6, 64)
+}
+
+// selectSize is the namespace list's height in rows: 2 to 3.
+func selectSize(n int) int { return min(max(n, 2), 3) }
+
+// allNamespacesURL clears the filter, keeping embed mode.
+func allNamespacesURL(embed bool) string {
+	if embed {
+		return "?embed=1"
+	}
+	return "?"
+}
+
+// nsPrefix is "default/" before a name, or nothing.
+func (e endpoint) nsPrefix() string {
+	if e.Namespace == "" {
+		return ""
+	}
+	return e.Namespace + "/"
+}

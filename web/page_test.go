@@ -1,0 +1,540 @@
+package web
+
+import (
+	"encoding/json"
+	"io"
+	"math"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/PuerkitoBio/goquery"
+
+	"github.com/meshlock/meshlock/internal/graph"
+)
+
+// pageSnapshot is a small mesh with every edge status, two namespaces, the
+// unknown caller and findings.
+func pageSnapshot() graph.Snapshot {
+	return graph.Snapshot{
+		GeneratedAt: time.Date(2026, 11, 26, 21, 0, 0, 0, time.UTC),
+		Window:      "1m",
+		Nodes: []graph.Node{
+			{ID: "default/productpage", Namespace: "default", Name: "productpage", Kind: graph.KindService, InMesh: true, PeerAuthentication: "PERMISSIVE"},
+			{ID: "default/ratings", Namespace: "default", Name: "ratings", Kind: graph.KindService, InMesh: true, PeerAuthentication: "UNSET"},
+			{ID: "default/reviews", Namespace: "default", Name: "reviews", Kind: graph.KindService, InMesh: true, PeerAuthentication: "UNSET", DestinationRuleTLS: "ISTIO_MUTUAL"},
+			{ID: "shop/cart", Namespace: "shop", Name: "cart", Kind: graph.KindService, InMesh: false, PeerAuthentication: "UNSET"},
+			{ID: "unknown", Name: "unknown", Kind: graph.KindUnknown},
+		},
+		Edges: []graph.Edge{
+			{ID: "default/productpage->default/reviews:http", Source: "default/productpage", Target: "default/reviews", Protocol: "http", Rate: 3, MTLSRatio: 1, Status: graph.StatusLocked},
+			{ID: "default/reviews->default/ratings:http", Source: "default/reviews", Target: "default/ratings", Protocol: "http", Rate: 2, MTLSRatio: 0.25, Status: graph.StatusMixed},
+			{ID: "default/reviews->shop/cart:tcp", Source: "default/reviews", Target: "shop/cart", Protocol: "tcp", Rate: 2500, MTLSRatio: 0, Status: graph.StatusUnknown},
+			{ID: "unknown->default/ratings:http", Source: "unknown", Target: "default/ratings", Protocol: "http", Rate: 1, MTLSRatio: 0, Status: graph.StatusOpen},
+		},
+		Findings: []graph.Finding{
+			{ID: "strict-would-cut:default/ratings", Kind: graph.FindingStrictWouldCut, Severity: graph.SeverityWarning,
+				Message: "A STRICT PeerAuthentication on default/ratings would refuse its plaintext callers: unknown.",
+				Nodes:   []string{"default/ratings"}, Edges: []string{"unknown->default/ratings:http"}},
+			{ID: "ready-for-strict:default/productpage", Kind: graph.FindingReadyForStrict, Severity: graph.SeverityInfo,
+				Message: "default/productpage receives only mTLS under PERMISSIVE: ready for STRICT.",
+				Nodes:   []string{"default/productpage"}},
+		},
+	}
+}
+
+// render serves the page for target with snapshot and parses it.
+func render(t *testing.T, snapshot graph.Snapshot, target string) *goquery.Document {
+	t.Helper()
+	code, body, header := serve(t, snapshot, target)
+	if code != http.StatusOK {
+		t.Fatalf("GET %s: status %d: %s", target, code, body)
+	}
+	if ct := header.Get("Content-Type"); ct != "text/html; charset=utf-8" {
+		t.Errorf("Content-Type %q", ct)
+	}
+	doc, err := goquery.NewDocumentFromReader(strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return doc
+}
+
+func serve(t *testing.T, snapshot graph.Snapshot, target string) (int, string, http.Header) {
+	t.Helper()
+	handler, err := NewPageHandler(PageOptions{Graph: &fixedGraph{snapshot: snapshot}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	handler.(*pageHandler).now = func() time.Time { return snapshot.GeneratedAt.Add(3 * time.Second) }
+	rec := httptest.NewRecorder()
+	handler.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, target, nil))
+	return rec.Code, rec.Body.String(), rec.Header()
+}
+
+func testid(doc *goquery.Document, id string) *goquery.Selection {
+	return doc.Find(`[data-testid="` + id + `"]`)
+}
+
+func text(s *goquery.Selection) string { return strings.Join(strings.Fields(s.Text()), " ") }
+
+func TestComputePosture(t *testing.T) {
+	tests := []struct {
+		name  string
+		edges []graph.Edge
+		want  posture
+	}{
+		{"no edges", nil, posture{Text: "—"}},
+		{"rate-weighted over known edges; unknown edges only counted", pageSnapshot().Edges,
+			// (3×1 + 2×0.25 + 1×0) / (3+2+1) = 3.5/6
+			posture{Share: 3.5 / 6, Known: true, Text: "58%", Locked: 1, Mixed: 1, Open: 1, Unknown: 1}},
+		{"all locked", []graph.Edge{{Rate: 1, MTLSRatio: 1, Status: "locked"}}, posture{Share: 1, Known: true, Text: "100%", Locked: 1}},
+		{"only unknown edges: no share", []graph.Edge{{Rate: 5, Status: "unknown"}}, posture{Text: "—", Unknown: 1}},
+		{"no traffic: no share", []graph.Edge{{Rate: 0, MTLSRatio: 1, Status: "locked"}}, posture{Text: "—", Locked: 1}},
+		{"almost all is not 100%", []graph.Edge{{Rate: 999, MTLSRatio: 1, Status: "locked"}, {Rate: 1, Status: "open"}},
+			posture{Share: 0.999, Known: true, Text: "99%", Locked: 1, Open: 1}},
+		{"a trace is not 0%", []graph.Edge{{Rate: 1, MTLSRatio: 1, Status: "locked"}, {Rate: 999, Status: "open"}},
+			posture{Share: 0.001, Known: true, Text: "1%", Locked: 1, Open: 1}},
+		{"NaN rate ignored", []graph.Edge{{Rate: math.NaN(), MTLSRatio: 1, Status: "locked"}, {Rate: 1, Status: "open"}},
+			posture{Share: 0, Known: true, Text: "0%", Locked: 1, Open: 1}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := computePosture(tt.edges)
+			if math.Abs(got.Share-tt.want.Share) > 1e-9 {
+				t.Errorf("share %v, want %v", got.Share, tt.want.Share)
+			}
+			got.Share, tt.want.Share = 0, 0
+			if got != tt.want {
+				t.Errorf("got %+v, want %+v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestFormats(t *testing.T) {
+	for _, tt := range []struct{ got, want string }{
+		{formatRate(2.4, "http"), "2.4 req/s"},
+		{formatRate(0.25, "grpc"), "0.25 req/s"},
+		{formatRate(2500, "tcp"), "2.5 kB/s"},
+		{formatRate(512, "tcp"), "512 B/s"},
+		{formatRate(3.2e6, "tcp"), "3.2 MB/s"},
+		{formatRate(0, "http"), "0 req/s"},
+		{formatFreshness(3 * time.Second), "updated 3s ago"},
+		{formatFreshness(-time.Second), "updated 0s ago"},
+		{formatFreshness(75 * time.Second), "updated 1m 15s ago"},
+		{formatPercent(0.4), "40%"},
+		{formatPercent(1), "100%"},
+		{formatPercent(0), "0%"},
+	} {
+		if tt.got != tt.want {
+			t.Errorf("got %q, want %q", tt.got, tt.want)
+		}
+	}
+}
+
+func TestPageHeader(t *testing.T) {
+	doc := render(t, pageSnapshot(), "/")
+	share := testid(doc, "posture-mtls-share")
+	if text(share) != "58%" {
+		t.Errorf("posture %q, want 58%%", text(share))
+	}
+	if v, _ := share.Attr("data-share"); !strings.HasPrefix(v, "0.5833") {
+		t.Errorf("data-share %q", v)
+	}
+	for status, want := range map[string]string{"locked": "1", "mixed": "1", "open": "1", "unknown": "1"} {
+		chip := testid(doc, "count-"+status)
+		if chip.Length() != 1 {
+			t.Fatalf("count-%s missing", status)
+		}
+		if got, _ := chip.Attr("data-count"); got != want {
+			t.Errorf("count-%s data-count %q, want %s", status, got, want)
+		}
+		if got := text(chip.Find(".n")); got != want {
+			t.Errorf("count-%s shows %q, want %s", status, got, want)
+		}
+	}
+	if dt, _ := testid(doc, "data-time").Attr("datetime"); dt != "2026-11-26T21:00:00Z" {
+		t.Errorf("data-time datetime %q", dt)
+	}
+	if got := text(testid(doc, "freshness")); got != "updated 3s ago" {
+		t.Errorf("freshness %q", got)
+	}
+	if testid(doc, "stale-banner").Length() != 0 {
+		t.Error("stale banner shown for fresh data")
+	}
+	if testid(doc, "disconnected-banner").Length() != 0 {
+		t.Error("disconnected banner in the server render")
+	}
+	if testid(doc, "page-title").Length() != 1 || doc.Find("header").Length() != 1 {
+		t.Error("page chrome missing without embed")
+	}
+	for _, id := range []string{"graph", "side-panel", "findings", "edge-table", "namespace-select"} {
+		if testid(doc, id).Length() != 1 {
+			t.Errorf("data-testid=%s: %d elements, want 1", id, testid(doc, id).Length())
+		}
+	}
+}
+
+func TestPageStaleBanner(t *testing.T) {
+	s := pageSnapshot()
+	s.Stale, s.Error = true, "prometheus: connection refused"
+	doc := render(t, s, "/")
+	banner := testid(doc, "stale-banner")
+	if banner.Length() != 1 {
+		t.Fatalf("stale banner: %d elements", banner.Length())
+	}
+	if !strings.Contains(text(banner), "prometheus: connection refused") {
+		t.Errorf("stale banner %q lacks the reason", text(banner))
+	}
+	if _, hidden := banner.Attr("hidden"); hidden {
+		t.Error("stale banner hidden")
+	}
+}
+
+func TestPageNamespaceSelector(t *testing.T) {
+	doc := render(t, pageSnapshot(), "/?namespace=shop")
+	sel := testid(doc, "namespace-select")
+	if goquery.NodeName(sel) != "select" {
+		t.Fatalf("namespace-select is a <%s>", goquery.NodeName(sel))
+	}
+	if _, ok := sel.Attr("multiple"); !ok {
+		t.Error("namespace-select is not multiple")
+	}
+	var names, selected []string
+	sel.Find("option").Each(func(_ int, o *goquery.Selection) {
+		v, _ := o.Attr("value")
+		names = append(names, v)
+		if _, ok := o.Attr("selected"); ok {
+			selected = append(selected, v)
+		}
+	})
+	if strings.Join(names, ",") != "default,shop" {
+		t.Errorf("options %v, want the namespaces of the snapshot: default, shop", names)
+	}
+	if strings.Join(selected, ",") != "shop" {
+		t.Errorf("selected %v, want shop", selected)
+	}
+	if v, _ := doc.Find("body").Attr("data-namespaces"); v != "shop" {
+		t.Errorf("body data-namespaces %q", v)
+	}
+
+	// None selected: all shown, none marked.
+	doc = render(t, pageSnapshot(), "/")
+	if n := testid(doc, "namespace-select").Find("option[selected]").Length(); n != 0 {
+		t.Errorf("%d options selected without a filter", n)
+	}
+	// A selected namespace that has nothing stays listed and marked.
+	doc = render(t, pageSnapshot(), "/?namespace=nowhere,shop")
+	if n := testid(doc, "namespace-select").Find(`option[value="nowhere"][selected]`).Length(); n != 1 {
+		t.Error("the selected namespace nowhere is not listed as selected")
+	}
+}
+
+func TestPageNamespaceFilter(t *testing.T) {
+	doc := render(t, pageSnapshot(), "/?namespace=shop")
+	rows := testid(doc, "edge-row")
+	if rows.Length() != 1 {
+		t.Fatalf("%d rows for namespace shop, want 1", rows.Length())
+	}
+	if id, _ := rows.Attr("data-edge-id"); id != "default/reviews->shop/cart:tcp" {
+		t.Errorf("row %q", id)
+	}
+	if got := text(testid(doc, "posture-mtls-share")); got != "—" {
+		t.Errorf("posture %q for only an unknown edge, want —", got)
+	}
+	if testid(doc, "empty-message").Length() != 0 {
+		t.Error("empty message on a non-empty graph")
+	}
+}
+
+func TestPageInvalidNamespace(t *testing.T) {
+	code, body, header := serve(t, pageSnapshot(), "/?namespace=Not_Valid")
+	if code != http.StatusBadRequest {
+		t.Fatalf("status %d, want 400", code)
+	}
+	if !strings.HasPrefix(header.Get("Content-Type"), "application/json") {
+		t.Errorf("Content-Type %q", header.Get("Content-Type"))
+	}
+	var answer map[string]string
+	if err := json.Unmarshal([]byte(body), &answer); err != nil || !strings.Contains(answer["error"], "invalid namespace") {
+		t.Errorf("body %q", body)
+	}
+}
+
+func TestPageFindings(t *testing.T) {
+	doc := render(t, pageSnapshot(), "/")
+	items := testid(doc, "findings").Find(`[data-testid="finding"]`)
+	if items.Length() != 2 {
+		t.Fatalf("%d findings, want 2", items.Length())
+	}
+	first := items.First()
+	if goquery.NodeName(first) != "button" {
+		t.Errorf("a finding is a <%s>, want a button", goquery.NodeName(first))
+	}
+	if !strings.Contains(text(first), "warning") || !strings.Contains(text(first), "would refuse its plaintext callers") {
+		t.Errorf("finding text %q", text(first))
+	}
+	if sev, _ := first.Attr("data-severity"); sev != "warning" {
+		t.Errorf("data-severity %q", sev)
+	}
+	if target, _ := first.Attr("data-target"); target != "unknown->default/ratings:http" {
+		t.Errorf("finding target %q, want its edge", target)
+	}
+	if kind, _ := items.Eq(1).Attr("data-target-kind"); kind != "node" {
+		t.Errorf("second finding targets a %q, want node", kind)
+	}
+}
+
+func TestPageEdgeTable(t *testing.T) {
+	doc := render(t, pageSnapshot(), "/")
+	rows := testid(doc, "edge-table").Find(`[data-testid="edge-row"]`)
+	if rows.Length() != 4 {
+		t.Fatalf("%d rows, want 4", rows.Length())
+	}
+	want := map[string][]string{
+		"default/productpage->default/reviews:http": {"locked", "3.0 req/s", "100%"},
+		"default/reviews->default/ratings:http":     {"mixed", "2.0 req/s", "25%"},
+		"default/reviews->shop/cart:tcp":            {"unknown", "2.5 kB/s", "—"},
+		"unknown->default/ratings:http":             {"open", "1.0 req/s", "0%"},
+	}
+	rows.Each(func(_ int, r *goquery.Selection) {
+		id, _ := r.Attr("data-edge-id")
+		status, _ := r.Attr("data-status")
+		w, ok := want[id]
+		if !ok {
+			t.Errorf("unexpected row %q", id)
+			return
+		}
+		if status != w[0] {
+			t.Errorf("%s: data-status %q, want %q", id, status, w[0])
+		}
+		cells := r.Find("td")
+		if cells.Length() != 6 {
+			t.Fatalf("%s: %d cells", id, cells.Length())
+		}
+		if got := text(cells.Eq(3)); got != w[1] {
+			t.Errorf("%s: rate %q, want %q", id, got, w[1])
+		}
+		if got := text(cells.Eq(4)); got != w[2] {
+			t.Errorf("%s: mTLS %q, want %q", id, got, w[2])
+		}
+		if got := text(cells.Eq(5)); got != w[0] {
+			t.Errorf("%s: status cell %q", id, got)
+		}
+		if tab, _ := r.Attr("tabindex"); tab != "0" {
+			t.Errorf("%s: row not focusable", id)
+		}
+	})
+	if got := text(rows.First().Find("td").Eq(0)); got != "default/productpage" {
+		t.Errorf("first source %q", got)
+	}
+	// Sortable by each column with a button.
+	if n := doc.Find(`#edge-table th button[data-sort]`).Length(); n != 6 {
+		t.Errorf("%d sort buttons, want 6", n)
+	}
+}
+
+func TestPageEmpty(t *testing.T) {
+	doc := render(t, pageSnapshot(), "/?namespace=nowhere")
+	msg := testid(doc, "empty-message")
+	if msg.Length() != 1 || text(msg) != "No services in namespace nowhere" {
+		t.Errorf("empty message %q (%d)", text(msg), msg.Length())
+	}
+	if testid(doc, "edge-row").Length() != 0 {
+		t.Error("rows in an empty graph")
+	}
+	if got := text(testid(doc, "posture-mtls-share")); got != "—" {
+		t.Errorf("posture %q", got)
+	}
+
+	// The first stale snapshot before any refresh: empty, zero time.
+	doc = render(t, graph.Snapshot{Stale: true, Error: "the first refresh has not finished yet"}, "/")
+	if got := text(testid(doc, "empty-message")); !strings.Contains(got, "waiting for the first refresh") {
+		t.Errorf("empty message %q", got)
+	}
+	if got := text(testid(doc, "data-time")); got != "no data yet" {
+		t.Errorf("data-time %q", got)
+	}
+}
+
+func TestPageEmbed(t *testing.T) {
+	doc := render(t, pageSnapshot(), "/?embed=1&namespace=default")
+	if testid(doc, "page-title").Length() != 0 || doc.Find("header, nav, h1, .skip").Length() != 0 {
+		t.Error("embed=1 keeps the page chrome")
+	}
+	for _, id := range []string{"posture-mtls-share", "count-locked", "namespace-select", "freshness", "graph", "side-panel", "findings", "edge-table"} {
+		if testid(doc, id).Length() != 1 {
+			t.Errorf("embed=1 lacks %s", id)
+		}
+	}
+	if v, _ := doc.Find("body").Attr("data-embed"); v != "true" {
+		t.Errorf("body data-embed %q", v)
+	}
+	if doc.Find(`#ns-form input[type="hidden"][name="embed"][value="1"]`).Length() != 1 {
+		t.Error("the namespace form drops embed=1")
+	}
+}
+
+// TestPageStrictCSP: no inline script, no event handler attribute, no style
+// attribute or element, every URL relative and local.
+func TestPageStrictCSP(t *testing.T) {
+	s := pageSnapshot()
+	s.Stale, s.Error = true, "x"
+	for _, target := range []string{"/", "/?embed=1", "/?namespace=nowhere"} {
+		doc := render(t, s, target)
+		doc.Find("script").Each(func(_ int, sc *goquery.Selection) {
+			src, hasSrc := sc.Attr("src")
+			typ, _ := sc.Attr("type")
+			switch {
+			case hasSrc && src != "":
+			case typ == "application/json":
+			default:
+				t.Errorf("%s: inline script %q", target, sc.Text())
+			}
+		})
+		if n := doc.Find("style").Length(); n != 0 {
+			t.Errorf("%s: %d <style> elements", target, n)
+		}
+		doc.Find("*").Each(func(_ int, el *goquery.Selection) {
+			for _, a := range el.Nodes[0].Attr {
+				name := strings.ToLower(a.Key)
+				if strings.HasPrefix(name, "on") {
+					t.Errorf("%s: event handler attribute %s on <%s>", target, name, goquery.NodeName(el))
+				}
+				if name == "style" {
+					t.Errorf("%s: style attribute on <%s>", target, goquery.NodeName(el))
+				}
+				if name == "src" || name == "href" || name == "action" {
+					v := strings.TrimSpace(a.Val)
+					if strings.HasPrefix(v, "/") || strings.Contains(strings.ToLower(v), "http") || strings.Contains(v, "//") {
+						t.Errorf("%s: %s=%q is not relative", target, name, v)
+					}
+				}
+			}
+		})
+		// Every asset the page names is served by StaticHandler.
+		doc.Find("script[src], link[href], img[src]").Each(func(_ int, el *goquery.Selection) {
+			ref := el.AttrOr("src", el.AttrOr("href", ""))
+			if !strings.HasPrefix(ref, "static/") {
+				return
+			}
+			rec := httptest.NewRecorder()
+			StaticHandler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/"+strings.TrimPrefix(ref, "static/"), nil))
+			if rec.Code != http.StatusOK {
+				t.Errorf("%s: asset %s answers %d", target, ref, rec.Code)
+			}
+		})
+	}
+}
+
+func TestPageInitialSnapshotJSON(t *testing.T) {
+	s := pageSnapshot()
+	s.Findings[0].Message = "</script><script>alert(1)</script>"
+	doc := render(t, s, "/?namespace=shop")
+	block := doc.Find(`script#initial-snapshot[type="application/json"]`)
+	if block.Length() != 1 {
+		t.Fatal("no #initial-snapshot block")
+	}
+	var got graph.Snapshot
+	if err := json.Unmarshal([]byte(block.Text()), &got); err != nil {
+		t.Fatal(err)
+	}
+	if len(got.Nodes) != 2 || got.Nodes[0].ID != "default/reviews" || got.Nodes[1].ID != "shop/cart" {
+		t.Errorf("initial snapshot not filtered: %+v", got.Nodes)
+	}
+	_, body, _ := serve(t, s, "/")
+	if strings.Contains(body, "<script>alert(1)") {
+		t.Error("a message broke out of the JSON block")
+	}
+}
+
+func TestPageMethodAndOptions(t *testing.T) {
+	if _, err := NewPageHandler(PageOptions{}); err == nil {
+		t.Error("NewPageHandler without Graph succeeded")
+	}
+	handler, err := NewPageHandler(PageOptions{Graph: &fixedGraph{snapshot: pageSnapshot()}, AllowEnforce: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := httptest.NewRecorder()
+	handler.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/", nil))
+	if rec.Code != http.StatusMethodNotAllowed {
+		t.Errorf("POST: %d", rec.Code)
+	}
+	rec = httptest.NewRecorder()
+	handler.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/", nil))
+	doc, err := goquery.NewDocumentFromReader(rec.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, _ := doc.Find("body").Attr("data-allow-enforce"); v != "true" {
+		t.Errorf("data-allow-enforce %q", v)
+	}
+	if cc := rec.Header().Get("Cache-Control"); cc != "no-store" {
+		t.Errorf("Cache-Control %q", cc)
+	}
+}
+
+func TestStaticHandler(t *testing.T) {
+	h := StaticHandler()
+	get := func(target string, header map[string]string) *httptest.ResponseRecorder {
+		req := httptest.NewRequest(http.MethodGet, target, nil)
+		for k, v := range header {
+			req.Header.Set(k, v)
+		}
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		return rec
+	}
+	for path, ct := range map[string]string{
+		"/app.js":                        "text/javascript; charset=utf-8",
+		"/model.mjs":                     "text/javascript; charset=utf-8",
+		"/app.css":                       "text/css; charset=utf-8",
+		"/icons/lock-mixed.svg":          "image/svg+xml",
+		"/vendor/cytoscape.min.js":       "text/javascript; charset=utf-8",
+		"/vendor/cytoscape-dagre.min.js": "text/javascript; charset=utf-8",
+	} {
+		rec := get(path, nil)
+		if rec.Code != http.StatusOK {
+			t.Errorf("%s: %d", path, rec.Code)
+			continue
+		}
+		if got := rec.Header().Get("Content-Type"); got != ct {
+			t.Errorf("%s: Content-Type %q, want %q", path, got, ct)
+		}
+		if rec.Header().Get("X-Content-Type-Options") != "nosniff" {
+			t.Errorf("%s: no nosniff", path)
+		}
+		if got := rec.Header().Get("Cache-Control"); got != "no-cache" {
+			t.Errorf("%s without version: Cache-Control %q", path, got)
+		}
+	}
+	// The page's versioned URL may be cached for good.
+	url := assetURL("app.js")
+	rec := get("/"+strings.TrimPrefix(url, "static/"), nil)
+	if got := rec.Header().Get("Cache-Control"); !strings.Contains(got, "immutable") {
+		t.Errorf("%s: Cache-Control %q", url, got)
+	}
+	// Revalidation.
+	etag := rec.Header().Get("ETag")
+	if rec := get("/app.js", map[string]string{"If-None-Match": etag}); rec.Code != http.StatusNotModified {
+		t.Errorf("If-None-Match: %d, want 304", rec.Code)
+	}
+	for _, path := range []string{"/", "/icons", "/icons/", "/nope.js", "/../static.go", "/static.go", "/model.test.mjs"} {
+		if rec := get(path, nil); rec.Code != http.StatusNotFound {
+			t.Errorf("%s: %d, want 404", path, rec.Code)
+		}
+	}
+	rec = httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/app.js", nil))
+	if rec.Code != http.StatusMethodNotAllowed {
+		t.Errorf("POST: %d", rec.Code)
+	}
+	body, _ := io.ReadAll(get("/app.js", nil).Body)
+	if !strings.Contains(string(body), "from './model.mjs'") {
+		t.Error("app.js does not import model.mjs relatively")
+	}
+}

@@ -13,7 +13,7 @@ KUBE_LDFLAGS := -s -w \
 	-X k8s.io/component-base/version.gitTreeState=clean \
 	-X k8s.io/component-base/version.buildDate=2026-01-01T00:00:00Z
 
-.PHONY: all build bench demo generate generate-check testbed test test-unit lint clean
+.PHONY: all build bench demo generate generate-check screenshot testbed test test-js test-unit lint vendor-js clean
 
 all: build
 
@@ -47,9 +47,21 @@ lint:
 		if [ -n "$$unformatted" ]; then echo "gofmt wants changes in:"; echo "$$unformatted"; exit 1; fi
 	$(GO) vet ./...
 
-# Every test, the integration tests on the real test bed included.
-test: testbed lint
+# Every test, the integration tests on the real test bed and the browser tests included.
+test: testbed lint generate-check test-js
 	$(GO) test -race -count=1 -timeout 20m ./...
+
+# The page's pure JavaScript (static/model.mjs) under Node's test runner.
+test-js:
+	node --test static/
+
+# Refreshes static/vendor/ from npm at the versions pinned in package.json and package-lock.json.
+vendor-js:
+	scripts/vendor-js.sh
+
+# The README's picture of the dashboard, taken by the browser test on the demo.
+screenshot:
+	MESHLOCK_SCREENSHOT=$(CURDIR)/docs/dashboard.png $(GO) test -count=1 -run TestDashboardInBrowser ./cmd/server/
 
 # Unit tests only: no test bed needed.
 test-unit:

@@ -102,4 +102,3 @@ func (b *Browser) Screenshot(path string) {
 		b.t.Fatalf("e2e: screenshot: %v", err)
 	}
 }
-

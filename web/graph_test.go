@@ -53,7 +53,7 @@ func TestGraphEndpoint(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			handler, err := NewHandler(Options{BasePath: "/", Registry: newRegistry(), Graph: &fixedGraph{snapshot: twoNamespaces()}, Stream: http.NotFoundHandler()})
+			handler, err := NewHandler(Options{BasePath: "/", Registry: newRegistry(), Graph: &fixedGraph{snapshot: twoNamespaces()}, Stream: http.NotFoundHandler(), Enforcer: &scriptedEnforcer{}, Auth: ServerIdentity{}})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -88,7 +88,7 @@ func TestGraphEndpoint(t *testing.T) {
 
 func TestReadyz(t *testing.T) {
 	source := &fixedGraph{notReady: errors.New("kubernetes caches are not synced yet")}
-	handler, err := NewHandler(Options{BasePath: "/", Registry: newRegistry(), Graph: source, Stream: http.NotFoundHandler()})
+	handler, err := NewHandler(Options{BasePath: "/", Registry: newRegistry(), Graph: source, Stream: http.NotFoundHandler(), Enforcer: &scriptedEnforcer{}, Auth: ServerIdentity{}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -26,8 +26,15 @@ type Options struct {
 	Graph GraphSource
 	// Stream serves the WebSocket at /api/stream (a *Hub). Required.
 	Stream http.Handler
-	// AllowEnforce shows enforce actions and allows writes.
+	// AllowEnforce shows enforce actions and allows writes; without it
+	// every write answers 403.
 	AllowEnforce bool
+	// Enforcer performs writes and keeps the audit trail. Required.
+	Enforcer Enforcer
+	// Auth decides who each /api/ request acts as. Required.
+	Auth Authenticator
+	// TrustedOrigins may make state-changing requests cross-origin (a portal).
+	TrustedOrigins []string
 	// Logger receives request errors. Optional: defaults to slog.Default().
 	Logger *slog.Logger
 }
@@ -41,6 +48,9 @@ func (o *Options) validate() error {
 	}
 	if o.Graph == nil {
 		return errors.New("web: Graph is required")
+	}
+	if o.Enforcer == nil || o.Auth == nil {
+		return errors.New("web: Enforcer and Auth are required")
 	}
 	if o.Stream == nil {
 		return errors.New("web: Stream is required")

@@ -158,7 +158,7 @@ func TestViewersNeverQueryPrometheus(t *testing.T) {
 	samples := &scriptedSamples{samples: reviewsToRatings("none")}
 	cluster := &scriptedCluster{cluster: bookinfoCluster(), synced: true, changes: make(chan struct{}, 1)}
 	r := newTestRefresher(t, samples, cluster)
-	handler, err := NewHandler(Options{BasePath: "/", Registry: newRegistry(), Graph: r, Stream: http.NotFoundHandler()})
+	handler, err := NewHandler(Options{BasePath: "/", Registry: newRegistry(), Graph: r, Stream: http.NotFoundHandler(), Enforcer: &scriptedEnforcer{}, Auth: ServerIdentity{}})
 	if err != nil {
 		t.Fatal(err)
 	}

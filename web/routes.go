@@ -1,6 +1,7 @@
 package web
 
 import (
+	"fmt"
 	"net/http"
 	"strings"
 
@@ -26,21 +27,40 @@ func NewHandler(opts Options) (http.Handler, error) {
 	routes.Method(http.MethodGet, "/metrics", promhttp.HandlerFor(opts.Registry, promhttp.HandlerOpts{Registry: opts.Registry}))
 
 	routes.Route("/api", func(api chi.Router) {
+		api.Use(h.authenticate)
 		api.Get("/graph", h.handleGraph)
 		// The stream lives as long as the viewer: no request timeout here.
 		api.Method(http.MethodGet, "/stream", opts.Stream)
+		api.Get("/actions", h.handleActions)
+		api.Group(func(writes chi.Router) {
+			writes.Use(h.requireEnforce)
+			writes.Post("/enforce", h.handleEnforce)
+			writes.Post("/actions/{id}/undo", h.handleUndo)
+		})
 	})
 	routes.NotFound(func(w http.ResponseWriter, _ *http.Request) {
 		writeError(w, http.StatusNotFound, "no such page")
 	})
 
+	// Browsers' cross-site state-changing requests are refused; a portal
+	// named in --trusted-origins may make them.
+	crossOrigin := http.NewCrossOriginProtection()
+	for _, origin := range opts.TrustedOrigins {
+		if err := crossOrigin.AddTrustedOrigin(origin); err != nil {
+			return nil, fmt.Errorf("web: trusted origin %q: %w", origin, err)
+		}
+	}
+	crossOrigin.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		writeError(w, http.StatusForbidden, "cross-origin request refused: add the page's origin to --trusted-origins")
+	}))
+
 	base := strings.TrimSuffix(opts.BasePath, "/")
 	if base == "" {
-		return routes, nil
+		return crossOrigin.Handler(routes), nil
 	}
 	root := chi.NewRouter()
 	root.Mount(base, routes)
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return crossOrigin.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		// The page's URLs are relative, so it must be served from base + "/".
 		if r.URL.Path == base {
 			target := base + "/"
@@ -51,7 +71,7 @@ func NewHandler(opts Options) (http.Handler, error) {
 			return
 		}
 		root.ServeHTTP(w, r)
-	}), nil
+	})), nil
 }
 
 // handlers holds what every handler needs.

@@ -17,7 +17,7 @@ func newTestHandler(t *testing.T, basePath string) http.Handler {
 	t.Helper()
 	registry := prometheus.NewRegistry()
 	registry.MustRegister(collectors.NewGoCollector())
-	handler, err := NewHandler(Options{BasePath: basePath, Registry: registry, Graph: &fixedGraph{}, Stream: http.NotFoundHandler()})
+	handler, err := NewHandler(Options{BasePath: basePath, Registry: registry, Graph: &fixedGraph{}, Stream: http.NotFoundHandler(), Enforcer: &scriptedEnforcer{}, Auth: ServerIdentity{}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,13 +62,13 @@ func TestRoutesUnderBasePath(t *testing.T) {
 }
 
 func TestOptionsValidate(t *testing.T) {
-	if _, err := NewHandler(Options{BasePath: "mesh", Registry: prometheus.NewRegistry(), Graph: &fixedGraph{}, Stream: http.NotFoundHandler()}); err == nil {
+	if _, err := NewHandler(Options{BasePath: "mesh", Registry: prometheus.NewRegistry(), Graph: &fixedGraph{}, Stream: http.NotFoundHandler(), Enforcer: &scriptedEnforcer{}, Auth: ServerIdentity{}}); err == nil {
 		t.Error("a base path without a leading / was accepted")
 	}
-	if _, err := NewHandler(Options{BasePath: "/", Graph: &fixedGraph{}, Stream: http.NotFoundHandler()}); err == nil {
+	if _, err := NewHandler(Options{BasePath: "/", Graph: &fixedGraph{}, Stream: http.NotFoundHandler(), Enforcer: &scriptedEnforcer{}, Auth: ServerIdentity{}}); err == nil {
 		t.Error("a missing registry was accepted")
 	}
-	if _, err := NewHandler(Options{BasePath: "/", Registry: prometheus.NewRegistry(), Stream: http.NotFoundHandler()}); err == nil {
+	if _, err := NewHandler(Options{BasePath: "/", Registry: prometheus.NewRegistry(), Stream: http.NotFoundHandler(), Enforcer: &scriptedEnforcer{}, Auth: ServerIdentity{}}); err == nil {
 		t.Error("a missing graph source was accepted")
 	}
 	if _, err := NewHandler(Options{BasePath: "/", Registry: prometheus.NewRegistry(), Graph: &fixedGraph{}}); err == nil {

@@ -57,8 +57,8 @@ func demoDashboard(t *testing.T, args ...string) (string, *demo.Env, *switchable
 	if err != nil {
 		t.Fatal(err)
 	}
-	src := sources{kube: env.Kube, istio: env.Istio, prometheusURL: promServer.URL, close: env.Close}
-	app, err := newApp(cfg, src, prometheus.NewRegistry(), logger)
+	src := sources{kube: env.Kube, istio: env.Istio, prometheusURL: promServer.URL, close: env.Close, auditNamespace: "meshlock"}
+	app, err := newApp(ctx, cfg, src, prometheus.NewRegistry(), logger)
 	if err != nil {
 		t.Fatal(err)
 	}

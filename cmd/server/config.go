@@ -32,6 +32,7 @@ type config struct {
 	IstioRootNamespace        string
 	LogFormat                 string
 	Auth                      string
+	AuditNamespace            string // "": the pod's own namespace, else "default"
 }
 
 // errHelp is returned when -h or --help was asked for: usage was printed.
@@ -60,6 +61,7 @@ func parseConfig(args []string, getenv func(string) string, usage io.Writer) (co
 	fs.StringVar(&trustedOrigins, "trusted-origins", "", "comma-separated origins (a portal) allowed to make state-changing requests cross-origin")
 	fs.StringVar(&c.IstioRootNamespace, "istio-root-namespace", "istio-system", "where mesh-wide PeerAuthentications and DestinationRules live")
 	fs.StringVar(&c.LogFormat, "log-format", "text", "text or json")
+	fs.StringVar(&c.AuditNamespace, "audit-namespace", "", "where the audit trail of enforce actions is kept, as ConfigMaps (default: meshlock's own namespace in a cluster, else default)")
 	fs.StringVar(&c.Auth, "auth", "none", "none: act with the server's own Kubernetes identity; token: every /api/ request needs a Kubernetes bearer token, checked with a TokenReview")
 
 	if err := fs.Parse(args); err != nil {
@@ -138,7 +140,11 @@ func (c config) validate() error {
 	if strings.ContainsAny(c.FrameAncestors, ";,\r\n") {
 		return fmt.Errorf("--frame-ancestors must be a space-separated list of sources, got %q", c.FrameAncestors)
 	}
-	for _, ns := range append(append([]string{}, c.Namespaces...), c.IstioRootNamespace) {
+	namespaces := append(append([]string{}, c.Namespaces...), c.IstioRootNamespace)
+	if c.AuditNamespace != "" {
+		namespaces = append(namespaces, c.AuditNamespace)
+	}
+	for _, ns := range namespaces {
 		if errs := validation.IsDNS1123Label(ns); len(errs) > 0 {
 			return fmt.Errorf("invalid namespace %q: %s", ns, errs[0])
 		}

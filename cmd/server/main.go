@@ -69,7 +69,7 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger) error {
 
 	registry := prometheus.NewRegistry()
 	registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	a, err := newApp(cfg, src, registry, logger)
+	a, err := newApp(ctx, cfg, src, registry, logger)
 	if err != nil {
 		return err
 	}

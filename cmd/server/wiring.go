@@ -1,12 +1,14 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"os"
+	"strings"
 	"time"
 
 	istioclient "istio.io/client-go/pkg/clientset/versioned"
@@ -29,6 +31,11 @@ type sources struct {
 	istio         istioclient.Interface
 	prometheusURL string
 	close         func() error
+	// restConfig is the server's own connection (nil in the demo); with
+	// --auth=token, requests act with a copy that carries the user's token.
+	restConfig *rest.Config
+	// auditNamespace is where the audit trail lives by default.
+	auditNamespace string
 }
 
 // openSources connects to the cluster named by the flags, or starts the demo world.
@@ -38,7 +45,7 @@ func openSources(ctx context.Context, cfg config, logger *slog.Logger) (sources,
 		if err != nil {
 			return sources{}, fmt.Errorf("demo: %w", err)
 		}
-		return sources{kube: env.Kube, istio: env.Istio, prometheusURL: env.PrometheusURL, close: env.Close}, nil
+		return sources{kube: env.Kube, istio: env.Istio, prometheusURL: env.PrometheusURL, close: env.Close, auditNamespace: "meshlock"}, nil
 	}
 	restConfig, err := kubeConfig(cfg.Kubeconfig, cfg.Context)
 	if err != nil {
@@ -53,7 +60,56 @@ func openSources(ctx context.Context, cfg config, logger *slog.Logger) (sources,
 	if err != nil {
 		return sources{}, err
 	}
-	return sources{kube: kube, istio: istio, prometheusURL: cfg.PrometheusURL, close: func() error { return nil }}, nil
+	return sources{kube: kube, istio: istio, prometheusURL: cfg.PrometheusURL, close: func() error { return nil },
+		restConfig: restConfig, auditNamespace: ownNamespace()}, nil
+}
+
+// ownNamespace is the namespace meshlock runs in (its service account's),
+// else "default".
+func ownNamespace() string {
+	data, err := os.ReadFile("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
+	if ns := strings.TrimSpace(string(data)); err == nil && ns != "" {
+		return ns
+	}
+	return "default"
+}
+
+// authenticator follows --auth: the server's own identity, or each
+// request's bearer token checked with a TokenReview.
+func authenticator(ctx context.Context, cfg config, src sources, logger *slog.Logger) (web.Authenticator, error) {
+	server := k8s.Clients{Kube: src.kube, Istio: src.istio}
+	if cfg.Auth == "none" {
+		who := "demo"
+		if !cfg.Demo {
+			reviewCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			defer cancel()
+			var err error
+			if who, err = k8s.WhoAmI(reviewCtx, src.kube); err != nil {
+				logger.Warn("could not learn the server's Kubernetes identity for the audit trail", "error", err)
+				who = "meshlock (server identity)"
+			}
+		}
+		return web.ServerIdentity{Actor: web.Actor{Who: who, Clients: server}}, nil
+	}
+	if src.restConfig == nil {
+		return nil, errors.New("--auth=token needs a Kubernetes API: it cannot be used with --demo")
+	}
+	return web.TokenAuth{
+		Review: func(ctx context.Context, token string) (string, error) { return k8s.ReviewToken(ctx, src.kube, token) },
+		ClientsFor: func(token string) (k8s.Clients, error) {
+			userConfig := rest.AnonymousClientConfig(src.restConfig)
+			userConfig.BearerToken = token
+			kube, err := kubernetes.NewForConfig(userConfig)
+			if err != nil {
+				return k8s.Clients{}, err
+			}
+			istio, err := istioclient.NewForConfig(userConfig)
+			if err != nil {
+				return k8s.Clients{}, err
+			}
+			return k8s.Clients{Kube: kube, Istio: istio}, nil
+		},
+	}, nil
 }
 
 // kubeConfig follows the contract: --kubeconfig if given, else in-cluster
@@ -78,7 +134,7 @@ type app struct {
 	handler   http.Handler
 }
 
-func newApp(cfg config, src sources, registry *prometheus.Registry, logger *slog.Logger) (*app, error) {
+func newApp(ctx context.Context, cfg config, src sources, registry *prometheus.Registry, logger *slog.Logger) (*app, error) {
 	watcher, err := k8s.NewWatcher(k8s.Options{
 		Kube: src.kube, Istio: src.istio, Namespaces: cfg.Namespaces,
 		RootNamespace: cfg.IstioRootNamespace, Logger: logger,
@@ -105,9 +161,23 @@ func newApp(cfg config, src sources, registry *prometheus.Registry, logger *slog
 		return nil, err
 	}
 	refresher.Subscribe(hub.Publish)
+	auditNamespace := cmp.Or(cfg.AuditNamespace, src.auditNamespace)
+	enforcer, err := k8s.NewEnforcer(k8s.EnforcerOptions{
+		RootNamespace: cfg.IstioRootNamespace, AuditNamespace: auditNamespace,
+		// Audit records are the server's to write, whoever acts.
+		AuditClient: src.kube, Logger: logger,
+	})
+	if err != nil {
+		return nil, err
+	}
+	auth, err := authenticator(ctx, cfg, src, logger)
+	if err != nil {
+		return nil, err
+	}
 	handler, err := web.NewHandler(web.Options{
 		BasePath: cfg.BasePath, Registry: registry, Graph: refresher, Stream: hub,
-		AllowEnforce: cfg.AllowEnforce, Logger: logger,
+		AllowEnforce: cfg.AllowEnforce, Enforcer: enforcer, Auth: auth, TrustedOrigins: cfg.TrustedOrigins,
+		Logger: logger,
 	})
 	if err != nil {
 		return nil, err

@@ -1,0 +1,212 @@
+package web
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	"github.com/meshlock/meshlock/internal/graph"
+	"github.com/meshlock/meshlock/internal/k8s"
+)
+
+// scriptedEnforcer records what it is asked and answers err or a result.
+type scriptedEnforcer struct {
+	err      error
+	result   k8s.Result
+	requests []k8s.EnforceRequest
+	whos     []string
+	undone   []string
+}
+
+func (s *scriptedEnforcer) Enforce(_ context.Context, _ k8s.Clients, who string, req k8s.EnforceRequest) (k8s.Result, error) {
+	s.requests = append(s.requests, req)
+	s.whos = append(s.whos, who)
+	result := s.result
+	result.DryRun = req.DryRun
+	return result, s.err
+}
+
+func (s *scriptedEnforcer) Actions(context.Context, k8s.Clients) ([]k8s.Action, error) {
+	return []k8s.Action{{ID: "a1", Who: "demo"}}, s.err
+}
+
+func (s *scriptedEnforcer) Undo(_ context.Context, _ k8s.Clients, who, id string) (k8s.Action, error) {
+	s.undone = append(s.undone, id)
+	s.whos = append(s.whos, who)
+	return k8s.Action{ID: id}, s.err
+}
+
+// bookinfoWithLegacy: ratings has a plaintext caller from outside the mesh;
+// legacy/db has no sidecar and a caller with one.
+func bookinfoWithLegacy() graph.Snapshot {
+	return graph.Snapshot{
+		Nodes: []graph.Node{
+			{ID: "default/ratings", Namespace: "default", Name: "ratings", Kind: graph.KindService, InMesh: true, PeerAuthentication: "UNSET"},
+			{ID: "default/reviews", Namespace: "default", Name: "reviews", Kind: graph.KindService, InMesh: true, PeerAuthentication: "UNSET"},
+			{ID: "legacy/db", Namespace: "legacy", Name: "db", Kind: graph.KindService, InMesh: false, PeerAuthentication: "UNSET"},
+			{ID: "unknown", Name: "unknown", Kind: graph.KindUnknown},
+		},
+		Edges: []graph.Edge{
+			{ID: "default/reviews->default/ratings:http", Source: "default/reviews", Target: "default/ratings", Protocol: "http", Rate: 2, MTLSRatio: 1, Status: graph.StatusLocked},
+			{ID: "unknown->default/ratings:http", Source: "unknown", Target: "default/ratings", Protocol: "http", Rate: 0.5, Status: graph.StatusOpen},
+			{ID: "default/reviews->legacy/db:tcp", Source: "default/reviews", Target: "legacy/db", Protocol: "tcp", Rate: 100, Status: graph.StatusUnknown},
+		},
+	}
+}
+
+type writeCase struct {
+	method, path, body string
+	header             map[string]string
+}
+
+func do(t *testing.T, handler http.Handler, c writeCase) (int, string) {
+	t.Helper()
+	req := httptest.NewRequest(c.method, c.path, strings.NewReader(c.body))
+	for k, v := range c.header {
+		req.Header.Set(k, v)
+	}
+	rec := httptest.NewRecorder()
+	handler.ServeHTTP(rec, req)
+	body, _ := io.ReadAll(rec.Result().Body)
+	return rec.Code, string(body)
+}
+
+func enforceHandler(t *testing.T, enforcer *scriptedEnforcer, allow bool, auth Authenticator, trusted ...string) http.Handler {
+	t.Helper()
+	handler, err := NewHandler(Options{BasePath: "/", Registry: newRegistry(), Graph: &fixedGraph{snapshot: bookinfoWithLegacy()},
+		Stream: http.NotFoundHandler(), Enforcer: enforcer, Auth: auth, AllowEnforce: allow, TrustedOrigins: trusted})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return handler
+}
+
+const namespaceDryRun = `{"scope":"namespace","namespace":"default","service":"","mode":"peerauthentication","dryRun":true}`
+
+func TestEnforceRequests(t *testing.T) {
+	forbidden := apierrors.NewForbidden(schema.GroupResource{Group: "networking.istio.io", Resource: "destinationrules"}, "reviews",
+		errors.New(`User "alice" cannot patch resource "destinationrules"`))
+	tests := []struct {
+		name      string
+		allow     bool
+		err       error
+		call      writeCase
+		wantCode  int
+		wantInAns string
+		wantCalls int
+	}{
+		{"read-only dashboard refuses writes", false, nil, writeCase{"POST", "/api/enforce", namespaceDryRun, nil}, 403, "--allow-enforce", 0},
+		{"read-only dashboard refuses undo", false, nil, writeCase{"POST", "/api/actions/a1/undo", "", nil}, 403, "--allow-enforce", 0},
+		{"a dry run answers the plan", true, nil, writeCase{"POST", "/api/enforce", namespaceDryRun, nil}, 200, `"dryRun":true`, 1},
+		{"malformed JSON", true, nil, writeCase{"POST", "/api/enforce", `{"scope":`, nil}, 400, "malformed JSON", 0},
+		{"unknown field", true, nil, writeCase{"POST", "/api/enforce", `{"scope":"mesh","mode":"peerauthentication","force":true}`, nil}, 400, "force", 0},
+		{"unknown scope", true, nil, writeCase{"POST", "/api/enforce", `{"scope":"galaxy","mode":"peerauthentication"}`, nil}, 400, "galaxy", 0},
+		{"unknown mode", true, nil, writeCase{"POST", "/api/enforce", `{"scope":"mesh","mode":"firewall"}`, nil}, 400, "firewall", 0},
+		{"invalid namespace", true, nil, writeCase{"POST", "/api/enforce", `{"scope":"namespace","namespace":"Default","mode":"peerauthentication"}`, nil}, 400, "Default", 0},
+		{"oversized body", true, nil, writeCase{"POST", "/api/enforce", `{"scope":"mesh","mode":"peerauthentication","namespace":"` + strings.Repeat("a", maxRequestBody) + `"}`, nil}, 413, "larger than", 0},
+		{"conflict", true, fmt.Errorf("%w: DestinationRule default/ratings changed meanwhile", k8s.ErrConflict), writeCase{"POST", "/api/enforce", namespaceDryRun, nil}, 409, "changed meanwhile", 1},
+		{"RBAC forbids", true, forbidden, writeCase{"POST", "/api/enforce", namespaceDryRun, nil}, 403, `User \"alice\" cannot patch`, 1},
+		{"unknown action", true, fmt.Errorf("%w: no action x9", k8s.ErrNotFound), writeCase{"POST", "/api/actions/x9/undo", "", nil}, 404, "no action x9", 0},
+		{"cross-site write refused", true, nil, writeCase{"POST", "/api/enforce", namespaceDryRun, map[string]string{"Sec-Fetch-Site": "cross-site", "Origin": "https://evil.example"}}, 403, "cross-origin", 0},
+		{"trusted portal may write", true, nil, writeCase{"POST", "/api/enforce", namespaceDryRun, map[string]string{"Sec-Fetch-Site": "cross-site", "Origin": "https://portal.example"}}, 200, `"changes":[]`, 1},
+		{"the audit trail is readable when read-only", false, nil, writeCase{"GET", "/api/actions", "", nil}, 200, `"a1"`, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			enforcer := &scriptedEnforcer{err: tt.err}
+			handler := enforceHandler(t, enforcer, tt.allow, ServerIdentity{Actor: Actor{Who: "system:serviceaccount:meshlock:meshlock"}}, "https://portal.example")
+			code, body := do(t, handler, tt.call)
+			if code != tt.wantCode || !strings.Contains(body, tt.wantInAns) {
+				t.Fatalf("%s %s: %d %s, want %d containing %q", tt.call.method, tt.call.path, code, body, tt.wantCode, tt.wantInAns)
+			}
+			if code >= 400 {
+				var answer map[string]string
+				if err := json.Unmarshal([]byte(body), &answer); err != nil || answer["error"] == "" {
+					t.Errorf("error answer is not {\"error\": ...}: %s", body)
+				}
+			}
+			if len(enforcer.requests) != tt.wantCalls {
+				t.Errorf("the enforcer was called %d times, want %d", len(enforcer.requests), tt.wantCalls)
+			}
+		})
+	}
+}
+
+func TestEnforceNamesTheCallersItWouldCut(t *testing.T) {
+	tests := []struct {
+		name, body string
+		want       []string
+	}{
+		{"STRICT on default cuts the plaintext caller of ratings",
+			`{"scope":"namespace","namespace":"default","mode":"peerauthentication","dryRun":true}`, []string{"unknown->default/ratings"}},
+		{"STRICT on reviews cuts nobody", `{"scope":"service","namespace":"default","service":"reviews","mode":"peerauthentication","dryRun":true}`, nil},
+		{"ISTIO_MUTUAL towards the server without a sidecar cuts its mesh callers",
+			`{"scope":"mesh","mode":"destinationrule","dryRun":true}`, []string{"default/reviews->legacy/db"}},
+		{"ISTIO_MUTUAL inside default cuts nobody", `{"scope":"namespace","namespace":"default","mode":"destinationrule","dryRun":true}`, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			handler := enforceHandler(t, &scriptedEnforcer{}, true, ServerIdentity{})
+			code, body := do(t, handler, writeCase{"POST", "/api/enforce", tt.body, nil})
+			if code != http.StatusOK {
+				t.Fatalf("%d %s", code, body)
+			}
+			var answer enforceResponse
+			if err := json.Unmarshal([]byte(body), &answer); err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, b := range answer.Breaks {
+				got = append(got, b.Source+"->"+b.Target)
+			}
+			if strings.Join(got, " ") != strings.Join(tt.want, " ") {
+				t.Errorf("breaks %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestTokenAuth(t *testing.T) {
+	enforcer := &scriptedEnforcer{}
+	auth := TokenAuth{
+		Review: func(_ context.Context, token string) (string, error) {
+			if token != "good-token" {
+				return "", fmt.Errorf("%w: the token was not accepted", k8s.ErrUnauthenticated)
+			}
+			return "alice", nil
+		},
+		ClientsFor: func(string) (k8s.Clients, error) { return k8s.Clients{}, nil },
+	}
+	handler := enforceHandler(t, enforcer, true, auth)
+	for _, tt := range []struct {
+		name     string
+		header   map[string]string
+		path     string
+		wantCode int
+	}{
+		{"no token", nil, "/api/graph", 401},
+		{"rejected token", map[string]string{"Authorization": "Bearer bad"}, "/api/graph", 401},
+		{"not a bearer token", map[string]string{"Authorization": "Basic YWxpY2U6cHc="}, "/api/graph", 401},
+		{"good token reads", map[string]string{"Authorization": "Bearer good-token"}, "/api/graph", 200},
+		{"the page itself needs no token", nil, "/healthz", 200},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if code, body := do(t, handler, writeCase{"GET", tt.path, "", tt.header}); code != tt.wantCode {
+				t.Errorf("GET %s: %d %s, want %d", tt.path, code, body, tt.wantCode)
+			}
+		})
+	}
+	code, _ := do(t, handler, writeCase{"POST", "/api/enforce", namespaceDryRun, map[string]string{"Authorization": "Bearer good-token"}})
+	if code != 200 || len(enforcer.whos) != 1 || enforcer.whos[0] != "alice" {
+		t.Errorf("a write with a good token: %d, acted as %v, want alice", code, enforcer.whos)
+	}
+}

@@ -166,6 +166,9 @@ type Change struct {
 	// YAML is the object as the server stores (or would store) it, without
 	// server-managed metadata.
 	YAML string `json:"yaml"`
+	// Previous is the object as it is now (same form as YAML), empty for a
+	// create: with YAML it shows the change as a diff.
+	Previous string `json:"previous,omitempty"`
 	// Conflict, when set, says why this change cannot be applied.
 	Conflict string `json:"conflict,omitempty"`
 }

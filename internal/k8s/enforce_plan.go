@@ -250,7 +250,8 @@ func updateStep(kind string, current, merged istioObject, b *patchBuilder, confl
 		return planStep{}, err
 	}
 	step := planStep{
-		change:   Change{Action: ActionUpdate, Kind: kind, Namespace: current.GetNamespace(), Name: current.GetName(), Conflict: strings.Join(conflicts, "; ")},
+		change: Change{Action: ActionUpdate, Kind: kind, Namespace: current.GetNamespace(), Name: current.GetName(),
+			Previous: previous, Conflict: strings.Join(conflicts, "; ")},
 		previous: previous,
 		write: objectWrite{kind: kind, namespace: current.GetNamespace(), name: current.GetName(),
 			ops: b.ops, inverse: b.inverse, resourceVersion: current.GetResourceVersion(), fingerprint: fingerprint(current)},

@@ -33,6 +33,9 @@ type Options struct {
 	Enforcer Enforcer
 	// Auth decides who each /api/ request acts as. Required.
 	Auth Authenticator
+	// FrameAncestors is the CSP frame-ancestors value: who may embed the
+	// dashboard in an iframe. Default "'self'".
+	FrameAncestors string
 	// TrustedOrigins may make state-changing requests cross-origin (a portal).
 	TrustedOrigins []string
 	// Logger receives request errors. Optional: defaults to slog.Default().
@@ -54,6 +57,9 @@ func (o *Options) validate() error {
 	}
 	if o.Stream == nil {
 		return errors.New("web: Stream is required")
+	}
+	if o.FrameAncestors == "" {
+		o.FrameAncestors = "'self'"
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()

@@ -19,7 +19,12 @@ func NewHandler(opts Options) (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
+	observe, err := requestMetrics(opts.Registry)
+	if err != nil {
+		return nil, err
+	}
 	routes := chi.NewRouter()
+	routes.Use(securityHeaders(opts.FrameAncestors), observe)
 	routes.Method(http.MethodGet, "/", page)
 	routes.Method(http.MethodGet, "/static/*", http.StripPrefix(strings.TrimSuffix(opts.BasePath, "/")+"/static/", StaticHandler()))
 	routes.Get("/healthz", handleHealthz)

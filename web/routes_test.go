@@ -75,3 +75,32 @@ func TestOptionsValidate(t *testing.T) {
 		t.Error("a missing stream was accepted")
 	}
 }
+
+func TestSecurityHeaders(t *testing.T) {
+	registry := prometheus.NewRegistry()
+	handler, err := NewHandler(Options{BasePath: "/mesh", Registry: registry, Graph: &fixedGraph{}, Stream: http.NotFoundHandler(),
+		Enforcer: &scriptedEnforcer{}, Auth: ServerIdentity{}, FrameAncestors: "'self' https://portal.example"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range []string{"/mesh/", "/mesh/api/graph", "/mesh/static/app.js"} {
+		rec := httptest.NewRecorder()
+		handler.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))
+		h := rec.Result().Header
+		csp := h.Get("Content-Security-Policy")
+		if !strings.Contains(csp, "frame-ancestors 'self' https://portal.example") || !strings.Contains(csp, "script-src 'self'") ||
+			strings.Contains(csp, "unsafe-inline") {
+			t.Errorf("%s: CSP %q", path, csp)
+		}
+		if h.Get("X-Frame-Options") != "" {
+			t.Errorf("%s: X-Frame-Options %q contradicts frame-ancestors", path, h.Get("X-Frame-Options"))
+		}
+		if h.Get("X-Content-Type-Options") != "nosniff" || h.Get("Referrer-Policy") == "" {
+			t.Errorf("%s: headers %v", path, h)
+		}
+	}
+	code, body := get(t, handler, "/mesh/metrics")
+	if code != http.StatusOK || !strings.Contains(body, `meshlock_http_request_duration_seconds_count{code="200",method="GET",route="/mesh/api/graph"} 1`) {
+		t.Errorf("request latency not observed by route:\n%s", body)
+	}
+}

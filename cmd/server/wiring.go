@@ -177,7 +177,8 @@ func newApp(ctx context.Context, cfg config, src sources, registry *prometheus.R
 	handler, err := web.NewHandler(web.Options{
 		BasePath: cfg.BasePath, Registry: registry, Graph: refresher, Stream: hub,
 		AllowEnforce: cfg.AllowEnforce, Enforcer: enforcer, Auth: auth, TrustedOrigins: cfg.TrustedOrigins,
-		Logger: logger,
+		FrameAncestors: cfg.FrameAncestors,
+		Logger:         logger,
 	})
 	if err != nil {
 		return nil, err

@@ -13,7 +13,7 @@ KUBE_LDFLAGS := -s -w \
 	-X k8s.io/component-base/version.gitTreeState=clean \
 	-X k8s.io/component-base/version.buildDate=2026-01-01T00:00:00Z
 
-.PHONY: all build bench demo generate generate-check screenshot testbed test test-js test-unit lint vendor-js clean
+.PHONY: all build bench docs demo generate generate-check screenshot testbed test test-js test-unit lint vendor-js clean
 
 all: build
 
@@ -66,6 +66,10 @@ screenshot:
 # Unit tests only: no test bed needed.
 test-unit:
 	$(GO) test -race -count=1 -short ./internal/... ./web/... ./cmd/...
+
+# Rewrites the README's table of flags from the binary's flag set.
+docs:
+	$(GO) test -count=1 -run TestREADMEDocumentsEveryFlag ./cmd/server/ -args -update-readme
 
 # The graph builder's benchmark, whose figures the README quotes.
 bench:

@@ -43,26 +43,7 @@ var errHelp = flag.ErrHelp
 func parseConfig(args []string, getenv func(string) string, usage io.Writer) (config, error) {
 	var c config
 	var namespaces, trustedOrigins string
-	fs := flag.NewFlagSet("meshlock", flag.ContinueOnError)
-	fs.SetOutput(io.Discard) // errors are reported once, by the caller
-	fs.StringVar(&c.Addr, "addr", ":8080", "listen address")
-	fs.BoolVar(&c.Demo, "demo", false, "run against the built-in simulated mesh: no cluster, no Prometheus needed; enforcing is allowed")
-	fs.StringVar(&c.PrometheusURL, "prometheus-url", "http://prometheus.istio-system:9090", "any Prometheus-compatible query API (Prometheus, Thanos, Mimir)")
-	fs.StringVar(&c.PrometheusBearerTokenFile, "prometheus-bearer-token-file", "", "file holding a bearer token for the Prometheus API")
-	fs.StringVar(&c.PrometheusCAFile, "prometheus-ca-file", "", "CA bundle that verifies the Prometheus API's certificate")
-	fs.StringVar(&c.Kubeconfig, "kubeconfig", "", "kubeconfig file (default: in-cluster config, else $KUBECONFIG, else ~/.kube/config)")
-	fs.StringVar(&c.Context, "context", "", "kubeconfig context (default: its current context)")
-	fs.StringVar(&namespaces, "namespaces", "", "comma-separated namespaces to watch and show (default: all)")
-	fs.DurationVar(&c.Refresh, "refresh", 5*time.Second, "how often Prometheus is queried, whatever the number of viewers")
-	fs.DurationVar(&c.Window, "window", time.Minute, "the rate window of the PromQL queries")
-	fs.StringVar(&c.BasePath, "base-path", "/", "serve everything under this prefix (reverse proxy, portal)")
-	fs.StringVar(&c.FrameAncestors, "frame-ancestors", "'self'", "value of the CSP frame-ancestors directive: who may embed the dashboard in an iframe")
-	fs.BoolVar(&c.AllowEnforce, "allow-enforce", false, "allow writes (enforce, undo); default off, on in --demo")
-	fs.StringVar(&trustedOrigins, "trusted-origins", "", "comma-separated origins (a portal) allowed to make state-changing requests cross-origin")
-	fs.StringVar(&c.IstioRootNamespace, "istio-root-namespace", "istio-system", "where mesh-wide PeerAuthentications and DestinationRules live")
-	fs.StringVar(&c.LogFormat, "log-format", "text", "text or json")
-	fs.StringVar(&c.AuditNamespace, "audit-namespace", "", "where the audit trail of enforce actions is kept, as ConfigMaps (default: meshlock's own namespace in a cluster, else default)")
-	fs.StringVar(&c.Auth, "auth", "none", "none: act with the server's own Kubernetes identity; token: every /api/ request needs a Kubernetes bearer token, checked with a TokenReview")
+	fs := newFlagSet(&c, &namespaces, &trustedOrigins)
 
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -105,6 +86,52 @@ func parseConfig(args []string, getenv func(string) string, usage io.Writer) (co
 		c.AllowEnforce = true
 	}
 	return c, c.validate()
+}
+
+// newFlagSet declares every flag, once, for parsing and for the README.
+func newFlagSet(c *config, namespaces, trustedOrigins *string) *flag.FlagSet {
+	fs := flag.NewFlagSet("meshlock", flag.ContinueOnError)
+	fs.SetOutput(io.Discard) // errors are reported once, by the caller
+	fs.StringVar(&c.Addr, "addr", ":8080", "listen address")
+	fs.BoolVar(&c.Demo, "demo", false, "run against the built-in simulated mesh: no cluster, no Prometheus needed; enforcing is allowed")
+	fs.StringVar(&c.PrometheusURL, "prometheus-url", "http://prometheus.istio-system:9090", "any Prometheus-compatible query API (Prometheus, Thanos, Mimir)")
+	fs.StringVar(&c.PrometheusBearerTokenFile, "prometheus-bearer-token-file", "", "file holding a bearer token for the Prometheus API")
+	fs.StringVar(&c.PrometheusCAFile, "prometheus-ca-file", "", "CA bundle that verifies the Prometheus API's certificate")
+	fs.StringVar(&c.Kubeconfig, "kubeconfig", "", "kubeconfig file (default: in-cluster config, else $KUBECONFIG, else ~/.kube/config)")
+	fs.StringVar(&c.Context, "context", "", "kubeconfig context (default: its current context)")
+	fs.StringVar(namespaces, "namespaces", "", "comma-separated namespaces to watch and show (default: all)")
+	fs.DurationVar(&c.Refresh, "refresh", 5*time.Second, "how often Prometheus is queried, whatever the number of viewers")
+	fs.DurationVar(&c.Window, "window", time.Minute, "the rate window of the PromQL queries")
+	fs.StringVar(&c.BasePath, "base-path", "/", "serve everything under this prefix (reverse proxy, portal)")
+	fs.StringVar(&c.FrameAncestors, "frame-ancestors", "'self'", "value of the CSP frame-ancestors directive: who may embed the dashboard in an iframe")
+	fs.BoolVar(&c.AllowEnforce, "allow-enforce", false, "allow writes (enforce, undo); default off, on in --demo")
+	fs.StringVar(trustedOrigins, "trusted-origins", "", "comma-separated origins (a portal) allowed to make state-changing requests cross-origin")
+	fs.StringVar(&c.IstioRootNamespace, "istio-root-namespace", "istio-system", "where mesh-wide PeerAuthentications and DestinationRules live")
+	fs.StringVar(&c.LogFormat, "log-format", "text", "text or json")
+	fs.StringVar(&c.AuditNamespace, "audit-namespace", "", "where the audit trail of enforce actions is kept, as ConfigMaps (default: meshlock's own namespace in a cluster, else default)")
+	fs.StringVar(&c.Auth, "auth", "none", "none: act with the server's own Kubernetes identity; token: every /api/ request needs a Kubernetes bearer token, checked with a TokenReview")
+
+	return fs
+}
+
+// flagsMarkdown is the README's table of flags, made from the flag set so
+// that it cannot drift from the binary.
+func flagsMarkdown() string {
+	var c config
+	var namespaces, trustedOrigins string
+	var b strings.Builder
+	b.WriteString("| flag | environment | default | meaning |\n| --- | --- | --- | --- |\n")
+	newFlagSet(&c, &namespaces, &trustedOrigins).VisitAll(func(f *flag.Flag) {
+		def := "`" + f.DefValue + "`"
+		switch f.DefValue {
+		case "":
+			def = "none"
+		case "false":
+			def = "off"
+		}
+		fmt.Fprintf(&b, "| `--%s` | `%s` | %s | %s |\n", f.Name, envName(f.Name), def, f.Usage)
+	})
+	return b.String()
 }
 
 // envName maps a flag name to its environment variable: base-path → MESHLOCK_BASE_PATH.

@@ -6,6 +6,7 @@ import (
 	"context"
 	"os"
 	"os/exec"
+	"strconv"
 	"testing"
 	"time"
 
@@ -21,7 +22,7 @@ type Browser struct {
 // StartBrowser starts Chromium (MESHLOCK_CHROMIUM, else chromium on PATH)
 // with a fresh profile and a window of width×height; it is closed when the
 // test ends. A missing browser fails the test: browser tests never skip.
-func StartBrowser(t testing.TB, width, height int) *Browser {
+func StartBrowser(t testing.TB, width, height int, extra ...chromedp.ExecAllocatorOption) *Browser {
 	t.Helper()
 	path := os.Getenv("MESHLOCK_CHROMIUM")
 	if path == "" {
@@ -42,6 +43,7 @@ func StartBrowser(t testing.TB, width, height int) *Browser {
 		chromedp.Flag("disable-sync", true),
 		chromedp.Flag("disable-quic", true),
 	)
+	opts = append(opts, extra...)
 	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancelCtx := chromedp.NewContext(allocCtx)
 	t.Cleanup(func() {
@@ -100,5 +102,39 @@ func (b *Browser) Screenshot(path string) {
 	}
 	if err := os.WriteFile(path, png, 0o644); err != nil {
 		b.t.Fatalf("e2e: screenshot: %v", err)
+	}
+}
+
+// InProcessFrames keeps cross-site iframes in the page's own renderer
+// (no site isolation), so that a test can query into them with FramePadlocks.
+var InProcessFrames = []chromedp.ExecAllocatorOption{
+	chromedp.Flag("disable-site-isolation-trials", true),
+	chromedp.Flag("disable-features", "IsolateOrigins,site-per-process"),
+}
+
+// FrameCount counts the elements matching selector inside the document of
+// the page's first iframe (0 when the frame shows no such document, as
+// when the browser refused to frame it).
+func (b *Browser) FrameCount(selector string) (int, error) {
+	ctx, cancel := context.WithTimeout(b.ctx, 10*time.Second)
+	defer cancel()
+	frames, err := chromedp.Run(ctx, chromedp.Nodes(chromedp.CSS("iframe")))
+	if err != nil {
+		return 0, err
+	}
+	inside, err := chromedp.Run(ctx, chromedp.Nodes(chromedp.CSS(selector), chromedp.AtLeast(0), chromedp.FromNode(frames[0])))
+	if err != nil {
+		return 0, err
+	}
+	return len(inside), nil
+}
+
+// Go sends the page to url without waiting for its load events: a page
+// with cross-site iframes detaches targets while loading, which a waiting
+// navigation takes for a failure.
+func (b *Browser) Go(url string) {
+	b.t.Helper()
+	if _, err := Eval[string](b, `location.href = `+strconv.Quote(url)); err != nil {
+		b.t.Fatalf("e2e: go to %s: %v", url, err)
 	}
 }

@@ -6,18 +6,14 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
-	istioclient "istio.io/client-go/pkg/clientset/versioned"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/kubernetes"
 
 	"github.com/meshlock/meshlock/internal/graph"
-	"github.com/meshlock/meshlock/internal/meshsim"
 	"github.com/meshlock/meshlock/test/integration"
 	"github.com/meshlock/meshlock/test/testbed"
 )
@@ -118,34 +114,16 @@ func allStatus(s graph.Snapshot, want string, ids ...string) bool {
 // destination-rule-all-mtls.yaml, the legacy edge stays open, and an idle
 // Service is a node without edges.
 func TestGraphOnRealCluster(t *testing.T) {
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	cluster := testbed.StartCluster(t)
-	kube := kubernetes.NewForConfigOrDie(cluster.RESTConfig)
-	istio := istioclient.NewForConfigOrDie(cluster.RESTConfig)
+	b := integration.StartBookinfo(t, func(ctx context.Context, b *integration.Bookinfo) {
+		idle := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "idle", Namespace: "default"},
+			Spec: corev1.ServiceSpec{Selector: map[string]string{"app": "idle"}, Ports: []corev1.ServicePort{{Name: "http", Port: 8080}}}}
+		if _, err := b.Kube.CoreV1().Services("default").Create(ctx, idle, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	})
+	istio := b.Istio
 
-	integration.ApplyDestinationRules(t, istio, "default", integration.SharedFixture(t, "bookinfo", "destination-rule-all.yaml"))
-	mesh, err := meshsim.New(meshsim.Options{Topology: meshsim.Bookinfo(), Istio: istio, AutoMTLS: false})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := mesh.Publish(ctx, kube); err != nil {
-		t.Fatal(err)
-	}
-	idle := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "idle", Namespace: "default"},
-		Spec: corev1.ServiceSpec{Selector: map[string]string{"app": "idle"}, Ports: []corev1.ServicePort{{Name: "http", Port: 8080}}}}
-	if _, err := kube.CoreV1().Services("default").Create(ctx, idle, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	if err := mesh.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	go mesh.Run(ctx, 250*time.Millisecond)
-	metrics := httptest.NewServer(mesh.Handler())
-	defer metrics.Close()
-	prom := testbed.StartPrometheus(t, strings.TrimPrefix(metrics.URL, "http://"))
-
-	base := startMeshlock(t, "--kubeconfig="+cluster.Kubeconfig, "--prometheus-url="+prom.URL,
+	base := startMeshlock(t, "--kubeconfig="+b.Cluster.Kubeconfig, "--prometheus-url="+b.Prometheus.URL,
 		"--refresh=1s", "--window=4s")
 	graphURL := base + "/api/graph"
 

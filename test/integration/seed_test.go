@@ -3,8 +3,6 @@ package integration
 import (
 	"context"
 	"fmt"
-	"net/http/httptest"
-	"strings"
 	"testing"
 	"time"
 
@@ -13,40 +11,19 @@ import (
 	"github.com/prometheus/common/model"
 	securityapi "istio.io/api/security/v1beta1"
 	securityv1 "istio.io/client-go/pkg/apis/security/v1"
-	istioclient "istio.io/client-go/pkg/clientset/versioned"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/kubernetes"
 
 	"github.com/meshlock/meshlock/internal/meshsim"
-	"github.com/meshlock/meshlock/test/testbed"
 )
 
 // The seed exercise, on real servers: bookinfo without TLS is plaintext,
 // destination-rule-all-mtls.yaml makes it mutual TLS, and a STRICT
 // PeerAuthentication cuts off the caller without a sidecar.
 func TestSeedExerciseOnRealServers(t *testing.T) {
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	cluster := testbed.StartCluster(t)
-	kube := kubernetes.NewForConfigOrDie(cluster.RESTConfig)
-	istio := istioclient.NewForConfigOrDie(cluster.RESTConfig)
-
-	ApplyDestinationRules(t, istio, "default", SharedFixture(t, "bookinfo", "destination-rule-all.yaml"))
-	mesh, err := meshsim.New(meshsim.Options{Topology: meshsim.Bookinfo(), Istio: istio, AutoMTLS: false})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := mesh.Publish(ctx, kube); err != nil {
-		t.Fatal(err)
-	}
-	if err := mesh.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	go mesh.Run(ctx, 250*time.Millisecond)
-	metrics := httptest.NewServer(mesh.Handler())
-	defer metrics.Close()
-	prom := testbed.StartPrometheus(t, strings.TrimPrefix(metrics.URL, "http://"))
-	query := promQuerier(t, prom.URL)
+	ctx := context.Background()
+	b := StartBookinfo(t, nil)
+	istio, mesh := b.Istio, b.Mesh
+	query := promQuerier(t, b.Prometheus.URL)
 
 	const productpageToReviews = `reporter="destination",source_workload="productpage-v1",destination_service_name="reviews"`
 	rate := func(selector string) func() float64 {

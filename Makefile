@@ -34,13 +34,18 @@ generate-check: generate
 	@git diff --exit-code -- '*_templ.go' || { echo "generated templ files are out of date: run make generate and commit"; exit 1; }
 
 # kube-apiserver from k8s.io/kubernetes, rebuilt only when the tools module changes.
-testbed: $(TESTBED_BIN)/kube-apiserver
+testbed: $(TESTBED_BIN)/kube-apiserver $(TESTBED_BIN)/kustomize
 	@command -v etcd >/dev/null || test -x $(TESTBED_BIN)/etcd || { echo "testbed: etcd missing: apt-get install etcd-server (or run .ci/run)"; exit 1; }
 	@command -v prometheus >/dev/null || { echo "testbed: prometheus missing: apt-get install prometheus (or run .ci/run)"; exit 1; }
 
 $(TESTBED_BIN)/kube-apiserver: test/tools/go.mod test/tools/go.sum
 	@mkdir -p $(TESTBED_BIN)
 	cd test/tools && $(GO) build -ldflags "$(KUBE_LDFLAGS)" -o $@ k8s.io/kubernetes/cmd/kube-apiserver
+
+# kustomize, to render deploy/ in the deploy test, from the same tools module.
+$(TESTBED_BIN)/kustomize: test/tools/go.mod test/tools/go.sum
+	@mkdir -p $(TESTBED_BIN)
+	cd test/tools && $(GO) build -ldflags "-s -w" -o $@ sigs.k8s.io/kustomize/kustomize/v5
 
 lint:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' | grep -v '_templ.go$$')); \

@@ -1,0 +1,670 @@
+package integration
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	authorizationv1 "k8s.io/api/authorization/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+	"k8s.io/client-go/discovery"
+	"k8s.io/client-go/discovery/cached/memory"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/restmapper"
+
+	"github.com/meshlock/meshlock/test/testbed"
+)
+
+// What deploy/ installs: meshlock's ServiceAccount in the namespace meshlock.
+const (
+	deployNS = "meshlock"
+	deploySA = "system:serviceaccount:" + deployNS + ":meshlock"
+	// The server's own shutdown deadline after SIGTERM (cmd/server/main.go).
+	deployServerShutdown = 10
+)
+
+// deployGroups are the groups a ServiceAccount's token carries, so that a
+// grant to any of them is seen too.
+var deployGroups = []string{"system:serviceaccounts", "system:serviceaccounts:" + deployNS, "system:authenticated"}
+
+// TestDeployOnRealCluster renders deploy/ and deploy/enforce with kustomize,
+// applies them to the test bed's kube-apiserver the way `kubectl apply -k`
+// does (the enforce variant on top of the read-only one, an upgrade), and
+// checks the objects, the pod's hardening and, with SubjectAccessReviews and
+// rules reviews, that the ServiceAccount can do exactly what meshlock needs.
+func TestDeployOnRealCluster(t *testing.T) {
+	cluster := testbed.StartCluster(t)
+	var warnings deployWarnings
+	cfg := rest.CopyConfig(cluster.RESTConfig)
+	cfg.WarningHandler = &warnings
+	kube := kubernetes.NewForConfigOrDie(cfg)
+	root := testbed.RepoRoot(t)
+
+	t.Run("base", func(t *testing.T) {
+		objs := deployRender(t, filepath.Join(root, "deploy"))
+		deployApply(t, cfg, objs)
+		if w := warnings.take(); len(w) > 0 {
+			t.Errorf("applying deploy/ drew warnings: %q", w)
+		}
+		deployCheckObjects(t, objs, false)
+		dep := deployCheckWorkload(t, kube, false)
+		deployCheckPodSecurity(t, kube, dep)
+
+		deployWaitAllowed(t, kube, deployAccess{"", "", "pods", "list", true})
+		deployCheckAccess(t, kube, []deployAccess{
+			{"", "", "pods", "list", true},
+			{"", "", "pods", "watch", true},
+			{"default", "", "services", "get", true},
+			{"", "", "services", "watch", true},
+			{"", "", "namespaces", "list", true},
+			{"", "networking.istio.io", "destinationrules", "list", true},
+			{"default", "networking.istio.io", "destinationrules", "watch", true},
+			{"", "security.istio.io", "peerauthentications", "list", true},
+			{"", "authentication.k8s.io", "tokenreviews", "create", true},
+
+			{"default", "networking.istio.io", "destinationrules", "create", false},
+			{"default", "networking.istio.io", "destinationrules", "patch", false},
+			{"default", "networking.istio.io", "destinationrules", "delete", false},
+			{"default", "security.istio.io", "peerauthentications", "create", false},
+			{"istio-system", "security.istio.io", "peerauthentications", "patch", false},
+			{deployNS, "", "configmaps", "create", false},
+			{deployNS, "", "configmaps", "list", false},
+			{"default", "events.k8s.io", "events", "create", false},
+			{deployNS, "", "secrets", "get", false},
+			{"default", "", "pods", "delete", false},
+		})
+		deployCheckRules(t, cluster, deployNS, deployViewRules())
+		deployCheckRules(t, cluster, "default", deployViewRules())
+	})
+
+	t.Run("enforce", func(t *testing.T) {
+		objs := deployRender(t, filepath.Join(root, "deploy", "enforce"))
+		deployApply(t, cfg, objs)
+		if w := warnings.take(); len(w) > 0 {
+			t.Errorf("applying deploy/enforce drew warnings: %q", w)
+		}
+		deployCheckObjects(t, objs, true)
+		dep := deployCheckWorkload(t, kube, true)
+		deployCheckPodSecurity(t, kube, dep)
+
+		deployWaitAllowed(t, kube, deployAccess{"default", "networking.istio.io", "destinationrules", "patch", true})
+		deployWaitAllowed(t, kube, deployAccess{deployNS, "", "configmaps", "create", true})
+		deployCheckAccess(t, kube, []deployAccess{
+			{"default", "networking.istio.io", "destinationrules", "patch", true},
+			{"default", "networking.istio.io", "destinationrules", "create", true},
+			{"default", "networking.istio.io", "destinationrules", "update", true},
+			{"default", "networking.istio.io", "destinationrules", "delete", true},
+			{"istio-system", "security.istio.io", "peerauthentications", "create", true},
+			{"default", "security.istio.io", "peerauthentications", "patch", true},
+			{"default", "security.istio.io", "peerauthentications", "delete", true},
+			{"default", "events.k8s.io", "events", "create", true},
+			{deployNS, "", "configmaps", "create", true},
+			{deployNS, "", "configmaps", "get", true},
+			{deployNS, "", "configmaps", "list", true},
+			{deployNS, "", "configmaps", "update", true},
+			// Still read-only where it was.
+			{"", "", "pods", "list", true},
+			{"", "authentication.k8s.io", "tokenreviews", "create", true},
+
+			{"default", "", "configmaps", "create", false},
+			{"default", "", "configmaps", "get", false},
+			{deployNS, "", "configmaps", "delete", false},
+			{"default", "", "pods", "delete", false},
+			{"default", "", "secrets", "get", false},
+			{deployNS, "", "secrets", "get", false},
+			{"", "", "secrets", "list", false},
+			{"default", "", "events", "create", false}, // core events: meshlock writes events.k8s.io ones
+			{"default", "events.k8s.io", "events", "delete", false},
+			{deployNS, "apps", "deployments", "patch", false},
+			{deployNS, "rbac.authorization.k8s.io", "rolebindings", "create", false},
+			{"", "", "users", "impersonate", false},
+		})
+		deployCheckRules(t, cluster, deployNS, deployEnforceRules(true))
+		deployCheckRules(t, cluster, "default", deployEnforceRules(false))
+	})
+}
+
+// TestDeployRendersIntoAnyNamespace: the base and the enforce component are
+// namespace-agnostic. An overlay of a user's own that names another namespace
+// and image gets every object, and both bindings' ServiceAccount, there.
+func TestDeployRendersIntoAnyNamespace(t *testing.T) {
+	root := testbed.RepoRoot(t)
+	dir := t.TempDir()
+	rel := func(p string) string {
+		r, err := filepath.Rel(dir, filepath.Join(root, p))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	kustomization := fmt.Sprintf(`apiVersion: kustomize.config.k8s.io/v1beta1
+kind: Kustomization
+namespace: tools
+resources:
+  - %s
+components:
+  - %s
+images:
+  - name: meshlock
+    newName: registry.example/meshlock
+    newTag: v1.2.3
+`, rel("deploy/base"), rel("deploy/components/enforce"))
+	if err := os.WriteFile(filepath.Join(dir, "kustomization.yaml"), []byte(kustomization), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	objs := deployRender(t, dir)
+	var bindings int
+	for _, obj := range objs {
+		switch obj.GetKind() {
+		case "ClusterRole", "ClusterRoleBinding", "Namespace":
+			if obj.GetNamespace() != "" {
+				t.Errorf("%s %s: cluster-scoped but has namespace %q", obj.GetKind(), obj.GetName(), obj.GetNamespace())
+			}
+		default:
+			if obj.GetNamespace() != "tools" {
+				t.Errorf("%s %s: namespace %q, want tools", obj.GetKind(), obj.GetName(), obj.GetNamespace())
+			}
+		}
+		if obj.GetKind() == "Namespace" {
+			t.Errorf("the base installs a Namespace %s: only deploy/ and deploy/enforce should", obj.GetName())
+		}
+		if obj.GetKind() == "ClusterRoleBinding" || obj.GetKind() == "RoleBinding" {
+			bindings++
+			subjects, _, _ := unstructured.NestedSlice(obj.Object, "subjects")
+			for _, s := range subjects {
+				s := s.(map[string]any)
+				if s["kind"] == "ServiceAccount" && s["namespace"] != "tools" {
+					t.Errorf("%s %s binds ServiceAccount %v/%v, want tools/meshlock", obj.GetKind(), obj.GetName(), s["namespace"], s["name"])
+				}
+			}
+		}
+		if obj.GetKind() == "Deployment" {
+			containers, _, _ := unstructured.NestedSlice(obj.Object, "spec", "template", "spec", "containers")
+			if image := containers[0].(map[string]any)["image"]; image != "registry.example/meshlock:v1.2.3" {
+				t.Errorf("image %v: the overlay's images entry did not apply", image)
+			}
+		}
+	}
+	if bindings != 3 {
+		t.Errorf("%d bindings rendered, want 3 (view, enforce, audit)", bindings)
+	}
+}
+
+// deployRender runs `kustomize build dir` and decodes every object.
+func deployRender(t *testing.T, dir string) []*unstructured.Unstructured {
+	t.Helper()
+	var stderr bytes.Buffer
+	cmd := exec.Command(testbed.Binary(t, "kustomize"), "build", dir)
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("kustomize build %s: %v\n%s", dir, err, stderr.String())
+	}
+	var objs []*unstructured.Unstructured
+	decoder := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(out), 4096)
+	for {
+		var m map[string]any
+		if err := decoder.Decode(&m); errors.Is(err, io.EOF) {
+			break
+		} else if err != nil {
+			t.Fatalf("kustomize build %s: decoding its output: %v", dir, err)
+		}
+		if len(m) > 0 {
+			objs = append(objs, &unstructured.Unstructured{Object: m})
+		}
+	}
+	if len(objs) == 0 {
+		t.Fatalf("kustomize build %s rendered nothing", dir)
+	}
+	return objs
+}
+
+// deployApply server-side applies every object, in kustomize's order (the
+// Namespace first), as `kubectl apply --server-side -k` would, then reads
+// each back.
+func deployApply(t *testing.T, cfg *rest.Config, objs []*unstructured.Unstructured) {
+	t.Helper()
+	ctx := deployCtx(t)
+	dyn := dynamic.NewForConfigOrDie(cfg)
+	mapper := restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(discovery.NewDiscoveryClientForConfigOrDie(cfg)))
+	for _, obj := range objs {
+		ri := deployResource(t, dyn, mapper, obj)
+		if _, err := ri.Apply(ctx, obj.GetName(), obj, metav1.ApplyOptions{FieldManager: "meshlock-deploy-test", Force: true}); err != nil {
+			t.Fatalf("apply %s %s: %v", obj.GetKind(), obj.GetName(), err)
+		}
+	}
+	for _, obj := range objs {
+		if _, err := deployResource(t, dyn, mapper, obj).Get(ctx, obj.GetName(), metav1.GetOptions{}); err != nil {
+			t.Errorf("%s %s/%s after apply: %v", obj.GetKind(), obj.GetNamespace(), obj.GetName(), err)
+		}
+	}
+}
+
+func deployResource(t *testing.T, dyn dynamic.Interface, mapper meta.RESTMapper, obj *unstructured.Unstructured) dynamic.ResourceInterface {
+	t.Helper()
+	gvk := obj.GroupVersionKind()
+	mapping, err := mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
+	if err != nil {
+		t.Fatalf("%s %s: %v", gvk, obj.GetName(), err)
+	}
+	if mapping.Scope.Name() != meta.RESTScopeNameNamespace {
+		if obj.GetNamespace() != "" {
+			t.Fatalf("%s %s is cluster-scoped but rendered with namespace %q", gvk.Kind, obj.GetName(), obj.GetNamespace())
+		}
+		return dyn.Resource(mapping.Resource)
+	}
+	if obj.GetNamespace() != deployNS {
+		t.Fatalf("%s %s rendered into namespace %q, want %s", gvk.Kind, obj.GetName(), obj.GetNamespace(), deployNS)
+	}
+	return dyn.Resource(mapping.Resource).Namespace(obj.GetNamespace())
+}
+
+// deployCheckObjects checks the set of rendered objects: the kinds a
+// variant must have, and no others.
+func deployCheckObjects(t *testing.T, objs []*unstructured.Unstructured, enforce bool) {
+	t.Helper()
+	var got []string
+	for _, obj := range objs {
+		got = append(got, obj.GetKind()+"/"+obj.GetName())
+		if obj.GetLabels()["app.kubernetes.io/name"] != "meshlock" && obj.GetKind() != "Namespace" {
+			t.Errorf("%s %s lacks the label app.kubernetes.io/name=meshlock", obj.GetKind(), obj.GetName())
+		}
+		if obj.GetKind() == "ClusterRoleBinding" || obj.GetKind() == "RoleBinding" {
+			subjects, _, _ := unstructured.NestedSlice(obj.Object, "subjects")
+			want := []any{map[string]any{"kind": "ServiceAccount", "name": "meshlock", "namespace": deployNS}}
+			if fmt.Sprint(subjects) != fmt.Sprint(want) {
+				t.Errorf("%s %s binds %v, want only %v", obj.GetKind(), obj.GetName(), subjects, want)
+			}
+		}
+	}
+	want := []string{
+		"ClusterRole/meshlock-view", "ClusterRoleBinding/meshlock-view", "Deployment/meshlock",
+		"Namespace/meshlock", "Service/meshlock", "ServiceAccount/meshlock",
+	}
+	if enforce {
+		want = append(want, "ClusterRole/meshlock-enforce", "ClusterRoleBinding/meshlock-enforce",
+			"Role/meshlock-audit", "RoleBinding/meshlock-audit")
+	}
+	sort.Strings(got)
+	sort.Strings(want)
+	if !slices.Equal(got, want) {
+		t.Errorf("rendered objects:\n  %v\nwant:\n  %v", got, want)
+	}
+}
+
+// deployCheckWorkload reads back the Deployment and Service and checks the
+// hardening, probes, shutdown, scrape annotations and flags.
+func deployCheckWorkload(t *testing.T, kube kubernetes.Interface, enforce bool) *appsv1.Deployment {
+	t.Helper()
+	ctx := deployCtx(t)
+	dep, err := kube.AppsV1().Deployments(deployNS).Get(ctx, "meshlock", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pod := dep.Spec.Template.Spec
+	if pod.ServiceAccountName != "meshlock" {
+		t.Errorf("serviceAccountName %q, want meshlock", pod.ServiceAccountName)
+	}
+	if len(pod.Containers) != 1 {
+		t.Fatalf("%d containers, want 1", len(pod.Containers))
+	}
+	c := pod.Containers[0]
+	psc := pod.SecurityContext
+	if psc == nil {
+		psc = &corev1.PodSecurityContext{}
+	}
+	csc := c.SecurityContext
+	if csc == nil {
+		t.Fatal("the container has no securityContext")
+	}
+
+	// Effective values: the container's setting, else the pod's.
+	nonRoot := deployFirst(csc.RunAsNonRoot, psc.RunAsNonRoot)
+	if nonRoot == nil || !*nonRoot {
+		t.Error("runAsNonRoot is not true")
+	}
+	if uid := deployFirst(csc.RunAsUser, psc.RunAsUser); uid == nil || *uid == 0 {
+		t.Errorf("runAsUser %v: want a non-zero UID, so that runAsNonRoot holds whatever the image says", uid)
+	}
+	seccomp := deployFirst(csc.SeccompProfile, psc.SeccompProfile)
+	if seccomp == nil || seccomp.Type != corev1.SeccompProfileTypeRuntimeDefault {
+		t.Errorf("seccompProfile %+v, want RuntimeDefault", seccomp)
+	}
+	if csc.AllowPrivilegeEscalation == nil || *csc.AllowPrivilegeEscalation {
+		t.Error("allowPrivilegeEscalation is not false")
+	}
+	if csc.ReadOnlyRootFilesystem == nil || !*csc.ReadOnlyRootFilesystem {
+		t.Error("readOnlyRootFilesystem is not true")
+	}
+	if csc.Privileged != nil && *csc.Privileged {
+		t.Error("privileged")
+	}
+	if csc.Capabilities == nil || !slices.Equal(csc.Capabilities.Drop, []corev1.Capability{"ALL"}) || len(csc.Capabilities.Add) > 0 {
+		t.Errorf("capabilities %+v, want drop [ALL] and nothing added", csc.Capabilities)
+	}
+	if pod.HostNetwork || pod.HostPID || pod.HostIPC {
+		t.Error("the pod shares a host namespace")
+	}
+
+	for _, r := range []corev1.ResourceName{corev1.ResourceCPU, corev1.ResourceMemory} {
+		if q, ok := c.Resources.Requests[r]; !ok || q.IsZero() {
+			t.Errorf("no %s request", r)
+		}
+	}
+	if q, ok := c.Resources.Limits[corev1.ResourceMemory]; !ok || q.IsZero() {
+		t.Error("no memory limit")
+	} else if q.Cmp(c.Resources.Requests[corev1.ResourceMemory]) < 0 {
+		t.Errorf("memory limit %s below the request", q.String())
+	}
+
+	var port *corev1.ContainerPort
+	for i := range c.Ports {
+		if c.Ports[i].Name == "http" {
+			port = &c.Ports[i]
+		}
+	}
+	if port == nil || port.ContainerPort != 8080 {
+		t.Fatalf("container ports %+v, want http on 8080", c.Ports)
+	}
+	if !slices.Contains(c.Args, "--addr=:8080") {
+		t.Errorf("args %q: want --addr=:8080, the port the probes and Service use", c.Args)
+	}
+	deployCheckProbe(t, "liveness", c.LivenessProbe, "/healthz", *port)
+	deployCheckProbe(t, "readiness", c.ReadinessProbe, "/readyz", *port)
+
+	// Graceful shutdown: the preStop pause plus the server's own drain fit in the grace period.
+	grace := int64(30)
+	if pod.TerminationGracePeriodSeconds != nil {
+		grace = *pod.TerminationGracePeriodSeconds
+	}
+	var preStop int64
+	if c.Lifecycle != nil && c.Lifecycle.PreStop != nil && c.Lifecycle.PreStop.Sleep != nil {
+		preStop = c.Lifecycle.PreStop.Sleep.Seconds
+	}
+	if pod.TerminationGracePeriodSeconds == nil || grace <= preStop+deployServerShutdown {
+		t.Errorf("terminationGracePeriodSeconds %d: want it set, above preStop %ds + the server's %ds drain", grace, preStop, deployServerShutdown)
+	}
+
+	ann := dep.Spec.Template.Annotations
+	if ann["prometheus.io/scrape"] != "true" || ann["prometheus.io/port"] != "8080" || ann["prometheus.io/path"] != "/metrics" {
+		t.Errorf("pod annotations %v: want prometheus.io/scrape=true, port=8080, path=/metrics", ann)
+	}
+
+	if !strings.HasSuffix(c.Image, "meshlock:latest") {
+		t.Errorf("image %q, want meshlock:latest (kustomize images)", c.Image)
+	}
+	if got := slices.Contains(c.Args, "--allow-enforce"); got != enforce {
+		t.Errorf("args %q: --allow-enforce present %v, want %v", c.Args, got, enforce)
+	}
+
+	svc, err := kube.CoreV1().Services(deployNS).Get(ctx, "meshlock", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(svc.Spec.Ports) != 1 || svc.Spec.Ports[0].Name != "http" || svc.Spec.Ports[0].Port != 8080 ||
+		(svc.Spec.Ports[0].TargetPort != intstr.FromString("http") && svc.Spec.Ports[0].TargetPort != intstr.FromInt32(8080)) {
+		t.Errorf("service ports %+v, want http 8080 to the container's http port", svc.Spec.Ports)
+	}
+	if len(svc.Spec.Selector) == 0 {
+		t.Error("the Service selects nothing")
+	}
+	for k, v := range svc.Spec.Selector {
+		if dep.Spec.Template.Labels[k] != v {
+			t.Errorf("the Service selects %s=%s, which the pods do not carry", k, v)
+		}
+	}
+	return dep
+}
+
+func deployCheckProbe(t *testing.T, what string, p *corev1.Probe, path string, port corev1.ContainerPort) {
+	t.Helper()
+	if p == nil || p.HTTPGet == nil {
+		t.Errorf("no %s HTTP probe", what)
+		return
+	}
+	if p.HTTPGet.Path != path {
+		t.Errorf("%s probe path %q, want %s", what, p.HTTPGet.Path, path)
+	}
+	if p.HTTPGet.Port != intstr.FromString(port.Name) && p.HTTPGet.Port != intstr.FromInt32(port.ContainerPort) {
+		t.Errorf("%s probe port %s, want %s", what, p.HTTPGet.Port.String(), port.Name)
+	}
+}
+
+// deployCheckPodSecurity has the kube-apiserver's Pod Security admission
+// judge the pod the Deployment would make: a server-side dry run of it in
+// meshlock's namespace set to enforce the restricted standard. A pod without
+// the hardening is refused there, which shows the check bites.
+func deployCheckPodSecurity(t *testing.T, kube kubernetes.Interface, dep *appsv1.Deployment) {
+	t.Helper()
+	ctx := deployCtx(t)
+	patch := []byte(`{"metadata":{"labels":{"pod-security.kubernetes.io/enforce":"restricted","pod-security.kubernetes.io/enforce-version":"latest"}}}`)
+	if _, err := kube.CoreV1().Namespaces().Patch(ctx, deployNS, types.MergePatchType, patch, metav1.PatchOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	pod := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{GenerateName: "meshlock-", Namespace: deployNS, Labels: dep.Spec.Template.Labels},
+		Spec:       *dep.Spec.Template.Spec.DeepCopy(),
+	}
+	dry := metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}}
+	if _, err := kube.CoreV1().Pods(deployNS).Create(ctx, pod, dry); err != nil {
+		t.Errorf("meshlock's pod does not pass the restricted Pod Security Standard: %v", err)
+	}
+	weak := pod.DeepCopy()
+	weak.Spec.Containers[0].SecurityContext.AllowPrivilegeEscalation = nil
+	weak.Spec.Containers[0].SecurityContext.Capabilities = nil
+	if _, err := kube.CoreV1().Pods(deployNS).Create(ctx, weak, dry); !apierrors.IsForbidden(err) {
+		t.Errorf("a pod without the hardening was not refused (%v): the Pod Security check proves nothing", err)
+	}
+}
+
+// deployAccess is one question to the authorizer about meshlock's
+// ServiceAccount, and the answer wanted.
+type deployAccess struct {
+	namespace, group, resource, verb string
+	allowed                          bool
+}
+
+func (a deployAccess) String() string {
+	where := "cluster-wide"
+	if a.namespace != "" {
+		where = "in " + a.namespace
+	}
+	return deployRule(a.verb, a.resource, a.group) + " " + where
+}
+
+func deployCan(t *testing.T, kube kubernetes.Interface, a deployAccess) (bool, string) {
+	t.Helper()
+	review, err := kube.AuthorizationV1().SubjectAccessReviews().Create(deployCtx(t), &authorizationv1.SubjectAccessReview{
+		Spec: authorizationv1.SubjectAccessReviewSpec{
+			User:   deploySA,
+			Groups: deployGroups,
+			ResourceAttributes: &authorizationv1.ResourceAttributes{
+				Namespace: a.namespace, Group: a.group, Resource: a.resource, Verb: a.verb,
+			},
+		},
+	}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatalf("SubjectAccessReview %s: %v", a, err)
+	}
+	return review.Status.Allowed, review.Status.Reason
+}
+
+// deployWaitAllowed waits until RBAC's caches see the new bindings.
+func deployWaitAllowed(t *testing.T, kube kubernetes.Interface, a deployAccess) {
+	t.Helper()
+	Eventually(t, 20*time.Second, "RBAC allows meshlock to "+a.String(), func() (bool, string) {
+		ok, reason := deployCan(t, kube, a)
+		return ok, reason
+	})
+}
+
+func deployCheckAccess(t *testing.T, kube kubernetes.Interface, checks []deployAccess) {
+	t.Helper()
+	for _, a := range checks {
+		if got, reason := deployCan(t, kube, a); got != a.allowed {
+			t.Errorf("%s may %s: allowed %v, want %v (%s)", deploySA, a, got, a.allowed, reason)
+		}
+	}
+}
+
+// deployCheckRules checks that meshlock's rights in namespace are exactly
+// want beyond what every ServiceAccount has: a rules review as meshlock,
+// minus one as a ServiceAccount with no binding of its own.
+func deployCheckRules(t *testing.T, cluster *testbed.Cluster, namespace string, want []string) {
+	t.Helper()
+	baseline := deployRules(t, cluster, "system:serviceaccount:"+deployNS+":nobody", namespace)
+	var got []string
+	for rule := range deployRules(t, cluster, deploySA, namespace) {
+		if !baseline[rule] {
+			got = append(got, rule)
+		}
+	}
+	var extra, missing []string
+	for _, rule := range got {
+		if !slices.Contains(want, rule) {
+			extra = append(extra, rule)
+		}
+	}
+	for _, rule := range want {
+		if !slices.Contains(got, rule) {
+			missing = append(missing, rule)
+		}
+	}
+	sort.Strings(extra)
+	sort.Strings(missing)
+	if len(extra) > 0 || len(missing) > 0 {
+		t.Errorf("meshlock's rights in %s beyond any ServiceAccount's: %d more than wanted %q, %d missing %q", namespace, len(extra), extra, len(missing), missing)
+	}
+}
+
+// deployRules asks, as user (impersonated), for its rules in namespace,
+// flattened to deployRule strings.
+func deployRules(t *testing.T, cluster *testbed.Cluster, user, namespace string) map[string]bool {
+	t.Helper()
+	cfg := rest.CopyConfig(cluster.RESTConfig)
+	cfg.Impersonate = rest.ImpersonationConfig{UserName: user, Groups: deployGroups}
+	review, err := kubernetes.NewForConfigOrDie(cfg).AuthorizationV1().SelfSubjectRulesReviews().Create(deployCtx(t),
+		&authorizationv1.SelfSubjectRulesReview{Spec: authorizationv1.SelfSubjectRulesReviewSpec{Namespace: namespace}},
+		metav1.CreateOptions{})
+	if err != nil {
+		t.Fatalf("rules review for %s in %s: %v", user, namespace, err)
+	}
+	if review.Status.Incomplete {
+		t.Fatalf("rules review for %s in %s is incomplete: %s", user, namespace, review.Status.EvaluationError)
+	}
+	rules := map[string]bool{}
+	for _, r := range review.Status.ResourceRules {
+		for _, g := range r.APIGroups {
+			for _, res := range r.Resources {
+				for _, v := range r.Verbs {
+					rule := deployRule(v, res, g)
+					if len(r.ResourceNames) > 0 {
+						rule += " " + fmt.Sprint(r.ResourceNames)
+					}
+					rules[rule] = true
+				}
+			}
+		}
+	}
+	return rules
+}
+
+// deployRule spells a right as "verb resource[.group]".
+func deployRule(verb, resource, group string) string {
+	if group != "" {
+		resource += "." + group
+	}
+	return verb + " " + resource
+}
+
+func deployRulesFor(group string, resources []string, verbs ...string) []string {
+	var out []string
+	for _, res := range resources {
+		for _, v := range verbs {
+			out = append(out, deployRule(v, res, group))
+		}
+	}
+	return out
+}
+
+// deployViewRules: deploy/base's ClusterRole, meshlock-view.
+func deployViewRules() []string {
+	return slices.Concat(
+		deployRulesFor("", []string{"services", "pods", "namespaces"}, "get", "list", "watch"),
+		deployRulesFor("networking.istio.io", []string{"destinationrules"}, "get", "list", "watch"),
+		deployRulesFor("security.istio.io", []string{"peerauthentications"}, "get", "list", "watch"),
+		deployRulesFor("authentication.k8s.io", []string{"tokenreviews"}, "create"),
+	)
+}
+
+// deployEnforceRules: the view rules plus deploy/enforce's, the audit
+// trail's ConfigMaps only in meshlock's own namespace.
+func deployEnforceRules(ownNamespace bool) []string {
+	rules := slices.Concat(deployViewRules(),
+		deployRulesFor("networking.istio.io", []string{"destinationrules"}, "create", "update", "patch", "delete"),
+		deployRulesFor("security.istio.io", []string{"peerauthentications"}, "create", "update", "patch", "delete"),
+		deployRulesFor("events.k8s.io", []string{"events"}, "create"),
+	)
+	if ownNamespace {
+		rules = append(rules, deployRulesFor("", []string{"configmaps"}, "get", "list", "create", "update")...)
+	}
+	return rules
+}
+
+func deployCtx(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// deployFirst returns the first non-nil pointer.
+func deployFirst[T any](ptrs ...*T) *T {
+	for _, p := range ptrs {
+		if p != nil {
+			return p
+		}
+	}
+	return nil
+}
+
+// deployWarnings collects the API server's warnings (deprecated fields,
+// Pod Security), which a clean manifest draws none of.
+type deployWarnings struct {
+	mu   sync.Mutex
+	list []string
+}
+
+func (w *deployWarnings) HandleWarningHeader(_ int, _ string, text string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.list = append(w.list, text)
+}
+
+func (w *deployWarnings) take() []string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	out := w.list
+	w.list = nil
+	return out
+}

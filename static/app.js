@@ -6,9 +6,22 @@
 import {
   STATUSES,
   OUTSIDE_GROUP,
+  actionSummary,
   applyDelta,
+  applyState,
   backoffDelay,
   badgeFor,
+  breakEdgeId,
+  canUndo,
+  diffStats,
+  enforceRequest,
+  enforceTarget,
+  errorText,
+  foldDiff,
+  lineDiff,
+  planSummary,
+  scopeLabel,
+  undoURL,
   computePosture,
   destinationRuleText,
   emptyMessage,
@@ -38,6 +51,9 @@ import {
 const $ = (sel, root = document) => root.querySelector(sel);
 const body = document.body;
 const ICONS = body.dataset.icons || 'static/icons/';
+// Enforcing is offered only when the server says so (--allow-enforce); the
+// server refuses writes otherwise anyway.
+const ALLOW_ENFORCE = body.dataset.allowEnforce === 'true';
 
 // h builds an element: h('button', {class: 'x', dataset: {id}}, 'text', child).
 function h(tag, attrs, ...children) {
@@ -78,6 +94,7 @@ const state = {
   ws: null,
   reconnectTimer: 0,
   reconnectAt: 0,
+  breakEdges: new Set(), // edges the open enforce plan would cut
 };
 
 // The read-only hook for browser tests.
@@ -214,6 +231,11 @@ function graphStyle() {
       selector: 'edge:selected',
       style: { 'underlay-color': '#2563eb', 'underlay-opacity': 0.25, 'underlay-padding': 5 },
     },
+    {
+      // An edge the enforce plan in the dialog would cut.
+      selector: 'edge.breaks',
+      style: { 'underlay-color': '#c0262d', 'underlay-opacity': 0.4, 'underlay-padding': 7, 'z-index': 20 },
+    },
   ];
 }
 
@@ -236,7 +258,10 @@ function initGraph() {
   });
   cy.on('tap', 'node', (ev) => {
     const n = ev.target;
-    if (n.isParent()) return;
+    if (n.isParent()) {
+      if (n.id().startsWith('ns:')) select({ kind: 'namespace', id: n.id().slice(3) }, { center: false });
+      return;
+    }
     select({ kind: 'node', id: n.id() }, { center: false });
   });
   cy.on('tap', 'edge', (ev) => select({ kind: 'edge', id: ev.target.id() }, { center: false }));
@@ -295,7 +320,7 @@ function edgeElement(e) {
   return {
     group: 'edges',
     data: { id: e.id, source: e.source, target: e.target, width: edgeWidth(e) },
-    classes: STATUSES.includes(e.status) ? e.status : 'unknown',
+    classes: `${STATUSES.includes(e.status) ? e.status : 'unknown'}${state.breakEdges.has(e.id) ? ' breaks' : ''}`,
   };
 }
 
@@ -410,6 +435,7 @@ function syncBadges(snapshot, edges) {
       el.replaceChildren(icon(b.status, 16), b.text ? h('span', { class: 'padlock-text', text: b.text }) : '');
     }
     el.classList.toggle('selected', state.selected?.kind === 'edge' && state.selected.id === e.id);
+    el.classList.toggle('breaks', state.breakEdges.has(e.id));
   }
   for (const [id, el] of badgeEls) {
     if (!want.has(id)) {
@@ -719,9 +745,30 @@ function shareText(share) {
   return share === null ? 'security not known' : `${formatPercent(share)} mTLS`;
 }
 
+// enforceButton opens the enforce dialog for a namespace or a service.
+function enforceButton(scope, namespace, service, text) {
+  const dataset = { testid: `enforce-${scope}`, enforce: scope, namespace, focusKey: `enforce:${scope}:${namespace}/${service || ''}` };
+  if (service) dataset.service = service;
+  return h('button', { type: 'button', class: 'enforce-btn', 'aria-haspopup': 'dialog', dataset }, icon('locked'), text);
+}
+
+// enforceBlock offers enforcing mTLS on a node's service and namespace
+// (nothing without --allow-enforce, for the unknown caller, or outside a namespace).
+function enforceBlock(n, { service = true } = {}) {
+  if (!ALLOW_ENFORCE || !n || n.kind === 'unknown' || !n.namespace) return '';
+  return h(
+    'div',
+    { class: 'enforce-actions' },
+    service && n.kind === 'service' ? enforceButton('service', n.namespace, n.name, `Enforce mTLS on ${n.name}`) : '',
+    enforceButton('namespace', n.namespace, '', `Enforce mTLS on namespace ${n.namespace}`),
+  );
+}
+
 function renderSidePanel() {
   const panel = $('#side-panel');
   if (!panel) return;
+  // The panel is redrawn with every snapshot: keep the focus on the same button.
+  const focusKey = panel.contains(document.activeElement) ? document.activeElement.dataset?.focusKey : undefined;
   const s = state.snapshot;
   const sel = state.selected;
   const title = h('h2', { id: 'side-title' });
@@ -758,6 +805,7 @@ function renderSidePanel() {
         ),
         h('h3', { text: 'Findings' }),
         findingsBlock(findingsForEdge(s, e.id), s),
+        enforceBlock(dst),
       );
       void src;
     }
@@ -788,8 +836,27 @@ function renderSidePanel() {
           row(label, t.length ? t.map((x, i) => [i ? '; ' : '', `${formatRate(x.rate, x.protocol)}, ${shareText(x.share)} (${x.edges} edge${x.edges === 1 ? '' : 's'})`]) : 'none'),
         );
       }
-      parts.push(h('dl', { class: 'facts' }, facts), h('h3', { text: 'Findings' }), findingsBlock(findingsForNode(s, n.id), s));
+      parts.push(h('dl', { class: 'facts' }, facts), h('h3', { text: 'Findings' }), findingsBlock(findingsForNode(s, n.id), s), enforceBlock(n));
     }
+  } else if (sel.kind === 'namespace') {
+    const ns = sel.id;
+    const nodes = s.nodes.filter((n) => n.namespace === ns && n.kind !== 'unknown');
+    title.append(`${ns} `, h('span', { class: 'tag', text: 'namespace' }));
+    if (!nodes.length) {
+      parts.push(h('p', { class: 'hint', text: `No service of namespace ${ns} is in the graph.` }));
+    } else {
+      const ids = new Set(nodes.map((n) => n.id));
+      const inbound = computePosture(s.edges.filter((e) => ids.has(e.target)));
+      parts.push(
+        h(
+          'dl',
+          { class: 'facts' },
+          row('Services', nodes.map((n, i) => [i ? ', ' : '', nodeLink(n.id)])),
+          row('Inbound', inbound.known ? `${inbound.text} of the traffic is mTLS` : 'no traffic of known security'),
+        ),
+      );
+    }
+    if (ALLOW_ENFORCE) parts.push(h('div', { class: 'enforce-actions' }, enforceButton('namespace', ns, '', `Enforce mTLS on namespace ${ns}`)));
   } else if (sel.kind === 'finding') {
     const f = s.findings.find((x) => x.id === sel.id);
     title.textContent = 'Finding';
@@ -802,6 +869,7 @@ function renderSidePanel() {
     }
   }
   panel.replaceChildren(...parts);
+  if (focusKey) panel.querySelector(`[data-focus-key="${CSS.escape(focusKey)}"]`)?.focus({ preventScroll: true });
 }
 
 // syncGraphSelection keeps Cytoscape's selection equal to state.selected
@@ -809,7 +877,7 @@ function renderSidePanel() {
 function syncGraphSelection() {
   if (!cy) return;
   const sel = state.selected;
-  const want = sel && sel.kind !== 'finding' ? cy.getElementById(sel.id) : cy.collection();
+  const want = sel && (sel.kind === 'edge' || sel.kind === 'node') ? cy.getElementById(sel.id) : cy.collection();
   cy.elements(':selected').difference(want).unselect();
   if (want.nonempty() && !want.selected()) want.select();
 }
@@ -820,7 +888,7 @@ function select(target, { center = false } = {}) {
   state.selected = target;
   if (cy) {
     cy.elements(':selected').unselect();
-    if (target && target.kind !== 'finding') {
+    if (target && (target.kind === 'edge' || target.kind === 'node')) {
       const el = cy.getElementById(target.id);
       if (el.nonempty()) {
         el.select();
@@ -970,12 +1038,428 @@ function initNamespaces() {
   if (applyBtn) applyBtn.hidden = true; // changes apply at once
 }
 
+// ---- enforcing mTLS: the plan dialog ---------------------------------------------
+
+// api calls a JSON endpoint relative to the page: {ok, status, body}.
+async function api(path, { method = 'GET', payload, signal } = {}) {
+  const init = { method, signal, headers: { Accept: 'application/json' }, cache: 'no-store' };
+  if (payload !== undefined) {
+    init.headers['Content-Type'] = 'application/json';
+    init.body = JSON.stringify(payload);
+  }
+  const res = await fetch(path, init);
+  const text = await res.text();
+  let parsed = text;
+  try {
+    parsed = text ? JSON.parse(text) : null;
+  } catch {
+    /* not JSON: errorText shows the text */
+  }
+  return { ok: res.ok, status: res.status, body: parsed };
+}
+
+const enforce = {
+  dialog: null,
+  target: null, // {scope, namespace, service}
+  mode: 'destinationrule',
+  openerKey: '', // data-focus-key of the button that opened the dialog
+  seq: 0, // the newest plan request; older answers are dropped
+  controller: null,
+  loading: false,
+  applying: false,
+  plan: null,
+  error: '',
+};
+
+function openEnforce(button) {
+  const d = enforce.dialog;
+  const target = enforceTarget(button.dataset.enforce, button.dataset.namespace || '', button.dataset.service || '');
+  if (!d || !target || d.open) return;
+  enforce.target = target;
+  enforce.openerKey = button.dataset.focusKey || '';
+  enforce.mode = d.querySelector('input[name="enforce-mode"]:checked')?.value || 'destinationrule';
+  $('#enforce-scope').textContent = `Scope: ${scopeLabel(target)}`;
+  d.dataset.scope = target.scope;
+  d.dataset.namespace = target.namespace;
+  d.dataset.service = target.service;
+  d.showModal();
+  d.querySelector('input[name="enforce-mode"]:checked')?.focus();
+  loadPlan();
+}
+
+async function loadPlan() {
+  const seq = ++enforce.seq;
+  enforce.controller?.abort();
+  const controller = new AbortController();
+  enforce.controller = controller;
+  Object.assign(enforce, { loading: true, plan: null, error: '' });
+  setBreaks([]);
+  renderEnforce();
+  let plan = null;
+  let error = '';
+  try {
+    const res = await api('api/enforce', { method: 'POST', payload: enforceRequest(enforce.target, enforce.mode, true), signal: controller.signal });
+    if (res.ok && res.body && typeof res.body === 'object') plan = res.body;
+    else error = errorText(res.status, res.body);
+  } catch (err) {
+    if (err?.name === 'AbortError') return;
+    error = `The server could not be reached: ${err?.message || err}`;
+  }
+  if (seq !== enforce.seq || !enforce.dialog?.open) return;
+  Object.assign(enforce, { loading: false, plan, error, controller: null });
+  setBreaks(plan?.breaks || []);
+  renderEnforce();
+}
+
+async function applyPlan() {
+  if (!applyState(enforce).enabled) return;
+  const seq = enforce.seq;
+  enforce.applying = true;
+  enforce.error = '';
+  renderEnforce();
+  let error = '';
+  let result = null;
+  try {
+    const res = await api('api/enforce', { method: 'POST', payload: enforceRequest(enforce.target, enforce.mode, false) });
+    if (res.ok) result = res.body;
+    else error = errorText(res.status, res.body);
+  } catch (err) {
+    error = `The server could not be reached: ${err?.message || err}`;
+  }
+  enforce.applying = false;
+  if (result) {
+    activity.reveal = result.actionId || '';
+    activity.flash = { at: Date.now(), text: `Applied to ${scopeLabel(enforce.target)}: the padlocks follow within a refresh or two.` };
+    if (seq === enforce.seq && enforce.dialog.open) enforce.dialog.close();
+    loadActivity();
+    return;
+  }
+  if (seq === enforce.seq && enforce.dialog.open) {
+    enforce.error = error;
+    renderEnforce();
+  }
+}
+
+// setBreaks highlights on the graph the edges the plan would cut.
+function setBreaks(breaks) {
+  state.breakEdges = new Set(breaks.map(breakEdgeId));
+  if (cy) {
+    cy.batch(() => {
+      cy.edges().forEach((e) => {
+        e.toggleClass('breaks', state.breakEdges.has(e.id()));
+      });
+    });
+  }
+  for (const [id, el] of badgeEls) el.classList.toggle('breaks', state.breakEdges.has(id));
+}
+
+function endpointText(id) {
+  return id === 'unknown' ? 'unknown (outside the mesh)' : id;
+}
+
+function renderBreaks(plan) {
+  const box = $('#enforce-breaks');
+  if (!box) return;
+  if (!plan) {
+    box.replaceChildren();
+    return;
+  }
+  const breaks = plan.breaks || [];
+  if (!breaks.length) {
+    box.replaceChildren(h('p', { class: 'breaks-none', dataset: { testid: 'enforce-no-breaks' } }, h('span', { 'aria-hidden': 'true', text: '✓ ' }), 'No live caller would be cut.'));
+    return;
+  }
+  const onGraph = breaks.some((b) => badgeEls.has(breakEdgeId(b)));
+  box.replaceChildren(
+    h(
+      'p',
+      { class: 'breaks-warn' },
+      h('span', { 'aria-hidden': 'true', text: '⚠ ' }),
+      `${breaks.length} live caller${breaks.length === 1 ? '' : 's'} would be cut off`,
+      onGraph ? ' (marked ✂ on the graph):' : ':',
+    ),
+    h(
+      'ul',
+      { class: 'breaks' },
+      breaks.map((b) =>
+        h(
+          'li',
+          { dataset: { testid: 'enforce-break', edgeId: breakEdgeId(b) } },
+          h('span', { class: 'break-edge' }, `${endpointText(b.source)} → ${endpointText(b.target)}`),
+          ' ',
+          h('span', { class: 'tag', text: b.protocol || '?' }),
+          ' ',
+          h('span', { class: 'break-rate', text: formatRate(b.rate, b.protocol) }),
+          b.reason ? h('span', { class: 'break-reason', text: ` — ${b.reason}` }) : '',
+        ),
+      ),
+    ),
+  );
+}
+
+const DIFF_MARK = { '+': '+', '-': '−', ' ': ' ' };
+
+function renderChange(c) {
+  const diff = lineDiff(c.action === 'create' ? '' : c.previous || (c.action === 'unchanged' ? c.yaml : ''), c.yaml);
+  const stats = diffStats(diff);
+  const lines = foldDiff(diff, 3).map((l) =>
+    l.op === '…'
+      ? h('span', { class: 'dl dl-fold' }, h('span', { class: 'dm', text: '⋯' }), `${l.count} unchanged line${l.count === 1 ? '' : 's'}`)
+      : h(
+          'span',
+          { class: `dl ${l.op === '+' ? 'dl-add' : l.op === '-' ? 'dl-del' : 'dl-same'}` },
+          h('span', { class: 'dm', 'aria-label': l.op === '+' ? 'added' : l.op === '-' ? 'removed' : undefined, text: DIFF_MARK[l.op] }),
+          l.text,
+        ),
+  );
+  const open = c.action !== 'unchanged' || !!c.conflict;
+  return h(
+    'details',
+    {
+      class: `change change-${c.action}${c.conflict ? ' change-conflict' : ''}`,
+      open,
+      dataset: { testid: 'enforce-change', action: c.action, kind: c.kind, namespace: c.namespace, name: c.name, conflict: c.conflict ? 'true' : 'false' },
+    },
+    h(
+      'summary',
+      {},
+      h('span', { class: `act act-${c.action}`, text: c.action }),
+      ' ',
+      h('span', { class: 'kind', text: c.kind }),
+      ' ',
+      h('code', { text: `${c.namespace}/${c.name}` }),
+      c.action === 'unchanged' ? '' : h('span', { class: 'stats', text: ` +${stats.added} −${stats.removed}` }),
+    ),
+    c.conflict ? h('p', { class: 'conflict', role: 'alert', dataset: { testid: 'enforce-conflict' } }, h('strong', { text: '✖ Conflict: ' }), c.conflict) : '',
+    h('pre', { class: 'diff', 'aria-label': `${c.kind} ${c.namespace}/${c.name}, line diff` }, lines),
+  );
+}
+
+function renderEnforce() {
+  const d = enforce.dialog;
+  if (!d) return;
+  const { loading, applying, plan, error } = enforce;
+  d.dataset.state = loading ? 'loading' : applying ? 'applying' : error ? 'error' : plan ? 'ready' : 'idle';
+  d.dataset.mode = enforce.mode;
+  d.setAttribute('aria-busy', String(loading || applying));
+  for (const r of d.querySelectorAll('input[name="enforce-mode"]')) r.disabled = applying;
+  const status = $('#enforce-status');
+  const s = planSummary(plan);
+  if (loading) status.textContent = 'Computing the plan (dry run)…';
+  else if (applying) status.textContent = 'Applying…';
+  else if (plan) {
+    const parts = [];
+    if (s.create) parts.push(`${s.create} to create`);
+    if (s.update) parts.push(`${s.update} to update`);
+    if (s.unchanged) parts.push(`${s.unchanged} unchanged`);
+    status.replaceChildren(
+      `Plan: ${parts.join(', ') || 'no object'}${s.conflicts ? `; ${s.conflicts} conflict${s.conflicts === 1 ? '' : 's'}` : ''}.`,
+      plan.serverValidated
+        ? h('span', { class: 'validated', text: ' Validated by the Kubernetes API (server-side dry run).' })
+        : h('span', { class: 'validated-local', dataset: { testid: 'enforce-local-validation' }, text: ' Validated locally: this API cannot dry-run.' }),
+    );
+  } else status.textContent = '';
+  const errEl = $('#enforce-error');
+  errEl.hidden = !error;
+  errEl.textContent = error;
+  renderBreaks(plan);
+  const changes = $('#enforce-changes');
+  if (!plan) changes.replaceChildren();
+  else if (!(plan.changes || []).length) changes.replaceChildren(h('p', { class: 'none', text: 'No object to write: no service in this scope.' }));
+  else changes.replaceChildren(...plan.changes.map(renderChange));
+  const st = applyState(enforce);
+  const apply = $('#enforce-apply');
+  apply.disabled = !st.enabled;
+  apply.textContent = applying ? 'Applying…' : s.changing ? `Apply ${s.changing} change${s.changing === 1 ? '' : 's'}` : 'Apply';
+  $('#enforce-apply-reason').textContent = st.reason;
+}
+
+function initEnforce() {
+  const d = $('#enforce-dialog');
+  if (!ALLOW_ENFORCE || !d) {
+    // Read-only: no button opens anything.
+    for (const b of document.querySelectorAll('[data-enforce]')) b.remove();
+    return;
+  }
+  enforce.dialog = d;
+  document.addEventListener('click', (ev) => {
+    const b = ev.target.closest?.('button[data-enforce]');
+    if (b) openEnforce(b);
+  });
+  d.addEventListener('change', (ev) => {
+    if (ev.target.name !== 'enforce-mode' || !ev.target.checked) return;
+    enforce.mode = ev.target.value;
+    loadPlan();
+  });
+  $('#enforce-cancel').addEventListener('click', () => d.close());
+  $('#enforce-apply').addEventListener('click', applyPlan);
+  d.addEventListener('close', () => {
+    enforce.seq++;
+    enforce.controller?.abort();
+    Object.assign(enforce, { controller: null, loading: false, plan: null, error: '' });
+    setBreaks([]);
+    renderEnforce();
+    d.dataset.state = 'closed';
+    // The opener may have been redrawn meanwhile (the side panel follows the stream).
+    const key = enforce.openerKey;
+    const opener = key && document.querySelector(`[data-focus-key="${CSS.escape(key)}"]`);
+    if (opener) opener.focus();
+    else $('#side-panel')?.focus();
+  });
+}
+
+// ---- the activity list (audit trail) ------------------------------------------------
+
+const activity = {
+  actions: [],
+  loaded: false,
+  loading: false,
+  error: '',
+  itemErrors: new Map(), // action id → message of a failed undo
+  busy: new Set(), // action ids with an undo in flight
+  flash: null, // {text, at}: what the last apply or undo did
+  again: false,
+  lastJSON: '',
+  reveal: '', // the id of an action to scroll into view once listed
+};
+
+const FLASH_MS = 20000;
+
+async function loadActivity() {
+  if (activity.loading) {
+    activity.again = true;
+    return;
+  }
+  activity.loading = true;
+  let redraw = true;
+  try {
+    const res = await api('api/actions');
+    if (res.ok && Array.isArray(res.body)) {
+      const json = JSON.stringify(res.body);
+      const same = activity.loaded && !activity.error && json === activity.lastJSON;
+      activity.actions = res.body;
+      activity.lastJSON = json;
+      activity.loaded = true;
+      activity.error = '';
+      redraw = !same || !!(activity.flash && Date.now() - activity.flash.at > FLASH_MS);
+    } else {
+      activity.error = `Could not load the activity: ${errorText(res.status, res.body)}`;
+    }
+  } catch (err) {
+    activity.error = `Could not load the activity: the server could not be reached (${err?.message || err}).`;
+  } finally {
+    activity.loading = false;
+  }
+  if (redraw) renderActivity();
+  if (activity.again) {
+    activity.again = false;
+    loadActivity();
+  }
+}
+
+function formatWhen(iso) {
+  const d = new Date(iso);
+  if (!iso || Number.isNaN(d.getTime())) return iso || '?';
+  return d.toLocaleString([], { year: 'numeric', month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit', second: '2-digit' });
+}
+
+async function undoAction(id) {
+  if (activity.busy.has(id)) return;
+  activity.busy.add(id);
+  activity.itemErrors.delete(id);
+  renderActivity();
+  try {
+    const res = await api(undoURL(id), { method: 'POST' });
+    if (!res.ok) activity.itemErrors.set(id, errorText(res.status, res.body));
+    else activity.flash = { at: Date.now(), text: `Undone: ${scopeLabel(res.body || {})}.` };
+  } catch (err) {
+    activity.itemErrors.set(id, `The server could not be reached: ${err?.message || err}`);
+  } finally {
+    activity.busy.delete(id);
+  }
+  renderActivity();
+  loadActivity();
+}
+
+function activityItem(a) {
+  const undone = !!a.undoneAt;
+  const err = activity.itemErrors.get(a.id);
+  const busy = activity.busy.has(a.id);
+  return h(
+    'li',
+    { class: `activity-item${undone ? ' undone' : ''}`, dataset: { testid: 'activity-item', actionId: a.id, undone: String(undone) } },
+    h('div', { class: 'act-head' }, h('strong', { class: 'act-scope', text: scopeLabel(a) }), h('span', { class: 'act-mode', text: actionSummary(a).split(' · ')[1] })),
+    h('div', { class: 'act-meta' }, h('time', { datetime: a.at, title: a.at, text: formatWhen(a.at) }), ' by ', h('span', { class: 'act-who', text: a.who || '?' })),
+    h(
+      'ul',
+      { class: 'act-objects' },
+      (a.objects || []).map((o) => h('li', {}, h('span', { class: `act act-${o.action}`, text: o.action }), ` ${o.kind} `, h('code', { text: `${o.namespace}/${o.name}` }))),
+    ),
+    undone
+      ? h('p', { class: 'act-undone', dataset: { testid: 'activity-undone' } }, `↶ undone by ${a.undoneBy || '?'} at `, h('time', { datetime: a.undoneAt, text: formatWhen(a.undoneAt) }))
+      : canUndo(a, ALLOW_ENFORCE)
+        ? h('button', {
+            type: 'button',
+            class: 'btn btn-small',
+            text: busy ? 'Undoing…' : 'Undo',
+            disabled: busy,
+            title: 'Put every object back exactly as it was before this action',
+            dataset: { testid: 'undo', actionId: a.id, focusKey: `undo:${a.id}` },
+            onclick: () => undoAction(a.id),
+          })
+        : '',
+    err ? h('p', { class: 'act-error', role: 'alert', dataset: { testid: 'activity-error' }, text: err }) : '',
+  );
+}
+
+function renderActivity() {
+  const list = $('#activity');
+  const status = $('#activity-status');
+  if (!list || !status) return;
+  const focusKey = list.contains(document.activeElement) ? document.activeElement.dataset?.focusKey : undefined;
+  list.replaceChildren(...activity.actions.map(activityItem));
+  if (focusKey) list.querySelector(`[data-focus-key="${CSS.escape(focusKey)}"]`)?.focus({ preventScroll: true });
+  if (activity.reveal) {
+    // Show the action just applied, where the person can undo it.
+    const item = list.querySelector(`[data-action-id="${CSS.escape(activity.reveal)}"]`);
+    if (item) {
+      item.scrollIntoView({ block: 'nearest' });
+      activity.reveal = '';
+    }
+  }
+  const lines = [];
+  if (activity.flash && Date.now() - activity.flash.at > FLASH_MS) activity.flash = null;
+  if (activity.flash) lines.push(activity.flash.text);
+  if (activity.error) lines.push(activity.error);
+  else if (!activity.loaded) lines.push('Loading the enforce actions…');
+  else if (!activity.actions.length) lines.push(ALLOW_ENFORCE ? 'No enforce action yet.' : 'No enforce action yet. This dashboard is read-only.');
+  status.textContent = lines.join(' ');
+  status.hidden = lines.length === 0;
+  status.classList.toggle('act-error', !!activity.error);
+  const count = $('#activity-count');
+  if (count) count.textContent = activity.loaded ? String(activity.actions.length) : '';
+}
+
+function initActivity() {
+  if (!$('#activity')) return;
+  loadActivity();
+  // Other people's actions show up too, cheaply.
+  setInterval(() => {
+    if (document.visibilityState === 'visible') loadActivity();
+  }, 15000);
+  document.addEventListener('visibilitychange', () => {
+    if (document.visibilityState === 'visible') loadActivity();
+  });
+}
+
 // ---- start ----------------------------------------------------------------------
 
 function start() {
   initGraph();
   initTable();
   initNamespaces();
+  initEnforce();
+  initActivity();
   const initial = document.getElementById('initial-snapshot');
   if (initial) {
     try {

@@ -19,8 +19,9 @@ type PageOptions struct {
 	// Graph is the current snapshot, for the first render and the list of
 	// namespaces. Required.
 	Graph GraphSource
-	// AllowEnforce will show the enforce buttons; for now it is only passed
-	// into the view model (and to the browser as data-allow-enforce).
+	// AllowEnforce shows the enforce buttons, the enforce dialog and the
+	// Undo buttons of the activity list (and tells app.js, through
+	// data-allow-enforce, to draw the namespace and service buttons).
 	AllowEnforce bool
 }
 
@@ -469,4 +470,17 @@ func (e endpoint) nsPrefix() string {
 		return ""
 	}
 	return e.Namespace + "/"
+}
+
+// enforceMode is a choice of the enforce dialog (the contract's modes).
+type enforceMode struct {
+	Value, Label, Hint string
+}
+
+// enforceModes in the dialog's order; the first is preselected.
+var enforceModes = []enforceMode{
+	{"destinationrule", "DestinationRule ISTIO_MUTUAL (client side)",
+		"Callers with a sidecar send mTLS; the servers still accept plaintext."},
+	{"peerauthentication", "PeerAuthentication STRICT (server side)",
+		"Servers with a sidecar accept only mTLS and refuse plaintext callers."},
 }

@@ -48,7 +48,13 @@ func pageSnapshot() graph.Snapshot {
 // render serves the page for target with snapshot and parses it.
 func render(t *testing.T, snapshot graph.Snapshot, target string) *goquery.Document {
 	t.Helper()
-	code, body, header := serve(t, snapshot, target)
+	return renderWith(t, snapshot, target, false)
+}
+
+// renderWith is render with enforcing allowed or not (--allow-enforce).
+func renderWith(t *testing.T, snapshot graph.Snapshot, target string, allowEnforce bool) *goquery.Document {
+	t.Helper()
+	code, body, header := serveWith(t, snapshot, target, allowEnforce)
 	if code != http.StatusOK {
 		t.Fatalf("GET %s: status %d: %s", target, code, body)
 	}
@@ -64,7 +70,12 @@ func render(t *testing.T, snapshot graph.Snapshot, target string) *goquery.Docum
 
 func serve(t *testing.T, snapshot graph.Snapshot, target string) (int, string, http.Header) {
 	t.Helper()
-	handler, err := NewPageHandler(PageOptions{Graph: &fixedGraph{snapshot: snapshot}})
+	return serveWith(t, snapshot, target, false)
+}
+
+func serveWith(t *testing.T, snapshot graph.Snapshot, target string, allowEnforce bool) (int, string, http.Header) {
+	t.Helper()
+	handler, err := NewPageHandler(PageOptions{Graph: &fixedGraph{snapshot: snapshot}, AllowEnforce: allowEnforce})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -383,8 +394,15 @@ func TestPageEmbed(t *testing.T) {
 func TestPageStrictCSP(t *testing.T) {
 	s := pageSnapshot()
 	s.Stale, s.Error = true, "x"
-	for _, target := range []string{"/", "/?embed=1", "/?namespace=nowhere"} {
-		doc := render(t, s, target)
+	for _, c := range []struct {
+		target       string
+		allowEnforce bool
+	}{{"/", false}, {"/?embed=1", false}, {"/?namespace=nowhere", false}, {"/", true}, {"/?embed=1", true}} {
+		target := c.target
+		if c.allowEnforce {
+			target += " (enforce allowed)"
+		}
+		doc := renderWith(t, s, c.target, c.allowEnforce)
 		doc.Find("script").Each(func(_ int, sc *goquery.Selection) {
 			src, hasSrc := sc.Attr("src")
 			typ, _ := sc.Attr("type")
@@ -536,5 +554,107 @@ func TestStaticHandler(t *testing.T) {
 	body, _ := io.ReadAll(get("/app.js", nil).Body)
 	if !strings.Contains(string(body), "from './model.mjs'") {
 		t.Error("app.js does not import model.mjs relatively")
+	}
+}
+
+// Without --allow-enforce the page offers no enforce action at all: no
+// button, no dialog, and app.js is told so; the activity list (the audit
+// trail, readable by all) is there either way.
+func TestPageEnforceReadOnly(t *testing.T) {
+	for _, target := range []string{"/", "/?embed=1"} {
+		doc := renderWith(t, pageSnapshot(), target, false)
+		if n := doc.Find(`[data-enforce], [data-testid^="enforce-"], dialog`).Length(); n != 0 {
+			t.Errorf("%s: %d enforce elements without --allow-enforce", target, n)
+		}
+		if v, _ := doc.Find("body").Attr("data-allow-enforce"); v != "false" {
+			t.Errorf("%s: data-allow-enforce %q", target, v)
+		}
+		list := testid(doc, "activity")
+		if list.Length() != 1 || goquery.NodeName(list) != "ol" {
+			t.Errorf("%s: activity list: %d (<%s>)", target, list.Length(), goquery.NodeName(list))
+		}
+		if testid(doc, "activity-status").Length() != 1 {
+			t.Errorf("%s: no activity status line", target)
+		}
+		if n := testid(doc, "undo").Length(); n != 0 {
+			t.Errorf("%s: %d undo buttons", target, n)
+		}
+	}
+}
+
+func TestPageEnforceAllowed(t *testing.T) {
+	for _, target := range []string{"/", "/?embed=1"} {
+		doc := renderWith(t, pageSnapshot(), target, true)
+		if v, _ := doc.Find("body").Attr("data-allow-enforce"); v != "true" {
+			t.Errorf("%s: data-allow-enforce %q", target, v)
+		}
+		mesh := testid(doc, "enforce-mesh")
+		if mesh.Length() != 1 || goquery.NodeName(mesh) != "button" {
+			t.Fatalf("%s: enforce-mesh: %d (<%s>)", target, mesh.Length(), goquery.NodeName(mesh))
+		}
+		if typ, _ := mesh.Attr("type"); typ != "button" {
+			t.Errorf("%s: enforce-mesh type %q", target, typ)
+		}
+		if scope, _ := mesh.Attr("data-enforce"); scope != "mesh" {
+			t.Errorf("%s: enforce-mesh data-enforce %q", target, scope)
+		}
+		if !strings.Contains(text(mesh), "Enforce mTLS") {
+			t.Errorf("%s: enforce-mesh says %q", target, text(mesh))
+		}
+		if mesh.Closest(".top").Length() != 1 {
+			t.Errorf("%s: enforce-mesh is not in the header", target)
+		}
+		// Namespace and service buttons are drawn by app.js in the side panel.
+		if n := doc.Find(`[data-testid="enforce-namespace"], [data-testid="enforce-service"]`).Length(); n != 0 {
+			t.Errorf("%s: %d namespace/service buttons before a selection", target, n)
+		}
+
+		dialog := testid(doc, "enforce-dialog")
+		if dialog.Length() != 1 || goquery.NodeName(dialog) != "dialog" {
+			t.Fatalf("%s: enforce-dialog: %d (<%s>)", target, dialog.Length(), goquery.NodeName(dialog))
+		}
+		if _, open := dialog.Attr("open"); open {
+			t.Errorf("%s: the dialog is open on load", target)
+		}
+		if id, _ := dialog.Attr("aria-labelledby"); id == "" || doc.Find("#"+id).Length() != 1 {
+			t.Errorf("%s: the dialog has no title (aria-labelledby %q)", target, id)
+		}
+		for mode, label := range map[string]string{
+			"destinationrule":    "DestinationRule ISTIO_MUTUAL (client side)",
+			"peerauthentication": "PeerAuthentication STRICT (server side)",
+		} {
+			radio := dialog.Find(`[data-testid="enforce-mode-` + mode + `"]`)
+			if radio.Length() != 1 || radio.AttrOr("type", "") != "radio" || radio.AttrOr("value", "") != mode {
+				t.Errorf("%s: mode %s: %d radios", target, mode, radio.Length())
+				continue
+			}
+			if got := text(radio.Closest("label").Find(".mode-name")); got != label {
+				t.Errorf("%s: mode %s labelled %q, want %q", target, mode, got, label)
+			}
+		}
+		if n := dialog.Find(`input[type="radio"][checked]`).Length(); n != 1 {
+			t.Errorf("%s: %d modes preselected, want 1", target, n)
+		}
+		for _, id := range []string{"enforce-scope", "enforce-status", "enforce-breaks", "enforce-changes", "enforce-cancel", "enforce-apply"} {
+			if dialog.Find(`[data-testid="`+id+`"]`).Length() != 1 {
+				t.Errorf("%s: the dialog lacks %s", target, id)
+			}
+		}
+		errBox := dialog.Find(`[data-testid="enforce-error"]`)
+		if _, hidden := errBox.Attr("hidden"); errBox.Length() != 1 || !hidden || errBox.AttrOr("role", "") != "alert" {
+			t.Errorf("%s: enforce-error should be a hidden alert: %d", target, errBox.Length())
+		}
+		apply := dialog.Find(`[data-testid="enforce-apply"]`)
+		if _, disabled := apply.Attr("disabled"); !disabled {
+			t.Errorf("%s: Apply is enabled before a plan", target)
+		}
+		for _, b := range []*goquery.Selection{apply, dialog.Find(`[data-testid="enforce-cancel"]`)} {
+			if goquery.NodeName(b) != "button" || b.AttrOr("type", "") != "button" {
+				t.Errorf("%s: %s is a <%s type=%q>", target, b.AttrOr("data-testid", ""), goquery.NodeName(b), b.AttrOr("type", ""))
+			}
+		}
+		if testid(doc, "activity").Length() != 1 {
+			t.Errorf("%s: no activity list", target)
+		}
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -119,4 +120,44 @@ func screenshotPath(t *testing.T) string {
 		return path
 	}
 	return filepath.Join(t.TempDir(), "dashboard.png")
+}
+
+// Someone enforces mTLS on namespace default from the page: the dialog
+// shows the plan (bookinfo's four rules updated, nobody cut), Apply turns
+// the padlocks locked without a reload, the action is in the activity
+// list, and its Undo turns them open again.
+func TestEnforceFromThePage(t *testing.T) {
+	base, _, _ := demoDashboard(t, "--refresh=1s", "--window=5s")
+	browser := e2e.StartBrowser(t, 1280, 720)
+	browser.Open(base + "/")
+	const padlocks = `JSON.stringify([...document.querySelectorAll('[data-testid=padlock]')].map(p => p.dataset.edgeId + '=' + p.dataset.status))`
+	allPadlocks := func(status string) string {
+		ids := `["` + strings.Join(bookinfoEdges, `","`) + `"]`
+		return ids + `.every(id => document.querySelector('[data-testid=padlock][data-edge-id="' + id + '"]')?.dataset.status === '` + status + `')`
+	}
+	browser.WaitFor(15*time.Second, "bookinfo drawn open", `window.meshlock?.ready && `+allPadlocks("open"), padlocks)
+
+	click := func(what, selector string) {
+		t.Helper()
+		browser.WaitFor(10*time.Second, what+" is there", `document.querySelector('`+selector+`') !== null`, `document.querySelector('[data-testid=side-panel]')?.innerText`)
+		if _, err := e2e.Eval[bool](browser, `(document.querySelector('`+selector+`').click(), true)`); err != nil {
+			t.Fatalf("click %s: %v", what, err)
+		}
+	}
+	click("the edge row", `[data-testid=edge-row][data-edge-id="default/productpage->default/reviews:http"]`)
+	click("Enforce on namespace default", `[data-testid=enforce-namespace][data-namespace=default]`)
+	const dialog = `document.querySelector('[data-testid=enforce-dialog]')`
+	browser.WaitFor(15*time.Second, "the plan", dialog+`.dataset.state === 'ready' && document.querySelectorAll('[data-testid=enforce-change][data-action=update][data-kind=DestinationRule]').length === 4 && document.querySelector('[data-testid=enforce-no-breaks]') !== null`,
+		dialog+`.innerText`)
+	click("Apply", `[data-testid=enforce-apply]`)
+	browser.WaitFor(15*time.Second, "the dialog closes", `!`+dialog+`.open`, dialog+`.innerText`)
+	browser.WaitFor(15*time.Second, "the action in the activity list", `document.querySelector('[data-testid=activity-item] [data-testid=undo]') !== null`, `document.querySelector('[data-testid=activity]')?.innerText`)
+	browser.WaitFor(20*time.Second, "bookinfo locked", allPadlocks("locked"), padlocks)
+
+	click("Undo", `[data-testid=activity-item] [data-testid=undo]`)
+	browser.WaitFor(15*time.Second, "the action marked undone", `document.querySelector('[data-testid=activity-item][data-undone=true]') !== null`, `document.querySelector('[data-testid=activity]')?.innerText`)
+	browser.WaitFor(20*time.Second, "bookinfo open again", allPadlocks("open"), padlocks)
+	if loads, err := e2e.Eval[int](browser, `window.meshlock.loads`); err != nil || loads != 1 {
+		t.Errorf("the page was loaded %d times (%v)", loads, err)
+	}
 }

@@ -98,6 +98,9 @@ func NewRefresher(opts RefresherOptions) (*Refresher, error) {
 	r.snapshot = graph.Snapshot{Window: formatWindow(opts.Window), Stale: true, Error: "the first refresh has not finished yet",
 		Nodes: []graph.Node{}, Edges: []graph.Edge{}, Findings: []graph.Finding{}}
 	r.promErr = errors.New("Prometheus has not been queried yet")
+	// Both series exist from the start, so a rate() over them works before the first failure.
+	r.failures.WithLabelValues("prometheus")
+	r.failures.WithLabelValues("kubernetes")
 	for _, c := range []prometheus.Collector{r.duration, r.failures} {
 		if err := opts.Registerer.Register(c); err != nil {
 			return nil, err

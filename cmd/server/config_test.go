@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"io"
 	"slices"
 	"strings"
@@ -115,5 +116,14 @@ func TestRunHelpExitsZero(t *testing.T) {
 	}
 	if !strings.Contains(stdout.String(), "-prometheus-url") {
 		t.Errorf("usage does not list the flags: %q", stdout.String())
+	}
+}
+
+func TestJSONLogs(t *testing.T) {
+	var out bytes.Buffer
+	newLogger("json", &out).Info("meshlock listening", "url", "http://localhost:8080/")
+	var line map[string]any
+	if err := json.Unmarshal(out.Bytes(), &line); err != nil || line["msg"] != "meshlock listening" || line["url"] != "http://localhost:8080/" {
+		t.Errorf("--log-format json wrote %q (%v)", out.String(), err)
 	}
 }

@@ -182,4 +182,18 @@ func TestDemoServesBookinfo(t *testing.T) {
 	if s.Window != "1m" {
 		t.Errorf("window %q, want the default 1m", s.Window)
 	}
+
+	resp, err := http.Get(base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	metrics, _ := io.ReadAll(resp.Body)
+	for _, name := range []string{"meshlock_prometheus_queries_total", "meshlock_stream_clients", "meshlock_stream_dropped_total",
+		"meshlock_refresh_duration_seconds", "meshlock_refresh_errors_total", "meshlock_http_request_duration_seconds",
+		"go_goroutines", "process_resident_memory_bytes"} {
+		if !strings.Contains(string(metrics), "\n"+name) {
+			t.Errorf("/metrics lacks %s", name)
+		}
+	}
 }

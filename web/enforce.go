@@ -51,7 +51,7 @@ func (h *handlers) handleEnforce(w http.ResponseWriter, r *http.Request) {
 	if err := decoder.Decode(&req); err != nil {
 		var tooLarge *http.MaxBytesError
 		if errors.As(err, &tooLarge) {
-			writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("the request body is larger than %d bytes", maxRequestBody))
+			writeError(w, http.StatusBadRequest, fmt.Sprintf("the request body is larger than %d bytes", maxRequestBody))
 			return
 		}
 		writeError(w, http.StatusBadRequest, "malformed JSON: "+err.Error())

@@ -112,7 +112,7 @@ func TestEnforceRequests(t *testing.T) {
 		{"unknown scope", true, nil, writeCase{"POST", "/api/enforce", `{"scope":"galaxy","mode":"peerauthentication"}`, nil}, 400, "galaxy", 0},
 		{"unknown mode", true, nil, writeCase{"POST", "/api/enforce", `{"scope":"mesh","mode":"firewall"}`, nil}, 400, "firewall", 0},
 		{"invalid namespace", true, nil, writeCase{"POST", "/api/enforce", `{"scope":"namespace","namespace":"Default","mode":"peerauthentication"}`, nil}, 400, "Default", 0},
-		{"oversized body", true, nil, writeCase{"POST", "/api/enforce", `{"scope":"mesh","mode":"peerauthentication","namespace":"` + strings.Repeat("a", maxRequestBody) + `"}`, nil}, 413, "larger than", 0},
+		{"oversized body", true, nil, writeCase{"POST", "/api/enforce", `{"scope":"mesh","mode":"peerauthentication","namespace":"` + strings.Repeat("a", maxRequestBody) + `"}`, nil}, 400, "larger than", 0},
 		{"conflict", true, fmt.Errorf("%w: DestinationRule default/ratings changed meanwhile", k8s.ErrConflict), writeCase{"POST", "/api/enforce", namespaceDryRun, nil}, 409, "changed meanwhile", 1},
 		{"RBAC forbids", true, forbidden, writeCase{"POST", "/api/enforce", namespaceDryRun, nil}, 403, `User \"alice\" cannot patch`, 1},
 		{"unknown action", true, fmt.Errorf("%w: no action x9", k8s.ErrNotFound), writeCase{"POST", "/api/actions/x9/undo", "", nil}, 404, "no action x9", 0},

@@ -17,7 +17,8 @@ func newTestHandler(t *testing.T, basePath string) http.Handler {
 	t.Helper()
 	registry := prometheus.NewRegistry()
 	registry.MustRegister(collectors.NewGoCollector())
-	handler, err := NewHandler(Options{BasePath: basePath, Registry: registry, Graph: &fixedGraph{}, Stream: http.NotFoundHandler(), Enforcer: &scriptedEnforcer{}, Auth: ServerIdentity{}})
+	stream := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("the stream")) })
+	handler, err := NewHandler(Options{BasePath: basePath, Registry: registry, Graph: &fixedGraph{}, Stream: stream, Enforcer: &scriptedEnforcer{}, Auth: ServerIdentity{}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -50,6 +51,9 @@ func TestRoutesUnderBasePath(t *testing.T) {
 		{"/mesh/dash", "/mesh/dash", http.StatusMovedPermanently, ""},
 		{"/mesh/dash", "/mesh/dash/static/app.css", http.StatusOK, "{"},
 		{"/", "/static/app.js", http.StatusOK, "meshlock"},
+		{"/x/y", "/x/y/api/stream", http.StatusOK, "the stream"},
+		{"/x/y", "/x/y/api/actions", http.StatusOK, "["},
+		{"/x/y", "/api/stream", http.StatusNotFound, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.basePath+" "+tt.path, func(t *testing.T) {

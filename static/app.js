@@ -1197,6 +1197,18 @@ function renderBreaks(plan) {
   );
 }
 
+// renderWarnings lists where the plan will not do what one may expect
+// (a mesh rule that more specific rules shadow).
+function renderWarnings(plan) {
+  const list = $('#enforce-warnings');
+  if (!list) return;
+  list.replaceChildren(
+    ...(plan?.warnings || []).map((w) =>
+      h('li', { class: 'warning', dataset: { testid: 'enforce-warning' } }, h('span', { 'aria-hidden': 'true', text: '⚠ ' }), w),
+    ),
+  );
+}
+
 const DIFF_MARK = { '+': '+', '-': '−', ' ': ' ' };
 
 function renderChange(c) {
@@ -1263,6 +1275,7 @@ function renderEnforce() {
   errEl.hidden = !error;
   errEl.textContent = error;
   renderBreaks(plan);
+  renderWarnings(plan);
   const changes = $('#enforce-changes');
   if (!plan) changes.replaceChildren();
   else if (!(plan.changes || []).length) changes.replaceChildren(h('p', { class: 'none', text: 'No object to write: no service in this scope.' }));

@@ -33,6 +33,8 @@ type enforceResponse struct {
 	// ServerValidated says whether Kubernetes ran admission and validation
 	// on the plan (false in the demo, whose fake API cannot dry-run).
 	ServerValidated bool `json:"serverValidated"`
+	// Warnings say where the change will not have the effect one may expect.
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // breakView is a live edge the change would cut.
@@ -74,6 +76,7 @@ func (h *handlers) handleEnforce(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, enforceResponse{
 		DryRun: result.DryRun, ActionID: result.ActionID, Changes: changes,
 		Breaks: breaksOf(h.opts.Graph.Snapshot(), req), ServerValidated: result.ServerValidated,
+		Warnings: result.Warnings,
 	})
 }
 

@@ -144,10 +144,17 @@ func TestEnforceFromThePage(t *testing.T) {
 			t.Fatalf("click %s: %v", what, err)
 		}
 	}
+	// The mesh rule for *.local would not reach bookinfo, whose own rules are more specific: the plan says so.
+	const dialog = `document.querySelector('[data-testid=enforce-dialog]')`
+	click("Enforce on the mesh", `[data-testid=enforce-mesh]`)
+	browser.WaitFor(15*time.Second, "the mesh plan warns of bookinfo's rules", dialog+`.dataset.state === 'ready' && document.querySelectorAll('[data-testid=enforce-warning]').length === 4`,
+		dialog+`.innerText`)
+	click("Cancel", `[data-testid=enforce-cancel]`)
+	browser.WaitFor(5*time.Second, "the dialog closes", `!`+dialog+`.open`, dialog+`.innerText`)
+
 	click("the edge row", `[data-testid=edge-row][data-edge-id="default/productpage->default/reviews:http"]`)
 	click("Enforce on namespace default", `[data-testid=enforce-namespace][data-namespace=default]`)
-	const dialog = `document.querySelector('[data-testid=enforce-dialog]')`
-	browser.WaitFor(15*time.Second, "the plan", dialog+`.dataset.state === 'ready' && document.querySelectorAll('[data-testid=enforce-change][data-action=update][data-kind=DestinationRule]').length === 4 && document.querySelector('[data-testid=enforce-no-breaks]') !== null`,
+	browser.WaitFor(15*time.Second, "the plan", dialog+`.dataset.state === 'ready' && document.querySelectorAll('[data-testid=enforce-change][data-action=update][data-kind=DestinationRule]').length === 4 && document.querySelector('[data-testid=enforce-no-breaks]') !== null && document.querySelectorAll('[data-testid=enforce-warning]').length === 0`,
 		dialog+`.innerText`)
 	click("Apply", `[data-testid=enforce-apply]`)
 	browser.WaitFor(15*time.Second, "the dialog closes", `!`+dialog+`.open`, dialog+`.innerText`)

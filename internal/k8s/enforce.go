@@ -184,6 +184,9 @@ type Result struct {
 	// cannot dry-run (client-go's and Istio's fake clientsets of the demo),
 	// where the YAML is computed locally.
 	ServerValidated bool `json:"serverValidated"`
+	// Warnings say where the change will not have the effect a person
+	// expects, though nothing stops it (e.g. rules that shadow a mesh rule).
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // EnforcerOptions configure an Enforcer.
@@ -270,6 +273,11 @@ func (e *Enforcer) Enforce(ctx context.Context, c Clients, who string, req Enfor
 		return Result{}, err
 	}
 	res := Result{DryRun: req.DryRun, ServerValidated: honoursDryRun(c), Changes: make([]Change, 0, len(steps))}
+	if req.Scope == ScopeMesh && req.Mode == ModeDestinationRule {
+		if res.Warnings, err = shadowingRules(ctx, c); err != nil {
+			return Result{}, err
+		}
+	}
 	for _, s := range steps {
 		res.Changes = append(res.Changes, s.change)
 	}

@@ -97,6 +97,30 @@ func (e *Enforcer) planDestinationRules(ctx context.Context, c Clients, req Enfo
 	return steps, nil
 }
 
+// shadowingRules names the DestinationRules that a mesh rule for *.local
+// cannot reach: istiod gives a host only its most specific rule, so a rule
+// for a single host that does not say ISTIO_MUTUAL keeps that host's
+// clients as they are.
+func shadowingRules(ctx context.Context, c Clients) ([]string, error) {
+	list, err := c.Istio.NetworkingV1().DestinationRules(metav1.NamespaceAll).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return nil, err
+	}
+	var warnings []string
+	for _, dr := range list.Items {
+		host := resolveRuleHost(dr.Spec.GetHost(), dr.Namespace)
+		if host == meshHost || !hostMatches(meshHost, host) || dr.Spec.GetWorkloadSelector() != nil {
+			continue
+		}
+		if tls := mergedTLS(dr.Spec.GetTrafficPolicy(), nil, 0); tls != TLSModeIstioMutual {
+			warnings = append(warnings, fmt.Sprintf("DestinationRule %s/%s is more specific than %s and sets no ISTIO_MUTUAL, so %s keeps its clients' TLS: enforce on namespace %s to update it",
+				dr.Namespace, dr.Name, meshHost, host, dr.Namespace))
+		}
+	}
+	sort.Strings(warnings)
+	return warnings, nil
+}
+
 // planRule merges tls ISTIO_MUTUAL into the rule istiod uses for the host in
 // its namespace, or plans a new rule. taken holds the names in use (the
 // plan's new names are added to it).

@@ -123,17 +123,29 @@ func (r *Refresher) Run(ctx context.Context) {
 	ticker := time.NewTicker(r.opts.Interval)
 	defer ticker.Stop()
 	r.Refresh(ctx)
+	// A rollout changes many pods in a burst: changes are gathered for a
+	// moment and rebuilt once, so viewers get one update, not hundreds.
+	var settle <-chan time.Time
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-ticker.C:
+			settle = nil // the refresh rebuilds anyway
 			r.Refresh(ctx)
 		case <-r.opts.Cluster.Changes():
+			if settle == nil {
+				settle = time.After(changeSettle)
+			}
+		case <-settle:
+			settle = nil
 			r.rebuild()
 		}
 	}
 }
+
+// changeSettle is how long cluster changes are gathered before a rebuild.
+const changeSettle = 200 * time.Millisecond
 
 // Refresh queries Prometheus once and rebuilds the graph.
 func (r *Refresher) Refresh(ctx context.Context) {

@@ -184,3 +184,28 @@ func TestViewersNeverQueryPrometheus(t *testing.T) {
 		t.Errorf("Prometheus was queried %d times for one refresh interval and 50 viewers", samples.calls)
 	}
 }
+
+func TestABurstOfClusterChangesRebuildsOnce(t *testing.T) {
+	samples := &scriptedSamples{samples: reviewsToRatings("none")}
+	cluster := &scriptedCluster{cluster: bookinfoCluster(), synced: true, changes: make(chan struct{})}
+	r := newTestRefresher(t, samples, cluster)
+	updates := make(chan graph.Snapshot, 10)
+	r.Subscribe(func(s graph.Snapshot) { updates <- s })
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go r.Run(ctx)
+	<-updates // the first refresh
+	for range 5 {
+		cluster.changes <- struct{}{} // unbuffered: each is taken by the loop
+	}
+	select {
+	case <-updates:
+	case <-time.After(5 * time.Second):
+		t.Fatal("no rebuild after the changes")
+	}
+	select {
+	case <-updates:
+		t.Error("a burst of 5 changes rebuilt more than once")
+	case <-time.After(3 * changeSettle):
+	}
+}

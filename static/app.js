@@ -1307,6 +1307,9 @@ function initEnforce() {
   $('#enforce-cancel').addEventListener('click', () => d.close());
   $('#enforce-apply').addEventListener('click', applyPlan);
   d.addEventListener('close', () => {
+    // The close event is queued: the dialog may have been opened again
+    // (for another scope) before it runs, and that plan must live.
+    if (d.open) return;
     enforce.seq++;
     enforce.controller?.abort();
     Object.assign(enforce, { controller: null, loading: false, plan: null, error: '' });

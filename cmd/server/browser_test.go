@@ -149,6 +149,12 @@ func TestEnforceFromThePage(t *testing.T) {
 	click("Enforce on the mesh", `[data-testid=enforce-mesh]`)
 	browser.WaitFor(15*time.Second, "the mesh plan warns of bookinfo's rules", dialog+`.dataset.state === 'ready' && document.querySelectorAll('[data-testid=enforce-warning]').length === 4`,
 		dialog+`.innerText`)
+	// Closing and opening again at once (the close event comes later) must still load the new plan.
+	if _, err := e2e.Eval[bool](browser, `(document.querySelector('[data-testid=enforce-cancel]').click(), document.querySelector('[data-testid=enforce-mesh]').click(), true)`); err != nil {
+		t.Fatal(err)
+	}
+	browser.WaitFor(15*time.Second, "the plan after reopening", dialog+`.open && `+dialog+`.dataset.state === 'ready' && document.querySelectorAll('[data-testid=enforce-warning]').length === 4`,
+		dialog+`.dataset.state + ' ' + `+dialog+`.innerText`)
 	click("Cancel", `[data-testid=enforce-cancel]`)
 	browser.WaitFor(5*time.Second, "the dialog closes", `!`+dialog+`.open`, dialog+`.innerText`)
 

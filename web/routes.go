@@ -46,6 +46,9 @@ func NewHandler(opts Options) (http.Handler, error) {
 	routes.NotFound(func(w http.ResponseWriter, _ *http.Request) {
 		writeError(w, http.StatusNotFound, "no such page")
 	})
+	routes.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusMethodNotAllowed, r.Method+" is not allowed here")
+	})
 
 	// Browsers' cross-site state-changing requests are refused; a portal
 	// named in --trusted-origins may make them.

@@ -54,6 +54,7 @@ func TestRoutesUnderBasePath(t *testing.T) {
 		{"/x/y", "/x/y/api/stream", http.StatusOK, "the stream"},
 		{"/x/y", "/x/y/api/actions", http.StatusOK, "["},
 		{"/x/y", "/api/stream", http.StatusNotFound, ""},
+		{"/", "/api/enforce", http.StatusMethodNotAllowed, `{"error":"GET is not allowed here"}`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.basePath+" "+tt.path, func(t *testing.T) {

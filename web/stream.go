@@ -52,6 +52,12 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusForbidden, "this page's origin may not open the stream; add it to --trusted-origins")
 		return
 	}
+	if !strings.EqualFold(r.Header.Get("Upgrade"), "websocket") {
+		// Answered here so that the error is the contract's JSON, not the library's text.
+		w.Header().Set("Upgrade", "websocket")
+		writeError(w, http.StatusUpgradeRequired, "this endpoint is a WebSocket: connect with a WebSocket client")
+		return
+	}
 	h.mu.Lock()
 	closing := h.closing
 	h.mu.Unlock()

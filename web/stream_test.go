@@ -562,3 +562,13 @@ func TestStreamCountsATimedOutWriteAsTooSlow(t *testing.T) {
 	fast.next(t)
 	sameStreamGraph(t, "the fast viewer", fast.have, bigStreamMesh(step, edges))
 }
+
+func TestStreamAnswersAPlainGETWithJSON(t *testing.T) {
+	hub, _ := newStreamHub(t, HubOptions{})
+	rec := httptest.NewRecorder()
+	hub.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/api/stream", nil))
+	var answer map[string]string
+	if rec.Code != http.StatusUpgradeRequired || json.Unmarshal(rec.Body.Bytes(), &answer) != nil || answer["error"] == "" {
+		t.Errorf("plain GET: %d %q, want 426 with a JSON error", rec.Code, rec.Body.String())
+	}
+}

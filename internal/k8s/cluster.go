@@ -35,33 +35,18 @@ type listed struct {
 
 func (w *Watcher) list() (listed, error) {
 	var s listed
-	for _, l := range w.services {
-		items, err := l.List(labels.Everything())
-		if err != nil {
-			return s, err
-		}
-		s.services = append(s.services, items...)
+	var err error
+	if s.services, err = listAll[*corev1.Service](w.services); err != nil {
+		return s, err
 	}
-	for _, l := range w.pods {
-		items, err := l.List(labels.Everything())
-		if err != nil {
-			return s, err
-		}
-		s.pods = append(s.pods, items...)
+	if s.pods, err = listAll[*corev1.Pod](w.pods); err != nil {
+		return s, err
 	}
-	for _, l := range w.rules {
-		items, err := l.List(labels.Everything())
-		if err != nil {
-			return s, err
-		}
-		s.rules = append(s.rules, items...)
+	if s.rules, err = listAll[*networkingv1.DestinationRule](w.rules); err != nil {
+		return s, err
 	}
-	for _, l := range w.authns {
-		items, err := l.List(labels.Everything())
-		if err != nil {
-			return s, err
-		}
-		s.authns = append(s.authns, items...)
+	if s.authns, err = listAll[*securityv1.PeerAuthentication](w.authns); err != nil {
+		return s, err
 	}
 	if w.namespaces == nil {
 		s.namespaces = slices.Clone(w.opts.Namespaces)
@@ -75,6 +60,22 @@ func (w *Watcher) list() (listed, error) {
 		}
 	}
 	return s, nil
+}
+
+// listAll concatenates what every lister of one kind holds (one per
+// watched namespace, or one for all).
+func listAll[T any, L interface {
+	List(labels.Selector) ([]T, error)
+}](listers []L) ([]T, error) {
+	var out []T
+	for _, l := range listers {
+		items, err := l.List(labels.Everything())
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, items...)
+	}
+	return out, nil
 }
 
 // buildCluster is pure, so it is tested without informers.

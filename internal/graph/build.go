@@ -1,7 +1,9 @@
 package graph
 
 import (
+	"cmp"
 	"math"
+	"slices"
 	"strings"
 	"time"
 )
@@ -20,6 +22,14 @@ const (
 	TLSDisable     = "DISABLE"
 )
 
+// SkewTolerance is how much more traffic the client side may report than
+// the destination side before the difference counts as traffic the
+// destination never saw (endpoints without a sidecar, which auto mTLS sends
+// plaintext): 5 % of the client's rate. The two proxies are scraped at
+// different moments, so the same requests give slightly different rates over
+// one window; on steady traffic that difference stays within a few percent.
+const SkewTolerance = 0.05
+
 // BuildOptions carries what Build must not find out by itself.
 type BuildOptions struct {
 	// GeneratedAt is the moment the samples were taken; Build reads no clock.
@@ -37,13 +47,14 @@ func Build(samples []Sample, cluster Cluster, opts BuildOptions) Snapshot {
 	for i := range samples {
 		b.add(&samples[i])
 	}
-	nodes, edges := b.result()
+	nodes, edges, callers := b.result(cluster.ClientTLS)
 	return Snapshot{
 		GeneratedAt: opts.GeneratedAt,
 		Window:      opts.Window,
+		Posture:     ComputePosture(edges),
 		Nodes:       nodes,
 		Edges:       edges,
-		Findings:    buildFindings(nodes, edges, b.clusterServices(), cluster.Problems),
+		Findings:    buildFindings(nodes, edges, b.clusterServices(), callers, cluster.Problems),
 	}
 }
 
@@ -77,15 +88,28 @@ type principalRate struct {
 	rate      float64
 }
 
+// flow is one measure of an edge's traffic as both sides reported it.
+type flow struct {
+	// Destination side (destination and waypoint reporters).
+	destMTLS, destPlain float64
+	// Source side: what the client delivered, and what it reported as
+	// failed at the TLS handshake (never delivered, so never in dest*).
+	source, failed float64
+}
+
+func (f *flow) empty() bool { return f.destMTLS == 0 && f.destPlain == 0 && f.source == 0 && f.failed == 0 }
+
 // edgeTraffic accumulates the samples of one edge.
 type edgeTraffic struct {
 	key edgeKey
-	// Destination side (destination and waypoint reporters).
-	destMTLS, destPlain float64
-	// Source side, used only when the destination side saw nothing.
-	sourceRate            float64
+	// main is requests (HTTP, gRPC) or bytes (TCP); conns is TCP
+	// connections, which decide a TCP edge that moved no bytes.
+	main, conns           flow
 	sourcePrincipals      []principalRate
 	destinationPrincipals []principalRate
+	// callers are the client workloads seen on the edge; every one has a
+	// proxy (only a proxy reports, or sends the metadata that names it).
+	callers []nodeKey
 }
 
 type builder struct {
@@ -95,10 +119,14 @@ type builder struct {
 	// selectedBy maps a workload to the node of the Service that selects it.
 	selectedBy map[nodeKey]int
 	sidecar    map[nodeKey]bool
+	gateway    map[nodeKey]bool
 	// resolved caches a source/destination workload's node.
 	resolved map[nodeKey]int
 	edgeIdx  map[edgeKey]int
 	traffic  []edgeTraffic
+	// bySA lists the workloads running as each ServiceAccount, for callers
+	// known by principal only.
+	bySA map[nodeKey][]string
 }
 
 func newBuilder(cluster Cluster) *builder {
@@ -110,6 +138,7 @@ func newBuilder(cluster Cluster) *builder {
 		sidecar:    make(map[nodeKey]bool, len(cluster.Workloads)),
 		resolved:   make(map[nodeKey]int, len(cluster.Workloads)),
 		edgeIdx:    make(map[edgeKey]int, len(cluster.Services)*4),
+		bySA:       make(map[nodeKey][]string, len(cluster.Workloads)),
 	}
 	for i := range cluster.Services {
 		svc := &cluster.Services[i]
@@ -126,10 +155,11 @@ func newBuilder(cluster Cluster) *builder {
 				ID:                 NodeID(svc.Namespace, svc.Name),
 				Namespace:          svc.Namespace,
 				Name:               svc.Name,
-				Kind:               KindService,
+				Kind:               serviceKind(svc.Gateway),
 				InMesh:             svc.InMesh,
 				PeerAuthentication: modeOrUnset(svc.PeerAuthentication),
 				DestinationRuleTLS: svc.DestinationRuleTLS,
+				Ports:              svc.Ports,
 			},
 			origin:  originClusterService,
 			service: svc,
@@ -146,11 +176,29 @@ func newBuilder(cluster Cluster) *builder {
 			b.selectedBy[key] = idx
 		}
 	}
+	b.gateway = make(map[nodeKey]bool)
 	for _, w := range cluster.Workloads {
 		key := nodeKey{w.Namespace, w.Name}
 		b.sidecar[key] = b.sidecar[key] || w.Sidecar
+		b.gateway[key] = b.gateway[key] || w.Gateway
+		for _, sa := range w.ServiceAccounts {
+			k := nodeKey{w.Namespace, sa}
+			if !slices.Contains(b.bySA[k], w.Name) {
+				b.bySA[k] = append(b.bySA[k], w.Name)
+			}
+		}
+	}
+	for k := range b.bySA {
+		slices.Sort(b.bySA[k])
 	}
 	return b
+}
+
+func serviceKind(gateway bool) string {
+	if gateway {
+		return KindGateway
+	}
+	return KindService
 }
 
 func modeOrUnset(mode string) string {
@@ -181,19 +229,68 @@ func (b *builder) add(s *Sample) {
 	if !ok {
 		return // no identifiable destination, e.g. traffic leaving the mesh
 	}
-	source := b.sourceNode(s)
+	source, callers := b.sourceNode(s)
 	t := b.edge(edgeKey{source, target, normalizeProtocol(s.Protocol)})
-	if !destSide {
-		t.sourceRate = addRate(t.sourceRate, rate)
-		return
+	for _, c := range callers {
+		if !slices.Contains(t.callers, c) {
+			t.callers = append(t.callers, c)
+		}
 	}
-	if s.SecurityPolicy != SecurityMutualTLS {
-		t.destPlain = addRate(t.destPlain, rate)
-		return
+	f := &t.main
+	if s.Measure == MeasureConnections {
+		f = &t.conns
 	}
-	t.destMTLS = addRate(t.destMTLS, rate)
-	t.sourcePrincipals = addPrincipal(t.sourcePrincipals, s.SourcePrincipal, rate)
-	t.destinationPrincipals = addPrincipal(t.destinationPrincipals, s.DestinationPrincipal, rate)
+	switch {
+	case !destSide && handshakeFailed(s):
+		f.failed = addRate(f.failed, rate)
+	case !destSide && neverSent(s.ResponseFlags):
+		// Refused by the client's own proxy: no server could have seen it,
+		// so it must not count as traffic the destination failed to report.
+	case !destSide:
+		f.source = addRate(f.source, rate)
+	case s.SecurityPolicy != SecurityMutualTLS:
+		f.destPlain = addRate(f.destPlain, rate)
+	default:
+		f.destMTLS = addRate(f.destMTLS, rate)
+		if f == &t.main || t.main.empty() {
+			t.sourcePrincipals = addPrincipal(t.sourcePrincipals, s.SourcePrincipal, rate)
+			t.destinationPrincipals = addPrincipal(t.destinationPrincipals, s.DestinationPrincipal, rate)
+		}
+	}
+}
+
+// localFlags are Envoy response flags of requests that the client's proxy
+// answered itself, without reaching any upstream: no healthy upstream (UH),
+// no cluster (NC), no route (NR), overflow (UO), rate limited (RL), denied
+// by external authorization (UAEX), rate limit service error (RLSE),
+// downstream protocol error (DPE), no filter chain (NFCF), overload manager
+// (OM), invalid header (IH), stream idle timeout (SI).
+var localFlags = map[string]bool{"UH": true, "NC": true, "NR": true, "UO": true, "RL": true, "UAEX": true,
+	"RLSE": true, "DPE": true, "NFCF": true, "OM": true, "IH": true, "SI": true}
+
+func neverSent(flags string) bool {
+	for flag := range strings.SplitSeq(flags, ",") {
+		if localFlags[flag] {
+			return true
+		}
+	}
+	return false
+}
+
+// handshakeFailed: Envoy flags a connection to the upstream that failed
+// (UF), or whose retries ran out on such failures (URX); with a 503 for HTTP.
+// Between two sidecars this is a TLS handshake that one side refused: a
+// DestinationRule and a PeerAuthentication that disagree.
+func handshakeFailed(s *Sample) bool {
+	if s.Measure != MeasureConnections && s.ResponseCode != "503" {
+		return false
+	}
+	for flag := range strings.SplitSeq(s.ResponseFlags, ",") {
+		if flag == "UF" || flag == "URX" {
+			return true
+		}
+	}
+	return false
 }
 
 func (b *builder) edge(key edgeKey) *edgeTraffic {
@@ -247,11 +344,77 @@ func normalizeProtocol(p string) string {
 	return strings.ToLower(p) // returns p itself when already lower case
 }
 
-func (b *builder) sourceNode(s *Sample) int {
-	if !known(s.SourceWorkload) || !known(s.SourceNamespace) {
-		return b.unknownNode()
+// sourceNode is the caller's node and the client workloads it stands for.
+func (b *builder) sourceNode(s *Sample) (int, []nodeKey) {
+	if known(s.SourceWorkload) && known(s.SourceNamespace) {
+		key := nodeKey{s.SourceNamespace, s.SourceWorkload}
+		return b.workloadNode(key), []nodeKey{key}
 	}
-	return b.workloadNode(nodeKey{s.SourceNamespace, s.SourceWorkload})
+	// mTLS without metadata exchange (TCP) still names the caller's
+	// certificate: the workloads of that namespace and ServiceAccount, which
+	// are inside the mesh, unlike the unknown node.
+	if ns, sa, ok := ParsePrincipal(s.SourcePrincipal); ok && s.SecurityPolicy == SecurityMutualTLS {
+		return b.principalNode(nodeKey{ns, sa})
+	}
+	return b.unknownNode(), nil
+}
+
+// principalNode is the node of the one workload (or of the one Service
+// selecting all of them) running as the ServiceAccount, else a node standing
+// for the ServiceAccount.
+func (b *builder) principalNode(sa nodeKey) (int, []nodeKey) {
+	names := b.bySA[sa]
+	callers := make([]nodeKey, len(names))
+	node := -1
+	for i, name := range names {
+		callers[i] = nodeKey{sa.namespace, name}
+		idx := b.workloadNode(callers[i])
+		if node >= 0 && idx != node {
+			node = -2 // different nodes: none of them is the caller
+		}
+		if node != -2 {
+			node = idx
+		}
+	}
+	if node >= 0 {
+		return node, callers
+	}
+	key := nodeKey{sa.namespace, "sa:" + sa.name}
+	idx, ok := b.byKey[key]
+	if !ok {
+		idx = len(b.nodes)
+		b.byKey[key] = idx
+		b.nodes = append(b.nodes, nodeEntry{
+			node: Node{
+				ID:                 NodeID(key.namespace, key.name),
+				Namespace:          key.namespace,
+				Name:               key.name,
+				Kind:               KindServiceAccount,
+				InMesh:             true, // it holds a mesh certificate
+				PeerAuthentication: ModeUnset,
+			},
+			origin: originWorkload,
+		})
+	}
+	return idx, callers
+}
+
+// ParsePrincipal reads "spiffe://<trust domain>/ns/<namespace>/sa/<name>",
+// whatever the trust domain.
+func ParsePrincipal(p string) (namespace, serviceAccount string, ok bool) {
+	rest, ok := strings.CutPrefix(p, "spiffe://")
+	if !ok {
+		return "", "", false
+	}
+	_, path, ok := strings.Cut(rest, "/")
+	if !ok {
+		return "", "", false
+	}
+	parts := strings.Split(path, "/")
+	if len(parts) != 4 || parts[0] != "ns" || parts[2] != "sa" || parts[1] == "" || parts[3] == "" {
+		return "", "", false
+	}
+	return parts[1], parts[3], true
 }
 
 // destinationNode is the destination Service, else the destination workload.
@@ -353,7 +516,7 @@ func (b *builder) workloadNode(key nodeKey) int {
 				ID:                 NodeID(key.namespace, key.name),
 				Namespace:          key.namespace,
 				Name:               key.name,
-				Kind:               KindWorkload,
+				Kind:               workloadKind(b.gateway[key]),
 				InMesh:             b.sidecar[key],
 				PeerAuthentication: ModeUnset, // Workload carries no policy
 			},
@@ -364,9 +527,26 @@ func (b *builder) workloadNode(key nodeKey) int {
 	return idx
 }
 
-// result turns the accumulated traffic into sorted nodes and edges.
-func (b *builder) result() ([]Node, []Edge) {
+func workloadKind(gateway bool) string {
+	if gateway {
+		return KindGateway
+	}
+	return KindWorkload
+}
+
+// callerView is what one client workload's DestinationRules set for the
+// target of one of its edges.
+type callerView struct {
+	caller string // "<namespace>/<workload>"
+	edge   string
+	tls    ClientTLS // one port
+}
+
+// result turns the accumulated traffic into sorted nodes and edges, and the
+// DestinationRule view of every calling workload per target node.
+func (b *builder) result(clientTLS ClientTLSFunc) ([]Node, []Edge, map[string][]callerView) {
 	edges := make([]Edge, 0, len(b.traffic))
+	callers := make(map[string][]callerView)
 	for i := range b.traffic {
 		t := &b.traffic[i]
 		e, ok := edgeOf(t)
@@ -378,39 +558,99 @@ func (b *builder) result() ([]Node, []Edge) {
 		e.Source, e.Target, e.Protocol = src.node.ID, dst.node.ID, t.key.protocol
 		e.ID = EdgeID(e.Source, e.Target, e.Protocol)
 		edges = append(edges, e)
+		if dst.origin == originClusterService && clientTLS != nil {
+			for _, c := range t.callers {
+				for _, tls := range clientTLS(c.namespace, c.name, dst.service.Namespace, dst.service.Name) {
+					callers[dst.node.ID] = append(callers[dst.node.ID], callerView{
+						caller: NodeID(c.namespace, c.name), edge: e.ID, tls: tls,
+					})
+				}
+			}
+		}
 	}
 	nodes := make([]Node, 0, len(b.nodes))
 	for _, n := range b.nodes {
 		if n.origin == originClusterService || n.used {
+			if views := callers[n.node.ID]; len(views) > 0 {
+				n.node.DestinationRuleTLS, n.node.CallerTLS = callerTLS(views)
+			} else if n.origin == originClusterService && clientTLS != nil {
+				// No caller yet: findings judge the view from the Service's
+				// own namespace (caller "").
+				for _, tls := range clientTLS(n.service.Namespace, "", n.service.Namespace, n.service.Name) {
+					callers[n.node.ID] = append(callers[n.node.ID], callerView{tls: tls})
+				}
+			}
 			nodes = append(nodes, n.node)
 		}
 	}
 	sortNodes(nodes)
 	sortEdges(edges)
-	return nodes, edges
+	return nodes, edges, callers
+}
+
+// TLSVaries is a node's destinationRuleTLS when its callers get different
+// modes from their DestinationRules.
+const TLSVaries = "VARIES"
+
+// callerTLS is the mode every caller gets on every port, or TLSVaries and
+// each caller's view per port (sorted, each once) when they differ.
+func callerTLS(views []callerView) (string, []CallerTLS) {
+	list := make([]CallerTLS, 0, len(views))
+	for _, v := range views {
+		c := CallerTLS{Caller: v.caller, Port: v.tls.Port, TLS: v.tls.TLS, Rule: v.tls.Rule}
+		if !slices.Contains(list, c) {
+			list = append(list, c)
+		}
+	}
+	slices.SortFunc(list, func(a, b CallerTLS) int {
+		return cmp.Or(strings.Compare(a.Caller, b.Caller), cmp.Compare(a.Port, b.Port))
+	})
+	for _, c := range list[1:] {
+		if c.TLS != list[0].TLS {
+			return TLSVaries, list
+		}
+	}
+	return list[0].TLS, nil
 }
 
 // edgeOf decides rate, ratio, status and principals; false drops the edge.
+// A TCP edge that moved no bytes in the window is decided by its connections.
 func edgeOf(t *edgeTraffic) (Edge, bool) {
-	rate := addRate(t.destMTLS, t.destPlain)
-	if rate > 0 {
-		e := Edge{Rate: rate, MTLSRatio: ratio(t.destMTLS, rate)}
+	f := &t.main
+	if f.empty() {
+		f = &t.conns
+	}
+	e := Edge{TLSFailureRate: addRate(t.main.failed, t.conns.failed)}
+	dest := addRate(f.destMTLS, f.destPlain)
+	switch {
+	case dest > 0:
+		e.Rate, e.MTLSRatio = dest, ratio(f.destMTLS, dest)
 		switch {
-		case t.destPlain == 0:
+		case f.source-dest > SkewTolerance*f.source:
+			// The client sent more than any sidecar received: the rest went
+			// where no proxy could report it, plaintext as far as anyone knows.
+			e.Rate, e.MTLSRatio = f.source, ratio(f.destMTLS, f.source)
+			e.Status = StatusMixed
+			if f.destMTLS == 0 {
+				e.Status = StatusOpen
+			}
+		case f.destPlain == 0:
 			e.Status = StatusLocked
-		case t.destMTLS == 0:
+		case f.destMTLS == 0:
 			e.Status = StatusOpen
 		default:
 			e.Status = StatusMixed
 		}
 		e.SourcePrincipal = topPrincipal(t.sourcePrincipals)
 		e.DestinationPrincipal = topPrincipal(t.destinationPrincipals)
-		return e, true
+	case f.source > 0:
+		e.Rate, e.Status = f.source, StatusUnknown
+	case e.TLSFailureRate > 0:
+		e.Status = StatusUnknown // nothing got through: only the failures are known
+	default:
+		return Edge{}, false
 	}
-	if t.sourceRate > 0 {
-		return Edge{Rate: t.sourceRate, Status: StatusUnknown}, true
-	}
-	return Edge{}, false
+	return e, true
 }
 
 // ratio clamps because rounding may put a part's sum a hair above the whole.

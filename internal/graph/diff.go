@@ -14,6 +14,7 @@ type Delta struct {
 	Window          string    `json:"window"`
 	Stale           bool      `json:"stale"`
 	Error           string    `json:"error"`
+	Posture         Posture   `json:"posture"` // always the new one, whole
 	Nodes           []Node    `json:"nodes,omitempty"`
 	RemovedNodes    []string  `json:"removedNodes,omitempty"`
 	Edges           []Edge    `json:"edges,omitempty"`
@@ -43,9 +44,11 @@ func Diff(old, next Snapshot) Delta {
 		Window:        next.Window,
 		Stale:         next.Stale,
 		Error:         next.Error,
-		headerChanged: old.Window != next.Window || old.Stale != next.Stale || old.Error != next.Error,
+		Posture:       next.Posture,
+		headerChanged: old.Window != next.Window || old.Stale != next.Stale || old.Error != next.Error ||
+			!postureEqual(old.Posture, next.Posture),
 	}
-	d.Nodes, d.RemovedNodes = diffByID(old.Nodes, next.Nodes, nodeID, func(a, b *Node) bool { return *a == *b })
+	d.Nodes, d.RemovedNodes = diffByID(old.Nodes, next.Nodes, nodeID, nodeEqual)
 	d.Edges, d.RemovedEdges = diffByID(old.Edges, next.Edges, edgeID, edgeEqual)
 	d.Findings, d.RemovedFindings = diffByID(old.Findings, next.Findings, findingID, findingEqual)
 	return d
@@ -58,6 +61,7 @@ func Apply(s Snapshot, d Delta) Snapshot {
 		Window:      d.Window,
 		Stale:       d.Stale,
 		Error:       d.Error,
+		Posture:     d.Posture,
 	}
 	out.Nodes = applyByID(s.Nodes, d.Nodes, d.RemovedNodes, nodeID)
 	sortNodes(out.Nodes)
@@ -72,15 +76,24 @@ func nodeID(n *Node) string       { return n.ID }
 func edgeID(e *Edge) string       { return e.ID }
 func findingID(f *Finding) string { return f.ID }
 
+// nodeEqual treats nil and empty lists alike, as their JSON does.
+func nodeEqual(a, b *Node) bool {
+	return a.ID == b.ID && a.Namespace == b.Namespace && a.Name == b.Name && a.Kind == b.Kind &&
+		a.InMesh == b.InMesh && a.PeerAuthentication == b.PeerAuthentication &&
+		a.DestinationRuleTLS == b.DestinationRuleTLS &&
+		slices.Equal(a.Ports, b.Ports) && slices.Equal(a.CallerTLS, b.CallerTLS)
+}
+
 // edgeEqual compares the rates bit for bit: == would call NaN changed on
 // every refresh and 0 equal to -0, which JSON spells differently.
 func edgeEqual(a, b *Edge) bool {
 	x, y := *a, *b
 	if math.Float64bits(x.Rate) != math.Float64bits(y.Rate) ||
-		math.Float64bits(x.MTLSRatio) != math.Float64bits(y.MTLSRatio) {
+		math.Float64bits(x.MTLSRatio) != math.Float64bits(y.MTLSRatio) ||
+		math.Float64bits(x.TLSFailureRate) != math.Float64bits(y.TLSFailureRate) {
 		return false
 	}
-	x.Rate, x.MTLSRatio, y.Rate, y.MTLSRatio = 0, 0, 0, 0
+	x.Rate, x.MTLSRatio, y.Rate, y.MTLSRatio, x.TLSFailureRate, y.TLSFailureRate = 0, 0, 0, 0, 0, 0
 	return x == y
 }
 

@@ -102,7 +102,7 @@ func TestDeltaJSON(t *testing.T) {
 			}
 		}
 	})
-	want := []string{"edges", "error", "findings", "generatedAt", "nodes", "removedEdges", "removedFindings", "removedNodes", "stale", "window"}
+	want := []string{"edges", "error", "findings", "generatedAt", "nodes", "posture", "removedEdges", "removedFindings", "removedNodes", "stale", "window"}
 	if !slices.Equal(got, want) {
 		t.Errorf("delta JSON keys = %v, want %v", got, want)
 	}
@@ -136,7 +136,8 @@ func TestDiffApplyProperty(t *testing.T) {
 			t.Fatalf("%s: Diff(next, next) not empty: %s", name, mustJSON(t, same))
 		}
 		if empty := len(d.Nodes)+len(d.RemovedNodes)+len(d.Edges)+len(d.RemovedEdges)+len(d.Findings)+len(d.RemovedFindings) == 0 &&
-			old.Window == next.Window && old.Stale == next.Stale && old.Error == next.Error; empty != d.Empty() {
+			old.Window == next.Window && old.Stale == next.Stale && old.Error == next.Error &&
+			postureEqual(old.Posture, next.Posture); empty != d.Empty() {
 			t.Fatalf("%s: Empty() = %v, want %v", name, d.Empty(), empty)
 		}
 	}
@@ -220,6 +221,7 @@ func randomSnapshot(rng *rand.Rand) Snapshot {
 		}
 	}
 	sortFindings(s.Findings)
+	s.Posture = ComputePosture(s.Edges)
 	return s
 }
 
@@ -294,6 +296,7 @@ func mutate(rng *rand.Rand, s Snapshot) Snapshot {
 	sortNodes(out.Nodes)
 	sortEdges(out.Edges)
 	sortFindings(out.Findings)
+	out.Posture = ComputePosture(out.Edges)
 	return out
 }
 

@@ -2,6 +2,8 @@ package graph
 
 import (
 	"fmt"
+	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -13,6 +15,7 @@ const (
 	FindingReadyForStrict       = "ready-for-strict"
 	FindingStrictWouldCut       = "strict-would-cut"
 	FindingPolicyUnreadable     = "policy-unreadable"
+	FindingTLSHandshakeFailing  = "tls-handshake-failing"
 )
 
 // FindingID is "<kind>:<node or object id>", stable across refreshes.
@@ -55,22 +58,33 @@ func nodesInMesh(nodes []Node) map[string]bool {
 // buildFindings derives the findings from sorted nodes and edges. Policy
 // findings are only about Services the cluster lists: for other nodes the
 // policy is not known.
-func buildFindings(nodes []Node, edges []Edge, services map[string]*Service, problems []PolicyProblem) []Finding {
+func buildFindings(nodes []Node, edges []Edge, services map[string]*Service, callers map[string][]callerView, problems []PolicyProblem) []Finding {
 	inMesh := nodesInMesh(nodes)
 	incoming := make(map[string][]*Edge, len(services))
+	failing := make(map[string][]*Edge)
 	for i := range edges {
-		if _, ok := services[edges[i].Target]; ok {
-			incoming[edges[i].Target] = append(incoming[edges[i].Target], &edges[i])
+		e := &edges[i]
+		if _, ok := services[e.Target]; ok {
+			incoming[e.Target] = append(incoming[e.Target], e)
+		}
+		if e.TLSFailureRate > 0 {
+			failing[e.Target] = append(failing[e.Target], e)
 		}
 	}
 
 	out := []Finding{}
 	for _, n := range nodes {
+		if f := failing[n.ID]; len(f) > 0 {
+			out = append(out, handshakeFinding(n, f))
+		}
 		svc, ok := services[n.ID]
 		if !ok {
 			continue
 		}
-		out = appendServiceFindings(out, n, svc, incoming[n.ID], inMesh)
+		out = appendRuleFindings(out, n, svc, incoming[n.ID], callers[n.ID])
+		if n.Kind != KindGateway { // PeerAuthentication does not govern a gateway's listeners
+			out = appendServiceFindings(out, n, svc, incoming[n.ID], inMesh)
+		}
 	}
 	for _, p := range problems {
 		out = append(out, unreadableFinding(p))
@@ -78,42 +92,117 @@ func buildFindings(nodes []Node, edges []Edge, services map[string]*Service, pro
 	return dedupeFindings(out)
 }
 
+// appendRuleFindings are the findings about what callers' DestinationRules
+// make them send, judged per calling workload (each sidecar gets its own
+// rules). Without callers, the view from the Service's own namespace is
+// judged, so a wrong rule shows before traffic does.
+func appendRuleFindings(out []Finding, n Node, svc *Service, in []*Edge, views []callerView) []Finding {
+	pa := strings.ToUpper(n.PeerAuthentication)
+	paObject := objectName("PeerAuthentication", svc.PeerAuthenticationSource)
+	own := !slices.ContainsFunc(views, func(v callerView) bool { return v.caller != "" })
+	if len(views) == 0 {
+		views = []callerView{{tls: ClientTLS{TLS: svc.DestinationRuleTLS, Rule: svc.DestinationRuleSource}}}
+	}
+	matching := func(mode string) (matched bool, callers, edges, rules []string) {
+		for _, v := range views {
+			if strings.ToUpper(v.tls.TLS) != mode {
+				continue
+			}
+			matched = true
+			if v.caller != "" && !slices.Contains(callers, v.caller) {
+				callers = append(callers, v.caller)
+			}
+			if v.edge != "" && !slices.Contains(edges, v.edge) {
+				edges = append(edges, v.edge)
+			}
+			if r := objectName("DestinationRule", v.tls.Rule); r != "" && !slices.Contains(rules, r) {
+				rules = append(rules, r)
+			}
+		}
+		if own && matched {
+			edges = edgeIDs(in)
+		}
+		slices.Sort(callers)
+		slices.Sort(edges)
+		slices.Sort(rules)
+		return matched, callers, edges, rules
+	}
+	// nodesOf is the target and the sources of the given edges.
+	nodesOf := func(ids []string) []string {
+		var matched []*Edge
+		for _, e := range in {
+			if slices.Contains(ids, e.ID) {
+				matched = append(matched, e)
+			}
+		}
+		return withSources(n.ID, matched)
+	}
+	// who names the callers a rule makes do something, or "clients" when the
+	// view is the namespace's own.
+	who := func(callers, rules []string, verb string) string {
+		phrase := orDefault(strings.Join(rules, " and "), "A DestinationRule")
+		if len(callers) == 0 {
+			return phrase + " makes clients " + verb
+		}
+		return phrase + " makes " + strings.Join(callers, ", ") + " " + verb
+	}
+
+	if pa == ModeStrict {
+		if ok, callers, edges, rules := matching(TLSDisable); ok {
+			out = append(out, Finding{
+				ID:       FindingID(FindingDisableTowardsStrict, n.ID),
+				Kind:     FindingDisableTowardsStrict,
+				Severity: SeverityCritical,
+				Message: fmt.Sprintf("%s to %s, whose PeerAuthentication is STRICT, so their requests are refused.",
+					who(callers, rules, "send plaintext"), n.ID),
+				Nodes:   nodesOf(edges),
+				Edges:   edges,
+				Objects: append(rules, nonEmpty(paObject)...),
+			})
+		}
+	}
+	if !n.InMesh && n.Kind != KindGateway {
+		if ok, callers, edges, rules := matching(TLSIstioMutual); ok {
+			which := "it has no workload with a sidecar"
+			if svc.PartlyInMesh {
+				which = "some of its workloads have no sidecar"
+			}
+			out = append(out, Finding{
+				ID:       FindingID(FindingMTLSTowardsNoSidecar, n.ID),
+				Kind:     FindingMTLSTowardsNoSidecar,
+				Severity: SeverityCritical,
+				Message: fmt.Sprintf("%s to %s, but %s to terminate it, so those requests fail.",
+					who(callers, rules, "send Istio mutual TLS"), n.ID, which),
+				Nodes:   nodesOf(edges),
+				Edges:   edges,
+				Objects: rules,
+			})
+		}
+	}
+	return out
+}
+
+// handshakeFinding: requests the client side saw fail at the TLS handshake
+// are neither mTLS nor plaintext; they are an outage in progress.
+func handshakeFinding(n Node, edges []*Edge) Finding {
+	var rate float64
+	for _, e := range edges {
+		rate = addRate(rate, e.TLSFailureRate)
+	}
+	return Finding{
+		ID:       FindingID(FindingTLSHandshakeFailing, n.ID),
+		Kind:     FindingTLSHandshakeFailing,
+		Severity: SeverityCritical,
+		Message: fmt.Sprintf("Requests from %s to %s fail at the TLS handshake (%s/s): the callers' DestinationRule and the server's PeerAuthentication or sidecar disagree.",
+			callerList(edges), n.ID, strconv.FormatFloat(rate, 'g', 3, 64)),
+		Nodes: withSources(n.ID, edges),
+		Edges: edgeIDs(edges),
+	}
+}
+
 func appendServiceFindings(out []Finding, n Node, svc *Service, in []*Edge, inMesh map[string]bool) []Finding {
 	pa := strings.ToUpper(n.PeerAuthentication)
-	drTLS := strings.ToUpper(svc.DestinationRuleTLS)
-	drObject := objectName("DestinationRule", svc.DestinationRuleSource)
 	paObject := objectName("PeerAuthentication", svc.PeerAuthenticationSource)
-	drPhrase := orDefault(drObject, "A DestinationRule")
-
-	if drTLS == TLSDisable && pa == ModeStrict {
-		out = append(out, Finding{
-			ID:       FindingID(FindingDisableTowardsStrict, n.ID),
-			Kind:     FindingDisableTowardsStrict,
-			Severity: SeverityCritical,
-			Message: fmt.Sprintf("%s makes clients send plaintext to %s, whose PeerAuthentication is STRICT, so their requests are refused.",
-				drPhrase, n.ID),
-			Nodes:   []string{n.ID},
-			Edges:   edgeIDs(in),
-			Objects: nonEmpty(drObject, paObject),
-		})
-	}
-
-	if drTLS == TLSIstioMutual && !n.InMesh {
-		which := "it has no workload with a sidecar"
-		if svc.PartlyInMesh {
-			which = "some of its workloads have no sidecar"
-		}
-		out = append(out, Finding{
-			ID:       FindingID(FindingMTLSTowardsNoSidecar, n.ID),
-			Kind:     FindingMTLSTowardsNoSidecar,
-			Severity: SeverityCritical,
-			Message: fmt.Sprintf("%s makes clients send Istio mutual TLS to %s, but %s to terminate it, so those requests fail.",
-				drPhrase, n.ID, which),
-			Nodes:   []string{n.ID},
-			Edges:   edgeIDs(in),
-			Objects: nonEmpty(drObject),
-		})
-	}
 
 	if pa == ModeStrict {
 		var plaintext []*Edge

@@ -25,7 +25,7 @@ func TestFindings(t *testing.T) {
 			samples: []Sample{fromSource("default/productpage-v1", reviews, 1)},
 			want: []Finding{{
 				ID: "disable-towards-strict:default/reviews", Kind: FindingDisableTowardsStrict, Severity: SeverityCritical,
-				Nodes:   []string{reviews},
+				Nodes:   []string{reviews, productpage},
 				Edges:   []string{EdgeID(productpage, reviews, "http")},
 				Objects: []string{"DestinationRule default/reviews", "PeerAuthentication default/default"},
 			}},

@@ -2,6 +2,7 @@ package graph
 
 import (
 	"cmp"
+	"maps"
 	"slices"
 	"strings"
 )
@@ -77,10 +78,12 @@ func Filter(s Snapshot, namespaces []string) Snapshot {
 	kept := make(map[string]bool)
 	for _, n := range s.Nodes {
 		if endpoint[n.ID] || (n.Namespace != "" && wanted[n.Namespace]) {
+			n.Ports, n.CallerTLS = slices.Clone(n.Ports), slices.Clone(n.CallerTLS)
 			out.Nodes = append(out.Nodes, n)
 			kept[n.ID] = true
 		}
 	}
+	out.Posture = ComputePosture(out.Edges)
 	out.Findings = []Finding{}
 	for _, f := range s.Findings {
 		if findingConcerns(f, kept, wanted) {
@@ -111,7 +114,12 @@ func findingConcerns(f Finding, keptNodes, namespaces map[string]bool) bool {
 
 func cloneSnapshot(s Snapshot) Snapshot {
 	out := s
-	out.Nodes = append(make([]Node, 0, len(s.Nodes)), s.Nodes...)
+	out.Posture.Counts = maps.Clone(s.Posture.Counts)
+	out.Nodes = make([]Node, len(s.Nodes))
+	for i, n := range s.Nodes {
+		n.Ports, n.CallerTLS = slices.Clone(n.Ports), slices.Clone(n.CallerTLS)
+		out.Nodes[i] = n
+	}
 	out.Edges = append(make([]Edge, 0, len(s.Edges)), s.Edges...)
 	out.Findings = make([]Finding, len(s.Findings))
 	for i, f := range s.Findings {

@@ -50,12 +50,24 @@ type Sample struct {
 	DestinationCanonicalSvc string
 	SecurityPolicy          string // connection_security_policy
 	ResponseCode            string // HTTP only; "" for TCP
+	ResponseFlags           string // Envoy's response_flags, "-" when none
 
-	// Rate is per second over the window: requests for HTTP and gRPC; for
-	// TCP, bytes the server sent back (istio_tcp_sent_bytes_total, the
-	// metric Kiali draws TCP edges with).
+	// Measure says what Rate counts: MeasureRequests for HTTP and gRPC;
+	// for TCP, MeasureBytes (istio_tcp_sent_bytes_total plus
+	// istio_tcp_received_bytes_total: both directions, so that a
+	// write-only client counts) or MeasureConnections
+	// (istio_tcp_connections_opened_total). "" is MeasureRequests.
+	Measure string
+	// Rate is per second over the window, in Measure's unit.
 	Rate float64
 }
+
+// What a Sample's Rate counts.
+const (
+	MeasureRequests    = "requests"
+	MeasureBytes       = "bytes"
+	MeasureConnections = "connections"
+)
 
 // Cluster is what Kubernetes says, with Istio's policy already resolved by
 // internal/k8s for each Service.
@@ -68,6 +80,9 @@ type Cluster struct {
 	Workloads []Workload
 	// Problems are policy objects that could not be understood.
 	Problems []PolicyProblem
+	// ClientTLS resolves DestinationRules per calling workload, as Istio
+	// does for each sidecar; nil means no DestinationRule applies anywhere.
+	ClientTLS ClientTLSFunc
 }
 
 // Service is a Kubernetes Service and the policy that applies to it.
@@ -93,14 +108,54 @@ type Service struct {
 	DestinationRuleTLS string
 	// DestinationRuleSource names that rule ("<namespace>/<name>").
 	DestinationRuleSource string
+	// Ports are the Service's ports with the mode Istio enforces on each;
+	// PeerAuthentication above is the weakest of them.
+	Ports []ServicePort
+	// Gateway is true when it selects an Istio gateway: PeerAuthentication
+	// does not govern a gateway's listeners.
+	Gateway bool
 }
+
+// ServicePort is one port of a Service and the PeerAuthentication mode its
+// target port gets (portLevelMtls is keyed by the target port).
+type ServicePort struct {
+	Port int32 `json:"port"`
+	// TargetPort is the container port it reaches, a named target port
+	// resolved through the pods' container ports; 0 when it cannot be.
+	TargetPort int32 `json:"targetPort"`
+	// Protocol is Istio's protocol for the port (from appProtocol or the
+	// port name's prefix), lower case; "auto" when Istio sniffs it.
+	Protocol           string `json:"protocol"`
+	PeerAuthentication string `json:"peerAuthentication"`
+	// PeerAuthenticationSource names the object that decided it.
+	PeerAuthenticationSource string `json:"-"`
+}
+
+// ClientTLS is the DestinationRule TLS mode one client workload gets for
+// one port of a Service: what its sidecar sends there.
+type ClientTLS struct {
+	Port int32
+	TLS  string // ISTIO_MUTUAL, DISABLE, SIMPLE, MUTUAL, or "" when no rule sets one
+	Rule string // "<namespace>/<name>" of the deciding rule, "" when none
+}
+
+// ClientTLSFunc answers, for each port of the Service (serviceNamespace,
+// serviceName) in the Service's order, the ClientTLS that the sidecar of
+// client workload (clientNamespace, clientWorkload) gets. It must be pure.
+type ClientTLSFunc func(clientNamespace, clientWorkload, serviceNamespace, serviceName string) []ClientTLS
 
 // Workload is a group of pods that Istio reports under one workload name.
 type Workload struct {
-	Namespace      string
-	Name           string
-	ServiceAccount string
-	Sidecar        bool
+	Namespace string
+	Name      string
+	// ServiceAccounts of its pods, sorted (more than one during a rollout
+	// that changes it).
+	ServiceAccounts []string
+	// Sidecar is true when every pod of it has Istio's proxy.
+	Sidecar bool
+	// Gateway is true for Istio ingress and egress gateways (the istio
+	// label, or the Gateway API's gateway-name label).
+	Gateway bool
 }
 
 // PolicyProblem is a DestinationRule or PeerAuthentication that could not
@@ -126,7 +181,12 @@ const (
 const (
 	KindService  = "service"
 	KindWorkload = "workload"
-	KindUnknown  = "unknown"
+	KindGateway  = "gateway" // an Istio ingress or egress gateway
+	// KindServiceAccount stands for the workloads of one namespace and
+	// ServiceAccount when a caller is known by its principal only and more
+	// than one workload runs as it. Its id is "<namespace>/sa:<name>".
+	KindServiceAccount = "serviceaccount"
+	KindUnknown        = "unknown"
 )
 
 // Snapshot is the whole graph at one moment.
@@ -135,6 +195,7 @@ type Snapshot struct {
 	Window      string    `json:"window"`
 	Stale       bool      `json:"stale"`
 	Error       string    `json:"error"`
+	Posture     Posture   `json:"posture"`
 	Nodes       []Node    `json:"nodes"`
 	Edges       []Edge    `json:"edges"`
 	Findings    []Finding `json:"findings"`
@@ -148,7 +209,23 @@ type Node struct {
 	Kind               string `json:"kind"`
 	InMesh             bool   `json:"inMesh"`
 	PeerAuthentication string `json:"peerAuthentication"`
-	DestinationRuleTLS string `json:"destinationRuleTLS,omitempty"`
+	// DestinationRuleTLS is the TLS mode the callers' DestinationRules set
+	// for it: the one every calling workload gets, the view from its own
+	// namespace when nothing with a sidecar calls it, TLSVaries when callers
+	// get different modes (CallerTLS then lists them).
+	DestinationRuleTLS string      `json:"destinationRuleTLS,omitempty"`
+	CallerTLS          []CallerTLS `json:"callerTLS,omitempty"`
+	// Ports of a Service node, each with its own mode.
+	Ports []ServicePort `json:"ports,omitempty"`
+}
+
+// CallerTLS is what one calling workload's DestinationRules set for one
+// port of the node.
+type CallerTLS struct {
+	Caller string `json:"caller"` // "<namespace>/<workload>"
+	Port   int32  `json:"port"`
+	TLS    string `json:"tls"` // "" when no rule sets one
+	Rule   string `json:"rule,omitempty"`
 }
 
 // Edge is the traffic from one node to another over one protocol.
@@ -162,6 +239,30 @@ type Edge struct {
 	Status               string  `json:"status"`
 	SourcePrincipal      string  `json:"sourcePrincipal,omitempty"`
 	DestinationPrincipal string  `json:"destinationPrincipal,omitempty"`
+	// TLSFailureRate is the rate (requests/s, or TCP connections/s) the
+	// client side reported as failed at the TLS handshake (response flags
+	// UF or URX): a policy mismatch, not plaintext.
+	TLSFailureRate float64 `json:"tlsFailureRate,omitempty"`
+}
+
+// Posture is the mesh's mTLS share, HTTP and TCP apart (requests/s are
+// never added to bytes/s), and the number of edges of each status.
+type Posture struct {
+	HTTP   Share          `json:"http"`
+	TCP    Share          `json:"tcp"`
+	Counts map[string]int `json:"counts"` // per status, every status present
+}
+
+// Share is the traffic of one unit over the edges whose status is known
+// (locked, mixed, open): Rate in the unit, MTLSRate of it proven mutual TLS,
+// Ratio = MTLSRate / Rate, or nil when Rate is 0. UnknownRate is the
+// traffic of unknown edges, outside the ratio.
+type Share struct {
+	Unit        string   `json:"unit"` // "req/s" or "B/s"
+	Rate        float64  `json:"rate"`
+	MTLSRate    float64  `json:"mtlsRate"`
+	Ratio       *float64 `json:"ratio"`
+	UnknownRate float64  `json:"unknownRate"`
 }
 
 // Finding severities.

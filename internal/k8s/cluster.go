@@ -2,13 +2,18 @@ package k8s
 
 import (
 	"cmp"
+	"maps"
+	"regexp"
 	"slices"
 	"strings"
+	"sync"
 
 	networkingv1 "istio.io/client-go/pkg/apis/networking/v1"
 	securityv1 "istio.io/client-go/pkg/apis/security/v1"
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/util/intstr"
 
 	"github.com/meshlock/meshlock/internal/graph"
 )
@@ -82,38 +87,110 @@ func listAll[T any, L interface {
 func buildCluster(s listed, root string) graph.Cluster {
 	out := graph.Cluster{Namespaces: slices.Sorted(slices.Values(s.namespaces))}
 
-	type workloadKey struct{ namespace, name string }
-	workloads := map[workloadKey]*graph.Workload{}
-	podsByNamespace := map[string][]*corev1.Pod{}
+	// Pods in name order, so that nothing below depends on the cache's order.
+	pods := make([]*corev1.Pod, 0, len(s.pods))
 	for _, pod := range s.pods {
 		if pod.DeletionTimestamp != nil || pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed {
 			continue
 		}
+		pods = append(pods, pod)
+	}
+	slices.SortFunc(pods, func(a, b *corev1.Pod) int {
+		return cmp.Or(cmp.Compare(a.Namespace, b.Namespace), cmp.Compare(a.Name, b.Name))
+	})
+
+	workloads := map[workloadKey]*workloadInfo{}
+	podsByNamespace := map[string][]*corev1.Pod{}
+	for _, pod := range pods {
 		podsByNamespace[pod.Namespace] = append(podsByNamespace[pod.Namespace], pod)
 		key := workloadKey{pod.Namespace, WorkloadName(pod)}
-		if wl, seen := workloads[key]; !seen {
-			workloads[key] = &graph.Workload{Namespace: pod.Namespace, Name: key.name, ServiceAccount: pod.Spec.ServiceAccountName, Sidecar: HasSidecar(pod)}
-		} else if !HasSidecar(pod) {
-			// Every replica needs the proxy (as for a Service's InMesh), and
-			// the answer must not depend on the order of the cache's list.
-			wl.Sidecar = false
+		wl, seen := workloads[key]
+		if !seen {
+			wl = &workloadInfo{Workload: graph.Workload{Namespace: pod.Namespace, Name: key.name, Sidecar: true}, labels: maps.Clone(pod.Labels)}
+			workloads[key] = wl
 		}
+		// Every replica needs the proxy (as for a Service's InMesh); the
+		// labels a workloadSelector sees are those all its pods share.
+		wl.Sidecar = wl.Sidecar && HasSidecar(pod)
+		wl.Gateway = wl.Gateway || IsGateway(pod)
+		if sa := serviceAccount(pod); !slices.Contains(wl.ServiceAccounts, sa) {
+			wl.ServiceAccounts = append(wl.ServiceAccounts, sa)
+		}
+		maps.DeleteFunc(wl.labels, func(k, v string) bool { return pod.Labels[k] != v })
 	}
 	for _, wl := range workloads {
-		out.Workloads = append(out.Workloads, *wl)
+		slices.Sort(wl.ServiceAccounts)
+		out.Workloads = append(out.Workloads, wl.Workload)
 	}
 	slices.SortFunc(out.Workloads, func(a, b graph.Workload) int {
 		return cmp.Or(cmp.Compare(a.Namespace, b.Namespace), cmp.Compare(a.Name, b.Name))
 	})
 
+	services := map[workloadKey]*corev1.Service{}
 	for _, svc := range s.services {
+		services[workloadKey{svc.Namespace, svc.Name}] = svc
 		out.Services = append(out.Services, describeService(svc, podsByNamespace[svc.Namespace], s.rules, s.authns, root))
 	}
 	slices.SortFunc(out.Services, func(a, b graph.Service) int {
 		return cmp.Or(cmp.Compare(a.Namespace, b.Namespace), cmp.Compare(a.Name, b.Name))
 	})
 	out.Problems = policyProblems(s.rules, s.authns)
+	out.ClientTLS = clientTLSFunc(s.rules, root, workloads, services)
 	return out
+}
+
+type workloadKey struct{ namespace, name string }
+
+type workloadInfo struct {
+	graph.Workload
+	labels map[string]string
+}
+
+func serviceAccount(pod *corev1.Pod) string {
+	if pod.Spec.ServiceAccountName == "" {
+		return "default" // what the API server assigns
+	}
+	return pod.Spec.ServiceAccountName
+}
+
+// clientTLSFunc resolves, per calling workload, the DestinationRule TLS of
+// every port of a Service, as istiod does for that workload's sidecar. The
+// answers are cached: one build asks about each (caller, service) pair of
+// the observed edges.
+func clientTLSFunc(rules []*networkingv1.DestinationRule, root string, workloads map[workloadKey]*workloadInfo, services map[workloadKey]*corev1.Service) graph.ClientTLSFunc {
+	type key struct{ clientNS, client, svcNS, svc string }
+	var mu sync.Mutex
+	cache := map[key][]graph.ClientTLS{}
+	return func(clientNS, client, svcNS, svcName string) []graph.ClientTLS {
+		k := key{clientNS, client, svcNS, svcName}
+		mu.Lock()
+		defer mu.Unlock()
+		if got, ok := cache[k]; ok {
+			return got
+		}
+		svc := services[workloadKey{svcNS, svcName}]
+		if svc == nil {
+			return nil
+		}
+		var clientLabels map[string]string
+		if wl := workloads[workloadKey{clientNS, client}]; wl != nil {
+			clientLabels = wl.labels
+		}
+		out := make([]graph.ClientTLS, 0, len(svc.Spec.Ports))
+		for _, port := range svc.Spec.Ports {
+			policy := ResolveClientPolicy(rules, ClientPolicyQuery{
+				ClientNamespace: clientNS, ClientLabels: clientLabels,
+				ServiceName: svcName, ServiceNS: svcNS, ServicePort: port.Port, RootNamespace: root,
+			})
+			tls := graph.ClientTLS{Port: port.Port, TLS: string(policy.Effective())}
+			if policy.Rule != nil && tls.TLS != "" {
+				tls.Rule = policy.Rule.Namespace + "/" + policy.Rule.Name
+			}
+			out = append(out, tls)
+		}
+		cache[k] = out
+		return out
+	}
 }
 
 func describeService(svc *corev1.Service, pods []*corev1.Pod, rules []*networkingv1.DestinationRule, authns []*securityv1.PeerAuthentication, root string) graph.Service {
@@ -134,45 +211,78 @@ func describeService(svc *corev1.Service, pods []*corev1.Pod, rules []*networkin
 		if HasSidecar(pod) {
 			withSidecar++
 		}
+		out.Gateway = out.Gateway || IsGateway(pod)
 	}
-	out.Workloads = slices.Sorted(func(yield func(string) bool) {
-		for name := range names {
-			if !yield(name) {
-				return
-			}
-		}
-	})
+	out.Workloads = slices.Sorted(maps.Keys(names))
 	out.InMesh = len(selected) > 0 && withSidecar == len(selected)
 	out.PartlyInMesh = withSidecar > 0 && withSidecar < len(selected)
 
-	var port corev1.ServicePort
-	if len(svc.Spec.Ports) > 0 {
-		port = svc.Spec.Ports[0]
+	// Each port's mode is the weakest among the selected pods on the port's
+	// target port; the node's is the weakest across ports. Pods come in name
+	// order and ports in the Service's, and only a strictly weaker mode
+	// replaces the one found first, so ties are decided the same way each
+	// time. A Service without pods gets the namespace's (or mesh's) mode.
+	first := true
+	for _, port := range svc.Spec.Ports {
+		p := graph.ServicePort{Port: port.Port, Protocol: PortProtocol(port)}
+		mode, source := EffectivePeerAuthentication(authns, root, svc.Namespace, nil, 0)
+		modeSet := false
+		for _, pod := range selected {
+			tp, ok := TargetPort(port, pod)
+			if !ok {
+				continue // istiod builds no inbound listener for it on this pod
+			}
+			if p.TargetPort == 0 {
+				p.TargetPort = tp
+			}
+			podMode, podSource := EffectivePeerAuthentication(authns, root, pod.Namespace, pod.Labels, tp)
+			if !modeSet || weaker(podMode, mode) {
+				mode, source, modeSet = podMode, podSource, true
+			}
+		}
+		if len(selected) == 0 && port.TargetPort.Type == intstr.Int {
+			p.TargetPort = cmp.Or(port.TargetPort.IntVal, port.Port)
+		}
+		p.PeerAuthentication = string(mode)
+		if source != nil {
+			p.PeerAuthenticationSource = source.Namespace + "/" + source.Name
+		}
+		out.Ports = append(out.Ports, p)
+		if first || weaker(mode, PeerMode(out.PeerAuthentication)) {
+			out.PeerAuthentication, out.PeerAuthenticationSource = p.PeerAuthentication, p.PeerAuthenticationSource
+		}
+		first = false
 	}
-	// The weakest mode among the selected pods is what a caller meets; a
-	// Service without pods gets the namespace's (or mesh's) mode.
-	mode, source := EffectivePeerAuthentication(authns, root, svc.Namespace, nil, 0)
-	for i, pod := range selected {
-		podMode, podSource := EffectivePeerAuthentication(authns, root, pod.Namespace, pod.Labels, targetPort(port, pod))
-		if i == 0 || weaker(podMode, mode) {
-			mode, source = podMode, podSource
+	if first { // no ports
+		mode, source := EffectivePeerAuthentication(authns, root, svc.Namespace, nil, 0)
+		out.PeerAuthentication = string(mode)
+		if source != nil {
+			out.PeerAuthenticationSource = source.Namespace + "/" + source.Name
 		}
 	}
-	out.PeerAuthentication = string(mode)
-	if source != nil {
-		out.PeerAuthenticationSource = source.Namespace + "/" + source.Name
-	}
 
-	policy := ResolveClientPolicy(rules, ClientPolicyQuery{
-		ClientNamespace: svc.Namespace,
-		ServiceName:     svc.Name,
-		ServiceNS:       svc.Namespace,
-		ServicePort:     port.Port,
-		RootNamespace:   root,
-	})
-	out.DestinationRuleTLS = string(policy.TLS)
-	if policy.Rule != nil && policy.TLS != TLSModeNone {
-		out.DestinationRuleSource = policy.Rule.Namespace + "/" + policy.Rule.Name
+	// The view from the Service's own namespace, for a caller no selector
+	// rule picks; callers' own views come from Cluster.ClientTLS.
+	var views []string
+	for _, port := range svc.Spec.Ports {
+		policy := ResolveClientPolicy(rules, ClientPolicyQuery{
+			ClientNamespace: svc.Namespace, ServiceName: svc.Name, ServiceNS: svc.Namespace,
+			ServicePort: port.Port, RootNamespace: root,
+		})
+		mode := string(policy.Effective())
+		if !slices.Contains(views, mode) {
+			views = append(views, mode)
+		}
+		if policy.Rule != nil && mode != "" && out.DestinationRuleSource == "" {
+			out.DestinationRuleSource = policy.Rule.Namespace + "/" + policy.Rule.Name
+		}
+	}
+	switch len(views) {
+	case 0:
+	case 1:
+		out.DestinationRuleTLS = views[0]
+	default:
+		out.DestinationRuleTLS = graph.TLSVaries
 	}
 	return out
 }
@@ -182,42 +292,138 @@ var strength = map[PeerMode]int{PeerModeDisable: 0, PeerModeUnset: 1, PeerModePe
 
 func weaker(a, b PeerMode) bool { return strength[a] < strength[b] }
 
-// targetPort is the container port a Service port reaches on pod, which is
-// what port-level PeerAuthentication keys on.
-func targetPort(port corev1.ServicePort, pod *corev1.Pod) int32 {
+// TargetPort is the container port a Service port reaches on pod, which is
+// what port-level PeerAuthentication keys on (istiod: ForPort(TargetPort) in
+// pilot/pkg/networking/core/listener_inbound.go). A named target port is
+// looked up among the pod's container ports, native sidecars included, by
+// name and protocol (pilot/pkg/serviceregistry/kube/controller/util.go
+// FindPort); false when none matches, and istiod then builds no listener.
+func TargetPort(port corev1.ServicePort, pod *corev1.Pod) (int32, bool) {
 	switch {
-	case port.TargetPort.IntVal != 0:
-		return port.TargetPort.IntVal
-	case port.TargetPort.StrVal != "":
-		for _, c := range pod.Spec.Containers {
+	case port.TargetPort.Type == intstr.String && port.TargetPort.StrVal != "":
+		protocol := cmp.Or(port.Protocol, corev1.ProtocolTCP)
+		containers := slices.Concat(pod.Spec.Containers, nativeSidecars(pod))
+		for _, c := range containers {
 			for _, p := range c.Ports {
-				if p.Name == port.TargetPort.StrVal {
-					return p.ContainerPort
+				if p.Name == port.TargetPort.StrVal && cmp.Or(p.Protocol, corev1.ProtocolTCP) == protocol {
+					return p.ContainerPort, true
 				}
 			}
 		}
-		return 0
+		return 0, false
+	case port.TargetPort.IntVal != 0:
+		return port.TargetPort.IntVal, true
 	default:
-		return port.Port
+		return port.Port, true // the API server defaults targetPort to port
 	}
 }
 
-// WorkloadName is the name Istio reports a pod's metrics under: its
-// controller's name, with a ReplicaSet's template hash removed so that the
-// Deployment's name remains.
-func WorkloadName(pod *corev1.Pod) string {
-	for _, owner := range pod.OwnerReferences {
-		if owner.Controller == nil || !*owner.Controller {
-			continue
+func nativeSidecars(pod *corev1.Pod) []corev1.Container {
+	var out []corev1.Container
+	for _, c := range pod.Spec.InitContainers {
+		if c.RestartPolicy != nil && *c.RestartPolicy == corev1.ContainerRestartPolicyAlways {
+			out = append(out, c)
 		}
-		if owner.Kind == "ReplicaSet" {
-			if hash := pod.Labels["pod-template-hash"]; hash != "" {
-				return strings.TrimSuffix(owner.Name, "-"+hash)
+	}
+	return out
+}
+
+// PortProtocol is Istio's protocol for a Service port, lower case
+// (pkg/config/kube/conversion.go ConvertProtocol): UDP as such; else
+// appProtocol when set, or the port name, up to its first "-" ("grpc-web"
+// whole); a few well-known ports are TCP; anything else is sniffed: "auto".
+func PortProtocol(port corev1.ServicePort) string {
+	if port.Protocol == corev1.ProtocolUDP {
+		return "udp"
+	}
+	name := port.Name
+	if port.AppProtocol != nil {
+		name = *port.AppProtocol
+		switch name {
+		case "kubernetes.io/h2c":
+			return "http2"
+		case "kubernetes.io/ws":
+			return "http"
+		case "kubernetes.io/wss":
+			return "https"
+		}
+	}
+	name = strings.ToLower(name)
+	if strings.HasPrefix(name, "grpc-web") {
+		return "grpc-web"
+	}
+	name, _, _ = strings.Cut(name, "-")
+	switch name {
+	case "tcp", "udp", "grpc", "http", "http_proxy", "http2", "https", "tls", "mongo", "redis", "mysql":
+		return name
+	}
+	switch port.Port {
+	case 25, 53, 3306, 27017:
+		return "tcp"
+	}
+	return "auto"
+}
+
+// cronJobName matches a Job that a CronJob made: its name and "-" and the
+// scheduled time in minutes (8 to 10 digits).
+var cronJobName = regexp.MustCompile(`^(.+)-\d{8,10}$`)
+
+// WorkloadName is the name Istio reports a pod's metrics under
+// (pkg/kube/util.go GetWorkloadMetaFromPod, used by the injector for
+// ISTIO_META_WORKLOAD_NAME): the pod label service.istio.io/workload-name
+// when set; else, for a pod with generateName and a controller, the
+// controller's name, with a ReplicaSet's pod-template-hash (a Deployment) or
+// rollouts-pod-template-hash (an Argo Rollout) removed, an OpenShift
+// DeploymentConfig's name, or a CronJob's for its Jobs; else the pod's name.
+func WorkloadName(pod *corev1.Pod) string {
+	if name := pod.Labels["service.istio.io/workload-name"]; name != "" {
+		return name
+	}
+	if pod.GenerateName == "" {
+		return pod.Name
+	}
+	var ref *metav1.OwnerReference
+	for i := range pod.OwnerReferences {
+		if c := pod.OwnerReferences[i].Controller; c != nil && *c {
+			ref = &pod.OwnerReferences[i]
+			break
+		}
+	}
+	if ref == nil {
+		return pod.Name
+	}
+	switch ref.Kind {
+	case "ReplicaSet":
+		for _, label := range []string{"pod-template-hash", "rollouts-pod-template-hash"} {
+			if hash := pod.Labels[label]; hash != "" && strings.HasSuffix(ref.Name, hash) {
+				return strings.TrimSuffix(ref.Name, "-"+hash)
 			}
 		}
-		return owner.Name
+	case "ReplicationController":
+		if dc := pod.Labels["deploymentconfig"]; dc != "" {
+			return dc
+		}
+	case "Job":
+		if m := cronJobName.FindStringSubmatch(ref.Name); m != nil {
+			return m[1]
+		}
 	}
-	return pod.Name
+	return cmp.Or(ref.Name, pod.Name)
+}
+
+// IsGateway reports whether the pod is an Istio ingress or egress gateway:
+// the istio label its Helm chart sets (ingressgateway, egressgateway, or
+// another "...gateway"), or the labels of Gateway API deployments
+// (gateway.networking.k8s.io/gateway-name; istio.io/gateway-name before
+// Istio 1.24). Waypoints, Gateway API proxies of the ambient mesh, are not.
+func IsGateway(pod *corev1.Pod) bool {
+	l := pod.Labels
+	if l["gateway.istio.io/managed"] == "istio.io-mesh-controller" || l["istio.io/waypoint-for"] != "" {
+		return false
+	}
+	return strings.HasSuffix(l["istio"], "gateway") || l["gateway.networking.k8s.io/gateway-name"] != "" ||
+		l["istio.io/gateway-name"] != "" ||
+		l["operator.istio.io/component"] == "IngressGateways" || l["operator.istio.io/component"] == "EgressGateways"
 }
 
 // HasSidecar reports whether Istio's proxy runs beside the pod's app, as an

@@ -38,12 +38,12 @@ func TestBuildClusterWorkloads(t *testing.T) {
 		{
 			name: "bare pod is its own workload",
 			pods: []*corev1.Pod{newPod("default", "debug", withServiceAccount("debugger"))},
-			want: []graph.Workload{{Namespace: "default", Name: "debug", ServiceAccount: "debugger"}},
+			want: []graph.Workload{{Namespace: "default", Name: "debug", ServiceAccounts: []string{"debugger"}}},
 		},
 		{
 			name: "ReplicaSet pod with pod-template-hash is named after the Deployment",
 			pods: []*corev1.Pod{newPod("default", "reviews-v1-7d9f8c-abcde", inDeployment("reviews-v1", "7d9f8c"), withSidecar(), withServiceAccount("bookinfo-reviews"))},
-			want: []graph.Workload{{Namespace: "default", Name: "reviews-v1", ServiceAccount: "bookinfo-reviews", Sidecar: true}},
+			want: []graph.Workload{{Namespace: "default", Name: "reviews-v1", ServiceAccounts: []string{"bookinfo-reviews"}, Sidecar: true}},
 		},
 		{
 			name: "ReplicaSet pod without pod-template-hash keeps the ReplicaSet name",
@@ -131,6 +131,11 @@ func TestBuildClusterWorkloads(t *testing.T) {
 			got := buildCluster(listed{pods: tc.pods}, DefaultRootNamespace).Workloads
 			if len(got) == 0 && len(tc.want) == 0 {
 				return
+			}
+			for i := range tc.want {
+				if tc.want[i].ServiceAccounts == nil {
+					tc.want[i].ServiceAccounts = []string{"default"} // what the API server assigns
+				}
 			}
 			if !reflect.DeepEqual(got, tc.want) {
 				t.Errorf("workloads\n got: %+v\nwant: %+v", got, tc.want)
@@ -684,6 +689,8 @@ func TestBuildClusterSorted(t *testing.T) {
 	}
 }
 
+// TestWorkloadName follows istio/istio pkg/kube/util.go GetDeployMetaFromPod
+// and GetWorkloadMetaFromPod.
 func TestWorkloadName(t *testing.T) {
 	tests := []struct {
 		name string
@@ -701,6 +708,17 @@ func TestWorkloadName(t *testing.T) {
 			p.OwnerReferences = []metav1.OwnerReference{{Kind: "StatefulSet", Name: "s"}}
 		}), "p"},
 		{"non-controller owner before the controller", newPod("default", "p", ownedBy("ConfigMap", "cfg", false), ownedBy("StatefulSet", "db", true)), "db"},
+		{"CronJob pod: the Job's scheduled-time suffix trimmed", newPod("default", "backup-29412345-x7k2p", ownedBy("Job", "backup-29412345", true)), "backup"},
+		{"CronJob pod of a 10-digit schedule", newPod("default", "report-1234567890-abcde", ownedBy("Job", "report-1234567890", true)), "report"},
+		{"Job whose suffix is too short to be a CronJob's", newPod("default", "etl-1234567-abcde", ownedBy("Job", "etl-1234567", true)), "etl-1234567"},
+		{"Argo Rollout pod", newPod("default", "canary-6d4f9b7c8-q2w3e", withLabels("rollouts-pod-template-hash", "6d4f9b7c8"), ownedBy("ReplicaSet", "canary-6d4f9b7c8", true)), "canary"},
+		{"OpenShift DeploymentConfig pod", newPod("default", "legacy-3-abcde", withLabels("deploymentconfig", "legacy"), ownedBy("ReplicationController", "legacy-3", true)), "legacy"},
+		{"a controller but no generateName: the pod's name", newPod("default", "static-web", func(p *corev1.Pod) {
+			c := true
+			p.OwnerReferences = []metav1.OwnerReference{{Kind: "ReplicaSet", Name: "web-abc", Controller: &c}}
+		}), "static-web"},
+		{"generateName but no controller: the pod's name", newPod("default", "job-x1y2z", func(p *corev1.Pod) { p.GenerateName = "job-" }), "job-x1y2z"},
+		{"the workload-name label overrides everything", newPod("default", "reviews-v1-545db77b95-xk2l9", inDeployment("reviews-v1", "545db77b95"), withLabels("service.istio.io/workload-name", "reviews")), "reviews"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

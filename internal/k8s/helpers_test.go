@@ -74,9 +74,14 @@ func withNativeSidecar() podOption {
 	}
 }
 
+// ownedBy adds an owner; a controller also sets generateName, as every
+// Kubernetes controller does (and as Istio's naming requires).
 func ownedBy(kind, name string, controller bool) podOption {
 	return func(p *corev1.Pod) {
 		p.OwnerReferences = append(p.OwnerReferences, metav1.OwnerReference{Kind: kind, Name: name, Controller: &controller})
+		if controller && p.GenerateName == "" {
+			p.GenerateName = name + "-"
+		}
 	}
 }
 

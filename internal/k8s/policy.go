@@ -1,6 +1,7 @@
 package k8s
 
 import (
+	"slices"
 	"sort"
 	"strings"
 
@@ -56,40 +57,66 @@ func Principal(namespace, serviceAccount string) string {
 // ClientPolicyQuery names what a client sidecar needs a DestinationRule for.
 type ClientPolicyQuery struct {
 	ClientNamespace string
-	ServiceName     string
-	ServiceNS       string
-	ServicePort     int32
-	Subset          string // "" = the whole service
-	RootNamespace   string
+	// ClientLabels are the client workload's pod labels, which
+	// workloadSelector rules of its namespace are matched against.
+	ClientLabels  map[string]string
+	ServiceName   string
+	ServiceNS     string
+	ServicePort   int32
+	Subset        string // "" = the whole service
+	RootNamespace string
 }
 
 // ClientPolicy is the resolved client-side policy for one service port (and subset).
 type ClientPolicy struct {
 	// Rule is the oldest DestinationRule of the consolidated set that applies; nil if none.
 	Rule *networkingv1.DestinationRule
-	TLS  TLSMode
+	// TLS is the cluster's TLS setting (CDS): TLSModeNone leaves the choice
+	// to auto mTLS, per endpoint.
+	TLS TLSMode
+	// EndpointTLS is the mode istiod's per-endpoint mTLS check reads
+	// (pilot/pkg/xds/endpoints/mtls_checker.go): a port-level entry without
+	// tls inherits the top-level mode there, unlike in the cluster. When TLS
+	// is TLSModeNone and EndpointTLS is set to anything but ISTIO_MUTUAL,
+	// every endpoint is sent plaintext.
+	EndpointTLS TLSMode
 	// SubsetFound is false when a subset was requested but no applicable rule defines it.
 	SubsetFound  bool
 	SubsetLabels map[string]string
 }
 
-// ResolveClientPolicy picks the DestinationRule(s) a client sidecar in
-// q.ClientNamespace gets for the service and resolves the TLS mode for the
-// port and subset.
+// Effective is what the client's sidecar sends, as one mode: the cluster's
+// TLS when it sets one; DISABLE when the endpoint check strips mTLS from
+// every endpoint (a top-level DISABLE under a port-level entry without tls);
+// else TLSModeNone (auto mTLS decides per endpoint).
+func (p ClientPolicy) Effective() TLSMode {
+	if p.TLS != TLSModeNone {
+		return p.TLS
+	}
+	if p.EndpointTLS != TLSModeNone && p.EndpointTLS != TLSModeIstioMutual {
+		return TLSModeDisable
+	}
+	return TLSModeNone
+}
+
+// ResolveClientPolicy picks the DestinationRule a client sidecar in
+// q.ClientNamespace (with q.ClientLabels) gets for the service and resolves
+// the TLS mode for the port and subset.
 func ResolveClientPolicy(rules []*networkingv1.DestinationRule, q ClientPolicyQuery) ClientPolicy {
 	root := q.RootNamespace
 	if root == "" {
 		root = DefaultRootNamespace
 	}
-	group := selectDestinationRules(rules, q.ClientNamespace, q.ServiceNS, ServiceFQDN(q.ServiceName, q.ServiceNS), root)
 	out := ClientPolicy{SubsetFound: q.Subset == ""}
+	group := selectDestinationRule(rules, q, ServiceFQDN(q.ServiceName, q.ServiceNS), root)
 	if len(group) == 0 {
 		return out
 	}
 	out.Rule = group[0]
 
-	// istiod consolidates same-host rules of one namespace: the oldest non-nil
-	// top-level trafficPolicy wins and subsets are unioned, first name wins.
+	// A merged rule: the oldest non-nil top-level trafficPolicy wins, never
+	// field by field, and subsets are concatenated, the first name winning
+	// (pilot/pkg/model/destination_rule.go mergeDestinationRule).
 	var top *networkingapi.TrafficPolicy
 	var subset *networkingapi.Subset
 	for _, dr := range group {
@@ -110,14 +137,16 @@ func ResolveClientPolicy(rules []*networkingv1.DestinationRule, q ClientPolicyQu
 		out.SubsetLabels = subset.GetLabels()
 	}
 	out.TLS = mergedTLS(top, subset.GetTrafficPolicy(), q.ServicePort)
+	out.EndpointTLS = endpointTLS(top, subset.GetTrafficPolicy(), q.ServicePort)
 	return out
 }
 
-// mergedTLS follows istiod's MergeSubsetTrafficPolicy for the tls field:
-// subset portLevelSettings[port] > subset tls > top-level portLevelSettings[port] > top-level tls.
-// A portLevelSettings entry that matches the port REPLACES the level above it
-// even when it has no tls ("port level policies do not inherit"), so it resets
-// tls to unset rather than falling through.
+// mergedTLS is the cluster's tls (pilot/pkg/networking/util/util.go
+// GetPortLevelTrafficPolicy, MergeSubsetTrafficPolicy): a portLevelSettings
+// entry matching the Service port REPLACES the level above it even when it
+// has no tls ("port level policies do not inherit"), so it resets tls to
+// unset; a subset's own port entry does the same to the rule's; a subset's
+// top-level tls overrides the rule's port-resolved one.
 func mergedTLS(top, subset *networkingapi.TrafficPolicy, port int32) TLSMode {
 	tls := top.GetTls()
 	if p, ok := portLevel(top, port); ok {
@@ -130,6 +159,27 @@ func mergedTLS(top, subset *networkingapi.TrafficPolicy, port int32) TLSMode {
 			tls = subset.GetTls()
 		}
 	}
+	return tlsMode(tls)
+}
+
+// endpointTLS is the mode istiod's per-endpoint check reads
+// (mtls_checker.go trafficPolicyTLSModeForPort): a port-level entry's tls
+// when it has one, else the level's top-level tls; a subset without a mode
+// falls back to the rule's (Istio 1.31 and later).
+func endpointTLS(top, subset *networkingapi.TrafficPolicy, port int32) TLSMode {
+	level := func(policy *networkingapi.TrafficPolicy) TLSMode {
+		if p, ok := portLevel(policy, port); ok && p.GetTls() != nil {
+			return tlsMode(p.GetTls())
+		}
+		return tlsMode(policy.GetTls())
+	}
+	if m := level(subset); subset != nil && m != TLSModeNone {
+		return m
+	}
+	return level(top)
+}
+
+func tlsMode(tls *networkingapi.ClientTLSSettings) TLSMode {
 	if tls == nil {
 		return TLSModeNone
 	}
@@ -146,69 +196,155 @@ func portLevel(policy *networkingapi.TrafficPolicy, port int32) (*networkingapi.
 	return nil, false
 }
 
-// selectDestinationRules follows istiod's PushContext.destinationRule for a
-// sidecar: (1) the client's own namespace (all its rules, whatever exportTo says),
-// (2) rules exported from the service's namespace, (3) rules exported from the
-// root namespace. It returns the consolidated same-host group, oldest first.
-func selectDestinationRules(rules []*networkingv1.DestinationRule, clientNS, svcNS, fqdn, root string) []*networkingv1.DestinationRule {
+// selectDestinationRule follows istiod (pilot/pkg/model/push_context.go
+// setDestinationRules and destinationRule, sidecar.go DestinationRule):
+//  1. the client's own namespace: its rules visible there (exportTo empty or
+//     naming ".", "*" or the namespace itself) — in the root namespace only
+//     its private ones;
+//  2. the rules the service's namespace exports to the client's namespace;
+//  3. the rules the root namespace exports to it.
+//
+// The first step with any rule for the host decides, the most specific host
+// winning within a step only. Rules for one host merge only when their
+// exportTo sets are equal (ENABLE_ENHANCED_DESTINATIONRULE_MERGE, on by
+// default); of several such sets istiod hands the proxy the last one, in the
+// order oldest first. A rule with a workloadSelector is private to its
+// namespace whatever its exportTo, applies only to the client workloads it
+// selects, and is preferred over the others (the oldest matching one), taking
+// subsets and a missing top-level policy from non-selector rules of the same
+// host that are exported exactly to ".". When the client's namespace has rules
+// for the host but none applies to the client, it gets no rule: istiod does
+// not go on to the next namespace. It returns the rules of the set, oldest
+// first.
+func selectDestinationRule(rules []*networkingv1.DestinationRule, q ClientPolicyQuery, fqdn, root string) []*networkingv1.DestinationRule {
+	clientNS := q.ClientNamespace
 	var local []*networkingv1.DestinationRule
 	for _, dr := range rules {
 		if dr.Namespace != clientNS {
 			continue
 		}
-		// A proxy in the root namespace only sees the root's private rules here;
-		// the exported ones are found in step 3 like everybody else.
-		if clientNS == root && !isPrivateRule(dr) {
-			continue
+		if clientNS == root && !isPrivateRule(dr) && !hasSelector(dr) {
+			continue // the root's exported rules are found in step 3, like everybody's
 		}
-		local = append(local, dr)
+		if visibleInOwnNamespace(dr) {
+			local = append(local, dr)
+		}
 	}
-	if group := mostSpecificGroup(local, fqdn); group != nil {
-		return group
+	if best := mostSpecificHost(local, fqdn); best != "" {
+		return pickForClient(hostRules(local, best), q.ClientLabels)
 	}
-	for _, ns := range []string{svcNS, root} {
+	for _, ns := range []string{q.ServiceNS, root} {
 		var exported []*networkingv1.DestinationRule
 		for _, dr := range rules {
-			if dr.Namespace == ns && !isPrivateRule(dr) {
+			if dr.Namespace == ns && !isPrivateRule(dr) && !hasSelector(dr) && exportedTo(dr, clientNS) {
 				exported = append(exported, dr)
 			}
 		}
-		group := mostSpecificGroup(exported, fqdn)
-		if group != nil && exportedTo(group, clientNS) {
-			return group
+		if best := mostSpecificHost(exported, fqdn); best != "" {
+			return lastExportSet(hostRules(exported, best))
 		}
-		// The most specific match not being visible does not fall back to a less
-		// specific one in the same namespace: istiod moves on to the next namespace.
 	}
 	return nil
 }
 
-// isPrivateRule: exportTo is exactly "." or the rule's own namespace.
+func hasSelector(dr *networkingv1.DestinationRule) bool {
+	return len(dr.Spec.GetWorkloadSelector().GetMatchLabels()) > 0
+}
+
+// isPrivateRule: exportTo is exactly "." or the rule's own namespace. (The
+// mesh's defaultDestinationRuleExportTo is taken as its default, "*".)
 func isPrivateRule(dr *networkingv1.DestinationRule) bool {
 	e := dr.Spec.GetExportTo()
 	return len(e) == 1 && (e[0] == "." || e[0] == dr.Namespace)
 }
 
-func exportedTo(group []*networkingv1.DestinationRule, clientNS string) bool {
-	var all []string
-	for _, dr := range group {
-		all = append(all, dr.Spec.GetExportTo()...)
+// visibleInOwnNamespace: a rule exported only to other namespaces is not
+// seen by the proxies of its own; a selector rule always is.
+func visibleInOwnNamespace(dr *networkingv1.DestinationRule) bool {
+	e := dr.Spec.GetExportTo()
+	if len(e) == 0 || hasSelector(dr) {
+		return true
 	}
-	if len(all) == 0 {
-		return true // no exportTo: the mesh default, "*"
-	}
-	for _, e := range all {
-		if e == "*" || e == clientNS {
+	for _, x := range e {
+		if x == "." || x == "*" || x == dr.Namespace {
 			return true
 		}
 	}
 	return false
 }
 
-// mostSpecificGroup returns the rules whose resolved host is the most specific
-// match for fqdn (exact beats wildcard, longer wildcard beats shorter), sorted
-// oldest first, then by name.
-func mostSpecificGroup(rules []*networkingv1.DestinationRule, fqdn string) []*networkingv1.DestinationRule {
+func exportedTo(dr *networkingv1.DestinationRule, clientNS string) bool {
+	e := dr.Spec.GetExportTo()
+	if len(e) == 0 {
+		return true // no exportTo: the mesh default, "*"
+	}
+	for _, x := range e {
+		if x == "*" || x == clientNS {
+			return true
+		}
+	}
+	return false
+}
+
+// exportKey is a rule's exportTo as a set: rules merge only when it is equal.
+func exportKey(dr *networkingv1.DestinationRule) string {
+	e := slices.Clone(dr.Spec.GetExportTo())
+	for i, x := range e {
+		if x == dr.Namespace {
+			e[i] = "." // the own namespace and "." are the same set
+		}
+	}
+	slices.Sort(e)
+	return strings.Join(slices.Compact(e), ",")
+}
+
+// lastExportSet groups same-host rules by exportTo set (each oldest first)
+// and answers the set istiod lists last: the one whose oldest rule is the
+// youngest.
+func lastExportSet(group []*networkingv1.DestinationRule) []*networkingv1.DestinationRule {
+	sets := map[string][]*networkingv1.DestinationRule{}
+	var order []string
+	for _, dr := range group {
+		k := exportKey(dr)
+		if _, ok := sets[k]; !ok {
+			order = append(order, k)
+		}
+		sets[k] = append(sets[k], dr)
+	}
+	return sets[order[len(order)-1]]
+}
+
+// pickForClient chooses among the client namespace's rules for one host:
+// the oldest selector rule that selects the client (with the non-selector
+// rules exported exactly to "." merged under it), else the non-selector
+// rules' last export set, else none.
+func pickForClient(group []*networkingv1.DestinationRule, clientLabels map[string]string) []*networkingv1.DestinationRule {
+	var plain []*networkingv1.DestinationRule
+	for _, dr := range group {
+		if !hasSelector(dr) {
+			plain = append(plain, dr)
+		}
+	}
+	for _, dr := range group {
+		if hasSelector(dr) && SelectorMatches(dr.Spec.GetWorkloadSelector().GetMatchLabels(), clientLabels) {
+			out := []*networkingv1.DestinationRule{dr}
+			for _, p := range plain {
+				if exportKey(p) == "." {
+					out = append(out, p)
+				}
+			}
+			return out
+		}
+	}
+	if len(plain) == 0 {
+		return nil
+	}
+	return lastExportSet(plain)
+}
+
+// mostSpecificHost is the resolved host of rules that best matches fqdn
+// (exact beats wildcard, longer wildcard beats shorter), "" when none does.
+func mostSpecificHost(rules []*networkingv1.DestinationRule, fqdn string) string {
 	best := ""
 	for _, dr := range rules {
 		h := resolveRuleHost(dr.Spec.GetHost(), dr.Namespace)
@@ -216,12 +352,16 @@ func mostSpecificGroup(rules []*networkingv1.DestinationRule, fqdn string) []*ne
 			best = h
 		}
 	}
-	if best == "" {
-		return nil
-	}
+	return best
+}
+
+// hostRules are the rules for host, oldest first, then by name (istiod's
+// sortConfigBySelectorAndCreationTime puts selector rules first; pickForClient
+// looks at them first instead).
+func hostRules(rules []*networkingv1.DestinationRule, host string) []*networkingv1.DestinationRule {
 	var group []*networkingv1.DestinationRule
 	for _, dr := range rules {
-		if resolveRuleHost(dr.Spec.GetHost(), dr.Namespace) == best {
+		if resolveRuleHost(dr.Spec.GetHost(), dr.Namespace) == host {
 			group = append(group, dr)
 		}
 	}

@@ -180,7 +180,7 @@ func (c *Client) run(ctx context.Context, q querySpec) ([]graph.Sample, error) {
 	}
 	var samples []graph.Sample
 	if err == nil {
-		samples, err = parseSamples(value, q.protocol)
+		samples, err = parseSamples(value, q.protocol, q.measure)
 	}
 	if err != nil {
 		c.queriesTotal.WithLabelValues(q.Name, resultError).Inc()

@@ -62,8 +62,8 @@ func TestFetchRunsTheFixedQuerySetWhateverTheNamespaces(t *testing.T) {
 			t.Fatalf("Fetch: %v", err)
 		}
 	}
-	if n := len(fake.seenQueries()); n != 6 {
-		t.Errorf("3 fetches sent %d queries, want 6", n)
+	if n := len(fake.seenQueries()); n != 9 {
+		t.Errorf("3 fetches sent %d queries, want 9", n)
 	}
 	if err := testutil.GatherAndCompare(reg, strings.NewReader(queriesTotalText(3, 0, 3, 0)), "meshlock_prometheus_queries_total"); err != nil {
 		t.Errorf("after 3 fetches: %v", err)
@@ -73,14 +73,22 @@ func TestFetchRunsTheFixedQuerySetWhateverTheNamespaces(t *testing.T) {
 	}
 }
 
-func queriesTotalText(httpOK, httpErr, tcpOK, tcpErr int) string {
+// queriesTotalText is the counter's exposition; the TCP connections query
+// counts as the TCP bytes query does unless conn gives its (ok, err).
+func queriesTotalText(httpOK, httpErr, tcpOK, tcpErr int, conn ...int) string {
+	connOK, connErr := tcpOK, tcpErr
+	if len(conn) == 2 {
+		connOK, connErr = conn[0], conn[1]
+	}
 	return fmt.Sprintf(`# HELP meshlock_prometheus_queries_total PromQL queries sent to Prometheus, by query and result.
 # TYPE meshlock_prometheus_queries_total counter
 meshlock_prometheus_queries_total{query="http",result="error"} %d
 meshlock_prometheus_queries_total{query="http",result="success"} %d
 meshlock_prometheus_queries_total{query="tcp",result="error"} %d
 meshlock_prometheus_queries_total{query="tcp",result="success"} %d
-`, httpErr, httpOK, tcpErr, tcpOK)
+meshlock_prometheus_queries_total{query="tcp_connections",result="error"} %d
+meshlock_prometheus_queries_total{query="tcp_connections",result="success"} %d
+`, httpErr, httpOK, tcpErr, tcpOK, connErr, connOK)
 }
 
 func TestMetricsGoOnlyToTheGivenRegisterer(t *testing.T) {
@@ -121,12 +129,15 @@ func TestFetchMapsLabelsIntoSamples(t *testing.T) {
 	}
 	httpAnswer := vectorAnswer(
 		`{"metric":{`+labels("destination", "mutual_tls", `,"request_protocol":"http","response_code":"200"`)+`},"value":[1764190800,"1.25"]}`,
-		`{"metric":{`+labels("source", "unknown", `,"request_protocol":"grpc","response_code":"503"`)+`},"value":[1764190800,"0.5"]}`,
+		`{"metric":{`+labels("source", "unknown", `,"request_protocol":"grpc","response_code":"503","response_flags":"UF,URX"`)+`},"value":[1764190800,"0.5"]}`,
 	)
 	tcpAnswer := vectorAnswer(
 		`{"metric":{` + labels("waypoint", "none", "") + `},"value":[1764190800,"2048"]}`,
 	)
-	_, srv := startFake(t, byQuery(httpAnswer, tcpAnswer))
+	connAnswer := vectorAnswer(
+		`{"metric":{` + labels("source", "unknown", `,"response_flags":"-"`) + `},"value":[1764190800,"0.25"]}`,
+	)
+	_, srv := startFake(t, byQuery(httpAnswer, tcpAnswer, connAnswer))
 	opts, _ := testOptions(srv.URL)
 	samples, err := mustNew(t, opts).Fetch(t.Context())
 	if err != nil {
@@ -146,15 +157,17 @@ func TestFetchMapsLabelsIntoSamples(t *testing.T) {
 		DestinationPrincipal:    "spiffe://cluster.local/ns/back/sa/reviews",
 		DestinationCanonicalSvc: "reviews",
 	}
-	with := func(reporter, protocol, policy, code string, rate float64) graph.Sample {
+	with := func(reporter, protocol, policy, code, flags, measure string, rate float64) graph.Sample {
 		s := edge
 		s.Reporter, s.Protocol, s.SecurityPolicy, s.ResponseCode, s.Rate = reporter, protocol, policy, code, rate
+		s.ResponseFlags, s.Measure = flags, measure
 		return s
 	}
 	want := []graph.Sample{
-		with(graph.ReporterDestination, graph.ProtocolHTTP, graph.SecurityMutualTLS, "200", 1.25),
-		with(graph.ReporterSource, graph.ProtocolGRPC, graph.SecurityUnknown, "503", 0.5),
-		with(graph.ReporterWaypoint, graph.ProtocolTCP, graph.SecurityNone, "", 2048),
+		with(graph.ReporterDestination, graph.ProtocolHTTP, graph.SecurityMutualTLS, "200", "", graph.MeasureRequests, 1.25),
+		with(graph.ReporterSource, graph.ProtocolGRPC, graph.SecurityUnknown, "503", "UF,URX", graph.MeasureRequests, 0.5),
+		with(graph.ReporterWaypoint, graph.ProtocolTCP, graph.SecurityNone, "", "", graph.MeasureBytes, 2048),
+		with(graph.ReporterSource, graph.ProtocolTCP, graph.SecurityUnknown, "", "-", graph.MeasureConnections, 0.25),
 	}
 	if len(samples) != len(want) {
 		t.Fatalf("got %d samples, want %d: %+v", len(samples), len(want), samples)
@@ -274,7 +287,7 @@ func TestFetchFailsWholeWhenOneQueryFails(t *testing.T) {
 	if samples != nil {
 		t.Errorf("partial samples returned: %+v", samples)
 	}
-	if err := testutil.GatherAndCompare(reg, strings.NewReader(queriesTotalText(1, 0, 0, 1)), "meshlock_prometheus_queries_total"); err != nil {
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(queriesTotalText(1, 0, 0, 1, 1, 0)), "meshlock_prometheus_queries_total"); err != nil {
 		t.Error(err)
 	}
 }
@@ -294,7 +307,7 @@ func TestFetchSendsTheBearerTokenReadAtEachRequest(t *testing.T) {
 	if _, err := c.Fetch(t.Context()); err != nil {
 		t.Fatalf("Fetch after rotation: %v", err)
 	}
-	want := []string{"Bearer first-token", "Bearer first-token", "Bearer rotated-token", "Bearer rotated-token"}
+	want := []string{"Bearer first-token", "Bearer first-token", "Bearer first-token", "Bearer rotated-token", "Bearer rotated-token", "Bearer rotated-token"}
 	if got := fake.seenAuthorization(); !slices.Equal(got, want) {
 		t.Errorf("Authorization headers %q, want %q", got, want)
 	}
@@ -319,8 +332,8 @@ func TestFetchTrustsTheCAFile(t *testing.T) {
 	if _, err := mustNew(t, withCA).Fetch(t.Context()); err != nil {
 		t.Fatalf("Fetch with the CA file: %v", err)
 	}
-	if n := len(fake.seenQueries()); n != 2 {
-		t.Fatalf("server saw %d queries, want 2", n)
+	if n := len(fake.seenQueries()); n != 3 {
+		t.Fatalf("server saw %d queries, want 3", n)
 	}
 
 	withoutCA, _ := testOptions(srv.URL)
@@ -328,8 +341,8 @@ func TestFetchTrustsTheCAFile(t *testing.T) {
 	if _, ok := errors.AsType[x509.UnknownAuthorityError](err); !ok {
 		t.Errorf("Fetch without the CA file: error %v, want an unknown authority", err)
 	}
-	if n := len(fake.seenQueries()); n != 2 {
-		t.Errorf("server saw %d queries, want still 2", n)
+	if n := len(fake.seenQueries()); n != 3 {
+		t.Errorf("server saw %d queries, want still 3", n)
 	}
 }
 
@@ -338,7 +351,7 @@ func TestFetchRejectsOversizedAnswers(t *testing.T) {
 
 	t.Run("streamed", func(t *testing.T) {
 		// An endless answer: reading it whole would never finish.
-		wroteTotal := make(chan int64, 2)
+		wroteTotal := make(chan int64, 3)
 		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Content-Type", "application/json")
 			var wrote int64
@@ -361,15 +374,15 @@ func TestFetchRejectsOversizedAnswers(t *testing.T) {
 		if !errors.Is(err, errResponseTooLarge) || !strings.Contains(err.Error(), strconv.Itoa(limit)) {
 			t.Fatalf("Fetch() error = %v, want too large, naming the limit", err)
 		}
-		for range 2 {
+		for range 3 {
 			// The server stops once the client hangs up; what it managed
 			// to write is bounded by socket buffers, not by the answer.
 			if wrote := <-wroteTotal; wrote >= 1<<30 {
 				t.Errorf("server wrote the whole %d-byte answer", wrote)
 			}
 		}
-		if got := queriesCounted(t, reg, "http", "error") + queriesCounted(t, reg, "tcp", "error"); got != 2 {
-			t.Errorf("errors counted %v, want 2", got)
+		if got := queriesCounted(t, reg, "http", "error") + queriesCounted(t, reg, "tcp", "error") + queriesCounted(t, reg, "tcp_connections", "error"); got != 3 {
+			t.Errorf("errors counted %v, want 3", got)
 		}
 	})
 
@@ -493,8 +506,8 @@ func TestFetchUsesTheURLPathPrefix(t *testing.T) {
 	if _, err := mustNew(t, opts).Fetch(t.Context()); err != nil {
 		t.Fatalf("Fetch: %v", err)
 	}
-	if n := len(fake.seenQueries()); n != 2 {
-		t.Errorf("server saw %d queries under the prefix, want 2", n)
+	if n := len(fake.seenQueries()); n != 3 {
+		t.Errorf("server saw %d queries under the prefix, want 3", n)
 	}
 }
 

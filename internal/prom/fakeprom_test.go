@@ -78,9 +78,18 @@ func startFake(t *testing.T, answer func(query string) (int, string)) (*fakeProm
 }
 
 // byQuery answers the HTTP and TCP queries with their own bodies.
-func byQuery(httpBody, tcpBody string) func(string) (int, string) {
+// byQuery answers the HTTP and TCP bytes queries with the given bodies and
+// the TCP connections query with connBody, an empty vector if none.
+func byQuery(httpBody, tcpBody string, connBody ...string) func(string) (int, string) {
+	conn := `{"status":"success","data":{"resultType":"vector","result":[]}}`
+	if len(connBody) > 0 {
+		conn = connBody[0]
+	}
 	return func(query string) (int, string) {
-		if strings.Contains(query, "istio_tcp_sent_bytes_total") {
+		switch {
+		case strings.Contains(query, "istio_tcp_connections_opened_total"):
+			return http.StatusOK, conn
+		case strings.Contains(query, "istio_tcp_sent_bytes_total"):
 			return http.StatusOK, tcpBody
 		}
 		return http.StatusOK, httpBody

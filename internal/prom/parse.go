@@ -14,7 +14,7 @@ import (
 // answer lacks become ""; series without a usable rate are dropped, since a
 // NaN or negative rate (counter resets seen by some backends, stale
 // markers) would poison every sum the graph makes.
-func parseSamples(value model.Value, protocol func(model.Metric) string) ([]graph.Sample, error) {
+func parseSamples(value model.Value, protocol func(model.Metric) string, measure string) ([]graph.Sample, error) {
 	if value == nil {
 		return nil, errors.New("answer has no result")
 	}
@@ -51,6 +51,8 @@ func parseSamples(value model.Value, protocol func(model.Metric) string) ([]grap
 			DestinationCanonicalSvc: label("destination_canonical_service"),
 			SecurityPolicy:          label("connection_security_policy"),
 			ResponseCode:            label("response_code"),
+			ResponseFlags:           label("response_flags"),
+			Measure:                 measure,
 			Rate:                    rate,
 		})
 	}

@@ -20,7 +20,7 @@ func TestParseSamplesSkipsUnusableRates(t *testing.T) {
 		{Metric: model.Metric{"reporter": "destination", "response_code": "zero"}, Value: 0},
 		{Metric: model.Metric{"reporter": "destination", "response_code": "200"}, Value: 2.5},
 	}
-	samples, err := parseSamples(vector, requestProtocol)
+	samples, err := parseSamples(vector, requestProtocol, graph.MeasureRequests)
 	if err != nil {
 		t.Fatalf("parseSamples: %v", err)
 	}
@@ -41,18 +41,18 @@ func TestParseSamplesToleratesMissingAndUnexpectedLabels(t *testing.T) {
 		Metric: model.Metric{"reporter": "source", "pod": "productpage-v1-abc", "source_workload": "productpage-v1"},
 		Value:  1,
 	}}
-	samples, err := parseSamples(vector, requestProtocol)
+	samples, err := parseSamples(vector, requestProtocol, graph.MeasureRequests)
 	if err != nil {
 		t.Fatalf("parseSamples: %v", err)
 	}
-	want := []graph.Sample{{Reporter: "source", Protocol: "http", SourceWorkload: "productpage-v1", Rate: 1}}
+	want := []graph.Sample{{Reporter: "source", Protocol: "http", SourceWorkload: "productpage-v1", Measure: graph.MeasureRequests, Rate: 1}}
 	if len(samples) != 1 || samples[0] != want[0] {
 		t.Errorf("got %+v, want %+v", samples, want)
 	}
 }
 
 func TestParseSamplesOfAnEmptyVector(t *testing.T) {
-	samples, err := parseSamples(model.Vector{}, requestProtocol)
+	samples, err := parseSamples(model.Vector{}, requestProtocol, graph.MeasureRequests)
 	if err != nil || len(samples) != 0 {
 		t.Errorf("parseSamples(empty) = %v, %v; want no samples and no error", samples, err)
 	}
@@ -68,7 +68,7 @@ func TestParseSamplesRejectsOtherResultTypes(t *testing.T) {
 		{&model.String{Value: "x"}, "string"},
 		{nil, "no result"},
 	} {
-		samples, err := parseSamples(tc.value, requestProtocol)
+		samples, err := parseSamples(tc.value, requestProtocol, graph.MeasureRequests)
 		if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
 			t.Errorf("parseSamples(%v) = %v, %v; want an error containing %q", tc.value, samples, err, tc.wantErr)
 		}

@@ -13,7 +13,7 @@ import (
 // Query is one of the PromQL instant queries that every Fetch runs.
 type Query struct {
 	// Name is the value of the query label of
-	// meshlock_prometheus_queries_total: "http" or "tcp".
+	// meshlock_prometheus_queries_total: "http", "tcp" or "tcp_connections".
 	Name string
 	// PromQL is the query text exactly as sent.
 	PromQL string
@@ -21,8 +21,9 @@ type Query struct {
 
 // Names of the queries.
 const (
-	QueryHTTP = "http"
-	QueryTCP  = "tcp"
+	QueryHTTP           = "http"
+	QueryTCP            = "tcp"
+	QueryTCPConnections = "tcp_connections"
 )
 
 // edgeLabels are the Istio labels that identify an edge and its security;
@@ -68,26 +69,48 @@ func Queries(window time.Duration) []Query {
 type querySpec struct {
 	Query
 	protocol func(model.Metric) string
+	measure  string // graph.Measure*
 }
+
+// The TCP byte query adds both directions in Prometheus, so that a client
+// that only writes (syslog, a metrics push: istio_tcp_received_bytes_total
+// only) is an edge too, at no extra query. Connections opened decide a TCP
+// edge that moved no bytes in the window, and carry the response flags of
+// connections that failed at the handshake.
+const tcpBytesMetrics = `__name__=~"istio_tcp_sent_bytes_total|istio_tcp_received_bytes_total"`
 
 func querySpecs(window time.Duration) []querySpec {
 	w := FormatWindow(window)
-	httpLabels := append(append([]string{}, edgeLabels...), "request_protocol", "response_code")
+	httpLabels := append(append([]string{}, edgeLabels...), "request_protocol", "response_code", "response_flags")
+	connLabels := append(append([]string{}, edgeLabels...), "response_flags")
+	tcp := func(model.Metric) string { return graph.ProtocolTCP }
 	return []querySpec{
 		{
 			Query:    Query{Name: QueryHTTP, PromQL: rateQuery("istio_requests_total", httpLabels, w)},
 			protocol: requestProtocol,
+			measure:  graph.MeasureRequests,
 		},
 		{
-			Query:    Query{Name: QueryTCP, PromQL: rateQuery("istio_tcp_sent_bytes_total", edgeLabels, w)},
-			protocol: func(model.Metric) string { return graph.ProtocolTCP },
+			Query:    Query{Name: QueryTCP, PromQL: rateQuery(tcpBytesMetrics, edgeLabels, w)},
+			protocol: tcp,
+			measure:  graph.MeasureBytes,
+		},
+		{
+			Query:    Query{Name: QueryTCPConnections, PromQL: rateQuery("istio_tcp_connections_opened_total", connLabels, w)},
+			protocol: tcp,
+			measure:  graph.MeasureConnections,
 		},
 	}
 }
 
+// rateQuery sums the rate of metric (a metric name, or a __name__ matcher)
+// by the labels the graph uses.
 func rateQuery(metric string, groupBy []string, window string) string {
-	return fmt.Sprintf("sum by (%s) (rate(%s{%s}[%s]))",
-		strings.Join(groupBy, ", "), metric, reporterSelector, window)
+	selector := metric + "{" + reporterSelector + "}"
+	if strings.HasPrefix(metric, "__name__") {
+		selector = "{" + metric + ", " + reporterSelector + "}"
+	}
+	return fmt.Sprintf("sum by (%s) (rate(%s[%s]))", strings.Join(groupBy, ", "), selector, window)
 }
 
 // requestProtocol tells gRPC from plain HTTP on istio_requests_total.

@@ -97,7 +97,9 @@ type flow struct {
 	source, failed float64
 }
 
-func (f *flow) empty() bool { return f.destMTLS == 0 && f.destPlain == 0 && f.source == 0 && f.failed == 0 }
+func (f *flow) empty() bool {
+	return f.destMTLS == 0 && f.destPlain == 0 && f.source == 0 && f.failed == 0
+}
 
 // edgeTraffic accumulates the samples of one edge.
 type edgeTraffic struct {

@@ -40,11 +40,11 @@ func (d Delta) Empty() bool {
 // equals next. Both are expected in Build's order with unique ids.
 func Diff(old, next Snapshot) Delta {
 	d := Delta{
-		GeneratedAt:   next.GeneratedAt,
-		Window:        next.Window,
-		Stale:         next.Stale,
-		Error:         next.Error,
-		Posture:       next.Posture,
+		GeneratedAt: next.GeneratedAt,
+		Window:      next.Window,
+		Stale:       next.Stale,
+		Error:       next.Error,
+		Posture:     next.Posture,
 		headerChanged: old.Window != next.Window || old.Stale != next.Stale || old.Error != next.Error ||
 			!postureEqual(old.Posture, next.Posture),
 	}

@@ -309,3 +309,34 @@ func deepCopy(s Snapshot) Snapshot {
 	}
 	return out
 }
+
+// TestNodeEqualSeesEveryField fails when a field added to Node is not
+// compared, which would keep its changes out of the stream's deltas.
+func TestNodeEqualSeesEveryField(t *testing.T) {
+	base := Node{ID: "a/b", Ports: []ServicePort{{Port: 1}}, CallerTLS: []CallerTLS{{Caller: "x/y"}}}
+	typ := reflect.TypeOf(base)
+	for i := range typ.NumField() {
+		changed := base
+		changed.Ports, changed.CallerTLS = slices.Clone(base.Ports), slices.Clone(base.CallerTLS)
+		f := reflect.ValueOf(&changed).Elem().Field(i)
+		switch f.Kind() {
+		case reflect.String:
+			f.SetString(f.String() + "x")
+		case reflect.Bool:
+			f.SetBool(!f.Bool())
+		case reflect.Slice:
+			el := f.Index(0).Field(0)
+			switch el.Kind() {
+			case reflect.String:
+				el.SetString(el.String() + "x")
+			case reflect.Int32:
+				el.SetInt(el.Int() + 1)
+			}
+		default:
+			t.Fatalf("field %s of kind %s: teach this test to change it", typ.Field(i).Name, f.Kind())
+		}
+		if nodeEqual(&base, &changed) {
+			t.Errorf("nodeEqual ignores Node.%s", typ.Field(i).Name)
+		}
+	}
+}

@@ -22,8 +22,16 @@ import {
   planSummary,
   scopeLabel,
   undoURL,
-  computePosture,
+  GATEWAY_PEER_AUTH_TEXT,
+  SHARE_SEPARATOR,
+  callerTLSText,
   destinationRuleText,
+  displayName,
+  nodeRow,
+  portText,
+  postureOf,
+  postureView,
+  tlsFailureText,
   emptyMessage,
   filterEdges,
   findingTarget,
@@ -167,6 +175,13 @@ function graphStyle() {
     },
     { selector: 'node[w]', style: { width: 'data(w)', height: 'data(h)' } },
     { selector: 'node.workload', style: { shape: 'rectangle' } },
+    // Several workloads known only by their ServiceAccount: a workload with a double border.
+    { selector: 'node.serviceaccount', style: { 'border-style': 'double', 'border-width': 4 } },
+    // A gateway: its own shape, since PeerAuthentication does not govern it.
+    {
+      selector: 'node.gateway',
+      style: { shape: 'cut-rectangle', 'border-color': '#6d28d9', 'border-width': 2.5, 'background-color': '#f5f3ff' },
+    },
     { selector: 'node.nosidecar', style: { 'border-style': 'dashed', 'background-color': '#f8fafc' } },
     {
       selector: 'node.unknown',
@@ -222,6 +237,11 @@ function graphStyle() {
     {
       selector: 'edge.unknown',
       style: { 'line-color': COLORS.unknown, 'target-arrow-color': COLORS.unknown, 'line-style': 'solid', opacity: 0.75 },
+    },
+    {
+      // Handshakes failing: a red outline around whatever the status line is.
+      selector: 'edge.tlsfail',
+      style: { 'line-outline-width': 2, 'line-outline-color': COLORS.open, 'target-arrow-color': COLORS.open },
     },
     {
       selector: 'node:selected',
@@ -290,18 +310,19 @@ function initGraph() {
 function nodeLabel(n) {
   if (n.kind === 'unknown') return 'unknown\n(outside the mesh)';
   let second;
-  if (!n.inMesh) second = 'no sidecar';
+  if (n.kind === 'gateway') second = 'gateway';
+  else if (!n.inMesh) second = 'no sidecar';
   else if (n.kind === 'workload') second = 'workload';
+  else if (n.kind === 'serviceaccount') second = 'service account';
   else second = n.peerAuthentication === 'UNSET' || !n.peerAuthentication ? 'PA unset' : n.peerAuthentication;
-  return `${n.name}\n${second}`;
+  return `${displayName(n)}\n${second}`;
 }
 
 function nodeElement(n) {
   const label = nodeLabel(n);
   const longest = Math.max(...label.split('\n').map((l) => l.length));
-  const classes = [n.kind === 'unknown' ? 'unknown' : '', n.kind === 'workload' ? 'workload' : '', !n.inMesh && n.kind !== 'unknown' ? 'nosidecar' : '']
-    .filter(Boolean)
-    .join(' ');
+  const kindClasses = { unknown: 'unknown', workload: 'workload', serviceaccount: 'workload serviceaccount', gateway: 'gateway' };
+  const classes = [kindClasses[n.kind] || '', !n.inMesh && n.kind !== 'unknown' ? 'nosidecar' : ''].filter(Boolean).join(' ');
   return {
     group: 'nodes',
     data: { id: n.id, parent: groupOf(n), label, w: Math.max(70, longest * 7 + 20), h: 40 },
@@ -320,7 +341,7 @@ function edgeElement(e) {
   return {
     group: 'edges',
     data: { id: e.id, source: e.source, target: e.target, width: edgeWidth(e) },
-    classes: `${STATUSES.includes(e.status) ? e.status : 'unknown'}${state.breakEdges.has(e.id) ? ' breaks' : ''}`,
+    classes: `${STATUSES.includes(e.status) ? e.status : 'unknown'}${tlsFailureText(e) ? ' tlsfail' : ''}${state.breakEdges.has(e.id) ? ' breaks' : ''}`,
   };
 }
 
@@ -429,10 +450,15 @@ function syncBadges(snapshot, edges) {
     if (el.dataset.status !== b.status || el.dataset.text !== b.text || el.getAttribute('aria-label') !== b.label) {
       el.dataset.status = b.status;
       el.dataset.text = b.text;
-      el.className = `padlock padlock-${b.status}`;
+      el.dataset.tlsFailing = String(b.tlsFailing);
+      el.className = `padlock padlock-${b.status}${b.tlsFailing ? ' tlsfail' : ''}`;
       el.setAttribute('aria-label', b.label);
       el.title = b.label;
-      el.replaceChildren(icon(b.status, 16), b.text ? h('span', { class: 'padlock-text', text: b.text }) : '');
+      el.replaceChildren(
+        icon(b.status, 16),
+        b.text ? h('span', { class: 'padlock-text', text: b.text }) : '',
+        b.tlsFailing ? h('span', { class: 'tls-warn', 'aria-hidden': 'true', text: '⚠' }) : '',
+      );
     }
     el.classList.toggle('selected', state.selected?.kind === 'edge' && state.selected.id === e.id);
     el.classList.toggle('breaks', state.breakEdges.has(e.id));
@@ -471,18 +497,32 @@ function placeBadges() {
 // ---- header ---------------------------------------------------------------
 
 function renderHeader(snapshot) {
-  const p = computePosture(snapshot.edges);
+  // The server computed the posture (graph.ComputePosture); it is shown as
+  // web/page.templ shows it.
+  const p = postureView(snapshot.posture);
   const share = $('[data-testid="posture-mtls-share"]');
   if (share) {
-    share.textContent = p.text;
-    share.dataset.share = p.known ? p.share.toFixed(6) : '';
+    share.dataset.share = p.share;
+    share.replaceChildren(
+      ...(p.parts.length ? [] : [p.text]),
+      ...p.parts.flatMap((x, i) => [
+        ...(i ? [h('span', { class: 'share-sep', text: SHARE_SEPARATOR })] : []),
+        h(
+          'span',
+          { class: 'share-part', title: x.title, dataset: { testid: `posture-${x.key}-share`, share: x.share } },
+          h('span', { class: 'pct', text: x.percent }),
+          ' ',
+          h('span', { class: 'share-unit', text: x.label }),
+        ),
+      ]),
+    );
   }
   for (const s of STATUSES) {
     const chip = $(`[data-testid="count-${s}"]`);
     if (!chip) continue;
-    chip.dataset.count = String(p[s]);
+    chip.dataset.count = String(p.counts[s]);
     const n = $('.n', chip);
-    if (n) n.textContent = String(p[s]);
+    if (n) n.textContent = String(p.counts[s]);
   }
   const time = $('[data-testid="data-time"]');
   if (time) {
@@ -676,6 +716,61 @@ function renderTable(snapshot) {
   }
 }
 
+// renderNodeTable redraws the node table as web/page.templ's nodeTable
+// first rendered it (model.mjs nodeRow words each row alike).
+function renderNodeTable(snapshot) {
+  const tbody = $('#node-rows');
+  if (!tbody) return;
+  const focusedID = document.activeElement?.closest?.('[data-testid="node-row"]')?.dataset.nodeId;
+  const rows = snapshot.nodes.filter((n) => n.kind !== 'unknown').map(nodeRow);
+  tbody.replaceChildren(
+    ...rows.map((r) =>
+      h(
+        'tr',
+        {
+          tabindex: '0',
+          dataset: { testid: 'node-row', nodeId: r.id, kind: r.kind },
+          class: state.selected?.kind === 'node' && state.selected.id === r.id ? 'selected' : '',
+        },
+        h('td', { class: 'ep' }, r.namespace ? h('span', { class: 'ns-part', text: `${r.namespace}/` }) : '', h('span', { class: 'name-part', text: r.name })),
+        h('td', { text: r.kind }),
+        h('td', { text: r.sidecar }),
+        h('td', { dataset: { testid: 'node-peerauth' }, text: r.peerAuth }),
+        h(
+          'td',
+          { dataset: { testid: 'node-drtls' } },
+          r.drTLS,
+          r.callers.length ? h('ul', { class: 'plain-list', dataset: { testid: 'caller-tls' } }, r.callers.map((c) => h('li', { text: c }))) : '',
+        ),
+        h('td', {}, h('ul', { class: 'plain-list', dataset: { testid: 'node-ports' } }, r.ports.map((x) => h('li', { dataset: { testid: 'node-port' }, text: x })))),
+      ),
+    ),
+  );
+  if (focusedID) [...tbody.rows].find((r) => r.dataset.nodeId === focusedID)?.focus({ preventScroll: true });
+  const count = $('#nodes-count');
+  if (count) count.textContent = String(rows.length);
+}
+
+function initNodeTable() {
+  const table = $('#node-table');
+  if (!table) return;
+  table.addEventListener('click', (ev) => {
+    const row = ev.target.closest('tr[data-node-id]');
+    if (row) select({ kind: 'node', id: row.dataset.nodeId }, { center: true });
+  });
+  table.addEventListener('keydown', (ev) => {
+    const row = ev.target.closest?.('tr[data-node-id]');
+    if (!row) return;
+    if (ev.key === 'Enter' || ev.key === ' ') {
+      ev.preventDefault();
+      select({ kind: 'node', id: row.dataset.nodeId }, { center: true });
+    } else if (ev.key === 'ArrowDown' || ev.key === 'ArrowUp') {
+      ev.preventDefault();
+      (ev.key === 'ArrowDown' ? row.nextElementSibling : row.previousElementSibling)?.focus();
+    }
+  });
+}
+
 function initTable() {
   const table = $('#edge-table');
   if (!table) return;
@@ -764,6 +859,15 @@ function enforceBlock(n, { service = true } = {}) {
   );
 }
 
+// edgeClientTLS is what the edge's caller sends: the target's mode, or, when
+// its callers differ (VARIES), this caller's entry.
+function edgeClientTLS(e, dst) {
+  if (dst?.destinationRuleTLS !== 'VARIES') return destinationRuleText(dst?.destinationRuleTLS);
+  const c = (dst.callerTLS || []).find((x) => x.caller === e.source);
+  if (!c) return 'varies by caller (see the target)';
+  return c.rule ? `${destinationRuleText(c.tls)} (${c.rule})` : destinationRuleText(c.tls);
+}
+
 function renderSidePanel() {
   const panel = $('#side-panel');
   if (!panel) return;
@@ -788,20 +892,24 @@ function renderSidePanel() {
       title.append(`${nodeName(e.source, state.nodesById)} → ${nodeName(e.target, state.nodesById)} `, h('span', { class: 'tag', text: e.protocol.toUpperCase() }));
       const src = state.nodesById.get(e.source);
       const dst = state.nodesById.get(e.target);
+      const failing = tlsFailureText(e);
       parts.push(
+        failing
+          ? h('p', { class: 'tls-failure', role: 'alert', dataset: { testid: 'edge-tls-failure' } }, h('span', { 'aria-hidden': 'true', text: '⚠ ' }), failing)
+          : '',
         h(
           'dl',
           { class: 'facts' },
           row('Status', h('span', { class: `status status-${b.status}` }, icon(b.status), ` ${statusPhrase(e)}`)),
-          row('Rate', `${formatRate(e.rate, e.protocol)} (window ${s.window || '?'})`, e.protocol === 'tcp' ? h('span', { class: 'muted', text: ' bytes the server sent' }) : ''),
+          row('Rate', `${formatRate(e.rate, e.protocol)} (window ${s.window || '?'})`, e.protocol === 'tcp' ? h('span', { class: 'muted', text: ' bytes sent and received' }) : ''),
           row('mTLS share', mtlsText(e)),
           row('Protocol', e.protocol),
           row('From', nodeLink(e.source)),
           row('To', nodeLink(e.target)),
           row('Client', h('code', { text: e.sourcePrincipal || 'no identity (plaintext or unknown)' })),
           row('Server', h('code', { text: e.destinationPrincipal || 'no identity (plaintext or unknown)' })),
-          row('Client TLS', destinationRuleText(dst?.destinationRuleTLS)),
-          row('Server PeerAuth', dst ? peerAuthText(dst.peerAuthentication) : '—'),
+          row('Client TLS', edgeClientTLS(e, dst)),
+          row('Server PeerAuth', !dst ? '—' : dst.kind === 'gateway' ? GATEWAY_PEER_AUTH_TEXT : peerAuthText(dst.peerAuthentication)),
         ),
         h('h3', { text: 'Findings' }),
         findingsBlock(findingsForEdge(s, e.id), s),
@@ -815,17 +923,28 @@ function renderSidePanel() {
       title.textContent = 'Details';
       parts.push(h('p', { class: 'hint', text: `${sel.id} is no longer in the graph.` }));
     } else {
-      title.append(`${n.name} `, h('span', { class: 'tag', text: n.kind }));
+      title.append(`${displayName(n)} `, h('span', { class: 'tag', text: n.kind }));
       const facts = [];
       if (n.kind === 'unknown') {
         facts.push(row('What', 'Callers Istio could not identify: from outside the mesh, or without a sidecar.'));
       } else {
+        const gateway = n.kind === 'gateway';
+        const callers = n.destinationRuleTLS === 'VARIES' ? n.callerTLS || [] : [];
         facts.push(
           row('Namespace', n.namespace),
-          row('PeerAuthentication', peerAuthText(n.peerAuthentication)),
+          row('PeerAuthentication', h('span', { dataset: { testid: 'node-peerauth' }, text: gateway ? GATEWAY_PEER_AUTH_TEXT : peerAuthText(n.peerAuthentication) })),
           row('Sidecar', n.inMesh ? 'yes: every pod has one' : 'no: not every pod has a sidecar'),
-          row('DestinationRule TLS', destinationRuleText(n.destinationRuleTLS)),
+          row(
+            'DestinationRule TLS',
+            destinationRuleText(n.destinationRuleTLS),
+            callers.length ? h('ul', { class: 'plain-list', dataset: { testid: 'caller-tls' } }, callers.map((c) => h('li', { text: callerTLSText(c) }))) : '',
+          ),
         );
+        if ((n.ports || []).length) {
+          facts.push(
+            row('Ports', h('ul', { class: 'plain-list', dataset: { testid: 'node-ports' } }, n.ports.map((p) => h('li', { dataset: { testid: 'node-port' }, text: portText(p, gateway) })))),
+          );
+        }
       }
       for (const [dir, label] of [
         ['in', 'Inbound'],
@@ -846,13 +965,13 @@ function renderSidePanel() {
       parts.push(h('p', { class: 'hint', text: `No service of namespace ${ns} is in the graph.` }));
     } else {
       const ids = new Set(nodes.map((n) => n.id));
-      const inbound = computePosture(s.edges.filter((e) => ids.has(e.target)));
+      const inbound = postureView(postureOf(s.edges.filter((e) => ids.has(e.target))));
       parts.push(
         h(
           'dl',
           { class: 'facts' },
           row('Services', nodes.map((n, i) => [i ? ', ' : '', nodeLink(n.id)])),
-          row('Inbound', inbound.known ? `${inbound.text} of the traffic is mTLS` : 'no traffic of known security'),
+          row('Inbound mTLS', inbound.parts.length ? inbound.text : 'no traffic of known security'),
         ),
       );
     }
@@ -900,6 +1019,9 @@ function select(target, { center = false } = {}) {
   for (const tr of document.querySelectorAll('#edge-rows tr')) {
     tr.classList.toggle('selected', target?.kind === 'edge' && target.id === tr.dataset.edgeId);
   }
+  for (const tr of document.querySelectorAll('#node-rows tr')) {
+    tr.classList.toggle('selected', target?.kind === 'node' && target.id === tr.dataset.nodeId);
+  }
   renderSidePanel();
   if (target && window.matchMedia('(max-width: 899px)').matches) {
     $('#side-panel')?.scrollIntoView({ block: 'nearest' });
@@ -918,6 +1040,7 @@ function setSnapshot(snapshot) {
   syncGraphSelection();
   renderFindings(snapshot);
   renderTable(snapshot);
+  renderNodeTable(snapshot);
   renderSidePanel();
 }
 
@@ -1473,6 +1596,7 @@ function initActivity() {
 function start() {
   initGraph();
   initTable();
+  initNodeTable();
   initNamespaces();
   initEnforce();
   initActivity();

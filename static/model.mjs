@@ -30,6 +30,7 @@ export function normalizeSnapshot(s) {
     window: s.window ?? '',
     stale: !!s.stale,
     error: s.error ?? '',
+    posture: normalizePosture(s.posture),
     nodes: [...(s.nodes || [])].sort(byID),
     edges: [...(s.edges || [])].sort(byID),
     findings: [...(s.findings || [])].sort(compareFindings),
@@ -46,13 +47,15 @@ function applyList(current, changed, removed, compare) {
 
 // applyDelta returns the snapshot that delta turns s into, as the server's
 // graph.Apply does: upsert nodes, edges and findings by id, delete the
-// removed ids, take the header. s is not modified.
+// removed ids, take the header (the posture comes whole with every delta).
+// s is not modified.
 export function applyDelta(s, d) {
   return {
     generatedAt: d.generatedAt ?? s.generatedAt,
     window: d.window ?? s.window,
     stale: !!d.stale,
     error: d.error ?? '',
+    posture: d.posture ? normalizePosture(d.posture) : s.posture,
     nodes: applyList(s.nodes, d.nodes, d.removedNodes, byID),
     edges: applyList(s.edges, d.edges, d.removedEdges, byID),
     findings: applyList(s.findings, d.findings, d.removedFindings, compareFindings),
@@ -61,30 +64,83 @@ export function applyDelta(s, d) {
 
 const finite = (x) => typeof x === 'number' && Number.isFinite(x);
 
-// computePosture: the mTLS share of the traffic, rate-weighted over the
-// edges whose security is known, and the count of edges by status.
-export function computePosture(edges) {
-  const p = { share: 0, known: false, text: '—', locked: 0, mixed: 0, open: 0, unknown: 0 };
-  let total = 0;
-  let secure = 0;
+const num = (x) => (finite(x) ? x : 0);
+
+function normalizeShare(sh, unit) {
+  return {
+    unit: sh?.unit || unit,
+    rate: num(sh?.rate),
+    mtlsRate: num(sh?.mtlsRate),
+    ratio: finite(sh?.ratio) ? sh.ratio : null,
+    unknownRate: num(sh?.unknownRate),
+  };
+}
+
+// normalizePosture fills what a posture lacks (an older server, the zero
+// snapshot): no ratio, zero counts.
+export function normalizePosture(p) {
+  const counts = {};
+  for (const st of STATUSES) counts[st] = Number.isInteger(p?.counts?.[st]) ? p.counts[st] : 0;
+  return { http: normalizeShare(p?.http, 'req/s'), tcp: normalizeShare(p?.tcp, 'B/s'), counts };
+}
+
+// postureOf sums edges as graph.ComputePosture does on the server, for a
+// subset of the snapshot's edges (the whole snapshot's comes computed):
+// HTTP and gRPC in requests/s, TCP in bytes/s, never added together; an
+// edge of unknown status counts in unknownRate only.
+export function postureOf(edges) {
+  const p = normalizePosture(null);
   for (const e of edges) {
-    if (e.status === 'locked' || e.status === 'mixed' || e.status === 'open') {
-      p[e.status]++;
-    } else {
-      p.unknown++;
+    const status = STATUSES.includes(e.status) ? e.status : 'unknown';
+    p.counts[status]++;
+    // Invalid rates are left out rather than poisoning the sums.
+    if (!finite(e.rate) || e.rate < 0) continue;
+    const sh = e.protocol === 'tcp' ? p.tcp : p.http;
+    if (status === 'unknown') {
+      sh.unknownRate += e.rate;
       continue;
     }
-    if (!finite(e.rate) || e.rate <= 0 || !finite(e.mtlsRatio)) continue;
-    const ratio = Math.min(Math.max(e.mtlsRatio, 0), 1);
-    total += e.rate;
-    secure += e.rate * ratio;
+    sh.rate += e.rate;
+    sh.mtlsRate += e.rate * (finite(e.mtlsRatio) ? e.mtlsRatio : 0);
   }
-  if (total > 0) {
-    p.share = secure / total;
-    p.known = true;
-    p.text = formatPercent(p.share);
+  for (const sh of [p.http, p.tcp]) {
+    if (sh.rate > 0) sh.ratio = Math.min(Math.max(sh.mtlsRate / sh.rate, 0), 1);
   }
   return p;
+}
+
+export const SHARE_SEPARATOR = ' · ';
+
+// postureView words a posture as the header shows it (web/page.go's
+// newPostureView says the same): parts for the protocols with traffic of
+// known security, text "87% of requests · 100% of TCP bytes" or "—", and
+// share, the one number data-share carries (HTTP's, else TCP's, else '').
+export function postureView(posture) {
+  const p = normalizePosture(posture);
+  const parts = [];
+  for (const [key, label, protocol] of [
+    ['http', 'of requests', 'http'],
+    ['tcp', 'of TCP bytes', 'tcp'],
+  ]) {
+    const sh = p[key];
+    if (sh.ratio === null) continue;
+    const percent = formatPercent(sh.ratio);
+    const rate = formatRate(sh.rate, protocol);
+    parts.push({
+      key,
+      percent,
+      label,
+      share: sh.ratio.toFixed(6),
+      rate,
+      title: `${percent} of ${rate} is mutual TLS, over the edges whose security is known`,
+    });
+  }
+  return {
+    parts,
+    text: parts.length ? parts.map((x) => `${x.percent} ${x.label}`).join(SHARE_SEPARATOR) : '—',
+    share: parts.length ? parts[0].share : '',
+    counts: p.counts,
+  };
 }
 
 // formatPercent: a whole percentage that never claims 100% or 0% when the
@@ -146,10 +202,17 @@ export function statusPhrase(edge) {
   return 'unknown security (the server side did not report)';
 }
 
+// displayName is a node's name as shown: "sa:<name>" for a ServiceAccount
+// node (the prefix is what tells it from a workload).
+export function displayName(n) {
+  if (n.kind === 'serviceaccount' && !String(n.name).startsWith('sa:')) return `sa:${n.name}`;
+  return n.name;
+}
+
 // nodeName is the short name of a node id ("default/reviews" → "reviews").
 export function nodeName(id, nodesById) {
   const n = nodesById && nodesById.get(id);
-  if (n && n.name) return n.name;
+  if (n && n.name) return displayName(n);
   const i = id.indexOf('/');
   return i < 0 ? id : id.slice(i + 1);
 }
@@ -162,8 +225,18 @@ export function badgeFor(edge, nodesById) {
   if (status === 'mixed') text = formatPercent(edge.mtlsRatio);
   else if (status === 'open') text = 'plain';
   else if (status === 'unknown') text = '?';
-  const label = `${nodeName(edge.source, nodesById)} → ${nodeName(edge.target, nodesById)} (${edge.protocol}): ${statusPhrase({ ...edge, status })}`;
-  return { status, icon: `lock-${status}.svg`, text, label };
+  const failing = tlsFailureText(edge);
+  let label = `${nodeName(edge.source, nodesById)} → ${nodeName(edge.target, nodesById)} (${edge.protocol}): ${statusPhrase({ ...edge, status })}`;
+  if (failing) label += `; ${failing}`;
+  return { status, icon: `lock-${status}.svg`, text, label, tlsFailing: !!failing };
+}
+
+// tlsFailureText: "failing at TLS handshake: 2.0 req/s" (connections/s for
+// TCP, which counts connections, not bytes, here), or '' when none fail.
+export function tlsFailureText(edge) {
+  const r = edge.tlsFailureRate;
+  if (!finite(r) || r <= 0) return '';
+  return `failing at TLS handshake: ${formatNumber(r)} ${edge.protocol === 'tcp' ? 'conn/s' : 'req/s'}`;
 }
 
 export const OUTSIDE_GROUP = 'group:outside';
@@ -295,6 +368,42 @@ export function traffic(snapshot, nodeID, direction) {
   }));
 }
 
+// GATEWAY_PEER_AUTH_TEXT replaces a gateway's PeerAuthentication mode:
+// Istio applies PeerAuthentication to sidecars' inbound listeners only.
+export const GATEWAY_PEER_AUTH_TEXT = "does not apply to a gateway's listeners";
+
+// portText: "9080 → 8080 http STRICT" (as web/page.go's portText); "?" for
+// a target port that could not be resolved; no mode on a gateway.
+export function portText(p, gateway = false) {
+  const target = p.targetPort ? String(p.targetPort) : '?';
+  const s = `${p.port} → ${target} ${p.protocol || 'auto'}`;
+  return gateway ? s : `${s} ${p.peerAuthentication || 'UNSET'}`;
+}
+
+// callerTLSText: "default/productpage: ISTIO_MUTUAL (default/reviews)", what
+// one caller's DestinationRule sets when the callers differ.
+export function callerTLSText(c) {
+  const s = `${c.caller}: ${c.tls || 'no TLS setting'}`;
+  return c.rule ? `${s} (${c.rule})` : s;
+}
+
+// nodeRow is a row of the node table, as web/page.go's newNodeRow makes it.
+export function nodeRow(n) {
+  const gateway = n.kind === 'gateway';
+  const varies = n.destinationRuleTLS === 'VARIES';
+  return {
+    id: n.id,
+    namespace: n.namespace || '',
+    name: displayName(n),
+    kind: n.kind,
+    sidecar: n.inMesh ? 'yes' : 'no',
+    peerAuth: gateway ? GATEWAY_PEER_AUTH_TEXT : n.peerAuthentication || 'UNSET',
+    drTLS: varies ? 'varies by caller' : n.destinationRuleTLS || 'none',
+    callers: varies ? (n.callerTLS || []).map(callerTLSText) : [],
+    ports: (n.ports || []).map((p) => portText(p, gateway)),
+  };
+}
+
 // peerAuthText explains a node's effective PeerAuthentication mode.
 export function peerAuthText(mode) {
   switch (mode) {
@@ -323,6 +432,8 @@ export function destinationRuleText(mode) {
       return 'SIMPLE: clients originate TLS, without a client certificate';
     case 'MUTUAL':
       return 'MUTUAL: clients originate mTLS with their own certificates';
+    case 'VARIES':
+      return 'VARIES: the callers get different modes';
     case '':
     case undefined:
       return 'none set: auto mTLS decides, if enabled';

@@ -20,7 +20,17 @@ import {
   undoURL,
   backoffDelay,
   badgeFor,
-  computePosture,
+  GATEWAY_PEER_AUTH_TEXT,
+  callerTLSText,
+  destinationRuleText,
+  displayName,
+  nodeName,
+  nodeRow,
+  normalizePosture,
+  portText,
+  postureOf,
+  postureView,
+  tlsFailureText,
   emptyMessage,
   filterEdges,
   findingTarget,
@@ -109,19 +119,125 @@ test('applyDelta with only a new time (omitted lists, error cleared)', () => {
   assert.deepEqual(next.edges, s.edges);
 });
 
-test('computePosture is rate-weighted over edges of known security', () => {
-  const p = computePosture([
+// A posture as the server sends it (graph.ComputePosture).
+const serverPosture = (http, tcp, counts = { locked: 2, mixed: 1, open: 0, unknown: 3 }) => ({
+  http: { unit: 'req/s', rate: 0, mtlsRate: 0, ratio: null, unknownRate: 0, ...http },
+  tcp: { unit: 'B/s', rate: 0, mtlsRate: 0, ratio: null, unknownRate: 0, ...tcp },
+  counts,
+});
+
+test('postureView words the server posture as web/page.go does: requests and bytes apart', () => {
+  // The same cases as web/page_test.go's TestPostureView.
+  const both = postureView(serverPosture({ rate: 100, mtlsRate: 87, ratio: 0.87 }, { rate: 2500, mtlsRate: 2500, ratio: 1 }));
+  assert.equal(both.text, '87% of requests · 100% of TCP bytes');
+  assert.equal(both.share, '0.870000');
+  assert.deepEqual(both.parts.map((x) => [x.key, x.percent, x.label, x.share]), [
+    ['http', '87%', 'of requests', '0.870000'],
+    ['tcp', '100%', 'of TCP bytes', '1.000000'],
+  ]);
+  assert.match(both.parts[1].title, /of 2\.5 kB\/s is mutual TLS/);
+  assert.deepEqual(both.counts, { locked: 2, mixed: 1, open: 0, unknown: 3 });
+
+  const tcpOnly = postureView(serverPosture({}, { rate: 4000, mtlsRate: 1000, ratio: 0.25 }));
+  assert.equal(tcpOnly.text, '25% of TCP bytes');
+  assert.equal(tcpOnly.share, '0.250000');
+  assert.equal(postureView(serverPosture({ rate: 1000, mtlsRate: 999, ratio: 0.999 }, { unknownRate: 5000 })).text, '99% of requests');
+  const none = postureView(serverPosture({ unknownRate: 3 }, {}));
+  assert.deepEqual([none.text, none.share, none.parts], ['—', '', []]);
+  // A snapshot without a posture (the zero one): nothing claimed, zero counts.
+  assert.deepEqual(postureView(undefined), { parts: [], text: '—', share: '', counts: { locked: 0, mixed: 0, open: 0, unknown: 0 } });
+});
+
+test('postureOf sums a subset of edges as graph.ComputePosture does', () => {
+  const p = postureOf([
     edge('a->b:http', 'locked', 3, 1),
-    edge('b->c:http', 'mixed', 2, 0.25),
+    edge('b->c:grpc', 'mixed', 2, 0.25, 'grpc'),
     edge('c->d:tcp', 'unknown', 2500, 0, 'tcp'),
+    edge('d->e:tcp', 'locked', 1000, 1, 'tcp'),
     edge('u->c:http', 'open', 1, 0),
   ]);
-  assert.ok(Math.abs(p.share - 3.5 / 6) < 1e-12);
-  assert.equal(p.text, '58%');
-  assert.deepEqual([p.locked, p.mixed, p.open, p.unknown], [1, 1, 1, 1]);
-  assert.equal(computePosture([]).text, '—');
-  assert.equal(computePosture([edge('a->b:http', 'unknown', 5, 0)]).known, false);
-  assert.equal(computePosture([edge('a->b:http', 'locked', 999, 1), edge('b->c:http', 'open', 1, 0)]).text, '99%');
+  assert.deepEqual(p.counts, { locked: 2, mixed: 1, open: 1, unknown: 1 });
+  assert.equal(p.http.rate, 6);
+  assert.ok(Math.abs(p.http.ratio - 3.5 / 6) < 1e-12);
+  assert.deepEqual([p.tcp.rate, p.tcp.ratio, p.tcp.unknownRate], [1000, 1, 2500]);
+  // Bytes are never added to requests.
+  assert.equal(postureView(p).text, '58% of requests · 100% of TCP bytes');
+  assert.equal(postureView(postureOf([])).text, '—');
+  assert.equal(postureOf([edge('a->b:http', 'unknown', 5, 0)]).http.ratio, null);
+  assert.equal(postureOf([edge('a->b:http', 'locked', 0, 1)]).http.ratio, null);
+  assert.equal(postureView(postureOf([edge('a->b:http', 'locked', 999, 1), edge('b->c:http', 'open', 1, 0)])).text, '99% of requests');
+  // An invalid rate is left out.
+  assert.equal(postureOf([edge('a->b:http', 'locked', NaN, 1), edge('b->c:http', 'open', 1, 0)]).http.ratio, 0);
+});
+
+test('the posture comes with the snapshot and, whole, with every delta', () => {
+  const s = normalizeSnapshot({ ...base(), posture: serverPosture({ rate: 3, mtlsRate: 0.8, ratio: 0.8 / 3 }, {}) });
+  assert.equal(postureView(s.posture).text, '27% of requests');
+  const next = applyDelta(s, { generatedAt: 'later', posture: serverPosture({ rate: 3, mtlsRate: 3, ratio: 1 }, {}, { locked: 2, mixed: 0, open: 0, unknown: 0 }) });
+  assert.equal(postureView(next.posture).text, '100% of requests');
+  assert.equal(next.posture.counts.locked, 2);
+  // A delta without one (an older server) keeps the last.
+  assert.deepEqual(applyDelta(s, { generatedAt: 'later' }).posture, s.posture);
+  assert.deepEqual(normalizePosture({ counts: { locked: 1 } }).counts, { locked: 1, mixed: 0, open: 0, unknown: 0 });
+});
+
+test('nodes: gateways, ServiceAccounts, ports, callers that differ', () => {
+  const sa = { id: 'shop/sa:checkout', namespace: 'shop', name: 'sa:checkout', kind: 'serviceaccount', inMesh: true };
+  assert.equal(displayName(sa), 'sa:checkout');
+  assert.equal(displayName({ ...sa, name: 'checkout' }), 'sa:checkout');
+  assert.equal(nodeName('shop/sa:checkout', new Map([[sa.id, { ...sa, name: 'checkout' }]])), 'sa:checkout');
+
+  // The same texts as web/page_test.go's TestPageNodeTable.
+  assert.equal(portText({ port: 9080, targetPort: 8080, protocol: 'http', peerAuthentication: 'STRICT' }), '9080 → 8080 http STRICT');
+  assert.equal(portText({ port: 9090, targetPort: 0, protocol: '', peerAuthentication: 'PERMISSIVE' }), '9090 → ? auto PERMISSIVE');
+  assert.equal(portText({ port: 443, targetPort: 8443, protocol: 'https', peerAuthentication: 'STRICT' }, true), '443 → 8443 https');
+  assert.equal(callerTLSText({ caller: 'default/productpage', tls: 'ISTIO_MUTUAL', rule: 'default/reviews' }), 'default/productpage: ISTIO_MUTUAL (default/reviews)');
+  assert.equal(callerTLSText({ caller: 'default/legacy', tls: '' }), 'default/legacy: no TLS setting');
+  assert.match(destinationRuleText('VARIES'), /different modes/);
+
+  const reviews = nodeRow({
+    id: 'default/reviews',
+    namespace: 'default',
+    name: 'reviews',
+    kind: 'service',
+    inMesh: true,
+    peerAuthentication: 'UNSET',
+    destinationRuleTLS: 'VARIES',
+    callerTLS: [
+      { caller: 'default/productpage', tls: 'ISTIO_MUTUAL', rule: 'default/reviews' },
+      { caller: 'default/legacy', tls: '' },
+    ],
+    ports: [{ port: 9080, targetPort: 8080, protocol: 'http', peerAuthentication: 'STRICT' }],
+  });
+  assert.deepEqual(reviews, {
+    id: 'default/reviews',
+    namespace: 'default',
+    name: 'reviews',
+    kind: 'service',
+    sidecar: 'yes',
+    peerAuth: 'UNSET',
+    drTLS: 'varies by caller',
+    callers: ['default/productpage: ISTIO_MUTUAL (default/reviews)', 'default/legacy: no TLS setting'],
+    ports: ['9080 → 8080 http STRICT'],
+  });
+  const gw = nodeRow({ id: 'istio-system/gw', namespace: 'istio-system', name: 'gw', kind: 'gateway', inMesh: true, peerAuthentication: 'STRICT', ports: [{ port: 443, targetPort: 8443, protocol: 'https', peerAuthentication: 'STRICT' }] });
+  assert.equal(gw.peerAuth, GATEWAY_PEER_AUTH_TEXT);
+  assert.equal(GATEWAY_PEER_AUTH_TEXT, "does not apply to a gateway's listeners");
+  assert.deepEqual(gw.ports, ['443 → 8443 https']);
+  assert.deepEqual([nodeRow(sa).name, nodeRow(sa).drTLS, nodeRow(sa).ports], ['sa:checkout', 'none', []]);
+  assert.equal(groupOf({ id: 'istio-system/gw', kind: 'gateway', namespace: 'istio-system' }), 'ns:istio-system');
+});
+
+test('edges failing at the TLS handshake', () => {
+  const failing = { ...edge('a->b:http', 'open', 3, 0), tlsFailureRate: 2 };
+  assert.equal(tlsFailureText(failing), 'failing at TLS handshake: 2.0 req/s');
+  assert.equal(tlsFailureText({ ...edge('a->b:tcp', 'unknown', 0, 0, 'tcp'), tlsFailureRate: 0.5 }), 'failing at TLS handshake: 0.50 conn/s');
+  assert.equal(tlsFailureText(edge('a->b:http', 'locked', 3, 1)), '');
+  assert.equal(tlsFailureText({ ...edge('a->b:http', 'locked', 3, 1), tlsFailureRate: 0 }), '');
+  const b = badgeFor(failing);
+  assert.equal(b.tlsFailing, true);
+  assert.match(b.label, /open, plaintext; failing at TLS handshake: 2\.0 req\/s$/);
+  assert.equal(badgeFor(edge('a->b:http', 'open', 1, 0)).tlsFailing, false);
 });
 
 test('formats match the server', () => {

@@ -2,6 +2,7 @@ package web
 
 import (
 	"bytes"
+	"cmp"
 	"errors"
 	"fmt"
 	"math"
@@ -92,7 +93,7 @@ type pageView struct {
 	// selected one that is not, each marked when selected.
 	Namespaces []namespaceOption
 
-	Posture posture
+	Posture postureView
 
 	HasData     bool // GeneratedAt is set
 	GeneratedAt string
@@ -104,6 +105,9 @@ type pageView struct {
 
 	Findings []findingView
 	Rows     []edgeRow
+	// NodeRows are the nodes with configuration (all but the unknown
+	// caller), the words for what the graph's shapes and side panel show.
+	NodeRows []nodeRow
 
 	// Empty is true when the (filtered) graph has no node; EmptyMessage says why.
 	Empty        bool
@@ -119,56 +123,76 @@ type namespaceOption struct {
 	Selected bool
 }
 
-// posture is the header's summary: how much of the traffic is mTLS.
-type posture struct {
-	// Share is the mTLS share of the traffic, rate-weighted over the edges
-	// whose security is known (not "unknown"); meaningful when Known.
-	Share float64
-	// Known is false when no edge of known security carries traffic.
-	Known bool
-	// Text is Share as shown: "71%", or "—" when not Known.
+// postureView is the header's summary, made from the snapshot's posture
+// (graph.ComputePosture, on the server) and worded as static/model.mjs
+// words it, so that the first render and the script say the same.
+type postureView struct {
+	// Parts are the protocols with traffic of known security, HTTP
+	// (requests) before TCP (bytes): the two are never added together.
+	Parts []sharePart
+	// Text is the parts as shown: "87% of requests · 100% of TCP bytes",
+	// or "—" when neither protocol has such traffic.
 	Text string
+	// Share is the one number scripts and tests read (data-share): the HTTP
+	// ratio when there is HTTP traffic, else TCP's, "" when neither.
+	Share string
 
 	Locked, Mixed, Open, Unknown int
 }
 
-// computePosture sums rate×mtlsRatio over rate for the edges of known
-// security. Non-finite or negative rates are ignored. Note that the rates
-// of HTTP/gRPC edges (req/s) and TCP edges (bytes/s) are summed alike, as
-// the contract defines one rate per edge.
-func computePosture(edges []graph.Edge) posture {
-	var p posture
-	var total, secure float64
-	for _, e := range edges {
-		switch e.Status {
-		case graph.StatusLocked:
-			p.Locked++
-		case graph.StatusMixed:
-			p.Mixed++
-		case graph.StatusOpen:
-			p.Open++
-		default:
-			p.Unknown++
-			continue
-		}
-		if !finite(e.Rate) || e.Rate <= 0 {
-			continue
-		}
-		ratio := e.MTLSRatio
-		if !finite(ratio) {
-			continue
-		}
-		ratio = min(max(ratio, 0), 1)
-		total += e.Rate
-		secure += e.Rate * ratio
+// sharePart is one protocol's mTLS share in the header.
+type sharePart struct {
+	Key     string // "http" or "tcp": data-testid posture-<key>-share
+	Percent string // "87%"
+	Label   string // "of requests", "of TCP bytes"
+	Share   string // the ratio, for data-share
+	Rate    string // the traffic it is a share of: "6.0 req/s", "2.5 kB/s"
+}
+
+func newPostureView(p graph.Posture) postureView {
+	v := postureView{
+		Locked:  p.Counts[graph.StatusLocked],
+		Mixed:   p.Counts[graph.StatusMixed],
+		Open:    p.Counts[graph.StatusOpen],
+		Unknown: p.Counts[graph.StatusUnknown],
+		Text:    "—",
 	}
-	if total > 0 {
-		p.Share, p.Known = secure/total, true
-		p.Text = formatPercent(p.Share)
-	} else {
-		p.Text = "—"
+	for _, s := range []struct {
+		key, label, protocol string
+		share                graph.Share
+	}{
+		{"http", "of requests", graph.ProtocolHTTP, p.HTTP},
+		{"tcp", "of TCP bytes", graph.ProtocolTCP, p.TCP},
+	} {
+		// No ratio means no traffic of known security: the protocol is left out.
+		if s.share.Ratio == nil || !finite(*s.share.Ratio) {
+			continue
+		}
+		v.Parts = append(v.Parts, sharePart{
+			Key:     s.key,
+			Percent: formatPercent(*s.share.Ratio),
+			Label:   s.label,
+			Share:   strconv.FormatFloat(*s.share.Ratio, 'f', 6, 64),
+			Rate:    formatRate(s.share.Rate, s.protocol),
+		})
 	}
-	return p
+	if len(v.Parts) > 0 {
+		texts := make([]string, len(v.Parts))
+		for i, part := range v.Parts {
+			texts[i] = part.Percent + " " + part.Label
+		}
+		v.Text = strings.Join(texts, shareSeparator)
+		v.Share = v.Parts[0].Share
+	}
+	return v
+}
+
+// shareSeparator stands between the HTTP and the TCP share.
+const shareSeparator = " · "
+
+// title says what a share is of, for the tooltip.
+func (p sharePart) title() string {
+	return p.Percent + " of " + p.Rate + " is mutual TLS, over the edges whose security is known"
 }
 
 func finite(f float64) bool { return !math.IsNaN(f) && !math.IsInf(f, 0) }
@@ -251,6 +275,87 @@ type findingView struct {
 	TargetKind string
 }
 
+// nodeRow is one row of the node table; static/app.js words the side panel
+// and its own rows alike (model.mjs: portText, callerTLSText, ...).
+type nodeRow struct {
+	ID       string
+	Endpoint endpoint // Name as displayed: "sa:<name>" for a ServiceAccount
+	Kind     string
+	Sidecar  string // "yes" or "no"
+	// PeerAuth is the mode, or gatewayPeerAuthText for a gateway.
+	PeerAuth string
+	DRTLS    string   // the mode, "none", or "varies by caller"
+	Callers  []string // for VARIES, what each caller gets
+	Ports    []string // "9080 → 8080 http STRICT"
+}
+
+// gatewayPeerAuthText replaces a gateway's PeerAuthentication mode: Istio
+// applies PeerAuthentication to sidecars' inbound listeners, not to a
+// gateway's.
+const gatewayPeerAuthText = "does not apply to a gateway's listeners"
+
+func newNodeRow(n graph.Node) nodeRow {
+	r := nodeRow{
+		ID:       n.ID,
+		Endpoint: endpoint{ID: n.ID, Namespace: n.Namespace, Name: displayName(n)},
+		Kind:     n.Kind,
+		Sidecar:  "no",
+		PeerAuth: cmp.Or(n.PeerAuthentication, "UNSET"),
+		DRTLS:    cmp.Or(n.DestinationRuleTLS, "none"),
+	}
+	if n.InMesh {
+		r.Sidecar = "yes"
+	}
+	gateway := n.Kind == graph.KindGateway
+	if gateway {
+		r.PeerAuth = gatewayPeerAuthText
+	}
+	if n.DestinationRuleTLS == graph.TLSVaries {
+		r.DRTLS = "varies by caller"
+		for _, c := range n.CallerTLS {
+			r.Callers = append(r.Callers, callerTLSText(c))
+		}
+	}
+	for _, p := range n.Ports {
+		r.Ports = append(r.Ports, portText(p, gateway))
+	}
+	return r
+}
+
+// displayName is a node's name as the page shows it: a ServiceAccount node
+// is "sa:<name>" (its name already is, but the prefix is what tells it
+// from a workload).
+func displayName(n graph.Node) string {
+	if n.Kind == graph.KindServiceAccount && !strings.HasPrefix(n.Name, "sa:") {
+		return "sa:" + n.Name
+	}
+	return n.Name
+}
+
+// portText: "9080 → 8080 http STRICT"; "?" for a target port that could
+// not be resolved; no mode on a gateway, where PeerAuthentication does not
+// apply.
+func portText(p graph.ServicePort, gateway bool) string {
+	target := "?"
+	if p.TargetPort != 0 {
+		target = strconv.Itoa(int(p.TargetPort))
+	}
+	s := strconv.Itoa(int(p.Port)) + " → " + target + " " + cmp.Or(p.Protocol, "auto")
+	if !gateway {
+		s += " " + cmp.Or(p.PeerAuthentication, "UNSET")
+	}
+	return s
+}
+
+// callerTLSText: "default/productpage: ISTIO_MUTUAL (default/reviews)".
+func callerTLSText(c graph.CallerTLS) string {
+	s := c.Caller + ": " + cmp.Or(c.TLS, "no TLS setting")
+	if c.Rule != "" {
+		s += " (" + c.Rule + ")"
+	}
+	return s
+}
+
 type edgeRow struct {
 	ID         string
 	Source     endpoint
@@ -278,7 +383,7 @@ func newPageView(full graph.Snapshot, selected []string, embed, allowEnforce boo
 		AllowEnforce: allowEnforce,
 		Selected:     selected,
 		Namespaces:   namespaceOptions(full, selected),
-		Posture:      computePosture(s.Edges),
+		Posture:      newPostureView(s.Posture),
 		Window:       s.Window,
 		Stale:        s.Stale,
 		StaleReason:  s.Error,
@@ -300,7 +405,7 @@ func newPageView(full graph.Snapshot, selected []string, embed, allowEnforce boo
 	names := make(map[string]endpoint, len(s.Nodes))
 	nodeIDs := make(map[string]bool, len(s.Nodes))
 	for _, n := range s.Nodes {
-		names[n.ID] = endpoint{ID: n.ID, Namespace: n.Namespace, Name: n.Name}
+		names[n.ID] = endpoint{ID: n.ID, Namespace: n.Namespace, Name: displayName(n)}
 		nodeIDs[n.ID] = true
 	}
 	edgeIDs := make(map[string]bool, len(s.Edges))
@@ -322,6 +427,11 @@ func newPageView(full graph.Snapshot, selected []string, embed, allowEnforce boo
 		}
 		row.Label = fmt.Sprintf("%s → %s, %s, %s", row.Source.Name, row.Target.Name, e.Protocol, statusPhrase(e.Status, row.MTLSText))
 		v.Rows = append(v.Rows, row)
+	}
+	for _, n := range s.Nodes {
+		if n.Kind != graph.KindUnknown {
+			v.NodeRows = append(v.NodeRows, newNodeRow(n))
+		}
 	}
 	for _, f := range s.Findings {
 		fv := findingView{ID: f.ID, Severity: f.Severity, Icon: severityIcon(f.Severity), Message: f.Message}
@@ -445,13 +555,6 @@ func boolAttr(b bool) string {
 }
 
 func itoa(i int) string { return strconv.Itoa(i) }
-
-func shareAttr(p posture) string {
-	if !p.Known {
-		return ""
-	}
-	return strconv.FormatFloat(p.Share, 'f', 6, 64)
-}
 
 // selectSize is the namespace list's height in rows: 2 to 3.
 func selectSize(n int) int { return min(max(n, 2), 3) }

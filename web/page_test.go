@@ -3,7 +3,6 @@ package web
 import (
 	"encoding/json"
 	"io"
-	"math"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -16,8 +15,14 @@ import (
 )
 
 // pageSnapshot is a small mesh with every edge status, two namespaces, the
-// unknown caller and findings.
+// unknown caller and findings, its posture computed as Build computes it.
 func pageSnapshot() graph.Snapshot {
+	s := pageSnapshotWithoutPosture()
+	s.Posture = graph.ComputePosture(s.Edges)
+	return s
+}
+
+func pageSnapshotWithoutPosture() graph.Snapshot {
 	return graph.Snapshot{
 		GeneratedAt: time.Date(2026, 11, 26, 21, 0, 0, 0, time.UTC),
 		Window:      "1m",
@@ -91,37 +96,99 @@ func testid(doc *goquery.Document, id string) *goquery.Selection {
 
 func text(s *goquery.Selection) string { return strings.Join(strings.Fields(s.Text()), " ") }
 
-func TestComputePosture(t *testing.T) {
+func ratioOf(r float64) *float64 { return &r }
+
+// TestPostureView: the header shows the server's posture, requests and
+// bytes apart, in the words of static/model.mjs's postureView (whose test
+// checks the same texts).
+func TestPostureView(t *testing.T) {
+	counts := map[string]int{"locked": 2, "mixed": 1, "open": 0, "unknown": 3}
 	tests := []struct {
-		name  string
-		edges []graph.Edge
-		want  posture
+		name       string
+		posture    graph.Posture
+		text       string
+		share      string
+		partShares []string
 	}{
-		{"no edges", nil, posture{Text: "—"}},
-		{"rate-weighted over known edges; unknown edges only counted", pageSnapshot().Edges,
-			// (3×1 + 2×0.25 + 1×0) / (3+2+1) = 3.5/6
-			posture{Share: 3.5 / 6, Known: true, Text: "58%", Locked: 1, Mixed: 1, Open: 1, Unknown: 1}},
-		{"all locked", []graph.Edge{{Rate: 1, MTLSRatio: 1, Status: "locked"}}, posture{Share: 1, Known: true, Text: "100%", Locked: 1}},
-		{"only unknown edges: no share", []graph.Edge{{Rate: 5, Status: "unknown"}}, posture{Text: "—", Unknown: 1}},
-		{"no traffic: no share", []graph.Edge{{Rate: 0, MTLSRatio: 1, Status: "locked"}}, posture{Text: "—", Locked: 1}},
-		{"almost all is not 100%", []graph.Edge{{Rate: 999, MTLSRatio: 1, Status: "locked"}, {Rate: 1, Status: "open"}},
-			posture{Share: 0.999, Known: true, Text: "99%", Locked: 1, Open: 1}},
-		{"a trace is not 0%", []graph.Edge{{Rate: 1, MTLSRatio: 1, Status: "locked"}, {Rate: 999, Status: "open"}},
-			posture{Share: 0.001, Known: true, Text: "1%", Locked: 1, Open: 1}},
-		{"NaN rate ignored", []graph.Edge{{Rate: math.NaN(), MTLSRatio: 1, Status: "locked"}, {Rate: 1, Status: "open"}},
-			posture{Share: 0, Known: true, Text: "0%", Locked: 1, Open: 1}},
+		{"both", graph.Posture{
+			HTTP:   graph.Share{Unit: graph.UnitRequests, Rate: 100, MTLSRate: 87, Ratio: ratioOf(0.87)},
+			TCP:    graph.Share{Unit: graph.UnitBytes, Rate: 2500, MTLSRate: 2500, Ratio: ratioOf(1)},
+			Counts: counts,
+		}, "87% of requests · 100% of TCP bytes", "0.870000", []string{"0.870000", "1.000000"}},
+		{"TCP only: the share is TCP's", graph.Posture{
+			TCP: graph.Share{Unit: graph.UnitBytes, Rate: 4000, MTLSRate: 1000, Ratio: ratioOf(0.25)},
+		}, "25% of TCP bytes", "0.250000", []string{"0.250000"}},
+		{"HTTP only", graph.Posture{
+			HTTP: graph.Share{Unit: graph.UnitRequests, Rate: 1000, MTLSRate: 999, Ratio: ratioOf(0.999)},
+			TCP:  graph.Share{Unit: graph.UnitBytes, UnknownRate: 5000},
+		}, "99% of requests", "0.999000", []string{"0.999000"}},
+		{"no traffic of known security", graph.Posture{
+			HTTP: graph.Share{UnknownRate: 3},
+		}, "—", "", nil},
+		{"the zero posture", graph.Posture{}, "—", "", nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := computePosture(tt.edges)
-			if math.Abs(got.Share-tt.want.Share) > 1e-9 {
-				t.Errorf("share %v, want %v", got.Share, tt.want.Share)
+			v := newPostureView(tt.posture)
+			if v.Text != tt.text || v.Share != tt.share {
+				t.Errorf("text %q share %q, want %q %q", v.Text, v.Share, tt.text, tt.share)
 			}
-			got.Share, tt.want.Share = 0, 0
-			if got != tt.want {
-				t.Errorf("got %+v, want %+v", got, tt.want)
+			var shares []string
+			for _, p := range v.Parts {
+				shares = append(shares, p.Share)
+			}
+			if strings.Join(shares, ",") != strings.Join(tt.partShares, ",") {
+				t.Errorf("part shares %v, want %v", shares, tt.partShares)
+			}
+			if want := tt.posture.Counts["unknown"]; v.Unknown != want {
+				t.Errorf("unknown count %d, want %d", v.Unknown, want)
 			}
 		})
+	}
+}
+
+// TestPageHeaderSplitPosture: requests/s and bytes/s are shown apart, each
+// in its own element, never added.
+func TestPageHeaderSplitPosture(t *testing.T) {
+	s := pageSnapshot()
+	s.Edges = append(s.Edges, graph.Edge{ID: "default/reviews->shop/db:tcp", Source: "default/reviews", Target: "shop/db",
+		Protocol: "tcp", Rate: 3000, MTLSRatio: 1, Status: graph.StatusLocked})
+	s.Posture = graph.ComputePosture(s.Edges)
+	doc := render(t, s, "/")
+	share := testid(doc, "posture-mtls-share")
+	if got := text(share); got != "58% of requests · 100% of TCP bytes" {
+		t.Errorf("posture %q", got)
+	}
+	if got := text(share.Parent()); got != "mTLS 58% of requests · 100% of TCP bytes" {
+		t.Errorf("posture with its label %q", got)
+	}
+	if v, _ := share.Attr("data-share"); !strings.HasPrefix(v, "0.5833") {
+		t.Errorf("data-share %q, want the HTTP share", v)
+	}
+	httpShare, tcpShare := testid(doc, "posture-http-share"), testid(doc, "posture-tcp-share")
+	if text(httpShare) != "58% of requests" || httpShare.AttrOr("data-share", "") != "0.583333" {
+		t.Errorf("posture-http-share %q (%q)", text(httpShare), httpShare.AttrOr("data-share", ""))
+	}
+	if text(tcpShare) != "100% of TCP bytes" || tcpShare.AttrOr("data-share", "") != "1.000000" {
+		t.Errorf("posture-tcp-share %q (%q)", text(tcpShare), tcpShare.AttrOr("data-share", ""))
+	}
+	if title := tcpShare.AttrOr("title", ""); !strings.Contains(title, "3.0 kB/s") {
+		t.Errorf("posture-tcp-share title %q does not say what it is a share of", title)
+	}
+	if got := testid(doc, "count-locked").AttrOr("data-count", ""); got != "2" {
+		t.Errorf("count-locked %q, want 2", got)
+	}
+
+	// Only TCP of known security: data-share is TCP's, no HTTP element.
+	doc = render(t, s, "/?namespace=shop")
+	if got := text(testid(doc, "posture-mtls-share")); got != "100% of TCP bytes" {
+		t.Errorf("shop's posture %q", got)
+	}
+	if v := testid(doc, "posture-mtls-share").AttrOr("data-share", ""); v != "1.000000" {
+		t.Errorf("shop's data-share %q, want TCP's", v)
+	}
+	if testid(doc, "posture-http-share").Length() != 0 {
+		t.Error("an HTTP share without HTTP traffic of known security")
 	}
 }
 
@@ -149,8 +216,12 @@ func TestFormats(t *testing.T) {
 func TestPageHeader(t *testing.T) {
 	doc := render(t, pageSnapshot(), "/")
 	share := testid(doc, "posture-mtls-share")
-	if text(share) != "58%" {
-		t.Errorf("posture %q, want 58%%", text(share))
+	// The TCP edge's security is unknown: only the HTTP share is shown.
+	if text(share) != "58% of requests" {
+		t.Errorf("posture %q, want 58%% of requests", text(share))
+	}
+	if testid(doc, "posture-tcp-share").Length() != 0 {
+		t.Error("a TCP share without TCP traffic of known security")
 	}
 	if v, _ := share.Attr("data-share"); !strings.HasPrefix(v, "0.5833") {
 		t.Errorf("data-share %q", v)
@@ -258,6 +329,129 @@ func TestPageNamespaceFilter(t *testing.T) {
 	}
 	if testid(doc, "empty-message").Length() != 0 {
 		t.Error("empty message on a non-empty graph")
+	}
+}
+
+// nodesSnapshot has a gateway, a ServiceAccount caller and a service whose
+// callers' DestinationRules differ.
+func nodesSnapshot() graph.Snapshot {
+	s := pageSnapshot()
+	s.Nodes = append(s.Nodes,
+		graph.Node{ID: "istio-system/istio-ingressgateway", Namespace: "istio-system", Name: "istio-ingressgateway",
+			Kind: graph.KindGateway, InMesh: true, PeerAuthentication: "STRICT",
+			Ports: []graph.ServicePort{{Port: 443, TargetPort: 8443, Protocol: "https", PeerAuthentication: "STRICT"}}},
+		graph.Node{ID: "shop/sa:checkout", Namespace: "shop", Name: "sa:checkout", Kind: graph.KindServiceAccount, InMesh: true, PeerAuthentication: "UNSET"},
+	)
+	for i := range s.Nodes {
+		if s.Nodes[i].ID == "default/reviews" {
+			s.Nodes[i].DestinationRuleTLS = graph.TLSVaries
+			s.Nodes[i].CallerTLS = []graph.CallerTLS{
+				{Caller: "default/productpage", TLS: "ISTIO_MUTUAL", Rule: "default/reviews"},
+				{Caller: "default/legacy", TLS: ""},
+			}
+			s.Nodes[i].Ports = []graph.ServicePort{
+				{Port: 9080, TargetPort: 8080, Protocol: "http", PeerAuthentication: "STRICT"},
+				{Port: 9090, TargetPort: 0, Protocol: "", PeerAuthentication: "PERMISSIVE"},
+			}
+		}
+	}
+	return s
+}
+
+func TestPageNodeTable(t *testing.T) {
+	doc := render(t, nodesSnapshot(), "/")
+	table := testid(doc, "node-table")
+	if table.Length() != 1 {
+		t.Fatal("no node table")
+	}
+	rows := table.Find(`[data-testid="node-row"]`)
+	byID := map[string]*goquery.Selection{}
+	rows.Each(func(_ int, r *goquery.Selection) { byID[r.AttrOr("data-node-id", "")] = r })
+	if _, ok := byID["unknown"]; ok || rows.Length() != 6 {
+		t.Errorf("%d rows (%v), want every node but the unknown caller", rows.Length(), byID)
+	}
+	if got := text(doc.Find("#nodes-count")); got != "6" {
+		t.Errorf("nodes-count %q", got)
+	}
+
+	reviews := byID["default/reviews"]
+	var ports []string
+	reviews.Find(`[data-testid="node-ports"] [data-testid="node-port"]`).Each(func(_ int, p *goquery.Selection) { ports = append(ports, text(p)) })
+	if strings.Join(ports, " | ") != "9080 → 8080 http STRICT | 9090 → ? auto PERMISSIVE" {
+		t.Errorf("ports %q", ports)
+	}
+	drtls := reviews.Find(`[data-testid="node-drtls"]`)
+	if !strings.HasPrefix(text(drtls), "varies by caller") {
+		t.Errorf("DestinationRule TLS %q", text(drtls))
+	}
+	var callers []string
+	drtls.Find(`[data-testid="caller-tls"] li`).Each(func(_ int, c *goquery.Selection) { callers = append(callers, text(c)) })
+	if strings.Join(callers, " | ") != "default/productpage: ISTIO_MUTUAL (default/reviews) | default/legacy: no TLS setting" {
+		t.Errorf("callers %q", callers)
+	}
+	if got := text(reviews.Find(`[data-testid="node-peerauth"]`)); got != "UNSET" {
+		t.Errorf("reviews PeerAuthentication %q", got)
+	}
+
+	gw := byID["istio-system/istio-ingressgateway"]
+	if gw == nil || gw.AttrOr("data-kind", "") != "gateway" {
+		t.Fatal("no gateway row")
+	}
+	if got := text(gw.Find(`[data-testid="node-peerauth"]`)); got != "does not apply to a gateway's listeners" {
+		t.Errorf("gateway PeerAuthentication %q", got)
+	}
+	if got := text(gw.Find(`[data-testid="node-port"]`)); got != "443 → 8443 https" {
+		t.Errorf("gateway port %q: a mode that does not apply is shown", got)
+	}
+
+	sa := byID["shop/sa:checkout"]
+	if sa == nil || text(sa.Find("td").First()) != "shop/sa:checkout" || sa.AttrOr("data-kind", "") != "serviceaccount" {
+		t.Errorf("ServiceAccount row: %v", sa)
+	}
+	if n := sa.Find(`[data-testid="node-port"]`).Length(); n != 0 {
+		t.Errorf("%d ports on a ServiceAccount", n)
+	}
+}
+
+func TestNodeRowTexts(t *testing.T) {
+	if got := displayName(graph.Node{Kind: graph.KindServiceAccount, Name: "checkout"}); got != "sa:checkout" {
+		t.Errorf("displayName %q", got)
+	}
+	if got := portText(graph.ServicePort{Port: 80, TargetPort: 8080, Protocol: "http2", PeerAuthentication: "DISABLE"}, false); got != "80 → 8080 http2 DISABLE" {
+		t.Errorf("portText %q", got)
+	}
+	if got := callerTLSText(graph.CallerTLS{Caller: "a/b", TLS: "DISABLE"}); got != "a/b: DISABLE" {
+		t.Errorf("callerTLSText %q", got)
+	}
+}
+
+func TestPageLegendAndCriticalFinding(t *testing.T) {
+	s := pageSnapshot()
+	s.Edges[1].TLSFailureRate = 2
+	s.Findings = append([]graph.Finding{{ID: "tls-handshake-failing:default/ratings", Kind: graph.FindingTLSHandshakeFailing, Severity: graph.SeverityCritical,
+		Message: "Requests from default/reviews to default/ratings fail at the TLS handshake (2/s).",
+		Nodes:   []string{"default/ratings", "default/reviews"}, Edges: []string{"default/reviews->default/ratings:http"}}}, s.Findings...)
+	doc := render(t, s, "/")
+	first := testid(doc, "finding").First()
+	if first.AttrOr("data-severity", "") != "critical" || !first.HasClass("sev-critical") || !strings.Contains(text(first), "TLS handshake") {
+		t.Errorf("first finding %q (%s)", text(first), first.AttrOr("class", ""))
+	}
+	if first.AttrOr("data-target", "") != "default/reviews->default/ratings:http" {
+		t.Errorf("handshake finding target %q", first.AttrOr("data-target", ""))
+	}
+	legend := text(doc.Find(".legend"))
+	for _, want := range []string{"failing at the TLS handshake", "gateway"} {
+		if !strings.Contains(legend, want) {
+			t.Errorf("legend %q lacks %q", legend, want)
+		}
+	}
+	// The script reads the failure rate and the posture from the initial snapshot.
+	var got graph.Snapshot
+	if err := json.Unmarshal([]byte(doc.Find("script#initial-snapshot").Text()), &got); err != nil {
+		t.Fatal(err)
+	}
+	if got.Edges[1].TLSFailureRate != 2 || got.Posture.HTTP.Ratio == nil || got.Posture.Counts["locked"] != 1 {
+		t.Errorf("initial snapshot: edge %+v, posture %+v", got.Edges[1], got.Posture)
 	}
 }
 

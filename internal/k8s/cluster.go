@@ -248,6 +248,9 @@ func describeService(svc *corev1.Service, pods []*corev1.Pod, rules []*networkin
 			p.PeerAuthenticationSource = source.Namespace + "/" + source.Name
 		}
 		out.Ports = append(out.Ports, p)
+		if len(selected) > 0 && !modeSet {
+			continue // reaches no pod: no listener, so no mode to meet
+		}
 		if first || weaker(mode, PeerMode(out.PeerAuthentication)) {
 			out.PeerAuthentication, out.PeerAuthenticationSource = p.PeerAuthentication, p.PeerAuthenticationSource
 		}

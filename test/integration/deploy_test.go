@@ -82,6 +82,7 @@ func TestDeployOnRealCluster(t *testing.T) {
 			{"default", "networking.istio.io", "destinationrules", "watch", true},
 			{"", "security.istio.io", "peerauthentications", "list", true},
 			{"", "authentication.k8s.io", "tokenreviews", "create", true},
+			{"", "authorization.k8s.io", "subjectaccessreviews", "create", true},
 
 			{"default", "networking.istio.io", "destinationrules", "create", false},
 			{"default", "networking.istio.io", "destinationrules", "patch", false},
@@ -615,6 +616,7 @@ func deployViewRules() []string {
 		deployRulesFor("networking.istio.io", []string{"destinationrules"}, "get", "list", "watch"),
 		deployRulesFor("security.istio.io", []string{"peerauthentications"}, "get", "list", "watch"),
 		deployRulesFor("authentication.k8s.io", []string{"tokenreviews"}, "create"),
+		deployRulesFor("authorization.k8s.io", []string{"subjectaccessreviews"}, "create"),
 	)
 }
 

@@ -280,15 +280,21 @@ func neverSent(flags string) bool {
 }
 
 // handshakeFailed: Envoy flags a connection to the upstream that failed
-// (UF), or whose retries ran out on such failures (URX); with a 503 for HTTP.
-// Between two sidecars this is a TLS handshake that one side refused: a
-// DestinationRule and a PeerAuthentication that disagree.
+// (UF), or whose retries ran out on such failures (URX) — what a client
+// reports when it sends mTLS to a server that takes plaintext only; and, with
+// a 503, an upstream connection the server's proxy closed (UC) — what a
+// client reports when it sends plaintext to a STRICT sidecar, whose filter
+// chains take TLS only. Between two proxies this is a DestinationRule and a
+// PeerAuthentication that disagree. (A server's proxy that closes idle
+// keep-alive connections can also cause the odd 503 UC; a policy mismatch
+// causes them for every request.)
 func handshakeFailed(s *Sample) bool {
-	if s.Measure != MeasureConnections && s.ResponseCode != "503" {
+	http := s.Measure != MeasureConnections
+	if http && s.ResponseCode != "503" {
 		return false
 	}
 	for flag := range strings.SplitSeq(s.ResponseFlags, ",") {
-		if flag == "UF" || flag == "URX" {
+		if flag == "UF" || flag == "URX" || (http && flag == "UC") {
 			return true
 		}
 	}

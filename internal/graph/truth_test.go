@@ -118,6 +118,12 @@ func TestHandshakeFailures(t *testing.T) {
 			t.Errorf("edge %+v, want unknown, rate 0, 3/s failing", e)
 		}
 	})
+	t.Run("plaintext into a STRICT sidecar: 503 UC", func(t *testing.T) {
+		s := build([]Sample{withFlags(fromSource(pp, reviewsID, 1.5), "503", "UC")}, bookinfo())
+		if e := mustEdge(t, s, id); e.TLSFailureRate != 1.5 || e.Rate != 0 {
+			t.Errorf("edge %+v", e)
+		}
+	})
 	t.Run("a 503 from the app is not a handshake failure", func(t *testing.T) {
 		s := build([]Sample{withFlags(fromSource(pp, reviewsID, 3), "503", "-"), withFlags(mtls(pp, reviewsID, 3), "503", "-")}, bookinfo())
 		if e := mustEdge(t, s, id); e.TLSFailureRate != 0 || e.Status != StatusLocked {

@@ -17,6 +17,7 @@ import (
 	"istio.io/client-go/pkg/informers/externalversions"
 	networkinglisters "istio.io/client-go/pkg/listers/networking/v1"
 	securitylisters "istio.io/client-go/pkg/listers/security/v1"
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 
@@ -31,8 +32,15 @@ type Options struct {
 	Istio         versioned.Interface
 	RootNamespace string // default "istio-system"
 	AutoMTLS      bool   // Istio's default is on; callers set it explicitly
-	Logger        *slog.Logger
+	// TrustDomain is meshConfig.trustDomain, the host of every principal
+	// (spiffe://<trust domain>/ns/<ns>/sa/<sa>); default "cluster.local"
+	// (pkg/config/mesh/mesh.go DefaultMeshConfig).
+	TrustDomain string
+	Logger      *slog.Logger
 }
+
+// DefaultTrustDomain is Istio's default meshConfig.trustDomain.
+const DefaultTrustDomain = "cluster.local"
 
 // CallerOutcome counts a caller's requests (HTTP) or connections (TCP).
 type CallerOutcome struct {
@@ -42,10 +50,14 @@ type CallerOutcome struct {
 
 // Mesh is a simulated sidecar mesh that reports Istio's standard metrics.
 type Mesh struct {
-	idx     *index
-	root    string
-	log     *slog.Logger
-	metrics *metrics
+	idx         *index
+	root        string
+	trustDomain string
+	log         *slog.Logger
+	metrics     *metrics
+	// pods are the pods Publish writes, one per workload; policy selectors
+	// are matched against their labels, as istiod matches the real pods'.
+	pods map[*Workload]*corev1.Pod
 
 	factory externalversions.SharedInformerFactory
 	drs     networkinglisters.DestinationRuleLister
@@ -63,6 +75,7 @@ type callerState struct {
 	emitted int64 // requests issued so far; the fractional remainder is implicit in elapsed
 	cursor  int   // round-robin position over the service's endpoints
 	outcome CallerOutcome
+	truth   CallerTruth
 }
 
 // New validates the topology and prepares the informers (started by Start).
@@ -72,20 +85,28 @@ func New(opts Options) (*Mesh, error) {
 		return nil, err
 	}
 	m := &Mesh{
-		idx:      idx,
-		root:     opts.RootNamespace,
-		log:      opts.Logger,
-		metrics:  newMetrics(),
-		autoMTLS: opts.AutoMTLS,
+		idx:         idx,
+		root:        opts.RootNamespace,
+		trustDomain: opts.TrustDomain,
+		log:         opts.Logger,
+		metrics:     newMetrics(),
+		autoMTLS:    opts.AutoMTLS,
+		pods:        map[*Workload]*corev1.Pod{},
 	}
 	if m.root == "" {
 		m.root = k8s.DefaultRootNamespace
+	}
+	if m.trustDomain == "" {
+		m.trustDomain = DefaultTrustDomain
+	}
+	for _, w := range idx.workloads {
+		m.pods[w] = buildPod(w, idx)
 	}
 	if m.log == nil {
 		m.log = slog.New(slog.DiscardHandler)
 	}
 	for _, c := range opts.Topology.Callers {
-		m.callers = append(m.callers, &callerState{caller: c})
+		m.callers = append(m.callers, &callerState{caller: c, truth: CallerTruth{Protocol: idx.services[c.To].port(c.Port).Protocol}})
 	}
 	if opts.Istio != nil {
 		m.factory = externalversions.NewSharedInformerFactory(opts.Istio, 0)
@@ -191,6 +212,26 @@ func (m *Mesh) policies() ([]*networkingv1.DestinationRule, []*securityv1.PeerAu
 	return drs, pas
 }
 
+// clientView is what istiod hands the caller's proxy for its service port:
+// the DestinationRule policy (resolved for the client's own labels) and the
+// Service namespace's namespace/mesh-level PeerAuthentication mode.
+func (m *Mesh) clientView(c Caller, drs []*networkingv1.DestinationRule, pas []*securityv1.PeerAuthentication) (k8s.ClientPolicy, k8s.PeerMode) {
+	client := m.idx.workloads[c.From]
+	svc := m.idx.services[c.To]
+	policy := k8s.ResolveClientPolicy(drs, k8s.ClientPolicyQuery{
+		ClientNamespace: client.Namespace, ClientLabels: m.pods[client].Labels,
+		ServiceName: svc.Name, ServiceNS: svc.Namespace,
+		ServicePort: c.Port, Subset: c.Subset, RootNamespace: m.root,
+	})
+	return policy, k8s.EffectivePeerMode(pas, m.root, svc.Namespace, nil, 0)
+}
+
+// serverMode is the endpoint's effective PeerAuthentication mode on the
+// port's target port (the container port; portLevelMtls keys on it).
+func (m *Mesh) serverMode(pas []*securityv1.PeerAuthentication, server *Workload, port *ServicePort) k8s.PeerMode {
+	return k8s.EffectivePeerMode(pas, m.root, server.Namespace, m.pods[server].Labels, port.targetPort())
+}
+
 // send spreads n requests of one caller round-robin over the service's
 // endpoints and records each endpoint's share under one decision.
 func (m *Mesh) send(st *callerState, n int64, drs []*networkingv1.DestinationRule, pas []*securityv1.PeerAuthentication) {
@@ -198,10 +239,7 @@ func (m *Mesh) send(st *callerState, n int64, drs []*networkingv1.DestinationRul
 	client := m.idx.workloads[c.From]
 	svc := m.idx.services[c.To]
 	port := svc.port(c.Port)
-	policy := k8s.ResolveClientPolicy(drs, k8s.ClientPolicyQuery{
-		ClientNamespace: client.Namespace, ServiceName: svc.Name, ServiceNS: svc.Namespace,
-		ServicePort: c.Port, Subset: c.Subset, RootNamespace: m.root,
-	})
+	policy, serviceMode := m.clientView(c, drs, pas)
 
 	if !policy.SubsetFound {
 		m.failWithoutEndpoint(st, n, client, svc, port.Protocol, flagNoCluster)
@@ -209,7 +247,7 @@ func (m *Mesh) send(st *callerState, n int64, drs []*networkingv1.DestinationRul
 	}
 	var endpoints []*Workload
 	for _, w := range m.idx.endpoints[c.To] {
-		if k8s.SelectorMatches(policy.SubsetLabels, w.Labels) {
+		if k8s.SelectorMatches(policy.SubsetLabels, m.pods[w].Labels) {
 			endpoints = append(endpoints, w)
 		}
 	}
@@ -228,52 +266,74 @@ func (m *Mesh) send(st *callerState, n int64, drs []*networkingv1.DestinationRul
 			continue
 		}
 		d := Decide(DecisionInput{
-			ClientSidecar: client.Sidecar,
-			ClientTLS:     policy.TLS,
+			ClientSidecar: client.hasProxy(),
+			ClientTLS:     policy.Effective(),
+			EndpointTLS:   policy.EndpointTLS,
 			AutoMTLS:      m.autoMTLS,
-			ServerSidecar: server.Sidecar,
-			ServerMode:    k8s.EffectivePeerMode(pas, m.root, server.Namespace, server.Labels, port.targetPort()),
+			ServiceMode:   serviceMode,
+			ServerSidecar: server.hasProxy(),
+			ServerGateway: server.Gateway,
+			ServerMode:    m.serverMode(pas, server, port),
 		})
 		m.deliver(st, shares[i], client, server, svc, port.Protocol, d)
 	}
 }
 
-// deliver records one decided batch: counts for Outcomes and each sidecar's series.
+// deliver records one decided batch: counts for Outcomes and Truth, and each
+// proxy's series (istio_stats; /tmp/istio-rules.md §8).
 func (m *Mesh) deliver(st *callerState, n int64, client, server *Workload, svc *Service, protocol Protocol, d Decision) {
-	if d.Accepted {
-		st.outcome.Succeeded += n
-	} else {
-		st.outcome.Failed += n
-		m.log.Debug("request failed", "caller", st.caller.Key(), "server", server.Name, "count", n, "reason", d.Reason)
-	}
+	c := st.caller
 	mtls := d.Accepted && d.ClientMTLS
+	st.count(d, n)
+	if !d.Accepted {
+		m.log.Debug("request failed", "caller", c.Key(), "server", server.Name, "count", n, "reason", d.Reason)
+	}
+	// TCP peer metadata is exchanged in-band after the istio-peer-exchange
+	// ALPN, which only Istio mTLS between two proxies offers; HTTP's travels
+	// in headers, plaintext too (metadata_exchange.cc, peer_metadata/filter.cc).
+	exchanged := d.Accepted && client.hasProxy() && server.hasProxy() &&
+		(protocol == HTTP || (mtls && !c.NoMetadataExchange))
 
-	if client.Sidecar {
+	if client.hasProxy() {
+		dst := endpointPeer(server, mtls, m.trustDomain)
+		if exchanged {
+			dst = knownPeer(server, mtls, m.trustDomain)
+		}
 		r := report{
 			reporter: reporterSource,
-			// The client sidecar knows itself; the principals come from the TLS
+			// The client's proxy knows itself; the principals come from the TLS
 			// session, so a plaintext or failed connection has none.
-			source: knownPeer(client, mtls),
-			// Without a handshake the client still knows the endpoint from EDS metadata.
-			destination:              knownPeer(server, mtls),
+			source:                   knownPeer(client, mtls, m.trustDomain),
+			destination:              dst,
 			service:                  svc,
 			serviceNamespace:         server.Namespace,
 			responseCode:             "200",
 			responseFlags:            flagNone,
 			connectionSecurityPolicy: unknown, // a client cannot tell whether its cert was verified
 		}
-		if !d.Accepted {
-			r.responseCode, r.responseFlags = "503", flagUpstreamFail
+		switch d.Failure {
+		case FailureHandshake:
+			r.responseCode, r.responseFlags = "503", flagHandshake
+		case FailureReset:
+			// TCP: the connect succeeded and the peer closed it; tcp_proxy sets no flag.
+			r.responseCode = "503"
+			if protocol == HTTP {
+				r.responseFlags = flagUpstreamClosed
+			}
 		}
-		m.metrics.record(r, protocol, n, st.caller, !d.Accepted)
+		m.metrics.record(r, protocol, n, c, d.Accepted)
 	}
 
-	if d.Accepted && server.Sidecar {
+	// The server's proxy reports only what reached its listener's filters: a
+	// failed handshake or a refused plaintext connection never gets there.
+	// A gateway reports only as reporter=source (istio/istio#31468, #19237).
+	if d.Accepted && server.hasProxy() && !server.Gateway {
 		src := unknownPeer
-		// HTTP exchanges peer metadata in headers, so it reaches the server even
-		// over plaintext; TCP exchanges it via ALPN, which only mTLS carries.
-		if client.Sidecar && (mtls || protocol == HTTP) {
-			src = knownPeer(client, mtls)
+		switch {
+		case exchanged:
+			src = knownPeer(client, mtls, m.trustDomain)
+		case mtls:
+			src = principalOnlyPeer(client, m.trustDomain)
 		}
 		policy := policyNone
 		if mtls {
@@ -282,13 +342,13 @@ func (m *Mesh) deliver(st *callerState, n int64, client, server *Workload, svc *
 		m.metrics.record(report{
 			reporter:                 reporterDest,
 			source:                   src,
-			destination:              knownPeer(server, mtls),
+			destination:              knownPeer(server, mtls, m.trustDomain),
 			service:                  svc,
 			serviceNamespace:         server.Namespace,
 			responseCode:             "200",
 			responseFlags:            flagNone,
 			connectionSecurityPolicy: policy,
-		}, protocol, n, st.caller, false)
+		}, protocol, n, c, true)
 	}
 }
 
@@ -296,18 +356,19 @@ func (m *Mesh) deliver(st *callerState, n int64, client, server *Workload, svc *
 // the client sidecar has no cluster (NC) or no endpoint (UH) for the subset.
 func (m *Mesh) failWithoutEndpoint(st *callerState, n int64, client *Workload, svc *Service, protocol Protocol, flag string) {
 	st.outcome.Failed += n
+	st.truth.NoEndpoint += n
 	m.log.Debug("request failed", "caller", st.caller.Key(), "count", n, "response_flags", flag)
-	if !client.Sidecar {
+	if !client.hasProxy() {
 		return
 	}
 	m.metrics.record(report{
 		reporter:                 reporterSource,
-		source:                   knownPeer(client, false),
+		source:                   knownPeer(client, false, m.trustDomain),
 		destination:              unknownPeer,
 		service:                  svc,
 		serviceNamespace:         unknown,
 		responseCode:             "503",
 		responseFlags:            flag,
 		connectionSecurityPolicy: unknown,
-	}, protocol, n, st.caller, true)
+	}, protocol, n, st.caller, false)
 }

@@ -210,6 +210,19 @@ func TestNewRejectsInvalidTopologies(t *testing.T) {
 		{name: "unknown protocol", mutate: func(tp *Topology) { tp.Services[0].Ports[0].Protocol = "grpc" }, wantErr: "protocol must be"},
 		{name: "negative rate", mutate: func(tp *Topology) { tp.Callers[0].Rate = -1 }, wantErr: "must not be negative"},
 		{name: "duplicate caller", mutate: func(tp *Topology) { tp.Callers = append(tp.Callers, tp.Callers[0]) }, wantErr: "duplicate"},
+		{name: "unknown kind", mutate: func(tp *Topology) { tp.Workloads[0].Kind = "ReplicationController" }, wantErr: `unknown kind "ReplicationController"`},
+		{name: "Job named like a CronJob's (pkg/kube/util.go cronJobNameRegexp)", mutate: func(tp *Topology) {
+			tp.Workloads[0].Kind, tp.Workloads[0].Name = KindJob, "report-29000000"
+			tp.Callers[0].From = "app/report-29000000"
+		}, wantErr: "use Kind CronJob"},
+		{name: "workload name longer than a label value", mutate: func(tp *Topology) {
+			tp.Workloads[0].Name = strings.Repeat("a", 64)
+			tp.Callers[0].From = "app/" + tp.Workloads[0].Name
+		}, wantErr: "longer than 63"},
+		{name: "one target port name with two numbers", mutate: func(tp *Topology) {
+			tp.Services[0].Ports[0].TargetPortName = "web"
+			tp.Services[0].Ports[1].TargetPortName = "web"
+		}, wantErr: `target port name "web" is both 9090 and 9000`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -224,26 +237,46 @@ func TestNewRejectsInvalidTopologies(t *testing.T) {
 }
 
 func TestDecide(t *testing.T) {
+	const (
+		strict, permissive, disable = k8s.PeerModeStrict, k8s.PeerModePermissive, k8s.PeerModeDisable
+		handshake, reset            = FailureHandshake, FailureReset
+	)
 	tests := []struct {
 		name       string
 		in         DecisionInput
-		wantMTLS   bool
-		wantAccept bool
+		want       Decision
 		wantReason string
 	}{
-		{name: "auto mTLS to STRICT sidecar", in: DecisionInput{ClientSidecar: true, AutoMTLS: true, ServerSidecar: true, ServerMode: k8s.PeerModeStrict}, wantMTLS: true, wantAccept: true, wantReason: "client mTLS (auto mTLS), server STRICT"},
-		{name: "plaintext to STRICT", in: DecisionInput{ClientSidecar: true, ServerSidecar: true, ServerMode: k8s.PeerModeStrict}, wantReason: "client plaintext (no DestinationRule tls, auto mTLS off), server STRICT"},
-		{name: "auto mTLS respects server DISABLE", in: DecisionInput{ClientSidecar: true, AutoMTLS: true, ServerSidecar: true, ServerMode: k8s.PeerModeDisable}, wantAccept: true, wantReason: "client plaintext (auto mTLS), server DISABLE"},
-		{name: "ISTIO_MUTUAL to DISABLE", in: DecisionInput{ClientSidecar: true, ClientTLS: k8s.TLSModeIstioMutual, ServerSidecar: true, ServerMode: k8s.PeerModeDisable}, wantMTLS: true, wantReason: "client mTLS (DestinationRule ISTIO_MUTUAL), server DISABLE"},
-		{name: "ISTIO_MUTUAL to no sidecar", in: DecisionInput{ClientSidecar: true, ClientTLS: k8s.TLSModeIstioMutual}, wantMTLS: true, wantReason: "client mTLS (DestinationRule ISTIO_MUTUAL), server without sidecar"},
-		{name: "DR tls ignored without a client sidecar", in: DecisionInput{ClientTLS: k8s.TLSModeIstioMutual, ServerSidecar: true, ServerMode: k8s.PeerModePermissive}, wantAccept: true, wantReason: "client without sidecar sends plaintext, server PERMISSIVE"},
-		{name: "SIMPLE origination fails against PERMISSIVE", in: DecisionInput{ClientSidecar: true, ClientTLS: k8s.TLSModeSimple, AutoMTLS: true, ServerSidecar: true, ServerMode: k8s.PeerModePermissive}, wantReason: "client originates TLS (DestinationRule SIMPLE) with non-Istio certificates, server PERMISSIVE"},
-		{name: "DISABLE to no sidecar", in: DecisionInput{ClientSidecar: true, ClientTLS: k8s.TLSModeDisable}, wantAccept: true, wantReason: "client plaintext (DestinationRule DISABLE), server without sidecar"},
+		{name: "auto mTLS to STRICT sidecar", in: DecisionInput{ClientSidecar: true, AutoMTLS: true, ServerSidecar: true, ServerMode: strict},
+			want: Decision{ClientMTLS: true, Accepted: true}, wantReason: "client mTLS (auto mTLS), server STRICT"},
+		{name: "plaintext to STRICT is reset", in: DecisionInput{ClientSidecar: true, ServerSidecar: true, ServerMode: strict},
+			want: Decision{Failure: reset}, wantReason: "client plaintext (no DestinationRule tls, auto mTLS off), server STRICT"},
+		{name: "auto mTLS respects server DISABLE", in: DecisionInput{ClientSidecar: true, AutoMTLS: true, ServerSidecar: true, ServerMode: disable},
+			want: Decision{Accepted: true}, wantReason: "client plaintext (auto mTLS), server DISABLE"},
+		{name: "auto mTLS with an endpoint-level ISTIO_MUTUAL ignores server DISABLE", in: DecisionInput{ClientSidecar: true, AutoMTLS: true, EndpointTLS: k8s.TLSModeIstioMutual, ServerSidecar: true, ServerMode: disable},
+			want: Decision{ClientMTLS: true, Failure: handshake}, wantReason: "client mTLS (auto mTLS), server DISABLE"},
+		{name: "auto mTLS off for the service when its namespace is DISABLE", in: DecisionInput{ClientSidecar: true, AutoMTLS: true, ServiceMode: disable, ServerSidecar: true, ServerMode: strict},
+			want: Decision{Failure: reset}, wantReason: "client plaintext (auto mTLS, service namespace DISABLE), server STRICT"},
+		{name: "ISTIO_MUTUAL to DISABLE fails the handshake", in: DecisionInput{ClientSidecar: true, ClientTLS: k8s.TLSModeIstioMutual, ServerSidecar: true, ServerMode: disable},
+			want: Decision{ClientMTLS: true, Failure: handshake}, wantReason: "client mTLS (DestinationRule ISTIO_MUTUAL), server DISABLE"},
+		{name: "ISTIO_MUTUAL to no sidecar fails the handshake", in: DecisionInput{ClientSidecar: true, ClientTLS: k8s.TLSModeIstioMutual},
+			want: Decision{ClientMTLS: true, Failure: handshake}, wantReason: "client mTLS (DestinationRule ISTIO_MUTUAL), server without sidecar"},
+		{name: "DR tls ignored without a client sidecar", in: DecisionInput{ClientTLS: k8s.TLSModeIstioMutual, ServerSidecar: true, ServerMode: permissive},
+			want: Decision{Accepted: true}, wantReason: "client without sidecar sends plaintext, server PERMISSIVE"},
+		{name: "SIMPLE origination fails against PERMISSIVE", in: DecisionInput{ClientSidecar: true, ClientTLS: k8s.TLSModeSimple, AutoMTLS: true, ServerSidecar: true, ServerMode: permissive},
+			want: Decision{ClientTLSOrigination: true, Failure: handshake}, wantReason: "client originates TLS (DestinationRule SIMPLE) with non-Istio certificates, server PERMISSIVE"},
+		{name: "DISABLE to no sidecar", in: DecisionInput{ClientSidecar: true, ClientTLS: k8s.TLSModeDisable},
+			want: Decision{Accepted: true}, wantReason: "client plaintext (DestinationRule DISABLE), server without sidecar"},
+		{name: "auto mTLS sends plaintext to a gateway, which takes it under STRICT", in: DecisionInput{ClientSidecar: true, AutoMTLS: true, ServerSidecar: true, ServerGateway: true, ServerMode: strict},
+			want: Decision{Accepted: true}, wantReason: "client plaintext (auto mTLS), server gateway"},
+		{name: "ISTIO_MUTUAL to a gateway under DISABLE is accepted", in: DecisionInput{ClientSidecar: true, ClientTLS: k8s.TLSModeIstioMutual, ServerSidecar: true, ServerGateway: true, ServerMode: disable},
+			want: Decision{ClientMTLS: true, Accepted: true}, wantReason: "client mTLS (DestinationRule ISTIO_MUTUAL), server gateway"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			got := Decide(tc.in)
-			want := Decision{ClientMTLS: tc.wantMTLS, Accepted: tc.wantAccept, Reason: tc.wantReason}
+			want := tc.want
+			want.Reason = tc.wantReason
 			if got != want {
 				t.Errorf("Decide(%+v) = %+v, want %+v", tc.in, got, want)
 			}

@@ -29,16 +29,21 @@ var tcpLabelNames = func() []string {
 }()
 
 const (
-	unknown          = "unknown"
-	clusterName      = "Kubernetes"
-	reporterSource   = "source"
-	reporterDest     = "destination"
-	policyMutualTLS  = "mutual_tls"
-	policyNone       = "none"
-	flagNone         = "-"
-	flagUpstreamFail = "UF" // upstream connection failure: the TLS handshake did not complete
-	flagNoHealthy    = "UH" // the subset selects no endpoint
-	flagNoCluster    = "NC" // the subset is not defined by any applicable DestinationRule
+	unknown         = "unknown"
+	clusterName     = "Kubernetes"
+	reporterSource  = "source"
+	reporterDest    = "destination"
+	policyMutualTLS = "mutual_tls"
+	policyNone      = "none"
+	flagNone        = "-"
+	// A failed TLS handshake is a connect failure (UF), retried under
+	// Istio's default retryOn "connect-failure" until the retries run out (URX).
+	flagHandshake = "UF,URX"
+	// The upstream closed the connection before a response (a STRICT sidecar
+	// refusing plaintext).
+	flagUpstreamClosed = "UC"
+	flagNoHealthy      = "UH" // the subset selects no endpoint
+	flagNoCluster      = "NC" // the subset is not defined by any applicable DestinationRule
 )
 
 type metrics struct {
@@ -77,17 +82,40 @@ var unknownPeer = peer{
 	cluster: unknown, canonicalService: unknown, canonicalRevision: "latest",
 }
 
-// knownPeer is a workload's metadata; the principal is only set when the
-// connection is mTLS, because Envoy takes it from the certificate.
-func knownPeer(w *Workload, mtls bool) peer {
+// knownPeer is a workload's own metadata, as its proxy knows it and as peer
+// metadata exchange tells the other side. The principal comes from the
+// certificate, so it is only known over mTLS.
+func knownPeer(w *Workload, mtls bool, trustDomain string) peer {
 	p := peer{
-		workload: w.Name, namespace: w.Namespace, principal: unknown,
+		workload: w.reportedName(), namespace: w.Namespace, principal: unknown,
 		app: orUnknown(w.Labels["app"]), version: orUnknown(w.Labels["version"]),
 		cluster: clusterName, canonicalService: w.canonicalService(), canonicalRevision: w.canonicalRevision(),
 	}
 	if mtls {
-		p.principal = w.principal()
+		p.principal = w.principal(trustDomain)
 	}
+	return p
+}
+
+// endpointPeer is what a client proxy knows of an upstream that told it
+// nothing (no sidecar, no response, or TCP without metadata exchange): the
+// EDS endpoint's istio.workload metadata, "workload;namespace;canonical
+// name;canonical revision;cluster" (pilot/pkg/networking/util/util.go
+// AppendLbEndpointMetadata), which has no app, version or identity; the
+// principal still comes from the TLS session when there is one.
+func endpointPeer(w *Workload, mtls bool, trustDomain string) peer {
+	p := knownPeer(w, mtls, trustDomain)
+	p.app, p.version = unknown, unknown
+	return p
+}
+
+// principalOnlyPeer is what a server proxy knows of a client that
+// completed mTLS without metadata exchange: the certificate's principal and
+// the namespace parsed from it, nothing else.
+func principalOnlyPeer(w *Workload, trustDomain string) peer {
+	p := unknownPeer
+	p.principal = w.principal(trustDomain)
+	p.namespace = w.Namespace
 	return p
 }
 
@@ -127,9 +155,11 @@ func (r report) values(protocol Protocol) []string {
 
 // record adds count requests (HTTP) or connections (TCP) to the series r.
 // TCP byte counters follow Istio's definition: received = request direction
-// (client to server), sent = response direction, for both reporters.
-// Failed TCP connections count as opened and closed but carry no bytes.
-func (m *metrics) record(r report, protocol Protocol, count int64, c Caller, failed bool) {
+// (client to server), sent = response direction, for both reporters. A
+// direction without bytes gets no series, as Envoy exports only counters it
+// incremented (a write-only client shows on received_bytes only). Failed
+// TCP connections count as opened and closed but carry no bytes.
+func (m *metrics) record(r report, protocol Protocol, count int64, c Caller, withBytes bool) {
 	if count <= 0 {
 		return
 	}
@@ -141,8 +171,13 @@ func (m *metrics) record(r report, protocol Protocol, count int64, c Caller, fai
 	v := r.values(TCP)
 	m.tcpOpened.WithLabelValues(v...).Add(n)
 	m.tcpClosed.WithLabelValues(v...).Add(n)
-	if !failed {
+	if !withBytes {
+		return
+	}
+	if c.BytesSent > 0 {
 		m.tcpReceived.WithLabelValues(v...).Add(n * float64(c.BytesSent))
+	}
+	if c.BytesReceived > 0 {
 		m.tcpSent.WithLabelValues(v...).Add(n * float64(c.BytesReceived))
 	}
 }

@@ -2,15 +2,19 @@ package meshsim
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"maps"
 	"slices"
-	"sort"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/client-go/kubernetes"
 )
@@ -19,10 +23,16 @@ const (
 	managedByLabel = "app.kubernetes.io/managed-by"
 	managedByValue = "meshsim"
 
-	labelTLSMode           = "security.istio.io/tlsMode"
-	annotationSidecarState = "sidecar.istio.io/status"
-	sidecarContainer       = "istio-proxy"
-	sidecarImage           = "docker.io/istio/proxyv2:1.32.0"
+	// workloadLabel names the Workload a pod stands for, so Publish finds
+	// pods whose names were generated.
+	workloadLabel = "meshsim.meshlock.io/workload"
+
+	labelTLSMode              = "security.istio.io/tlsMode"
+	labelWorkloadName         = "service.istio.io/workload-name"
+	annotationInjectTemplates = "inject.istio.io/templates"
+	annotationSidecarState    = "sidecar.istio.io/status"
+	sidecarContainer          = "istio-proxy"
+	sidecarImage              = "docker.io/istio/proxyv2:1.32.0"
 )
 
 // sidecarStatus is the shape the injector writes into sidecar.istio.io/status.
@@ -31,9 +41,11 @@ const sidecarStatus = `{"initContainers":["istio-init"],"containers":["istio-pro
 	`"imagePullSecrets":null,"revision":"default"}`
 
 // Publish writes the topology into a Kubernetes API so that informers see
-// it: Namespaces, ServiceAccounts, Services and one bare Pod per workload.
-// It creates what is missing and updates what differs; pods whose spec
-// differs are recreated because a pod spec is immutable.
+// it: Namespaces, ServiceAccounts, Services and one Pod per workload, made
+// as the workload's controller would have (the controllers themselves are
+// not created). It creates what is missing and updates what differs; pods
+// whose spec, name or owner differs are recreated because those are
+// immutable.
 func (m *Mesh) Publish(ctx context.Context, kube kubernetes.Interface) error {
 	var errs []error
 	for _, ns := range m.namespaces() {
@@ -46,7 +58,7 @@ func (m *Mesh) Publish(ctx context.Context, kube kubernetes.Interface) error {
 		errs = append(errs, ensureService(ctx, kube, desiredService(s)))
 	}
 	for _, w := range sortedValues(m.idx.workloads) {
-		errs = append(errs, ensurePod(ctx, kube, m.desiredPod(w)))
+		errs = append(errs, ensurePod(ctx, kube, m.pods[w].DeepCopy()))
 	}
 	return errors.Join(errs...)
 }
@@ -112,11 +124,18 @@ func desiredService(s *Service) *corev1.Service {
 			// Istio selects the protocol from the port name prefix (http, tcp).
 			Name:       p.Name,
 			Port:       p.Port,
-			TargetPort: intstr.FromInt32(p.targetPort()),
+			TargetPort: targetPortOf(p),
 			Protocol:   corev1.ProtocolTCP,
 		})
 	}
 	return svc
+}
+
+func targetPortOf(p ServicePort) intstr.IntOrString {
+	if p.TargetPortName != "" {
+		return intstr.FromString(p.TargetPortName)
+	}
+	return intstr.FromInt32(p.targetPort())
 }
 
 func ensureService(ctx context.Context, kube kubernetes.Interface, want *corev1.Service) error {
@@ -158,85 +177,224 @@ func serviceMatches(got, want *corev1.Service) bool {
 	return true
 }
 
-// desiredPod is the pod the workload's Deployment would have produced after
-// sidecar injection. The pod is named after the workload because, without an
-// owning ReplicaSet, Istio derives a bare pod's workload name from the pod name.
-func (m *Mesh) desiredPod(w *Workload) *corev1.Pod {
+// buildPod is the pod the workload's controller would have made, after
+// sidecar (or gateway) injection. Its name, generateName, owner reference
+// and controller labels are the controller's, so that Istio's naming
+// (pkg/kube/util.go GetDeployMetaFromPod, k8s.WorkloadName) gives back
+// Workload.Name, or WorkloadNameLabel when set. Owners are not created:
+// their UIDs are made up, and nothing in a bare API server collects pods
+// whose owner is missing.
+func buildPod(w *Workload, idx *index) *corev1.Pod {
 	podLabels := maps.Clone(w.Labels)
 	if podLabels == nil {
 		podLabels = map[string]string{}
 	}
 	podLabels[managedByLabel] = managedByValue
-	annotations := map[string]string{}
-	app := corev1.Container{Name: "app", Image: "meshsim/" + w.Name, Ports: m.containerPorts(w)}
-	pod := &corev1.Pod{
-		ObjectMeta: metav1.ObjectMeta{Name: w.Name, Namespace: w.Namespace, Labels: podLabels, Annotations: annotations},
-		Spec: corev1.PodSpec{
-			ServiceAccountName: w.ServiceAccount,
-			Containers:         []corev1.Container{app},
-		},
+	podLabels[workloadLabel] = w.Name
+	if w.WorkloadNameLabel != "" {
+		podLabels[labelWorkloadName] = w.WorkloadNameLabel
 	}
-	if w.Sidecar {
+	annotations := map[string]string{}
+	pod := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Namespace: w.Namespace, Labels: podLabels, Annotations: annotations},
+		Spec:       corev1.PodSpec{ServiceAccountName: w.ServiceAccount},
+	}
+	ports := containerPorts(w, idx)
+	switch {
+	case w.Gateway:
+		// The gateway chart's pod (selector label istio=ingressgateway) after
+		// the gateway injection template: only the proxy, as a router, no
+		// tlsMode label (manifests/charts/istio-control/istio-discovery/files/gateway-injection-template.yaml).
+		if podLabels["istio"] == "" {
+			podLabels["istio"] = "ingressgateway"
+		}
+		podLabels[labelCanonicalName] = w.canonicalService()
+		podLabels[labelCanonicalRevision] = w.canonicalRevision()
+		annotations[annotationInjectTemplates] = "gateway"
+		addPrometheusAnnotations(annotations)
+		pod.Spec.Containers = []corev1.Container{{
+			Name: sidecarContainer, Image: sidecarImage, Args: []string{"proxy", "router"},
+			Ports: append(ports, corev1.ContainerPort{Name: "http-envoy-prom", ContainerPort: 15090, Protocol: corev1.ProtocolTCP}),
+		}}
+	case w.Sidecar:
+		app := corev1.Container{Name: "app", Image: "meshsim/" + w.Name, Ports: ports}
 		// What the injector adds: labels, status annotation, init and proxy containers.
 		podLabels[labelTLSMode] = "istio"
 		podLabels[labelCanonicalName] = w.canonicalService()
 		podLabels[labelCanonicalRevision] = w.canonicalRevision()
 		annotations[annotationSidecarState] = sidecarStatus
 		annotations["kubectl.kubernetes.io/default-container"] = app.Name
-		annotations["prometheus.io/scrape"] = "true"
-		annotations["prometheus.io/port"] = "15020"
-		annotations["prometheus.io/path"] = "/stats/prometheus"
+		addPrometheusAnnotations(annotations)
 		pod.Spec.InitContainers = []corev1.Container{{Name: "istio-init", Image: sidecarImage, Args: []string{"istio-iptables"}}}
-		pod.Spec.Containers = append(pod.Spec.Containers, corev1.Container{
+		pod.Spec.Containers = []corev1.Container{app, {
 			Name: sidecarContainer, Image: sidecarImage, Args: []string{"proxy", "sidecar"},
 			Ports: []corev1.ContainerPort{{Name: "http-envoy-prom", ContainerPort: 15090, Protocol: corev1.ProtocolTCP}},
-		})
+		}}
+	default:
+		pod.Spec.Containers = []corev1.Container{{Name: "app", Image: "meshsim/" + w.Name, Ports: ports}}
 	}
+	if k := w.kind(); k == KindJob || k == KindCronJob {
+		pod.Spec.RestartPolicy = corev1.RestartPolicyOnFailure // a Job's template must not say Always
+	}
+	setController(pod, w)
 	return pod
 }
 
-// containerPorts are the target ports of every service port that selects w.
-func (m *Mesh) containerPorts(w *Workload) []corev1.ContainerPort {
-	seen := map[int32]bool{}
-	var out []corev1.ContainerPort
-	for key, endpoints := range m.idx.endpoints {
-		if !slices.Contains(endpoints, w) {
-			continue
+func addPrometheusAnnotations(annotations map[string]string) {
+	annotations["prometheus.io/scrape"] = "true"
+	annotations["prometheus.io/port"] = "15020"
+	annotations["prometheus.io/path"] = "/stats/prometheus"
+}
+
+// setController names the pod and sets the owner and labels its controller
+// would (the controllers in k8s.io/kubernetes/pkg/controller, and Argo
+// Rollouts'). The template hash is derived from the spec, so a changed spec
+// means a new ReplicaSet and a new pod name, as a rollout would.
+func setController(pod *corev1.Pod, w *Workload) {
+	hash := templateHash(w, &pod.Spec)
+	suffix := safeEncode(fnvHash(w.Namespace+"/"+w.Name+"/"+hash), 5)
+	owner := func(apiVersion, kind, name string) {
+		pod.OwnerReferences = []metav1.OwnerReference{{
+			APIVersion: apiVersion, Kind: kind, Name: name, UID: madeUpUID(w.Namespace, kind, name),
+			Controller: ptr(true), BlockOwnerDeletion: ptr(true),
+		}}
+	}
+	l := pod.Labels
+	switch w.kind() {
+	case KindPod:
+		// No generateName: Istio then takes the pod's name as is.
+		pod.Name = w.Name
+	case KindDeployment, KindRollout:
+		rs := w.Name + "-" + hash
+		pod.GenerateName, pod.Name = rs+"-", rs+"-"+suffix
+		owner("apps/v1", "ReplicaSet", rs)
+		if w.kind() == KindDeployment {
+			l["pod-template-hash"] = hash
+		} else {
+			l["rollouts-pod-template-hash"] = hash
 		}
-		for _, p := range m.idx.services[key].Ports {
-			if tp := p.targetPort(); !seen[tp] {
-				seen[tp] = true
-				out = append(out, corev1.ContainerPort{ContainerPort: tp, Protocol: corev1.ProtocolTCP})
+	case KindStatefulSet:
+		pod.GenerateName, pod.Name = w.Name+"-", w.Name+"-0"
+		owner("apps/v1", "StatefulSet", w.Name)
+		l["controller-revision-hash"] = w.Name + "-" + hash
+		l["statefulset.kubernetes.io/pod-name"] = pod.Name
+		l["apps.kubernetes.io/pod-index"] = "0"
+	case KindDaemonSet:
+		pod.GenerateName, pod.Name = w.Name+"-", w.Name+"-"+suffix
+		owner("apps/v1", "DaemonSet", w.Name)
+		l["controller-revision-hash"] = hash
+		l["pod-template-generation"] = "1"
+	case KindJob, KindCronJob:
+		job := w.Name
+		if w.kind() == KindCronJob {
+			// The CronJob controller suffixes the scheduled time in minutes
+			// since the epoch, 8 digits nowadays.
+			job = fmt.Sprintf("%s-%d", w.Name, 20000000+fnvHash(w.Namespace+"/"+w.Name)%10000000)
+		}
+		pod.GenerateName, pod.Name = job+"-", job+"-"+suffix
+		owner("batch/v1", "Job", job)
+		uid := string(pod.OwnerReferences[0].UID)
+		l["batch.kubernetes.io/job-name"], l["job-name"] = job, job
+		l["batch.kubernetes.io/controller-uid"], l["controller-uid"] = uid, uid
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// templateHash stands in for a controller's pod-template-hash: a short
+// name-safe string that changes with what Publish cannot change in place.
+func templateHash(w *Workload, spec *corev1.PodSpec) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s|%s|%s|", w.kind(), spec.ServiceAccountName, spec.RestartPolicy)
+	for _, cs := range [][]corev1.Container{spec.InitContainers, spec.Containers} {
+		for _, c := range cs {
+			fmt.Fprintf(&b, "%s=%s%v;", c.Name, c.Image, c.Args)
+			for _, p := range c.Ports {
+				fmt.Fprintf(&b, "%s:%d,", p.Name, p.ContainerPort)
 			}
 		}
+		b.WriteString("|")
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].ContainerPort < out[j].ContainerPort })
+	return safeEncode(fnvHash(b.String()), 10)
+}
+
+func fnvHash(s string) uint64 {
+	h := fnv.New64a()
+	h.Write([]byte(s))
+	return h.Sum64()
+}
+
+// safeEncode writes n (at most 13) base-27 digits of v in the alphabet
+// Kubernetes uses for generated names (no vowels, no confusable digits).
+func safeEncode(v uint64, n int) string {
+	const alphabet = "bcdfghjklmnpqrstvwxz2456789"
+	out := make([]byte, n)
+	for i := range out {
+		out[i] = alphabet[v%uint64(len(alphabet))]
+		v /= uint64(len(alphabet))
+	}
+	return string(out)
+}
+
+// madeUpUID is a stable UUID-shaped UID for an owner that does not exist.
+func madeUpUID(namespace, kind, name string) types.UID {
+	sum := sha256.Sum256([]byte(namespace + "/" + kind + "/" + name))
+	h := hex.EncodeToString(sum[:16])
+	return types.UID(h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32])
+}
+
+// containerPorts are the target ports of every service port that selects
+// w, named where the Service refers to them by name.
+func containerPorts(w *Workload, idx *index) []corev1.ContainerPort {
+	byNumber := map[int32]string{}
+	for _, p := range idx.portsOf(w) {
+		tp := p.targetPort()
+		if name, seen := byNumber[tp]; !seen || name == "" {
+			byNumber[tp] = p.TargetPortName
+		}
+	}
+	var out []corev1.ContainerPort
+	for _, tp := range slices.Sorted(maps.Keys(byNumber)) {
+		out = append(out, corev1.ContainerPort{Name: byNumber[tp], ContainerPort: tp, Protocol: corev1.ProtocolTCP})
+	}
 	return out
 }
 
+// ensurePod finds the workload's pods by the workload label (a generated
+// name cannot be looked up) and keeps one that is exactly as wanted, else
+// deletes them and creates the wanted pod: a pod's spec, name and owners
+// cannot change in place.
 func ensurePod(ctx context.Context, kube kubernetes.Interface, want *corev1.Pod) error {
 	client := kube.CoreV1().Pods(want.Namespace)
-	got, err := client.Get(ctx, want.Name, metav1.GetOptions{})
-	if apierrors.IsNotFound(err) {
+	workload := want.Labels[workloadLabel]
+	list, err := client.List(ctx, metav1.ListOptions{LabelSelector: workloadLabel + "=" + workload})
+	if err != nil {
+		return wrap(err, "list pods of workload %s/%s", want.Namespace, workload)
+	}
+	var keep *corev1.Pod
+	for i := range list.Items {
+		got := &list.Items[i]
+		if keep == nil && got.DeletionTimestamp == nil && podIdentityMatches(got, want) && podSpecMatches(got, want) {
+			keep = got
+			continue
+		}
+		if err := client.Delete(ctx, got.Name, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
+			return wrap(err, "delete pod %s/%s", got.Namespace, got.Name)
+		}
+	}
+	if keep == nil {
 		_, err = client.Create(ctx, want, metav1.CreateOptions{})
+		if apierrors.IsAlreadyExists(err) {
+			// The old pod of the same name is still terminating.
+			return wrap(err, "create pod %s/%s (the previous one is still being deleted; publish again)", want.Namespace, want.Name)
+		}
 		return wrap(err, "create pod %s/%s", want.Namespace, want.Name)
 	}
-	if err != nil {
-		return wrap(err, "get pod %s/%s", want.Namespace, want.Name)
-	}
-	if !podSpecMatches(got, want) {
-		// Containers and the service account cannot be changed on a live pod.
-		if err := client.Delete(ctx, want.Name, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
-			return wrap(err, "delete pod %s/%s", want.Namespace, want.Name)
-		}
-		_, err = client.Create(ctx, want, metav1.CreateOptions{})
-		return wrap(err, "recreate pod %s/%s", want.Namespace, want.Name)
-	}
 	// Pod labels drive service selection, so they must match exactly.
-	if maps.Equal(got.Labels, want.Labels) && maps.Equal(managedAnnotations(got.Annotations), want.Annotations) {
+	if maps.Equal(keep.Labels, want.Labels) && maps.Equal(managedAnnotations(keep.Annotations), want.Annotations) {
 		return nil
 	}
-	updated := got.DeepCopy()
+	updated := keep.DeepCopy()
 	updated.Labels = want.Labels
 	for k := range managedAnnotations(updated.Annotations) {
 		delete(updated.Annotations, k)
@@ -246,9 +404,24 @@ func ensurePod(ctx context.Context, kube kubernetes.Interface, want *corev1.Pod)
 	return wrap(err, "update pod %s/%s", want.Namespace, want.Name)
 }
 
+// podIdentityMatches compares what decides the pod's workload name.
+func podIdentityMatches(got, want *corev1.Pod) bool {
+	if got.Name != want.Name || got.GenerateName != want.GenerateName || len(got.OwnerReferences) != len(want.OwnerReferences) {
+		return false
+	}
+	for i, w := range want.OwnerReferences {
+		g := got.OwnerReferences[i]
+		if g.APIVersion != w.APIVersion || g.Kind != w.Kind || g.Name != w.Name || g.UID != w.UID ||
+			(g.Controller != nil && *g.Controller) != (w.Controller != nil && *w.Controller) {
+			return false
+		}
+	}
+	return true
+}
+
 // podAnnotationKeys are the annotations Publish owns on a pod.
 var podAnnotationKeys = []string{
-	annotationSidecarState, "kubectl.kubernetes.io/default-container",
+	annotationSidecarState, "kubectl.kubernetes.io/default-container", annotationInjectTemplates,
 	"prometheus.io/scrape", "prometheus.io/port", "prometheus.io/path",
 }
 

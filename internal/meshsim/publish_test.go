@@ -10,6 +10,8 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/client-go/kubernetes/fake"
 	k8stesting "k8s.io/client-go/testing"
+
+	"github.com/meshlock/meshlock/internal/k8s"
 )
 
 func publishedBookinfo(t *testing.T) (*Mesh, *fake.Clientset) {
@@ -23,6 +25,19 @@ func publishedBookinfo(t *testing.T) (*Mesh, *fake.Clientset) {
 		t.Fatalf("Publish: %v", err)
 	}
 	return m, kube
+}
+
+// publishedPod is the one pod Publish made for a workload, found by its label.
+func publishedPod(t *testing.T, kube *fake.Clientset, namespace, workload string) *corev1.Pod {
+	t.Helper()
+	list, err := kube.CoreV1().Pods(namespace).List(t.Context(), metav1.ListOptions{LabelSelector: workloadLabel + "=" + workload})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(list.Items) != 1 {
+		t.Fatalf("workload %s/%s has %d pods, want 1", namespace, workload, len(list.Items))
+	}
+	return &list.Items[0]
 }
 
 func TestPublishCreatesTheTopology(t *testing.T) {
@@ -75,9 +90,9 @@ func TestPublishCreatesTheTopology(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			pod, err := kube.CoreV1().Pods(tc.namespace).Get(ctx, tc.pod, metav1.GetOptions{})
-			if err != nil {
-				t.Fatal(err)
+			pod := publishedPod(t, kube, tc.namespace, tc.pod)
+			if got := k8s.WorkloadName(pod); got != tc.pod {
+				t.Errorf("k8s.WorkloadName = %q, want %q", got, tc.pod)
 			}
 			if !containsAll(pod.Labels, tc.wantLabels) {
 				t.Errorf("labels = %v, want at least %v", pod.Labels, tc.wantLabels)
@@ -109,7 +124,7 @@ func TestPublishIsIdempotent(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, a := range kube.Actions() {
-		if a.GetVerb() != "get" {
+		if a.GetVerb() != "get" && a.GetVerb() != "list" {
 			t.Errorf("second Publish made a %s on %s", a.GetVerb(), a.GetResource().Resource)
 		}
 	}
@@ -119,7 +134,7 @@ func TestPublishRepairsDrift(t *testing.T) {
 	m, kube := publishedBookinfo(t)
 	ctx := t.Context()
 
-	pod, _ := kube.CoreV1().Pods("default").Get(ctx, "ratings-v1", metav1.GetOptions{})
+	pod := publishedPod(t, kube, "default", "ratings-v1")
 	pod.Labels["version"] = "v9"
 	if _, err := kube.CoreV1().Pods("default").Update(ctx, pod, metav1.UpdateOptions{}); err != nil {
 		t.Fatal(err)
@@ -129,7 +144,7 @@ func TestPublishRepairsDrift(t *testing.T) {
 	if _, err := kube.CoreV1().Services("default").Update(ctx, svc, metav1.UpdateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	pod2, _ := kube.CoreV1().Pods("default").Get(ctx, "details-v1", metav1.GetOptions{})
+	pod2 := publishedPod(t, kube, "default", "details-v1")
 	pod2.Spec.Containers = pod2.Spec.Containers[:1] // sidecar gone: needs a new pod
 	if _, err := kube.CoreV1().Pods("default").Update(ctx, pod2, metav1.UpdateOptions{}); err != nil {
 		t.Fatal(err)
@@ -141,7 +156,7 @@ func TestPublishRepairsDrift(t *testing.T) {
 	}
 	var writes []string
 	for _, a := range kube.Actions() {
-		if a.GetVerb() == "get" {
+		if a.GetVerb() == "get" || a.GetVerb() == "list" {
 			continue
 		}
 		name := ""
@@ -156,11 +171,12 @@ func TestPublishRepairsDrift(t *testing.T) {
 		}
 		writes = append(writes, a.GetVerb()+" "+a.GetResource().Resource+" "+name)
 	}
-	want := []string{"update services ratings", "delete pods details-v1", "create pods details-v1", "update pods ratings-v1"}
+	// The same spec is wanted, so the replacement has the same name.
+	want := []string{"update services ratings", "delete pods " + pod2.Name, "create pods " + pod2.Name, "update pods " + pod.Name}
 	if !slices.Equal(writes, want) {
 		t.Errorf("writes = %v, want %v", writes, want)
 	}
-	got, _ := kube.CoreV1().Pods("default").Get(ctx, "ratings-v1", metav1.GetOptions{})
+	got := publishedPod(t, kube, "default", "ratings-v1")
 	if got.Labels["version"] != "v1" {
 		t.Errorf("ratings-v1 version label = %q after repair, want v1", got.Labels["version"])
 	}

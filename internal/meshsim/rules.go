@@ -11,65 +11,121 @@ import (
 
 // DecisionInput is everything the handshake outcome depends on.
 type DecisionInput struct {
-	ClientSidecar bool
-	// ClientTLS is the DestinationRule's resolved tls mode (k8s.TLSModeNone = no setting).
-	ClientTLS     k8s.TLSMode
-	AutoMTLS      bool
+	ClientSidecar bool // the client runs an Istio proxy (sidecar or gateway)
+	// ClientTLS is the client's resolved DestinationRule mode,
+	// k8s.ClientPolicy.Effective() (k8s.TLSModeNone = auto mTLS decides).
+	ClientTLS k8s.TLSMode
+	// EndpointTLS is k8s.ClientPolicy.EndpointTLS, the mode istiod's
+	// per-endpoint check reads (pilot/pkg/xds/endpoints/mtls_checker.go).
+	EndpointTLS k8s.TLSMode
+	AutoMTLS    bool
+	// ServiceMode is the namespace- or mesh-level PeerAuthentication mode of
+	// the Service's namespace, all that istiod's cluster-level inference
+	// reads (pilot/pkg/model/push_context.go BestEffortInferServiceMTLSMode).
+	ServiceMode k8s.PeerMode
+	// ServerSidecar: the endpoint runs an Istio proxy (sidecar or gateway).
 	ServerSidecar bool
-	// ServerMode is the server workload's effective PeerAuthentication mode for the target port.
+	// ServerGateway: that proxy is a gateway, whose listeners
+	// PeerAuthentication does not govern.
+	ServerGateway bool
+	// ServerMode is the endpoint's effective PeerAuthentication mode on its
+	// target port (consulted by auto mTLS even for a gateway's endpoint).
 	ServerMode k8s.PeerMode
 }
+
+// Failure is how a rejected connection fails, which decides what the
+// client's proxy reports.
+type Failure string
+
+const (
+	// FailureNone: the connection was accepted.
+	FailureNone Failure = ""
+	// FailureHandshake: the client's TLS handshake fails (mTLS or TLS to a
+	// plaintext listener, or non-Istio TLS to anyone): HTTP 503 "UF,URX"
+	// (connect failure, retries exhausted), TCP "UF,URX".
+	FailureHandshake Failure = "handshake"
+	// FailureReset: plaintext to a STRICT sidecar, whose filter chains only
+	// match TLS, so it closes the connection: HTTP 503 "UC", TCP a
+	// connection opened and closed with "-" and no bytes.
+	FailureReset Failure = "reset"
+)
 
 // Decision is what the client sends and whether the server accepts it.
 type Decision struct {
 	ClientMTLS bool // the client sidecar sends Istio mTLS
-	Accepted   bool
-	Reason     string
+	// ClientTLSOrigination: the client sends TLS with non-Istio certificates
+	// (DestinationRule SIMPLE or MUTUAL).
+	ClientTLSOrigination bool
+	Accepted             bool
+	Failure              Failure
+	Reason               string
 }
 
 // Decide applies Istio's client and server rules to one connection.
 func Decide(in DecisionInput) Decision {
-	var clientMTLS bool
+	var d Decision
 	var client string
 	switch {
 	case !in.ClientSidecar:
 		client = "client without sidecar sends plaintext"
 	case in.ClientTLS == k8s.TLSModeIstioMutual:
-		clientMTLS, client = true, "client mTLS (DestinationRule ISTIO_MUTUAL)"
+		// A fixed ISTIO_MUTUAL transport socket: every endpoint, sidecar or not
+		// (pilot/pkg/networking/core/cluster_tls.go).
+		d.ClientMTLS, client = true, "client mTLS (DestinationRule ISTIO_MUTUAL)"
 	case in.ClientTLS == k8s.TLSModeDisable:
 		client = "client plaintext (DestinationRule DISABLE)"
 	case in.ClientTLS == k8s.TLSModeSimple || in.ClientTLS == k8s.TLSModeMutual:
-		// The sidecar originates TLS with non-Istio certificates: neither an Istio
-		// sidecar nor a plaintext server completes that handshake.
-		return Decision{Reason: fmt.Sprintf("client originates TLS (DestinationRule %s) with non-Istio certificates, %s", in.ClientTLS, serverDescription(in))}
-	case in.AutoMTLS:
-		// Auto mTLS: istiod marks an endpoint mTLS iff it carries the sidecar's
-		// tlsMode=istio label and the effective PeerAuthentication for it and
-		// its port is not DISABLE (EDS mtlsChecker).
-		clientMTLS = in.ServerSidecar && in.ServerMode != k8s.PeerModeDisable
-		if clientMTLS {
+		d.ClientTLSOrigination = true
+		client = fmt.Sprintf("client originates TLS (DestinationRule %s) with non-Istio certificates", in.ClientTLS)
+	case !in.AutoMTLS:
+		client = "client plaintext (no DestinationRule tls, auto mTLS off)"
+	case in.ServiceMode == k8s.PeerModeDisable:
+		// The cluster gets no TLS at all when the Service namespace's
+		// namespace/mesh-level mode is DISABLE, whatever a workload-level
+		// policy says (push_context.go BestEffortInferServiceMTLSMode).
+		client = "client plaintext (auto mTLS, service namespace DISABLE)"
+	default:
+		// Auto mTLS, per endpoint (mtls_checker.go checkMtlsEnabled): a
+		// DestinationRule mode for the port (here only ISTIO_MUTUAL, the others
+		// make Effective() DISABLE) keeps the endpoint's own tlsMode label
+		// without consulting PeerAuthentication; otherwise the endpoint needs
+		// tlsMode=istio and a mode other than DISABLE on its target port.
+		d.ClientMTLS = in.ServerSidecar && !in.ServerGateway &&
+			(in.EndpointTLS == k8s.TLSModeIstioMutual || in.ServerMode != k8s.PeerModeDisable)
+		if d.ClientMTLS {
 			client = "client mTLS (auto mTLS)"
 		} else {
 			client = "client plaintext (auto mTLS)"
 		}
-	default:
-		client = "client plaintext (no DestinationRule tls, auto mTLS off)"
 	}
 
-	accepted := true
 	switch {
-	case !in.ServerSidecar:
-		accepted = !clientMTLS // a bare server speaks plaintext only
+	case d.ClientTLSOrigination:
+		// Neither an Istio proxy nor a plaintext server completes that handshake.
+		d.Failure = FailureHandshake
+	case in.ServerGateway:
+		// Simplification: a gateway's listeners take TLS from its Gateway
+		// servers, not from PeerAuthentication (pilot/pkg/networking/core/gateway.go);
+		// meshsim's gateways accept Istio mTLS and plaintext alike.
+	case !in.ServerSidecar || in.ServerMode == k8s.PeerModeDisable:
+		if d.ClientMTLS {
+			d.Failure = FailureHandshake // a plaintext listener answers no ClientHello
+		}
 	case in.ServerMode == k8s.PeerModeStrict:
-		accepted = clientMTLS
-	case in.ServerMode == k8s.PeerModeDisable:
-		accepted = !clientMTLS
+		if !d.ClientMTLS {
+			d.Failure = FailureReset
+		}
 	}
-	return Decision{ClientMTLS: clientMTLS, Accepted: accepted, Reason: client + ", " + serverDescription(in)}
+	d.Accepted = d.Failure == FailureNone
+	d.Reason = client + ", " + serverDescription(in)
+	return d
 }
 
 func serverDescription(in DecisionInput) string {
-	if !in.ServerSidecar {
+	switch {
+	case in.ServerGateway:
+		return "server gateway"
+	case !in.ServerSidecar:
 		return "server without sidecar"
 	}
 	return "server " + string(in.ServerMode)

@@ -75,10 +75,12 @@ func serverLabels(mtls bool) map[string]string {
 	}
 }
 
+// bareLabels is the sidecar-less "bare" as its callers' proxies report it,
+// from EDS metadata only (/tmp/istio-rules.md §8): no app, version or principal.
 func bareLabels() map[string]string {
 	return map[string]string{
 		"destination_workload": "bare", "destination_workload_namespace": "backend", "destination_principal": "unknown",
-		"destination_app": "bare", "destination_version": "unknown", "destination_cluster": "Kubernetes",
+		"destination_app": "unknown", "destination_version": "unknown", "destination_cluster": "Kubernetes",
 		"destination_canonical_service": "bare", "destination_canonical_revision": "latest",
 		"destination_service": "bare.backend.svc.cluster.local", "destination_service_name": "bare", "destination_service_namespace": "backend",
 	}
@@ -115,8 +117,23 @@ func srcOK(dst map[string]string) sample {
 	mtls := dst["destination_principal"] != "unknown"
 	return httpSample("source", clientLabels(mtls), dst, "200", "-", "unknown", 10)
 }
+
+// endpointView is what a client proxy reports of a server that sent it no
+// peer metadata: EDS's istio.workload has no app, version or identity.
+func endpointView(dst map[string]string) map[string]string {
+	out := maps.Clone(dst)
+	out["destination_app"], out["destination_version"], out["destination_principal"] = "unknown", "unknown", "unknown"
+	return out
+}
+
+// srcUF: the client's TLS handshake failed (connect failure, retries exhausted).
 func srcUF(dst map[string]string) sample {
-	return httpSample("source", clientLabels(false), dst, "503", "UF", "unknown", 10)
+	return httpSample("source", clientLabels(false), endpointView(dst), "503", "UF,URX", "unknown", 10)
+}
+
+// srcUC: a STRICT sidecar closed the plaintext connection before any response.
+func srcUC(dst map[string]string) sample {
+	return httpSample("source", clientLabels(false), endpointView(dst), "503", "UC", "unknown", 10)
 }
 func dstOK(src, dst map[string]string, policy string) sample {
 	return httpSample("destination", src, dst, "200", "-", policy, 10)
@@ -130,10 +147,12 @@ func tcpSamples(reporter string, src, dst map[string]string, flags, policy strin
 		{name: "istio_tcp_connections_opened_total", labels: l, value: conns},
 		{name: "istio_tcp_connections_closed_total", labels: l, value: conns},
 	}
-	if flags == "-" {
-		out = append(out,
-			sample{name: "istio_tcp_received_bytes_total", labels: l, value: received},
-			sample{name: "istio_tcp_sent_bytes_total", labels: l, value: sent})
+	// Envoy exports only the byte counters that were incremented.
+	if received > 0 {
+		out = append(out, sample{name: "istio_tcp_received_bytes_total", labels: l, value: received})
+	}
+	if sent > 0 {
+		out = append(out, sample{name: "istio_tcp_sent_bytes_total", labels: l, value: sent})
 	}
 	return out
 }
@@ -181,10 +200,10 @@ func TestScenarios(t *testing.T) {
 			want:     []sample{srcOK(serverLabels(true)), dstOK(clientLabels(true), serverLabels(true), "mutual_tls")},
 		},
 		{
-			name: "DR DISABLE to namespace STRICT fails with UF and no destination series", caller: toServer, autoMTLS: true,
+			name: "DR DISABLE to namespace STRICT: the STRICT sidecar closes the connection (UC), no destination series", caller: toServer, autoMTLS: true,
 			policies: []runtime.Object{drTLS("backend", "server", fqdn, drDisable), nsStrict},
 			wantFail: 10,
-			want:     []sample{srcUF(serverLabels(false))},
+			want:     []sample{srcUC(serverLabels(false))},
 		},
 		{
 			name: "DR DISABLE to namespace PERMISSIVE: plaintext", caller: toServer, autoMTLS: true,
@@ -229,7 +248,7 @@ func TestScenarios(t *testing.T) {
 			name: "root STRICT inherited through namespace UNSET rejects plaintext", caller: toServer,
 			policies: []runtime.Object{pa("istio-system", "default", nil, strict), pa("backend", "default", nil, unset)},
 			wantFail: 10,
-			want:     []sample{srcUF(serverLabels(false))},
+			want:     []sample{srcUC(serverLabels(false))},
 		},
 		{
 			name: "namespace PERMISSIVE overrides root STRICT", caller: toServer,
@@ -259,7 +278,7 @@ func TestScenarios(t *testing.T) {
 			name: "workload policy whose selector does not match leaves namespace STRICT", caller: toServer,
 			policies: []runtime.Object{nsStrict, pa("backend", "other", map[string]string{"app": "other"}, permissive)},
 			wantFail: 10,
-			want:     []sample{srcUF(serverLabels(false))},
+			want:     []sample{srcUC(serverLabels(false))},
 		},
 		{
 			name: "oldest of two matching workload policies wins", caller: toServer,
@@ -268,7 +287,7 @@ func TestScenarios(t *testing.T) {
 				aged(pa("backend", "a-older", serverSelector, strict), 1),
 			},
 			wantFail: 10,
-			want:     []sample{srcUF(serverLabels(false))},
+			want:     []sample{srcUC(serverLabels(false))},
 		},
 		{
 			name: "PA portLevelMtls on the target port overrides workload STRICT", caller: toServer,
@@ -286,13 +305,13 @@ func TestScenarios(t *testing.T) {
 			name: "PA portLevelMtls UNSET inherits the workload's STRICT", caller: toServer,
 			policies: []runtime.Object{withPorts(pa("backend", "server", serverSelector, strict), map[uint32]securityapi.PeerAuthentication_MutualTLS_Mode{9090: unset})},
 			wantFail: 10,
-			want:     []sample{srcUF(serverLabels(false))},
+			want:     []sample{srcUC(serverLabels(false))},
 		},
 		{
 			name: "PA UNSET workload mode inherits namespace STRICT", caller: toServer,
 			policies: []runtime.Object{nsStrict, pa("backend", "server", serverSelector, unset)},
 			wantFail: 10,
-			want:     []sample{srcUF(serverLabels(false))},
+			want:     []sample{srcUC(serverLabels(false))},
 		},
 		{
 			name: "DR portLevelSettings ISTIO_MUTUAL overrides top-level DISABLE", caller: toServer,
@@ -308,7 +327,7 @@ func TestScenarios(t *testing.T) {
 				Tls: tls(drDisable), PortLevelSettings: []*networkingapi.TrafficPolicy_PortTrafficPolicy{portTLS(9000, tls(istioMutual))},
 			})},
 			wantFail: 10,
-			want:     []sample{srcUF(serverLabels(false))},
+			want:     []sample{srcUC(serverLabels(false))},
 		},
 		{
 			name: "DR portLevelSettings entry without tls resets tls to unset (istiod does not inherit)", caller: toServer,
@@ -316,7 +335,7 @@ func TestScenarios(t *testing.T) {
 				Tls: tls(istioMutual), PortLevelSettings: []*networkingapi.TrafficPolicy_PortTrafficPolicy{portTLS(8080, nil)},
 			})},
 			wantFail: 10,
-			want:     []sample{srcUF(serverLabels(false))},
+			want:     []sample{srcUC(serverLabels(false))},
 		},
 		{
 			name: "subset tls ISTIO_MUTUAL overrides top-level DISABLE", caller: subsetCaller("v1"),
@@ -332,7 +351,7 @@ func TestScenarios(t *testing.T) {
 					Tls: tls(istioMutual), PortLevelSettings: []*networkingapi.TrafficPolicy_PortTrafficPolicy{portTLS(8080, tls(drDisable))},
 				}})},
 			wantFail: 10,
-			want:     []sample{srcUF(serverLabels(false))},
+			want:     []sample{srcUC(serverLabels(false))},
 		},
 		{
 			name: "subset without tls falls through to top-level ISTIO_MUTUAL", caller: subsetCaller("v1"),
@@ -357,7 +376,7 @@ func TestScenarios(t *testing.T) {
 			name: "DR in the client namespace beats the service namespace", caller: toServer, autoMTLS: true,
 			policies: []runtime.Object{nsStrict, drTLS("app", "server", fqdn, drDisable), drTLS("backend", "server", fqdn, istioMutual)},
 			wantFail: 10,
-			want:     []sample{srcUF(serverLabels(false))},
+			want:     []sample{srcUC(serverLabels(false))},
 		},
 		{
 			name: "DR in the service namespace beats the root namespace", caller: toServer,
@@ -381,13 +400,13 @@ func TestScenarios(t *testing.T) {
 			name: "short host in the client namespace names a different service", caller: toServer,
 			policies: []runtime.Object{nsStrict, drTLS("app", "server", "server", istioMutual)},
 			wantFail: 10,
-			want:     []sample{srcUF(serverLabels(false))},
+			want:     []sample{srcUC(serverLabels(false))},
 		},
 		{
 			name: "host with a dot is taken literally, so server.backend matches nothing", caller: toServer,
 			policies: []runtime.Object{nsStrict, drTLS("backend", "server", "server.backend", istioMutual)},
 			wantFail: 10,
-			want:     []sample{srcUF(serverLabels(false))},
+			want:     []sample{srcUC(serverLabels(false))},
 		},
 		{
 			name: "exportTo . hides a service-namespace DR from other namespaces", caller: toServer,
@@ -397,7 +416,7 @@ func TestScenarios(t *testing.T) {
 				return d
 			}()},
 			wantFail: 10,
-			want:     []sample{srcUF(serverLabels(false))},
+			want:     []sample{srcUC(serverLabels(false))},
 		},
 		{
 			name: "exportTo listing the client namespace makes the DR visible", caller: toServer,
@@ -419,13 +438,13 @@ func TestScenarios(t *testing.T) {
 			name: "longer wildcard beats shorter wildcard", caller: toServer,
 			policies: []runtime.Object{nsStrict, drTLS("istio-system", "short", "*", istioMutual), drTLS("istio-system", "long", "*.svc.cluster.local", drDisable)},
 			wantFail: 10,
-			want:     []sample{srcUF(serverLabels(false))},
+			want:     []sample{srcUC(serverLabels(false))},
 		},
 		{
 			name: "oldest DR for the same host wins", caller: toServer,
 			policies: []runtime.Object{nsStrict, aged(drTLS("backend", "a-newer", fqdn, istioMutual), 2), aged(drTLS("backend", "z-older", fqdn, drDisable), 1)},
 			wantFail: 10,
-			want:     []sample{srcUF(serverLabels(false))},
+			want:     []sample{srcUC(serverLabels(false))},
 		},
 		{
 			name: "TCP with auto mTLS: both sidecars report connections and bytes", caller: toServerTCP, autoMTLS: true,
@@ -438,14 +457,14 @@ func TestScenarios(t *testing.T) {
 			name: "TCP plaintext: the destination cannot identify the source without ALPN", caller: toServerTCP,
 			wantOK: 10,
 			want: append(
-				tcpSamples("source", clientLabels(false), serverLabels(false), "-", "unknown", 10, 1000, 10000),
+				tcpSamples("source", clientLabels(false), endpointView(serverLabels(false)), "-", "unknown", 10, 1000, 10000),
 				tcpSamples("destination", unknownSourceLabels(), serverLabels(false), "-", "none", 10, 1000, 10000)...),
 		},
 		{
-			name: "TCP plaintext to STRICT: source reports UF connections without bytes", caller: toServerTCP,
+			name: "TCP plaintext to STRICT: the connection opens and closes with no flag and no bytes, no destination series", caller: toServerTCP,
 			policies: []runtime.Object{nsStrict},
 			wantFail: 10,
-			want:     tcpSamples("source", clientLabels(false), serverLabels(false), "UF", "unknown", 10, 0, 0),
+			want:     tcpSamples("source", clientLabels(false), endpointView(serverLabels(false)), "-", "unknown", 10, 0, 0),
 		},
 	}
 	for _, tc := range tests {

@@ -3,6 +3,9 @@ package meshsim
 import (
 	"errors"
 	"fmt"
+	"maps"
+	"regexp"
+	"slices"
 	"sort"
 	"strings"
 
@@ -17,21 +20,51 @@ const (
 	TCP  Protocol = "tcp"
 )
 
-// Workload is one Deployment's worth of pods, simulated as a single pod.
+// Workload is one controller's worth of pods, simulated as a single pod.
 type Workload struct {
-	Name           string // the Deployment name, reported as *_workload
-	Namespace      string
-	ServiceAccount string // principal is spiffe://cluster.local/ns/<ns>/sa/<sa>
-	Labels         map[string]string
-	Sidecar        bool
+	// Name is the controller's name (the pod's for Kind Pod), reported as
+	// *_workload unless WorkloadNameLabel overrides it. Callers name the
+	// workload by it ("<namespace>/<name>") in any case.
+	Name      string
+	Namespace string
+	// Kind is the controller that owns the pod; "" means Deployment.
+	Kind WorkloadKind
+	// WorkloadNameLabel, when set, is put on the pod as the label
+	// service.istio.io/workload-name, which Istio (1.25+) reports instead of
+	// the name it derives from the pod's owner.
+	WorkloadNameLabel string
+	ServiceAccount    string // principal is spiffe://<trust domain>/ns/<ns>/sa/<sa>
+	Labels            map[string]string
+	Sidecar           bool
+	// Gateway makes the workload an Istio ingress gateway: a pod with only
+	// the istio-proxy container (proxy router) and the label
+	// istio=ingressgateway. It implies a proxy, whatever Sidecar says.
+	Gateway bool
 }
+
+// WorkloadKind is the kind of controller that made a workload's pod.
+type WorkloadKind string
+
+const (
+	KindDeployment  WorkloadKind = "Deployment"
+	KindStatefulSet WorkloadKind = "StatefulSet"
+	KindDaemonSet   WorkloadKind = "DaemonSet"
+	KindCronJob     WorkloadKind = "CronJob"
+	KindJob         WorkloadKind = "Job"
+	KindRollout     WorkloadKind = "Rollout" // Argo Rollouts
+	KindPod         WorkloadKind = "Pod"     // a bare pod, no controller
+)
 
 // ServicePort is one port of a Service. TargetPort 0 means the same as Port.
 type ServicePort struct {
 	Name       string
 	Port       int32
 	TargetPort int32
-	Protocol   Protocol
+	// TargetPortName, when set, makes the Service's targetPort this name; the
+	// selected workloads' container port of that name carries the number
+	// (TargetPort, or Port when that is 0).
+	TargetPortName string
+	Protocol       Protocol
 }
 
 // Service is a Kubernetes ClusterIP service.
@@ -52,6 +85,11 @@ type Caller struct {
 	Rate float64
 	// BytesSent and BytesReceived are per TCP connection, from the caller's point of view.
 	BytesSent, BytesReceived int64
+	// NoMetadataExchange models TCP over mTLS without the istio-peer-exchange
+	// ALPN (e.g. PILOT_DISABLE_MX_ALPN, or a proxy that does not offer it):
+	// the server then knows the caller only by its certificate. HTTP is not
+	// affected (its metadata travels in headers).
+	NoMetadataExchange bool
 }
 
 // Key identifies the caller in Outcomes: "<from>-><to>:<port>".
@@ -133,6 +171,14 @@ func buildIndex(t Topology) (*index, error) {
 			errs = append(errs, fmt.Errorf("workload %s: service account is required", key))
 		case idx.workloads[key] != nil:
 			errs = append(errs, fmt.Errorf("workload %s: duplicate", key))
+		case len(w.Name) > 63:
+			// Publish finds the workload's pod by a label whose value is the name.
+			errs = append(errs, fmt.Errorf("workload %s: name longer than 63 characters", key))
+		case !knownKinds[w.kind()]:
+			errs = append(errs, fmt.Errorf("workload %s: unknown kind %q", key, w.Kind))
+		case w.kind() == KindJob && cronJobJobName.MatchString(w.Name):
+			// Istio takes such a Job for a CronJob's and reports the CronJob's name.
+			errs = append(errs, fmt.Errorf("workload %s: a Job named <name>-<8 to 10 digits> is reported as CronJob <name>; use Kind CronJob", key))
 		default:
 			idx.workloads[key] = w
 		}
@@ -170,6 +216,7 @@ func buildIndex(t Topology) (*index, error) {
 		}
 		sort.Slice(idx.endpoints[key], func(a, b int) bool { return idx.endpoints[key][a].Name < idx.endpoints[key][b].Name })
 	}
+	errs = append(errs, idx.checkPortNames()...)
 	keys := map[string]bool{}
 	for i, c := range t.Callers {
 		key := c.Key()
@@ -205,6 +252,77 @@ func (s *Service) port(number int32) *ServicePort {
 	return nil
 }
 
+// checkPortNames: a pod's container port names are unique, so every
+// Service port naming a target port on a workload must agree on its number,
+// and a number can carry only one name.
+func (idx *index) checkPortNames() []error {
+	var errs []error
+	for _, wkey := range slices.Sorted(maps.Keys(idx.workloads)) {
+		w := idx.workloads[wkey]
+		byName, byNumber := map[string]int32{}, map[int32]string{}
+		for _, p := range idx.portsOf(w) {
+			if p.TargetPortName == "" {
+				continue
+			}
+			tp := p.targetPort()
+			if n, ok := byName[p.TargetPortName]; ok && n != tp {
+				errs = append(errs, fmt.Errorf("workload %s: target port name %q is both %d and %d", wkey, p.TargetPortName, n, tp))
+			}
+			if n, ok := byNumber[tp]; ok && n != p.TargetPortName {
+				errs = append(errs, fmt.Errorf("workload %s: container port %d is named both %q and %q", wkey, tp, n, p.TargetPortName))
+			}
+			byName[p.TargetPortName], byNumber[tp] = tp, p.TargetPortName
+		}
+	}
+	return errs
+}
+
+// portsOf are the ports of every Service that selects w, in service key order.
+func (idx *index) portsOf(w *Workload) []ServicePort {
+	var out []ServicePort
+	for _, key := range slices.Sorted(maps.Keys(idx.endpoints)) {
+		if slices.Contains(idx.endpoints[key], w) {
+			out = append(out, idx.services[key].Ports...)
+		}
+	}
+	return out
+}
+
+var knownKinds = map[WorkloadKind]bool{
+	KindDeployment: true, KindStatefulSet: true, KindDaemonSet: true, KindCronJob: true,
+	KindJob: true, KindRollout: true, KindPod: true,
+}
+
+// cronJobJobName is how Istio recognises a CronJob's Job (pkg/kube/util.go
+// cronJobNameRegexp): the name, "-", and 8 to 10 digits.
+var cronJobJobName = regexp.MustCompile(`^(.+)-\d{8,10}$`)
+
+func (w *Workload) kind() WorkloadKind {
+	if w.Kind == "" {
+		return KindDeployment
+	}
+	return w.Kind
+}
+
+// hasProxy: an Istio proxy runs in the pod (a sidecar or a gateway).
+func (w *Workload) hasProxy() bool { return w.Sidecar || w.Gateway }
+
+// tlsModeIstio: the pod carries security.istio.io/tlsMode=istio, which
+// istiod's auto mTLS looks for. The sidecar injector sets it; the gateway
+// injection template does not.
+func (w *Workload) tlsModeIstio() bool { return w.Sidecar && !w.Gateway }
+
+// reportedName is the name Istio reports the workload under: the
+// service.istio.io/workload-name label when set (pkg/kube/util.go
+// GetWorkloadMetaFromPod), else the controller's name, which Publish makes
+// Istio derive from the pod.
+func (w *Workload) reportedName() string {
+	if w.WorkloadNameLabel != "" {
+		return w.WorkloadNameLabel
+	}
+	return w.Name
+}
+
 func (p ServicePort) targetPort() int32 {
 	if p.TargetPort == 0 {
 		return p.Port
@@ -217,9 +335,11 @@ const (
 	labelCanonicalRevision = "service.istio.io/canonical-revision"
 )
 
-// canonicalService follows the injector: canonical-name label, else app, else the workload name.
+// canonicalService follows the injection template: canonical-name label,
+// else app.kubernetes.io/name, else app, else the owner-derived workload
+// name (DeploymentMeta.Name, which the workload-name label does not change).
 func (w *Workload) canonicalService() string {
-	for _, k := range []string{labelCanonicalName, "app"} {
+	for _, k := range []string{labelCanonicalName, "app.kubernetes.io/name", "app"} {
 		if v := w.Labels[k]; v != "" {
 			return v
 		}
@@ -227,9 +347,9 @@ func (w *Workload) canonicalService() string {
 	return w.Name
 }
 
-// canonicalRevision: canonical-revision label, else version, else "latest".
+// canonicalRevision: canonical-revision label, else app.kubernetes.io/version, else version, else "latest".
 func (w *Workload) canonicalRevision() string {
-	for _, k := range []string{labelCanonicalRevision, "version"} {
+	for _, k := range []string{labelCanonicalRevision, "app.kubernetes.io/version", "version"} {
 		if v := w.Labels[k]; v != "" {
 			return v
 		}
@@ -237,4 +357,8 @@ func (w *Workload) canonicalRevision() string {
 	return "latest"
 }
 
-func (w *Workload) principal() string { return k8s.Principal(w.Namespace, w.ServiceAccount) }
+// principal is the workload's SPIFFE identity (pkg/spiffe/spiffe.go
+// genSpiffeURI: an "@" in the trust domain becomes ".").
+func (w *Workload) principal(trustDomain string) string {
+	return "spiffe://" + strings.ReplaceAll(trustDomain, "@", ".") + "/ns/" + w.Namespace + "/sa/" + w.ServiceAccount
+}

@@ -144,10 +144,34 @@ func (c *Client) Fetch(ctx context.Context) ([]graph.Sample, error) {
 // it ends up as the snapshot's error and the /readyz reason.
 type queryErrors []error
 
+// Error says a cause shared by several queries once ("prometheus http,
+// tcp queries: ..."), so that a dead Prometheus gives one short line.
 func (e queryErrors) Error() string {
-	messages := make([]string, len(e))
-	for i, err := range e {
-		messages[i] = err.Error()
+	var causes []string
+	names := map[string][]string{}
+	for _, err := range e {
+		msg := err.Error()
+		name, cause := "", msg
+		if rest, ok := strings.CutPrefix(msg, "prometheus "); ok {
+			if n, c, ok := strings.Cut(rest, " query: "); ok {
+				name, cause = n, c
+			}
+		}
+		if _, seen := names[cause]; !seen {
+			causes = append(causes, cause)
+		}
+		names[cause] = append(names[cause], name)
+	}
+	messages := make([]string, len(causes))
+	for i, cause := range causes {
+		switch n := names[cause]; {
+		case len(n) == 1 && n[0] == "":
+			messages[i] = cause
+		case len(n) == 1:
+			messages[i] = "prometheus " + n[0] + " query: " + cause
+		default:
+			messages[i] = "prometheus " + strings.Join(n, ", ") + " queries: " + cause
+		}
 	}
 	return strings.Join(messages, "; ")
 }

@@ -62,8 +62,8 @@ func TestFetchRunsTheFixedQuerySetWhateverTheNamespaces(t *testing.T) {
 			t.Fatalf("Fetch: %v", err)
 		}
 	}
-	if n := len(fake.seenQueries()); n != 9 {
-		t.Errorf("3 fetches sent %d queries, want 9", n)
+	if n := len(fake.seenQueries()); n != 12 {
+		t.Errorf("3 fetches sent %d queries, want 12", n)
 	}
 	if err := testutil.GatherAndCompare(reg, strings.NewReader(queriesTotalText(3, 0, 3, 0)), "meshlock_prometheus_queries_total"); err != nil {
 		t.Errorf("after 3 fetches: %v", err)
@@ -73,8 +73,9 @@ func TestFetchRunsTheFixedQuerySetWhateverTheNamespaces(t *testing.T) {
 	}
 }
 
-// queriesTotalText is the counter's exposition; the TCP connections query
-// counts as the TCP bytes query does unless conn gives its (ok, err).
+// queriesTotalText is the counter's exposition; the TCP received-bytes and
+// connections queries count as the TCP sent-bytes query does unless conn
+// gives their (ok, err).
 func queriesTotalText(httpOK, httpErr, tcpOK, tcpErr int, conn ...int) string {
 	connOK, connErr := tcpOK, tcpErr
 	if len(conn) == 2 {
@@ -88,7 +89,9 @@ meshlock_prometheus_queries_total{query="tcp",result="error"} %d
 meshlock_prometheus_queries_total{query="tcp",result="success"} %d
 meshlock_prometheus_queries_total{query="tcp_connections",result="error"} %d
 meshlock_prometheus_queries_total{query="tcp_connections",result="success"} %d
-`, httpErr, httpOK, tcpErr, tcpOK, connErr, connOK)
+meshlock_prometheus_queries_total{query="tcp_received",result="error"} %d
+meshlock_prometheus_queries_total{query="tcp_received",result="success"} %d
+`, httpErr, httpOK, tcpErr, tcpOK, connErr, connOK, connErr, connOK)
 }
 
 func TestMetricsGoOnlyToTheGivenRegisterer(t *testing.T) {
@@ -307,7 +310,7 @@ func TestFetchSendsTheBearerTokenReadAtEachRequest(t *testing.T) {
 	if _, err := c.Fetch(t.Context()); err != nil {
 		t.Fatalf("Fetch after rotation: %v", err)
 	}
-	want := []string{"Bearer first-token", "Bearer first-token", "Bearer first-token", "Bearer rotated-token", "Bearer rotated-token", "Bearer rotated-token"}
+	want := slices.Concat(slices.Repeat([]string{"Bearer first-token"}, 4), slices.Repeat([]string{"Bearer rotated-token"}, 4))
 	if got := fake.seenAuthorization(); !slices.Equal(got, want) {
 		t.Errorf("Authorization headers %q, want %q", got, want)
 	}
@@ -332,8 +335,8 @@ func TestFetchTrustsTheCAFile(t *testing.T) {
 	if _, err := mustNew(t, withCA).Fetch(t.Context()); err != nil {
 		t.Fatalf("Fetch with the CA file: %v", err)
 	}
-	if n := len(fake.seenQueries()); n != 3 {
-		t.Fatalf("server saw %d queries, want 3", n)
+	if n := len(fake.seenQueries()); n != 4 {
+		t.Fatalf("server saw %d queries, want 4", n)
 	}
 
 	withoutCA, _ := testOptions(srv.URL)
@@ -341,8 +344,8 @@ func TestFetchTrustsTheCAFile(t *testing.T) {
 	if _, ok := errors.AsType[x509.UnknownAuthorityError](err); !ok {
 		t.Errorf("Fetch without the CA file: error %v, want an unknown authority", err)
 	}
-	if n := len(fake.seenQueries()); n != 3 {
-		t.Errorf("server saw %d queries, want still 3", n)
+	if n := len(fake.seenQueries()); n != 4 {
+		t.Errorf("server saw %d queries, want still 4", n)
 	}
 }
 
@@ -351,7 +354,7 @@ func TestFetchRejectsOversizedAnswers(t *testing.T) {
 
 	t.Run("streamed", func(t *testing.T) {
 		// An endless answer: reading it whole would never finish.
-		wroteTotal := make(chan int64, 3)
+		wroteTotal := make(chan int64, 4)
 		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Content-Type", "application/json")
 			var wrote int64
@@ -374,15 +377,15 @@ func TestFetchRejectsOversizedAnswers(t *testing.T) {
 		if !errors.Is(err, errResponseTooLarge) || !strings.Contains(err.Error(), strconv.Itoa(limit)) {
 			t.Fatalf("Fetch() error = %v, want too large, naming the limit", err)
 		}
-		for range 3 {
+		for range 4 {
 			// The server stops once the client hangs up; what it managed
 			// to write is bounded by socket buffers, not by the answer.
 			if wrote := <-wroteTotal; wrote >= 1<<30 {
 				t.Errorf("server wrote the whole %d-byte answer", wrote)
 			}
 		}
-		if got := queriesCounted(t, reg, "http", "error") + queriesCounted(t, reg, "tcp", "error") + queriesCounted(t, reg, "tcp_connections", "error"); got != 3 {
-			t.Errorf("errors counted %v, want 3", got)
+		if got := queriesCounted(t, reg, "http", "error") + queriesCounted(t, reg, "tcp", "error") + queriesCounted(t, reg, "tcp_connections", "error") + queriesCounted(t, reg, "tcp_received", "error"); got != 4 {
+			t.Errorf("errors counted %v, want 4", got)
 		}
 	})
 
@@ -506,8 +509,8 @@ func TestFetchUsesTheURLPathPrefix(t *testing.T) {
 	if _, err := mustNew(t, opts).Fetch(t.Context()); err != nil {
 		t.Fatalf("Fetch: %v", err)
 	}
-	if n := len(fake.seenQueries()); n != 3 {
-		t.Errorf("server saw %d queries under the prefix, want 3", n)
+	if n := len(fake.seenQueries()); n != 4 {
+		t.Errorf("server saw %d queries under the prefix, want 4", n)
 	}
 }
 

@@ -78,8 +78,9 @@ func startFake(t *testing.T, answer func(query string) (int, string)) (*fakeProm
 }
 
 // byQuery answers the HTTP and TCP queries with their own bodies.
-// byQuery answers the HTTP and TCP bytes queries with the given bodies and
-// the TCP connections query with connBody, an empty vector if none.
+// byQuery answers the HTTP and TCP sent-bytes queries with the given bodies
+// and the TCP connections query with connBody; the others (and connections
+// without connBody) with an empty vector.
 func byQuery(httpBody, tcpBody string, connBody ...string) func(string) (int, string) {
 	conn := `{"status":"success","data":{"resultType":"vector","result":[]}}`
 	if len(connBody) > 0 {
@@ -89,6 +90,8 @@ func byQuery(httpBody, tcpBody string, connBody ...string) func(string) (int, st
 		switch {
 		case strings.Contains(query, "istio_tcp_connections_opened_total"):
 			return http.StatusOK, conn
+		case strings.Contains(query, "istio_tcp_received_bytes_total"):
+			return http.StatusOK, `{"status":"success","data":{"resultType":"vector","result":[]}}`
 		case strings.Contains(query, "istio_tcp_sent_bytes_total"):
 			return http.StatusOK, tcpBody
 		}

@@ -13,7 +13,8 @@ import (
 // Query is one of the PromQL instant queries that every Fetch runs.
 type Query struct {
 	// Name is the value of the query label of
-	// meshlock_prometheus_queries_total: "http", "tcp" or "tcp_connections".
+	// meshlock_prometheus_queries_total: "http", "tcp" (bytes sent),
+	// "tcp_received" or "tcp_connections".
 	Name string
 	// PromQL is the query text exactly as sent.
 	PromQL string
@@ -23,6 +24,7 @@ type Query struct {
 const (
 	QueryHTTP           = "http"
 	QueryTCP            = "tcp"
+	QueryTCPReceived    = "tcp_received"
 	QueryTCPConnections = "tcp_connections"
 )
 
@@ -72,12 +74,13 @@ type querySpec struct {
 	measure  string // graph.Measure*
 }
 
-// The TCP byte query adds both directions in Prometheus, so that a client
-// that only writes (syslog, a metrics push: istio_tcp_received_bytes_total
-// only) is an edge too, at no extra query. Connections opened decide a TCP
-// edge that moved no bytes in the window, and carry the response flags of
-// connections that failed at the handshake.
-const tcpBytesMetrics = `__name__=~"istio_tcp_sent_bytes_total|istio_tcp_received_bytes_total"`
+// TCP bytes are asked for in both directions, so that a client that only
+// writes (syslog, a metrics push: istio_tcp_received_bytes_total only) is an
+// edge too; the graph adds them up. (One query over a __name__ regex cannot:
+// rate() drops the name, and the two counters of one connection then clash
+// as series with the same labels.) Connections opened decide a TCP edge that
+// moved no bytes in the window, and carry the response flags of connections
+// that failed at the handshake.
 
 func querySpecs(window time.Duration) []querySpec {
 	w := FormatWindow(window)
@@ -91,7 +94,12 @@ func querySpecs(window time.Duration) []querySpec {
 			measure:  graph.MeasureRequests,
 		},
 		{
-			Query:    Query{Name: QueryTCP, PromQL: rateQuery(tcpBytesMetrics, edgeLabels, w)},
+			Query:    Query{Name: QueryTCP, PromQL: rateQuery("istio_tcp_sent_bytes_total", edgeLabels, w)},
+			protocol: tcp,
+			measure:  graph.MeasureBytes,
+		},
+		{
+			Query:    Query{Name: QueryTCPReceived, PromQL: rateQuery("istio_tcp_received_bytes_total", edgeLabels, w)},
 			protocol: tcp,
 			measure:  graph.MeasureBytes,
 		},
@@ -103,14 +111,10 @@ func querySpecs(window time.Duration) []querySpec {
 	}
 }
 
-// rateQuery sums the rate of metric (a metric name, or a __name__ matcher)
-// by the labels the graph uses.
+// rateQuery sums the rate of metric by the labels the graph uses.
 func rateQuery(metric string, groupBy []string, window string) string {
-	selector := metric + "{" + reporterSelector + "}"
-	if strings.HasPrefix(metric, "__name__") {
-		selector = "{" + metric + ", " + reporterSelector + "}"
-	}
-	return fmt.Sprintf("sum by (%s) (rate(%s[%s]))", strings.Join(groupBy, ", "), selector, window)
+	return fmt.Sprintf("sum by (%s) (rate(%s{%s}[%s]))",
+		strings.Join(groupBy, ", "), metric, reporterSelector, window)
 }
 
 // requestProtocol tells gRPC from plain HTTP on istio_requests_total.

@@ -54,12 +54,11 @@ func (c *scriptedCluster) Changes() <-chan struct{} { return c.changes }
 
 func reviewsToRatings(security string) []graph.Sample {
 	return []graph.Sample{{
-		Reporter: graph.ReporterDestination, Protocol: graph.ProtocolHTTP,
-		SourceWorkload: "reviews-v2", SourceNamespace: "default",
-		DestinationWorkload: "ratings-v1", DestinationNamespace: "default",
-		DestinationServiceName: "ratings", DestinationServiceNS: "default",
-		DestinationService: "ratings.default.svc.cluster.local",
-		SecurityPolicy:     security, Rate: 1,
+		Reporter: graph.ReporterServer, Protocol: graph.ProtocolHTTP,
+		Source:      graph.Peer{Namespace: "default", Workload: "reviews-v2"},
+		Destination: graph.Peer{Namespace: "default", Workload: "ratings-v1"},
+		Service:     graph.ServiceRef{Namespace: "default", Name: "ratings"},
+		Security:    security, Rate: 1,
 	}}
 }
 
@@ -102,7 +101,7 @@ func edgeStatus(s graph.Snapshot, id string) string {
 const reviewsRatings = "default/reviews->default/ratings:http"
 
 func TestRefresherServesLastGoodGraphWhenPrometheusFails(t *testing.T) {
-	samples := &scriptedSamples{samples: reviewsToRatings("none")}
+	samples := &scriptedSamples{samples: reviewsToRatings(graph.SecurityPlaintext)}
 	cluster := &scriptedCluster{cluster: bookinfoCluster(), synced: true}
 	r := newTestRefresher(t, samples, cluster)
 
@@ -131,7 +130,7 @@ func TestRefresherServesLastGoodGraphWhenPrometheusFails(t *testing.T) {
 		t.Errorf("Ready while Prometheus fails: %v", err)
 	}
 
-	samples.set(reviewsToRatings("mutual_tls"), nil)
+	samples.set(reviewsToRatings(graph.SecurityMutualTLS), nil)
 	r.Refresh(context.Background())
 	recovered := r.Snapshot()
 	if recovered.Stale || recovered.Error != "" || edgeStatus(recovered, reviewsRatings) != graph.StatusLocked {
@@ -140,7 +139,7 @@ func TestRefresherServesLastGoodGraphWhenPrometheusFails(t *testing.T) {
 }
 
 func TestRefresherMarksKubernetesFailureStale(t *testing.T) {
-	samples := &scriptedSamples{samples: reviewsToRatings("none")}
+	samples := &scriptedSamples{samples: reviewsToRatings(graph.SecurityPlaintext)}
 	cluster := &scriptedCluster{cluster: bookinfoCluster(), synced: true}
 	r := newTestRefresher(t, samples, cluster)
 	r.Refresh(context.Background())
@@ -155,7 +154,7 @@ func TestRefresherMarksKubernetesFailureStale(t *testing.T) {
 }
 
 func TestViewersNeverQueryPrometheus(t *testing.T) {
-	samples := &scriptedSamples{samples: reviewsToRatings("none")}
+	samples := &scriptedSamples{samples: reviewsToRatings(graph.SecurityPlaintext)}
 	cluster := &scriptedCluster{cluster: bookinfoCluster(), synced: true, changes: make(chan struct{}, 1)}
 	r := newTestRefresher(t, samples, cluster)
 	handler, err := NewHandler(Options{BasePath: "/", Registry: newRegistry(), Graph: r, Stream: http.NotFoundHandler(), Enforcer: &scriptedEnforcer{}, Auth: ServerIdentity{}})
@@ -186,7 +185,7 @@ func TestViewersNeverQueryPrometheus(t *testing.T) {
 }
 
 func TestABurstOfClusterChangesRebuildsOnce(t *testing.T) {
-	samples := &scriptedSamples{samples: reviewsToRatings("none")}
+	samples := &scriptedSamples{samples: reviewsToRatings(graph.SecurityPlaintext)}
 	cluster := &scriptedCluster{cluster: bookinfoCluster(), synced: true, changes: make(chan struct{})}
 	r := newTestRefresher(t, samples, cluster)
 	updates := make(chan graph.Snapshot, 10)

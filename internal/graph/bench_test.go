@@ -29,34 +29,30 @@ func benchMesh(edges int) ([]Sample, Cluster) {
 		fromNS, fromSvc := name(from)
 		toNS, toSvc := name(to)
 		s := Sample{
-			Reporter: ReporterDestination, Protocol: ProtocolHTTP,
-			SourceWorkload: fromSvc + "-v1", SourceNamespace: fromNS, SourceCanonicalService: fromSvc,
-			SourcePrincipal:     "spiffe://cluster.local/ns/" + fromNS + "/sa/" + fromSvc,
-			DestinationWorkload: toSvc + "-v1", DestinationNamespace: toNS,
-			DestinationService:     toSvc + "." + toNS + ".svc.cluster.local",
-			DestinationServiceName: toSvc, DestinationServiceNS: toNS,
-			DestinationPrincipal:    "spiffe://cluster.local/ns/" + toNS + "/sa/" + toSvc,
-			DestinationCanonicalSvc: toSvc,
-			SecurityPolicy:          SecurityMutualTLS, ResponseCode: "200",
-			Rate: float64(k%13) + 0.5,
+			Reporter: ReporterServer, Protocol: ProtocolHTTP, Measure: MeasureRequests,
+			Source:      Peer{Namespace: fromNS, Workload: fromSvc + "-v1", Principal: "spiffe://cluster.local/ns/" + fromNS + "/sa/" + fromSvc},
+			Destination: Peer{Namespace: toNS, Workload: toSvc + "-v1", Principal: "spiffe://cluster.local/ns/" + toNS + "/sa/" + toSvc},
+			Service:     ServiceRef{Namespace: toNS, Name: toSvc},
+			Security:    SecurityMutualTLS,
+			Rate:        float64(k%13) + 0.5,
 		}
 		if k%4 == 0 {
-			s.Protocol, s.ResponseCode = ProtocolTCP, ""
+			s.Protocol, s.Measure = ProtocolTCP, MeasureBytes
 		}
 		if k%50 == 0 {
-			s.Reporter, s.SecurityPolicy = ReporterSource, SecurityUnknown
+			s.Reporter, s.Security = ReporterClient, SecurityUnknown
 			samples = append(samples, s)
 			continue
 		}
 		samples = append(samples, s)
 		if k%3 == 0 {
 			plain := s
-			plain.SecurityPolicy, plain.SourcePrincipal, plain.DestinationPrincipal = SecurityNone, Unknown, Unknown
+			plain.Security, plain.Source.Principal, plain.Destination.Principal = SecurityPlaintext, "", ""
 			samples = append(samples, plain)
 		}
 		if k%5 == 0 {
 			src := s
-			src.Reporter, src.SecurityPolicy = ReporterSource, SecurityUnknown
+			src.Reporter, src.Security = ReporterClient, SecurityUnknown
 			samples = append(samples, src)
 		}
 	}

@@ -111,7 +111,9 @@ type edgeTraffic struct {
 	destinationPrincipals []principalRate
 	// callers are the client workloads seen on the edge; every one has a
 	// proxy (only a proxy reports, or sends the metadata that names it).
-	callers []nodeKey
+	// Nearly every edge has one, kept inline so that it costs no allocation.
+	caller      nodeKey
+	moreCallers []nodeKey
 }
 
 type builder struct {
@@ -210,8 +212,8 @@ func modeOrUnset(mode string) string {
 	return mode
 }
 
-// known reports whether a label value identifies something.
-func known(v string) bool { return v != "" && v != Unknown }
+// known reports whether a value identifies something.
+func known(v string) bool { return v != "" }
 
 func (b *builder) add(s *Sample) {
 	rate := s.Rate
@@ -221,9 +223,9 @@ func (b *builder) add(s *Sample) {
 	}
 	var destSide bool
 	switch s.Reporter {
-	case ReporterDestination, ReporterWaypoint:
+	case ReporterServer:
 		destSide = true
-	case ReporterSource:
+	case ReporterClient:
 	default:
 		return
 	}
@@ -231,74 +233,52 @@ func (b *builder) add(s *Sample) {
 	if !ok {
 		return // no identifiable destination, e.g. traffic leaving the mesh
 	}
-	source, callers := b.sourceNode(s)
+	source, caller, callers := b.sourceNode(s)
 	t := b.edge(edgeKey{source, target, normalizeProtocol(s.Protocol)})
+	if caller != (nodeKey{}) {
+		t.addCaller(caller)
+	}
 	for _, c := range callers {
-		if !slices.Contains(t.callers, c) {
-			t.callers = append(t.callers, c)
-		}
+		t.addCaller(c)
 	}
 	f := &t.main
 	if s.Measure == MeasureConnections {
 		f = &t.conns
 	}
 	switch {
-	case !destSide && handshakeFailed(s):
+	case !destSide && s.Outcome == OutcomeHandshakeFailed:
 		f.failed = addRate(f.failed, rate)
-	case !destSide && neverSent(s.ResponseFlags):
-		// Refused by the client's own proxy: no server could have seen it,
+	case !destSide && s.Outcome == OutcomeLocal:
+		// Answered by the client's own proxy: no server could have seen it,
 		// so it must not count as traffic the destination failed to report.
 	case !destSide:
 		f.source = addRate(f.source, rate)
-	case s.SecurityPolicy != SecurityMutualTLS:
+	case s.Security != SecurityMutualTLS:
 		f.destPlain = addRate(f.destPlain, rate)
 	default:
 		f.destMTLS = addRate(f.destMTLS, rate)
 		if f == &t.main || t.main.empty() {
-			t.sourcePrincipals = addPrincipal(t.sourcePrincipals, s.SourcePrincipal, rate)
-			t.destinationPrincipals = addPrincipal(t.destinationPrincipals, s.DestinationPrincipal, rate)
+			t.sourcePrincipals = addPrincipal(t.sourcePrincipals, s.Source.Principal, rate)
+			t.destinationPrincipals = addPrincipal(t.destinationPrincipals, s.Destination.Principal, rate)
 		}
 	}
 }
 
-// localFlags are Envoy response flags of requests that the client's proxy
-// answered itself, without reaching any upstream: no healthy upstream (UH),
-// no cluster (NC), no route (NR), overflow (UO), rate limited (RL), denied
-// by external authorization (UAEX), rate limit service error (RLSE),
-// downstream protocol error (DPE), no filter chain (NFCF), overload manager
-// (OM), invalid header (IH), stream idle timeout (SI).
-var localFlags = map[string]bool{"UH": true, "NC": true, "NR": true, "UO": true, "RL": true, "UAEX": true,
-	"RLSE": true, "DPE": true, "NFCF": true, "OM": true, "IH": true, "SI": true}
-
-func neverSent(flags string) bool {
-	for flag := range strings.SplitSeq(flags, ",") {
-		if localFlags[flag] {
-			return true
-		}
+func (t *edgeTraffic) addCaller(c nodeKey) {
+	switch {
+	case t.caller == (nodeKey{}):
+		t.caller = c
+	case t.caller != c && !slices.Contains(t.moreCallers, c):
+		t.moreCallers = append(t.moreCallers, c)
 	}
-	return false
 }
 
-// handshakeFailed: Envoy flags a connection to the upstream that failed
-// (UF), or whose retries ran out on such failures (URX) — what a client
-// reports when it sends mTLS to a server that takes plaintext only; and, with
-// a 503, an upstream connection the server's proxy closed (UC) — what a
-// client reports when it sends plaintext to a STRICT sidecar, whose filter
-// chains take TLS only. Between two proxies this is a DestinationRule and a
-// PeerAuthentication that disagree. (A server's proxy that closes idle
-// keep-alive connections can also cause the odd 503 UC; a policy mismatch
-// causes them for every request.)
-func handshakeFailed(s *Sample) bool {
-	http := s.Measure != MeasureConnections
-	if http && s.ResponseCode != "503" {
-		return false
+// callers lists the edge's client workloads.
+func (t *edgeTraffic) callers() []nodeKey {
+	if t.caller == (nodeKey{}) {
+		return nil
 	}
-	for flag := range strings.SplitSeq(s.ResponseFlags, ",") {
-		if flag == "UF" || flag == "URX" || (http && flag == "UC") {
-			return true
-		}
-	}
-	return false
+	return append([]nodeKey{t.caller}, t.moreCallers...)
 }
 
 func (b *builder) edge(key edgeKey) *edgeTraffic {
@@ -352,19 +332,21 @@ func normalizeProtocol(p string) string {
 	return strings.ToLower(p) // returns p itself when already lower case
 }
 
-// sourceNode is the caller's node and the client workloads it stands for.
-func (b *builder) sourceNode(s *Sample) (int, []nodeKey) {
-	if known(s.SourceWorkload) && known(s.SourceNamespace) {
-		key := nodeKey{s.SourceNamespace, s.SourceWorkload}
-		return b.workloadNode(key), []nodeKey{key}
+// sourceNode is the caller's node and the client workload (or, for a
+// principal, workloads) it stands for.
+func (b *builder) sourceNode(s *Sample) (int, nodeKey, []nodeKey) {
+	if known(s.Source.Workload) && known(s.Source.Namespace) {
+		key := nodeKey{s.Source.Namespace, s.Source.Workload}
+		return b.workloadNode(key), key, nil
 	}
 	// mTLS without metadata exchange (TCP) still names the caller's
 	// certificate: the workloads of that namespace and ServiceAccount, which
 	// are inside the mesh, unlike the unknown node.
-	if ns, sa, ok := ParsePrincipal(s.SourcePrincipal); ok && s.SecurityPolicy == SecurityMutualTLS {
-		return b.principalNode(nodeKey{ns, sa})
+	if ns, sa, ok := ParsePrincipal(s.Source.Principal); ok && s.Security == SecurityMutualTLS {
+		idx, callers := b.principalNode(nodeKey{ns, sa})
+		return idx, nodeKey{}, callers
 	}
-	return b.unknownNode(), nil
+	return b.unknownNode(), nodeKey{}, nil
 }
 
 // principalNode is the node of the one workload (or of the one Service
@@ -427,40 +409,13 @@ func ParsePrincipal(p string) (namespace, serviceAccount string, ok bool) {
 
 // destinationNode is the destination Service, else the destination workload.
 func (b *builder) destinationNode(s *Sample) (int, bool) {
-	name, namespace := s.DestinationServiceName, s.DestinationServiceNS
-	if !known(name) || !known(namespace) {
-		// A client sidecar that reached no endpoint reports the namespace as
-		// unknown but still knows the FQDN.
-		if fqdnName, fqdnNS, ok := splitServiceFQDN(s.DestinationService); ok {
-			if !known(name) {
-				name = fqdnName
-			}
-			if !known(namespace) && name == fqdnName {
-				namespace = fqdnNS
-			}
-		}
+	if known(s.Service.Name) && known(s.Service.Namespace) {
+		return b.serviceNode(nodeKey{s.Service.Namespace, s.Service.Name}), true
 	}
-	if known(name) && known(namespace) {
-		return b.serviceNode(nodeKey{namespace, name}), true
-	}
-	if known(s.DestinationWorkload) && known(s.DestinationNamespace) {
-		return b.workloadNode(nodeKey{s.DestinationNamespace, s.DestinationWorkload}), true
+	if known(s.Destination.Workload) && known(s.Destination.Namespace) {
+		return b.workloadNode(nodeKey{s.Destination.Namespace, s.Destination.Workload}), true
 	}
 	return 0, false
-}
-
-// splitServiceFQDN splits "<name>.<namespace>.svc[.<domain>]"; other hosts
-// (ServiceEntries, external names) are not Kubernetes Services.
-func splitServiceFQDN(fqdn string) (name, namespace string, ok bool) {
-	name, rest, ok := strings.Cut(fqdn, ".")
-	if !ok {
-		return "", "", false
-	}
-	namespace, rest, _ = strings.Cut(rest, ".")
-	if rest != "svc" && !strings.HasPrefix(rest, "svc.") {
-		return "", "", false
-	}
-	return name, namespace, name != "" && namespace != ""
 }
 
 func (b *builder) unknownNode() int {
@@ -567,7 +522,7 @@ func (b *builder) result(clientTLS ClientTLSFunc) ([]Node, []Edge, map[string][]
 		e.ID = EdgeID(e.Source, e.Target, e.Protocol)
 		edges = append(edges, e)
 		if dst.origin == originClusterService && clientTLS != nil {
-			for _, c := range t.callers {
+			for _, c := range t.callers() {
 				for _, tls := range clientTLS(c.namespace, c.name, dst.service.Namespace, dst.service.Name) {
 					callers[dst.node.ID] = append(callers[dst.node.ID], callerView{
 						caller: NodeID(c.namespace, c.name), edge: e.ID, tls: tls,

@@ -99,7 +99,7 @@ func TestBuildEdges(t *testing.T) {
 		},
 		{
 			name:    "waypoint reports count as destination side",
-			samples: []Sample{sample(ReporterWaypoint, "default/productpage-v1", reviews, SecurityMutualTLS, 2)},
+			samples: []Sample{sample(ReporterServer, "default/productpage-v1", reviews, SecurityMutualTLS, 2)},
 			want:    []Edge{edge(productpage, reviews, "http", 2, 1, StatusLocked, productpagePrincipal, reviewsPrincipal)},
 		},
 		{
@@ -151,12 +151,12 @@ func TestBuildEdges(t *testing.T) {
 			name: "principals: the highest rate wins, unknown is never shown",
 			samples: func() []Sample {
 				a := mtls("default/productpage-v1", reviews, 1)
-				a.SourcePrincipal = "spiffe://a"
+				a.Source.Principal = "spiffe://a"
 				b := mtls("default/productpage-v1", reviews, 0.75)
-				b.SourcePrincipal = "spiffe://b"
+				b.Source.Principal = "spiffe://b"
 				b2 := b // b's rates add up to more than a's
 				c := mtls("default/productpage-v1", reviews, 5)
-				c.SourcePrincipal, c.DestinationPrincipal = Unknown, ""
+				c.Source.Principal, c.Destination.Principal = "", ""
 				return []Sample{a, b, b2, c}
 			}(),
 			want: []Edge{edge(productpage, reviews, "http", 7.5, 1, StatusLocked, "spiffe://b", reviewsPrincipal)},
@@ -165,9 +165,9 @@ func TestBuildEdges(t *testing.T) {
 			name: "principals: ties go to the lexically smallest",
 			samples: func() []Sample {
 				z := mtls("default/productpage-v1", reviews, 1)
-				z.SourcePrincipal = "spiffe://z"
+				z.Source.Principal = "spiffe://z"
 				a := mtls("default/productpage-v1", reviews, 1)
-				a.SourcePrincipal = "spiffe://a"
+				a.Source.Principal = "spiffe://a"
 				return []Sample{z, a}
 			}(),
 			want: []Edge{edge(productpage, reviews, "http", 2, 1, StatusLocked, "spiffe://a", reviewsPrincipal)},
@@ -176,27 +176,16 @@ func TestBuildEdges(t *testing.T) {
 			name: "destination service unknown: falls back to the destination workload's Service",
 			samples: func() []Sample {
 				s := mtls("default/productpage-v1", reviews, 1)
-				s.DestinationServiceName, s.DestinationServiceNS, s.DestinationService = Unknown, Unknown, Unknown
+				s.Service = ServiceRef{}
 				return []Sample{s}
 			}(),
 			want: []Edge{edge(productpage, reviews, "http", 1, 1, StatusLocked, productpagePrincipal, reviewsPrincipal)},
 		},
 		{
-			name: "destination namespace unknown: taken from the service FQDN",
-			samples: func() []Sample {
-				s := fromSource("default/productpage-v1", reviews, 1)
-				s.DestinationServiceNS, s.DestinationWorkload, s.DestinationNamespace = Unknown, Unknown, Unknown
-				return []Sample{s}
-			}(),
-			want: []Edge{edge(productpage, reviews, "http", 1, 0, StatusUnknown, "", "")},
-		},
-		{
 			name: "no identifiable destination: the sample is skipped",
 			samples: func() []Sample {
 				s := fromSource("default/productpage-v1", reviews, 1)
-				s.DestinationServiceName, s.DestinationServiceNS = "PassthroughCluster", Unknown
-				s.DestinationService = "PassthroughCluster"
-				s.DestinationWorkload, s.DestinationNamespace = Unknown, Unknown
+				s.Service, s.Destination = ServiceRef{}, Peer{}
 				return []Sample{s}
 			}(),
 			want: []Edge{},
@@ -267,7 +256,7 @@ func TestBuildNodes(t *testing.T) {
 		},
 		{
 			name:    "empty source workload is the unknown caller too",
-			samples: func() []Sample { s := plaintext(Unknown, ratings, 1); s.SourceWorkload = ""; return []Sample{s} }(),
+			samples: func() []Sample { s := plaintext(Unknown, ratings, 1); s.Source.Workload = ""; return []Sample{s} }(),
 			want:    []Node{{ID: Unknown, Name: Unknown, Kind: KindUnknown, PeerAuthentication: ModeUnset}},
 		},
 		{
@@ -391,12 +380,11 @@ func TestBuildBadInput(t *testing.T) {
 		mtls("default/productpage-v1", reviews, math.MaxFloat64), // the sum overflows
 		plaintext("default/productpage-v1", ratings, math.MaxFloat64),
 		mtls("default/productpage-v1", ratings, math.MaxFloat64),
-		{}, // every label empty
-		{Reporter: "sideways", Rate: 1, SourceWorkload: "x", SourceNamespace: "y", DestinationServiceName: "z", DestinationServiceNS: "y"},
-		{Reporter: ReporterDestination, Rate: 1},
-		{Reporter: ReporterDestination, Rate: 1, DestinationServiceName: "only-name"},
-		{Reporter: ReporterDestination, Rate: 1, DestinationService: ".svc", DestinationServiceNS: Unknown},
-		{Reporter: ReporterSource, Rate: 1, DestinationServiceNS: "default", DestinationServiceName: "details", SourceWorkload: "w"},
+		{}, // every field empty
+		{Reporter: "sideways", Rate: 1, Source: Peer{Workload: "x", Namespace: "y"}, Service: ServiceRef{Name: "z", Namespace: "y"}},
+		{Reporter: ReporterServer, Rate: 1},
+		{Reporter: ReporterServer, Rate: 1, Service: ServiceRef{Name: "only-name"}},
+		{Reporter: ReporterClient, Rate: 1, Service: ServiceRef{Namespace: "default", Name: "details"}, Source: Peer{Workload: "w"}},
 	}
 	got := build(weird, bookinfo())
 	checkInvariants(t, got)
@@ -430,19 +418,23 @@ func TestBuildRandomSamples(t *testing.T) {
 		samples := make([]Sample, rng.IntN(40))
 		for i := range samples {
 			samples[i] = Sample{
-				Reporter:               pick(ReporterSource, ReporterDestination, ReporterWaypoint, "", "weird"),
-				Protocol:               pick(ProtocolHTTP, ProtocolGRPC, ProtocolTCP, "", "HTTP"),
-				SourceWorkload:         pick("productpage-v1", "reviews-v2", "legacy-client", "batch", Unknown, ""),
-				SourceNamespace:        pick("default", "legacy", Unknown, ""),
-				SourcePrincipal:        pick("spiffe://a", "spiffe://b", Unknown, ""),
-				DestinationWorkload:    pick("reviews-v1", "ratings-v1", "cart", Unknown, ""),
-				DestinationNamespace:   pick("default", "shop", Unknown, ""),
-				DestinationService:     pick("reviews.default.svc.cluster.local", "cart.shop.svc", "example.com", Unknown, ""),
-				DestinationServiceName: pick("reviews", "ratings", "cart", "details", Unknown, ""),
-				DestinationServiceNS:   pick("default", "shop", Unknown, ""),
-				DestinationPrincipal:   pick("spiffe://r", "spiffe://s", Unknown, ""),
-				SecurityPolicy:         pick(SecurityMutualTLS, SecurityNone, SecurityUnknown, ""),
-				Rate:                   rates[rng.IntN(len(rates))],
+				Reporter: pick(ReporterClient, ReporterServer, "", "weird"),
+				Protocol: pick(ProtocolHTTP, ProtocolGRPC, ProtocolTCP, "", "HTTP"),
+				Measure:  pick(MeasureRequests, MeasureBytes, MeasureConnections, ""),
+				Source: Peer{
+					Workload:  pick("productpage-v1", "reviews-v2", "legacy-client", "batch", ""),
+					Namespace: pick("default", "legacy", ""),
+					Principal: pick("spiffe://a", "spiffe://cluster.local/ns/default/sa/bookinfo-reviews", ""),
+				},
+				Destination: Peer{
+					Workload:  pick("reviews-v1", "ratings-v1", "cart", ""),
+					Namespace: pick("default", "shop", ""),
+					Principal: pick("spiffe://r", "spiffe://s", ""),
+				},
+				Service:  ServiceRef{Name: pick("reviews", "ratings", "cart", "details", ""), Namespace: pick("default", "shop", "")},
+				Security: pick(SecurityMutualTLS, SecurityPlaintext, SecurityUnknown),
+				Outcome:  pick(OutcomeDelivered, OutcomeDelivered, OutcomeHandshakeFailed, OutcomeLocal),
+				Rate:     rates[rng.IntN(len(rates))],
 			}
 		}
 		c := bookinfo()
@@ -505,8 +497,9 @@ func checkInvariants(t *testing.T, s Snapshot) {
 		if _, ok := nodes[e.Target]; !ok {
 			t.Errorf("edge %s: no target node", e.ID)
 		}
-		if !(e.Rate > 0) || math.IsInf(e.Rate, 0) {
-			t.Errorf("edge %s: rate %v", e.ID, e.Rate)
+		// Rate 0 only on an edge of nothing but handshake failures.
+		if !(e.Rate > 0 || (e.Rate == 0 && e.TLSFailureRate > 0)) || math.IsInf(e.Rate, 0) || math.IsInf(e.TLSFailureRate, 0) {
+			t.Errorf("edge %s: rate %v, failing %v", e.ID, e.Rate, e.TLSFailureRate)
 		}
 		if !(e.MTLSRatio >= 0 && e.MTLSRatio <= 1) {
 			t.Errorf("edge %s: mtlsRatio %v outside 0..1", e.ID, e.MTLSRatio)

@@ -59,50 +59,39 @@ func principal(namespace, workload string) string {
 
 // sample is one series from workload from ("<ns>/<workload>" or "unknown")
 // to the service to ("<ns>/<service>"), served by workload <service>-v1.
-func sample(reporter, from, to, policy string, rate float64) Sample {
-	s := Sample{
-		Reporter:       reporter,
-		Protocol:       ProtocolHTTP,
-		SecurityPolicy: policy,
-		ResponseCode:   "200",
-		Rate:           rate,
-	}
-	if from == Unknown {
-		s.SourceWorkload, s.SourceNamespace, s.SourcePrincipal, s.SourceCanonicalService = Unknown, Unknown, Unknown, Unknown
-	} else {
-		s.SourceNamespace, s.SourceWorkload, _ = strings.Cut(from, "/")
-		s.SourceCanonicalService, _, _ = strings.Cut(s.SourceWorkload, "-v")
+// A server's report of mTLS carries both principals.
+func sample(reporter, from, to, security string, rate float64) Sample {
+	s := Sample{Reporter: reporter, Protocol: ProtocolHTTP, Security: security, Rate: rate}
+	if from != Unknown {
+		s.Source.Namespace, s.Source.Workload, _ = strings.Cut(from, "/")
 	}
 	ns, name, _ := strings.Cut(to, "/")
-	s.DestinationServiceNS, s.DestinationServiceName = ns, name
-	s.DestinationService = name + "." + ns + ".svc.cluster.local"
-	s.DestinationNamespace, s.DestinationWorkload = ns, name+"-v1"
-	s.DestinationCanonicalSvc = name
-	s.SourcePrincipal, s.DestinationPrincipal = Unknown, Unknown
-	if policy == SecurityMutualTLS {
+	s.Service = ServiceRef{Namespace: ns, Name: name}
+	s.Destination = Peer{Namespace: ns, Workload: name + "-v1"}
+	if security == SecurityMutualTLS {
 		if from != Unknown {
-			s.SourcePrincipal = principal(s.SourceNamespace, s.SourceWorkload)
+			s.Source.Principal = principal(s.Source.Namespace, s.Source.Workload)
 		}
-		s.DestinationPrincipal = principal(ns, s.DestinationWorkload)
+		s.Destination.Principal = principal(ns, s.Destination.Workload)
 	}
 	return s
 }
 
 func mtls(from, to string, rate float64) Sample {
-	return sample(ReporterDestination, from, to, SecurityMutualTLS, rate)
+	return sample(ReporterServer, from, to, SecurityMutualTLS, rate)
 }
 
 func plaintext(from, to string, rate float64) Sample {
-	return sample(ReporterDestination, from, to, SecurityNone, rate)
+	return sample(ReporterServer, from, to, SecurityPlaintext, rate)
 }
 
 // fromSource is what the client sidecar reports: it cannot tell the security.
 func fromSource(from, to string, rate float64) Sample {
-	return sample(ReporterSource, from, to, SecurityUnknown, rate)
+	return sample(ReporterClient, from, to, SecurityUnknown, rate)
 }
 
 func tcp(s Sample) Sample {
-	s.Protocol, s.ResponseCode = ProtocolTCP, ""
+	s.Protocol = ProtocolTCP
 	return s
 }
 

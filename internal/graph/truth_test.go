@@ -16,8 +16,13 @@ const (
 	ratingsID     = "default/ratings"
 )
 
-func withFlags(s Sample, code, flags string) Sample {
-	s.ResponseCode, s.ResponseFlags = code, flags
+func failed(s Sample) Sample {
+	s.Outcome = OutcomeHandshakeFailed
+	return s
+}
+
+func local(s Sample) Sample {
+	s.Outcome = OutcomeLocal
 	return s
 }
 
@@ -96,7 +101,7 @@ func TestHandshakeFailures(t *testing.T) {
 	t.Run("beside delivered mTLS", func(t *testing.T) {
 		s := build([]Sample{
 			fromSource(pp, reviewsID, 5),
-			withFlags(fromSource(pp, reviewsID, 2), "503", "UF,URX"),
+			failed(fromSource(pp, reviewsID, 2)),
 			mtls(pp, reviewsID, 5),
 		}, bookinfo())
 		e := mustEdge(t, s, id)
@@ -112,32 +117,20 @@ func TestHandshakeFailures(t *testing.T) {
 		}
 	})
 	t.Run("nothing gets through", func(t *testing.T) {
-		s := build([]Sample{withFlags(fromSource(pp, reviewsID, 3), "503", "URX")}, bookinfo())
+		s := build([]Sample{failed(fromSource(pp, reviewsID, 3))}, bookinfo())
 		e := mustEdge(t, s, id)
 		if e.Status != StatusUnknown || e.Rate != 0 || e.TLSFailureRate != 3 {
 			t.Errorf("edge %+v, want unknown, rate 0, 3/s failing", e)
 		}
 	})
-	t.Run("plaintext into a STRICT sidecar: 503 UC", func(t *testing.T) {
-		s := build([]Sample{withFlags(fromSource(pp, reviewsID, 1.5), "503", "UC")}, bookinfo())
-		if e := mustEdge(t, s, id); e.TLSFailureRate != 1.5 || e.Rate != 0 {
-			t.Errorf("edge %+v", e)
-		}
-	})
-	t.Run("a 503 from the app is not a handshake failure", func(t *testing.T) {
-		s := build([]Sample{withFlags(fromSource(pp, reviewsID, 3), "503", "-"), withFlags(mtls(pp, reviewsID, 3), "503", "-")}, bookinfo())
-		if e := mustEdge(t, s, id); e.TLSFailureRate != 0 || e.Status != StatusLocked {
-			t.Errorf("edge %+v", e)
-		}
-	})
 	t.Run("requests the client's proxy answered itself count nowhere", func(t *testing.T) {
-		s := build([]Sample{withFlags(fromSource(pp, reviewsID, 4), "503", "NC"), fromSource(pp, reviewsID, 1), mtls(pp, reviewsID, 1)}, bookinfo())
+		s := build([]Sample{local(fromSource(pp, reviewsID, 4)), fromSource(pp, reviewsID, 1), mtls(pp, reviewsID, 1)}, bookinfo())
 		if e := mustEdge(t, s, id); e.Status != StatusLocked || e.Rate != 1 || e.TLSFailureRate != 0 {
 			t.Errorf("edge %+v, want locked at 1/s", e)
 		}
 	})
 	t.Run("a TCP connection refused at the handshake", func(t *testing.T) {
-		conn := withFlags(measured(tcp(fromSource(pp, reviewsID, 0.5)), MeasureConnections), "", "UF,URX")
+		conn := failed(measured(tcp(fromSource(pp, reviewsID, 0.5)), MeasureConnections))
 		s := build([]Sample{conn}, bookinfo())
 		e := mustEdge(t, s, EdgeID(productpageID, reviewsID, ProtocolTCP))
 		if e.TLSFailureRate != 0.5 || e.Status != StatusUnknown {
@@ -174,7 +167,7 @@ func TestTCPMeasures(t *testing.T) {
 func TestCallersKnownByPrincipalOnly(t *testing.T) {
 	byPrincipal := func(p string, rate float64) Sample {
 		s := measured(tcp(mtls(Unknown, ratingsID, rate)), MeasureBytes)
-		s.SourcePrincipal = p
+		s.Source.Principal = p
 		return s
 	}
 	t.Run("one workload runs as the ServiceAccount", func(t *testing.T) {
@@ -298,7 +291,7 @@ func TestDestinationRulesPerCallingWorkload(t *testing.T) {
 	c.Workloads = append(c.Workloads, Workload{Namespace: "jobs", Name: "batch", ServiceAccounts: []string{"batch"}, Sidecar: true})
 	s := build([]Sample{
 		mtls("default/productpage-v1", reviewsID, 2),
-		withFlags(fromSource("jobs/batch", reviewsID, 1), "503", "UC"),
+		failed(fromSource("jobs/batch", reviewsID, 1)),
 	}, c)
 	n, _ := findNode(s, reviewsID)
 	want := []CallerTLS{

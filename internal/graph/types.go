@@ -5,18 +5,30 @@ import "time"
 // The inputs. internal/prom produces Samples and internal/k8s produces a
 // Cluster; Build turns them into a Snapshot.
 
-// Reporter values as Istio's proxies label them.
+// Which proxy reported a Sample.
 const (
-	ReporterSource      = "source"
-	ReporterDestination = "destination"
-	ReporterWaypoint    = "waypoint"
+	// ReporterClient is the caller's proxy (Istio's reporter="source").
+	ReporterClient = "client"
+	// ReporterServer is the destination's proxy, or a waypoint in front of
+	// it (reporter="destination" or "waypoint").
+	ReporterServer = "server"
 )
 
-// SecurityPolicy values of the connection_security_policy label.
+// How the server side saw a connection (only a server's report knows).
 const (
-	SecurityMutualTLS = "mutual_tls"
-	SecurityNone      = "none"
-	SecurityUnknown   = "unknown"
+	SecurityUnknown   = ""
+	SecurityMutualTLS = "mtls"
+	SecurityPlaintext = "plaintext"
+)
+
+// What became of requests the client side reported.
+const (
+	OutcomeDelivered = ""
+	// OutcomeHandshakeFailed: refused at connection setup, by a server that
+	// did not take what the client sent (mTLS, plaintext or other TLS).
+	OutcomeHandshakeFailed = "handshake-failed"
+	// OutcomeLocal: answered by the client's own proxy; no server saw it.
+	OutcomeLocal = "local"
 )
 
 // Protocols of an edge.
@@ -26,38 +38,42 @@ const (
 	ProtocolTCP  = "tcp"
 )
 
-// Unknown is Istio's label value for what a proxy could not identify, and
-// the id of the one node standing for callers from outside the mesh.
+// Unknown is the id of the one node standing for callers nobody could
+// identify (from outside the mesh).
 const Unknown = "unknown"
 
+// Peer is one end of a connection as a report names it; "" where the
+// reporting proxy did not know.
+type Peer struct {
+	Namespace string
+	Workload  string
+	Principal string // SPIFFE id, from the peer's certificate
+}
+
+// ServiceRef names a Kubernetes Service.
+type ServiceRef struct {
+	Namespace string
+	Name      string
+}
+
 // Sample is one series of a rate query: the traffic one proxy reported for
-// one combination of labels over the window. Label values are Istio's, as
-// they come ("unknown" where the proxy did not know).
+// one combination of labels over the window, in the mesh's neutral terms
+// (internal/prom maps Istio's labels to it).
 type Sample struct {
-	Reporter string // ReporterSource, ReporterDestination or ReporterWaypoint
-	Protocol string // ProtocolHTTP, ProtocolGRPC or ProtocolTCP (from the metric, not request_protocol)
-
-	SourceWorkload          string
-	SourceNamespace         string // source_workload_namespace
-	SourceCanonicalService  string
-	SourcePrincipal         string
-	DestinationWorkload     string
-	DestinationNamespace    string // destination_workload_namespace
-	DestinationService      string // destination_service (FQDN)
-	DestinationServiceName  string
-	DestinationServiceNS    string // destination_service_namespace
-	DestinationPrincipal    string
-	DestinationCanonicalSvc string
-	SecurityPolicy          string // connection_security_policy
-	ResponseCode            string // HTTP only; "" for TCP
-	ResponseFlags           string // Envoy's response_flags, "-" when none
-
+	Reporter string // ReporterClient or ReporterServer
+	Protocol string // ProtocolHTTP, ProtocolGRPC or ProtocolTCP (from the metric)
 	// Measure says what Rate counts: MeasureRequests for HTTP and gRPC;
-	// for TCP, MeasureBytes (istio_tcp_sent_bytes_total plus
-	// istio_tcp_received_bytes_total: both directions, so that a
-	// write-only client counts) or MeasureConnections
-	// (istio_tcp_connections_opened_total). "" is MeasureRequests.
+	// for TCP, MeasureBytes (bytes sent or received: a query each, added up
+	// per edge, so that a write-only client counts) or MeasureConnections
+	// (connections opened). "" is MeasureRequests.
 	Measure string
+
+	Source      Peer
+	Destination Peer       // the workload that served it
+	Service     ServiceRef // the Service it was addressed to
+	Security    string     // Security*, from a server's report
+	Outcome     string     // Outcome*, from a client's report
+
 	// Rate is per second over the window, in Measure's unit.
 	Rate float64
 }

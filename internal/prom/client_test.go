@@ -148,29 +148,20 @@ func TestFetchMapsLabelsIntoSamples(t *testing.T) {
 	}
 
 	edge := graph.Sample{
-		SourceWorkload:          "productpage-v1",
-		SourceNamespace:         "front",
-		SourceCanonicalService:  "productpage",
-		SourcePrincipal:         "spiffe://cluster.local/ns/front/sa/productpage",
-		DestinationWorkload:     "reviews-v2",
-		DestinationNamespace:    "back",
-		DestinationService:      "reviews.back-svc.svc.cluster.local",
-		DestinationServiceName:  "reviews-svc",
-		DestinationServiceNS:    "back-svc",
-		DestinationPrincipal:    "spiffe://cluster.local/ns/back/sa/reviews",
-		DestinationCanonicalSvc: "reviews",
+		Source:      graph.Peer{Namespace: "front", Workload: "productpage-v1", Principal: "spiffe://cluster.local/ns/front/sa/productpage"},
+		Destination: graph.Peer{Namespace: "back", Workload: "reviews-v2", Principal: "spiffe://cluster.local/ns/back/sa/reviews"},
+		Service:     graph.ServiceRef{Namespace: "back-svc", Name: "reviews-svc"},
 	}
-	with := func(reporter, protocol, policy, code, flags, measure string, rate float64) graph.Sample {
+	with := func(reporter, protocol, security, outcome, measure string, rate float64) graph.Sample {
 		s := edge
-		s.Reporter, s.Protocol, s.SecurityPolicy, s.ResponseCode, s.Rate = reporter, protocol, policy, code, rate
-		s.ResponseFlags, s.Measure = flags, measure
+		s.Reporter, s.Protocol, s.Security, s.Outcome, s.Measure, s.Rate = reporter, protocol, security, outcome, measure, rate
 		return s
 	}
 	want := []graph.Sample{
-		with(graph.ReporterDestination, graph.ProtocolHTTP, graph.SecurityMutualTLS, "200", "", graph.MeasureRequests, 1.25),
-		with(graph.ReporterSource, graph.ProtocolGRPC, graph.SecurityUnknown, "503", "UF,URX", graph.MeasureRequests, 0.5),
-		with(graph.ReporterWaypoint, graph.ProtocolTCP, graph.SecurityNone, "", "", graph.MeasureBytes, 2048),
-		with(graph.ReporterSource, graph.ProtocolTCP, graph.SecurityUnknown, "", "-", graph.MeasureConnections, 0.25),
+		with(graph.ReporterServer, graph.ProtocolHTTP, graph.SecurityMutualTLS, "", graph.MeasureRequests, 1.25),
+		with(graph.ReporterClient, graph.ProtocolGRPC, graph.SecurityUnknown, graph.OutcomeHandshakeFailed, graph.MeasureRequests, 0.5),
+		with(graph.ReporterServer, graph.ProtocolTCP, graph.SecurityPlaintext, "", graph.MeasureBytes, 2048),
+		with(graph.ReporterClient, graph.ProtocolTCP, graph.SecurityUnknown, "", graph.MeasureConnections, 0.25),
 	}
 	if len(samples) != len(want) {
 		t.Fatalf("got %d samples, want %d: %+v", len(samples), len(want), samples)
@@ -184,11 +175,11 @@ func TestFetchMapsLabelsIntoSamples(t *testing.T) {
 
 func TestFetchSkipsUnusableValuesFromTheWire(t *testing.T) {
 	answer := vectorAnswer(
-		`{"metric":{"response_code":"nan"},"value":[1764190800,"NaN"]}`,
-		`{"metric":{"response_code":"inf"},"value":[1764190800,"+Inf"]}`,
-		`{"metric":{"response_code":"-inf"},"value":[1764190800,"-Inf"]}`,
-		`{"metric":{"response_code":"negative"},"value":[1764190800,"-3"]}`,
-		`{"metric":{"response_code":"200"},"value":[1764190800,"3"]}`,
+		`{"metric":{"reporter":"destination","source_workload":"nan"},"value":[1764190800,"NaN"]}`,
+		`{"metric":{"reporter":"destination","source_workload":"inf"},"value":[1764190800,"+Inf"]}`,
+		`{"metric":{"reporter":"destination","source_workload":"-inf"},"value":[1764190800,"-Inf"]}`,
+		`{"metric":{"reporter":"destination","source_workload":"negative"},"value":[1764190800,"-3"]}`,
+		`{"metric":{"reporter":"destination","source_workload":"ok"},"value":[1764190800,"3"]}`,
 	)
 	_, srv := startFake(t, byQuery(answer, emptyVector))
 	opts, _ := testOptions(srv.URL)
@@ -196,8 +187,8 @@ func TestFetchSkipsUnusableValuesFromTheWire(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Fetch: %v", err)
 	}
-	if len(samples) != 1 || samples[0].ResponseCode != "200" || samples[0].Rate != 3 {
-		t.Errorf("got %+v, want only the 200 sample with rate 3", samples)
+	if len(samples) != 1 || samples[0].Source.Workload != "ok" || samples[0].Rate != 3 {
+		t.Errorf("got %+v, want only the usable sample with rate 3", samples)
 	}
 }
 

@@ -33,28 +33,9 @@ func parseSamples(value model.Value, protocol func(model.Metric) string, measure
 		if math.IsNaN(rate) || math.IsInf(rate, 0) || rate < 0 {
 			continue
 		}
-		m := s.Metric
-		label := func(name model.LabelName) string { return string(m[name]) }
-		samples = append(samples, graph.Sample{
-			Reporter:                label("reporter"),
-			Protocol:                protocol(m),
-			SourceWorkload:          label("source_workload"),
-			SourceNamespace:         label("source_workload_namespace"),
-			SourceCanonicalService:  label("source_canonical_service"),
-			SourcePrincipal:         label("source_principal"),
-			DestinationWorkload:     label("destination_workload"),
-			DestinationNamespace:    label("destination_workload_namespace"),
-			DestinationService:      label("destination_service"),
-			DestinationServiceName:  label("destination_service_name"),
-			DestinationServiceNS:    label("destination_service_namespace"),
-			DestinationPrincipal:    label("destination_principal"),
-			DestinationCanonicalSvc: label("destination_canonical_service"),
-			SecurityPolicy:          label("connection_security_policy"),
-			ResponseCode:            label("response_code"),
-			ResponseFlags:           label("response_flags"),
-			Measure:                 measure,
-			Rate:                    rate,
-		})
+		if sample, ok := istioSample(s.Metric, protocol(s.Metric), measure, rate); ok {
+			samples = append(samples, sample)
+		}
 	}
 	return samples, nil
 }

@@ -12,13 +12,13 @@ import (
 
 func TestParseSamplesSkipsUnusableRates(t *testing.T) {
 	vector := model.Vector{
-		{Metric: model.Metric{"reporter": "destination", "response_code": "nan"}, Value: model.SampleValue(math.NaN())},
-		{Metric: model.Metric{"reporter": "destination", "response_code": "inf"}, Value: model.SampleValue(math.Inf(1))},
-		{Metric: model.Metric{"reporter": "destination", "response_code": "-inf"}, Value: model.SampleValue(math.Inf(-1))},
-		{Metric: model.Metric{"reporter": "destination", "response_code": "negative"}, Value: -0.5},
-		{Metric: model.Metric{"reporter": "destination", "response_code": "histogram"}, Histogram: &model.SampleHistogram{Count: 1}},
-		{Metric: model.Metric{"reporter": "destination", "response_code": "zero"}, Value: 0},
-		{Metric: model.Metric{"reporter": "destination", "response_code": "200"}, Value: 2.5},
+		{Metric: model.Metric{"reporter": "destination", "source_workload": "nan"}, Value: model.SampleValue(math.NaN())},
+		{Metric: model.Metric{"reporter": "destination", "source_workload": "inf"}, Value: model.SampleValue(math.Inf(1))},
+		{Metric: model.Metric{"reporter": "destination", "source_workload": "-inf"}, Value: model.SampleValue(math.Inf(-1))},
+		{Metric: model.Metric{"reporter": "destination", "source_workload": "negative"}, Value: -0.5},
+		{Metric: model.Metric{"reporter": "destination", "source_workload": "histogram"}, Histogram: &model.SampleHistogram{Count: 1}},
+		{Metric: model.Metric{"reporter": "destination", "source_workload": "zero"}, Value: 0},
+		{Metric: model.Metric{"reporter": "destination", "source_workload": "200"}, Value: 2.5},
 	}
 	samples, err := parseSamples(vector, requestProtocol, graph.MeasureRequests)
 	if err != nil {
@@ -27,9 +27,9 @@ func TestParseSamplesSkipsUnusableRates(t *testing.T) {
 	var codes []string
 	for _, s := range samples {
 		if math.IsNaN(s.Rate) || math.IsInf(s.Rate, 0) || s.Rate < 0 {
-			t.Errorf("unusable rate %v kept for %q", s.Rate, s.ResponseCode)
+			t.Errorf("unusable rate %v kept for %q", s.Rate, s.Source.Workload)
 		}
-		codes = append(codes, s.ResponseCode)
+		codes = append(codes, s.Source.Workload)
 	}
 	if got, want := strings.Join(codes, ","), "zero,200"; got != want {
 		t.Errorf("kept samples %q, want %q", got, want)
@@ -45,7 +45,7 @@ func TestParseSamplesToleratesMissingAndUnexpectedLabels(t *testing.T) {
 	if err != nil {
 		t.Fatalf("parseSamples: %v", err)
 	}
-	want := []graph.Sample{{Reporter: "source", Protocol: "http", SourceWorkload: "productpage-v1", Measure: graph.MeasureRequests, Rate: 1}}
+	want := []graph.Sample{{Reporter: graph.ReporterClient, Protocol: "http", Source: graph.Peer{Workload: "productpage-v1"}, Measure: graph.MeasureRequests, Rate: 1}}
 	if len(samples) != 1 || samples[0] != want[0] {
 		t.Errorf("got %+v, want %+v", samples, want)
 	}

@@ -28,20 +28,19 @@ const (
 	QueryTCPConnections = "tcp_connections"
 )
 
-// edgeLabels are the Istio labels that identify an edge and its security;
-// every Sample field except Protocol, ResponseCode and Rate comes from one.
+// edgeLabels are the Istio labels that identify an edge and its security,
+// and no other: each is read by istioSample (istio.go), so that Prometheus
+// groups by nothing the graph does not use.
 var edgeLabels = []string{
 	"reporter",
 	"source_workload",
 	"source_workload_namespace",
-	"source_canonical_service",
 	"source_principal",
 	"destination_workload",
 	"destination_workload_namespace",
 	"destination_service",
 	"destination_service_name",
 	"destination_service_namespace",
-	"destination_canonical_service",
 	"destination_principal",
 	"connection_security_policy",
 }

@@ -1,0 +1,129 @@
+package prom
+
+import (
+	"strings"
+
+	"github.com/prometheus/common/model"
+
+	"github.com/meshlock/meshlock/internal/graph"
+)
+
+// Istio's standard metrics (istio_requests_total, istio_tcp_*) mapped to
+// the graph's neutral Sample: this file is the one place that knows Istio's
+// label names and values.
+
+// istioUnknown is what Envoy's istio_stats reports for what it did not know.
+const istioUnknown = "unknown"
+
+// istioSample maps one series; false drops it (a reporter the graph does
+// not understand, so that a future kind cannot be counted twice).
+func istioSample(m model.Metric, protocol, measure string, rate float64) (graph.Sample, bool) {
+	label := func(name model.LabelName) string {
+		if v := string(m[name]); v != istioUnknown {
+			return v
+		}
+		return ""
+	}
+	s := graph.Sample{
+		Protocol: protocol,
+		Measure:  measure,
+		Source: graph.Peer{
+			Namespace: label("source_workload_namespace"),
+			Workload:  label("source_workload"),
+			Principal: label("source_principal"),
+		},
+		Destination: graph.Peer{
+			Namespace: label("destination_workload_namespace"),
+			Workload:  label("destination_workload"),
+			Principal: label("destination_principal"),
+		},
+		Service: serviceOf(label("destination_service_name"), label("destination_service_namespace"), label("destination_service")),
+		Rate:    rate,
+	}
+	switch m["reporter"] {
+	case "destination", "waypoint":
+		s.Reporter = graph.ReporterServer
+		// A server's proxy knows whether the peer presented a certificate.
+		s.Security = graph.SecurityPlaintext
+		if m["connection_security_policy"] == "mutual_tls" {
+			s.Security = graph.SecurityMutualTLS
+		}
+	case "source":
+		s.Reporter = graph.ReporterClient // a client cannot tell: connection_security_policy="unknown"
+		s.Outcome = outcome(string(m["response_code"]), string(m["response_flags"]), measure == graph.MeasureConnections)
+	default:
+		return graph.Sample{}, false
+	}
+	return s, true
+}
+
+// serviceOf is the destination Service. A client's proxy that reached no
+// endpoint reports the Service's namespace as unknown but still knows the
+// FQDN "<name>.<namespace>.svc[.<domain>]"; other hosts (ServiceEntries,
+// PassthroughCluster) are not Kubernetes Services.
+func serviceOf(name, namespace, fqdn string) graph.ServiceRef {
+	if name == "" || namespace == "" {
+		if fqdnName, fqdnNS, ok := splitServiceFQDN(fqdn); ok {
+			if name == "" {
+				name = fqdnName
+			}
+			if namespace == "" && name == fqdnName {
+				namespace = fqdnNS
+			}
+		}
+	}
+	if name == "" || namespace == "" {
+		return graph.ServiceRef{}
+	}
+	return graph.ServiceRef{Namespace: namespace, Name: name}
+}
+
+func splitServiceFQDN(fqdn string) (name, namespace string, ok bool) {
+	name, rest, ok := strings.Cut(fqdn, ".")
+	if !ok {
+		return "", "", false
+	}
+	namespace, rest, _ = strings.Cut(rest, ".")
+	if rest != "svc" && !strings.HasPrefix(rest, "svc.") {
+		return "", "", false
+	}
+	return name, namespace, name != "" && namespace != ""
+}
+
+// localFlags are Envoy response flags of requests that the client's proxy
+// answered itself, without reaching any upstream: no healthy upstream (UH),
+// no cluster (NC), no route (NR), overflow (UO), rate limited (RL), denied
+// by external authorization (UAEX), rate limit service error (RLSE),
+// downstream protocol error (DPE), no filter chain (NFCF), overload manager
+// (OM), invalid header (IH), stream idle timeout (SI).
+var localFlags = map[string]bool{"UH": true, "NC": true, "NR": true, "UO": true, "RL": true, "UAEX": true,
+	"RLSE": true, "DPE": true, "NFCF": true, "OM": true, "IH": true, "SI": true}
+
+// outcome reads a client's report. Envoy flags a connection to the
+// upstream that failed (UF), or whose retries ran out on such failures
+// (URX) — what a client reports when it sends mTLS to a server that takes
+// plaintext only; and, with a 503, an upstream connection the server's proxy
+// closed (UC) — what a client reports when it sends plaintext to a STRICT
+// sidecar, whose filter chains take TLS only. Between two proxies this is a
+// DestinationRule and a PeerAuthentication that disagree. (A server's proxy
+// that closes idle keep-alive connections can also cause the odd 503 UC; a
+// policy mismatch causes them for every request.) TCP connections carry no
+// response code.
+func outcome(code, flags string, connection bool) string {
+	if !connection && code != "503" {
+		return graph.OutcomeDelivered
+	}
+	local := false
+	for flag := range strings.SplitSeq(flags, ",") {
+		switch {
+		case flag == "UF" || flag == "URX" || (!connection && flag == "UC"):
+			return graph.OutcomeHandshakeFailed
+		case localFlags[flag]:
+			local = true
+		}
+	}
+	if local {
+		return graph.OutcomeLocal
+	}
+	return graph.OutcomeDelivered
+}

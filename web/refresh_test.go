@@ -70,8 +70,8 @@ func bookinfoCluster() graph.Cluster {
 			{Namespace: "default", Name: "reviews", Workloads: []string{"reviews-v2"}, InMesh: true, PeerAuthentication: "UNSET"},
 		},
 		Workloads: []graph.Workload{
-			{Namespace: "default", Name: "ratings-v1", Sidecar: true},
-			{Namespace: "default", Name: "reviews-v2", Sidecar: true},
+			{Namespace: "default", Name: "ratings-v1", DataPlane: graph.DataPlaneSidecar},
+			{Namespace: "default", Name: "reviews-v2", DataPlane: graph.DataPlaneSidecar},
 		},
 	}
 }

@@ -20,7 +20,7 @@ func benchMesh(edges int) ([]Sample, Cluster) {
 			PeerAuthentication: []string{ModePermissive, ModeStrict, ModeUnset}[i%3],
 			DestinationRuleTLS: []string{"", TLSIstioMutual, TLSDisable}[i%5%3],
 		})
-		c.Workloads = append(c.Workloads, Workload{Namespace: ns, Name: svc + "-v1", Sidecar: i%7 != 0})
+		c.Workloads = append(c.Workloads, Workload{Namespace: ns, Name: svc + "-v1", DataPlane: map[bool]string{true: DataPlaneSidecar, false: DataPlaneNone}[i%7 != 0]})
 	}
 	samples := make([]Sample, 0, edges*3/2)
 	for k := range edges {

@@ -122,7 +122,7 @@ type builder struct {
 	unknownIdx int             // -1 until a sample needs the unknown node
 	// selectedBy maps a workload to the node of the Service that selects it.
 	selectedBy map[nodeKey]int
-	sidecar    map[nodeKey]bool
+	dataPlane  map[nodeKey]string
 	gateway    map[nodeKey]bool
 	// resolved caches a source/destination workload's node.
 	resolved map[nodeKey]int
@@ -139,7 +139,7 @@ func newBuilder(cluster Cluster) *builder {
 		byKey:      make(map[nodeKey]int, len(cluster.Services)+16),
 		unknownIdx: -1,
 		selectedBy: make(map[nodeKey]int, len(cluster.Workloads)),
-		sidecar:    make(map[nodeKey]bool, len(cluster.Workloads)),
+		dataPlane:  make(map[nodeKey]string, len(cluster.Workloads)),
 		resolved:   make(map[nodeKey]int, len(cluster.Workloads)),
 		edgeIdx:    make(map[edgeKey]int, len(cluster.Services)*4),
 		bySA:       make(map[nodeKey][]string, len(cluster.Workloads)),
@@ -183,7 +183,7 @@ func newBuilder(cluster Cluster) *builder {
 	b.gateway = make(map[nodeKey]bool)
 	for _, w := range cluster.Workloads {
 		key := nodeKey{w.Namespace, w.Name}
-		b.sidecar[key] = b.sidecar[key] || w.Sidecar
+		b.dataPlane[key] = w.DataPlane
 		b.gateway[key] = b.gateway[key] || w.Gateway
 		for _, sa := range w.ServiceAccounts {
 			k := nodeKey{w.Namespace, sa}
@@ -443,7 +443,7 @@ func (b *builder) serviceNode(key nodeKey) int {
 		if e := &b.nodes[idx]; e.origin == originWorkload {
 			e.origin = originObservedService
 			e.node.Kind = KindService
-			e.node.InMesh = false
+			e.node.InMesh, e.node.DataPlane = false, ""
 		}
 		return idx
 	}
@@ -480,7 +480,8 @@ func (b *builder) workloadNode(key nodeKey) int {
 				Namespace:          key.namespace,
 				Name:               key.name,
 				Kind:               workloadKind(b.gateway[key]),
-				InMesh:             b.sidecar[key],
+				InMesh:             b.dataPlane[key] == DataPlaneSidecar,
+				DataPlane:          b.dataPlane[key],
 				PeerAuthentication: ModeUnset, // Workload carries no policy
 			},
 			origin: originWorkload,

@@ -263,9 +263,9 @@ func TestBuildNodes(t *testing.T) {
 			name:    "a workload without a Service is a workload node",
 			samples: []Sample{mtls("batch/nightly-report", reviews, 1)},
 			cluster: func(c *Cluster) {
-				c.Workloads = append(c.Workloads, Workload{Namespace: "batch", Name: "nightly-report", Sidecar: true})
+				c.Workloads = append(c.Workloads, Workload{Namespace: "batch", Name: "nightly-report", DataPlane: DataPlaneSidecar})
 			},
-			want: []Node{{ID: "batch/nightly-report", Namespace: "batch", Name: "nightly-report", Kind: KindWorkload, InMesh: true, PeerAuthentication: ModeUnset}},
+			want: []Node{{ID: "batch/nightly-report", Namespace: "batch", Name: "nightly-report", Kind: KindWorkload, InMesh: true, PeerAuthentication: ModeUnset, DataPlane: DataPlaneSidecar}},
 		},
 		{
 			name:    "a workload the cluster does not list is not in the mesh",
@@ -284,7 +284,7 @@ func TestBuildNodes(t *testing.T) {
 				fromSource("default/productpage-v1", "shop/cart", 1),
 			},
 			cluster: func(c *Cluster) {
-				c.Workloads = append(c.Workloads, Workload{Namespace: "shop", Name: "cart", Sidecar: true})
+				c.Workloads = append(c.Workloads, Workload{Namespace: "shop", Name: "cart", DataPlane: DataPlaneSidecar})
 			},
 			want: []Node{{ID: "shop/cart", Namespace: "shop", Name: "cart", Kind: KindService, PeerAuthentication: ModeUnset}},
 		},
@@ -325,7 +325,7 @@ func TestBuildNodes(t *testing.T) {
 
 	// The shared-id case must not depend on the order of the samples.
 	c := bookinfo()
-	c.Workloads = append(c.Workloads, Workload{Namespace: "shop", Name: "cart", Sidecar: true})
+	c.Workloads = append(c.Workloads, Workload{Namespace: "shop", Name: "cart", DataPlane: DataPlaneSidecar})
 	a := build([]Sample{plaintext("shop/cart", reviews, 1), fromSource("default/productpage-v1", "shop/cart", 1)}, c)
 	b := build([]Sample{fromSource("default/productpage-v1", "shop/cart", 1), plaintext("shop/cart", reviews, 1)}, c)
 	if !reflect.DeepEqual(a, b) {

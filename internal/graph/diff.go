@@ -80,7 +80,7 @@ func findingID(f *Finding) string { return f.ID }
 func nodeEqual(a, b *Node) bool {
 	return a.ID == b.ID && a.Namespace == b.Namespace && a.Name == b.Name && a.Kind == b.Kind &&
 		a.InMesh == b.InMesh && a.PeerAuthentication == b.PeerAuthentication &&
-		a.DestinationRuleTLS == b.DestinationRuleTLS &&
+		a.DestinationRuleTLS == b.DestinationRuleTLS && a.DataPlane == b.DataPlane &&
 		slices.Equal(a.Ports, b.Ports) && slices.Equal(a.CallerTLS, b.CallerTLS)
 }
 

@@ -28,13 +28,13 @@ func bookinfo() Cluster {
 			svc("ratings", "ratings-v1"),
 		},
 		Workloads: []Workload{
-			{Namespace: "default", Name: "productpage-v1", ServiceAccounts: []string{"bookinfo-productpage"}, Sidecar: true},
-			{Namespace: "default", Name: "details-v1", ServiceAccounts: []string{"bookinfo-details"}, Sidecar: true},
-			{Namespace: "default", Name: "reviews-v1", ServiceAccounts: []string{"bookinfo-reviews"}, Sidecar: true},
-			{Namespace: "default", Name: "reviews-v2", ServiceAccounts: []string{"bookinfo-reviews"}, Sidecar: true},
-			{Namespace: "default", Name: "reviews-v3", ServiceAccounts: []string{"bookinfo-reviews"}, Sidecar: true},
-			{Namespace: "default", Name: "ratings-v1", ServiceAccounts: []string{"bookinfo-ratings"}, Sidecar: true},
-			{Namespace: "legacy", Name: "legacy-client", ServiceAccounts: []string{"default"}, Sidecar: false},
+			{Namespace: "default", Name: "productpage-v1", ServiceAccounts: []string{"bookinfo-productpage"}, DataPlane: DataPlaneSidecar},
+			{Namespace: "default", Name: "details-v1", ServiceAccounts: []string{"bookinfo-details"}, DataPlane: DataPlaneSidecar},
+			{Namespace: "default", Name: "reviews-v1", ServiceAccounts: []string{"bookinfo-reviews"}, DataPlane: DataPlaneSidecar},
+			{Namespace: "default", Name: "reviews-v2", ServiceAccounts: []string{"bookinfo-reviews"}, DataPlane: DataPlaneSidecar},
+			{Namespace: "default", Name: "reviews-v3", ServiceAccounts: []string{"bookinfo-reviews"}, DataPlane: DataPlaneSidecar},
+			{Namespace: "default", Name: "ratings-v1", ServiceAccounts: []string{"bookinfo-ratings"}, DataPlane: DataPlaneSidecar},
+			{Namespace: "legacy", Name: "legacy-client", ServiceAccounts: []string{"default"}, DataPlane: DataPlaneNone},
 		},
 	}
 }

@@ -186,7 +186,7 @@ func TestCallersKnownByPrincipalOnly(t *testing.T) {
 	})
 	t.Run("workloads of different Services share it", func(t *testing.T) {
 		c := bookinfo()
-		c.Workloads = append(c.Workloads, Workload{Namespace: "default", Name: "batch", ServiceAccounts: []string{"bookinfo-reviews"}, Sidecar: true})
+		c.Workloads = append(c.Workloads, Workload{Namespace: "default", Name: "batch", ServiceAccounts: []string{"bookinfo-reviews"}, DataPlane: DataPlaneSidecar})
 		s := build([]Sample{byPrincipal("spiffe://cluster.local/ns/default/sa/bookinfo-reviews", 100)}, c)
 		mustEdge(t, s, EdgeID("default/sa:bookinfo-reviews", ratingsID, ProtocolTCP))
 		if n, _ := findNode(s, "default/sa:bookinfo-reviews"); n.Kind != KindServiceAccount || !n.InMesh {
@@ -225,7 +225,7 @@ func TestGatewaysGetNoPeerAuthenticationAdvice(t *testing.T) {
 	c := bookinfo()
 	c.Services = append(c.Services, Service{Namespace: "istio-system", Name: "istio-ingressgateway", Workloads: []string{"istio-ingressgateway"},
 		InMesh: true, Gateway: true, PeerAuthentication: ModePermissive})
-	c.Workloads = append(c.Workloads, Workload{Namespace: "istio-system", Name: "istio-ingressgateway", ServiceAccounts: []string{"istio-ingressgateway-service-account"}, Sidecar: true, Gateway: true})
+	c.Workloads = append(c.Workloads, Workload{Namespace: "istio-system", Name: "istio-ingressgateway", ServiceAccounts: []string{"istio-ingressgateway-service-account"}, DataPlane: DataPlaneSidecar, Gateway: true})
 	gw := "istio-system/istio-ingressgateway"
 	s := build([]Sample{
 		mtls("istio-system/istio-ingressgateway", productpageID, 3),
@@ -288,7 +288,7 @@ func TestDestinationRulesPerCallingWorkload(t *testing.T) {
 		}
 		return []ClientTLS{{Port: 9080, TLS: TLSIstioMutual, Rule: "default/reviews"}}
 	}
-	c.Workloads = append(c.Workloads, Workload{Namespace: "jobs", Name: "batch", ServiceAccounts: []string{"batch"}, Sidecar: true})
+	c.Workloads = append(c.Workloads, Workload{Namespace: "jobs", Name: "batch", ServiceAccounts: []string{"batch"}, DataPlane: DataPlaneSidecar})
 	s := build([]Sample{
 		mtls("default/productpage-v1", reviewsID, 2),
 		failed(fromSource("jobs/batch", reviewsID, 1)),

@@ -167,12 +167,21 @@ type Workload struct {
 	// ServiceAccounts of its pods, sorted (more than one during a rollout
 	// that changes it).
 	ServiceAccounts []string
-	// Sidecar is true when every pod of it has Istio's proxy.
-	Sidecar bool
+	// DataPlane is how its traffic meets the mesh: DataPlaneSidecar when
+	// every pod has Istio's proxy beside it, DataPlaneAmbient when every pod
+	// is captured by the node's ztunnel, else DataPlaneNone.
+	DataPlane string
 	// Gateway is true for Istio ingress and egress gateways (the istio
 	// label, or the Gateway API's gateway-name label).
 	Gateway bool
 }
+
+// Data planes of a workload.
+const (
+	DataPlaneSidecar = "sidecar"
+	DataPlaneAmbient = "ambient"
+	DataPlaneNone    = "none"
+)
 
 // PolicyProblem is a DestinationRule or PeerAuthentication that could not
 // be read; it becomes a finding.
@@ -233,6 +242,8 @@ type Node struct {
 	CallerTLS          []CallerTLS `json:"callerTLS,omitempty"`
 	// Ports of a Service node, each with its own mode.
 	Ports []ServicePort `json:"ports,omitempty"`
+	// DataPlane of a workload node: sidecar, ambient or none.
+	DataPlane string `json:"dataPlane,omitempty"`
 }
 
 // CallerTLS is what one calling workload's DestinationRules set for one

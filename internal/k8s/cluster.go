@@ -106,12 +106,14 @@ func buildCluster(s listed, root string) graph.Cluster {
 		key := workloadKey{pod.Namespace, WorkloadName(pod)}
 		wl, seen := workloads[key]
 		if !seen {
-			wl = &workloadInfo{Workload: graph.Workload{Namespace: pod.Namespace, Name: key.name, Sidecar: true}, labels: maps.Clone(pod.Labels)}
+			wl = &workloadInfo{Workload: graph.Workload{Namespace: pod.Namespace, Name: key.name, DataPlane: DataPlane(pod)}, labels: maps.Clone(pod.Labels)}
 			workloads[key] = wl
 		}
 		// Every replica needs the proxy (as for a Service's InMesh); the
 		// labels a workloadSelector sees are those all its pods share.
-		wl.Sidecar = wl.Sidecar && HasSidecar(pod)
+		if DataPlane(pod) != wl.DataPlane {
+			wl.DataPlane = graph.DataPlaneNone // every replica must agree
+		}
 		wl.Gateway = wl.Gateway || IsGateway(pod)
 		if sa := serviceAccount(pod); !slices.Contains(wl.ServiceAccounts, sa) {
 			wl.ServiceAccounts = append(wl.ServiceAccounts, sa)
@@ -427,6 +429,19 @@ func IsGateway(pod *corev1.Pod) bool {
 	return strings.HasSuffix(l["istio"], "gateway") || l["gateway.networking.k8s.io/gateway-name"] != "" ||
 		l["istio.io/gateway-name"] != "" ||
 		l["operator.istio.io/component"] == "IngressGateways" || l["operator.istio.io/component"] == "EgressGateways"
+}
+
+// DataPlane is how a pod meets the mesh: a sidecar, ztunnel (ambient: the
+// annotation ambient.istio.io/redirection=enabled, which istio-cni sets on a
+// pod once its traffic is redirected; pkg/config/constants), or neither.
+func DataPlane(pod *corev1.Pod) string {
+	switch {
+	case HasSidecar(pod):
+		return graph.DataPlaneSidecar
+	case pod.Annotations["ambient.istio.io/redirection"] == "enabled":
+		return graph.DataPlaneAmbient
+	}
+	return graph.DataPlaneNone
 }
 
 // HasSidecar reports whether Istio's proxy runs beside the pod's app, as an

@@ -43,7 +43,7 @@ func TestBuildClusterWorkloads(t *testing.T) {
 		{
 			name: "ReplicaSet pod with pod-template-hash is named after the Deployment",
 			pods: []*corev1.Pod{newPod("default", "reviews-v1-7d9f8c-abcde", inDeployment("reviews-v1", "7d9f8c"), withSidecar(), withServiceAccount("bookinfo-reviews"))},
-			want: []graph.Workload{{Namespace: "default", Name: "reviews-v1", ServiceAccounts: []string{"bookinfo-reviews"}, Sidecar: true}},
+			want: []graph.Workload{{Namespace: "default", Name: "reviews-v1", ServiceAccounts: []string{"bookinfo-reviews"}, DataPlane: graph.DataPlaneSidecar}},
 		},
 		{
 			name: "ReplicaSet pod without pod-template-hash keeps the ReplicaSet name",
@@ -53,7 +53,7 @@ func TestBuildClusterWorkloads(t *testing.T) {
 		{
 			name: "StatefulSet pod is named after the StatefulSet",
 			pods: []*corev1.Pod{newPod("db", "mysql-0", ownedBy("StatefulSet", "mysql", true), withNativeSidecar())},
-			want: []graph.Workload{{Namespace: "db", Name: "mysql", Sidecar: true}},
+			want: []graph.Workload{{Namespace: "db", Name: "mysql", DataPlane: graph.DataPlaneSidecar}},
 		},
 		{
 			name: "owner that is not the controller is ignored",
@@ -63,17 +63,17 @@ func TestBuildClusterWorkloads(t *testing.T) {
 		{
 			name: "sidecar as a regular container",
 			pods: []*corev1.Pod{newPod("default", "a", withSidecar())},
-			want: []graph.Workload{{Namespace: "default", Name: "a", Sidecar: true}},
+			want: []graph.Workload{{Namespace: "default", Name: "a", DataPlane: graph.DataPlaneSidecar}},
 		},
 		{
 			name: "native sidecar as an init container",
 			pods: []*corev1.Pod{newPod("default", "a", withNativeSidecar())},
-			want: []graph.Workload{{Namespace: "default", Name: "a", Sidecar: true}},
+			want: []graph.Workload{{Namespace: "default", Name: "a", DataPlane: graph.DataPlaneSidecar}},
 		},
 		{
 			name: "no sidecar",
 			pods: []*corev1.Pod{newPod("default", "a")},
-			want: []graph.Workload{{Namespace: "default", Name: "a", Sidecar: false}},
+			want: []graph.Workload{{Namespace: "default", Name: "a", DataPlane: graph.DataPlaneNone}},
 		},
 		{
 			name: "replicas of one Deployment are one workload",
@@ -81,7 +81,7 @@ func TestBuildClusterWorkloads(t *testing.T) {
 				newPod("default", "ratings-v1-5f-aaaaa", inDeployment("ratings-v1", "5f"), withSidecar()),
 				newPod("default", "ratings-v1-5f-bbbbb", inDeployment("ratings-v1", "5f"), withSidecar()),
 			},
-			want: []graph.Workload{{Namespace: "default", Name: "ratings-v1", Sidecar: true}},
+			want: []graph.Workload{{Namespace: "default", Name: "ratings-v1", DataPlane: graph.DataPlaneSidecar}},
 		},
 		{
 			name: "workload with a replica lacking the sidecar has no sidecar (that replica first)",
@@ -89,7 +89,7 @@ func TestBuildClusterWorkloads(t *testing.T) {
 				newPod("default", "web-1-a", inDeployment("web", "1")),
 				newPod("default", "web-2-b", inDeployment("web", "2"), withSidecar()),
 			},
-			want: []graph.Workload{{Namespace: "default", Name: "web", Sidecar: false}},
+			want: []graph.Workload{{Namespace: "default", Name: "web", DataPlane: graph.DataPlaneNone}},
 		},
 		{
 			name: "workload with a replica lacking the sidecar has no sidecar (that replica last)",
@@ -97,7 +97,7 @@ func TestBuildClusterWorkloads(t *testing.T) {
 				newPod("default", "web-2-b", inDeployment("web", "2"), withSidecar()),
 				newPod("default", "web-1-a", inDeployment("web", "1")),
 			},
-			want: []graph.Workload{{Namespace: "default", Name: "web", Sidecar: false}},
+			want: []graph.Workload{{Namespace: "default", Name: "web", DataPlane: graph.DataPlaneNone}},
 		},
 		{
 			name: "same workload name in two namespaces is two workloads",
@@ -135,6 +135,9 @@ func TestBuildClusterWorkloads(t *testing.T) {
 			for i := range tc.want {
 				if tc.want[i].ServiceAccounts == nil {
 					tc.want[i].ServiceAccounts = []string{"default"} // what the API server assigns
+				}
+				if tc.want[i].DataPlane == "" {
+					tc.want[i].DataPlane = graph.DataPlaneNone
 				}
 			}
 			if !reflect.DeepEqual(got, tc.want) {
@@ -691,6 +694,28 @@ func TestBuildClusterSorted(t *testing.T) {
 
 // TestWorkloadName follows istio/istio pkg/kube/util.go GetDeployMetaFromPod
 // and GetWorkloadMetaFromPod.
+func TestDataPlane(t *testing.T) {
+	ambient := func(p *corev1.Pod) { p.Annotations = map[string]string{"ambient.istio.io/redirection": "enabled"} }
+	for _, tc := range []struct {
+		pod  *corev1.Pod
+		want string
+	}{
+		{newPod("default", "a", withSidecar()), graph.DataPlaneSidecar},
+		{newPod("default", "a", withNativeSidecar()), graph.DataPlaneSidecar},
+		{newPod("default", "a", ambient), graph.DataPlaneAmbient},
+		{newPod("default", "a"), graph.DataPlaneNone},
+	} {
+		if got := DataPlane(tc.pod); got != tc.want {
+			t.Errorf("DataPlane(%s) = %q, want %q", tc.pod.Name, got, tc.want)
+		}
+	}
+	// Every replica must agree.
+	mixed := []*corev1.Pod{newPod("default", "w-1", inDeployment("w", "h"), ambient), newPod("default", "w-2", inDeployment("w", "h"))}
+	if got := buildCluster(listed{pods: mixed}, DefaultRootNamespace).Workloads; len(got) != 1 || got[0].DataPlane != graph.DataPlaneNone {
+		t.Errorf("mixed workload %+v", got)
+	}
+}
+
 func TestWorkloadName(t *testing.T) {
 	tests := []struct {
 		name string

@@ -284,10 +284,10 @@ func TestWorkloadsJudgedWhole(t *testing.T) {
 	for _, order := range [][]*corev1.Pod{pods, {pods[2], pods[1], pods[0]}} {
 		got := buildCluster(listed{pods: order}, DefaultRootNamespace).Workloads
 		want := []graph.Workload{
-			{Namespace: "default", Name: "backup", ServiceAccounts: []string{"default"}},
-			{Namespace: "default", Name: "web", ServiceAccounts: []string{"web", "web-new"}, Sidecar: true},
+			{Namespace: "default", Name: "backup", ServiceAccounts: []string{"default"}, DataPlane: graph.DataPlaneNone},
+			{Namespace: "default", Name: "web", ServiceAccounts: []string{"web", "web-new"}, DataPlane: graph.DataPlaneSidecar},
 		}
-		if len(got) != 2 || got[0].Name != want[0].Name || !slices.Equal(got[1].ServiceAccounts, want[1].ServiceAccounts) || !got[1].Sidecar {
+		if len(got) != 2 || got[0].Name != want[0].Name || !slices.Equal(got[1].ServiceAccounts, want[1].ServiceAccounts) || got[1].DataPlane != graph.DataPlaneSidecar {
 			t.Errorf("workloads %+v, want %+v", got, want)
 		}
 	}

@@ -5,6 +5,10 @@ import (
 	"errors"
 	"net/http"
 	"strings"
+	"sync"
+	"time"
+
+	authenticationv1 "k8s.io/api/authentication/v1"
 
 	"github.com/meshlock/meshlock/internal/k8s"
 )
@@ -14,12 +18,33 @@ import (
 type Actor struct {
 	Who     string
 	Clients k8s.Clients
+	// User is the user Kubernetes' TokenReview answered (token mode only):
+	// SubjectAccessReviews ask about exactly this user.
+	User authenticationv1.UserInfo
+
+	// token is rechecked while a stream is open (token mode only).
+	token string
+	// expires is the token's exp claim when it is a JWT, else zero.
+	expires time.Time
 }
 
 // Authenticator decides the actor of an /api/ request. An error wrapping
 // k8s.ErrUnauthenticated answers 401.
 type Authenticator interface {
 	Authenticate(r *http.Request) (Actor, error)
+}
+
+// readAuthorizer is an Authenticator whose actors may see only part of the
+// mesh and whose credentials can stop being valid (TokenAuth). An
+// Authenticator without it (ServerIdentity) lets everyone see everything.
+type readAuthorizer interface {
+	// canRead says whether actor may see namespace; "" asks for all of them.
+	canRead(ctx context.Context, actor Actor, namespace string) (bool, error)
+	// canGetMetrics says whether actor may read /metrics.
+	canGetMetrics(ctx context.Context, actor Actor) (bool, error)
+	// recheck answers an error wrapping k8s.ErrUnauthenticated once the
+	// actor's token no longer passes.
+	recheck(ctx context.Context, actor Actor) error
 }
 
 // ServerIdentity is --auth=none: whoever reaches the port acts with the
@@ -30,22 +55,36 @@ type ServerIdentity struct{ Actor Actor }
 func (s ServerIdentity) Authenticate(*http.Request) (Actor, error) { return s.Actor, nil }
 
 // TokenAuth is --auth=token: the bearer token is checked with a TokenReview
-// and the request acts with that token.
+// and the request acts with that token. Reads are authorised too: an actor
+// sees the namespaces where Kubernetes lets them list Services.
 type TokenAuth struct {
-	// Review answers the token's user name, or an error wrapping k8s.ErrUnauthenticated.
+	// Reviewer checks tokens and rights with cached TokenReviews and
+	// SubjectAccessReviews. Without it, Review authenticates and no read
+	// right can be checked, so nothing of the mesh is shown.
+	Reviewer *KubeReviewer
+	// Review answers the token's user name, or an error wrapping
+	// k8s.ErrUnauthenticated. Used only when Reviewer is nil.
 	Review func(ctx context.Context, token string) (string, error)
 	// ClientsFor builds clients that authenticate with the token.
 	ClientsFor func(token string) (k8s.Clients, error)
 }
 
-// Authenticate checks the Authorization header.
-func (a TokenAuth) Authenticate(r *http.Request) (Actor, error) {
+// bearerToken reads Authorization: Bearer <token>.
+func bearerToken(r *http.Request) (string, error) {
 	token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 	if !ok || strings.TrimSpace(token) == "" {
-		return Actor{}, errors.Join(k8s.ErrUnauthenticated, errors.New("send Authorization: Bearer <Kubernetes token>"))
+		return "", errors.Join(k8s.ErrUnauthenticated, errors.New("send Authorization: Bearer <Kubernetes token>"))
 	}
-	token = strings.TrimSpace(token)
-	who, err := a.Review(r.Context(), token)
+	return strings.TrimSpace(token), nil
+}
+
+// Authenticate checks the Authorization header.
+func (a TokenAuth) Authenticate(r *http.Request) (Actor, error) {
+	token, err := bearerToken(r)
+	if err != nil {
+		return Actor{}, err
+	}
+	user, err := a.review(r.Context(), token)
 	if err != nil {
 		return Actor{}, err
 	}
@@ -53,30 +92,211 @@ func (a TokenAuth) Authenticate(r *http.Request) (Actor, error) {
 	if err != nil {
 		return Actor{}, err
 	}
-	return Actor{Who: who, Clients: clients}, nil
+	actor := Actor{Who: user.Username, Clients: clients, User: user, token: token}
+	actor.expires, _ = tokenExpiry(token)
+	return actor, nil
+}
+
+func (a TokenAuth) review(ctx context.Context, token string) (authenticationv1.UserInfo, error) {
+	if a.Reviewer != nil {
+		return a.Reviewer.ReviewToken(ctx, token)
+	}
+	who, err := a.Review(ctx, token)
+	return authenticationv1.UserInfo{Username: who}, err
+}
+
+func (a TokenAuth) canRead(ctx context.Context, actor Actor, namespace string) (bool, error) {
+	if a.Reviewer == nil {
+		return false, nil
+	}
+	return a.Reviewer.CanListServices(ctx, actor.User, namespace)
+}
+
+func (a TokenAuth) canGetMetrics(ctx context.Context, actor Actor) (bool, error) {
+	if a.Reviewer == nil {
+		return false, nil
+	}
+	return a.Reviewer.CanGet(ctx, actor.User, "/metrics")
+}
+
+func (a TokenAuth) recheck(ctx context.Context, actor Actor) error {
+	user, err := a.review(ctx, actor.token)
+	if err != nil {
+		return err
+	}
+	if user.Username != actor.User.Username || user.UID != actor.User.UID {
+		return errors.Join(k8s.ErrUnauthenticated, errors.New("the token now belongs to another user"))
+	}
+	return nil
+}
+
+// access is what the request's actor may read; handlers and the stream
+// filter everything they show through it.
+type access struct {
+	actor Actor
+	auth  readAuthorizer // nil: everything
+}
+
+type accessKey struct{}
+
+// accessOf is the request's access; a request that did not pass
+// authenticate (only in tests of the hub alone) sees everything.
+func accessOf(ctx context.Context) access {
+	a, _ := ctx.Value(accessKey{}).(access)
+	return a
+}
+
+// maxParallelReviews bounds the SubjectAccessReviews one request asks at once.
+const maxParallelReviews = 8
+
+// visible answers which of candidates the actor may see: all is true when
+// they may see every namespace (one cluster-wide review, or auth=none).
+// An error means Kubernetes could not be asked; nothing should be shown then.
+func (a access) visible(ctx context.Context, candidates []string) (all bool, namespaces map[string]bool, err error) {
+	if a.auth == nil {
+		return true, nil, nil
+	}
+	if ok, err := a.auth.canRead(ctx, a.actor, ""); err != nil {
+		return false, nil, err
+	} else if ok {
+		return true, nil, nil
+	}
+	namespaces = make(map[string]bool, len(candidates))
+	var (
+		mu       sync.Mutex
+		firstErr error
+		wg       sync.WaitGroup
+		slots    = make(chan struct{}, maxParallelReviews)
+	)
+	for _, ns := range candidates {
+		if ns == "" {
+			continue
+		}
+		wg.Add(1)
+		slots <- struct{}{}
+		go func() {
+			defer func() { <-slots; wg.Done() }()
+			ok, err := a.auth.canRead(ctx, a.actor, ns)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil && firstErr == nil {
+				firstErr = err
+			}
+			if ok {
+				namespaces[ns] = true
+			}
+		}()
+	}
+	wg.Wait()
+	if firstErr != nil {
+		return false, nil, firstErr
+	}
+	return false, namespaces, nil
+}
+
+// recheck answers an error wrapping k8s.ErrUnauthenticated once the token
+// no longer passes a TokenReview (nil when there is no token).
+func (a access) recheck(ctx context.Context) error {
+	if a.auth == nil || a.actor.token == "" {
+		return nil
+	}
+	return a.auth.recheck(ctx, a.actor)
 }
 
 type actorKey struct{}
 
-// authenticate puts the request's actor in its context, or answers 401.
+// authFailure answers a request whose token was missing or rejected
+// (unauthenticated true) or could not be checked.
+type authFailure func(w http.ResponseWriter, r *http.Request, status int, message string)
+
+func jsonAuthFailure(w http.ResponseWriter, _ *http.Request, status int, message string) {
+	writeError(w, status, message)
+}
+
+// authenticate puts the request's actor in its context, or answers 401
+// (JSON: every /api/ route).
 func (h *handlers) authenticate(next http.Handler) http.Handler {
+	return h.authenticateWith(jsonAuthFailure, next)
+}
+
+func (h *handlers) authenticateWith(fail authFailure, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		actor, err := h.opts.Auth.Authenticate(r)
 		switch {
 		case errors.Is(err, k8s.ErrUnauthenticated):
 			w.Header().Set("WWW-Authenticate", `Bearer realm="meshlock"`)
-			writeError(w, http.StatusUnauthorized, err.Error())
+			fail(w, r, http.StatusUnauthorized, err.Error())
 			return
 		case err != nil:
 			h.opts.Logger.Error("authenticating a request", "error", err)
-			writeError(w, http.StatusServiceUnavailable, "could not check the token with Kubernetes: "+err.Error())
+			fail(w, r, http.StatusServiceUnavailable, "could not check the token with Kubernetes: "+err.Error())
 			return
 		}
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), actorKey{}, actor)))
+		a := access{actor: actor}
+		if auth, ok := h.opts.Auth.(readAuthorizer); ok {
+			a.auth = auth
+		}
+		ctx := context.WithValue(r.Context(), actorKey{}, actor)
+		ctx = context.WithValue(ctx, accessKey{}, a)
+		next.ServeHTTP(w, r.WithContext(ctx))
+	})
+}
+
+// requireMetricsRight lets through the actors that may get /metrics (in
+// token mode a SubjectAccessReview of the non-resource URL, as
+// kube-rbac-proxy asks it); with auth=none everyone may.
+func (h *handlers) requireMetricsRight(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		a := accessOf(r.Context())
+		if a.auth != nil {
+			ok, err := a.auth.canGetMetrics(r.Context(), a.actor)
+			if err != nil {
+				h.opts.Logger.Error("checking the right to read /metrics", "error", err)
+				writeError(w, http.StatusServiceUnavailable, "could not check your rights with Kubernetes: "+err.Error())
+				return
+			}
+			if !ok {
+				writeError(w, http.StatusForbidden, "Kubernetes does not let "+quoteInput(a.actor.Who)+" get /metrics (nonResourceURLs: [/metrics], verbs: [get])")
+				return
+			}
+		}
+		next.ServeHTTP(w, r)
 	})
 }
 
 func actorOf(r *http.Request) Actor {
 	actor, _ := r.Context().Value(actorKey{}).(Actor)
 	return actor
+}
+
+// visibleNamespaces says what of the mesh the request's actor may see, for
+// every handler that shows cluster data (the graph, the page, the stream,
+// the actions list and audit details): all is true when they may see every
+// namespace (auth=none, or a right to list Services cluster-wide);
+// otherwise namespaces holds those of the current snapshot in which
+// Kubernetes lets them list Services (use namespaceVisible for a namespace
+// the snapshot may not have). When Kubernetes cannot be asked, the answer
+// is nothing (false, empty map): reads fail closed.
+func (h *handlers) visibleNamespaces(r *http.Request) (all bool, namespaces map[string]bool) {
+	all, namespaces, err := accessOf(r.Context()).visible(r.Context(), snapshotNamespaces(h.opts.Graph.Snapshot(), nil))
+	if err != nil {
+		h.opts.Logger.Warn("could not check read rights with Kubernetes; showing nothing", "error", err)
+		return false, map[string]bool{}
+	}
+	if namespaces == nil {
+		namespaces = map[string]bool{}
+	}
+	return all, namespaces
+}
+
+// namespaceVisible says whether the request's actor may see namespace,
+// whether or not the current snapshot has it; false when Kubernetes cannot
+// be asked.
+func (h *handlers) namespaceVisible(r *http.Request, namespace string) bool {
+	all, namespaces, err := accessOf(r.Context()).visible(r.Context(), []string{namespace})
+	if err != nil {
+		h.opts.Logger.Warn("could not check read rights with Kubernetes", "error", err)
+		return false
+	}
+	return all || namespaces[namespace]
 }

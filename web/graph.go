@@ -23,7 +23,30 @@ func (h *handlers) handleGraph(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
 	}
-	writeJSON(w, http.StatusOK, graph.Filter(h.opts.Graph.Snapshot(), namespaces))
+	shown, _, err := h.view(r, namespaces)
+	if err != nil {
+		writeError(w, http.StatusServiceUnavailable, "could not check your rights with Kubernetes: "+err.Error())
+		return
+	}
+	writeJSON(w, http.StatusOK, shown)
+}
+
+// view is the current snapshot as the request's actor may see it, filtered
+// to selected, and the namespaces of the snapshot they may choose from.
+func (h *handlers) view(r *http.Request, selected []string) (graph.Snapshot, []string, error) {
+	full := h.opts.Graph.Snapshot()
+	all, visible, err := accessOf(r.Context()).visible(r.Context(), snapshotNamespaces(full, selected))
+	if err != nil {
+		h.opts.Logger.Warn("could not check read rights with Kubernetes", "error", err)
+		return graph.Snapshot{}, nil, err
+	}
+	var choices []string
+	for _, ns := range snapshotNamespaces(graph.Snapshot{Nodes: full.Nodes}, nil) {
+		if all || visible[ns] {
+			choices = append(choices, ns)
+		}
+	}
+	return restrictSnapshot(full, all, visible, selected), choices, nil
 }
 
 // namespacesParam reads ?namespace=a,b; each must be a valid namespace name.
@@ -36,7 +59,7 @@ func namespacesParam(r *http.Request) ([]string, error) {
 				continue
 			}
 			if errs := validation.IsDNS1123Label(ns); len(errs) > 0 {
-				return nil, fmt.Errorf("invalid namespace %q: %s", ns, errs[0])
+				return nil, fmt.Errorf("invalid namespace %s: %s", quoteInput(ns), errs[0])
 			}
 			out = append(out, ns)
 		}

@@ -29,6 +29,15 @@ type HubOptions struct {
 	BufferSize int
 	// WriteTimeout bounds every write to a socket; default 10s.
 	WriteTimeout time.Duration
+	// MaxViewers caps the open sockets; one more is refused with 503.
+	// Default 1000.
+	MaxViewers int
+	// RecheckInterval is how often each viewer's token is checked again
+	// (token mode), besides at every published snapshot; a viewer whose token
+	// stopped passing is closed with 4001. Default 1s; the binary uses half
+	// the refresh interval, so with the review cache's TTL of the same it
+	// closes within one refresh.
+	RecheckInterval time.Duration
 	// TrustedOrigins are extra origins (scheme://host[:port], from --trusted-origins) whose pages may open the
 	// socket cross-origin; same-origin is always allowed, any other cross-site Origin is refused (403).
 	TrustedOrigins []string
@@ -38,6 +47,8 @@ type HubOptions struct {
 const (
 	defaultStreamBuffer       = 8
 	defaultStreamWriteTimeout = 10 * time.Second
+	defaultMaxViewers         = 1000
+	defaultRecheckInterval    = time.Second
 )
 
 // Hub fans every published snapshot out to the open stream sockets. Each
@@ -61,6 +72,7 @@ type Hub struct {
 	latest   graph.Snapshot
 	have     bool // latest was published
 	viewers  map[*viewer]struct{}
+	slots    int           // sockets reserved or open, at most MaxViewers
 	closing  bool          // Shutdown was called: no new viewers
 	shutdown chan struct{} // closed by Shutdown
 	wg       sync.WaitGroup
@@ -93,6 +105,15 @@ func NewHub(opts HubOptions) (*Hub, error) {
 		return nil, errors.New("web: HubOptions.WriteTimeout must not be negative")
 	case opts.WriteTimeout == 0:
 		opts.WriteTimeout = defaultStreamWriteTimeout
+	}
+	if opts.MaxViewers < 0 || opts.RecheckInterval < 0 {
+		return nil, errors.New("web: HubOptions.MaxViewers and RecheckInterval must not be negative")
+	}
+	if opts.MaxViewers == 0 {
+		opts.MaxViewers = defaultMaxViewers
+	}
+	if opts.RecheckInterval == 0 {
+		opts.RecheckInterval = defaultRecheckInterval
 	}
 	trusted := make(map[string]bool, len(opts.TrustedOrigins))
 	for _, origin := range opts.TrustedOrigins {
@@ -188,6 +209,25 @@ func (h *Hub) Publish(s graph.Snapshot) {
 	}
 }
 
+// reserve takes one of the MaxViewers slots before the upgrade, so that
+// the cap holds however many handshakes run at once.
+func (h *Hub) reserve() bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.slots >= h.opts.MaxViewers {
+		return false
+	}
+	h.slots++
+	return true
+}
+
+// release gives back a slot whose viewer never registered or has ended.
+func (h *Hub) release() {
+	h.mu.Lock()
+	h.slots--
+	h.mu.Unlock()
+}
+
 // register adds a viewer, queueing the latest snapshot if there is one. It
 // fails once Shutdown was called.
 func (h *Hub) register() (*viewer, bool) {
@@ -210,6 +250,7 @@ func (h *Hub) register() (*viewer, bool) {
 func (h *Hub) unregister(v *viewer) {
 	h.mu.Lock()
 	delete(h.viewers, v)
+	h.slots--
 	h.mu.Unlock()
 	h.clients.Dec()
 	h.wg.Done()

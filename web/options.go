@@ -16,7 +16,8 @@ type Options struct {
 	// BasePath is the prefix everything is served under; "/" for none.
 	// Must start with "/".
 	BasePath string
-	// Registry serves /metrics and receives the handler's own metrics.
+	// Registry serves /metrics (in token mode to those Kubernetes lets get
+	// the non-resource URL /metrics) and receives the handler's own metrics.
 	// It must also be a prometheus.Gatherer. Required.
 	Registry interface {
 		prometheus.Registerer
@@ -38,6 +39,9 @@ type Options struct {
 	FrameAncestors string
 	// TrustedOrigins may make state-changing requests cross-origin (a portal).
 	TrustedOrigins []string
+	// MetricsElsewhere leaves /metrics out of this handler: it is served on
+	// its own listener (--metrics-addr).
+	MetricsElsewhere bool
 	// Logger receives request errors. Optional: defaults to slog.Default().
 	Logger *slog.Logger
 }

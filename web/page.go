@@ -24,6 +24,11 @@ type PageOptions struct {
 	// Undo buttons of the activity list (and tells app.js, through
 	// data-allow-enforce, to draw the namespace and service buttons).
 	AllowEnforce bool
+	// View, when set, is what the request may see of the graph, filtered to
+	// selected, and the namespaces it may choose from; an error answers 503
+	// without data. Default: graph.Filter of Graph's snapshot and every
+	// namespace in it.
+	View func(r *http.Request, selected []string) (shown graph.Snapshot, namespaces []string, err error)
 }
 
 // NewPageHandler serves the dashboard at GET / (the router mounts it under
@@ -56,9 +61,22 @@ func (h *pageHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
 	}
-	view := newPageView(h.opts.Graph.Snapshot(), namespaces, embedParam(r), h.opts.AllowEnforce, h.now())
+	view := h.opts.View
+	if view == nil {
+		view = func(_ *http.Request, selected []string) (graph.Snapshot, []string, error) {
+			full := h.opts.Graph.Snapshot()
+			return graph.Filter(full, selected), snapshotNamespaces(graph.Snapshot{Nodes: full.Nodes}, nil), nil
+		}
+	}
+	shown, choices, err := view(r, namespaces)
+	if err != nil {
+		writeHTMLMessage(w, r, http.StatusServiceUnavailable, "meshlock cannot show the mesh right now",
+			"It could not check your rights with Kubernetes. Reload the page in a moment.")
+		return
+	}
+	v := newPageView(shown, choices, namespaces, embedParam(r), h.opts.AllowEnforce, h.now())
 	var buf bytes.Buffer
-	if err := page(view).Render(r.Context(), &buf); err != nil {
+	if err := page(v).Render(r.Context(), &buf); err != nil {
 		writeError(w, http.StatusInternalServerError, "the dashboard page could not be rendered")
 		return
 	}
@@ -326,6 +344,9 @@ func newNodeRow(n graph.Node) nodeRow {
 // is "sa:<name>" (its name already is, but the prefix is what tells it
 // from a workload).
 func displayName(n graph.Node) string {
+	if n.Kind == Hidden {
+		return "hidden (a namespace you cannot see)"
+	}
 	if n.Kind == graph.KindServiceAccount && !strings.HasPrefix(n.Name, "sa:") {
 		return "sa:" + n.Name
 	}
@@ -376,13 +397,14 @@ type endpoint struct {
 	Name      string
 }
 
-func newPageView(full graph.Snapshot, selected []string, embed, allowEnforce bool, now time.Time) pageView {
-	s := graph.Filter(full, selected)
+// newPageView words s, the snapshot already filtered to selected (and to
+// what the viewer may see); choices are the namespaces the selector offers.
+func newPageView(s graph.Snapshot, choices, selected []string, embed, allowEnforce bool, now time.Time) pageView {
 	v := pageView{
 		Embed:        embed,
 		AllowEnforce: allowEnforce,
 		Selected:     selected,
-		Namespaces:   namespaceOptions(full, selected),
+		Namespaces:   namespaceOptions(choices, selected),
 		Posture:      newPostureView(s.Posture),
 		Window:       s.Window,
 		Stale:        s.Stale,
@@ -429,7 +451,7 @@ func newPageView(full graph.Snapshot, selected []string, embed, allowEnforce boo
 		v.Rows = append(v.Rows, row)
 	}
 	for _, n := range s.Nodes {
-		if n.Kind != graph.KindUnknown {
+		if n.Kind != graph.KindUnknown && n.Kind != Hidden {
 			v.NodeRows = append(v.NodeRows, newNodeRow(n))
 		}
 	}
@@ -504,9 +526,10 @@ func emptyMessage(selected []string, s graph.Snapshot) string {
 	return "No services found in the mesh"
 }
 
-// namespaceOptions lists the namespaces present in the unfiltered snapshot
-// and the selected ones (even if absent), sorted, selected ones marked.
-func namespaceOptions(full graph.Snapshot, selected []string) []namespaceOption {
+// namespaceOptions lists the namespaces the viewer may choose (those of the
+// unfiltered snapshot they may see) and the selected ones (even if absent),
+// sorted, selected ones marked.
+func namespaceOptions(choices []string, selected []string) []namespaceOption {
 	marked := make(map[string]bool, len(selected))
 	for _, ns := range selected {
 		marked[ns] = true
@@ -519,8 +542,8 @@ func namespaceOptions(full graph.Snapshot, selected []string) []namespaceOption 
 			names = append(names, ns)
 		}
 	}
-	for _, n := range full.Nodes {
-		add(n.Namespace)
+	for _, ns := range choices {
+		add(ns)
 	}
 	for _, ns := range selected {
 		add(ns)

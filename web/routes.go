@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/go-chi/chi/v5"
+	"github.com/go-chi/chi/v5/middleware"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
@@ -15,7 +16,7 @@ func NewHandler(opts Options) (http.Handler, error) {
 		return nil, err
 	}
 	h := &handlers{opts: opts}
-	page, err := NewPageHandler(PageOptions{Graph: opts.Graph, AllowEnforce: opts.AllowEnforce})
+	page, err := NewPageHandler(PageOptions{Graph: opts.Graph, AllowEnforce: opts.AllowEnforce, View: h.view})
 	if err != nil {
 		return nil, err
 	}
@@ -23,13 +24,22 @@ func NewHandler(opts Options) (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
+	base := strings.TrimSuffix(opts.BasePath, "/")
 	routes := chi.NewRouter()
-	routes.Use(securityHeaders(opts.FrameAncestors), observe)
-	routes.Method(http.MethodGet, "/", page)
-	routes.Method(http.MethodGet, "/static/*", http.StripPrefix(strings.TrimSuffix(opts.BasePath, "/")+"/static/", StaticHandler()))
+	// HEAD is answered wherever GET is, by the GET handler (net/http drops the body).
+	routes.Use(observe, middleware.GetHead)
+	// Token mode: the page, /api/ and /metrics need a token; the page
+	// answers a sign-in explanation without one. Probes and the static
+	// assets (the same for everyone) need none.
+	routes.With(func(next http.Handler) http.Handler { return h.authenticateWith(pageAuthFailure, next) }).
+		Method(http.MethodGet, "/", page)
+	routes.Method(http.MethodGet, "/static/*", http.StripPrefix(base+"/static/", StaticHandler()))
 	routes.Get("/healthz", handleHealthz)
 	routes.Get("/readyz", h.handleReadyz)
-	routes.Method(http.MethodGet, "/metrics", promhttp.HandlerFor(opts.Registry, promhttp.HandlerOpts{Registry: opts.Registry}))
+	if !opts.MetricsElsewhere {
+		routes.With(h.authenticate, h.requireMetricsRight).
+			Method(http.MethodGet, "/metrics", promhttp.HandlerFor(opts.Registry, promhttp.HandlerOpts{Registry: opts.Registry}))
+	}
 
 	routes.Route("/api", func(api chi.Router) {
 		api.Use(h.authenticate)
@@ -43,11 +53,10 @@ func NewHandler(opts Options) (http.Handler, error) {
 			writes.Post("/actions/{id}/undo", h.handleUndo)
 		})
 	})
-	routes.NotFound(func(w http.ResponseWriter, _ *http.Request) {
-		writeError(w, http.StatusNotFound, "no such page")
-	})
+	routes.NotFound(notFound)
 	routes.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, http.StatusMethodNotAllowed, r.Method+" is not allowed here")
+		w.Header().Set("Allow", allowedMethods(routes, strings.TrimPrefix(r.URL.Path, base)))
+		writeError(w, http.StatusMethodNotAllowed, truncate(r.Method, maxQuotedInput)+" is not allowed here")
 	})
 
 	// Browsers' cross-site state-changing requests are refused; a portal
@@ -62,13 +71,19 @@ func NewHandler(opts Options) (http.Handler, error) {
 		writeError(w, http.StatusForbidden, "cross-origin request refused: add the page's origin to --trusted-origins")
 	}))
 
-	base := strings.TrimSuffix(opts.BasePath, "/")
+	// Security headers wrap everything, also the answers outside the base
+	// path and the cross-origin refusals.
+	secure := securityHeaders(opts.FrameAncestors)
 	if base == "" {
-		return crossOrigin.Handler(routes), nil
+		return secure(crossOrigin.Handler(routes)), nil
 	}
 	root := chi.NewRouter()
 	root.Mount(base, routes)
-	return crossOrigin.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	root.NotFound(notFound)
+	root.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusMethodNotAllowed, truncate(r.Method, maxQuotedInput)+" is not allowed here")
+	})
+	return secure(crossOrigin.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		// The page's URLs are relative, so it must be served from base + "/".
 		if r.URL.Path == base {
 			target := base + "/"
@@ -79,7 +94,27 @@ func NewHandler(opts Options) (http.Handler, error) {
 			return
 		}
 		root.ServeHTTP(w, r)
-	})), nil
+	}))), nil
+}
+
+func notFound(w http.ResponseWriter, _ *http.Request) {
+	writeError(w, http.StatusNotFound, "no such page")
+}
+
+// allowedMethods is the Allow header of a 405: the methods some route
+// answers at path (HEAD wherever GET).
+func allowedMethods(routes chi.Routes, path string) string {
+	var allowed []string
+	for _, m := range []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
+		probe := m
+		if m == http.MethodHead {
+			probe = http.MethodGet
+		}
+		if routes.Match(chi.NewRouteContext(), probe, path) {
+			allowed = append(allowed, m)
+		}
+	}
+	return strings.Join(allowed, ", ")
 }
 
 // handlers holds what every handler needs.

@@ -4,13 +4,16 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/coder/websocket"
 
 	"github.com/meshlock/meshlock/internal/graph"
+	"github.com/meshlock/meshlock/internal/k8s"
 )
 
 // Messages of GET /api/stream.
@@ -25,7 +28,15 @@ const (
 	reasonShuttingDown = "meshlock is shutting down"
 	reasonEncoding     = "meshlock could not encode the graph"
 	reasonWriteOnly    = "this stream is write-only"
+	reasonTokenInvalid = "token no longer valid: sign in again"
+	reasonTokenExpired = "token expired: sign in again"
+	reasonNoRights     = "could not check your rights with Kubernetes: reconnect"
 )
+
+// statusTokenInvalid closes a stream whose token stopped passing (or
+// expired): an application code (4000-4999), so the page can tell it from
+// a network failure and ask for a sign-in instead of reconnecting in a loop.
+const statusTokenInvalid websocket.StatusCode = 4001
 
 // streamReadLimit bounds what a client may send: nothing is expected but
 // control frames, so any data message closes its socket.
@@ -41,7 +52,9 @@ type streamMessage struct {
 
 // ServeHTTP serves GET /api/stream?namespace=a,b: a write-only WebSocket
 // whose first message is the filtered snapshot and whose later messages are
-// the deltas that keep it equal to the filtered current graph.
+// the deltas that keep it equal to the filtered current graph. In token
+// mode a viewer sees what its token's user may see, re-evaluated at every
+// snapshot, and is closed (4001) once the token stops passing or expires.
 func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	namespaces, err := namespacesParam(r)
 	if err != nil {
@@ -65,10 +78,23 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusServiceUnavailable, reasonShuttingDown)
 		return
 	}
+	if !h.reserve() {
+		writeError(w, http.StatusServiceUnavailable, fmt.Sprintf("too many open streams (at most %d): try again later", h.opts.MaxViewers))
+		return
+	}
+	reserved := true
+	defer func() {
+		if reserved {
+			h.release()
+		}
+	}()
 
-	conn, err := websocket.Accept(w, r, h.accept)
+	// Any refusal Accept writes itself (a bad handshake header, ...) is
+	// plain text: jsonErrors rewrites it as the contract's JSON.
+	jw := &jsonErrors{ResponseWriter: w}
+	conn, err := websocket.Accept(jw, r, h.accept)
 	if err != nil {
-		// Accept has answered (426, 403, …).
+		jw.flush()
 		h.opts.Logger.Debug("stream upgrade failed", "error", err)
 		return
 	}
@@ -78,23 +104,92 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		_ = conn.Close(websocket.StatusGoingAway, reasonShuttingDown)
 		return
 	}
+	reserved = false // unregister releases it
 	defer h.unregister(v)
 	h.opts.Logger.Debug("stream viewer connected", "namespaces", namespaces, "remote", r.RemoteAddr)
-	h.stream(conn, v, namespaces)
+	h.stream(conn, v, namespaces, accessOf(r.Context()))
 	h.opts.Logger.Debug("stream viewer disconnected", "remote", r.RemoteAddr)
+}
+
+// jsonErrors passes a successful handshake through and holds back the body
+// of an error answer, which flush then writes as {"error": ...}.
+type jsonErrors struct {
+	http.ResponseWriter
+	status int
+	body   strings.Builder
+}
+
+func (j *jsonErrors) WriteHeader(status int) {
+	if status >= 400 {
+		j.status = status
+		return
+	}
+	j.ResponseWriter.WriteHeader(status)
+}
+
+func (j *jsonErrors) Write(b []byte) (int, error) {
+	if j.status == 0 {
+		return j.ResponseWriter.Write(b)
+	}
+	if j.body.Len() < maxErrorMessage {
+		j.body.Write(b)
+	}
+	return len(b), nil
+}
+
+// Unwrap lets websocket.Accept reach the Hijacker.
+func (j *jsonErrors) Unwrap() http.ResponseWriter { return j.ResponseWriter }
+
+func (j *jsonErrors) flush() {
+	if j.status == 0 {
+		return
+	}
+	writeError(j.ResponseWriter, j.status, truncate(strings.TrimSpace(j.body.String()), 256))
 }
 
 // stream is the viewer's goroutine: it filters and diffs each queued
 // snapshot for this viewer and writes it, until the socket or the hub ends.
-func (h *Hub) stream(conn *websocket.Conn, v *viewer, namespaces []string) {
+func (h *Hub) stream(conn *websocket.Conn, v *viewer, namespaces []string, acc access) {
 	readDone := h.discardReads(conn)
 	defer func() {
 		_ = conn.CloseNow()
 		<-readDone
 	}()
 
+	var expired <-chan time.Time
+	if !acc.actor.expires.IsZero() {
+		timer := time.NewTimer(time.Until(acc.actor.expires))
+		defer timer.Stop()
+		expired = timer.C
+	}
+	var recheck <-chan time.Time
+	if acc.auth != nil {
+		ticker := time.NewTicker(h.opts.RecheckInterval)
+		defer ticker.Stop()
+		recheck = ticker.C
+	}
+	// tokenValid closes the socket when the token no longer passes; a
+	// failure to ask Kubernetes is not a verdict and keeps the viewer.
+	tokenValid := func() bool {
+		ctx, cancel := context.WithTimeout(h.base, h.opts.WriteTimeout)
+		defer cancel()
+		err := acc.recheck(ctx)
+		switch {
+		case errors.Is(err, k8s.ErrUnauthenticated):
+			h.opts.Logger.Info("stream viewer's token no longer passes; closing", "who", acc.actor.Who)
+			_ = conn.Close(statusTokenInvalid, reasonTokenInvalid)
+			return false
+		case err != nil:
+			h.opts.Logger.Warn("stream: could not recheck a viewer's token", "error", err)
+		}
+		return true
+	}
+
 	var prev graph.Snapshot // what this viewer holds
 	sent := false
+	var lastAll bool
+	var lastVisible map[string]bool
+	haveRights := false
 	for {
 		if h.ending(conn, v) {
 			return
@@ -109,14 +204,40 @@ func (h *Hub) stream(conn *websocket.Conn, v *viewer, namespaces []string) {
 			// The client spoke, broke the read limit, closed, or vanished.
 			_ = conn.Close(websocket.StatusPolicyViolation, reasonWriteOnly)
 			return
+		case <-expired:
+			_ = conn.Close(statusTokenInvalid, reasonTokenExpired)
+			return
+		case <-recheck:
+			if !tokenValid() {
+				return
+			}
+			continue
 		case s = <-v.queue:
 		}
 		// Ending takes precedence over queued snapshots.
 		if h.ending(conn, v) {
 			return
 		}
+		if acc.auth != nil && !tokenValid() {
+			return
+		}
 
-		next := graph.Filter(s, namespaces)
+		ctx, cancel := context.WithTimeout(h.base, h.opts.WriteTimeout)
+		all, visible, err := acc.visible(ctx, snapshotNamespaces(s, namespaces))
+		cancel()
+		switch {
+		case err == nil:
+			lastAll, lastVisible, haveRights = all, visible, true
+		case !haveRights:
+			h.opts.Logger.Warn("stream: could not check a viewer's rights", "error", err)
+			_ = conn.Close(websocket.StatusTryAgainLater, reasonNoRights)
+			return
+		default:
+			// Kubernetes is unreachable: keep the rights last answered.
+			h.opts.Logger.Warn("stream: could not recheck a viewer's rights; keeping the last answer", "error", err)
+		}
+
+		next := restrictSnapshot(s, lastAll, lastVisible, namespaces)
 		msg := streamMessage{Type: streamSnapshot, Graph: &next}
 		if sent {
 			delta := graph.Diff(prev, next)

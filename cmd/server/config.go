@@ -5,7 +5,9 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -33,6 +35,10 @@ type config struct {
 	LogFormat                 string
 	Auth                      string
 	AuditNamespace            string // "": the pod's own namespace, else "default"
+	MetricsAddr               string // "": /metrics on Addr
+	MaxStreams                int
+	// given are the flags set on the command line or by MESHLOCK_* variables.
+	given map[string]bool
 }
 
 // errHelp is returned when -h or --help was asked for: usage was printed.
@@ -80,6 +86,7 @@ func parseConfig(args []string, getenv func(string) string, usage io.Writer) (co
 		return c, envErr
 	}
 
+	c.given = given
 	c.Namespaces = splitList(namespaces)
 	c.TrustedOrigins = splitList(trustedOrigins)
 	if c.Demo && !given["allow-enforce"] {
@@ -109,7 +116,9 @@ func newFlagSet(c *config, namespaces, trustedOrigins *string) *flag.FlagSet {
 	fs.StringVar(&c.IstioRootNamespace, "istio-root-namespace", "istio-system", "where mesh-wide PeerAuthentications and DestinationRules live")
 	fs.StringVar(&c.LogFormat, "log-format", "text", "text or json")
 	fs.StringVar(&c.AuditNamespace, "audit-namespace", "", "where the audit trail of enforce actions is kept, as ConfigMaps (default: meshlock's own namespace in a cluster, else default)")
-	fs.StringVar(&c.Auth, "auth", "none", "none: act with the server's own Kubernetes identity; token: every /api/ request needs a Kubernetes bearer token, checked with a TokenReview")
+	fs.StringVar(&c.Auth, "auth", "none", "none: act with the server's own Kubernetes identity; token: the page, /api/ and /metrics need a Kubernetes bearer token, checked with a TokenReview, and each user sees the namespaces where Kubernetes lets them list Services")
+	fs.StringVar(&c.MetricsAddr, "metrics-addr", "", "serve /metrics on this address alone, without authentication (default: on --addr, where --auth=token requires a token allowed to get /metrics)")
+	fs.IntVar(&c.MaxStreams, "max-streams", 1000, "most live-stream sockets open at once; one more answers 503")
 
 	return fs
 }
@@ -187,7 +196,67 @@ func (c config) validate() error {
 	if c.Auth != "none" && c.Auth != "token" {
 		return fmt.Errorf("--auth must be none or token, got %q", c.Auth)
 	}
+	if err := validateListenAddr(c.Addr); err != nil {
+		return fmt.Errorf("--addr: %v", err)
+	}
+	if c.MetricsAddr != "" {
+		if err := validateListenAddr(c.MetricsAddr); err != nil {
+			return fmt.Errorf("--metrics-addr: %v", err)
+		}
+		if sameListener(c.Addr, c.MetricsAddr) {
+			return fmt.Errorf("--metrics-addr %q would listen where --addr %q does: give it another port", c.MetricsAddr, c.Addr)
+		}
+	}
+	if c.MaxStreams < 1 {
+		return fmt.Errorf("--max-streams must be at least 1, got %d", c.MaxStreams)
+	}
+	return c.validateCombination()
+}
+
+// validateCombination rejects flags that contradict each other, before
+// anything starts.
+func (c config) validateCombination() error {
+	if !c.Demo {
+		return nil
+	}
+	if c.Auth == "token" {
+		return errors.New("--auth=token checks tokens with a real Kubernetes API: it cannot be used with --demo")
+	}
+	// The demo runs its own cluster and Prometheus: these would be ignored.
+	for _, name := range []string{"kubeconfig", "context", "prometheus-url", "prometheus-bearer-token-file", "prometheus-ca-file"} {
+		if c.given[name] {
+			return fmt.Errorf("--%s cannot be used with --demo, which runs its own simulated cluster and Prometheus", name)
+		}
+	}
 	return nil
+}
+
+// validateListenAddr accepts what net.Listen("tcp", ...) does: [host]:port.
+func validateListenAddr(addr string) error {
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("want [host]:port, got %q", addr)
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		return fmt.Errorf("want a port number 0-65535, got %q", port)
+	}
+	return nil
+}
+
+// sameListener says whether two listen addresses would take the same port:
+// the same port on the same host, or on any host when either is a wildcard.
+// Port 0 (any free port) never collides.
+func sameListener(a, b string) bool {
+	hostA, portA, _ := net.SplitHostPort(a)
+	hostB, portB, _ := net.SplitHostPort(b)
+	if portA != portB || portA == "0" {
+		return false
+	}
+	wildcard := func(host string) bool {
+		ip := net.ParseIP(host)
+		return host == "" || (ip != nil && ip.IsUnspecified())
+	}
+	return wildcard(hostA) || wildcard(hostB) || strings.EqualFold(hostA, hostB)
 }
 
 func validateHTTPURL(raw string) error {

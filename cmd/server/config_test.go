@@ -49,6 +49,12 @@ func TestParseConfigSources(t *testing.T) {
 			func(c config) bool { return c.Demo && !c.AllowEnforce }},
 		{"demo from the environment allows enforce", nil, map[string]string{"MESHLOCK_DEMO": "true"},
 			func(c config) bool { return c.Demo && c.AllowEnforce }},
+		{"metrics on another port", []string{"--metrics-addr=127.0.0.1:9090"}, nil,
+			func(c config) bool { return c.MetricsAddr == "127.0.0.1:9090" && c.MaxStreams == 1000 }},
+		{"metrics on the same port of another host", []string{"--addr=127.0.0.1:9000", "--metrics-addr=127.0.0.2:9000"}, nil,
+			func(c config) bool { return c.MetricsAddr == "127.0.0.2:9000" }},
+		{"max streams", []string{"--max-streams=5"}, nil, func(c config) bool { return c.MaxStreams == 5 }},
+		{"token auth against a cluster", []string{"--auth=token", "--kubeconfig=/tmp/k"}, nil, func(c config) bool { return c.Auth == "token" }},
 		{"trusted origins", []string{"--trusted-origins=https://portal.example.com,http://127.0.0.1:3000"}, nil,
 			func(c config) bool { return len(c.TrustedOrigins) == 2 }},
 	}
@@ -87,6 +93,16 @@ func TestParseConfigRejects(t *testing.T) {
 		{"unknown flag", []string{"--colour=blue"}, nil, "colour"},
 		{"stray argument", []string{"serve"}, nil, "unexpected argument"},
 		{"bad environment value names the variable", nil, map[string]string{"MESHLOCK_WINDOW": "long"}, "MESHLOCK_WINDOW"},
+		{"demo with token auth", []string{"--demo", "--auth=token"}, nil, "--auth=token"},
+		{"demo with token auth from the environment", []string{"--demo"}, map[string]string{"MESHLOCK_AUTH": "token"}, "--auth=token"},
+		{"demo with a kubeconfig", []string{"--demo", "--kubeconfig=/tmp/k"}, nil, "--kubeconfig cannot be used with --demo"},
+		{"demo with a Prometheus URL", []string{"--demo", "--prometheus-url=http://p:9090"}, nil, "--prometheus-url cannot be used with --demo"},
+		{"metrics on the dashboard's address", []string{"--addr=:9000", "--metrics-addr=:9000"}, nil, "--metrics-addr"},
+		{"metrics on the dashboard's port, wildcard", []string{"--addr=127.0.0.1:9000", "--metrics-addr=0.0.0.0:9000"}, nil, "--metrics-addr"},
+		{"metrics on the default address", []string{"--metrics-addr=:8080"}, nil, "--metrics-addr"},
+		{"metrics address without a port", []string{"--metrics-addr=localhost"}, nil, "--metrics-addr"},
+		{"addr without a port", []string{"--addr=8080"}, nil, "--addr"},
+		{"no streams", []string{"--max-streams=0"}, nil, "--max-streams"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -106,6 +122,23 @@ func TestRunBadFlagExitsTwoWithOneLine(t *testing.T) {
 	}
 	if lines := strings.Count(stderr.String(), "\n"); lines != 1 || !strings.HasPrefix(stderr.String(), "meshlock: ") {
 		t.Errorf("want one line on stderr, got %q", stderr.String())
+	}
+}
+
+// A bad combination stops the start before anything runs: the demo is not
+// started (it would log to stderr) and the status is 2.
+func TestRunBadCombinationExitsTwoBeforeStarting(t *testing.T) {
+	for _, args := range [][]string{{"--demo", "--auth", "token"}, {"--demo", "--metrics-addr=:8080"}} {
+		var stdout, stderr bytes.Buffer
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		code := run(ctx, args, envOf(nil), &stdout, &stderr)
+		cancel()
+		if code != 2 {
+			t.Errorf("%v: exit status %d, want 2", args, code)
+		}
+		if lines := strings.Count(stderr.String(), "\n"); lines != 1 || !strings.HasPrefix(stderr.String(), "meshlock: ") {
+			t.Errorf("%v: want one line on stderr, got %q", args, stderr.String())
+		}
 	}
 }
 

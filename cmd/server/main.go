@@ -3,6 +3,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
 // exitUsage is the status for a bad flag, as the contract requires.
@@ -77,12 +79,25 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	servers := []*http.Server{newHTTPServer(a.handler, defaultLimits)}
+	listeners := []net.Listener{listener}
+	if cfg.MetricsAddr != "" {
+		metricsListener, err := net.Listen("tcp", cfg.MetricsAddr)
+		if err != nil {
+			_ = listener.Close()
+			return fmt.Errorf("--metrics-addr: %w", err)
+		}
+		servers = append(servers, newHTTPServer(metricsHandler(registry), defaultLimits))
+		listeners = append(listeners, metricsListener)
+		logger.Info("meshlock serving /metrics", "addr", metricsListener.Addr().String())
+	}
 	a.start(ctx, logger)
-	server := &http.Server{Handler: a.handler, ReadHeaderTimeout: 10 * time.Second}
-	logger.Info("meshlock listening", "url", dashboardURL(listener.Addr(), cfg.BasePath), "demo", cfg.Demo)
+	logger.Info("meshlock listening", "url", dashboardURL(listener.Addr(), cfg.BasePath), "demo", cfg.Demo, "auth", cfg.Auth)
 
-	errc := make(chan error, 1)
-	go func() { errc <- server.Serve(listener) }()
+	errc := make(chan error, len(servers))
+	for i := range servers {
+		go func() { errc <- servers[i].Serve(listeners[i]) }()
+	}
 	select {
 	case err := <-errc:
 		return err
@@ -92,7 +107,65 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger) error {
 	defer cancelShutdown()
 	// Server.Shutdown does not see hijacked WebSockets: the hub closes them
 	// itself, telling viewers the server is going away.
-	return errors.Join(server.Shutdown(shutdownCtx), a.hub.Shutdown(shutdownCtx))
+	errs := []error{a.hub.Shutdown(shutdownCtx)}
+	for _, server := range servers {
+		errs = append(errs, server.Shutdown(shutdownCtx))
+	}
+	return errors.Join(errs...)
+}
+
+// limits are the http.Server's timeouts.
+type limits struct {
+	// ReadHeader bounds reading a request's headers, Read the whole request
+	// (a stalled body is dropped), Write the answer (hijacked WebSockets
+	// are not affected: net/http clears the deadlines on hijack), Idle a
+	// keep-alive connection between requests.
+	ReadHeader, Read, Write, Idle time.Duration
+	// MaxHeaderBytes bounds the request headers.
+	MaxHeaderBytes int
+}
+
+// defaultLimits: a write (a dry run and apply against the API server) may
+// take seconds, nothing a client sends may take long.
+var defaultLimits = limits{
+	ReadHeader: 5 * time.Second, Read: 15 * time.Second, Write: 60 * time.Second, Idle: 60 * time.Second,
+	MaxHeaderBytes: 64 << 10,
+}
+
+func newHTTPServer(handler http.Handler, l limits) *http.Server {
+	return &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: l.ReadHeader,
+		ReadTimeout:       l.Read,
+		WriteTimeout:      l.Write,
+		IdleTimeout:       l.Idle,
+		MaxHeaderBytes:    l.MaxHeaderBytes,
+	}
+}
+
+// metricsHandler serves /metrics alone (--metrics-addr), every other path
+// answering the contract's JSON 404.
+func metricsHandler(registry *prometheus.Registry) http.Handler {
+	metrics := promhttp.HandlerFor(registry, promhttp.HandlerOpts{Registry: registry})
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Content-Type-Options", "nosniff")
+		w.Header().Set("Referrer-Policy", "no-referrer")
+		switch {
+		case r.URL.Path != "/metrics":
+			writeJSONError(w, http.StatusNotFound, "no such page: this address serves /metrics only")
+		case r.Method != http.MethodGet && r.Method != http.MethodHead:
+			w.Header().Set("Allow", "GET, HEAD")
+			writeJSONError(w, http.StatusMethodNotAllowed, "/metrics only answers GET")
+		default:
+			metrics.ServeHTTP(w, r)
+		}
+	})
+}
+
+func writeJSONError(w http.ResponseWriter, status int, message string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(map[string]string{"error": message})
 }
 
 // dashboardURL is the address a person opens: a wildcard listen address

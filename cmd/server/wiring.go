@@ -94,8 +94,14 @@ func authenticator(ctx context.Context, cfg config, src sources, logger *slog.Lo
 	if src.restConfig == nil {
 		return nil, errors.New("--auth=token needs a Kubernetes API: it cannot be used with --demo")
 	}
+	// Answers are kept half a refresh: with the streams' recheck every half
+	// refresh, a revoked token's stream closes within one refresh.
+	reviewer, err := web.NewKubeReviewer(web.KubeReviewerOptions{Kube: src.kube, TTL: reviewInterval(cfg.Refresh)})
+	if err != nil {
+		return nil, err
+	}
 	return web.TokenAuth{
-		Review: func(ctx context.Context, token string) (string, error) { return k8s.ReviewToken(ctx, src.kube, token) },
+		Reviewer: reviewer,
 		ClientsFor: func(token string) (k8s.Clients, error) {
 			userConfig := rest.AnonymousClientConfig(src.restConfig)
 			userConfig.BearerToken = token
@@ -110,6 +116,12 @@ func authenticator(ctx context.Context, cfg config, src sources, logger *slog.Lo
 			return k8s.Clients{Kube: kube, Istio: istio}, nil
 		},
 	}, nil
+}
+
+// reviewInterval is how long token and access reviews are cached and how
+// often open streams recheck their token: half the refresh interval.
+func reviewInterval(refresh time.Duration) time.Duration {
+	return max(refresh/2, time.Millisecond)
 }
 
 // kubeConfig follows the contract: --kubeconfig if given, else in-cluster
@@ -156,7 +168,8 @@ func newApp(ctx context.Context, cfg config, src sources, registry *prometheus.R
 	if err != nil {
 		return nil, err
 	}
-	hub, err := web.NewHub(web.HubOptions{Registerer: registry, Logger: logger, TrustedOrigins: cfg.TrustedOrigins})
+	hub, err := web.NewHub(web.HubOptions{Registerer: registry, Logger: logger, TrustedOrigins: cfg.TrustedOrigins,
+		MaxViewers: cfg.MaxStreams, RecheckInterval: reviewInterval(cfg.Refresh)})
 	if err != nil {
 		return nil, err
 	}
@@ -177,8 +190,8 @@ func newApp(ctx context.Context, cfg config, src sources, registry *prometheus.R
 	handler, err := web.NewHandler(web.Options{
 		BasePath: cfg.BasePath, Registry: registry, Graph: refresher, Stream: hub,
 		AllowEnforce: cfg.AllowEnforce, Enforcer: enforcer, Auth: auth, TrustedOrigins: cfg.TrustedOrigins,
-		FrameAncestors: cfg.FrameAncestors,
-		Logger:         logger,
+		FrameAncestors: cfg.FrameAncestors, MetricsElsewhere: cfg.MetricsAddr != "",
+		Logger: logger,
 	})
 	if err != nil {
 		return nil, err

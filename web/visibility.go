@@ -1,0 +1,192 @@
+package web
+
+import (
+	"slices"
+	"strings"
+
+	"github.com/meshlock/meshlock/internal/graph"
+)
+
+// Hidden is the id and kind of the one node that stands for everything a
+// viewer may not see: the other end of an edge into or out of a namespace
+// they have no right to. It carries no name, namespace or principal.
+const Hidden = "hidden"
+
+// snapshotNamespaces lists every namespace s names (nodes, callers of a
+// DestinationRule, findings' objects) and the selected ones, sorted: the
+// namespaces whose read rights decide what a viewer sees.
+func snapshotNamespaces(s graph.Snapshot, selected []string) []string {
+	seen := map[string]bool{}
+	add := func(ns string) {
+		if ns != "" {
+			seen[ns] = true
+		}
+	}
+	for _, n := range s.Nodes {
+		add(n.Namespace)
+		for _, c := range n.CallerTLS {
+			add(namespaceOfID(c.Caller))
+		}
+	}
+	for _, f := range s.Findings {
+		for _, obj := range f.Objects {
+			add(namespaceOfObject(obj))
+		}
+	}
+	for _, ns := range selected {
+		add(ns)
+	}
+	return sortedCopy(seen)
+}
+
+// namespaceOfID is the namespace of a node id "<namespace>/<name>", "" for
+// the unknown caller.
+func namespaceOfID(id string) string {
+	ns, _, ok := strings.Cut(id, "/")
+	if !ok {
+		return ""
+	}
+	return ns
+}
+
+// namespaceOfObject reads a finding's object, "<Kind> <namespace>/<name>".
+func namespaceOfObject(obj string) string {
+	_, name, _ := strings.Cut(obj, " ")
+	return namespaceOfID(name)
+}
+
+// restrictSnapshot is what a viewer with these rights sees of s, filtered
+// to selected (graph.Filter's meaning; empty selects all they may see).
+// With all it is graph.Filter. Otherwise only the visible namespaces are
+// kept, and an edge between a visible node and one the viewer may not see
+// leads to the single node Hidden instead: edges that then share source,
+// target and protocol become one (rates added), so that nothing tells how
+// many hidden workloads there are or what they are called. Findings that
+// name anything hidden are dropped; posture is recomputed from the edges
+// shown. The unknown caller (outside the mesh, no namespace) stays visible.
+func restrictSnapshot(s graph.Snapshot, all bool, visible map[string]bool, selected []string) graph.Snapshot {
+	if all {
+		return graph.Filter(s, selected)
+	}
+	var wanted []string
+	if len(selected) == 0 {
+		wanted = sortedCopy(visible)
+	} else {
+		for _, ns := range selected {
+			if visible[ns] {
+				wanted = append(wanted, ns)
+			}
+		}
+	}
+	if len(wanted) == 0 {
+		// graph.Filter keeps everything for an empty list: show nothing instead.
+		out := graph.Filter(graph.Snapshot{GeneratedAt: s.GeneratedAt, Window: s.Window, Stale: s.Stale, Error: s.Error}, nil)
+		out.Posture = graph.ComputePosture(nil)
+		return out
+	}
+	f := graph.Filter(s, wanted)
+
+	shown := func(id string) bool {
+		ns := namespaceOfID(id)
+		return ns == "" || visible[ns]
+	}
+	hidden := func(id string) bool { return !shown(id) }
+
+	out := f
+	out.Nodes = make([]graph.Node, 0, len(f.Nodes)+1)
+	anyHidden := false
+	for _, n := range f.Nodes {
+		if (n.Namespace != "" && !visible[n.Namespace]) || hidden(n.ID) {
+			anyHidden = true
+			continue
+		}
+		n.CallerTLS = slices.DeleteFunc(n.CallerTLS, func(c graph.CallerTLS) bool { return hidden(c.Caller) })
+		for i := range n.CallerTLS {
+			if hidden(n.CallerTLS[i].Rule) {
+				n.CallerTLS[i].Rule = ""
+			}
+		}
+		out.Nodes = append(out.Nodes, n)
+	}
+
+	hiddenEdges := map[string]bool{}
+	merged := map[string]int{} // new id → index in out.Edges
+	parts := map[string][]graph.Edge{}
+	out.Edges = make([]graph.Edge, 0, len(f.Edges))
+	for _, e := range f.Edges {
+		if !hidden(e.Source) && !hidden(e.Target) {
+			out.Edges = append(out.Edges, e)
+			continue
+		}
+		hiddenEdges[e.ID] = true
+		anyHidden = true
+		if hidden(e.Source) {
+			e.Source, e.SourcePrincipal = Hidden, ""
+		}
+		if hidden(e.Target) {
+			e.Target, e.DestinationPrincipal = Hidden, ""
+		}
+		e.ID = e.Source + "->" + e.Target + ":" + e.Protocol
+		if i, ok := merged[e.ID]; ok {
+			parts[e.ID] = append(parts[e.ID], e)
+			out.Edges[i] = mergeEdges(parts[e.ID])
+			continue
+		}
+		merged[e.ID] = len(out.Edges)
+		parts[e.ID] = []graph.Edge{e}
+		out.Edges = append(out.Edges, e)
+	}
+	if anyHidden && len(merged) > 0 {
+		out.Nodes = append(out.Nodes, graph.Node{ID: Hidden, Kind: Hidden})
+	}
+	slices.SortFunc(out.Nodes, func(a, b graph.Node) int { return strings.Compare(a.ID, b.ID) })
+	slices.SortFunc(out.Edges, func(a, b graph.Edge) int { return strings.Compare(a.ID, b.ID) })
+
+	out.Findings = slices.DeleteFunc(out.Findings, func(fd graph.Finding) bool {
+		return slices.ContainsFunc(fd.Nodes, hidden) ||
+			slices.ContainsFunc(fd.Edges, func(id string) bool { return hiddenEdges[id] }) ||
+			slices.ContainsFunc(fd.Objects, func(obj string) bool {
+				ns := namespaceOfObject(obj)
+				return ns != "" && !visible[ns]
+			})
+	})
+	out.Posture = graph.ComputePosture(out.Edges)
+	return out
+}
+
+// mergeEdges makes one edge of those that lead to or from Hidden with the
+// same visible end and protocol. Its status is never better than its
+// parts: locked only if every part is, open or unknown only if every part
+// is, else mixed.
+func mergeEdges(parts []graph.Edge) graph.Edge {
+	out := parts[0]
+	var rate, mtls, failures float64
+	statuses := map[string]bool{}
+	for _, e := range parts {
+		rate += e.Rate
+		mtls += e.Rate * e.MTLSRatio
+		failures += e.TLSFailureRate
+		statuses[e.Status] = true
+		if e.SourcePrincipal != out.SourcePrincipal {
+			out.SourcePrincipal = ""
+		}
+		if e.DestinationPrincipal != out.DestinationPrincipal {
+			out.DestinationPrincipal = ""
+		}
+	}
+	out.Rate, out.TLSFailureRate = rate, failures
+	if rate > 0 {
+		out.MTLSRatio = mtls / rate
+	}
+	switch {
+	case len(statuses) == 1:
+		// every part agrees
+	case statuses[graph.StatusLocked] || statuses[graph.StatusMixed]:
+		out.Status = graph.StatusMixed
+	case statuses[graph.StatusOpen]: // open and unknown: no mTLS proven anywhere
+		out.Status = graph.StatusOpen
+	default:
+		out.Status = graph.StatusUnknown
+	}
+	return out
+}

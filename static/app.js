@@ -309,6 +309,7 @@ function initGraph() {
 
 function nodeLabel(n) {
   if (n.kind === 'unknown') return 'unknown\n(outside the mesh)';
+  if (n.kind === 'hidden') return 'hidden\n(a namespace you cannot see)';
   let second;
   if (n.kind === 'gateway') second = 'gateway';
   else if (!n.inMesh) second = 'no sidecar';
@@ -321,8 +322,9 @@ function nodeLabel(n) {
 function nodeElement(n) {
   const label = nodeLabel(n);
   const longest = Math.max(...label.split('\n').map((l) => l.length));
-  const kindClasses = { unknown: 'unknown', workload: 'workload', serviceaccount: 'workload serviceaccount', gateway: 'gateway' };
-  const classes = [kindClasses[n.kind] || '', !n.inMesh && n.kind !== 'unknown' ? 'nosidecar' : ''].filter(Boolean).join(' ');
+  const kindClasses = { unknown: 'unknown', hidden: 'unknown', workload: 'workload', serviceaccount: 'workload serviceaccount', gateway: 'gateway' };
+  const outside = n.kind === 'unknown' || n.kind === 'hidden';
+  const classes = [kindClasses[n.kind] || '', !n.inMesh && !outside ? 'nosidecar' : ''].filter(Boolean).join(' ');
   return {
     group: 'nodes',
     data: { id: n.id, parent: groupOf(n), label, w: Math.max(70, longest * 7 + 20), h: 40 },
@@ -722,7 +724,7 @@ function renderNodeTable(snapshot) {
   const tbody = $('#node-rows');
   if (!tbody) return;
   const focusedID = document.activeElement?.closest?.('[data-testid="node-row"]')?.dataset.nodeId;
-  const rows = snapshot.nodes.filter((n) => n.kind !== 'unknown').map(nodeRow);
+  const rows = snapshot.nodes.filter((n) => n.kind !== 'unknown' && n.kind !== 'hidden').map(nodeRow);
   tbody.replaceChildren(
     ...rows.map((r) =>
       h(
@@ -1091,8 +1093,14 @@ function connect() {
       setSnapshot(applyDelta(state.snapshot, msg.delta));
     }
   });
-  ws.addEventListener('close', () => {
+  ws.addEventListener('close', (ev) => {
     if (state.ws !== ws) return;
+    // 4001: the token stopped passing (token mode). Reloading lets the
+    // server answer its sign-in explanation, or the page for a fresh token.
+    if (ev.code === 4001) {
+      location.reload();
+      return;
+    }
     state.ws = null;
     state.connected = false;
     state.fromStream = false;
@@ -1243,9 +1251,16 @@ async function applyPlan() {
   let error = '';
   let result = null;
   try {
-    const res = await api('api/enforce', { method: 'POST', payload: enforceRequest(enforce.target, enforce.mode, false) });
+    // The planId makes the server apply exactly the plan shown, or refuse.
+    const payload = { ...enforceRequest(enforce.target, enforce.mode, false), planId: enforce.plan?.planId || '' };
+    const res = await api('api/enforce', { method: 'POST', payload });
     if (res.ok) result = res.body;
     else error = errorText(res.status, res.body);
+    // 409 with a planId: the cluster changed, and this is the new plan to review.
+    if (res.status === 409 && res.body?.planId && seq === enforce.seq) {
+      enforce.plan = res.body;
+      setBreaks(res.body.breaks || []);
+    }
   } catch (err) {
     error = `The server could not be reached: ${err?.message || err}`;
   }

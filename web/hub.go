@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/meshlock/meshlock/internal/graph"
+	"github.com/meshlock/meshlock/internal/live"
 )
 
 // HubOptions configures the live stream (GET /api/stream).
@@ -68,22 +69,17 @@ type Hub struct {
 	base       context.Context
 	cancelBase context.CancelFunc
 
+	// feed fans each refresh out, one view computed and encoded per
+	// distinct view (namespace filter and rights), not per viewer.
+	feed *live.Feed
+
 	mu       sync.Mutex
-	latest   graph.Snapshot
-	have     bool // latest was published
-	viewers  map[*viewer]struct{}
+	latest   graph.Snapshot // the last published, for a new viewer's rights
+	have     bool
 	slots    int           // sockets reserved or open, at most MaxViewers
 	closing  bool          // Shutdown was called: no new viewers
 	shutdown chan struct{} // closed by Shutdown
 	wg       sync.WaitGroup
-}
-
-// viewer is one open socket as the hub sees it.
-type viewer struct {
-	// queue holds the snapshots not yet sent, newest last.
-	queue chan graph.Snapshot
-	// gone is closed when the hub dropped the viewer for being too slow.
-	gone chan struct{}
 }
 
 // NewHub registers the stream metrics.
@@ -137,9 +133,16 @@ func NewHub(opts HubOptions) (*Hub, error) {
 			Name: "meshlock_stream_dropped_total",
 			Help: "Live-stream viewers disconnected for being too slow to keep up.",
 		}),
-		viewers:  make(map[*viewer]struct{}),
 		shutdown: make(chan struct{}),
 	}
+	feed, err := live.NewFeed(live.FeedOptions{BufferSize: opts.BufferSize, OnDrop: func(n int) {
+		h.dropped.Add(float64(n))
+		h.opts.Logger.Info("stream viewers too slow to keep up; disconnecting them", "viewers", n, "buffer", h.opts.BufferSize)
+	}})
+	if err != nil {
+		return nil, err
+	}
+	h.feed = feed
 	h.base, h.cancelBase = context.WithCancel(context.Background())
 	for _, c := range []prometheus.Collector{h.clients, h.dropped} {
 		if err := opts.Registerer.Register(c); err != nil {
@@ -188,25 +191,13 @@ func originPatterns(trusted map[string]bool) []string {
 }
 
 // Publish hands s to every viewer; it never blocks on one. It is called once
-// per refresh by the refresh loop (Refresher.Subscribe). s is shared by the
+// per refresh by the refresh loop (live.Loop.Subscribe). s is shared by the
 // viewers and must not be modified afterwards.
 func (h *Hub) Publish(s graph.Snapshot) {
-	dropped := 0
 	h.mu.Lock()
 	h.latest, h.have = s, true
-	for v := range h.viewers {
-		select {
-		case v.queue <- s:
-		default:
-			if h.dropLocked(v) {
-				dropped++
-			}
-		}
-	}
 	h.mu.Unlock()
-	if dropped > 0 {
-		h.opts.Logger.Info("stream viewers too slow to keep up; disconnecting them", "viewers", dropped, "buffer", h.opts.BufferSize)
-	}
+	h.feed.Publish(s)
 }
 
 // reserve takes one of the MaxViewers slots before the upgrade, so that
@@ -228,28 +219,24 @@ func (h *Hub) release() {
 	h.mu.Unlock()
 }
 
-// register adds a viewer, queueing the latest snapshot if there is one. It
-// fails once Shutdown was called.
-func (h *Hub) register() (*viewer, bool) {
+// register counts an open socket; it fails once Shutdown was called.
+func (h *Hub) register() bool {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.closing {
-		return nil, false
+		return false
 	}
-	v := &viewer{queue: make(chan graph.Snapshot, h.opts.BufferSize), gone: make(chan struct{})}
-	if h.have {
-		v.queue <- h.latest // the queue is new and at least 1 long
-	}
-	h.viewers[v] = struct{}{}
 	h.wg.Add(1)
 	h.clients.Inc()
-	return v, true
+	return true
 }
 
-// unregister forgets a viewer whose goroutine is ending.
-func (h *Hub) unregister(v *viewer) {
+// unregister forgets a socket whose goroutine is ending.
+func (h *Hub) unregister(v *live.Viewer) {
+	if v != nil {
+		h.feed.Leave(v)
+	}
 	h.mu.Lock()
-	delete(h.viewers, v)
 	h.slots--
 	h.mu.Unlock()
 	h.clients.Dec()
@@ -257,26 +244,12 @@ func (h *Hub) unregister(v *viewer) {
 }
 
 // dropSlow counts a viewer whose write timed out as too slow, unless the
-// hub dropped it already.
-func (h *Hub) dropSlow(v *viewer) {
-	h.mu.Lock()
-	dropped := h.dropLocked(v)
-	h.mu.Unlock()
-	if dropped {
+// feed dropped it already.
+func (h *Hub) dropSlow(v *live.Viewer) {
+	if h.feed.Drop(v) {
+		h.dropped.Inc()
 		h.opts.Logger.Info("stream viewer too slow: a write timed out; disconnecting it", "timeout", h.opts.WriteTimeout)
 	}
-}
-
-// dropLocked disconnects a viewer for being too slow, once, and says
-// whether it did. h.mu is held.
-func (h *Hub) dropLocked(v *viewer) bool {
-	if _, ok := h.viewers[v]; !ok {
-		return false // already dropped or gone
-	}
-	delete(h.viewers, v)
-	close(v.gone)
-	h.dropped.Inc()
-	return true
 }
 
 // Shutdown closes every socket with StatusGoingAway and waits for the

@@ -2,7 +2,6 @@ package web
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -14,12 +13,7 @@ import (
 
 	"github.com/meshlock/meshlock/internal/graph"
 	"github.com/meshlock/meshlock/internal/k8s"
-)
-
-// Messages of GET /api/stream.
-const (
-	streamSnapshot = "snapshot"
-	streamDelta    = "delta"
+	"github.com/meshlock/meshlock/internal/live"
 )
 
 // Close reasons (at most 123 bytes each).
@@ -41,14 +35,6 @@ const statusTokenInvalid websocket.StatusCode = 4001
 // streamReadLimit bounds what a client may send: nothing is expected but
 // control frames, so any data message closes its socket.
 const streamReadLimit = 1 << 10
-
-// streamMessage is one message of the stream: {"type":"snapshot","graph":…}
-// first, then {"type":"delta","delta":…} after every refresh.
-type streamMessage struct {
-	Type  string          `json:"type"`
-	Graph *graph.Snapshot `json:"graph,omitempty"`
-	Delta *graph.Delta    `json:"delta,omitempty"`
-}
 
 // ServeHTTP serves GET /api/stream?namespace=a,b: a write-only WebSocket
 // whose first message is the filtered snapshot and whose later messages are
@@ -99,15 +85,15 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	conn.SetReadLimit(streamReadLimit)
-	v, ok := h.register()
-	if !ok {
+	if !h.register() {
 		_ = conn.Close(websocket.StatusGoingAway, reasonShuttingDown)
 		return
 	}
 	reserved = false // unregister releases it
-	defer h.unregister(v)
+	var v *live.Viewer
+	defer func() { h.unregister(v) }()
 	h.opts.Logger.Debug("stream viewer connected", "namespaces", namespaces, "remote", r.RemoteAddr)
-	h.stream(conn, v, namespaces, accessOf(r.Context()))
+	h.stream(conn, &v, namespaces, accessOf(r.Context()))
 	h.opts.Logger.Debug("stream viewer disconnected", "remote", r.RemoteAddr)
 }
 
@@ -147,9 +133,12 @@ func (j *jsonErrors) flush() {
 	writeError(j.ResponseWriter, j.status, truncate(strings.TrimSpace(j.body.String()), 256))
 }
 
-// stream is the viewer's goroutine: it filters and diffs each queued
-// snapshot for this viewer and writes it, until the socket or the hub ends.
-func (h *Hub) stream(conn *websocket.Conn, v *viewer, namespaces []string, acc access) {
+// stream is the viewer's goroutine: it joins the feed with the view its
+// filter and rights make, and writes the feed's messages for that view
+// until the socket or the hub ends. In token mode it checks the token and
+// the rights before each message, and moves to another view when the rights
+// changed. *vp is the viewer, for the caller's cleanup.
+func (h *Hub) stream(conn *websocket.Conn, vp **live.Viewer, namespaces []string, acc access) {
 	readDone := h.discardReads(conn)
 	defer func() {
 		_ = conn.CloseNow()
@@ -184,19 +173,53 @@ func (h *Hub) stream(conn *websocket.Conn, v *viewer, namespaces []string, acc a
 		}
 		return true
 	}
-
-	var prev graph.Snapshot // what this viewer holds
-	sent := false
+	// viewOf is the view the viewer's rights give it on s; false closes the
+	// socket (Kubernetes could not be asked, and no rights were known yet).
 	var lastAll bool
 	var lastVisible map[string]bool
 	haveRights := false
+	viewOf := func(s graph.Snapshot) (live.View, bool) {
+		if acc.auth != nil {
+			ctx, cancel := context.WithTimeout(h.base, h.opts.WriteTimeout)
+			all, visible, err := acc.visible(ctx, snapshotNamespaces(s, namespaces))
+			cancel()
+			switch {
+			case err == nil:
+				lastAll, lastVisible, haveRights = all, visible, true
+			case !haveRights:
+				h.opts.Logger.Warn("stream: could not check a viewer's rights", "error", err)
+				_ = conn.Close(websocket.StatusTryAgainLater, reasonNoRights)
+				return live.View{}, false
+			default:
+				// Kubernetes is unreachable: keep the rights last answered.
+				h.opts.Logger.Warn("stream: could not recheck a viewer's rights; keeping the last answer", "error", err)
+			}
+		} else {
+			lastAll = true
+		}
+		all, visible := lastAll, lastVisible
+		return live.View{
+			Key:   live.ViewKey(namespaces, all, visible),
+			Apply: func(s graph.Snapshot) graph.Snapshot { return restrictSnapshot(s, all, visible, namespaces) },
+		}, true
+	}
+
+	h.mu.Lock()
+	latest := h.latest
+	h.mu.Unlock()
+	view, ok := viewOf(latest)
+	if !ok {
+		return
+	}
+	v := h.feed.Join(view)
+	*vp = v
 	for {
 		if h.ending(conn, v) {
 			return
 		}
-		var s graph.Snapshot
+		var m live.Message
 		select {
-		case <-v.gone:
+		case <-v.Gone():
 			continue // ending closes
 		case <-h.shutdown:
 			continue
@@ -212,50 +235,36 @@ func (h *Hub) stream(conn *websocket.Conn, v *viewer, namespaces []string, acc a
 				return
 			}
 			continue
-		case s = <-v.queue:
+		case m = <-v.Messages():
 		}
-		// Ending takes precedence over queued snapshots.
+		// Ending takes precedence over queued messages.
 		if h.ending(conn, v) {
 			return
 		}
-		if acc.auth != nil && !tokenValid() {
-			return
+		if !h.feed.Current(v, m) {
+			continue // made for a view the viewer has left
 		}
-
-		ctx, cancel := context.WithTimeout(h.base, h.opts.WriteTimeout)
-		all, visible, err := acc.visible(ctx, snapshotNamespaces(s, namespaces))
-		cancel()
-		switch {
-		case err == nil:
-			lastAll, lastVisible, haveRights = all, visible, true
-		case !haveRights:
-			h.opts.Logger.Warn("stream: could not check a viewer's rights", "error", err)
-			_ = conn.Close(websocket.StatusTryAgainLater, reasonNoRights)
-			return
-		default:
-			// Kubernetes is unreachable: keep the rights last answered.
-			h.opts.Logger.Warn("stream: could not recheck a viewer's rights; keeping the last answer", "error", err)
+		if acc.auth != nil {
+			if !tokenValid() {
+				return
+			}
+			next, ok := viewOf(*m.Published)
+			if !ok {
+				return
+			}
+			if next.Key != view.Key {
+				// The rights changed: the new view's snapshot comes next.
+				view = next
+				h.feed.Move(v, view)
+				continue
+			}
 		}
-
-		next := restrictSnapshot(s, lastAll, lastVisible, namespaces)
-		msg := streamMessage{Type: streamSnapshot, Graph: &next}
-		if sent {
-			delta := graph.Diff(prev, next)
-			msg = streamMessage{Type: streamDelta, Delta: &delta}
-		}
-		body, err := json.Marshal(msg)
-		if err != nil {
-			h.opts.Logger.Error("stream: cannot encode the graph", "error", err)
-			_ = conn.Close(websocket.StatusInternalError, reasonEncoding)
-			return
-		}
-		if err := h.write(conn, body); err != nil {
+		if err := h.write(conn, m.Body); err != nil {
 			if errors.Is(err, context.DeadlineExceeded) {
 				h.dropSlow(v)
 			}
 			return
 		}
-		prev, sent = next, true
 	}
 }
 
@@ -274,11 +283,11 @@ func (h *Hub) discardReads(conn *websocket.Conn) <-chan struct{} {
 	return done
 }
 
-// ending closes the socket when the hub dropped the viewer or shuts down,
-// and says whether it did.
-func (h *Hub) ending(conn *websocket.Conn, v *viewer) bool {
+// ending closes the socket when the feed dropped the viewer or the hub
+// shuts down, and says whether it did.
+func (h *Hub) ending(conn *websocket.Conn, v *live.Viewer) bool {
 	select {
-	case <-v.gone:
+	case <-v.Gone():
 		_ = conn.Close(websocket.StatusPolicyViolation, reasonTooSlow)
 		return true
 	default:

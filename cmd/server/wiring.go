@@ -20,6 +20,7 @@ import (
 
 	"github.com/meshlock/meshlock/internal/demo"
 	"github.com/meshlock/meshlock/internal/k8s"
+	"github.com/meshlock/meshlock/internal/live"
 	"github.com/meshlock/meshlock/internal/prom"
 	"github.com/meshlock/meshlock/web"
 )
@@ -141,7 +142,7 @@ func kubeConfig(path, context string) (*rest.Config, error) {
 // app is everything serve runs: the watcher, the refresh loop and the handler.
 type app struct {
 	watcher   *k8s.Watcher
-	refresher *web.Refresher
+	refresher *live.Loop
 	hub       *web.Hub
 	handler   http.Handler
 }
@@ -161,9 +162,12 @@ func newApp(ctx context.Context, cfg config, src sources, registry *prometheus.R
 	if err != nil {
 		return nil, err
 	}
-	refresher, err := web.NewRefresher(web.RefresherOptions{
-		Samples: promClient, Cluster: watcher, Interval: cfg.Refresh, Window: cfg.Window,
-		Namespaces: cfg.Namespaces, Registerer: registry, Logger: logger,
+	refresher, err := live.NewLoop(live.LoopOptions{
+		Sources: []live.SourceConfig{
+			{Name: "prometheus", Source: live.SampleFunc(promClient.Fetch)},
+			{Name: "kubernetes", Source: live.ClusterSource{Reader: watcher}, Changes: watcher.Changes()},
+		},
+		Interval: cfg.Refresh, Window: cfg.Window, Namespaces: cfg.Namespaces, Registerer: registry, Logger: logger,
 	})
 	if err != nil {
 		return nil, err

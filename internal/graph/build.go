@@ -51,6 +51,7 @@ func Build(samples []Sample, cluster Cluster, opts BuildOptions) Snapshot {
 	return Snapshot{
 		GeneratedAt: opts.GeneratedAt,
 		Window:      opts.Window,
+		TrustDomain: cluster.TrustDomain,
 		Posture:     ComputePosture(edges),
 		Nodes:       nodes,
 		Edges:       edges,
@@ -129,20 +130,23 @@ type builder struct {
 	edgeIdx  map[edgeKey]int
 	traffic  []edgeTraffic
 	// bySA lists the workloads running as each ServiceAccount, for callers
-	// known by principal only.
-	bySA map[nodeKey][]string
+	// known by principal only; a principal of another trust domain (another
+	// mesh) names none of them.
+	bySA        map[nodeKey][]string
+	trustDomain string
 }
 
 func newBuilder(cluster Cluster) *builder {
 	b := &builder{
-		nodes:      make([]nodeEntry, 0, len(cluster.Services)+16),
-		byKey:      make(map[nodeKey]int, len(cluster.Services)+16),
-		unknownIdx: -1,
-		selectedBy: make(map[nodeKey]int, len(cluster.Workloads)),
-		dataPlane:  make(map[nodeKey]string, len(cluster.Workloads)),
-		resolved:   make(map[nodeKey]int, len(cluster.Workloads)),
-		edgeIdx:    make(map[edgeKey]int, len(cluster.Services)*4),
-		bySA:       make(map[nodeKey][]string, len(cluster.Workloads)),
+		nodes:       make([]nodeEntry, 0, len(cluster.Services)+16),
+		byKey:       make(map[nodeKey]int, len(cluster.Services)+16),
+		unknownIdx:  -1,
+		selectedBy:  make(map[nodeKey]int, len(cluster.Workloads)),
+		dataPlane:   make(map[nodeKey]string, len(cluster.Workloads)),
+		resolved:    make(map[nodeKey]int, len(cluster.Workloads)),
+		edgeIdx:     make(map[edgeKey]int, len(cluster.Services)*4),
+		bySA:        make(map[nodeKey][]string, len(cluster.Workloads)),
+		trustDomain: cluster.TrustDomain,
 	}
 	for i := range cluster.Services {
 		svc := &cluster.Services[i]
@@ -342,7 +346,7 @@ func (b *builder) sourceNode(s *Sample) (int, nodeKey, []nodeKey) {
 	// mTLS without metadata exchange (TCP) still names the caller's
 	// certificate: the workloads of that namespace and ServiceAccount, which
 	// are inside the mesh, unlike the unknown node.
-	if ns, sa, ok := ParsePrincipal(s.Source.Principal); ok && s.Security == SecurityMutualTLS {
+	if td, ns, sa, ok := ParsePrincipal(s.Source.Principal); ok && s.Security == SecurityMutualTLS && (b.trustDomain == "" || td == b.trustDomain) {
 		idx, callers := b.principalNode(nodeKey{ns, sa})
 		return idx, nodeKey{}, callers
 	}
@@ -389,22 +393,21 @@ func (b *builder) principalNode(sa nodeKey) (int, []nodeKey) {
 	return idx, callers
 }
 
-// ParsePrincipal reads "spiffe://<trust domain>/ns/<namespace>/sa/<name>",
-// whatever the trust domain.
-func ParsePrincipal(p string) (namespace, serviceAccount string, ok bool) {
+// ParsePrincipal reads "spiffe://<trust domain>/ns/<namespace>/sa/<name>".
+func ParsePrincipal(p string) (trustDomain, namespace, serviceAccount string, ok bool) {
 	rest, ok := strings.CutPrefix(p, "spiffe://")
 	if !ok {
-		return "", "", false
+		return "", "", "", false
 	}
-	_, path, ok := strings.Cut(rest, "/")
-	if !ok {
-		return "", "", false
+	td, path, ok := strings.Cut(rest, "/")
+	if !ok || td == "" {
+		return "", "", "", false
 	}
 	parts := strings.Split(path, "/")
 	if len(parts) != 4 || parts[0] != "ns" || parts[2] != "sa" || parts[1] == "" || parts[3] == "" {
-		return "", "", false
+		return "", "", "", false
 	}
-	return parts[1], parts[3], true
+	return td, parts[1], parts[3], true
 }
 
 // destinationNode is the destination Service, else the destination workload.

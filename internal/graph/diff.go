@@ -10,17 +10,19 @@ import (
 // nodes, edges and findings that were added or changed (whole), and the ids
 // of those that went away.
 type Delta struct {
-	GeneratedAt     time.Time `json:"generatedAt"`
-	Window          string    `json:"window"`
-	Stale           bool      `json:"stale"`
-	Error           string    `json:"error"`
-	Posture         Posture   `json:"posture"` // always the new one, whole
-	Nodes           []Node    `json:"nodes,omitempty"`
-	RemovedNodes    []string  `json:"removedNodes,omitempty"`
-	Edges           []Edge    `json:"edges,omitempty"`
-	RemovedEdges    []string  `json:"removedEdges,omitempty"`
-	Findings        []Finding `json:"findings,omitempty"`
-	RemovedFindings []string  `json:"removedFindings,omitempty"`
+	GeneratedAt     time.Time      `json:"generatedAt"`
+	Window          string         `json:"window"`
+	TrustDomain     string         `json:"trustDomain,omitempty"`
+	Stale           bool           `json:"stale"`
+	Error           string         `json:"error"`
+	Sources         []SourceStatus `json:"sources"` // always the new ones, whole
+	Posture         Posture        `json:"posture"` // always the new one, whole
+	Nodes           []Node         `json:"nodes,omitempty"`
+	RemovedNodes    []string       `json:"removedNodes,omitempty"`
+	Edges           []Edge         `json:"edges,omitempty"`
+	RemovedEdges    []string       `json:"removedEdges,omitempty"`
+	Findings        []Finding      `json:"findings,omitempty"`
+	RemovedFindings []string       `json:"removedFindings,omitempty"`
 
 	// headerChanged records that Window, Stale or Error differ from the old
 	// snapshot; the header fields themselves always carry the new values.
@@ -45,7 +47,7 @@ func Diff(old, next Snapshot) Delta {
 		Stale:       next.Stale,
 		Error:       next.Error,
 		Posture:     next.Posture,
-		headerChanged: old.Window != next.Window || old.Stale != next.Stale || old.Error != next.Error ||
+		headerChanged: old.Window != next.Window || old.Stale != next.Stale || old.Error != next.Error || old.TrustDomain != next.TrustDomain ||
 			!postureEqual(old.Posture, next.Posture),
 	}
 	d.Nodes, d.RemovedNodes = diffByID(old.Nodes, next.Nodes, nodeID, nodeEqual)
@@ -59,8 +61,10 @@ func Apply(s Snapshot, d Delta) Snapshot {
 	out := Snapshot{
 		GeneratedAt: d.GeneratedAt,
 		Window:      d.Window,
+		TrustDomain: d.TrustDomain,
 		Stale:       d.Stale,
 		Error:       d.Error,
+		Sources:     d.Sources,
 		Posture:     d.Posture,
 	}
 	out.Nodes = applyByID(s.Nodes, d.Nodes, d.RemovedNodes, nodeID)
@@ -75,6 +79,14 @@ func Apply(s Snapshot, d Delta) Snapshot {
 func nodeID(n *Node) string       { return n.ID }
 func edgeID(e *Edge) string       { return e.ID }
 func findingID(f *Finding) string { return f.ID }
+
+// sourcesEqual compares the sources' states; a later lastSuccess alone is
+// no change worth a message of its own.
+func sourcesEqual(a, b []SourceStatus) bool {
+	return slices.EqualFunc(a, b, func(x, y SourceStatus) bool {
+		return x.Name == y.Name && x.OK == y.OK && x.Error == y.Error
+	})
+}
 
 // nodeEqual treats nil and empty lists alike, as their JSON does.
 func nodeEqual(a, b *Node) bool {

@@ -102,7 +102,7 @@ func TestDeltaJSON(t *testing.T) {
 			}
 		}
 	})
-	want := []string{"edges", "error", "findings", "generatedAt", "nodes", "posture", "removedEdges", "removedFindings", "removedNodes", "stale", "window"}
+	want := []string{"edges", "error", "findings", "generatedAt", "nodes", "posture", "removedEdges", "removedFindings", "removedNodes", "sources", "stale", "window"}
 	if !slices.Equal(got, want) {
 		t.Errorf("delta JSON keys = %v, want %v", got, want)
 	}

@@ -193,6 +193,15 @@ func TestCallersKnownByPrincipalOnly(t *testing.T) {
 			t.Errorf("node %+v", n)
 		}
 	})
+	t.Run("a principal of another trust domain is no workload of this mesh", func(t *testing.T) {
+		c := bookinfo()
+		c.TrustDomain = "corp.example"
+		s := build([]Sample{byPrincipal("spiffe://other.example/ns/default/sa/bookinfo-productpage", 100)}, c)
+		mustEdge(t, s, EdgeID(Unknown, ratingsID, ProtocolTCP))
+		if s.TrustDomain != "corp.example" {
+			t.Errorf("snapshot trust domain %q", s.TrustDomain)
+		}
+	})
 	t.Run("a plaintext caller stays unknown", func(t *testing.T) {
 		s := build([]Sample{measured(tcp(plaintext(Unknown, ratingsID, 10)), MeasureBytes)}, bookinfo())
 		mustEdge(t, s, EdgeID(Unknown, ratingsID, ProtocolTCP))
@@ -201,20 +210,21 @@ func TestCallersKnownByPrincipalOnly(t *testing.T) {
 
 func TestParsePrincipal(t *testing.T) {
 	for _, tc := range []struct {
-		in     string
-		ns, sa string
-		wantOK bool
+		in         string
+		td, ns, sa string
+		wantOK     bool
 	}{
-		{"spiffe://cluster.local/ns/default/sa/web", "default", "web", true},
-		{"spiffe://corp.example/ns/a/sa/b", "a", "b", true},
-		{"spiffe://cluster.local/ns/default/sa/", "", "", false},
-		{"spiffe://cluster.local/ns/default", "", "", false},
-		{"unknown", "", "", false},
-		{"spiffe://cluster.local/ns/a/sa/b/extra", "", "", false},
+		{"spiffe://cluster.local/ns/default/sa/web", "cluster.local", "default", "web", true},
+		{"spiffe://corp.example/ns/a/sa/b", "corp.example", "a", "b", true},
+		{"spiffe://cluster.local/ns/default/sa/", "", "", "", false},
+		{"spiffe://cluster.local/ns/default", "", "", "", false},
+		{"spiffe:///ns/a/sa/b", "", "", "", false},
+		{"unknown", "", "", "", false},
+		{"spiffe://cluster.local/ns/a/sa/b/extra", "", "", "", false},
 	} {
-		ns, sa, ok := ParsePrincipal(tc.in)
-		if ns != tc.ns || sa != tc.sa || ok != tc.wantOK {
-			t.Errorf("ParsePrincipal(%q) = %q, %q, %v", tc.in, ns, sa, ok)
+		td, ns, sa, ok := ParsePrincipal(tc.in)
+		if td != tc.td || ns != tc.ns || sa != tc.sa || ok != tc.wantOK {
+			t.Errorf("ParsePrincipal(%q) = %q, %q, %q, %v", tc.in, td, ns, sa, ok)
 		}
 	}
 }

@@ -99,6 +99,9 @@ type Cluster struct {
 	// ClientTLS resolves DestinationRules per calling workload, as Istio
 	// does for each sidecar; nil means no DestinationRule applies anywhere.
 	ClientTLS ClientTLSFunc
+	// TrustDomain is the mesh config's trust domain, the host of the mesh's
+	// own SPIFFE principals.
+	TrustDomain string
 }
 
 // Service is a Kubernetes Service and the policy that applies to it.
@@ -218,12 +221,26 @@ const (
 type Snapshot struct {
 	GeneratedAt time.Time `json:"generatedAt"`
 	Window      string    `json:"window"`
-	Stale       bool      `json:"stale"`
-	Error       string    `json:"error"`
-	Posture     Posture   `json:"posture"`
-	Nodes       []Node    `json:"nodes"`
-	Edges       []Edge    `json:"edges"`
-	Findings    []Finding `json:"findings"`
+	// TrustDomain is the mesh's (meshConfig.trustDomain); "" when unknown.
+	TrustDomain string `json:"trustDomain,omitempty"`
+	Stale       bool   `json:"stale"`
+	Error       string `json:"error"`
+	// Sources are the inputs the graph was built from, each with its own
+	// state; Stale and Error say the same in short (any source failing).
+	Sources  []SourceStatus `json:"sources"`
+	Posture  Posture        `json:"posture"`
+	Nodes    []Node         `json:"nodes"`
+	Edges    []Edge         `json:"edges"`
+	Findings []Finding      `json:"findings"`
+}
+
+// SourceStatus is the state of one input of the graph.
+type SourceStatus struct {
+	Name  string `json:"name"` // "prometheus", "kubernetes"
+	OK    bool   `json:"ok"`   // its last fetch succeeded
+	Error string `json:"error,omitempty"`
+	// LastSuccess is when its last good data was fetched; nil before the first.
+	LastSuccess *time.Time `json:"lastSuccess"`
 }
 
 // Node is a Service, a workload without a Service, or the unknown caller.

@@ -26,7 +26,9 @@ func (w *Watcher) Cluster() (graph.Cluster, error) {
 	if err != nil {
 		return graph.Cluster{}, err
 	}
-	return buildCluster(state, w.opts.RootNamespace), nil
+	c := buildCluster(state, w.opts.RootNamespace)
+	c.TrustDomain = w.TrustDomain()
+	return c, nil
 }
 
 // listed is one consistent read of every cache.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"sync"
 
 	istioclient "istio.io/client-go/pkg/clientset/versioned"
 	istioinformers "istio.io/client-go/pkg/informers/externalversions"
@@ -66,6 +67,9 @@ type Watcher struct {
 	rules       []networkinglisters.DestinationRuleLister
 	authns      []securitylisters.PeerAuthenticationLister
 	changeNotes chan struct{}
+
+	mu          sync.Mutex
+	trustDomain string // meshConfig.trustDomain, read by followTrustDomain
 }
 
 // NewWatcher prepares the informers; Start runs them.
@@ -73,7 +77,7 @@ func NewWatcher(opts Options) (*Watcher, error) {
 	if err := opts.validate(); err != nil {
 		return nil, err
 	}
-	w := &Watcher{opts: opts, changeNotes: make(chan struct{}, 1)}
+	w := &Watcher{opts: opts, changeNotes: make(chan struct{}, 1), trustDomain: DefaultTrustDomain}
 	notify := cache.ResourceEventHandlerFuncs{
 		AddFunc:    func(any) { w.noteChange() },
 		UpdateFunc: func(any, any) { w.noteChange() },
@@ -133,6 +137,7 @@ func (w *Watcher) Start(ctx context.Context) {
 	for _, f := range w.istioFactories {
 		f.Start(ctx.Done())
 	}
+	go w.followTrustDomain(ctx)
 }
 
 // WaitForSync blocks until every cache has its first full list, or ctx ends.

@@ -617,6 +617,7 @@ func deployViewRules() []string {
 		deployRulesFor("security.istio.io", []string{"peerauthentications"}, "get", "list", "watch"),
 		deployRulesFor("authentication.k8s.io", []string{"tokenreviews"}, "create"),
 		deployRulesFor("authorization.k8s.io", []string{"subjectaccessreviews"}, "create"),
+		[]string{deployRule("get", "configmaps", "") + " [istio]"},
 	)
 }
 

@@ -1,0 +1,305 @@
+package live
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/common/model"
+
+	"github.com/meshlock/meshlock/internal/graph"
+)
+
+// LoopOptions configures the one refresh loop that feeds every viewer.
+type LoopOptions struct {
+	// Sources are fetched at every Interval, in this order; at least one.
+	Sources []SourceConfig
+	// Interval between refreshes. Required.
+	Interval time.Duration
+	// Window is the rate window, reported in the snapshot. Required.
+	Window time.Duration
+	// Namespaces limits the snapshot; empty shows all.
+	Namespaces []string
+	// Registerer receives meshlock_refresh_duration_seconds and
+	// meshlock_refresh_errors_total{source}. Required.
+	Registerer prometheus.Registerer
+	// Logger receives source failures. Default slog.Default().
+	Logger *slog.Logger
+	// Now is the clock. Default time.Now.
+	Now func() time.Time
+}
+
+func (o *LoopOptions) validate() error {
+	if len(o.Sources) == 0 || o.Registerer == nil {
+		return errors.New("live: Sources and Registerer are required")
+	}
+	names := map[string]bool{}
+	for _, s := range o.Sources {
+		if s.Name == "" || s.Source == nil || names[s.Name] {
+			return errors.New("live: every source needs a Source and a name of its own")
+		}
+		names[s.Name] = true
+	}
+	if o.Interval <= 0 || o.Window <= 0 {
+		return errors.New("live: Interval and Window must be positive")
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	return nil
+}
+
+// sourceState is what the loop remembers of one source.
+type sourceState struct {
+	cfg         SourceConfig
+	part        Part // the last good answer
+	have        bool // part holds one
+	err         error
+	lastSuccess time.Time
+}
+
+// Loop keeps the current snapshot. A source that fails keeps its last good
+// part in the graph, which is marked stale with the reason, and recovers on
+// its next good fetch; until every source has answered once, the snapshot
+// is the empty graph marked stale.
+type Loop struct {
+	opts LoopOptions
+
+	mu          sync.RWMutex
+	sources     []*sourceState
+	snapshot    graph.Snapshot
+	subscribers []func(graph.Snapshot)
+
+	duration prometheus.Histogram
+	failures *prometheus.CounterVec
+}
+
+// NewLoop registers the loop's metrics; Run starts it.
+func NewLoop(opts LoopOptions) (*Loop, error) {
+	if err := opts.validate(); err != nil {
+		return nil, err
+	}
+	l := &Loop{
+		opts: opts,
+		duration: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "meshlock_refresh_duration_seconds",
+			Help:    "Time to fetch every source and build the graph.",
+			Buckets: prometheus.ExponentialBuckets(0.005, 2, 12),
+		}),
+		failures: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "meshlock_refresh_errors_total",
+			Help: "Fetches of a source that failed, by source (prometheus, kubernetes).",
+		}, []string{"source"}),
+	}
+	for _, cfg := range opts.Sources {
+		l.sources = append(l.sources, &sourceState{cfg: cfg, err: errors.New("not fetched yet")})
+		// Every series exists from the start, so a rate() over it works before the first failure.
+		l.failures.WithLabelValues(cfg.Name)
+	}
+	l.snapshot = graph.Snapshot{Window: formatWindow(opts.Window), Stale: true, Error: "the first refresh has not finished yet",
+		Sources: l.statusLocked(), Posture: graph.ComputePosture(nil),
+		Nodes: []graph.Node{}, Edges: []graph.Edge{}, Findings: []graph.Finding{}}
+	for _, c := range []prometheus.Collector{l.duration, l.failures} {
+		if err := opts.Registerer.Register(c); err != nil {
+			return nil, err
+		}
+	}
+	return l, nil
+}
+
+// Subscribe calls fn with every new snapshot, in the loop's goroutine: fn
+// must not block.
+func (l *Loop) Subscribe(fn func(graph.Snapshot)) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.subscribers = append(l.subscribers, fn)
+}
+
+// changeSettle is how long a source's changes are gathered before a
+// rebuild: a rollout changes many pods in a burst, and viewers should get
+// one update, not hundreds.
+const changeSettle = 200 * time.Millisecond
+
+// Run refreshes at once, then every Interval, and between intervals
+// fetches again a source that reports a change, until ctx ends.
+func (l *Loop) Run(ctx context.Context) {
+	ticker := time.NewTicker(l.opts.Interval)
+	defer ticker.Stop()
+	l.Refresh(ctx)
+
+	changed := make(chan int, len(l.sources))
+	for i, s := range l.sources {
+		if s.cfg.Changes == nil {
+			continue
+		}
+		go func() {
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case _, ok := <-s.cfg.Changes:
+					if !ok {
+						return
+					}
+					select {
+					case changed <- i:
+					default: // one pending note per source is enough
+					}
+				}
+			}
+		}()
+	}
+	pending := map[int]bool{}
+	var settle <-chan time.Time
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-ticker.C:
+			settle, pending = nil, map[int]bool{} // the refresh fetches them anyway
+			l.Refresh(ctx)
+		case i := <-changed:
+			pending[i] = true
+			if settle == nil {
+				settle = time.After(changeSettle)
+			}
+		case <-settle:
+			settle = nil
+			for i := range pending {
+				l.fetch(ctx, i)
+			}
+			pending = map[int]bool{}
+			l.rebuild()
+		}
+	}
+}
+
+// Refresh fetches every source once and rebuilds the graph.
+func (l *Loop) Refresh(ctx context.Context) {
+	start := time.Now()
+	defer func() { l.duration.Observe(time.Since(start).Seconds()) }()
+	for i := range l.sources {
+		l.fetch(ctx, i)
+	}
+	l.rebuild()
+}
+
+func (l *Loop) fetch(ctx context.Context, i int) {
+	s := l.sources[i]
+	at := l.opts.Now().UTC()
+	part, err := s.cfg.Source.Fetch(ctx, at)
+	if err != nil {
+		l.failures.WithLabelValues(s.cfg.Name).Inc()
+		l.opts.Logger.Warn("a source failed; serving its last good data", "source", s.cfg.Name, "error", err)
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	s.err = err
+	if err == nil {
+		s.part, s.have, s.lastSuccess = part, true, at
+	}
+}
+
+// rebuild makes a snapshot from every source's last good part.
+func (l *Loop) rebuild() {
+	l.mu.Lock()
+	var samples []graph.Sample
+	var cluster graph.Cluster
+	haveCluster := false
+	complete := true
+	var reasons []string
+	for _, s := range l.sources {
+		if s.err != nil {
+			reasons = append(reasons, s.cfg.Name+": "+s.err.Error())
+		}
+		if !s.have {
+			complete = false
+			continue
+		}
+		samples = append(samples, s.part.Samples...)
+		if s.part.Cluster != nil {
+			if haveCluster {
+				cluster = mergeClusters(cluster, *s.part.Cluster)
+			} else {
+				cluster, haveCluster = *s.part.Cluster, true
+			}
+		}
+	}
+	now := l.opts.Now().UTC()
+	var next graph.Snapshot
+	if complete {
+		next = graph.Build(samples, cluster, graph.BuildOptions{GeneratedAt: now, Window: formatWindow(l.opts.Window)})
+		next = graph.Filter(next, l.opts.Namespaces)
+	} else {
+		// Keep what was shown (nothing yet, or a graph from before a source
+		// was replaced), with a fresh time so viewers see the refresh happened.
+		next = l.snapshot
+		next.GeneratedAt = now
+	}
+	next.Sources = l.statusLocked()
+	next.Stale, next.Error = len(reasons) > 0 || !complete, strings.Join(reasons, "; ")
+	l.snapshot = next
+	subscribers := l.subscribers
+	l.mu.Unlock()
+	for _, fn := range subscribers {
+		fn(next)
+	}
+}
+
+// statusLocked is every source's state; l.mu is held.
+func (l *Loop) statusLocked() []graph.SourceStatus {
+	out := make([]graph.SourceStatus, len(l.sources))
+	for i, s := range l.sources {
+		out[i] = graph.SourceStatus{Name: s.cfg.Name, OK: s.err == nil}
+		if s.err != nil {
+			out[i].Error = s.err.Error()
+		}
+		if s.have {
+			at := s.lastSuccess
+			out[i].LastSuccess = &at
+		}
+	}
+	return out
+}
+
+// mergeClusters adds what a second cluster source says to the first's.
+func mergeClusters(a, b graph.Cluster) graph.Cluster {
+	a.Namespaces = append(a.Namespaces, b.Namespaces...)
+	a.Services = append(a.Services, b.Services...)
+	a.Workloads = append(a.Workloads, b.Workloads...)
+	a.Problems = append(a.Problems, b.Problems...)
+	if a.ClientTLS == nil {
+		a.ClientTLS = b.ClientTLS
+	}
+	return a
+}
+
+// Snapshot is the current graph.
+func (l *Loop) Snapshot() graph.Snapshot {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	return l.snapshot
+}
+
+// Ready says why the dashboard cannot yet show true data, or nil: every
+// source's last fetch must have succeeded.
+func (l *Loop) Ready() error {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	for _, s := range l.sources {
+		if s.err != nil {
+			return errors.New(s.cfg.Name + ": " + s.err.Error())
+		}
+	}
+	return nil
+}
+
+// formatWindow writes a duration as PromQL does: 1m, 1m30s.
+func formatWindow(d time.Duration) string { return model.Duration(d).String() }

@@ -41,13 +41,7 @@ func snapshotNamespaces(s graph.Snapshot, selected []string) []string {
 
 // namespaceOfID is the namespace of a node id "<namespace>/<name>", "" for
 // the unknown caller.
-func namespaceOfID(id string) string {
-	ns, _, ok := strings.Cut(id, "/")
-	if !ok {
-		return ""
-	}
-	return ns
-}
+func namespaceOfID(id string) string { return graph.ParseID(id).Namespace }
 
 // namespaceOfObject reads a finding's object, "<Kind> <namespace>/<name>".
 func namespaceOfObject(obj string) string {

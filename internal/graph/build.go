@@ -632,8 +632,6 @@ func ratio(part, whole float64) float64 {
 	return r
 }
 
-// NodeID is the id of a Service or workload node.
-func NodeID(namespace, name string) string { return namespace + "/" + name }
 
 // EdgeID is "<source>-><target>:<protocol>".
 func EdgeID(source, target, protocol string) string {

@@ -60,7 +60,7 @@ func Filter(s Snapshot, namespaces []string) Snapshot {
 	inWanted := func(id string) bool {
 		ns, ok := namespaceOf[id]
 		if !ok {
-			ns, _, _ = strings.Cut(id, "/")
+			ns = ParseID(id).Namespace
 		}
 		return ns != "" && wanted[ns]
 	}
@@ -105,7 +105,7 @@ func findingConcerns(f Finding, keptNodes, namespaces map[string]bool) bool {
 	// Objects read "<Kind> <namespace>/<name>".
 	for _, obj := range f.Objects {
 		_, name, _ := strings.Cut(obj, " ")
-		if ns, _, ok := strings.Cut(name, "/"); ok && namespaces[ns] {
+		if ns := ParseID(name).Namespace; ns != "" && namespaces[ns] {
 			return true
 		}
 	}

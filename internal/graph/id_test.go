@@ -1,0 +1,25 @@
+package graph
+
+import "testing"
+
+func TestIDRoundTrips(t *testing.T) {
+	for _, tc := range []struct {
+		id   ID
+		text string
+	}{
+		{ID{Namespace: "default", Name: "reviews"}, "default/reviews"},
+		{ID{Name: Unknown}, "unknown"},
+		{ID{Namespace: "default", Name: "sa:web"}, "default/sa:web"},
+		{ID{Cluster: "east", Namespace: "default", Name: "reviews"}, "east:default/reviews"},
+	} {
+		if got := tc.id.String(); got != tc.text {
+			t.Errorf("%+v.String() = %q, want %q", tc.id, got, tc.text)
+		}
+		if got := ParseID(tc.text); got != tc.id {
+			t.Errorf("ParseID(%q) = %+v, want %+v", tc.text, got, tc.id)
+		}
+	}
+	if NodeID("a", "b") != "a/b" {
+		t.Error("NodeID")
+	}
+}

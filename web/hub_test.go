@@ -10,7 +10,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
-
 )
 
 func streamLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }

@@ -632,7 +632,6 @@ func ratio(part, whole float64) float64 {
 	return r
 }
 
-
 // EdgeID is "<source>-><target>:<protocol>".
 func EdgeID(source, target, protocol string) string {
 	return source + "->" + target + ":" + protocol

@@ -5,7 +5,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"mime"
+	"net"
 	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
 
 	"github.com/go-chi/chi/v5"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -26,15 +33,24 @@ const maxRequestBody = 64 << 10
 
 // enforceResponse is the contract's answer to POST /api/enforce.
 type enforceResponse struct {
-	DryRun   bool         `json:"dryRun"`
-	ActionID string       `json:"actionId"`
-	Changes  []k8s.Change `json:"changes"`
-	Breaks   []breakView  `json:"breaks"`
+	DryRun   bool   `json:"dryRun"`
+	ActionID string `json:"actionId"`
+	// PlanID identifies the plan: an apply must send back the one it saw.
+	PlanID  string       `json:"planId"`
+	Changes []k8s.Change `json:"changes"`
+	Breaks  []breakView  `json:"breaks"`
 	// ServerValidated says whether Kubernetes ran admission and validation
 	// on the plan (false in the demo, whose fake API cannot dry-run).
 	ServerValidated bool `json:"serverValidated"`
 	// Warnings say where the change will not have the effect one may expect.
 	Warnings []string `json:"warnings,omitempty"`
+}
+
+// planChangedResponse is the 409 of an apply whose plan is no longer what
+// the live state gives: the contract's error, with the new plan beside it.
+type planChangedResponse struct {
+	Error string `json:"error"`
+	enforceResponse
 }
 
 // breakView is a live edge the change would cut.
@@ -47,16 +63,18 @@ type breakView struct {
 }
 
 func (h *handlers) handleEnforce(w http.ResponseWriter, r *http.Request) {
-	var req k8s.EnforceRequest
-	decoder := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxRequestBody))
-	decoder.DisallowUnknownFields()
-	if err := decoder.Decode(&req); err != nil {
+	if err := requireJSON(r); err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	req, err := decodeEnforceRequest(http.MaxBytesReader(w, r.Body, maxRequestBody))
+	if err != nil {
 		var tooLarge *http.MaxBytesError
 		if errors.As(err, &tooLarge) {
 			writeError(w, http.StatusBadRequest, fmt.Sprintf("the request body is larger than %d bytes", maxRequestBody))
 			return
 		}
-		writeError(w, http.StatusBadRequest, "malformed JSON: "+err.Error())
+		writeError(w, http.StatusBadRequest, err.Error())
 		return
 	}
 	if err := req.Validate(); err != nil {
@@ -65,7 +83,7 @@ func (h *handlers) handleEnforce(w http.ResponseWriter, r *http.Request) {
 	}
 	actor := actorOf(r)
 	result, err := h.opts.Enforcer.Enforce(r.Context(), actor.Clients, actor.Who, req)
-	if err != nil {
+	if err != nil && !errors.Is(err, k8s.ErrPlanChanged) {
 		h.writeEnforceError(w, err)
 		return
 	}
@@ -73,11 +91,143 @@ func (h *handlers) handleEnforce(w http.ResponseWriter, r *http.Request) {
 	if changes == nil {
 		changes = []k8s.Change{}
 	}
-	writeJSON(w, http.StatusOK, enforceResponse{
-		DryRun: result.DryRun, ActionID: result.ActionID, Changes: changes,
+	answer := enforceResponse{
+		DryRun: result.DryRun, ActionID: result.ActionID, PlanID: result.PlanID, Changes: changes,
 		Breaks: breaksOf(h.opts.Graph.Snapshot(), req), ServerValidated: result.ServerValidated,
 		Warnings: result.Warnings,
-	})
+	}
+	if err != nil {
+		writeJSON(w, http.StatusConflict, planChangedResponse{Error: err.Error(), enforceResponse: answer})
+		return
+	}
+	writeJSON(w, http.StatusOK, answer)
+}
+
+// requireJSON refuses a body that does not say it is JSON: a form or a
+// text/plain body is what a cross-site page can send without a preflight.
+func requireJSON(r *http.Request) error {
+	ct := r.Header.Get("Content-Type")
+	if ct == "" {
+		return errors.New("the request needs Content-Type: application/json")
+	}
+	mediaType, params, err := mime.ParseMediaType(ct)
+	if err != nil || mediaType != "application/json" {
+		return fmt.Errorf("the request body must be JSON (Content-Type: application/json), not %s", clip(ct))
+	}
+	if cs, ok := params["charset"]; ok && !strings.EqualFold(cs, "utf-8") {
+		return fmt.Errorf("the request body must be UTF-8 JSON, not charset %s", clip(cs))
+	}
+	return nil
+}
+
+// enforceFields are the request's keys, spelled exactly so.
+var enforceFields = []string{"scope", "namespace", "service", "mode", "dryRun", "planId"}
+
+// decodeEnforceRequest reads one JSON object, strictly. encoding/json
+// matches keys case-insensitively and lets a later duplicate win, so
+// {"dryRun":true,"DRYRUN":false} would apply: the keys are read one by one
+// and must be spelled exactly, once each. dryRun must be present and a
+// boolean, so that nothing is applied by accident; nothing may follow the
+// object.
+func decodeEnforceRequest(body io.Reader) (k8s.EnforceRequest, error) {
+	var req k8s.EnforceRequest
+	dec := json.NewDecoder(body)
+	if tok, err := dec.Token(); err != nil {
+		return req, malformed(err)
+	} else if tok != json.Delim('{') {
+		return req, errors.New("malformed JSON: the request must be a JSON object")
+	}
+	seen := map[string]bool{}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return req, malformed(err)
+		}
+		key, _ := tok.(string)
+		if !slices.Contains(enforceFields, key) {
+			for _, f := range enforceFields {
+				if strings.EqualFold(f, key) {
+					return req, fmt.Errorf("unknown field %s: keys are case-sensitive, the field is %q", clip(strconv.Quote(key)), f)
+				}
+			}
+			return req, fmt.Errorf("unknown field %s: the fields are %s", clip(strconv.Quote(key)), strings.Join(enforceFields, ", "))
+		}
+		if seen[key] {
+			return req, fmt.Errorf("field %q is given twice", key)
+		}
+		seen[key] = true
+		var raw json.RawMessage
+		if err := dec.Decode(&raw); err != nil {
+			return req, malformed(err)
+		}
+		if key == "dryRun" {
+			switch string(raw) {
+			case "true":
+				req.DryRun = true
+			case "false":
+				req.DryRun = false
+			default:
+				return req, errors.New("dryRun must be a boolean: true to see the plan, false to apply it")
+			}
+			continue
+		}
+		var value string
+		if len(raw) == 0 || raw[0] != '"' || json.Unmarshal(raw, &value) != nil {
+			return req, fmt.Errorf("%s must be a string", key)
+		}
+		switch key {
+		case "scope":
+			req.Scope = value
+		case "namespace":
+			req.Namespace = value
+		case "service":
+			req.Service = value
+		case "mode":
+			req.Mode = value
+		case "planId":
+			req.PlanID = value
+		}
+	}
+	if _, err := dec.Token(); err != nil { // the closing brace
+		return req, malformed(err)
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			return req, err
+		}
+		return req, errors.New("malformed JSON: the request must be one JSON object with nothing after it")
+	}
+	if !seen["dryRun"] {
+		return req, errors.New("dryRun is required: true to see the plan, false to apply it")
+	}
+	if !req.DryRun && req.PlanID == "" {
+		return req, errors.New("an apply (dryRun false) needs the planId of the dry run whose plan it applies")
+	}
+	return req, nil
+}
+
+// malformed is a decoding error as one sentence; a body over the size cap
+// stays a *http.MaxBytesError for the caller.
+func malformed(err error) error {
+	var tooLarge *http.MaxBytesError
+	if errors.As(err, &tooLarge) {
+		return err
+	}
+	if errors.Is(err, io.EOF) {
+		return errors.New("malformed JSON: the body ends before the JSON object does")
+	}
+	return errors.New("malformed JSON: " + clip(err.Error()))
+}
+
+// clip keeps what a client sent short in an answer: bad input is never
+// echoed back in full.
+func clip(s string) string {
+	const limit = 80
+	if len(s) <= limit {
+		return s
+	}
+	return strings.ToValidUTF8(s[:limit], "") + "…"
 }
 
 // writeEnforceError maps the write side's errors to statuses.
@@ -95,10 +245,25 @@ func (h *handlers) writeEnforceError(w http.ResponseWriter, err error) {
 		writeError(w, http.StatusUnauthorized, err.Error())
 	case apierrors.IsInvalid(err), apierrors.IsBadRequest(err):
 		writeError(w, http.StatusBadRequest, err.Error())
+	case unreachable(err):
+		h.opts.Logger.Warn("enforce: the Kubernetes API is unavailable", "error", err)
+		writeError(w, http.StatusServiceUnavailable, "the Kubernetes API cannot be reached right now, try again: "+err.Error())
 	default:
 		h.opts.Logger.Error("enforce", "error", err)
 		writeError(w, http.StatusInternalServerError, err.Error())
 	}
+}
+
+// unreachable reports an error that says the Kubernetes API could not be
+// reached or could not answer now (a connection refused or reset, a
+// timeout, a 503 or 429), as opposed to one that says no.
+func unreachable(err error) bool {
+	if apierrors.IsServiceUnavailable(err) || apierrors.IsTimeout(err) || apierrors.IsServerTimeout(err) || apierrors.IsTooManyRequests(err) {
+		return true
+	}
+	var netErr net.Error
+	return errors.As(err, &netErr) || errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) ||
+		errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, context.DeadlineExceeded)
 }
 
 // breaksOf lists the live edges the change would cut, from the current

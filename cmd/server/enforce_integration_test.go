@@ -50,6 +50,7 @@ func post(t *testing.T, url, token, body string, out any) int {
 type enforceAnswer struct {
 	DryRun   bool   `json:"dryRun"`
 	ActionID string `json:"actionId"`
+	PlanID   string `json:"planId"`
 	Changes  []struct {
 		Action, Kind, Namespace, Name string
 	} `json:"changes"`
@@ -92,7 +93,8 @@ func TestDemoEnforceAndUndo(t *testing.T) {
 	}
 
 	var applied enforceAnswer
-	if code := post(t, base+"/api/enforce", "", fmt.Sprintf(request, false), &applied); code != http.StatusOK || applied.ActionID == "" {
+	apply := strings.Replace(fmt.Sprintf(request, false), `"dryRun":false`, `"dryRun":false,"planId":"`+plan.PlanID+`"`, 1)
+	if code := post(t, base+"/api/enforce", "", apply, &applied); code != http.StatusOK || applied.ActionID == "" {
 		t.Fatalf("apply: %d %+v", code, applied)
 	}
 	integration.Eventually(t, 2*window+3*time.Second, "bookinfo locked within two windows", func() (bool, string) {
@@ -136,7 +138,8 @@ func TestTokenAuthOnRealCluster(t *testing.T) {
 	// Prometheus is not needed for writes: an unreachable one only makes the graph stale.
 	base := startMeshlock(t, "--kubeconfig="+cluster.Kubeconfig, "--prometheus-url=http://127.0.0.1:1",
 		"--auth=token", "--allow-enforce", "--audit-namespace=default")
-	const request = `{"scope":"service","namespace":"default","service":"reviews","mode":"destinationrule","dryRun":false}`
+	const dryRun = `{"scope":"service","namespace":"default","service":"reviews","mode":"destinationrule","dryRun":true}`
+	request := `{"scope":"service","namespace":"default","service":"reviews","mode":"destinationrule","dryRun":false,"planId":"unseen"}`
 
 	var answer enforceAnswer
 	if code := post(t, base+"/api/enforce", "", request, &answer); code != http.StatusUnauthorized {
@@ -155,6 +158,11 @@ func TestTokenAuthOnRealCluster(t *testing.T) {
 		t.Fatalf("the forbidden request changed the rule: %v %v", after.ResourceVersion, err)
 	}
 
+	answer = enforceAnswer{}
+	if code := post(t, base+"/api/enforce", cluster.Token(testbed.AdminUser), dryRun, &answer); code != http.StatusOK || answer.PlanID == "" {
+		t.Fatalf("the admin's dry run: %d %+v", code, answer)
+	}
+	request = strings.Replace(request, "unseen", answer.PlanID, 1)
 	answer = enforceAnswer{}
 	if code := post(t, base+"/api/enforce", cluster.Token(testbed.AdminUser), request, &answer); code != http.StatusOK || answer.ActionID == "" {
 		t.Fatalf("the admin: %d %+v", code, answer)

@@ -44,6 +44,13 @@ type Action struct {
 	Objects   []ActionObject `json:"objects"`
 	UndoneAt  *time.Time     `json:"undoneAt,omitempty"`
 	UndoneBy  string         `json:"undoneBy,omitempty"`
+	// Error, when set, says why the action failed midway; what it had
+	// written was then rolled back. RolledBack says the rollback restored
+	// every object (the action then counts as undone by "meshlock
+	// (rollback)"); otherwise RollbackError says what it could not restore.
+	Error         string `json:"error,omitempty"`
+	RolledBack    bool   `json:"rolledBack,omitempty"`
+	RollbackError string `json:"rollbackError,omitempty"`
 }
 
 // ActionObject is one object an action changed.
@@ -64,6 +71,9 @@ type ActionObject struct {
 	// Undo is the JSON patch that takes an update back exactly (only the
 	// fields the action set), applied only while ResourceVersion still holds.
 	Undo []patchOp `json:"undo,omitempty"`
+	// RolledBack: the action failed and its rollback restored this object,
+	// so Undo leaves it alone.
+	RolledBack bool `json:"rolledBack,omitempty"`
 }
 
 var actionIDPattern = regexp.MustCompile(`^[0-9]{8}-[0-9]{6}-[0-9a-f]{8}$`)
@@ -148,6 +158,9 @@ func (e *Enforcer) Undo(ctx context.Context, c Clients, who, actionID string) (A
 	if err != nil {
 		return Action{}, err
 	}
+	if action.RolledBack {
+		return action, newError(ErrConflict, "action %s failed while it was applied and was rolled back then (%s); there is nothing to undo", action.ID, action.Error)
+	}
 	if action.UndoneAt != nil {
 		return action, newError(ErrConflict, "action %s was already undone by %s at %s", action.ID, action.UndoneBy, action.UndoneAt.Format(time.RFC3339))
 	}
@@ -155,6 +168,9 @@ func (e *Enforcer) Undo(ctx context.Context, c Clients, who, actionID string) (A
 	// Plan the undo: every object must be exactly as the action left it.
 	var writes []objectWrite
 	for _, o := range slices.Backward(action.Objects) {
+		if o.RolledBack {
+			continue // restored when the action failed
+		}
 		ref := fmt.Sprintf("%s %s/%s", o.Kind, o.Namespace, o.Name)
 		current, err := getObject(ctx, c, o.Kind, o.Namespace, o.Name)
 		if apierrors.IsNotFound(err) {

@@ -23,7 +23,7 @@ func TestAuditRecordsAndUndoesOnFake(t *testing.T) {
 	ctx := context.Background()
 	before := enfJSON(t, &enfGetDR(t, w, "default", "reviews").Spec)
 
-	res, err := w.enforcer.Enforce(ctx, w.clients, "alice", enfReq(ScopeNamespace, "default", "", ModeDestinationRule, false))
+	res, err := enfApply(ctx, w.enforcer, w.clients, "alice", enfReq(ScopeNamespace, "default", "", ModeDestinationRule, false))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -94,7 +94,7 @@ func TestAuditRecordsAndUndoesOnFake(t *testing.T) {
 func TestUndoRefusesAfterForeignEditOnFake(t *testing.T) {
 	w := enfNewWorld(t, enfSvc("default", "reviews", map[string]string{"app": "reviews"}, 9080), enfDR("default", "reviews", "reviews", 1))
 	ctx := context.Background()
-	res, err := w.enforcer.Enforce(ctx, w.clients, "alice", enfReq(ScopeService, "default", "reviews", ModeDestinationRule, false))
+	res, err := enfApply(ctx, w.enforcer, w.clients, "alice", enfReq(ScopeService, "default", "reviews", ModeDestinationRule, false))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -125,7 +125,7 @@ func TestActionsNewestFirstAndUnknownIDs(t *testing.T) {
 	ctx := context.Background()
 	var ids []string
 	for _, mode := range []string{ModeDestinationRule, ModePeerAuthentication, ModePeerAuthentication} {
-		res, err := w.enforcer.Enforce(ctx, w.clients, "alice", enfReq(ScopeService, "default", "reviews", mode, false))
+		res, err := enfApply(ctx, w.enforcer, w.clients, "alice", enfReq(ScopeService, "default", "reviews", mode, false))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -137,18 +137,19 @@ func TestActionsNewestFirstAndUnknownIDs(t *testing.T) {
 	if _, err := w.kube.CoreV1().ConfigMaps("meshlock").Create(ctx, junk, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
+	// The last one changed nothing (already STRICT): it wrote and recorded nothing.
+	if ids[2] != "" {
+		t.Errorf("a no-op apply answers action id %q, want none", ids[2])
+	}
+	ids = ids[:2]
 	actions, err := w.enforcer.Actions(ctx, w.clients)
-	if err != nil || len(actions) != 3 {
+	if err != nil || len(actions) != 2 {
 		t.Fatalf("actions: %+v %v", actions, err)
 	}
 	for i, a := range actions {
 		if a.ID != ids[len(ids)-1-i] {
 			t.Errorf("actions[%d] = %s, want newest first %v", i, a.ID, ids)
 		}
-	}
-	// The last one changed nothing (already STRICT): recorded, with no objects.
-	if len(actions[0].Objects) != 0 {
-		t.Errorf("a no-op action records objects: %+v", actions[0].Objects)
 	}
 	for _, id := range []string{"", "nope", "../x", "20260101-000000-00000000"} {
 		if _, err := w.enforcer.Undo(ctx, w.clients, "bob", id); !errors.Is(err, ErrNotFound) {
@@ -163,7 +164,7 @@ func TestAuditClientIdentity(t *testing.T) {
 	server := kubefake.NewClientset()
 	e := enfNewEnforcer(t, EnforcerOptions{AuditClient: server})
 	ctx := context.Background()
-	res, err := e.Enforce(ctx, w.clients, "alice", enfReq(ScopeService, "default", "reviews", ModeDestinationRule, false))
+	res, err := enfApply(ctx, e, w.clients, "alice", enfReq(ScopeService, "default", "reviews", ModeDestinationRule, false))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -204,7 +205,7 @@ func TestUndoFailingMidwayIsTakenBack(t *testing.T) {
 	w := enfNewWorld(t, enfSvc("default", "reviews", map[string]string{"app": "reviews"}, 9080), enfSvc("default", "ratings", map[string]string{"app": "ratings"}, 9080),
 		enfDR("default", "reviews", "reviews", 1))
 	ctx := context.Background()
-	res, err := w.enforcer.Enforce(ctx, w.clients, "alice", enfReq(ScopeNamespace, "default", "", ModeDestinationRule, false))
+	res, err := enfApply(ctx, w.enforcer, w.clients, "alice", enfReq(ScopeNamespace, "default", "", ModeDestinationRule, false))
 	if err != nil {
 		t.Fatal(err)
 	}

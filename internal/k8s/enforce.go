@@ -2,10 +2,14 @@ package k8s
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -66,6 +70,10 @@ var (
 	ErrNotFound = errors.New("not found")
 	// ErrInvalid (400): a request that can never succeed as written.
 	ErrInvalid = errors.New("invalid request")
+	// ErrPlanChanged (409, an ErrConflict): an apply whose planId is not the
+	// plan the live state gives now. Nothing was written; the Result that
+	// comes with it is the new plan, as a dry run would answer it.
+	ErrPlanChanged = fmt.Errorf("the plan changed: %w", ErrConflict)
 )
 
 // enforceError is one clear sentence that still matches ErrConflict,
@@ -96,6 +104,9 @@ type EnforceRequest struct {
 	Service   string `json:"service"`
 	Mode      string `json:"mode"`
 	DryRun    bool   `json:"dryRun"`
+	// PlanID is the planId of the dry run an apply carries out: an apply
+	// needs it, so that what is written is exactly the plan a person saw.
+	PlanID string `json:"planId,omitempty"`
 }
 
 // Validate rejects what can never succeed: an unknown scope or mode, an
@@ -104,12 +115,15 @@ type EnforceRequest struct {
 // namespace or service given where the scope does not use it (so that a
 // mistaken request never widens to the whole mesh or namespace).
 func (r EnforceRequest) Validate() error {
+	if !r.DryRun && r.PlanID == "" {
+		return newError(ErrInvalid, "an apply (dryRun false) needs the planId of the dry run whose plan it applies")
+	}
 	switch r.Mode {
 	case ModeDestinationRule, ModePeerAuthentication:
 	case "":
 		return newError(ErrInvalid, "mode is required: %s or %s", ModeDestinationRule, ModePeerAuthentication)
 	default:
-		return newError(ErrInvalid, "unknown mode %q: want %s or %s", r.Mode, ModeDestinationRule, ModePeerAuthentication)
+		return newError(ErrInvalid, "unknown mode %s: want %s or %s", quoteClipped(r.Mode), ModeDestinationRule, ModePeerAuthentication)
 	}
 	switch r.Scope {
 	case ScopeMesh:
@@ -130,13 +144,13 @@ func (r EnforceRequest) Validate() error {
 			return newError(ErrInvalid, "scope service needs a service")
 		}
 		if errs := validation.IsDNS1035Label(r.Service); len(errs) > 0 {
-			return newError(ErrInvalid, "invalid service name %q: %s", r.Service, strings.Join(errs, "; "))
+			return newError(ErrInvalid, "invalid service name %s: %s", quoteClipped(r.Service), strings.Join(errs, "; "))
 		}
 		return nil
 	case "":
 		return newError(ErrInvalid, "scope is required: %s, %s or %s", ScopeMesh, ScopeNamespace, ScopeService)
 	default:
-		return newError(ErrInvalid, "unknown scope %q: want %s, %s or %s", r.Scope, ScopeMesh, ScopeNamespace, ScopeService)
+		return newError(ErrInvalid, "unknown scope %s: want %s, %s or %s", quoteClipped(r.Scope), ScopeMesh, ScopeNamespace, ScopeService)
 	}
 }
 
@@ -145,9 +159,22 @@ func validNamespace(ns string) error {
 		return newError(ErrInvalid, "a namespace is required")
 	}
 	if errs := validation.IsDNS1123Label(ns); len(errs) > 0 {
-		return newError(ErrInvalid, "invalid namespace %q: %s", ns, strings.Join(errs, "; "))
+		return newError(ErrInvalid, "invalid namespace %s: %s", quoteClipped(ns), strings.Join(errs, "; "))
 	}
 	return nil
+}
+
+// quoteClipped quotes a name for an error message, shortened: what a client
+// sent is never echoed back in full (a name is at most 63 characters, so
+// the start says enough). It clips the quoted form, since quoting can make
+// a string four times longer.
+func quoteClipped(s string) string {
+	const limit = 72
+	q := strconv.Quote(s)
+	if len(q) <= limit {
+		return q
+	}
+	return strings.ToValidUTF8(q[:limit], "") + "…"
 }
 
 // Clients are the identity an action is performed with: the server's own,
@@ -175,9 +202,11 @@ type Change struct {
 
 // Result answers an enforce request.
 type Result struct {
-	DryRun   bool     `json:"dryRun"`
-	ActionID string   `json:"actionId"`
-	Changes  []Change `json:"changes"`
+	DryRun   bool   `json:"dryRun"`
+	ActionID string `json:"actionId"`
+	// PlanID identifies the plan (see planID): an apply must send it back.
+	PlanID  string   `json:"planId"`
+	Changes []Change `json:"changes"`
 	// ServerValidated is true when the API server ran admission and
 	// validation on every create and update of the plan (a server-side dry
 	// run, or the applied write itself). It is false against clients that
@@ -259,8 +288,11 @@ func (e *Enforcer) auditClient(c Clients) kubernetes.Interface {
 }
 
 // Enforce plans the request and, unless it is a dry run, applies it and
-// records it. A plan with any conflict applies nothing and answers
-// ErrConflict (a dry run reports the conflicts in the changes instead).
+// records it. An apply must carry the planId of the plan the live state
+// gives now: otherwise it writes nothing and answers the new plan with
+// ErrPlanChanged. A plan with any conflict applies nothing and answers
+// ErrConflict (a dry run reports the conflicts in the changes instead). A
+// plan that changes nothing writes and records nothing.
 func (e *Enforcer) Enforce(ctx context.Context, c Clients, who string, req EnforceRequest) (Result, error) {
 	if err := req.Validate(); err != nil {
 		return Result{}, err
@@ -272,7 +304,7 @@ func (e *Enforcer) Enforce(ctx context.Context, c Clients, who string, req Enfor
 	if err != nil {
 		return Result{}, err
 	}
-	res := Result{DryRun: req.DryRun, ServerValidated: honoursDryRun(c), Changes: make([]Change, 0, len(steps))}
+	res := Result{DryRun: req.DryRun, PlanID: planID(req, steps), ServerValidated: honoursDryRun(c), Changes: make([]Change, 0, len(steps))}
 	if req.Scope == ScopeMesh && req.Mode == ModeDestinationRule {
 		if res.Warnings, err = shadowingRules(ctx, c); err != nil {
 			return Result{}, err
@@ -281,7 +313,7 @@ func (e *Enforcer) Enforce(ctx context.Context, c Clients, who string, req Enfor
 	for _, s := range steps {
 		res.Changes = append(res.Changes, s.change)
 	}
-	if req.DryRun {
+	if req.DryRun || req.PlanID != res.PlanID {
 		if res.ServerValidated {
 			for i, s := range steps {
 				if s.change.Action == ActionUnchanged || s.change.Conflict != "" {
@@ -296,6 +328,11 @@ func (e *Enforcer) Enforce(ctx context.Context, c Clients, who string, req Enfor
 				}
 			}
 		}
+		if !req.DryRun {
+			res.DryRun = true // what it answers is a plan: nothing was applied
+			return res, &enforceError{kind: ErrPlanChanged, msg: fmt.Sprintf(
+				"the cluster changed since the plan was made, so nothing was applied: review the new plan and apply it with planId %s", res.PlanID)}
+		}
 		return res, nil
 	}
 	for _, s := range steps {
@@ -303,7 +340,25 @@ func (e *Enforcer) Enforce(ctx context.Context, c Clients, who string, req Enfor
 			return res, newError(ErrConflict, "%s %s/%s: %s; nothing was applied", s.change.Kind, s.change.Namespace, s.change.Name, s.change.Conflict)
 		}
 	}
+	if !slices.ContainsFunc(steps, func(s planStep) bool { return s.change.Action != ActionUnchanged }) {
+		return res, nil // nothing to write, so nothing to record either
+	}
 	return e.apply(ctx, c, who, req, steps, res)
+}
+
+// planID hashes what an apply of the plan would do: the request, and for
+// every change its action, object, the YAML it writes, the state it
+// replaces, its conflict and the resourceVersion that guards it. The same
+// live state gives the same id; any change to the objects gives another.
+func planID(req EnforceRequest, steps []planStep) string {
+	h := sha256.New()
+	enc := json.NewEncoder(h)
+	_ = enc.Encode([]string{req.Scope, req.Namespace, req.Service, req.Mode})
+	for _, s := range steps {
+		_ = enc.Encode([]string{s.change.Action, s.change.Kind, s.change.Namespace, s.change.Name,
+			s.change.YAML, s.previous, s.change.Conflict, s.write.resourceVersion})
+	}
+	return hex.EncodeToString(h.Sum(nil)[:16])
 }
 
 func (e *Enforcer) apply(ctx context.Context, c Clients, who string, req EnforceRequest, steps []planStep, res Result) (Result, error) {
@@ -314,6 +369,17 @@ func (e *Enforcer) apply(ctx context.Context, c Clients, who string, req Enforce
 		Objects: []ActionObject{},
 	}
 	var done []appliedWrite
+	// fail takes back what was written and, if anything was, records the
+	// failed action with what the rollback achieved: the cluster was
+	// changed, if only for a moment, and the trail must say so.
+	fail := func(cause error) (Result, error) {
+		outcome := e.rollback(ctx, c, done)
+		rbErr := errors.Join(outcome...)
+		if len(done) > 0 {
+			e.recordFailure(ctx, c, action, outcome, cause, rbErr)
+		}
+		return Result{}, withRollback(cause, rbErr)
+	}
 	for i, s := range steps {
 		if s.change.Action == ActionUnchanged {
 			continue
@@ -323,24 +389,23 @@ func (e *Enforcer) apply(ctx context.Context, c Clients, who string, req Enforce
 		}
 		obj, err := e.write(ctx, c, s.write, false)
 		if err != nil {
-			rbErr := e.rollback(ctx, c, done)
-			return Result{}, withRollback(e.writeError(s.write, err, "applying"), rbErr)
+			return fail(e.writeError(s.write, err, "applying"))
 		}
 		done = append(done, appliedWrite{write: s.write, result: obj})
-		yaml, err := objectYAML(obj)
-		if err != nil {
-			rbErr := e.rollback(ctx, c, done)
-			return Result{}, withRollback(err, rbErr)
-		}
-		res.Changes[i].YAML = yaml
+		yaml, yamlErr := objectYAML(obj)
 		action.Objects = append(action.Objects, ActionObject{
 			Kind: s.write.kind, Namespace: s.write.namespace, Name: s.write.name, Action: s.change.Action,
 			Previous: s.previous, After: yaml, ResourceVersion: obj.GetResourceVersion(), UID: string(obj.GetUID()),
 			Undo: s.write.inverse,
 		})
+		if yamlErr != nil {
+			return fail(yamlErr)
+		}
+		res.Changes[i].YAML = yaml
 	}
 	if err := e.saveAction(ctx, c, action); err != nil {
-		rbErr := e.rollback(ctx, c, done)
+		// The audit store just refused a record: no second one is attempted.
+		rbErr := errors.Join(e.rollback(ctx, c, done)...)
 		return Result{}, withRollback(fmt.Errorf("recording the action in namespace %s (so nothing was applied): %w", e.opts.AuditNamespace, err), rbErr)
 	}
 	for _, d := range done {
@@ -351,6 +416,35 @@ func (e *Enforcer) apply(ctx context.Context, c Clients, who string, req Enforce
 		"namespace", req.Namespace, "service", req.Service, "objects", len(action.Objects))
 	res.ActionID = action.ID
 	return res, nil
+}
+
+// rollbackActor is who an action that was rolled back at once is undone by.
+const rollbackActor = "meshlock (rollback)"
+
+// recordFailure saves the record of an action that failed midway: the
+// error, and for each object written whether the rollback restored it. A
+// complete rollback counts as the action's undo; after an incomplete one,
+// Undo restores the objects the rollback could not. A failure to record is
+// logged: the request's own error is what the caller needs.
+func (e *Enforcer) recordFailure(ctx context.Context, c Clients, action Action, outcome []error, cause, rbErr error) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	action.Error = cause.Error()
+	for i := range action.Objects {
+		action.Objects[i].RolledBack = i < len(outcome) && outcome[i] == nil
+	}
+	if rbErr == nil {
+		now := e.opts.Now().UTC()
+		action.RolledBack, action.UndoneAt, action.UndoneBy = true, &now, rollbackActor
+	} else {
+		action.RollbackError = rbErr.Error()
+	}
+	if err := e.saveAction(ctx, c, action); err != nil {
+		e.opts.Logger.Error("could not record a failed action", "action", action.ID, "error", err, "cause", cause)
+		return
+	}
+	e.opts.Logger.Warn("enforce failed and was rolled back", "action", action.ID, "who", action.Who,
+		"complete", rbErr == nil, "error", cause)
 }
 
 func actionVerb(w objectWrite) string {
@@ -409,20 +503,21 @@ type appliedWrite struct {
 
 // rollback undoes writes of this action in reverse order, each guarded by
 // the resourceVersion the write produced, so a rollback never overwrites a
-// later change by someone else.
-func (e *Enforcer) rollback(ctx context.Context, c Clients, done []appliedWrite) error {
+// later change by someone else. It answers the outcome of each write of
+// done, in done's order (nil: restored).
+func (e *Enforcer) rollback(ctx context.Context, c Clients, done []appliedWrite) []error {
 	// The request's context may be what failed; a rollback must still run.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
-	var errs []error
-	for _, d := range slices.Backward(done) {
+	outcome := make([]error, len(done))
+	for i, d := range slices.Backward(done) {
 		inv := d.write.invert(d.result)
 		if _, err := e.write(ctx, c, inv, false); err != nil {
-			errs = append(errs, fmt.Errorf("%s %s/%s: %w", d.write.kind, d.write.namespace, d.write.name, err))
+			outcome[i] = fmt.Errorf("%s %s/%s: %w", d.write.kind, d.write.namespace, d.write.name, err)
 			e.opts.Logger.Error("rollback failed", "kind", d.write.kind, "namespace", d.write.namespace, "name", d.write.name, "error", err)
 		}
 	}
-	return errors.Join(errs...)
+	return outcome
 }
 
 // getServices reads the Services of the scope, sorted by name. Namespace

@@ -116,9 +116,9 @@ func enfWrites(f *k8stesting.Fake) []string {
 
 func TestEnforceRequestValidate(t *testing.T) {
 	valid := []EnforceRequest{
-		{Scope: "mesh", Mode: "destinationrule"},
-		{Scope: "mesh", Mode: "peerauthentication"},
-		{Scope: "namespace", Namespace: "default", Mode: "destinationrule"},
+		{Scope: "mesh", Mode: "destinationrule", DryRun: true},
+		{Scope: "mesh", Mode: "peerauthentication", PlanID: "0123"},
+		{Scope: "namespace", Namespace: "default", Mode: "destinationrule", DryRun: true},
 		{Scope: "service", Namespace: "default", Service: "reviews", Mode: "peerauthentication", DryRun: true},
 	}
 	for _, r := range valid {
@@ -212,7 +212,7 @@ func TestEnforceMergeKeepsSettings(t *testing.T) {
 		}
 	}
 
-	if _, err := w.enforcer.Enforce(ctx, w.clients, "me", enfReq(ScopeService, "default", "reviews", ModeDestinationRule, false)); err != nil {
+	if _, err := enfApply(ctx, w.enforcer, w.clients, "me", enfReq(ScopeService, "default", "reviews", ModeDestinationRule, false)); err != nil {
 		t.Fatal(err)
 	}
 	got := enfGetDR(t, w, "default", "reviews")
@@ -291,7 +291,7 @@ func TestEnforceConflicts(t *testing.T) {
 				t.Errorf("conflict %q, want it to say %q", conflict, want)
 			}
 			w.istio.ClearActions()
-			_, err = w.enforcer.Enforce(ctx, w.clients, "me", enfReq(ScopeNamespace, "default", "", ModeDestinationRule, false))
+			_, err = enfApply(ctx, w.enforcer, w.clients, "me", enfReq(ScopeNamespace, "default", "", ModeDestinationRule, false))
 			if !errors.Is(err, ErrConflict) || !strings.Contains(err.Error(), "DestinationRule default/reviews") {
 				t.Errorf("apply: %v, want ErrConflict naming DestinationRule default/reviews", err)
 			}
@@ -323,7 +323,7 @@ func TestEnforceRuleSelectionAndNames(t *testing.T) {
 		&corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "kubernetes", Namespace: "default"}},
 		fqdn, other, short, older, newer)
 	ctx := context.Background()
-	res, err := w.enforcer.Enforce(ctx, w.clients, "me", enfReq(ScopeNamespace, "default", "", ModeDestinationRule, false))
+	res, err := enfApply(ctx, w.enforcer, w.clients, "me", enfReq(ScopeNamespace, "default", "", ModeDestinationRule, false))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -356,7 +356,7 @@ func TestEnforceMeshScopeDestinationRule(t *testing.T) {
 	taken := enfDR("istio-system", "default", "istiod.istio-system.svc.cluster.local", 1)
 	w := enfNewWorld(t, taken)
 	ctx := context.Background()
-	res, err := w.enforcer.Enforce(ctx, w.clients, "me", enfReq(ScopeMesh, "", "", ModeDestinationRule, false))
+	res, err := enfApply(ctx, w.enforcer, w.clients, "me", enfReq(ScopeMesh, "", "", ModeDestinationRule, false))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -382,7 +382,7 @@ func TestEnforceNotFound(t *testing.T) {
 		enfReq(ScopeNamespace, "missing", "", ModeDestinationRule, true),
 		enfReq(ScopeNamespace, "missing", "", ModePeerAuthentication, false),
 	} {
-		if _, err := w.enforcer.Enforce(ctx, w.clients, "me", req); !errors.Is(err, ErrNotFound) {
+		if _, err := enfApply(ctx, w.enforcer, w.clients, "me", req); !errors.Is(err, ErrNotFound) {
 			t.Errorf("%+v: %v, want ErrNotFound", req, err)
 		}
 	}
@@ -394,7 +394,7 @@ func TestEnforcePeerAuthenticationPlans(t *testing.T) {
 
 	t.Run("service scope selects the service's pods", func(t *testing.T) {
 		w := enfNewWorld(t, reviews)
-		if _, err := w.enforcer.Enforce(ctx, w.clients, "me", enfReq(ScopeService, "default", "reviews", ModePeerAuthentication, false)); err != nil {
+		if _, err := enfApply(ctx, w.enforcer, w.clients, "me", enfReq(ScopeService, "default", "reviews", ModePeerAuthentication, false)); err != nil {
 			t.Fatal(err)
 		}
 		pa, err := w.istio.SecurityV1().PeerAuthentications("default").Get(ctx, "reviews", metav1.GetOptions{})
@@ -451,7 +451,7 @@ func TestEnforcePeerAuthenticationPlans(t *testing.T) {
 			apply := tc.req
 			apply.DryRun = false
 			w.istio.ClearActions()
-			if _, err := w.enforcer.Enforce(ctx, w.clients, "me", apply); !errors.Is(err, ErrConflict) {
+			if _, err := enfApply(ctx, w.enforcer, w.clients, "me", apply); !errors.Is(err, ErrConflict) {
 				t.Errorf("apply: %v, want ErrConflict", err)
 			}
 			if writes := enfWrites(&w.istio.Fake); len(writes) != 0 {
@@ -462,7 +462,7 @@ func TestEnforcePeerAuthenticationPlans(t *testing.T) {
 
 	t.Run("an existing STRICT policy is unchanged", func(t *testing.T) {
 		w := enfNewWorld(t, pa("default", "default", 1, securityapi.PeerAuthentication_MutualTLS_STRICT, nil))
-		plan, err := w.enforcer.Enforce(ctx, w.clients, "me", enfReq(ScopeNamespace, "default", "", ModePeerAuthentication, false))
+		plan, err := enfApply(ctx, w.enforcer, w.clients, "me", enfReq(ScopeNamespace, "default", "", ModePeerAuthentication, false))
 		if err != nil || len(plan.Changes) != 1 || plan.Changes[0].Action != ActionUnchanged {
 			t.Errorf("%+v %v", plan, err)
 		}
@@ -520,7 +520,7 @@ func TestEnforceConcurrentChangeOnFake(t *testing.T) {
 			t.Error(err)
 		}
 	}})
-	_, err := w.enforcer.Enforce(ctx, w.clients, "me", enfReq(ScopeNamespace, "default", "", ModeDestinationRule, false))
+	_, err := enfApply(ctx, w.enforcer, w.clients, "me", enfReq(ScopeNamespace, "default", "", ModeDestinationRule, false))
 	if !errors.Is(err, ErrConflict) || !strings.Contains(err.Error(), "DestinationRule default/b") {
 		t.Fatalf("err = %v, want ErrConflict naming DestinationRule default/b", err)
 	}
@@ -533,4 +533,20 @@ func TestEnforceConcurrentChangeOnFake(t *testing.T) {
 	if _, err := w.istio.NetworkingV1().DestinationRules("default").Get(ctx, "c", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
 		t.Errorf("c was created: %v", err)
 	}
+}
+
+// enfApply does what the page does: a dry run, then an apply carrying the
+// dry run's planId. A dry run, or a request that has its planId, goes as is.
+func enfApply(ctx context.Context, e *Enforcer, c Clients, who string, req EnforceRequest) (Result, error) {
+	if req.DryRun || req.PlanID != "" {
+		return e.Enforce(ctx, c, who, req)
+	}
+	dry := req
+	dry.DryRun = true
+	plan, err := e.Enforce(ctx, c, who, dry)
+	if err != nil {
+		return plan, err
+	}
+	req.PlanID = plan.PlanID
+	return e.Enforce(ctx, c, who, req)
 }

@@ -22,7 +22,7 @@ func TestOptionsValidateFillsDefaults(t *testing.T) {
 	if opts.QueryTimeout != 10*time.Second {
 		t.Errorf("QueryTimeout = %s, want 10s", opts.QueryTimeout)
 	}
-	if opts.MaxResponseBytes != 32<<20 {
+	if opts.MaxResponseBytes != 16<<20 {
 		t.Errorf("MaxResponseBytes = %d, want 32 MiB", opts.MaxResponseBytes)
 	}
 	if opts.Logger != slog.Default() {

@@ -218,7 +218,7 @@ func TestEnforceBookinfoDestinationRules(t *testing.T) {
 		t.Fatalf("the dry run was recorded: %v %v", actions, err)
 	}
 
-	res, err := env.enforcer.Enforce(ctx, env.clients, "admin", enfRequest(k8s.ScopeNamespace, "default", "", k8s.ModeDestinationRule, false))
+	res, err := enfApply(ctx, env.enforcer, env.clients, "admin", enfRequest(k8s.ScopeNamespace, "default", "", k8s.ModeDestinationRule, false))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -289,7 +289,7 @@ func TestEnforcePeerAuthenticationScopes(t *testing.T) {
 		if _, err := env.istio.SecurityV1().PeerAuthentications(tc.namespace).Get(ctx, tc.name, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
 			t.Fatalf("%s: the dry run created the policy (err %v)", tc.req.Scope, err)
 		}
-		if _, err := env.enforcer.Enforce(ctx, env.clients, "admin", tc.req); err != nil {
+		if _, err := enfApply(ctx, env.enforcer, env.clients, "admin", tc.req); err != nil {
 			t.Fatalf("%s: %v", tc.req.Scope, err)
 		}
 		pa := enfGetPA(t, env.istio, tc.namespace, tc.name)
@@ -311,7 +311,7 @@ func TestEnforcePeerAuthenticationScopes(t *testing.T) {
 	if _, err := env.istio.SecurityV1().PeerAuthentications(ns).Create(ctx, permissive, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	res, err := env.enforcer.Enforce(ctx, env.clients, "admin", enfRequest(k8s.ScopeNamespace, ns, "", k8s.ModePeerAuthentication, false))
+	res, err := enfApply(ctx, env.enforcer, env.clients, "admin", enfRequest(k8s.ScopeNamespace, ns, "", k8s.ModePeerAuthentication, false))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -350,7 +350,7 @@ func TestEnforceConcurrentChangeConflicts(t *testing.T) {
 		}
 		foreign = enfNormalJSON(t, &dr.Spec)
 	}})
-	_, err := enforcer.Enforce(ctx, env.clients, "admin", enfRequest(k8s.ScopeNamespace, "default", "", k8s.ModeDestinationRule, false))
+	_, err := enfApply(ctx, enforcer, env.clients, "admin", enfRequest(k8s.ScopeNamespace, "default", "", k8s.ModeDestinationRule, false))
 	if !errors.Is(err, k8s.ErrConflict) {
 		t.Fatalf("err = %v, want ErrConflict", err)
 	}
@@ -367,8 +367,9 @@ func TestEnforceConcurrentChangeConflicts(t *testing.T) {
 	if got := enfNormalJSON(t, json.RawMessage(after["ratings"])); got != foreign {
 		t.Errorf("the concurrent change to ratings was overwritten: %s, want %s", got, foreign)
 	}
-	if actions, err := enforcer.Actions(ctx, env.clients); err != nil || len(actions) != 0 {
-		t.Errorf("a failed action was recorded: %v %v", actions, err)
+	// A failed action is recorded as rolled back (issue 10), and so as undone.
+	if actions, err := enforcer.Actions(ctx, env.clients); err != nil || len(actions) != 1 || !actions[0].RolledBack || actions[0].UndoneAt == nil {
+		t.Errorf("the failed action is not recorded as rolled back: %v %v", actions, err)
 	}
 }
 
@@ -390,7 +391,7 @@ func TestEnforceUndoRestoresExactly(t *testing.T) {
 	}
 	before := enfRawSpecs(t, env.istio, "default")
 
-	res, err := env.enforcer.Enforce(ctx, env.clients, "admin", enfRequest(k8s.ScopeNamespace, "default", "", k8s.ModeDestinationRule, false))
+	res, err := enfApply(ctx, env.enforcer, env.clients, "admin", enfRequest(k8s.ScopeNamespace, "default", "", k8s.ModeDestinationRule, false))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -446,7 +447,7 @@ func TestEnforceUndoRestoresExactly(t *testing.T) {
 		t.Fatal(err)
 	}
 	paBefore := enfNormalJSON(t, &enfGetPA(t, env.istio, "default", "default").Spec)
-	res, err = env.enforcer.Enforce(ctx, env.clients, "admin", enfRequest(k8s.ScopeNamespace, "default", "", k8s.ModePeerAuthentication, false))
+	res, err = enfApply(ctx, env.enforcer, env.clients, "admin", enfRequest(k8s.ScopeNamespace, "default", "", k8s.ModePeerAuthentication, false))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -463,7 +464,7 @@ func TestEnforceUndoAfterForeignEditConflicts(t *testing.T) {
 	env := enfStart(t)
 	enfBookinfo(t, env)
 	ctx := enfCtx(t)
-	res, err := env.enforcer.Enforce(ctx, env.clients, "admin", enfRequest(k8s.ScopeNamespace, "default", "", k8s.ModeDestinationRule, false))
+	res, err := enfApply(ctx, env.enforcer, env.clients, "admin", enfRequest(k8s.ScopeNamespace, "default", "", k8s.ModeDestinationRule, false))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -531,7 +532,7 @@ func TestEnforceForbiddenForUnprivilegedUser(t *testing.T) {
 		enfRequest(k8s.ScopeNamespace, "default", "", k8s.ModeDestinationRule, false),
 		enfRequest(k8s.ScopeService, "default", "reviews", k8s.ModePeerAuthentication, false),
 	} {
-		_, err := enforcer.Enforce(ctx, alice, testbed.UnprivilegedUser, req)
+		_, err := enfApply(ctx, enforcer, alice, testbed.UnprivilegedUser, req)
 		if !apierrors.IsForbidden(err) {
 			t.Errorf("%+v: err = %v, want Forbidden", req, err)
 		} else if t.Logf("forbidden: %v", err); !strings.Contains(err.Error(), testbed.UnprivilegedUser) {
@@ -562,7 +563,7 @@ func TestEnforceAuditSurvivesRestart(t *testing.T) {
 	enfBookinfo(t, env)
 	ctx := enfCtx(t)
 	before := enfRawSpecs(t, env.istio, "default")
-	res, err := env.enforcer.Enforce(ctx, env.clients, "carol", enfRequest(k8s.ScopeService, "default", "reviews", k8s.ModeDestinationRule, false))
+	res, err := enfApply(ctx, env.enforcer, env.clients, "carol", enfRequest(k8s.ScopeService, "default", "reviews", k8s.ModeDestinationRule, false))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -607,7 +608,7 @@ func TestEnforceEmitsEvents(t *testing.T) {
 	env := enfStart(t)
 	enfBookinfo(t, env)
 	ctx := enfCtx(t)
-	res, err := env.enforcer.Enforce(ctx, env.clients, "erin", enfRequest(k8s.ScopeNamespace, "default", "", k8s.ModeDestinationRule, false))
+	res, err := enfApply(ctx, env.enforcer, env.clients, "erin", enfRequest(k8s.ScopeNamespace, "default", "", k8s.ModeDestinationRule, false))
 	if err != nil {
 		t.Fatal(err)
 	}

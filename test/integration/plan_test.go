@@ -1,0 +1,24 @@
+package integration
+
+import (
+	"context"
+
+	"github.com/meshlock/meshlock/internal/k8s"
+)
+
+// enfApply does what the page does: a dry run, then an apply carrying the
+// dry run's planId (an apply without one is refused). A dry run, or a
+// request that has its planId, goes as is.
+func enfApply(ctx context.Context, e *k8s.Enforcer, c k8s.Clients, who string, req k8s.EnforceRequest) (k8s.Result, error) {
+	if req.DryRun || req.PlanID != "" {
+		return e.Enforce(ctx, c, who, req)
+	}
+	dry := req
+	dry.DryRun = true
+	plan, err := e.Enforce(ctx, c, who, dry)
+	if err != nil {
+		return plan, err
+	}
+	req.PlanID = plan.PlanID
+	return e.Enforce(ctx, c, who, req)
+}

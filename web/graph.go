@@ -10,7 +10,8 @@ import (
 	"github.com/meshlock/meshlock/internal/graph"
 )
 
-// GraphSource is the current graph and whether it can be trusted (the Refresher).
+// GraphSource is the current graph and whether it can be trusted
+// (internal/live's Loop).
 type GraphSource interface {
 	Snapshot() graph.Snapshot
 	Ready() error

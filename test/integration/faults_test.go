@@ -36,13 +36,14 @@ import (
 
 	"github.com/meshlock/meshlock/internal/graph"
 	"github.com/meshlock/meshlock/internal/k8s"
+	"github.com/meshlock/meshlock/internal/live"
 	"github.com/meshlock/meshlock/internal/prom"
 	"github.com/meshlock/meshlock/test/testbed"
 	"github.com/meshlock/meshlock/web"
 )
 
 // The fault tests stop, pause or break the test bed's real servers under a
-// running dashboard (the Watcher, the Prometheus client, the Refresher and
+// running dashboard (the Watcher, the Prometheus client, the refresh loop and
 // the HTTP handler, wired as cmd/server wires them) and check what the
 // dashboard shows and answers meanwhile and after.
 
@@ -55,7 +56,7 @@ const (
 
 // dashboard is meshlock's pipeline on the test bed.
 type dashboard struct {
-	refresher *web.Refresher
+	refresher *live.Loop
 	watcher   *k8s.Watcher
 	url       string
 }
@@ -79,8 +80,12 @@ func startDashboard(t *testing.T, cfg *rest.Config, prometheusURL string) *dashb
 	if err != nil {
 		t.Fatal(err)
 	}
-	refresher, err := web.NewRefresher(web.RefresherOptions{Samples: promClient, Cluster: watcher, Interval: faultRefresh,
-		Window: 4 * time.Second, Registerer: registry, Logger: logger})
+	refresher, err := live.NewLoop(live.LoopOptions{
+		Sources: []live.SourceConfig{
+			{Name: "prometheus", Source: live.SampleFunc(promClient.Fetch)},
+			{Name: "kubernetes", Source: live.ClusterSource{Reader: watcher}, Changes: watcher.Changes()},
+		},
+		Interval: faultRefresh, Window: 4 * time.Second, Registerer: registry, Logger: logger})
 	if err != nil {
 		t.Fatal(err)
 	}

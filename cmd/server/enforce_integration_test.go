@@ -18,8 +18,9 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/meshlock/meshlock/internal/graph"
-	"github.com/meshlock/meshlock/test/integration"
 	"github.com/meshlock/meshlock/test/testbed"
+
+	"github.com/meshlock/meshlock/internal/testutil"
 )
 
 // post sends body as JSON with an optional bearer token and decodes the answer into out.
@@ -65,7 +66,7 @@ type enforceAnswer struct {
 func TestDemoEnforceAndUndo(t *testing.T) {
 	const window = 5 * time.Second
 	base := startMeshlock(t, "--demo", "--refresh=1s", "--window=5s")
-	integration.Eventually(t, 10*time.Second, "bookinfo open", func() (bool, string) {
+	testutil.Eventually(t, 10*time.Second, "bookinfo open", func() (bool, string) {
 		s := fetchGraph(t, base+"/api/graph")
 		return allStatus(s, graph.StatusOpen, bookinfoEdges...), statuses(s, bookinfoEdges...)
 	})
@@ -97,7 +98,7 @@ func TestDemoEnforceAndUndo(t *testing.T) {
 	if code := post(t, base+"/api/enforce", "", apply, &applied); code != http.StatusOK || applied.ActionID == "" {
 		t.Fatalf("apply: %d %+v", code, applied)
 	}
-	integration.Eventually(t, 2*window+3*time.Second, "bookinfo locked within two windows", func() (bool, string) {
+	testutil.Eventually(t, 2*window+3*time.Second, "bookinfo locked within two windows", func() (bool, string) {
 		s := fetchGraph(t, base+"/api/graph")
 		return allStatus(s, graph.StatusLocked, bookinfoEdges...), statuses(s, bookinfoEdges...)
 	})
@@ -106,7 +107,7 @@ func TestDemoEnforceAndUndo(t *testing.T) {
 	if code := post(t, base+"/api/actions/"+applied.ActionID+"/undo", "", "", &undone); code != http.StatusOK {
 		t.Fatalf("undo: %d %v", code, undone)
 	}
-	integration.Eventually(t, 2*window+3*time.Second, "bookinfo open again after undo", func() (bool, string) {
+	testutil.Eventually(t, 2*window+3*time.Second, "bookinfo open again after undo", func() (bool, string) {
 		s := fetchGraph(t, base+"/api/graph")
 		return allStatus(s, graph.StatusOpen, bookinfoEdges...), statuses(s, bookinfoEdges...)
 	})

@@ -21,8 +21,9 @@ import (
 
 	"github.com/meshlock/meshlock/internal/graph"
 	"github.com/meshlock/meshlock/internal/meshsim"
-	"github.com/meshlock/meshlock/test/integration"
 	"github.com/meshlock/meshlock/test/testbed"
+
+	"github.com/meshlock/meshlock/internal/testutil"
 )
 
 // grantListServices lets subject list Services in namespace (a Role and a RoleBinding).
@@ -107,7 +108,7 @@ func TestReadAuthorisationOnRealCluster(t *testing.T) {
 	alice, admin := cluster.Token(testbed.UnprivilegedUser), cluster.Token(testbed.AdminUser)
 
 	var s graph.Snapshot
-	integration.Eventually(t, 45*time.Second, "alice sees team-a's frontend calling a hidden node", func() (bool, string) {
+	testutil.Eventually(t, 45*time.Second, "alice sees team-a's frontend calling a hidden node", func() (bool, string) {
 		code, _, body := getWithToken(t, base+"/api/graph", alice)
 		s = graph.Snapshot{}
 		_ = json.Unmarshal(body, &s)

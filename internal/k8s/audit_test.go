@@ -210,7 +210,7 @@ func TestUndoFailingMidwayIsTakenBack(t *testing.T) {
 		t.Fatal(err)
 	}
 	after := enfJSON(t, &enfGetDR(t, w, "default", "reviews").Spec)
-	// reviews (updated) is restored first, then deleting ratings (created) fails.
+	// reviews (updated) is restored first, then testutil.Deleting ratings (created) fails.
 	w.istio.PrependReactor("delete", "destinationrules", func(k8stesting.Action) (bool, runtime.Object, error) {
 		return true, nil, errors.New("etcd is having a bad day")
 	})

@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	networkingv1 "istio.io/client-go/pkg/apis/networking/v1"
+
+	"github.com/meshlock/meshlock/internal/istio"
 )
 
 func decodeFixture(t *testing.T, name string) []*networkingv1.DestinationRule {
@@ -33,10 +35,10 @@ func TestDecodeDestinationRulesBookinfo(t *testing.T) {
 	}
 	tests := []struct {
 		file    string
-		wantTLS TLSMode
+		wantTLS istio.TLSMode
 	}{
-		{file: "destination-rule-all.yaml", wantTLS: TLSModeNone},
-		{file: "destination-rule-all-mtls.yaml", wantTLS: TLSModeIstioMutual},
+		{file: "destination-rule-all.yaml", wantTLS: istio.TLSModeNone},
+		{file: "destination-rule-all-mtls.yaml", wantTLS: istio.TLSModeIstioMutual},
 	}
 	for _, tc := range tests {
 		t.Run(tc.file, func(t *testing.T) {
@@ -65,7 +67,7 @@ func TestDecodeDestinationRulesBookinfo(t *testing.T) {
 				}
 				// The mode as a sidecar resolves it, for the whole service and for a subset.
 				for _, subset := range []string{"", "v1"} {
-					policy := ResolveClientPolicy([]*networkingv1.DestinationRule{withNamespace(dr, "default")}, ClientPolicyQuery{
+					policy := istio.ResolveClientPolicy([]*networkingv1.DestinationRule{withNamespace(dr, "default")}, istio.ClientPolicyQuery{
 						ClientNamespace: "default", ServiceName: dr.Name, ServiceNS: "default", ServicePort: 9080, Subset: subset,
 					})
 					if policy.TLS != tc.wantTLS || !policy.SubsetFound {

@@ -1,6 +1,8 @@
 package k8s
 
 import (
+	"github.com/meshlock/meshlock/internal/istio"
+
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -248,7 +250,7 @@ type Enforcer struct {
 // NewEnforcer checks opts and fills in the defaults.
 func NewEnforcer(opts EnforcerOptions) (*Enforcer, error) {
 	if opts.RootNamespace == "" {
-		opts.RootNamespace = DefaultRootNamespace
+		opts.RootNamespace = istio.DefaultRootNamespace
 	}
 	if opts.AuditNamespace == "" {
 		return nil, errors.New("enforcer: an audit namespace is required")

@@ -1,6 +1,8 @@
 package k8s
 
 import (
+	"github.com/meshlock/meshlock/internal/istio"
+
 	"context"
 	"fmt"
 	"maps"
@@ -70,7 +72,7 @@ func (e *Enforcer) planDestinationRules(ctx context.Context, c Clients, req Enfo
 		}
 		for _, svc := range services {
 			targets = append(targets, ruleTarget{namespace: svc.namespace, host: svc.name,
-				fqdn: ServiceFQDN(svc.name, svc.namespace), baseName: svc.name, ports: svc.ports})
+				fqdn: istio.ServiceFQDN(svc.name, svc.namespace), baseName: svc.name, ports: svc.ports})
 		}
 	}
 	if len(targets) == 0 {
@@ -108,11 +110,11 @@ func shadowingRules(ctx context.Context, c Clients) ([]string, error) {
 	}
 	var warnings []string
 	for _, dr := range list.Items {
-		host := resolveRuleHost(dr.Spec.GetHost(), dr.Namespace)
-		if host == meshHost || !hostMatches(meshHost, host) || dr.Spec.GetWorkloadSelector() != nil {
+		host := istio.ResolveRuleHost(dr.Spec.GetHost(), dr.Namespace)
+		if host == meshHost || !istio.HostMatches(meshHost, host) || dr.Spec.GetWorkloadSelector() != nil {
 			continue
 		}
-		if tls := mergedTLS(dr.Spec.GetTrafficPolicy(), nil, 0); tls != TLSModeIstioMutual {
+		if tls := istio.MergedTLS(dr.Spec.GetTrafficPolicy(), nil, 0); tls != istio.TLSModeIstioMutual {
 			warnings = append(warnings, fmt.Sprintf("DestinationRule %s/%s is more specific than %s and sets no ISTIO_MUTUAL, so %s keeps its clients' TLS: enforce on namespace %s to update it",
 				dr.Namespace, dr.Name, meshHost, host, dr.Namespace))
 		}
@@ -130,11 +132,11 @@ func planRule(rules []*networkingv1.DestinationRule, t ruleTarget, taken map[str
 	// a workloadSelector apply to some clients only; they are left alone.
 	var group []*networkingv1.DestinationRule
 	for _, dr := range rules {
-		if dr.Namespace == t.namespace && resolveRuleHost(dr.Spec.GetHost(), dr.Namespace) == t.fqdn && dr.Spec.GetWorkloadSelector() == nil {
+		if dr.Namespace == t.namespace && istio.ResolveRuleHost(dr.Spec.GetHost(), dr.Namespace) == t.fqdn && dr.Spec.GetWorkloadSelector() == nil {
 			group = append(group, dr)
 		}
 	}
-	sort.SliceStable(group, func(i, j int) bool { return lessByAgeThenName(group[i].ObjectMeta, group[j].ObjectMeta) })
+	sort.SliceStable(group, func(i, j int) bool { return istio.OlderFirst(group[i].ObjectMeta, group[j].ObjectMeta) })
 
 	if len(group) == 0 {
 		name := freeName(t.baseName, taken)
@@ -222,7 +224,7 @@ func planRule(rules []*networkingv1.DestinationRule, t ruleTarget, taken map[str
 	return updateStep(KindDestinationRule, target, merged, b, conflicts)
 }
 
-// verifyRuleTLS resolves the merged rule the way istiod does (mergedTLS in
+// verifyRuleTLS resolves the merged rule the way istiod does (istio.MergedTLS in
 // policy.go) for every port and subset, as a last check of the merge.
 func verifyRuleTLS(dr *networkingv1.DestinationRule, ports []int32) []string {
 	if len(ports) == 0 {
@@ -232,7 +234,7 @@ func verifyRuleTLS(dr *networkingv1.DestinationRule, ports []int32) []string {
 	for _, port := range ports {
 		subsets := append([]*networkingapi.Subset{nil}, dr.Spec.GetSubsets()...)
 		for _, s := range subsets {
-			if got := mergedTLS(dr.Spec.GetTrafficPolicy(), s.GetTrafficPolicy(), port); got != TLSModeIstioMutual {
+			if got := istio.MergedTLS(dr.Spec.GetTrafficPolicy(), s.GetTrafficPolicy(), port); got != istio.TLSModeIstioMutual {
 				problems = append(problems, fmt.Sprintf("port %d of subset %q would still resolve to tls %q", port, s.GetName(), got))
 			}
 		}
@@ -380,8 +382,8 @@ func (e *Enforcer) planPeerAuthentication(ctx context.Context, c Clients, req En
 				policies = append(policies, pa)
 			}
 		}
-		mode, source := EffectivePeerAuthentication(policies, e.opts.RootNamespace, decideNS, selector, 0)
-		if source == nil || source.Name != name || mode != PeerModeStrict {
+		mode, source := istio.EffectivePeerAuthentication(policies, e.opts.RootNamespace, decideNS, selector, 0)
+		if source == nil || source.Name != name || mode != istio.PeerModeStrict {
 			who := "no policy"
 			if source != nil {
 				who = fmt.Sprintf("PeerAuthentication %s/%s", source.Namespace, source.Name)

@@ -20,6 +20,8 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	kubefake "k8s.io/client-go/kubernetes/fake"
 	k8stesting "k8s.io/client-go/testing"
+
+	"github.com/meshlock/meshlock/internal/istio"
 )
 
 // The fakes here are honest for plan computation, merging, names, scopes
@@ -227,8 +229,8 @@ func TestEnforceMergeKeepsSettings(t *testing.T) {
 	}
 	for _, port := range []int32{9080, 9443} {
 		for _, subset := range []string{"", "v1", "v2"} {
-			p := ResolveClientPolicy([]*networkingv1.DestinationRule{got}, ClientPolicyQuery{ClientNamespace: "default", ServiceName: "reviews", ServiceNS: "default", ServicePort: port, Subset: subset})
-			if p.TLS != TLSModeIstioMutual {
+			p := istio.ResolveClientPolicy([]*networkingv1.DestinationRule{got}, istio.ClientPolicyQuery{ClientNamespace: "default", ServiceName: "reviews", ServiceNS: "default", ServicePort: port, Subset: subset})
+			if p.TLS != istio.TLSModeIstioMutual {
 				t.Errorf("port %d subset %q resolves to %q", port, subset, p.TLS)
 			}
 		}

@@ -1,6 +1,8 @@
 package k8s
 
 import (
+	"github.com/meshlock/meshlock/internal/istio"
+
 	"context"
 	"errors"
 	"fmt"
@@ -38,7 +40,7 @@ func (o *Options) validate() error {
 		return errors.New("k8s: Kube and Istio clients are required")
 	}
 	if o.RootNamespace == "" {
-		o.RootNamespace = DefaultRootNamespace
+		o.RootNamespace = istio.DefaultRootNamespace
 	}
 	// A namespace listed twice would be watched, and its objects shown, twice.
 	var namespaces []string

@@ -22,6 +22,9 @@ import (
 	k8stesting "k8s.io/client-go/testing"
 
 	"github.com/meshlock/meshlock/internal/graph"
+
+	rules "github.com/meshlock/meshlock/internal/istio"
+	"github.com/meshlock/meshlock/internal/testutil"
 )
 
 const waitLimit = 5 * time.Second
@@ -75,7 +78,7 @@ func (f *fakeAPI) waitForWatches(t *testing.T, namespaces []string, root string)
 			want = append(want, "destinationrules "+ns, "peerauthentications "+ns)
 		}
 	}
-	eventually(t, "informer watches to open", func() (bool, string) {
+	testutil.Eventually(t, waitLimit, "informer watches to open", func() (bool, string) {
 		f.mu.Lock()
 		defer f.mu.Unlock()
 		var missing []string
@@ -86,21 +89,6 @@ func (f *fakeAPI) waitForWatches(t *testing.T, namespaces []string, root string)
 		}
 		return len(missing) == 0, fmt.Sprintf("missing watches %q", missing)
 	})
-}
-
-func eventually(t *testing.T, what string, cond func() (bool, string)) {
-	t.Helper()
-	deadline := time.Now().Add(waitLimit)
-	for {
-		ok, detail := cond()
-		if ok {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s: %s", waitLimit, what, detail)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
 }
 
 // startWatcher starts w until the test ends and waits for its caches.
@@ -119,7 +107,7 @@ func startWatcher(t *testing.T, w *Watcher) {
 // clusterEventually polls w.Cluster() until check answers "" (or the deadline).
 func clusterEventually(t *testing.T, w *Watcher, what string, check func(graph.Cluster) string) {
 	t.Helper()
-	eventually(t, what, func() (bool, string) {
+	testutil.Eventually(t, waitLimit, what, func() (bool, string) {
 		c, err := w.Cluster()
 		if err != nil {
 			return false, err.Error()
@@ -236,21 +224,21 @@ func TestWatcherWaitForSyncWithoutStart(t *testing.T) {
 func scopeObjects() (kube, istio []runtime.Object) {
 	kube = []runtime.Object{
 		namespaceObject("default"), namespaceObject("shop"), namespaceObject("other"), namespaceObject("istio-system"), namespaceObject("mesh-root"),
-		newService("default", "reviews", labelSet("app", "reviews"), servicePort(9080, intstr.FromInt32(9080))),
-		newPod("default", "reviews-v1-1-a", withLabels("app", "reviews"), inDeployment("reviews-v1", "1"), withSidecar()),
-		newService("shop", "cart", labelSet("app", "cart"), servicePort(80, intstr.FromInt32(8080))),
-		newPod("shop", "cart-0", withLabels("app", "cart"), ownedBy("StatefulSet", "cart", true)),
-		newService("other", "hidden", labelSet("app", "hidden")),
-		newPod("other", "hidden", withLabels("app", "hidden"), withSidecar()),
-		newService("istio-system", "istiod", labelSet("app", "istiod")),
-		newPod("istio-system", "istiod-9-x", withLabels("app", "istiod"), inDeployment("istiod", "9")),
+		testutil.Service("default", "reviews", testutil.Labels("app", "reviews"), testutil.ServicePort(9080, intstr.FromInt32(9080))),
+		testutil.Pod("default", "reviews-v1-1-a", testutil.WithLabels("app", "reviews"), testutil.InDeployment("reviews-v1", "1"), testutil.WithSidecar()),
+		testutil.Service("shop", "cart", testutil.Labels("app", "cart"), testutil.ServicePort(80, intstr.FromInt32(8080))),
+		testutil.Pod("shop", "cart-0", testutil.WithLabels("app", "cart"), testutil.OwnedBy("StatefulSet", "cart", true)),
+		testutil.Service("other", "hidden", testutil.Labels("app", "hidden")),
+		testutil.Pod("other", "hidden", testutil.WithLabels("app", "hidden"), testutil.WithSidecar()),
+		testutil.Service("istio-system", "istiod", testutil.Labels("app", "istiod")),
+		testutil.Pod("istio-system", "istiod-9-x", testutil.WithLabels("app", "istiod"), testutil.InDeployment("istiod", "9")),
 	}
 	istio = []runtime.Object{
-		newPeerAuth("istio-system", "default", 0, paStrict),
-		newPeerAuth("mesh-root", "default", 0, paPermissive),
-		newPeerAuth("other", "default", 0, paDisable),
-		newRule("istio-system", "mesh-mtls", "*.local", 0, withTLS(networkingapi.ClientTLSSettings_ISTIO_MUTUAL)),
-		newRule("other", "reviews-off", "reviews.default.svc.cluster.local", 0, withTLS(networkingapi.ClientTLSSettings_DISABLE)),
+		testutil.PeerAuth("istio-system", "default", 0, testutil.PAStrict),
+		testutil.PeerAuth("mesh-root", "default", 0, testutil.PAPermissive),
+		testutil.PeerAuth("other", "default", 0, testutil.PADisable),
+		testutil.Rule("istio-system", "mesh-mtls", "*.local", 0, testutil.WithTLS(networkingapi.ClientTLSSettings_ISTIO_MUTUAL)),
+		testutil.Rule("other", "reviews-off", "reviews.default.svc.cluster.local", 0, testutil.WithTLS(networkingapi.ClientTLSSettings_DISABLE)),
 	}
 	return kube, istio
 }
@@ -362,7 +350,7 @@ func TestWatcherFollowsChanges(t *testing.T) {
 				t.Fatal(err)
 			}
 			startWatcher(t, w)
-			f.waitForWatches(t, namespaces, DefaultRootNamespace)
+			f.waitForWatches(t, namespaces, rules.DefaultRootNamespace)
 			ctx := context.Background()
 			all := len(namespaces) == 0
 
@@ -379,7 +367,7 @@ func TestWatcherFollowsChanges(t *testing.T) {
 				{
 					name: "Service created",
 					do: func() error {
-						_, err := f.kube.CoreV1().Services("default").Create(ctx, newService("default", "ratings", labelSet("app", "ratings"), servicePort(9080, intstr.FromInt32(9080))), metav1.CreateOptions{})
+						_, err := f.kube.CoreV1().Services("default").Create(ctx, testutil.Service("default", "ratings", testutil.Labels("app", "ratings"), testutil.ServicePort(9080, intstr.FromInt32(9080))), metav1.CreateOptions{})
 						return err
 					},
 					check: func(c graph.Cluster) string {
@@ -396,7 +384,7 @@ func TestWatcherFollowsChanges(t *testing.T) {
 				{
 					name: "pod with a sidecar created",
 					do: func() error {
-						_, err := f.kube.CoreV1().Pods("default").Create(ctx, newPod("default", "ratings-v1-3-a", withLabels("app", "ratings"), inDeployment("ratings-v1", "3"), withSidecar()), metav1.CreateOptions{})
+						_, err := f.kube.CoreV1().Pods("default").Create(ctx, testutil.Pod("default", "ratings-v1-3-a", testutil.WithLabels("app", "ratings"), testutil.InDeployment("ratings-v1", "3"), testutil.WithSidecar()), metav1.CreateOptions{})
 						return err
 					},
 					check: func(c graph.Cluster) string {
@@ -413,7 +401,7 @@ func TestWatcherFollowsChanges(t *testing.T) {
 				{
 					name: "pod without a sidecar created",
 					do: func() error {
-						_, err := f.kube.CoreV1().Pods("default").Create(ctx, newPod("default", "ratings-v2-4-a", withLabels("app", "ratings"), inDeployment("ratings-v2", "4")), metav1.CreateOptions{})
+						_, err := f.kube.CoreV1().Pods("default").Create(ctx, testutil.Pod("default", "ratings-v2-4-a", testutil.WithLabels("app", "ratings"), testutil.InDeployment("ratings-v2", "4")), metav1.CreateOptions{})
 						return err
 					},
 					check: func(c graph.Cluster) string {
@@ -440,7 +428,7 @@ func TestWatcherFollowsChanges(t *testing.T) {
 				{
 					name: "namespace PeerAuthentication created",
 					do: func() error {
-						_, err := f.istio.SecurityV1().PeerAuthentications("default").Create(ctx, newPeerAuth("default", "default", 1, paPermissive), metav1.CreateOptions{})
+						_, err := f.istio.SecurityV1().PeerAuthentications("default").Create(ctx, testutil.PeerAuth("default", "default", 1, testutil.PAPermissive), metav1.CreateOptions{})
 						return err
 					},
 					check: servicePolicy("default", "reviews", "PERMISSIVE", "default/default", "ISTIO_MUTUAL"),
@@ -481,7 +469,7 @@ func TestWatcherFollowsChanges(t *testing.T) {
 				{
 					name: "DestinationRule in the Service's namespace created",
 					do: func() error {
-						_, err := f.istio.NetworkingV1().DestinationRules("default").Create(ctx, newRule("default", "reviews", "reviews", 1, withTLS(networkingapi.ClientTLSSettings_DISABLE)), metav1.CreateOptions{})
+						_, err := f.istio.NetworkingV1().DestinationRules("default").Create(ctx, testutil.Rule("default", "reviews", "reviews", 1, testutil.WithTLS(networkingapi.ClientTLSSettings_DISABLE)), metav1.CreateOptions{})
 						return err
 					},
 					check: func(c graph.Cluster) string {
@@ -522,10 +510,10 @@ func TestWatcherFollowsChanges(t *testing.T) {
 						if _, err := f.kube.CoreV1().Namespaces().Create(ctx, namespaceObject("late"), metav1.CreateOptions{}); err != nil {
 							return err
 						}
-						if _, err := f.kube.CoreV1().Services("late").Create(ctx, newService("late", "svc", nil), metav1.CreateOptions{}); err != nil {
+						if _, err := f.kube.CoreV1().Services("late").Create(ctx, testutil.Service("late", "svc", nil), metav1.CreateOptions{}); err != nil {
 							return err
 						}
-						_, err := f.kube.CoreV1().Services("default").Create(ctx, newService("default", "marker", nil), metav1.CreateOptions{})
+						_, err := f.kube.CoreV1().Services("default").Create(ctx, testutil.Service("default", "marker", nil), metav1.CreateOptions{})
 						return err
 					},
 					check: func(c graph.Cluster) string {
@@ -568,7 +556,7 @@ func TestWatcherChanges(t *testing.T) {
 		t.Fatal(err)
 	}
 	startWatcher(t, w)
-	f.waitForWatches(t, nil, DefaultRootNamespace)
+	f.waitForWatches(t, nil, rules.DefaultRootNamespace)
 	select {
 	case <-w.Changes():
 		t.Fatal("change notified for empty caches")
@@ -585,15 +573,15 @@ func TestWatcherChanges(t *testing.T) {
 			return err
 		}},
 		{"Service created", func() error {
-			_, err := f.kube.CoreV1().Services("default").Create(ctx, newService("default", "a", nil), metav1.CreateOptions{})
+			_, err := f.kube.CoreV1().Services("default").Create(ctx, testutil.Service("default", "a", nil), metav1.CreateOptions{})
 			return err
 		}},
 		{"Service updated", func() error {
-			_, err := f.kube.CoreV1().Services("default").Update(ctx, newService("default", "a", labelSet("app", "a")), metav1.UpdateOptions{})
+			_, err := f.kube.CoreV1().Services("default").Update(ctx, testutil.Service("default", "a", testutil.Labels("app", "a")), metav1.UpdateOptions{})
 			return err
 		}},
 		{"pod created", func() error {
-			_, err := f.kube.CoreV1().Pods("default").Create(ctx, newPod("default", "a", withLabels("app", "a")), metav1.CreateOptions{})
+			_, err := f.kube.CoreV1().Pods("default").Create(ctx, testutil.Pod("default", "a", testutil.WithLabels("app", "a")), metav1.CreateOptions{})
 			return err
 		}},
 		{"pod deleted", func() error {
@@ -603,22 +591,22 @@ func TestWatcherChanges(t *testing.T) {
 			return f.kube.CoreV1().Services("default").Delete(ctx, "a", metav1.DeleteOptions{})
 		}},
 		{"PeerAuthentication created", func() error {
-			_, err := f.istio.SecurityV1().PeerAuthentications("default").Create(ctx, newPeerAuth("default", "default", 0, paStrict), metav1.CreateOptions{})
+			_, err := f.istio.SecurityV1().PeerAuthentications("default").Create(ctx, testutil.PeerAuth("default", "default", 0, testutil.PAStrict), metav1.CreateOptions{})
 			return err
 		}},
 		{"PeerAuthentication updated", func() error {
-			_, err := f.istio.SecurityV1().PeerAuthentications("default").Update(ctx, newPeerAuth("default", "default", 0, paDisable), metav1.UpdateOptions{})
+			_, err := f.istio.SecurityV1().PeerAuthentications("default").Update(ctx, testutil.PeerAuth("default", "default", 0, testutil.PADisable), metav1.UpdateOptions{})
 			return err
 		}},
 		{"PeerAuthentication deleted", func() error {
 			return f.istio.SecurityV1().PeerAuthentications("default").Delete(ctx, "default", metav1.DeleteOptions{})
 		}},
 		{"DestinationRule created", func() error {
-			_, err := f.istio.NetworkingV1().DestinationRules("default").Create(ctx, newRule("default", "a", "a", 0), metav1.CreateOptions{})
+			_, err := f.istio.NetworkingV1().DestinationRules("default").Create(ctx, testutil.Rule("default", "a", "a", 0), metav1.CreateOptions{})
 			return err
 		}},
 		{"DestinationRule updated", func() error {
-			_, err := f.istio.NetworkingV1().DestinationRules("default").Update(ctx, newRule("default", "a", "a", 0, withTLS(networkingapi.ClientTLSSettings_ISTIO_MUTUAL)), metav1.UpdateOptions{})
+			_, err := f.istio.NetworkingV1().DestinationRules("default").Update(ctx, testutil.Rule("default", "a", "a", 0, testutil.WithTLS(networkingapi.ClientTLSSettings_ISTIO_MUTUAL)), metav1.UpdateOptions{})
 			return err
 		}},
 		{"DestinationRule deleted", func() error {

@@ -10,7 +10,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
-	"github.com/meshlock/meshlock/internal/k8s"
+	"github.com/meshlock/meshlock/internal/istio"
 	"github.com/meshlock/meshlock/test/testbed"
 )
 
@@ -51,10 +51,10 @@ func TestPublishOnARealAPIServer(t *testing.T) {
 	var names []string
 	for i := range pods.Items {
 		pod := &pods.Items[i]
-		name := k8s.WorkloadName(pod)
+		name := istio.WorkloadName(pod)
 		names = append(names, name)
 		if w := m.idx.workloads[pod.Namespace+"/"+pod.Labels[workloadLabel]]; w == nil || w.reportedName() != name {
-			t.Errorf("pod %s/%s: k8s.WorkloadName = %q, not the workload's reported name", pod.Namespace, pod.Name, name)
+			t.Errorf("pod %s/%s: istio.WorkloadName = %q, not the workload's reported name", pod.Namespace, pod.Name, name)
 		}
 		if pod.Namespace != "istio-system" && !reported[name] {
 			t.Errorf("pod %s/%s: %q is in no series", pod.Namespace, pod.Name, name)
@@ -68,8 +68,8 @@ func TestPublishOnARealAPIServer(t *testing.T) {
 		t.Fatal(err)
 	}
 	server := pods.Items[slices.IndexFunc(pods.Items, func(p corev1.Pod) bool { return p.Labels[workloadLabel] == "server-v1" })]
-	if port, ok := k8s.TargetPort(svc.Spec.Ports[0], &server); !ok || port != 8080 {
-		t.Errorf("k8s.TargetPort of the stored server = %d, %v; want 8080 by name", port, ok)
+	if port, ok := istio.TargetPort(svc.Spec.Ports[0], &server); !ok || port != 8080 {
+		t.Errorf("istio.TargetPort of the stored server = %d, %v; want 8080 by name", port, ok)
 	}
 
 	versions := func(list *corev1.PodList) map[string]string {

@@ -23,6 +23,8 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/watch"
 	k8stesting "k8s.io/client-go/testing"
+
+	"github.com/meshlock/meshlock/internal/testutil"
 )
 
 // sample is one scraped series.
@@ -109,22 +111,11 @@ func newFakeIstio(objects ...runtime.Object) *fakeIstio {
 
 func (f *fakeIstio) waitForWatches(t *testing.T) {
 	t.Helper()
-	eventually(t, "informer watches to open", func() bool {
+	testutil.Eventually(t, 5*time.Second, "informer watches to open", func() (bool, string) {
 		f.mu.Lock()
 		defer f.mu.Unlock()
-		return f.watched["destinationrules"] && f.watched["peerauthentications"]
+		return f.watched["destinationrules"] && f.watched["peerauthentications"], ""
 	})
-}
-
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
 }
 
 // Policy builders. age orders objects (creationTimestamp) where a test needs it.

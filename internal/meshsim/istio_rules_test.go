@@ -13,7 +13,7 @@ import (
 	networkingv1 "istio.io/client-go/pkg/apis/networking/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 
-	"github.com/meshlock/meshlock/internal/k8s"
+	rules "github.com/meshlock/meshlock/internal/istio"
 )
 
 // Scenarios for the rules in /tmp/istio-rules.md, each naming the Istio
@@ -491,25 +491,25 @@ func TestTruth(t *testing.T) {
 
 	wantCallers := map[string]CallerTruth{
 		"app/client->backend/mixed:8080": {Protocol: HTTP, ClientSidecar: true, MTLS: Delivered{Count: 5}, Plaintext: Delivered{Count: 5}},
-		"app/client->backend/server:9000": {Protocol: TCP, ClientSidecar: true, ClientTLS: k8s.TLSModeIstioMutual, Rule: "backend/server",
+		"app/client->backend/server:9000": {Protocol: TCP, ClientSidecar: true, ClientTLS: rules.TLSModeIstioMutual, Rule: "backend/server",
 			MTLS: Delivered{Count: 10, BytesSent: 1000, BytesReceived: 10000}},
 		"app/bare-client->backend/server:8080": {Protocol: HTTP, HandshakeFailed: 10},
-		"app/client->backend/server:8080":      {Protocol: HTTP, ClientSidecar: true, ClientTLS: k8s.TLSModeIstioMutual, Rule: "backend/server", NoEndpoint: 10},
+		"app/client->backend/server:8080":      {Protocol: HTTP, ClientSidecar: true, ClientTLS: rules.TLSModeIstioMutual, Rule: "backend/server", NoEndpoint: 10},
 	}
 	if !reflect.DeepEqual(got.Callers, wantCallers) {
 		t.Errorf("Truth().Callers =\n%+v\nwant\n%+v", got.Callers, wantCallers)
 	}
-	wantServer := ServiceTruth{NamespaceMode: k8s.PeerModePermissive, Ports: []PortTruth{
-		{Port: 8080, TargetPort: 9090, Protocol: HTTP, Endpoints: []EndpointTruth{{Workload: "backend/server-v1", Sidecar: true, PeerAuthentication: k8s.PeerModeStrict, Enforced: true}}},
-		{Port: 9000, TargetPort: 9000, Protocol: TCP, Endpoints: []EndpointTruth{{Workload: "backend/server-v1", Sidecar: true, PeerAuthentication: k8s.PeerModePermissive, Enforced: true}}},
+	wantServer := ServiceTruth{NamespaceMode: rules.PeerModePermissive, Ports: []PortTruth{
+		{Port: 8080, TargetPort: 9090, Protocol: HTTP, Endpoints: []EndpointTruth{{Workload: "backend/server-v1", Sidecar: true, PeerAuthentication: rules.PeerModeStrict, Enforced: true}}},
+		{Port: 9000, TargetPort: 9000, Protocol: TCP, Endpoints: []EndpointTruth{{Workload: "backend/server-v1", Sidecar: true, PeerAuthentication: rules.PeerModePermissive, Enforced: true}}},
 	}}
 	if !reflect.DeepEqual(got.Services["backend/server"], wantServer) {
 		t.Errorf("Truth().Services[backend/server] = %+v, want %+v", got.Services["backend/server"], wantServer)
 	}
 	mixed := got.Services["backend/mixed"].Ports[0].Endpoints
 	wantMixed := []EndpointTruth{
-		{Workload: "backend/mixed-bare", PeerAuthentication: k8s.PeerModePermissive},
-		{Workload: "backend/mixed-sidecar", Sidecar: true, PeerAuthentication: k8s.PeerModePermissive, Enforced: true},
+		{Workload: "backend/mixed-bare", PeerAuthentication: rules.PeerModePermissive},
+		{Workload: "backend/mixed-sidecar", Sidecar: true, PeerAuthentication: rules.PeerModePermissive, Enforced: true},
 	}
 	if !reflect.DeepEqual(mixed, wantMixed) {
 		t.Errorf("mixed endpoints = %+v, want %+v", mixed, wantMixed)

@@ -11,7 +11,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/client-go/kubernetes/fake"
 
-	"github.com/meshlock/meshlock/internal/k8s"
+	"github.com/meshlock/meshlock/internal/istio"
 )
 
 // kindsTopology: one calling workload per controller kind (each its own
@@ -40,7 +40,7 @@ func kindsTopology() Topology {
 }
 
 // TestPublishedPodNamingMatchesReportedWorkload: for each controller kind,
-// Istio's name for the published pod (k8s.WorkloadName, after
+// Istio's name for the published pod (istio.WorkloadName, after
 // pkg/kube/util.go GetDeployMetaFromPod / GetWorkloadMetaFromPod) is the
 // source_workload meshsim reports for it, on both reporters.
 func TestPublishedPodNamingMatchesReportedWorkload(t *testing.T) {
@@ -80,8 +80,8 @@ func TestPublishedPodNamingMatchesReportedWorkload(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.workload, func(t *testing.T) {
 			pod := publishedPod(t, kube, "app", tc.workload)
-			if got := k8s.WorkloadName(pod); got != tc.want {
-				t.Errorf("k8s.WorkloadName(pod) = %q, want %q", got, tc.want)
+			if got := istio.WorkloadName(pod); got != tc.want {
+				t.Errorf("istio.WorkloadName(pod) = %q, want %q", got, tc.want)
 			}
 			if !tc.podName.MatchString(pod.Name) {
 				t.Errorf("pod name %q does not match %s", pod.Name, tc.podName)
@@ -110,8 +110,8 @@ func TestPublishedPodNamingMatchesReportedWorkload(t *testing.T) {
 						names = append(names, s.labels["source_workload"])
 					}
 				}
-				if !slices.Equal(names, []string{k8s.WorkloadName(pod)}) {
-					t.Errorf("reporter=%s source_workload = %v, want [%s]", reporter, names, k8s.WorkloadName(pod))
+				if !slices.Equal(names, []string{istio.WorkloadName(pod)}) {
+					t.Errorf("reporter=%s source_workload = %v, want [%s]", reporter, names, istio.WorkloadName(pod))
 				}
 			}
 		})
@@ -147,11 +147,11 @@ func TestPublishRecreatesPodsWhoseSpecChanged(t *testing.T) {
 				t.Fatal(err)
 			}
 			after := publishedPod(t, kube, "app", "deploy")
-			if k8s.HasSidecar(after) {
+			if istio.HasSidecar(after) {
 				t.Error("the pod still has its sidecar")
 			}
-			if k8s.WorkloadName(after) != "deploy" {
-				t.Errorf("k8s.WorkloadName = %q", k8s.WorkloadName(after))
+			if istio.WorkloadName(after) != "deploy" {
+				t.Errorf("istio.WorkloadName = %q", istio.WorkloadName(after))
 			}
 			var writes []string
 			for _, a := range kube.Actions() {
@@ -171,7 +171,7 @@ func TestPublishRecreatesPodsWhoseSpecChanged(t *testing.T) {
 
 // TestPublishNamedTargetPort: the Service refers to the container port by
 // name and the workload's container carries the number under that name,
-// which k8s.TargetPort resolves as istiod does.
+// which istio.TargetPort resolves as istiod does.
 func TestPublishNamedTargetPort(t *testing.T) {
 	tp := scenarioTopology(toServer)
 	tp.Services[0].Ports[0].TargetPortName = "web"
@@ -196,8 +196,8 @@ func TestPublishNamedTargetPort(t *testing.T) {
 	if got := pod.Spec.Containers[0].Ports; !slices.Equal(got, want) {
 		t.Errorf("app container ports = %v, want %v", got, want)
 	}
-	if port, ok := k8s.TargetPort(svc.Spec.Ports[0], pod); !ok || port != 9090 {
-		t.Errorf("k8s.TargetPort = %d, %v; want 9090", port, ok)
+	if port, ok := istio.TargetPort(svc.Spec.Ports[0], pod); !ok || port != 9090 {
+		t.Errorf("istio.TargetPort = %d, %v; want 9090", port, ok)
 	}
 }
 
@@ -214,8 +214,8 @@ func TestPublishGateway(t *testing.T) {
 		t.Fatal(err)
 	}
 	pod := publishedPod(t, kube, "istio-system", "istio-ingressgateway")
-	if !k8s.IsGateway(pod) || !k8s.HasSidecar(pod) {
-		t.Errorf("IsGateway = %v, HasSidecar = %v; want both", k8s.IsGateway(pod), k8s.HasSidecar(pod))
+	if !istio.IsGateway(pod) || !istio.HasSidecar(pod) {
+		t.Errorf("IsGateway = %v, HasSidecar = %v; want both", istio.IsGateway(pod), istio.HasSidecar(pod))
 	}
 	if len(pod.Spec.Containers) != 1 || pod.Spec.Containers[0].Name != "istio-proxy" || !slices.Equal(pod.Spec.Containers[0].Args, []string{"proxy", "router"}) {
 		t.Errorf("containers = %+v, want only istio-proxy with args proxy router", pod.Spec.Containers)
@@ -226,7 +226,7 @@ func TestPublishGateway(t *testing.T) {
 	if _, ok := pod.Labels["security.istio.io/tlsMode"]; ok || pod.Labels["istio"] != "ingressgateway" {
 		t.Errorf("labels = %v, want istio=ingressgateway and no tlsMode", pod.Labels)
 	}
-	if k8s.WorkloadName(pod) != "istio-ingressgateway" {
-		t.Errorf("k8s.WorkloadName = %q", k8s.WorkloadName(pod))
+	if istio.WorkloadName(pod) != "istio-ingressgateway" {
+		t.Errorf("istio.WorkloadName = %q", istio.WorkloadName(pod))
 	}
 }

@@ -21,6 +21,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 
+	"github.com/meshlock/meshlock/internal/istio"
 	"github.com/meshlock/meshlock/internal/k8s"
 )
 
@@ -94,7 +95,7 @@ func New(opts Options) (*Mesh, error) {
 		pods:        map[*Workload]*corev1.Pod{},
 	}
 	if m.root == "" {
-		m.root = k8s.DefaultRootNamespace
+		m.root = istio.DefaultRootNamespace
 	}
 	if m.trustDomain == "" {
 		m.trustDomain = DefaultTrustDomain
@@ -215,21 +216,21 @@ func (m *Mesh) policies() ([]*networkingv1.DestinationRule, []*securityv1.PeerAu
 // clientView is what istiod hands the caller's proxy for its service port:
 // the DestinationRule policy (resolved for the client's own labels) and the
 // Service namespace's namespace/mesh-level PeerAuthentication mode.
-func (m *Mesh) clientView(c Caller, drs []*networkingv1.DestinationRule, pas []*securityv1.PeerAuthentication) (k8s.ClientPolicy, k8s.PeerMode) {
+func (m *Mesh) clientView(c Caller, drs []*networkingv1.DestinationRule, pas []*securityv1.PeerAuthentication) (istio.ClientPolicy, istio.PeerMode) {
 	client := m.idx.workloads[c.From]
 	svc := m.idx.services[c.To]
-	policy := k8s.ResolveClientPolicy(drs, k8s.ClientPolicyQuery{
+	policy := istio.ResolveClientPolicy(drs, istio.ClientPolicyQuery{
 		ClientNamespace: client.Namespace, ClientLabels: m.pods[client].Labels,
 		ServiceName: svc.Name, ServiceNS: svc.Namespace,
 		ServicePort: c.Port, Subset: c.Subset, RootNamespace: m.root,
 	})
-	return policy, k8s.EffectivePeerMode(pas, m.root, svc.Namespace, nil, 0)
+	return policy, istio.EffectivePeerMode(pas, m.root, svc.Namespace, nil, 0)
 }
 
 // serverMode is the endpoint's effective PeerAuthentication mode on the
 // port's target port (the container port; portLevelMtls keys on it).
-func (m *Mesh) serverMode(pas []*securityv1.PeerAuthentication, server *Workload, port *ServicePort) k8s.PeerMode {
-	return k8s.EffectivePeerMode(pas, m.root, server.Namespace, m.pods[server].Labels, port.targetPort())
+func (m *Mesh) serverMode(pas []*securityv1.PeerAuthentication, server *Workload, port *ServicePort) istio.PeerMode {
+	return istio.EffectivePeerMode(pas, m.root, server.Namespace, m.pods[server].Labels, port.targetPort())
 }
 
 // send spreads n requests of one caller round-robin over the service's
@@ -247,7 +248,7 @@ func (m *Mesh) send(st *callerState, n int64, drs []*networkingv1.DestinationRul
 	}
 	var endpoints []*Workload
 	for _, w := range m.idx.endpoints[c.To] {
-		if k8s.SelectorMatches(policy.SubsetLabels, m.pods[w].Labels) {
+		if istio.SelectorMatches(policy.SubsetLabels, m.pods[w].Labels) {
 			endpoints = append(endpoints, w)
 		}
 	}

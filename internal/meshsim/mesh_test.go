@@ -10,7 +10,9 @@ import (
 	securityapi "istio.io/api/security/v1beta1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"github.com/meshlock/meshlock/internal/k8s"
+	"github.com/meshlock/meshlock/internal/istio"
+
+	"github.com/meshlock/meshlock/internal/testutil"
 )
 
 const legacyKey = "legacy/legacy-client->default/ratings:9080"
@@ -55,7 +57,7 @@ func TestLivePolicyChanges(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	eventually(t, "DestinationRules in the cache", func() bool { drs, _ := m.policies(); return len(drs) == 4 })
+	testutil.Eventually(t, 5*time.Second, "DestinationRules in the cache", func() (bool, string) { drs, _ := m.policies(); return len(drs) == 4, "" })
 	m.Tick(time.Second)
 	if got := destination("mutual_tls"); got != 0 {
 		t.Fatalf("mutual_tls requests before any tls setting = %v, want 0", got)
@@ -73,14 +75,14 @@ func TestLivePolicyChanges(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	eventually(t, "ISTIO_MUTUAL in the cache", func() bool {
+	testutil.Eventually(t, 5*time.Second, "ISTIO_MUTUAL in the cache", func() (bool, string) {
 		drs, _ := m.policies()
 		for _, d := range drs {
 			if d.Spec.GetTrafficPolicy().GetTls() == nil {
-				return false
+				return false, ""
 			}
 		}
-		return true
+		return true, ""
 	})
 	noneBefore := destination("none")
 	m.Tick(time.Second)
@@ -99,7 +101,7 @@ func TestLivePolicyChanges(t *testing.T) {
 	if _, err := istio.SecurityV1().PeerAuthentications("default").Create(ctx, strict, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "STRICT in the cache", func() bool { _, pas := m.policies(); return len(pas) == 1 })
+	testutil.Eventually(t, 5*time.Second, "STRICT in the cache", func() (bool, string) { _, pas := m.policies(); return len(pas) == 1, "" })
 	legacyBefore := legacySeries()
 	mtlsBefore := destination("mutual_tls")
 	m.Tick(2 * time.Second)
@@ -238,7 +240,7 @@ func TestNewRejectsInvalidTopologies(t *testing.T) {
 
 func TestDecide(t *testing.T) {
 	const (
-		strict, permissive, disable = k8s.PeerModeStrict, k8s.PeerModePermissive, k8s.PeerModeDisable
+		strict, permissive, disable = istio.PeerModeStrict, istio.PeerModePermissive, istio.PeerModeDisable
 		handshake, reset            = FailureHandshake, FailureReset
 	)
 	tests := []struct {
@@ -253,23 +255,23 @@ func TestDecide(t *testing.T) {
 			want: Decision{Failure: reset}, wantReason: "client plaintext (no DestinationRule tls, auto mTLS off), server STRICT"},
 		{name: "auto mTLS respects server DISABLE", in: DecisionInput{ClientSidecar: true, AutoMTLS: true, ServerSidecar: true, ServerMode: disable},
 			want: Decision{Accepted: true}, wantReason: "client plaintext (auto mTLS), server DISABLE"},
-		{name: "auto mTLS with an endpoint-level ISTIO_MUTUAL ignores server DISABLE", in: DecisionInput{ClientSidecar: true, AutoMTLS: true, EndpointTLS: k8s.TLSModeIstioMutual, ServerSidecar: true, ServerMode: disable},
+		{name: "auto mTLS with an endpoint-level ISTIO_MUTUAL ignores server DISABLE", in: DecisionInput{ClientSidecar: true, AutoMTLS: true, EndpointTLS: istio.TLSModeIstioMutual, ServerSidecar: true, ServerMode: disable},
 			want: Decision{ClientMTLS: true, Failure: handshake}, wantReason: "client mTLS (auto mTLS), server DISABLE"},
 		{name: "auto mTLS off for the service when its namespace is DISABLE", in: DecisionInput{ClientSidecar: true, AutoMTLS: true, ServiceMode: disable, ServerSidecar: true, ServerMode: strict},
 			want: Decision{Failure: reset}, wantReason: "client plaintext (auto mTLS, service namespace DISABLE), server STRICT"},
-		{name: "ISTIO_MUTUAL to DISABLE fails the handshake", in: DecisionInput{ClientSidecar: true, ClientTLS: k8s.TLSModeIstioMutual, ServerSidecar: true, ServerMode: disable},
+		{name: "ISTIO_MUTUAL to DISABLE fails the handshake", in: DecisionInput{ClientSidecar: true, ClientTLS: istio.TLSModeIstioMutual, ServerSidecar: true, ServerMode: disable},
 			want: Decision{ClientMTLS: true, Failure: handshake}, wantReason: "client mTLS (DestinationRule ISTIO_MUTUAL), server DISABLE"},
-		{name: "ISTIO_MUTUAL to no sidecar fails the handshake", in: DecisionInput{ClientSidecar: true, ClientTLS: k8s.TLSModeIstioMutual},
+		{name: "ISTIO_MUTUAL to no sidecar fails the handshake", in: DecisionInput{ClientSidecar: true, ClientTLS: istio.TLSModeIstioMutual},
 			want: Decision{ClientMTLS: true, Failure: handshake}, wantReason: "client mTLS (DestinationRule ISTIO_MUTUAL), server without sidecar"},
-		{name: "DR tls ignored without a client sidecar", in: DecisionInput{ClientTLS: k8s.TLSModeIstioMutual, ServerSidecar: true, ServerMode: permissive},
+		{name: "DR tls ignored without a client sidecar", in: DecisionInput{ClientTLS: istio.TLSModeIstioMutual, ServerSidecar: true, ServerMode: permissive},
 			want: Decision{Accepted: true}, wantReason: "client without sidecar sends plaintext, server PERMISSIVE"},
-		{name: "SIMPLE origination fails against PERMISSIVE", in: DecisionInput{ClientSidecar: true, ClientTLS: k8s.TLSModeSimple, AutoMTLS: true, ServerSidecar: true, ServerMode: permissive},
+		{name: "SIMPLE origination fails against PERMISSIVE", in: DecisionInput{ClientSidecar: true, ClientTLS: istio.TLSModeSimple, AutoMTLS: true, ServerSidecar: true, ServerMode: permissive},
 			want: Decision{ClientTLSOrigination: true, Failure: handshake}, wantReason: "client originates TLS (DestinationRule SIMPLE) with non-Istio certificates, server PERMISSIVE"},
-		{name: "DISABLE to no sidecar", in: DecisionInput{ClientSidecar: true, ClientTLS: k8s.TLSModeDisable},
+		{name: "DISABLE to no sidecar", in: DecisionInput{ClientSidecar: true, ClientTLS: istio.TLSModeDisable},
 			want: Decision{Accepted: true}, wantReason: "client plaintext (DestinationRule DISABLE), server without sidecar"},
 		{name: "auto mTLS sends plaintext to a gateway, which takes it under STRICT", in: DecisionInput{ClientSidecar: true, AutoMTLS: true, ServerSidecar: true, ServerGateway: true, ServerMode: strict},
 			want: Decision{Accepted: true}, wantReason: "client plaintext (auto mTLS), server gateway"},
-		{name: "ISTIO_MUTUAL to a gateway under DISABLE is accepted", in: DecisionInput{ClientSidecar: true, ClientTLS: k8s.TLSModeIstioMutual, ServerSidecar: true, ServerGateway: true, ServerMode: disable},
+		{name: "ISTIO_MUTUAL to a gateway under DISABLE is accepted", in: DecisionInput{ClientSidecar: true, ClientTLS: istio.TLSModeIstioMutual, ServerSidecar: true, ServerGateway: true, ServerMode: disable},
 			want: Decision{ClientMTLS: true, Accepted: true}, wantReason: "client mTLS (DestinationRule ISTIO_MUTUAL), server gateway"},
 	}
 	for _, tc := range tests {
@@ -311,7 +313,7 @@ func TestRunTicksUntilCancelled(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan struct{})
 	go func() { m.Run(ctx, time.Millisecond); close(done) }()
-	eventually(t, "Run to send requests", func() bool { return m.Outcomes()[c.Key()].Succeeded > 0 })
+	testutil.Eventually(t, 5*time.Second, "Run to send requests", func() (bool, string) { return m.Outcomes()[c.Key()].Succeeded > 0, "" })
 	cancel()
 	<-done
 	stopped := m.Outcomes()[c.Key()]

@@ -3,7 +3,7 @@ package meshsim
 import (
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/meshlock/meshlock/internal/k8s"
+	"github.com/meshlock/meshlock/internal/istio"
 )
 
 // Istio's standard metric labels, in the order Envoy's istio.stats filter emits them.
@@ -143,7 +143,7 @@ func (r report) values(protocol Protocol) []string {
 		r.source.workload, r.source.namespace, r.source.principal, r.source.app, r.source.version,
 		r.source.cluster, r.source.canonicalService, r.source.canonicalRevision,
 		r.destination.workload, r.destination.namespace, r.destination.principal, r.destination.app,
-		r.destination.version, k8s.ServiceFQDN(r.service.Name, r.service.Namespace), r.service.Name, r.serviceNamespace,
+		r.destination.version, istio.ServiceFQDN(r.service.Name, r.service.Namespace), r.service.Name, r.serviceNamespace,
 		r.destination.canonicalService, r.destination.canonicalRevision, r.destination.cluster,
 		string(protocol),
 	}

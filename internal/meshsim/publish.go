@@ -180,7 +180,7 @@ func serviceMatches(got, want *corev1.Service) bool {
 // buildPod is the pod the workload's controller would have made, after
 // sidecar (or gateway) injection. Its name, generateName, owner reference
 // and controller labels are the controller's, so that Istio's naming
-// (pkg/kube/util.go GetDeployMetaFromPod, k8s.WorkloadName) gives back
+// (pkg/kube/util.go GetDeployMetaFromPod, istio.WorkloadName) gives back
 // Workload.Name, or WorkloadNameLabel when set. Owners are not created:
 // their UIDs are made up, and nothing in a bare API server collects pods
 // whose owner is missing.

@@ -11,7 +11,7 @@ import (
 	"k8s.io/client-go/kubernetes/fake"
 	k8stesting "k8s.io/client-go/testing"
 
-	"github.com/meshlock/meshlock/internal/k8s"
+	"github.com/meshlock/meshlock/internal/istio"
 )
 
 func publishedBookinfo(t *testing.T) (*Mesh, *fake.Clientset) {
@@ -91,8 +91,8 @@ func TestPublishCreatesTheTopology(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			pod := publishedPod(t, kube, tc.namespace, tc.pod)
-			if got := k8s.WorkloadName(pod); got != tc.pod {
-				t.Errorf("k8s.WorkloadName = %q, want %q", got, tc.pod)
+			if got := istio.WorkloadName(pod); got != tc.pod {
+				t.Errorf("istio.WorkloadName = %q, want %q", got, tc.pod)
 			}
 			if !containsAll(pod.Labels, tc.wantLabels) {
 				t.Errorf("labels = %v, want at least %v", pod.Labels, tc.wantLabels)

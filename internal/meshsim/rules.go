@@ -3,7 +3,7 @@ package meshsim
 import (
 	"fmt"
 
-	"github.com/meshlock/meshlock/internal/k8s"
+	"github.com/meshlock/meshlock/internal/istio"
 )
 
 // The handshake outcome of one connection, given what istiod resolved for
@@ -13,16 +13,16 @@ import (
 type DecisionInput struct {
 	ClientSidecar bool // the client runs an Istio proxy (sidecar or gateway)
 	// ClientTLS is the client's resolved DestinationRule mode,
-	// k8s.ClientPolicy.Effective() (k8s.TLSModeNone = auto mTLS decides).
-	ClientTLS k8s.TLSMode
-	// EndpointTLS is k8s.ClientPolicy.EndpointTLS, the mode istiod's
+	// istio.ClientPolicy.Effective() (istio.TLSModeNone = auto mTLS decides).
+	ClientTLS istio.TLSMode
+	// EndpointTLS is istio.ClientPolicy.EndpointTLS, the mode istiod's
 	// per-endpoint check reads (pilot/pkg/xds/endpoints/mtls_checker.go).
-	EndpointTLS k8s.TLSMode
+	EndpointTLS istio.TLSMode
 	AutoMTLS    bool
 	// ServiceMode is the namespace- or mesh-level PeerAuthentication mode of
 	// the Service's namespace, all that istiod's cluster-level inference
 	// reads (pilot/pkg/model/push_context.go BestEffortInferServiceMTLSMode).
-	ServiceMode k8s.PeerMode
+	ServiceMode istio.PeerMode
 	// ServerSidecar: the endpoint runs an Istio proxy (sidecar or gateway).
 	ServerSidecar bool
 	// ServerGateway: that proxy is a gateway, whose listeners
@@ -30,7 +30,7 @@ type DecisionInput struct {
 	ServerGateway bool
 	// ServerMode is the endpoint's effective PeerAuthentication mode on its
 	// target port (consulted by auto mTLS even for a gateway's endpoint).
-	ServerMode k8s.PeerMode
+	ServerMode istio.PeerMode
 }
 
 // Failure is how a rejected connection fails, which decides what the
@@ -68,18 +68,18 @@ func Decide(in DecisionInput) Decision {
 	switch {
 	case !in.ClientSidecar:
 		client = "client without sidecar sends plaintext"
-	case in.ClientTLS == k8s.TLSModeIstioMutual:
+	case in.ClientTLS == istio.TLSModeIstioMutual:
 		// A fixed ISTIO_MUTUAL transport socket: every endpoint, sidecar or not
 		// (pilot/pkg/networking/core/cluster_tls.go).
 		d.ClientMTLS, client = true, "client mTLS (DestinationRule ISTIO_MUTUAL)"
-	case in.ClientTLS == k8s.TLSModeDisable:
+	case in.ClientTLS == istio.TLSModeDisable:
 		client = "client plaintext (DestinationRule DISABLE)"
-	case in.ClientTLS == k8s.TLSModeSimple || in.ClientTLS == k8s.TLSModeMutual:
+	case in.ClientTLS == istio.TLSModeSimple || in.ClientTLS == istio.TLSModeMutual:
 		d.ClientTLSOrigination = true
 		client = fmt.Sprintf("client originates TLS (DestinationRule %s) with non-Istio certificates", in.ClientTLS)
 	case !in.AutoMTLS:
 		client = "client plaintext (no DestinationRule tls, auto mTLS off)"
-	case in.ServiceMode == k8s.PeerModeDisable:
+	case in.ServiceMode == istio.PeerModeDisable:
 		// The cluster gets no TLS at all when the Service namespace's
 		// namespace/mesh-level mode is DISABLE, whatever a workload-level
 		// policy says (push_context.go BestEffortInferServiceMTLSMode).
@@ -91,7 +91,7 @@ func Decide(in DecisionInput) Decision {
 		// without consulting PeerAuthentication; otherwise the endpoint needs
 		// tlsMode=istio and a mode other than DISABLE on its target port.
 		d.ClientMTLS = in.ServerSidecar && !in.ServerGateway &&
-			(in.EndpointTLS == k8s.TLSModeIstioMutual || in.ServerMode != k8s.PeerModeDisable)
+			(in.EndpointTLS == istio.TLSModeIstioMutual || in.ServerMode != istio.PeerModeDisable)
 		if d.ClientMTLS {
 			client = "client mTLS (auto mTLS)"
 		} else {
@@ -107,11 +107,11 @@ func Decide(in DecisionInput) Decision {
 		// Simplification: a gateway's listeners take TLS from its Gateway
 		// servers, not from PeerAuthentication (pilot/pkg/networking/core/gateway.go);
 		// meshsim's gateways accept Istio mTLS and plaintext alike.
-	case !in.ServerSidecar || in.ServerMode == k8s.PeerModeDisable:
+	case !in.ServerSidecar || in.ServerMode == istio.PeerModeDisable:
 		if d.ClientMTLS {
 			d.Failure = FailureHandshake // a plaintext listener answers no ClientHello
 		}
-	case in.ServerMode == k8s.PeerModeStrict:
+	case in.ServerMode == istio.PeerModeStrict:
 		if !d.ClientMTLS {
 			d.Failure = FailureReset
 		}

@@ -9,7 +9,7 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/meshlock/meshlock/internal/k8s"
+	"github.com/meshlock/meshlock/internal/istio"
 )
 
 // Protocol is the application protocol of a service port.
@@ -210,7 +210,7 @@ func buildIndex(t Topology) (*index, error) {
 		}
 		idx.services[key] = s
 		for _, w := range idx.workloads {
-			if w.Namespace == s.Namespace && k8s.SelectorMatches(s.Selector, w.Labels) {
+			if w.Namespace == s.Namespace && istio.SelectorMatches(s.Selector, w.Labels) {
 				idx.endpoints[key] = append(idx.endpoints[key], w)
 			}
 		}

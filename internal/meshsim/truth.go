@@ -1,7 +1,7 @@
 package meshsim
 
 import (
-	"github.com/meshlock/meshlock/internal/k8s"
+	"github.com/meshlock/meshlock/internal/istio"
 )
 
 // Truth is what really happened in the mesh, for comparing the dashboard
@@ -26,9 +26,9 @@ type CallerTruth struct {
 	// sends plaintext and ClientTLS does not apply.
 	ClientSidecar bool
 	// ClientTLS is the DestinationRule mode the caller's proxy resolves for
-	// the service port (and subset): k8s.ClientPolicy.Effective(), "" when no
+	// the service port (and subset): istio.ClientPolicy.Effective(), "" when no
 	// rule sets tls and auto mTLS (if on) decides per endpoint.
-	ClientTLS k8s.TLSMode
+	ClientTLS istio.TLSMode
 	// Rule is the DestinationRule it came from ("<ns>/<name>"), "" if none.
 	Rule string
 	// MTLS and Plaintext are what a server accepted, by transport.
@@ -55,7 +55,7 @@ type ServiceTruth struct {
 	// NamespaceMode is the namespace/mesh-level PeerAuthentication mode of
 	// the Service's namespace, which decides whether auto mTLS applies at
 	// all (DISABLE: plaintext to every endpoint).
-	NamespaceMode k8s.PeerMode
+	NamespaceMode istio.PeerMode
 	Ports         []PortTruth
 }
 
@@ -76,7 +76,7 @@ type EndpointTruth struct {
 	// and the target port (PERMISSIVE when nothing sets one). Auto mTLS
 	// consults it for every endpoint with tlsMode=istio; it decides what the
 	// server accepts only where Enforced.
-	PeerAuthentication k8s.PeerMode
+	PeerAuthentication istio.PeerMode
 	// Enforced: a sidecar (not a gateway) enforces PeerAuthentication; a pod
 	// without proxy takes plaintext only, a gateway both.
 	Enforced bool
@@ -102,7 +102,7 @@ func (m *Mesh) Truth() Truth {
 		out.Callers[st.caller.Key()] = t
 	}
 	for key, svc := range m.idx.services {
-		st := ServiceTruth{NamespaceMode: k8s.EffectivePeerMode(pas, m.root, svc.Namespace, nil, 0)}
+		st := ServiceTruth{NamespaceMode: istio.EffectivePeerMode(pas, m.root, svc.Namespace, nil, 0)}
 		for i := range svc.Ports {
 			p := &svc.Ports[i]
 			pt := PortTruth{Port: p.Port, TargetPort: p.targetPort(), TargetPortName: p.TargetPortName, Protocol: p.Protocol}

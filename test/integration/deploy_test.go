@@ -34,6 +34,8 @@ import (
 	"k8s.io/client-go/restmapper"
 
 	"github.com/meshlock/meshlock/test/testbed"
+
+	"github.com/meshlock/meshlock/internal/testutil"
 )
 
 // What deploy/ installs: meshlock's ServiceAccount in the namespace meshlock.
@@ -514,7 +516,7 @@ func deployCan(t *testing.T, kube kubernetes.Interface, a deployAccess) (bool, s
 // deployWaitAllowed waits until RBAC's caches see the new bindings.
 func deployWaitAllowed(t *testing.T, kube kubernetes.Interface, a deployAccess) {
 	t.Helper()
-	Eventually(t, 20*time.Second, "RBAC allows meshlock to "+a.String(), func() (bool, string) {
+	testutil.Eventually(t, 20*time.Second, "RBAC allows meshlock to "+a.String(), func() (bool, string) {
 		ok, reason := deployCan(t, kube, a)
 		return ok, reason
 	})

@@ -19,8 +19,11 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/meshlock/meshlock/internal/istio"
 	"github.com/meshlock/meshlock/internal/k8s"
 	"github.com/meshlock/meshlock/test/testbed"
+
+	"github.com/meshlock/meshlock/internal/testutil"
 )
 
 const enfAuditNS = "meshlock"
@@ -43,7 +46,7 @@ func enfStart(t *testing.T) *enfEnv {
 		istio:   istioclient.NewForConfigOrDie(cluster.RESTConfig),
 	}
 	env.clients = k8s.Clients{Kube: env.kube, Istio: env.istio}
-	for _, ns := range []string{enfAuditNS, k8s.DefaultRootNamespace} {
+	for _, ns := range []string{enfAuditNS, istio.DefaultRootNamespace} {
 		if _, err := env.kube.CoreV1().Namespaces().Create(enfCtx(t), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{}); err != nil {
 			t.Fatal(err)
 		}
@@ -523,7 +526,7 @@ func TestEnforceForbiddenForUnprivilegedUser(t *testing.T) {
 	before := enfRawSpecs(t, env.istio, "default")
 
 	// RBAC takes a moment to see the new binding.
-	Eventually(t, 10*time.Second, "alice can list Services", func() (bool, string) {
+	testutil.Eventually(t, 10*time.Second, "alice can list Services", func() (bool, string) {
 		_, err := alice.Kube.CoreV1().Services("default").List(ctx, metav1.ListOptions{})
 		return err == nil, "list: " + errString(err)
 	})

@@ -40,6 +40,8 @@ import (
 	"github.com/meshlock/meshlock/internal/prom"
 	"github.com/meshlock/meshlock/test/testbed"
 	"github.com/meshlock/meshlock/web"
+
+	"github.com/meshlock/meshlock/internal/testutil"
 )
 
 // The fault tests stop, pause or break the test bed's real servers under a
@@ -286,7 +288,7 @@ func (p serverProcess) restart(t *testing.T) serverProcess {
 
 func waitHTTPOK(t *testing.T, client *http.Client, url string, within time.Duration) {
 	t.Helper()
-	Eventually(t, within, "GET "+url, func() (bool, string) {
+	testutil.Eventually(t, within, "GET "+url, func() (bool, string) {
 		resp, err := client.Get(url)
 		if err != nil {
 			return false, err.Error()
@@ -656,7 +658,7 @@ func TestFaultThirdOfFourWritesRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The policy takes a moment to be enforced: probe with a dry-run patch.
-	Eventually(t, 30*time.Second, "the policy refuses updates of ratings", func() (bool, string) {
+	testutil.Eventually(t, 30*time.Second, "the policy refuses updates of ratings", func() (bool, string) {
 		_, err := env.istio.NetworkingV1().DestinationRules("default").Patch(ctx, "ratings", types.MergePatchType,
 			[]byte(`{"metadata":{"labels":{"probe":"x"}}}`), metav1.PatchOptions{DryRun: []string{metav1.DryRunAll}})
 		return err != nil && strings.Contains(err.Error(), "refuses DestinationRule ratings"), errString(err)

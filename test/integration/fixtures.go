@@ -71,21 +71,3 @@ func ApplyDestinationRules(t testing.TB, istio istioclient.Interface, namespace,
 		}
 	}
 }
-
-// Eventually polls cond every 250ms until it holds or timeout passes.
-func Eventually(t testing.TB, timeout time.Duration, what string, cond func() (bool, string)) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	var last string
-	for {
-		ok, state := cond()
-		if ok {
-			return
-		}
-		last = state
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %s; last seen: %s", what, timeout, last)
-		}
-		time.Sleep(250 * time.Millisecond)
-	}
-}

@@ -27,6 +27,8 @@ import (
 	"github.com/meshlock/meshlock/internal/meshsim"
 	"github.com/meshlock/meshlock/internal/prom"
 	"github.com/meshlock/meshlock/test/testbed"
+
+	"github.com/meshlock/meshlock/internal/testutil"
 )
 
 // A mesh configured the way production meshes are, every rule of issue 9 at
@@ -248,7 +250,7 @@ func TestRealMeshMatchesTheTruth(t *testing.T) {
 	// until the graph agrees with the truth.
 	time.Sleep(window)
 	var last graph.Snapshot
-	Eventually(t, 90*time.Second, "the graph matches meshsim's truth", func() (bool, string) {
+	testutil.Eventually(t, 90*time.Second, "the graph matches meshsim's truth", func() (bool, string) {
 		s, err := snapshot()
 		if err != nil {
 			return false, err.Error()

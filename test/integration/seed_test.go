@@ -14,6 +14,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/meshlock/meshlock/internal/meshsim"
+
+	"github.com/meshlock/meshlock/internal/testutil"
 )
 
 // The seed exercise, on real servers: bookinfo without TLS is plaintext,
@@ -34,13 +36,13 @@ func TestSeedExerciseOnRealServers(t *testing.T) {
 	plaintext := rate(productpageToReviews + `,connection_security_policy="none"`)
 	mutual := rate(productpageToReviews + `,connection_security_policy="mutual_tls"`)
 
-	Eventually(t, 30*time.Second, "productpage → reviews reported as plaintext", func() (bool, string) {
+	testutil.Eventually(t, 30*time.Second, "productpage → reviews reported as plaintext", func() (bool, string) {
 		p, m := plaintext(), mutual()
 		return p > 0 && m == 0, fmt.Sprintf("none %.2f/s, mutual_tls %.2f/s", p, m)
 	})
 
 	ApplyDestinationRules(t, istio, "default", SharedFixture(t, "bookinfo", "destination-rule-all-mtls.yaml"))
-	Eventually(t, 30*time.Second, "productpage → reviews growing only as mutual_tls", func() (bool, string) {
+	testutil.Eventually(t, 30*time.Second, "productpage → reviews growing only as mutual_tls", func() (bool, string) {
 		p, m := plaintext(), mutual()
 		return p == 0 && m > 0, fmt.Sprintf("none %.2f/s, mutual_tls %.2f/s", p, m)
 	})
@@ -56,7 +58,7 @@ func TestSeedExerciseOnRealServers(t *testing.T) {
 		t.Fatal(err)
 	}
 	failedBefore := mesh.Outcomes()[legacyKey].Failed
-	Eventually(t, 30*time.Second, "STRICT cuts the legacy caller off", func() (bool, string) {
+	testutil.Eventually(t, 30*time.Second, "STRICT cuts the legacy caller off", func() (bool, string) {
 		outcome := mesh.Outcomes()[legacyKey]
 		reported := legacyIntoRatings()
 		return outcome.Failed > failedBefore && reported == 0 && mutual() > 0,

@@ -1,4 +1,4 @@
-package k8s
+package istio
 
 import (
 	"slices"
@@ -12,6 +12,13 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
+// Package istio holds Istio's rules, pure, as meshlock reads them from
+// Istio's own source: which DestinationRule a client sidecar gets and its
+// TLS mode, which PeerAuthentication mode a workload enforces on a port, how
+// a pod's workload is named and whether it has a proxy, and how Kubernetes
+// objects become the graph's cluster. internal/k8s (the dashboard's I/O),
+// internal/meshsim (the simulated mesh) and the enforce planner all use it.
+//
 // This file resolves Istio policy the way istiod does: which DestinationRule
 // a client sidecar gets for a host (and its TLS mode), and which
 // PeerAuthentication mode a server workload enforces. It is pure, so both the
@@ -47,11 +54,6 @@ const clusterDomain = "cluster.local"
 // ServiceFQDN is the Kubernetes service hostname istiod uses as the cluster host.
 func ServiceFQDN(name, namespace string) string {
 	return name + "." + namespace + ".svc." + clusterDomain
-}
-
-// Principal is the SPIFFE identity Istio issues to a service account.
-func Principal(namespace, serviceAccount string) string {
-	return "spiffe://" + clusterDomain + "/ns/" + namespace + "/sa/" + serviceAccount
 }
 
 // ClientPolicyQuery names what a client sidecar needs a DestinationRule for.
@@ -136,18 +138,18 @@ func ResolveClientPolicy(rules []*networkingv1.DestinationRule, q ClientPolicyQu
 		out.SubsetFound = true
 		out.SubsetLabels = subset.GetLabels()
 	}
-	out.TLS = mergedTLS(top, subset.GetTrafficPolicy(), q.ServicePort)
+	out.TLS = MergedTLS(top, subset.GetTrafficPolicy(), q.ServicePort)
 	out.EndpointTLS = endpointTLS(top, subset.GetTrafficPolicy(), q.ServicePort)
 	return out
 }
 
-// mergedTLS is the cluster's tls (pilot/pkg/networking/util/util.go
+// MergedTLS is the cluster's tls (pilot/pkg/networking/util/util.go
 // GetPortLevelTrafficPolicy, MergeSubsetTrafficPolicy): a portLevelSettings
 // entry matching the Service port REPLACES the level above it even when it
 // has no tls ("port level policies do not inherit"), so it resets tls to
 // unset; a subset's own port entry does the same to the rule's; a subset's
 // top-level tls overrides the rule's port-resolved one.
-func mergedTLS(top, subset *networkingapi.TrafficPolicy, port int32) TLSMode {
+func MergedTLS(top, subset *networkingapi.TrafficPolicy, port int32) TLSMode {
 	tls := top.GetTls()
 	if p, ok := portLevel(top, port); ok {
 		tls = p.GetTls()
@@ -347,8 +349,8 @@ func pickForClient(group []*networkingv1.DestinationRule, clientLabels map[strin
 func mostSpecificHost(rules []*networkingv1.DestinationRule, fqdn string) string {
 	best := ""
 	for _, dr := range rules {
-		h := resolveRuleHost(dr.Spec.GetHost(), dr.Namespace)
-		if hostMatches(h, fqdn) && moreSpecific(h, best) {
+		h := ResolveRuleHost(dr.Spec.GetHost(), dr.Namespace)
+		if HostMatches(h, fqdn) && moreSpecific(h, best) {
 			best = h
 		}
 	}
@@ -361,25 +363,25 @@ func mostSpecificHost(rules []*networkingv1.DestinationRule, fqdn string) string
 func hostRules(rules []*networkingv1.DestinationRule, host string) []*networkingv1.DestinationRule {
 	var group []*networkingv1.DestinationRule
 	for _, dr := range rules {
-		if resolveRuleHost(dr.Spec.GetHost(), dr.Namespace) == host {
+		if ResolveRuleHost(dr.Spec.GetHost(), dr.Namespace) == host {
 			group = append(group, dr)
 		}
 	}
-	sort.SliceStable(group, func(i, j int) bool { return lessByAgeThenName(group[i].ObjectMeta, group[j].ObjectMeta) })
+	sort.SliceStable(group, func(i, j int) bool { return OlderFirst(group[i].ObjectMeta, group[j].ObjectMeta) })
 	return group
 }
 
-// resolveRuleHost is istiod's ResolveShortnameToFQDN: only a name without any
+// ResolveRuleHost is istiod's ResolveShortnameToFQDN: only a name without any
 // dot is expanded, in the rule's namespace. "reviews.default" is taken
 // literally and therefore matches no Kubernetes service hostname.
-func resolveRuleHost(host, namespace string) string {
+func ResolveRuleHost(host, namespace string) string {
 	if host == "*" || strings.Contains(host, ".") {
 		return host
 	}
 	return ServiceFQDN(host, namespace)
 }
 
-func hostMatches(ruleHost, fqdn string) bool {
+func HostMatches(ruleHost, fqdn string) bool {
 	if strings.HasPrefix(ruleHost, "*") {
 		return strings.HasSuffix(fqdn, ruleHost[1:])
 	}
@@ -425,7 +427,7 @@ func EffectivePeerAuthentication(policies []*securityv1.PeerAuthentication, root
 	}
 	var mesh, ns, workload *securityv1.PeerAuthentication
 	older := func(candidate, current *securityv1.PeerAuthentication) bool {
-		return current == nil || lessByAgeThenName(candidate.ObjectMeta, current.ObjectMeta)
+		return current == nil || OlderFirst(candidate.ObjectMeta, current.ObjectMeta)
 	}
 	for _, pa := range policies {
 		selector := pa.Spec.GetSelector().GetMatchLabels()
@@ -480,7 +482,7 @@ func SelectorMatches(selector, labels map[string]string) bool {
 	return true
 }
 
-func lessByAgeThenName(a, b metav1.ObjectMeta) bool {
+func OlderFirst(a, b metav1.ObjectMeta) bool {
 	if !a.CreationTimestamp.Equal(&b.CreationTimestamp) {
 		return a.CreationTimestamp.Before(&b.CreationTimestamp)
 	}

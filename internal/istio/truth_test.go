@@ -1,4 +1,4 @@
-package k8s
+package istio
 
 import (
 	"slices"
@@ -9,24 +9,22 @@ import (
 	typeapi "istio.io/api/type/v1beta1"
 	networkingv1 "istio.io/client-go/pkg/apis/networking/v1"
 	securityv1 "istio.io/client-go/pkg/apis/security/v1"
-	istiofake "istio.io/client-go/pkg/clientset/versioned/fake"
 	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/intstr"
-	kubefake "k8s.io/client-go/kubernetes/fake"
 
 	"github.com/meshlock/meshlock/internal/graph"
+
+	"github.com/meshlock/meshlock/internal/testutil"
 )
 
-func selectingClients(kv ...string) ruleOption {
+func selectingClients(kv ...string) testutil.RuleOption {
 	return func(dr *networkingv1.DestinationRule) {
-		dr.Spec.WorkloadSelector = &typeapi.WorkloadSelector{MatchLabels: labelSet(kv...)}
+		dr.Spec.WorkloadSelector = &typeapi.WorkloadSelector{MatchLabels: testutil.Labels(kv...)}
 	}
 }
 
 // withPortNoTLS adds a port-level entry that sets no tls.
-func withPortNoTLS(port uint32) ruleOption {
+func withPortNoTLS(port uint32) testutil.RuleOption {
 	return func(dr *networkingv1.DestinationRule) {
 		if dr.Spec.TrafficPolicy == nil {
 			dr.Spec.TrafficPolicy = &networkingapi.TrafficPolicy{}
@@ -57,94 +55,94 @@ func TestDestinationRuleLookupAsIstiod(t *testing.T) {
 	}{
 		{
 			name:     "the client's namespace first, whatever the service's says",
-			rules:    []*networkingv1.DestinationRule{newRule("default", "r", "reviews", 1, withTLS(tlsMutual)), newRule("shop", "mine", "reviews.default.svc.cluster.local", 2, withTLS(tlsDisable))},
+			rules:    []*networkingv1.DestinationRule{testutil.Rule("default", "r", "reviews", 1, testutil.WithTLS(tlsMutual)), testutil.Rule("shop", "mine", "reviews.default.svc.cluster.local", 2, testutil.WithTLS(tlsDisable))},
 			clientNS: "shop", wantTLS: TLSModeDisable, wantRule: "mine",
 		},
 		{
 			name:     "a wildcard in the client's namespace beats an exact host in the service's",
-			rules:    []*networkingv1.DestinationRule{newRule("default", "r", "reviews", 1, withTLS(tlsMutual)), newRule("shop", "all", "*.svc.cluster.local", 2, withTLS(tlsDisable))},
+			rules:    []*networkingv1.DestinationRule{testutil.Rule("default", "r", "reviews", 1, testutil.WithTLS(tlsMutual)), testutil.Rule("shop", "all", "*.svc.cluster.local", 2, testutil.WithTLS(tlsDisable))},
 			clientNS: "shop", wantTLS: TLSModeDisable, wantRule: "all",
 		},
 		{
 			name:     "exportTo '.' keeps a rule from other namespaces",
-			rules:    []*networkingv1.DestinationRule{newRule("default", "r", "reviews", 1, withTLS(tlsMutual), withExportTo("."))},
+			rules:    []*networkingv1.DestinationRule{testutil.Rule("default", "r", "reviews", 1, testutil.WithTLS(tlsMutual), testutil.WithExportTo("."))},
 			clientNS: "shop", wantTLS: TLSModeNone,
 		},
 		{
 			name:     "exportTo naming the client's namespace",
-			rules:    []*networkingv1.DestinationRule{newRule("default", "r", "reviews", 1, withTLS(tlsMutual), withExportTo("shop"))},
+			rules:    []*networkingv1.DestinationRule{testutil.Rule("default", "r", "reviews", 1, testutil.WithTLS(tlsMutual), testutil.WithExportTo("shop"))},
 			clientNS: "shop", wantTLS: TLSModeIstioMutual, wantRule: "r",
 		},
 		{
 			name:     "a rule exported only to another namespace is not seen in its own",
-			rules:    []*networkingv1.DestinationRule{newRule("default", "r", "reviews", 1, withTLS(tlsMutual), withExportTo("shop"))},
+			rules:    []*networkingv1.DestinationRule{testutil.Rule("default", "r", "reviews", 1, testutil.WithTLS(tlsMutual), testutil.WithExportTo("shop"))},
 			clientNS: "default", wantTLS: TLSModeNone,
 		},
 		{
 			name:     "a rule in a third namespace is never used",
-			rules:    []*networkingv1.DestinationRule{newRule("other", "r", "reviews.default.svc.cluster.local", 1, withTLS(tlsMutual), withExportTo("*"))},
+			rules:    []*networkingv1.DestinationRule{testutil.Rule("other", "r", "reviews.default.svc.cluster.local", 1, testutil.WithTLS(tlsMutual), testutil.WithExportTo("*"))},
 			clientNS: "shop", wantTLS: TLSModeNone,
 		},
 		{
 			name: "rules with different exportTo are kept apart: the last set wins",
 			rules: []*networkingv1.DestinationRule{
-				newRule("default", "old", "reviews", 1, withTLS(tlsMutual)),
-				newRule("default", "new", "reviews", 2, withTLS(tlsDisable), withExportTo("shop")),
+				testutil.Rule("default", "old", "reviews", 1, testutil.WithTLS(tlsMutual)),
+				testutil.Rule("default", "new", "reviews", 2, testutil.WithTLS(tlsDisable), testutil.WithExportTo("shop")),
 			},
 			clientNS: "shop", wantTLS: TLSModeDisable, wantRule: "new",
 		},
 		{
 			name: "rules with the same exportTo merge: the oldest policy wins",
 			rules: []*networkingv1.DestinationRule{
-				newRule("default", "old", "reviews", 1, withTLS(tlsMutual)),
-				newRule("default", "new", "reviews", 2, withTLS(tlsDisable)),
+				testutil.Rule("default", "old", "reviews", 1, testutil.WithTLS(tlsMutual)),
+				testutil.Rule("default", "new", "reviews", 2, testutil.WithTLS(tlsDisable)),
 			},
 			clientNS: "shop", wantTLS: TLSModeIstioMutual, wantRule: "old",
 		},
 		{
 			name: "a selector rule applies to the workloads it selects",
 			rules: []*networkingv1.DestinationRule{
-				newRule("default", "plain", "reviews", 1, withTLS(tlsMutual)),
-				newRule("default", "batch", "reviews", 2, withTLS(tlsDisable), selectingClients("app", "batch")),
+				testutil.Rule("default", "plain", "reviews", 1, testutil.WithTLS(tlsMutual)),
+				testutil.Rule("default", "batch", "reviews", 2, testutil.WithTLS(tlsDisable), selectingClients("app", "batch")),
 			},
-			clientNS: "default", labels: labelSet("app", "batch"), wantTLS: TLSModeDisable, wantRule: "batch",
+			clientNS: "default", labels: testutil.Labels("app", "batch"), wantTLS: TLSModeDisable, wantRule: "batch",
 		},
 		{
 			name: "and not to the others",
 			rules: []*networkingv1.DestinationRule{
-				newRule("default", "plain", "reviews", 1, withTLS(tlsMutual)),
-				newRule("default", "batch", "reviews", 2, withTLS(tlsDisable), selectingClients("app", "batch")),
+				testutil.Rule("default", "plain", "reviews", 1, testutil.WithTLS(tlsMutual)),
+				testutil.Rule("default", "batch", "reviews", 2, testutil.WithTLS(tlsDisable), selectingClients("app", "batch")),
 			},
-			clientNS: "default", labels: labelSet("app", "web"), wantTLS: TLSModeIstioMutual, wantRule: "plain",
+			clientNS: "default", labels: testutil.Labels("app", "web"), wantTLS: TLSModeIstioMutual, wantRule: "plain",
 		},
 		{
 			name:     "a selector rule is private to its namespace whatever its exportTo",
-			rules:    []*networkingv1.DestinationRule{newRule("default", "batch", "reviews", 2, withTLS(tlsDisable), selectingClients("app", "batch"), withExportTo("*"))},
-			clientNS: "shop", labels: labelSet("app", "batch"), wantTLS: TLSModeNone,
+			rules:    []*networkingv1.DestinationRule{testutil.Rule("default", "batch", "reviews", 2, testutil.WithTLS(tlsDisable), selectingClients("app", "batch"), testutil.WithExportTo("*"))},
+			clientNS: "shop", labels: testutil.Labels("app", "batch"), wantTLS: TLSModeNone,
 		},
 		{
 			name: "only a non-matching selector rule in the client's namespace: no rule, no fallback",
 			rules: []*networkingv1.DestinationRule{
-				newRule("default", "r", "reviews", 1, withTLS(tlsMutual)),
-				newRule("shop", "batch", "reviews.default.svc.cluster.local", 2, withTLS(tlsDisable), selectingClients("app", "batch")),
+				testutil.Rule("default", "r", "reviews", 1, testutil.WithTLS(tlsMutual)),
+				testutil.Rule("shop", "batch", "reviews.default.svc.cluster.local", 2, testutil.WithTLS(tlsDisable), selectingClients("app", "batch")),
 			},
-			clientNS: "shop", labels: labelSet("app", "web"), wantTLS: TLSModeNone,
+			clientNS: "shop", labels: testutil.Labels("app", "web"), wantTLS: TLSModeNone,
 		},
 		{
 			name:     "the root namespace's rule for everyone",
-			rules:    []*networkingv1.DestinationRule{newRule("istio-system", "mesh", "*.local", 1, withTLS(tlsMutual))},
+			rules:    []*networkingv1.DestinationRule{testutil.Rule("istio-system", "mesh", "*.local", 1, testutil.WithTLS(tlsMutual))},
 			clientNS: "shop", wantTLS: TLSModeIstioMutual, wantRule: "mesh",
 		},
 		{
 			// mtls_checker.go inherits the top-level mode under a port entry
 			// without tls; the cluster does not: plaintext to every endpoint.
 			name:     "top-level DISABLE with a port-level entry without tls stays DISABLE",
-			rules:    []*networkingv1.DestinationRule{newRule("default", "r", "reviews", 1, withTLS(tlsDisable), withPortNoTLS(9080))},
+			rules:    []*networkingv1.DestinationRule{testutil.Rule("default", "r", "reviews", 1, testutil.WithTLS(tlsDisable), withPortNoTLS(9080))},
 			clientNS: "default", wantTLS: TLSModeNone, wantRule: "r", wantEff: TLSModeDisable,
 		},
 		{
 			name:     "top-level ISTIO_MUTUAL with a port-level entry without tls is auto mTLS",
-			rules:    []*networkingv1.DestinationRule{newRule("default", "r", "reviews", 1, withTLS(tlsMutual), withPortNoTLS(9080))},
+			rules:    []*networkingv1.DestinationRule{testutil.Rule("default", "r", "reviews", 1, testutil.WithTLS(tlsMutual), withPortNoTLS(9080))},
 			clientNS: "default", wantTLS: TLSModeNone, wantRule: "r", wantEff: TLSModeNone,
 		},
 	}
@@ -176,14 +174,14 @@ func TestDestinationRuleLookupAsIstiod(t *testing.T) {
 // ForPort(TargetPort)); a named targetPort is resolved through the pod's
 // container ports by name and protocol (kube/controller/util.go FindPort).
 func TestServicePortsByTargetPort(t *testing.T) {
-	pod := newPod("default", "web-1", withLabels("app", "web"), withSidecar(), withContainerPort("http-api", 8080), withContainerPort("metrics", 9090))
-	svc := newService("default", "web", labelSet("app", "web"),
+	pod := testutil.Pod("default", "web-1", testutil.WithLabels("app", "web"), testutil.WithSidecar(), testutil.WithContainerPort("http-api", 8080), testutil.WithContainerPort("metrics", 9090))
+	svc := testutil.Service("default", "web", testutil.Labels("app", "web"),
 		corev1.ServicePort{Name: "http", Port: 80, TargetPort: intstr.FromString("http-api")},
 		corev1.ServicePort{Name: "tcp-metrics", Port: 9090, TargetPort: intstr.FromInt32(9090)},
 		corev1.ServicePort{Name: "grpc-gone", Port: 7000, TargetPort: intstr.FromString("nowhere")},
 	)
-	strictByTarget := newPeerAuth("default", "web", 1, paPermissive, selecting("app", "web"), onPort(8080, securityapi.PeerAuthentication_MutualTLS_STRICT))
-	byServicePort := newPeerAuth("default", "web", 1, paStrict, selecting("app", "web"), onPort(80, securityapi.PeerAuthentication_MutualTLS_DISABLE))
+	strictByTarget := testutil.PeerAuth("default", "web", 1, testutil.PAPermissive, testutil.Selecting("app", "web"), testutil.OnPort(8080, securityapi.PeerAuthentication_MutualTLS_STRICT))
+	byServicePort := testutil.PeerAuth("default", "web", 1, testutil.PAStrict, testutil.Selecting("app", "web"), testutil.OnPort(80, securityapi.PeerAuthentication_MutualTLS_DISABLE))
 
 	t.Run("an entry for the target port applies", func(t *testing.T) {
 		got := describeService(svc, []*corev1.Pod{pod}, nil, []*securityv1.PeerAuthentication{strictByTarget}, DefaultRootNamespace)
@@ -207,7 +205,7 @@ func TestServicePortsByTargetPort(t *testing.T) {
 		}
 	})
 	t.Run("ties go to the first port, whatever order the pods come in", func(t *testing.T) {
-		other := newPod("default", "web-0", withLabels("app", "web"), withSidecar(), withContainerPort("http-api", 8081), withContainerPort("metrics", 9090))
+		other := testutil.Pod("default", "web-0", testutil.WithLabels("app", "web"), testutil.WithSidecar(), testutil.WithContainerPort("http-api", 8081), testutil.WithContainerPort("metrics", 9090))
 		a := describeService(svc, []*corev1.Pod{other, pod}, nil, nil, DefaultRootNamespace)
 		if a.Ports[0].TargetPort != 8081 {
 			t.Errorf("target port from %d, want from the first pod by name", a.Ports[0].TargetPort)
@@ -216,7 +214,7 @@ func TestServicePortsByTargetPort(t *testing.T) {
 }
 
 func TestTargetPortRequiresNameAndProtocol(t *testing.T) {
-	pod := newPod("default", "p", func(p *corev1.Pod) {
+	pod := testutil.Pod("default", "p", func(p *corev1.Pod) {
 		p.Spec.Containers[0].Ports = []corev1.ContainerPort{{Name: "dns", ContainerPort: 53, Protocol: corev1.ProtocolUDP}}
 		always := corev1.ContainerRestartPolicyAlways
 		p.Spec.InitContainers = []corev1.Container{{Name: "helper", RestartPolicy: &always, Ports: []corev1.ContainerPort{{Name: "side", ContainerPort: 7777}}}}
@@ -271,7 +269,7 @@ func TestIsGateway(t *testing.T) {
 		{[]string{"gateway.networking.k8s.io/gateway-name", "waypoint", "gateway.istio.io/managed", "istio.io-mesh-controller"}, false},
 		{[]string{"app", "web"}, false},
 	} {
-		if got := IsGateway(newPod("x", "p", withLabels(tc.labels...))); got != tc.want {
+		if got := IsGateway(testutil.Pod("x", "p", testutil.WithLabels(tc.labels...))); got != tc.want {
 			t.Errorf("IsGateway(%v) = %v", tc.labels, got)
 		}
 	}
@@ -281,12 +279,12 @@ func TestIsGateway(t *testing.T) {
 // when every pod has one, whatever order the cache lists them in.
 func TestWorkloadsJudgedWhole(t *testing.T) {
 	pods := []*corev1.Pod{
-		newPod("default", "web-abc-2", inDeployment("web", "abc"), withServiceAccount("web-new"), withSidecar()),
-		newPod("default", "web-abc-1", inDeployment("web", "abc"), withServiceAccount("web"), withSidecar()),
-		newPod("default", "backup-29412345-x", ownedBy("Job", "backup-29412345", true)),
+		testutil.Pod("default", "web-abc-2", testutil.InDeployment("web", "abc"), testutil.WithServiceAccount("web-new"), testutil.WithSidecar()),
+		testutil.Pod("default", "web-abc-1", testutil.InDeployment("web", "abc"), testutil.WithServiceAccount("web"), testutil.WithSidecar()),
+		testutil.Pod("default", "backup-29412345-x", testutil.OwnedBy("Job", "backup-29412345", true)),
 	}
 	for _, order := range [][]*corev1.Pod{pods, {pods[2], pods[1], pods[0]}} {
-		got := buildCluster(listed{pods: order}, DefaultRootNamespace).Workloads
+		got := BuildCluster(Objects{Pods: order}, DefaultRootNamespace).Workloads
 		want := []graph.Workload{
 			{Namespace: "default", Name: "backup", ServiceAccounts: []string{"default"}, DataPlane: graph.DataPlaneNone},
 			{Namespace: "default", Name: "web", ServiceAccounts: []string{"web", "web-new"}, DataPlane: graph.DataPlaneSidecar},
@@ -299,19 +297,19 @@ func TestWorkloadsJudgedWhole(t *testing.T) {
 
 // ClientTLS answers per calling workload, with its labels, for each port.
 func TestClusterClientTLSPerCaller(t *testing.T) {
-	s := listed{
-		pods: []*corev1.Pod{
-			newPod("default", "web-abc-1", inDeployment("web", "abc"), withLabels("app", "web"), withSidecar()),
-			newPod("default", "batch-abc-1", inDeployment("batch", "abc"), withLabels("app", "batch"), withSidecar()),
-			newPod("default", "reviews-abc-1", inDeployment("reviews", "abc"), withLabels("app", "reviews"), withSidecar()),
+	s := Objects{
+		Pods: []*corev1.Pod{
+			testutil.Pod("default", "web-abc-1", testutil.InDeployment("web", "abc"), testutil.WithLabels("app", "web"), testutil.WithSidecar()),
+			testutil.Pod("default", "batch-abc-1", testutil.InDeployment("batch", "abc"), testutil.WithLabels("app", "batch"), testutil.WithSidecar()),
+			testutil.Pod("default", "reviews-abc-1", testutil.InDeployment("reviews", "abc"), testutil.WithLabels("app", "reviews"), testutil.WithSidecar()),
 		},
-		services: []*corev1.Service{newService("default", "reviews", labelSet("app", "reviews"), servicePort(9080, intstr.FromInt32(9080)), corev1.ServicePort{Name: "tcp", Port: 9090})},
-		rules: []*networkingv1.DestinationRule{
-			newRule("default", "reviews", "reviews", 1, withTLS(tlsMutual)),
-			newRule("default", "batch", "reviews", 2, withPortTLS(9090, tlsDisable), withTLS(tlsMutual), selectingClients("app", "batch")),
+		Services: []*corev1.Service{testutil.Service("default", "reviews", testutil.Labels("app", "reviews"), testutil.ServicePort(9080, intstr.FromInt32(9080)), corev1.ServicePort{Name: "tcp", Port: 9090})},
+		Rules: []*networkingv1.DestinationRule{
+			testutil.Rule("default", "reviews", "reviews", 1, testutil.WithTLS(tlsMutual)),
+			testutil.Rule("default", "batch", "reviews", 2, testutil.WithPortTLS(9090, tlsDisable), testutil.WithTLS(tlsMutual), selectingClients("app", "batch")),
 		},
 	}
-	c := buildCluster(s, DefaultRootNamespace)
+	c := BuildCluster(s, DefaultRootNamespace)
 	web := c.ClientTLS("default", "web", "default", "reviews")
 	batch := c.ClientTLS("default", "batch", "default", "reviews")
 	wantWeb := []graph.ClientTLS{{Port: 9080, TLS: "ISTIO_MUTUAL", Rule: "default/reviews"}, {Port: 9090, TLS: "ISTIO_MUTUAL", Rule: "default/reviews"}}
@@ -322,34 +320,4 @@ func TestClusterClientTLSPerCaller(t *testing.T) {
 	if got := c.ClientTLS("default", "web", "default", "nosuch"); got != nil {
 		t.Errorf("unknown service: %+v", got)
 	}
-}
-
-// The trust domain comes from istiod's mesh config (pkg/config/mesh/mesh.go:
-// ConfigMap istio, key mesh), Istio's default when it sets none.
-func TestReadTrustDomain(t *testing.T) {
-	for name, tc := range map[string]struct {
-		objects []runtime.Object
-		want    string
-		wantErr bool
-	}{
-		"no mesh config: Istio's default": {want: DefaultTrustDomain},
-		"set":                             {objects: []runtime.Object{meshConfig("trustDomain: corp.example\nenableAutoMtls: true\n")}, want: "corp.example"},
-		"not set":                         {objects: []runtime.Object{meshConfig("enableAutoMtls: true\n")}, want: DefaultTrustDomain},
-		"unreadable":                      {objects: []runtime.Object{meshConfig("trustDomain: [")}, wantErr: true},
-	} {
-		t.Run(name, func(t *testing.T) {
-			w, err := NewWatcher(Options{Kube: kubefake.NewClientset(tc.objects...), Istio: istiofake.NewSimpleClientset()})
-			if err != nil {
-				t.Fatal(err)
-			}
-			got, err := w.readTrustDomain(t.Context())
-			if got != tc.want || (err != nil) != tc.wantErr {
-				t.Errorf("readTrustDomain = %q, %v; want %q (error %v)", got, err, tc.want, tc.wantErr)
-			}
-		})
-	}
-}
-
-func meshConfig(mesh string) *corev1.ConfigMap {
-	return &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: DefaultRootNamespace, Name: "istio"}, Data: map[string]string{"mesh": mesh}}
 }

@@ -1,14 +1,16 @@
-package k8s
+package istio
 
 import (
 	"testing"
 
 	securityapi "istio.io/api/security/v1beta1"
 	securityv1 "istio.io/client-go/pkg/apis/security/v1"
+
+	"github.com/meshlock/meshlock/internal/testutil"
 )
 
 func TestEffectivePeerAuthentication(t *testing.T) {
-	reviews := labelSet("app", "reviews", "version", "v1")
+	reviews := testutil.Labels("app", "reviews", "version", "v1")
 	tests := []struct {
 		name      string
 		policies  []*securityv1.PeerAuthentication
@@ -30,21 +32,21 @@ func TestEffectivePeerAuthentication(t *testing.T) {
 		},
 		{
 			name:          "namespace policy without mtls: UNSET with nil source",
-			policies:      []*securityv1.PeerAuthentication{newPeerAuth("default", "default", 0, nil)},
+			policies:      []*securityv1.PeerAuthentication{testutil.PeerAuth("default", "default", 0, nil)},
 			labels:        reviews,
 			wantMode:      PeerModeUnset,
 			wantEffective: PeerModePermissive,
 		},
 		{
 			name:          "namespace policy with mode UNSET: UNSET with nil source",
-			policies:      []*securityv1.PeerAuthentication{newPeerAuth("default", "default", 0, paUnset)},
+			policies:      []*securityv1.PeerAuthentication{testutil.PeerAuth("default", "default", 0, testutil.PAUnset)},
 			labels:        reviews,
 			wantMode:      PeerModeUnset,
 			wantEffective: PeerModePermissive,
 		},
 		{
 			name:          "explicit PERMISSIVE is not UNSET",
-			policies:      []*securityv1.PeerAuthentication{newPeerAuth("default", "default", 0, paPermissive)},
+			policies:      []*securityv1.PeerAuthentication{testutil.PeerAuth("default", "default", 0, testutil.PAPermissive)},
 			labels:        reviews,
 			wantMode:      PeerModePermissive,
 			wantSource:    "default/default",
@@ -53,8 +55,8 @@ func TestEffectivePeerAuthentication(t *testing.T) {
 		{
 			name: "namespace UNSET inherits the mesh STRICT, source is the mesh policy",
 			policies: []*securityv1.PeerAuthentication{
-				newPeerAuth("default", "default", 0, paUnset),
-				newPeerAuth("istio-system", "mesh", 1, paStrict),
+				testutil.PeerAuth("default", "default", 0, testutil.PAUnset),
+				testutil.PeerAuth("istio-system", "mesh", 1, testutil.PAStrict),
 			},
 			labels:        reviews,
 			wantMode:      PeerModeStrict,
@@ -64,9 +66,9 @@ func TestEffectivePeerAuthentication(t *testing.T) {
 		{
 			name: "workload UNSET inherits the namespace",
 			policies: []*securityv1.PeerAuthentication{
-				newPeerAuth("istio-system", "mesh", 0, paStrict),
-				newPeerAuth("default", "default", 0, paDisable),
-				newPeerAuth("default", "reviews", 0, paUnset, selecting("app", "reviews")),
+				testutil.PeerAuth("istio-system", "mesh", 0, testutil.PAStrict),
+				testutil.PeerAuth("default", "default", 0, testutil.PADisable),
+				testutil.PeerAuth("default", "reviews", 0, testutil.PAUnset, testutil.Selecting("app", "reviews")),
 			},
 			labels:        reviews,
 			wantMode:      PeerModeDisable,
@@ -76,8 +78,8 @@ func TestEffectivePeerAuthentication(t *testing.T) {
 		{
 			name: "oldest of two namespace policies wins (older listed last)",
 			policies: []*securityv1.PeerAuthentication{
-				newPeerAuth("default", "newer", 10, paStrict),
-				newPeerAuth("default", "older", 1, paDisable),
+				testutil.PeerAuth("default", "newer", 10, testutil.PAStrict),
+				testutil.PeerAuth("default", "older", 1, testutil.PADisable),
 			},
 			labels:        reviews,
 			wantMode:      PeerModeDisable,
@@ -87,8 +89,8 @@ func TestEffectivePeerAuthentication(t *testing.T) {
 		{
 			name: "oldest of two namespace policies wins (older listed first)",
 			policies: []*securityv1.PeerAuthentication{
-				newPeerAuth("default", "older", 1, paDisable),
-				newPeerAuth("default", "newer", 10, paStrict),
+				testutil.PeerAuth("default", "older", 1, testutil.PADisable),
+				testutil.PeerAuth("default", "newer", 10, testutil.PAStrict),
 			},
 			labels:        reviews,
 			wantMode:      PeerModeDisable,
@@ -98,8 +100,8 @@ func TestEffectivePeerAuthentication(t *testing.T) {
 		{
 			name: "same age: first name wins",
 			policies: []*securityv1.PeerAuthentication{
-				newPeerAuth("default", "b", 1, paStrict),
-				newPeerAuth("default", "a", 1, paPermissive),
+				testutil.PeerAuth("default", "b", 1, testutil.PAStrict),
+				testutil.PeerAuth("default", "a", 1, testutil.PAPermissive),
 			},
 			labels:        reviews,
 			wantMode:      PeerModePermissive,
@@ -109,8 +111,8 @@ func TestEffectivePeerAuthentication(t *testing.T) {
 		{
 			name: "oldest mesh policy wins",
 			policies: []*securityv1.PeerAuthentication{
-				newPeerAuth("istio-system", "newer", 10, paDisable),
-				newPeerAuth("istio-system", "older", 1, paStrict),
+				testutil.PeerAuth("istio-system", "newer", 10, testutil.PADisable),
+				testutil.PeerAuth("istio-system", "older", 1, testutil.PAStrict),
 			},
 			labels:        reviews,
 			wantMode:      PeerModeStrict,
@@ -120,7 +122,7 @@ func TestEffectivePeerAuthentication(t *testing.T) {
 		{
 			name: "workload policy for other labels does not apply",
 			policies: []*securityv1.PeerAuthentication{
-				newPeerAuth("default", "ratings", 0, paDisable, selecting("app", "ratings")),
+				testutil.PeerAuth("default", "ratings", 0, testutil.PADisable, testutil.Selecting("app", "ratings")),
 			},
 			labels:        reviews,
 			wantMode:      PeerModeUnset,
@@ -129,8 +131,8 @@ func TestEffectivePeerAuthentication(t *testing.T) {
 		{
 			name: "workload policy applies to a matching pod",
 			policies: []*securityv1.PeerAuthentication{
-				newPeerAuth("default", "default", 0, paStrict),
-				newPeerAuth("default", "reviews", 5, paDisable, selecting("app", "reviews")),
+				testutil.PeerAuth("default", "default", 0, testutil.PAStrict),
+				testutil.PeerAuth("default", "reviews", 5, testutil.PADisable, testutil.Selecting("app", "reviews")),
 			},
 			labels:        reviews,
 			wantMode:      PeerModeDisable,
@@ -140,8 +142,8 @@ func TestEffectivePeerAuthentication(t *testing.T) {
 		{
 			name: "workload policy does not apply without pod labels",
 			policies: []*securityv1.PeerAuthentication{
-				newPeerAuth("default", "default", 0, paStrict),
-				newPeerAuth("default", "reviews", 5, paDisable, selecting("app", "reviews")),
+				testutil.PeerAuth("default", "default", 0, testutil.PAStrict),
+				testutil.PeerAuth("default", "reviews", 5, testutil.PADisable, testutil.Selecting("app", "reviews")),
 			},
 			wantMode:      PeerModeStrict,
 			wantSource:    "default/default",
@@ -150,7 +152,7 @@ func TestEffectivePeerAuthentication(t *testing.T) {
 		{
 			name: "port-level mode for the target port",
 			policies: []*securityv1.PeerAuthentication{
-				newPeerAuth("default", "reviews", 0, paStrict, selecting("app", "reviews"), onPort(9080, securityapi.PeerAuthentication_MutualTLS_PERMISSIVE)),
+				testutil.PeerAuth("default", "reviews", 0, testutil.PAStrict, testutil.Selecting("app", "reviews"), testutil.OnPort(9080, securityapi.PeerAuthentication_MutualTLS_PERMISSIVE)),
 			},
 			labels:        reviews,
 			port:          9080,
@@ -161,7 +163,7 @@ func TestEffectivePeerAuthentication(t *testing.T) {
 		{
 			name: "port-level mode for another port",
 			policies: []*securityv1.PeerAuthentication{
-				newPeerAuth("default", "reviews", 0, paStrict, selecting("app", "reviews"), onPort(9080, securityapi.PeerAuthentication_MutualTLS_PERMISSIVE)),
+				testutil.PeerAuth("default", "reviews", 0, testutil.PAStrict, testutil.Selecting("app", "reviews"), testutil.OnPort(9080, securityapi.PeerAuthentication_MutualTLS_PERMISSIVE)),
 			},
 			labels:        reviews,
 			port:          15020,
@@ -172,8 +174,8 @@ func TestEffectivePeerAuthentication(t *testing.T) {
 		{
 			name: "port-level mode on a workload policy with no top-level mode",
 			policies: []*securityv1.PeerAuthentication{
-				newPeerAuth("default", "default", 0, paStrict),
-				newPeerAuth("default", "reviews", 0, nil, selecting("app", "reviews"), onPort(9080, securityapi.PeerAuthentication_MutualTLS_DISABLE)),
+				testutil.PeerAuth("default", "default", 0, testutil.PAStrict),
+				testutil.PeerAuth("default", "reviews", 0, nil, testutil.Selecting("app", "reviews"), testutil.OnPort(9080, securityapi.PeerAuthentication_MutualTLS_DISABLE)),
 			},
 			labels:        reviews,
 			port:          9080,
@@ -184,7 +186,7 @@ func TestEffectivePeerAuthentication(t *testing.T) {
 		{
 			name: "port-level mode without a selector is ignored",
 			policies: []*securityv1.PeerAuthentication{
-				newPeerAuth("default", "default", 0, paStrict, onPort(9080, securityapi.PeerAuthentication_MutualTLS_DISABLE)),
+				testutil.PeerAuth("default", "default", 0, testutil.PAStrict, testutil.OnPort(9080, securityapi.PeerAuthentication_MutualTLS_DISABLE)),
 			},
 			labels:        reviews,
 			port:          9080,
@@ -195,8 +197,8 @@ func TestEffectivePeerAuthentication(t *testing.T) {
 		{
 			name: "pod in the root namespace gets the mesh policy, not selector policies there",
 			policies: []*securityv1.PeerAuthentication{
-				newPeerAuth("istio-system", "mesh", 0, paStrict),
-				newPeerAuth("istio-system", "gateway-off", 0, paDisable, selecting("app", "reviews")),
+				testutil.PeerAuth("istio-system", "mesh", 0, testutil.PAStrict),
+				testutil.PeerAuth("istio-system", "gateway-off", 0, testutil.PADisable, testutil.Selecting("app", "reviews")),
 			},
 			namespace:     "istio-system",
 			labels:        reviews,
@@ -207,7 +209,7 @@ func TestEffectivePeerAuthentication(t *testing.T) {
 		{
 			name: "empty root namespace means istio-system",
 			policies: []*securityv1.PeerAuthentication{
-				newPeerAuth("istio-system", "mesh", 0, paStrict),
+				testutil.PeerAuth("istio-system", "mesh", 0, testutil.PAStrict),
 			},
 			labels:        reviews,
 			wantMode:      PeerModeStrict,
@@ -217,7 +219,7 @@ func TestEffectivePeerAuthentication(t *testing.T) {
 		{
 			name: "custom root namespace: istio-system is an ordinary namespace",
 			policies: []*securityv1.PeerAuthentication{
-				newPeerAuth("istio-system", "mesh", 0, paStrict),
+				testutil.PeerAuth("istio-system", "mesh", 0, testutil.PAStrict),
 			},
 			root:          "mesh-root",
 			labels:        reviews,
@@ -255,13 +257,13 @@ func TestSelectorMatches(t *testing.T) {
 		selector, labels map[string]string
 		want             bool
 	}{
-		{"empty selector matches anything", nil, labelSet("app", "a"), true},
+		{"empty selector matches anything", nil, testutil.Labels("app", "a"), true},
 		{"empty selector matches no labels", nil, nil, true},
-		{"all keys and values", labelSet("app", "a", "v", "1"), labelSet("app", "a", "v", "1", "x", "y"), true},
-		{"missing key", labelSet("app", "a", "v", "1"), labelSet("app", "a"), false},
-		{"different value", labelSet("app", "a"), labelSet("app", "b"), false},
-		{"empty value needs the key", labelSet("app", ""), nil, false},
-		{"empty value present", labelSet("app", ""), labelSet("app", ""), true},
+		{"all keys and values", testutil.Labels("app", "a", "v", "1"), testutil.Labels("app", "a", "v", "1", "x", "y"), true},
+		{"missing key", testutil.Labels("app", "a", "v", "1"), testutil.Labels("app", "a"), false},
+		{"different value", testutil.Labels("app", "a"), testutil.Labels("app", "b"), false},
+		{"empty value needs the key", testutil.Labels("app", ""), nil, false},
+		{"empty value present", testutil.Labels("app", ""), testutil.Labels("app", ""), true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

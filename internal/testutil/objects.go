@@ -1,4 +1,4 @@
-package k8s
+package testutil
 
 import (
 	"time"
@@ -13,19 +13,19 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 )
 
-// Builders shared by the tests of this package. age orders objects by
-// creationTimestamp (minutes after epoch) where a test needs it.
+// Builders of Kubernetes and Istio objects for tests. age orders objects by
+// creationTimestamp (minutes after Epoch) where a test needs it.
 
-var epoch = time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+var Epoch = time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
 
-func objectMeta(namespace, name string, age int) metav1.ObjectMeta {
-	return metav1.ObjectMeta{Namespace: namespace, Name: name, CreationTimestamp: metav1.NewTime(epoch.Add(time.Duration(age) * time.Minute))}
+func ObjectMeta(namespace, name string, age int) metav1.ObjectMeta {
+	return metav1.ObjectMeta{Namespace: namespace, Name: name, CreationTimestamp: metav1.NewTime(Epoch.Add(time.Duration(age) * time.Minute))}
 }
 
-// labelSet builds a map from key, value pairs.
-func labelSet(kv ...string) map[string]string {
+// Labels builds a map from key, value pairs.
+func Labels(kv ...string) map[string]string {
 	if len(kv)%2 != 0 {
-		panic("labelSet needs key, value pairs")
+		panic("Labels needs key, value pairs")
 	}
 	m := map[string]string{}
 	for i := 0; i < len(kv); i += 2 {
@@ -34,9 +34,9 @@ func labelSet(kv ...string) map[string]string {
 	return m
 }
 
-type podOption func(*corev1.Pod)
+type PodOption func(*corev1.Pod)
 
-func newPod(namespace, name string, opts ...podOption) *corev1.Pod {
+func Pod(namespace, name string, opts ...PodOption) *corev1.Pod {
 	p := &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: name},
 		Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "app"}}},
@@ -48,24 +48,24 @@ func newPod(namespace, name string, opts ...podOption) *corev1.Pod {
 	return p
 }
 
-func withLabels(kv ...string) podOption {
+func WithLabels(kv ...string) PodOption {
 	return func(p *corev1.Pod) {
 		if p.Labels == nil {
 			p.Labels = map[string]string{}
 		}
-		for k, v := range labelSet(kv...) {
+		for k, v := range Labels(kv...) {
 			p.Labels[k] = v
 		}
 	}
 }
 
-func withSidecar() podOption {
+func WithSidecar() PodOption {
 	return func(p *corev1.Pod) {
 		p.Spec.Containers = append(p.Spec.Containers, corev1.Container{Name: "istio-proxy"})
 	}
 }
 
-func withNativeSidecar() podOption {
+func WithNativeSidecar() PodOption {
 	always := corev1.ContainerRestartPolicyAlways
 	return func(p *corev1.Pod) {
 		p.Spec.InitContainers = append(p.Spec.InitContainers,
@@ -74,9 +74,9 @@ func withNativeSidecar() podOption {
 	}
 }
 
-// ownedBy adds an owner; a controller also sets generateName, as every
+// OwnedBy adds an owner; a controller also sets generateName, as every
 // Kubernetes controller does (and as Istio's naming requires).
-func ownedBy(kind, name string, controller bool) podOption {
+func OwnedBy(kind, name string, controller bool) PodOption {
 	return func(p *corev1.Pod) {
 		p.OwnerReferences = append(p.OwnerReferences, metav1.OwnerReference{Kind: kind, Name: name, Controller: &controller})
 		if controller && p.GenerateName == "" {
@@ -85,51 +85,51 @@ func ownedBy(kind, name string, controller bool) podOption {
 	}
 }
 
-// inDeployment makes the pod one of Deployment name's, through its ReplicaSet.
-func inDeployment(name, hash string) podOption {
+// InDeployment makes the pod one of Deployment name's, through its ReplicaSet.
+func InDeployment(name, hash string) PodOption {
 	return func(p *corev1.Pod) {
-		withLabels("pod-template-hash", hash)(p)
-		ownedBy("ReplicaSet", name+"-"+hash, true)(p)
+		WithLabels("pod-template-hash", hash)(p)
+		OwnedBy("ReplicaSet", name+"-"+hash, true)(p)
 	}
 }
 
-func withPhase(phase corev1.PodPhase) podOption {
+func WithPhase(phase corev1.PodPhase) PodOption {
 	return func(p *corev1.Pod) { p.Status.Phase = phase }
 }
 
-func deleting() podOption {
+func Deleting() PodOption {
 	return func(p *corev1.Pod) {
-		now := metav1.NewTime(epoch)
+		now := metav1.NewTime(Epoch)
 		p.DeletionTimestamp = &now
 	}
 }
 
-func withServiceAccount(sa string) podOption {
+func WithServiceAccount(sa string) PodOption {
 	return func(p *corev1.Pod) { p.Spec.ServiceAccountName = sa }
 }
 
-func withContainerPort(name string, port int32) podOption {
+func WithContainerPort(name string, port int32) PodOption {
 	return func(p *corev1.Pod) {
 		p.Spec.Containers[0].Ports = append(p.Spec.Containers[0].Ports, corev1.ContainerPort{Name: name, ContainerPort: port})
 	}
 }
 
-func newService(namespace, name string, selector map[string]string, ports ...corev1.ServicePort) *corev1.Service {
+func Service(namespace, name string, selector map[string]string, ports ...corev1.ServicePort) *corev1.Service {
 	return &corev1.Service{
 		ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: name},
 		Spec:       corev1.ServiceSpec{Selector: selector, Ports: ports},
 	}
 }
 
-func servicePort(port int32, target intstr.IntOrString) corev1.ServicePort {
+func ServicePort(port int32, target intstr.IntOrString) corev1.ServicePort {
 	return corev1.ServicePort{Name: "http", Port: port, TargetPort: target}
 }
 
-type peerOption func(*securityv1.PeerAuthentication)
+type PeerOption func(*securityv1.PeerAuthentication)
 
-// newPeerAuth builds a PeerAuthentication; mode nil leaves spec.mtls out.
-func newPeerAuth(namespace, name string, age int, mode *securityapi.PeerAuthentication_MutualTLS_Mode, opts ...peerOption) *securityv1.PeerAuthentication {
-	pa := &securityv1.PeerAuthentication{ObjectMeta: objectMeta(namespace, name, age)}
+// PeerAuth builds a PeerAuthentication; mode nil leaves spec.mtls out.
+func PeerAuth(namespace, name string, age int, mode *securityapi.PeerAuthentication_MutualTLS_Mode, opts ...PeerOption) *securityv1.PeerAuthentication {
+	pa := &securityv1.PeerAuthentication{ObjectMeta: ObjectMeta(namespace, name, age)}
 	if mode != nil {
 		pa.Spec.Mtls = &securityapi.PeerAuthentication_MutualTLS{Mode: *mode}
 	}
@@ -139,24 +139,24 @@ func newPeerAuth(namespace, name string, age int, mode *securityapi.PeerAuthenti
 	return pa
 }
 
-func paModePtr(m securityapi.PeerAuthentication_MutualTLS_Mode) *securityapi.PeerAuthentication_MutualTLS_Mode {
+func PAMode(m securityapi.PeerAuthentication_MutualTLS_Mode) *securityapi.PeerAuthentication_MutualTLS_Mode {
 	return &m
 }
 
 var (
-	paUnset      = paModePtr(securityapi.PeerAuthentication_MutualTLS_UNSET)
-	paDisable    = paModePtr(securityapi.PeerAuthentication_MutualTLS_DISABLE)
-	paPermissive = paModePtr(securityapi.PeerAuthentication_MutualTLS_PERMISSIVE)
-	paStrict     = paModePtr(securityapi.PeerAuthentication_MutualTLS_STRICT)
+	PAUnset      = PAMode(securityapi.PeerAuthentication_MutualTLS_UNSET)
+	PADisable    = PAMode(securityapi.PeerAuthentication_MutualTLS_DISABLE)
+	PAPermissive = PAMode(securityapi.PeerAuthentication_MutualTLS_PERMISSIVE)
+	PAStrict     = PAMode(securityapi.PeerAuthentication_MutualTLS_STRICT)
 )
 
-func selecting(kv ...string) peerOption {
+func Selecting(kv ...string) PeerOption {
 	return func(pa *securityv1.PeerAuthentication) {
-		pa.Spec.Selector = &typeapi.WorkloadSelector{MatchLabels: labelSet(kv...)}
+		pa.Spec.Selector = &typeapi.WorkloadSelector{MatchLabels: Labels(kv...)}
 	}
 }
 
-func onPort(port uint32, mode securityapi.PeerAuthentication_MutualTLS_Mode) peerOption {
+func OnPort(port uint32, mode securityapi.PeerAuthentication_MutualTLS_Mode) PeerOption {
 	return func(pa *securityv1.PeerAuthentication) {
 		if pa.Spec.PortLevelMtls == nil {
 			pa.Spec.PortLevelMtls = map[uint32]*securityapi.PeerAuthentication_MutualTLS{}
@@ -165,10 +165,10 @@ func onPort(port uint32, mode securityapi.PeerAuthentication_MutualTLS_Mode) pee
 	}
 }
 
-type ruleOption func(*networkingv1.DestinationRule)
+type RuleOption func(*networkingv1.DestinationRule)
 
-func newRule(namespace, name, host string, age int, opts ...ruleOption) *networkingv1.DestinationRule {
-	dr := &networkingv1.DestinationRule{ObjectMeta: objectMeta(namespace, name, age)}
+func Rule(namespace, name, host string, age int, opts ...RuleOption) *networkingv1.DestinationRule {
+	dr := &networkingv1.DestinationRule{ObjectMeta: ObjectMeta(namespace, name, age)}
 	dr.Spec.Host = host
 	for _, o := range opts {
 		o(dr)
@@ -176,7 +176,7 @@ func newRule(namespace, name, host string, age int, opts ...ruleOption) *network
 	return dr
 }
 
-func withTLS(mode networkingapi.ClientTLSSettings_TLSmode) ruleOption {
+func WithTLS(mode networkingapi.ClientTLSSettings_TLSmode) RuleOption {
 	return func(dr *networkingv1.DestinationRule) {
 		if dr.Spec.TrafficPolicy == nil {
 			dr.Spec.TrafficPolicy = &networkingapi.TrafficPolicy{}
@@ -185,8 +185,8 @@ func withTLS(mode networkingapi.ClientTLSSettings_TLSmode) ruleOption {
 	}
 }
 
-// withoutTLS gives the rule a trafficPolicy that sets no tls.
-func withoutTLS() ruleOption {
+// WithoutTLS gives the rule a trafficPolicy that sets no tls.
+func WithoutTLS() RuleOption {
 	return func(dr *networkingv1.DestinationRule) {
 		dr.Spec.TrafficPolicy = &networkingapi.TrafficPolicy{
 			ConnectionPool: &networkingapi.ConnectionPoolSettings{Tcp: &networkingapi.ConnectionPoolSettings_TCPSettings{MaxConnections: 10}},
@@ -194,7 +194,7 @@ func withoutTLS() ruleOption {
 	}
 }
 
-func withPortTLS(port uint32, mode networkingapi.ClientTLSSettings_TLSmode) ruleOption {
+func WithPortTLS(port uint32, mode networkingapi.ClientTLSSettings_TLSmode) RuleOption {
 	return func(dr *networkingv1.DestinationRule) {
 		if dr.Spec.TrafficPolicy == nil {
 			dr.Spec.TrafficPolicy = &networkingapi.TrafficPolicy{}
@@ -207,6 +207,6 @@ func withPortTLS(port uint32, mode networkingapi.ClientTLSSettings_TLSmode) rule
 	}
 }
 
-func withExportTo(to ...string) ruleOption {
+func WithExportTo(to ...string) RuleOption {
 	return func(dr *networkingv1.DestinationRule) { dr.Spec.ExportTo = to }
 }

@@ -183,6 +183,8 @@ func newApp(ctx context.Context, cfg config, src sources, registry *prometheus.R
 		RootNamespace: cfg.IstioRootNamespace, AuditNamespace: auditNamespace,
 		// Audit records are the server's to write, whoever acts.
 		AuditClient: src.kube, Logger: logger,
+		// The demo's fake clientsets would store a dry-run write.
+		LocalDryRun: cfg.Demo,
 	})
 	if err != nil {
 		return nil, err

@@ -20,7 +20,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/client-go/kubernetes"
-	k8stesting "k8s.io/client-go/testing"
 )
 
 // This file is meshlock's write side: it plans and applies mTLS enforcement
@@ -235,6 +234,11 @@ type EnforcerOptions struct {
 	AuditClient kubernetes.Interface
 	Logger      *slog.Logger
 	Now         func() time.Time
+	// LocalDryRun computes every plan locally instead of asking the API
+	// server for a dry run: for an API that does not honour dryRun, such as
+	// client-go's and Istio's fake clientsets (the demo), whose object
+	// tracker would store a dry-run write.
+	LocalDryRun bool
 	// BeforeWrite, when set, is called before each write of an applied
 	// action (not of a dry run, nor of a rollback). It exists for tests that
 	// make a concurrent change real.
@@ -273,15 +277,6 @@ func NewEnforcer(opts EnforcerOptions) (*Enforcer, error) {
 	return &Enforcer{opts: opts}, nil
 }
 
-// honoursDryRun reports whether the Istio clientset sends dry-run writes to
-// a server that honours them. client-go's object tracker, behind every
-// generated fake clientset, ignores DryRun and stores the object; a plan
-// against a fake is therefore computed locally.
-func honoursDryRun(c Clients) bool {
-	_, fake := c.Istio.(k8stesting.FakeClient)
-	return !fake
-}
-
 func (e *Enforcer) auditClient(c Clients) kubernetes.Interface {
 	if e.opts.AuditClient != nil {
 		return e.opts.AuditClient
@@ -306,7 +301,7 @@ func (e *Enforcer) Enforce(ctx context.Context, c Clients, who string, req Enfor
 	if err != nil {
 		return Result{}, err
 	}
-	res := Result{DryRun: req.DryRun, PlanID: planID(req, steps), ServerValidated: honoursDryRun(c), Changes: make([]Change, 0, len(steps))}
+	res := Result{DryRun: req.DryRun, PlanID: planID(req, steps), ServerValidated: !e.opts.LocalDryRun, Changes: make([]Change, 0, len(steps))}
 	if req.Scope == ScopeMesh && req.Mode == ModeDestinationRule {
 		if res.Warnings, err = shadowingRules(ctx, c); err != nil {
 			return Result{}, err

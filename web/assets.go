@@ -1,5 +1,8 @@
 package web
 
+// The embedded static files (static.FS) as served: content types, strong
+// ETags, and caching that never serves a module stale after an upgrade.
+
 import (
 	"bytes"
 	"crypto/sha256"
@@ -83,6 +86,13 @@ func assetURL(name string) string {
 // A request whose ?v= matches the file's content hash (the URLs the page
 // writes) may be cached for a year; any other must be revalidated, which
 // the strong ETag makes cheap (304). Directories are not listed.
+//
+// That is what keeps the page's ES modules current without a build step:
+// the page names only its entry module versioned (static/app.js?v=...),
+// and the entry's imports are plain relative specifiers ('./state.mjs'),
+// unversioned, so they are always answered no-cache with their ETag: after
+// an upgrade every changed module is fetched again, every unchanged one
+// costs a 304.
 func StaticHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {

@@ -1,11 +1,16 @@
 package web
 
+// The dashboard page: its handler, the view of its shell, and the words of
+// the plain view for a browser without JavaScript (the formatting rules it
+// shares with static/format.mjs).
+
 import (
 	"bytes"
 	"cmp"
 	"errors"
 	"fmt"
 	"math"
+	"math/big"
 	"net/http"
 	"slices"
 	"strconv"
@@ -21,7 +26,7 @@ type PageOptions struct {
 	// namespaces. Required.
 	Graph GraphSource
 	// AllowEnforce shows the enforce buttons, the enforce dialog and the
-	// Undo buttons of the activity list (and tells app.js, through
+	// Undo buttons of the activity list (and tells the script, through
 	// data-allow-enforce, to draw the namespace and service buttons).
 	AllowEnforce bool
 	// View, when set, is what the request may see of the graph, filtered to
@@ -32,9 +37,9 @@ type PageOptions struct {
 }
 
 // NewPageHandler serves the dashboard at GET / (the router mounts it under
-// the base path). The first render is complete HTML made from the current
-// snapshot (posture, counts, findings, the edge table), so the page means
-// something before JavaScript runs; static/app.js then follows the stream.
+// the base path): the shell, the current snapshot as JSON for static/app.js
+// (which draws everything from it, then follows the stream) and a plain
+// table of the edges and findings for a browser without JavaScript.
 //
 // Query: ?namespace=a,b preselects namespaces (an invalid name answers 400
 // JSON, as /api/graph does); ?embed=1 drops the page chrome for iframes.
@@ -100,7 +105,9 @@ func embedParam(r *http.Request) bool {
 	return false
 }
 
-// pageView is everything the page template shows.
+// pageView is everything the page's shell shows: the page chrome, the
+// namespace form, the snapshot for the script and the plain view for a
+// browser without JavaScript. Everything else is drawn by static/app.js.
 type pageView struct {
 	Embed        bool
 	AllowEnforce bool
@@ -111,28 +118,11 @@ type pageView struct {
 	// selected one that is not, each marked when selected.
 	Namespaces []namespaceOption
 
-	Posture postureView
+	// Plain is the <noscript> view: the edges and findings in words.
+	Plain plainPage
 
-	HasData     bool // GeneratedAt is set
-	GeneratedAt string
-	TimeText    string // "21:00:00 UTC"
-	Freshness   string // "updated 3s ago"
-	Window      string
-	Stale       bool
-	StaleReason string
-
-	Findings []findingView
-	Rows     []edgeRow
-	// NodeRows are the nodes with configuration (all but the unknown
-	// caller), the words for what the graph's shapes and side panel show.
-	NodeRows []nodeRow
-
-	// Empty is true when the (filtered) graph has no node; EmptyMessage says why.
-	Empty        bool
-	EmptyMessage string
-
-	// Snapshot is the filtered snapshot, handed to the script as JSON so it
-	// can draw before the stream's first message.
+	// Snapshot is the filtered snapshot, handed to the script as JSON
+	// (#initial-snapshot) so it can draw before the stream's first message.
 	Snapshot graph.Snapshot
 }
 
@@ -141,76 +131,101 @@ type namespaceOption struct {
 	Selected bool
 }
 
-// postureView is the header's summary, made from the snapshot's posture
-// (graph.ComputePosture, on the server) and worded as static/model.mjs
-// words it, so that the first render and the script say the same.
-type postureView struct {
-	// Parts are the protocols with traffic of known security, HTTP
-	// (requests) before TCP (bytes): the two are never added together.
-	Parts []sharePart
-	// Text is the parts as shown: "87% of requests · 100% of TCP bytes",
-	// or "—" when neither protocol has such traffic.
-	Text string
-	// Share is the one number scripts and tests read (data-share): the HTTP
-	// ratio when there is HTTP traffic, else TCP's, "" when neither.
-	Share string
-
-	Locked, Mixed, Open, Unknown int
+// plainPage is the page without JavaScript: what the snapshot says, in the
+// words the script uses (the formatting rules shared with static/format.mjs,
+// checked against testdata/formatting.json by both languages' tests).
+type plainPage struct {
+	GeneratedAt string // RFC 3339, "" before the first refresh
+	TimeText    string // "21:00:00 UTC", or "no data yet"
+	Freshness   string // "updated 3s ago"
+	Stale       bool
+	StaleReason string
+	Posture     string // "87% of requests · 100% of TCP bytes", or "—"
+	Edges       []plainEdge
+	Findings    []plainFinding
+	Empty       string // why there is no node, "" when there are some
 }
 
-// sharePart is one protocol's mTLS share in the header.
-type sharePart struct {
-	Key     string // "http" or "tcp": data-testid posture-<key>-share
-	Percent string // "87%"
-	Label   string // "of requests", "of TCP bytes"
-	Share   string // the ratio, for data-share
-	Rate    string // the traffic it is a share of: "6.0 req/s", "2.5 kB/s"
+type plainEdge struct {
+	ID, Source, Target, Protocol string
+	Rate                         string // "2.4 req/s", "2.5 kB/s"
+	MTLS                         string // "40%", or "—" when the status is unknown
+	Status                       string
 }
 
-func newPostureView(p graph.Posture) postureView {
-	v := postureView{
-		Locked:  p.Counts[graph.StatusLocked],
-		Mixed:   p.Counts[graph.StatusMixed],
-		Open:    p.Counts[graph.StatusOpen],
-		Unknown: p.Counts[graph.StatusUnknown],
-		Text:    "—",
+type plainFinding struct {
+	ID, Severity, Message string
+}
+
+// newPageView words s, the snapshot already filtered to selected (and to
+// what the viewer may see); choices are the namespaces the selector offers.
+func newPageView(s graph.Snapshot, choices, selected []string, embed, allowEnforce bool, now time.Time) pageView {
+	return pageView{
+		Embed:        embed,
+		AllowEnforce: allowEnforce,
+		Selected:     selected,
+		Namespaces:   namespaceOptions(choices, selected),
+		Plain:        newPlainPage(s, selected, now),
+		Snapshot:     s,
 	}
-	for _, s := range []struct {
-		key, label, protocol string
-		share                graph.Share
-	}{
-		{"http", "of requests", graph.ProtocolHTTP, p.HTTP},
-		{"tcp", "of TCP bytes", graph.ProtocolTCP, p.TCP},
-	} {
-		// No ratio means no traffic of known security: the protocol is left out.
-		if s.share.Ratio == nil || !finite(*s.share.Ratio) {
-			continue
-		}
-		v.Parts = append(v.Parts, sharePart{
-			Key:     s.key,
-			Percent: formatPercent(*s.share.Ratio),
-			Label:   s.label,
-			Share:   strconv.FormatFloat(*s.share.Ratio, 'f', 6, 64),
-			Rate:    formatRate(s.share.Rate, s.protocol),
+}
+
+func newPlainPage(s graph.Snapshot, selected []string, now time.Time) plainPage {
+	p := plainPage{
+		TimeText:    "no data yet",
+		Freshness:   "waiting for the first refresh",
+		Stale:       s.Stale,
+		StaleReason: cmp.Or(s.Error, "the last refresh failed"),
+		Posture:     postureText(s.Posture),
+	}
+	if !s.GeneratedAt.IsZero() {
+		p.GeneratedAt = s.GeneratedAt.UTC().Format(time.RFC3339)
+		p.TimeText = s.GeneratedAt.UTC().Format("15:04:05") + " UTC"
+		p.Freshness = formatFreshness(now.Sub(s.GeneratedAt))
+	}
+	names := make(map[string]string, len(s.Nodes))
+	for _, n := range s.Nodes {
+		names[n.ID] = endpointText(n)
+	}
+	name := func(id string) string { return cmp.Or(names[id], id) }
+	for _, e := range s.Edges {
+		p.Edges = append(p.Edges, plainEdge{
+			ID: e.ID, Source: name(e.Source), Target: name(e.Target), Protocol: e.Protocol,
+			Rate: formatRate(e.Rate, e.Protocol), MTLS: mtlsText(e.Status, e.MTLSRatio), Status: e.Status,
 		})
 	}
-	if len(v.Parts) > 0 {
-		texts := make([]string, len(v.Parts))
-		for i, part := range v.Parts {
-			texts[i] = part.Percent + " " + part.Label
-		}
-		v.Text = strings.Join(texts, shareSeparator)
-		v.Share = v.Parts[0].Share
+	for _, f := range s.Findings {
+		p.Findings = append(p.Findings, plainFinding{ID: f.ID, Severity: f.Severity, Message: f.Message})
 	}
-	return v
+	if len(s.Nodes) == 0 {
+		p.Empty = emptyMessage(selected, s)
+	}
+	return p
 }
+
+// The formatting rules below exist in static/format.mjs too, for the
+// script; testdata/formatting.json holds the cases both tests check.
 
 // shareSeparator stands between the HTTP and the TCP share.
 const shareSeparator = " · "
 
-// title says what a share is of, for the tooltip.
-func (p sharePart) title() string {
-	return p.Percent + " of " + p.Rate + " is mutual TLS, over the edges whose security is known"
+// postureText words the server's posture as the header does: the mTLS
+// share of requests, then of TCP bytes (never added together), each only
+// when that protocol has traffic of known security; "—" when neither has.
+func postureText(p graph.Posture) string {
+	var parts []string
+	for _, s := range []struct {
+		label string
+		share graph.Share
+	}{{"of requests", p.HTTP}, {"of TCP bytes", p.TCP}} {
+		if s.share.Ratio != nil && finite(*s.share.Ratio) {
+			parts = append(parts, formatPercent(*s.share.Ratio)+" "+s.label)
+		}
+	}
+	if len(parts) == 0 {
+		return "—"
+	}
+	return strings.Join(parts, shareSeparator)
 }
 
 func finite(f float64) bool { return !math.IsNaN(f) && !math.IsInf(f, 0) }
@@ -230,6 +245,14 @@ func formatPercent(share float64) string {
 		pct = 1
 	}
 	return strconv.Itoa(int(pct)) + "%"
+}
+
+// mtlsText is an edge's mTLS share, "—" when its security is unknown.
+func mtlsText(status string, ratio float64) string {
+	if status == graph.StatusUnknown {
+		return "—"
+	}
+	return formatPercent(ratio)
 }
 
 // formatRate writes an edge's rate with its unit: requests per second for
@@ -258,12 +281,19 @@ func formatNumber(v float64) string {
 	case a < 0.01:
 		return "<0.01"
 	case a < 1:
-		return strconv.FormatFloat(v, 'f', 2, 64)
+		return toFixed(v, 2)
 	case a < 100:
-		return strconv.FormatFloat(v, 'f', 1, 64)
+		return toFixed(v, 1)
 	default:
-		return strconv.FormatFloat(v, 'f', 0, 64)
+		return toFixed(v, 0)
 	}
+}
+
+// toFixed is JavaScript's Number.prototype.toFixed: the exact binary value
+// rounded to digits decimals, halves away from zero (strconv would round
+// an exact half to even: 0.125 → "0.12" where the script says "0.13").
+func toFixed(v float64, digits int) string {
+	return new(big.Rat).SetFloat64(v).FloatString(digits)
 }
 
 // formatFreshness says how old the data is: "updated 3s ago".
@@ -282,67 +312,9 @@ func formatFreshness(age time.Duration) string {
 	}
 }
 
-type findingView struct {
-	ID       string
-	Severity string // critical, warning, info
-	Icon     string // a glyph next to the severity word
-	Message  string
-	// Target is what selecting the finding shows: its first edge, else its
-	// first node; TargetKind is "edge", "node" or "" when it names neither.
-	Target     string
-	TargetKind string
-}
-
-// nodeRow is one row of the node table; static/app.js words the side panel
-// and its own rows alike (model.mjs: portText, callerTLSText, ...).
-type nodeRow struct {
-	ID       string
-	Endpoint endpoint // Name as displayed: "sa:<name>" for a ServiceAccount
-	Kind     string
-	Sidecar  string // "yes" or "no"
-	// PeerAuth is the mode, or gatewayPeerAuthText for a gateway.
-	PeerAuth string
-	DRTLS    string   // the mode, "none", or "varies by caller"
-	Callers  []string // for VARIES, what each caller gets
-	Ports    []string // "9080 → 8080 http STRICT"
-}
-
-// gatewayPeerAuthText replaces a gateway's PeerAuthentication mode: Istio
-// applies PeerAuthentication to sidecars' inbound listeners, not to a
-// gateway's.
-const gatewayPeerAuthText = "does not apply to a gateway's listeners"
-
-func newNodeRow(n graph.Node) nodeRow {
-	r := nodeRow{
-		ID:       n.ID,
-		Endpoint: endpoint{ID: n.ID, Namespace: n.Namespace, Name: displayName(n)},
-		Kind:     n.Kind,
-		Sidecar:  "no",
-		PeerAuth: cmp.Or(n.PeerAuthentication, "UNSET"),
-		DRTLS:    cmp.Or(n.DestinationRuleTLS, "none"),
-	}
-	if n.InMesh {
-		r.Sidecar = "yes"
-	}
-	gateway := n.Kind == graph.KindGateway
-	if gateway {
-		r.PeerAuth = gatewayPeerAuthText
-	}
-	if n.DestinationRuleTLS == graph.TLSVaries {
-		r.DRTLS = "varies by caller"
-		for _, c := range n.CallerTLS {
-			r.Callers = append(r.Callers, callerTLSText(c))
-		}
-	}
-	for _, p := range n.Ports {
-		r.Ports = append(r.Ports, portText(p, gateway))
-	}
-	return r
-}
-
 // displayName is a node's name as the page shows it: a ServiceAccount node
 // is "sa:<name>" (its name already is, but the prefix is what tells it
-// from a workload).
+// from a workload); the node for what the viewer may not see says so.
 func displayName(n graph.Node) string {
 	if n.Kind == Hidden {
 		return "hidden (a namespace you cannot see)"
@@ -353,167 +325,15 @@ func displayName(n graph.Node) string {
 	return n.Name
 }
 
-// portText: "9080 → 8080 http STRICT"; "?" for a target port that could
-// not be resolved; no mode on a gateway, where PeerAuthentication does not
-// apply.
-func portText(p graph.ServicePort, gateway bool) string {
-	target := "?"
-	if p.TargetPort != 0 {
-		target = strconv.Itoa(int(p.TargetPort))
+// endpointText is a node as an edge's end: "default/reviews", "unknown".
+func endpointText(n graph.Node) string {
+	if n.Namespace == "" {
+		return displayName(n)
 	}
-	s := strconv.Itoa(int(p.Port)) + " → " + target + " " + cmp.Or(p.Protocol, "auto")
-	if !gateway {
-		s += " " + cmp.Or(p.PeerAuthentication, "UNSET")
-	}
-	return s
+	return n.Namespace + "/" + displayName(n)
 }
 
-// callerTLSText: "default/productpage: ISTIO_MUTUAL (default/reviews)".
-func callerTLSText(c graph.CallerTLS) string {
-	s := c.Caller + ": " + cmp.Or(c.TLS, "no TLS setting")
-	if c.Rule != "" {
-		s += " (" + c.Rule + ")"
-	}
-	return s
-}
-
-type edgeRow struct {
-	ID         string
-	Source     endpoint
-	Target     endpoint
-	Protocol   string
-	Rate       float64
-	RateText   string
-	MTLSText   string // "40%", or "—" when the status is unknown
-	Status     string
-	StatusText string // "locked", "mixed", ...
-	Label      string // "reviews → ratings, http, mixed 40% mTLS"
-}
-
-// endpoint splits a node id for display: namespace (may be empty) and name.
-type endpoint struct {
-	ID        string
-	Namespace string
-	Name      string
-}
-
-// newPageView words s, the snapshot already filtered to selected (and to
-// what the viewer may see); choices are the namespaces the selector offers.
-func newPageView(s graph.Snapshot, choices, selected []string, embed, allowEnforce bool, now time.Time) pageView {
-	v := pageView{
-		Embed:        embed,
-		AllowEnforce: allowEnforce,
-		Selected:     selected,
-		Namespaces:   namespaceOptions(choices, selected),
-		Posture:      newPostureView(s.Posture),
-		Window:       s.Window,
-		Stale:        s.Stale,
-		StaleReason:  s.Error,
-		Snapshot:     s,
-	}
-	if v.Stale && v.StaleReason == "" {
-		v.StaleReason = "the last refresh failed"
-	}
-	if !s.GeneratedAt.IsZero() {
-		v.HasData = true
-		v.GeneratedAt = s.GeneratedAt.UTC().Format(time.RFC3339)
-		v.TimeText = s.GeneratedAt.UTC().Format("15:04:05") + " UTC"
-		v.Freshness = formatFreshness(now.Sub(s.GeneratedAt))
-	} else {
-		v.TimeText = "no data yet"
-		v.Freshness = "waiting for the first refresh"
-	}
-
-	names := make(map[string]endpoint, len(s.Nodes))
-	nodeIDs := make(map[string]bool, len(s.Nodes))
-	for _, n := range s.Nodes {
-		names[n.ID] = endpoint{ID: n.ID, Namespace: n.Namespace, Name: displayName(n)}
-		nodeIDs[n.ID] = true
-	}
-	edgeIDs := make(map[string]bool, len(s.Edges))
-	for _, e := range s.Edges {
-		edgeIDs[e.ID] = true
-		row := edgeRow{
-			ID:         e.ID,
-			Source:     endpointOf(names, e.Source),
-			Target:     endpointOf(names, e.Target),
-			Protocol:   e.Protocol,
-			Rate:       e.Rate,
-			RateText:   formatRate(e.Rate, e.Protocol),
-			MTLSText:   "—",
-			Status:     e.Status,
-			StatusText: e.Status,
-		}
-		if e.Status != graph.StatusUnknown {
-			row.MTLSText = formatPercent(e.MTLSRatio)
-		}
-		row.Label = fmt.Sprintf("%s → %s, %s, %s", row.Source.Name, row.Target.Name, e.Protocol, statusPhrase(e.Status, row.MTLSText))
-		v.Rows = append(v.Rows, row)
-	}
-	for _, n := range s.Nodes {
-		if n.Kind != graph.KindUnknown && n.Kind != Hidden {
-			v.NodeRows = append(v.NodeRows, newNodeRow(n))
-		}
-	}
-	for _, f := range s.Findings {
-		fv := findingView{ID: f.ID, Severity: f.Severity, Icon: severityIcon(f.Severity), Message: f.Message}
-		for _, id := range f.Edges {
-			if edgeIDs[id] {
-				fv.Target, fv.TargetKind = id, "edge"
-				break
-			}
-		}
-		if fv.Target == "" {
-			for _, id := range f.Nodes {
-				if nodeIDs[id] {
-					fv.Target, fv.TargetKind = id, "node"
-					break
-				}
-			}
-		}
-		v.Findings = append(v.Findings, fv)
-	}
-	if len(s.Nodes) == 0 {
-		v.Empty = true
-		v.EmptyMessage = emptyMessage(selected, s)
-	}
-	return v
-}
-
-func endpointOf(names map[string]endpoint, id string) endpoint {
-	if ep, ok := names[id]; ok {
-		return ep
-	}
-	ns, name, ok := strings.Cut(id, "/")
-	if !ok {
-		return endpoint{ID: id, Name: id}
-	}
-	return endpoint{ID: id, Namespace: ns, Name: name}
-}
-
-// statusPhrase says an edge's security in words: "locked (100% mTLS)".
-func statusPhrase(status, mtls string) string {
-	switch status {
-	case graph.StatusLocked:
-		return "locked, all mTLS"
-	case graph.StatusMixed:
-		return "mixed, " + mtls + " mTLS"
-	case graph.StatusOpen:
-		return "open, plaintext"
-	}
-	return "unknown security (the server side did not report)"
-}
-
-func severityIcon(severity string) string {
-	switch severity {
-	case graph.SeverityCritical:
-		return "✖"
-	case graph.SeverityWarning:
-		return "⚠"
-	}
-	return "ℹ"
-}
-
+// emptyMessage says why the graph is empty.
 func emptyMessage(selected []string, s graph.Snapshot) string {
 	switch {
 	case len(selected) == 1:
@@ -588,14 +408,6 @@ func allNamespacesURL(embed bool) string {
 		return "?embed=1"
 	}
 	return "?"
-}
-
-// nsPrefix is "default/" before a name, or nothing.
-func (e endpoint) nsPrefix() string {
-	if e.Namespace == "" {
-		return ""
-	}
-	return e.Namespace + "/"
 }
 
 // enforceMode is a choice of the enforce dialog (the contract's modes).

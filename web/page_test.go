@@ -1,10 +1,17 @@
 package web
 
+// Tests of the dashboard page's shell: the containers the script fills, the
+// namespace form, the snapshot handed to the script, the plain view for a
+// browser without JavaScript, the strict CSP; and the formatting rules the
+// plain view shares with static/format.mjs, from testdata/formatting.json.
+
 import (
 	"encoding/json"
-	"io"
+	"fmt"
+	"math"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -96,183 +103,263 @@ func testid(doc *goquery.Document, id string) *goquery.Selection {
 
 func text(s *goquery.Selection) string { return strings.Join(strings.Fields(s.Text()), " ") }
 
-func ratioOf(r float64) *float64 { return &r }
-
-// TestPostureView: the header shows the server's posture, requests and
-// bytes apart, in the words of static/model.mjs's postureView (whose test
-// checks the same texts).
-func TestPostureView(t *testing.T) {
-	counts := map[string]int{"locked": 2, "mixed": 1, "open": 0, "unknown": 3}
-	tests := []struct {
-		name       string
-		posture    graph.Posture
-		text       string
-		share      string
-		partShares []string
-	}{
-		{"both", graph.Posture{
-			HTTP:   graph.Share{Unit: graph.UnitRequests, Rate: 100, MTLSRate: 87, Ratio: ratioOf(0.87)},
-			TCP:    graph.Share{Unit: graph.UnitBytes, Rate: 2500, MTLSRate: 2500, Ratio: ratioOf(1)},
-			Counts: counts,
-		}, "87% of requests · 100% of TCP bytes", "0.870000", []string{"0.870000", "1.000000"}},
-		{"TCP only: the share is TCP's", graph.Posture{
-			TCP: graph.Share{Unit: graph.UnitBytes, Rate: 4000, MTLSRate: 1000, Ratio: ratioOf(0.25)},
-		}, "25% of TCP bytes", "0.250000", []string{"0.250000"}},
-		{"HTTP only", graph.Posture{
-			HTTP: graph.Share{Unit: graph.UnitRequests, Rate: 1000, MTLSRate: 999, Ratio: ratioOf(0.999)},
-			TCP:  graph.Share{Unit: graph.UnitBytes, UnknownRate: 5000},
-		}, "99% of requests", "0.999000", []string{"0.999000"}},
-		{"no traffic of known security", graph.Posture{
-			HTTP: graph.Share{UnknownRate: 3},
-		}, "—", "", nil},
-		{"the zero posture", graph.Posture{}, "—", "", nil},
+// plain parses the <noscript> block: a browser with JavaScript (and the
+// HTML parser goquery uses) reads its content as text.
+func plain(t *testing.T, doc *goquery.Document) *goquery.Document {
+	t.Helper()
+	block := doc.Find("noscript")
+	if block.Length() != 1 {
+		t.Fatalf("%d <noscript> blocks, want 1", block.Length())
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			v := newPostureView(tt.posture)
-			if v.Text != tt.text || v.Share != tt.share {
-				t.Errorf("text %q share %q, want %q %q", v.Text, v.Share, tt.text, tt.share)
-			}
-			var shares []string
-			for _, p := range v.Parts {
-				shares = append(shares, p.Share)
-			}
-			if strings.Join(shares, ",") != strings.Join(tt.partShares, ",") {
-				t.Errorf("part shares %v, want %v", shares, tt.partShares)
-			}
-			if want := tt.posture.Counts["unknown"]; v.Unknown != want {
-				t.Errorf("unknown count %d, want %d", v.Unknown, want)
-			}
-		})
+	inner, err := goquery.NewDocumentFromReader(strings.NewReader(block.Text()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return inner
+}
+
+// sharedCases is testdata/formatting.json, the cases static/test/format.test.mjs
+// checks too. A null number stands for NaN.
+type sharedCases struct {
+	Percent []struct {
+		Share *float64
+		Text  string
+	}
+	Rate []struct {
+		Rate     *float64
+		Protocol string
+		Text     string
+	}
+	Freshness []struct {
+		AgeMs int64
+		Text  string
+	}
+	MTLS []struct {
+		Status    string
+		MTLSRatio float64
+		Text      string
+	}
+	Posture []struct {
+		Name    string
+		Posture graph.Posture
+		Text    string
+	}
+	DisplayName []struct {
+		Node graph.Node
+		Text string
+	}
+	EmptyMessage []struct {
+		Namespaces  []string
+		GeneratedAt time.Time
+		Text        string
 	}
 }
 
-// TestPageHeaderSplitPosture: requests/s and bytes/s are shown apart, each
-// in its own element, never added.
-func TestPageHeaderSplitPosture(t *testing.T) {
-	s := pageSnapshot()
-	s.Edges = append(s.Edges, graph.Edge{ID: "default/reviews->shop/db:tcp", Source: "default/reviews", Target: "shop/db",
-		Protocol: "tcp", Rate: 3000, MTLSRatio: 1, Status: graph.StatusLocked})
-	s.Posture = graph.ComputePosture(s.Edges)
-	doc := render(t, s, "/")
-	share := testid(doc, "posture-mtls-share")
-	if got := text(share); got != "58% of requests · 100% of TCP bytes" {
-		t.Errorf("posture %q", got)
+func orNaN(f *float64) float64 {
+	if f == nil {
+		return math.NaN()
 	}
-	if got := text(share.Parent()); got != "mTLS 58% of requests · 100% of TCP bytes" {
-		t.Errorf("posture with its label %q", got)
-	}
-	if v, _ := share.Attr("data-share"); !strings.HasPrefix(v, "0.5833") {
-		t.Errorf("data-share %q, want the HTTP share", v)
-	}
-	httpShare, tcpShare := testid(doc, "posture-http-share"), testid(doc, "posture-tcp-share")
-	if text(httpShare) != "58% of requests" || httpShare.AttrOr("data-share", "") != "0.583333" {
-		t.Errorf("posture-http-share %q (%q)", text(httpShare), httpShare.AttrOr("data-share", ""))
-	}
-	if text(tcpShare) != "100% of TCP bytes" || tcpShare.AttrOr("data-share", "") != "1.000000" {
-		t.Errorf("posture-tcp-share %q (%q)", text(tcpShare), tcpShare.AttrOr("data-share", ""))
-	}
-	if title := tcpShare.AttrOr("title", ""); !strings.Contains(title, "3.0 kB/s") {
-		t.Errorf("posture-tcp-share title %q does not say what it is a share of", title)
-	}
-	if got := testid(doc, "count-locked").AttrOr("data-count", ""); got != "2" {
-		t.Errorf("count-locked %q, want 2", got)
-	}
-
-	// Only TCP of known security: data-share is TCP's, no HTTP element.
-	doc = render(t, s, "/?namespace=shop")
-	if got := text(testid(doc, "posture-mtls-share")); got != "100% of TCP bytes" {
-		t.Errorf("shop's posture %q", got)
-	}
-	if v := testid(doc, "posture-mtls-share").AttrOr("data-share", ""); v != "1.000000" {
-		t.Errorf("shop's data-share %q, want TCP's", v)
-	}
-	if testid(doc, "posture-http-share").Length() != 0 {
-		t.Error("an HTTP share without HTTP traffic of known security")
-	}
+	return *f
 }
 
-func TestFormats(t *testing.T) {
-	for _, tt := range []struct{ got, want string }{
-		{formatRate(2.4, "http"), "2.4 req/s"},
-		{formatRate(0.25, "grpc"), "0.25 req/s"},
-		{formatRate(2500, "tcp"), "2.5 kB/s"},
-		{formatRate(512, "tcp"), "512 B/s"},
-		{formatRate(3.2e6, "tcp"), "3.2 MB/s"},
-		{formatRate(0, "http"), "0 req/s"},
-		{formatFreshness(3 * time.Second), "updated 3s ago"},
-		{formatFreshness(-time.Second), "updated 0s ago"},
-		{formatFreshness(75 * time.Second), "updated 1m 15s ago"},
-		{formatPercent(0.4), "40%"},
-		{formatPercent(1), "100%"},
-		{formatPercent(0), "0%"},
-	} {
-		if tt.got != tt.want {
-			t.Errorf("got %q, want %q", tt.got, tt.want)
+// TestSharedFormattingCases: the rules the plain view and the script both
+// apply say the same, case for case.
+func TestSharedFormattingCases(t *testing.T) {
+	raw, err := os.ReadFile("../testdata/formatting.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var all map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &all); err != nil {
+		t.Fatal(err)
+	}
+	var c sharedCases
+	if err := json.Unmarshal(raw, &c); err != nil {
+		t.Fatal(err)
+	}
+	check := func(rule, input, got, want string) {
+		t.Helper()
+		if got != want {
+			t.Errorf("%s(%s) = %q, want %q", rule, input, got, want)
+		}
+	}
+	for _, tc := range c.Percent {
+		check("formatPercent", fmt.Sprint(orNaN(tc.Share)), formatPercent(orNaN(tc.Share)), tc.Text)
+	}
+	for _, tc := range c.Rate {
+		check("formatRate", fmt.Sprint(orNaN(tc.Rate), " ", tc.Protocol), formatRate(orNaN(tc.Rate), tc.Protocol), tc.Text)
+	}
+	for _, tc := range c.Freshness {
+		check("formatFreshness", fmt.Sprint(tc.AgeMs, "ms"), formatFreshness(time.Duration(tc.AgeMs)*time.Millisecond), tc.Text)
+	}
+	for _, tc := range c.MTLS {
+		check("mtlsText", fmt.Sprint(tc.Status, " ", tc.MTLSRatio), mtlsText(tc.Status, tc.MTLSRatio), tc.Text)
+	}
+	for _, tc := range c.Posture {
+		check("postureText", tc.Name, postureText(tc.Posture), tc.Text)
+	}
+	for _, tc := range c.DisplayName {
+		check("displayName", tc.Node.ID+" "+tc.Node.Kind, displayName(tc.Node), tc.Text)
+	}
+	for _, tc := range c.EmptyMessage {
+		s := graph.Snapshot{GeneratedAt: tc.GeneratedAt}
+		if s.GeneratedAt.Year() == 1 {
+			s.GeneratedAt = time.Time{}
+		}
+		check("emptyMessage", fmt.Sprint(tc.Namespaces, " ", tc.GeneratedAt), emptyMessage(tc.Namespaces, s), tc.Text)
+	}
+	counts := map[string]int{"percent": len(c.Percent), "rate": len(c.Rate), "freshness": len(c.Freshness), "mtls": len(c.MTLS),
+		"posture": len(c.Posture), "displayName": len(c.DisplayName), "emptyMessage": len(c.EmptyMessage)}
+	for rule := range all {
+		if rule == "about" {
+			continue
+		}
+		if counts[rule] == 0 {
+			t.Errorf("rule %q of the shared table is not checked here (or has no case)", rule)
 		}
 	}
 }
 
-func TestPageHeader(t *testing.T) {
+// TestPageShell: the server renders the page's frame and empty containers;
+// the script draws the header's numbers, the tables, the findings and the
+// side panel from the snapshot, so none of that is in the server's HTML.
+func TestPageShell(t *testing.T) {
 	doc := render(t, pageSnapshot(), "/")
-	share := testid(doc, "posture-mtls-share")
-	// The TCP edge's security is unknown: only the HTTP share is shown.
-	if text(share) != "58% of requests" {
-		t.Errorf("posture %q, want 58%% of requests", text(share))
-	}
-	if testid(doc, "posture-tcp-share").Length() != 0 {
-		t.Error("a TCP share without TCP traffic of known security")
-	}
-	if v, _ := share.Attr("data-share"); !strings.HasPrefix(v, "0.5833") {
-		t.Errorf("data-share %q", v)
-	}
-	for status, want := range map[string]string{"locked": "1", "mixed": "1", "open": "1", "unknown": "1"} {
-		chip := testid(doc, "count-"+status)
-		if chip.Length() != 1 {
-			t.Fatalf("count-%s missing", status)
-		}
-		if got, _ := chip.Attr("data-count"); got != want {
-			t.Errorf("count-%s data-count %q, want %s", status, got, want)
-		}
-		if got := text(chip.Find(".n")); got != want {
-			t.Errorf("count-%s shows %q, want %s", status, got, want)
-		}
-	}
-	if dt, _ := testid(doc, "data-time").Attr("datetime"); dt != "2026-11-26T21:00:00Z" {
-		t.Errorf("data-time datetime %q", dt)
-	}
-	if got := text(testid(doc, "freshness")); got != "updated 3s ago" {
-		t.Errorf("freshness %q", got)
-	}
-	if testid(doc, "stale-banner").Length() != 0 {
-		t.Error("stale banner shown for fresh data")
-	}
-	if testid(doc, "disconnected-banner").Length() != 0 {
-		t.Error("disconnected banner in the server render")
-	}
 	if testid(doc, "page-title").Length() != 1 || doc.Find("header").Length() != 1 {
 		t.Error("page chrome missing without embed")
 	}
-	for _, id := range []string{"graph", "side-panel", "findings", "edge-table", "namespace-select"} {
+	for _, id := range []string{"graph", "side-panel", "findings", "findings-count", "edge-table", "node-table", "namespace-select",
+		"posture-mtls-share", "data-time", "freshness", "status-filter", "activity", "activity-status"} {
 		if testid(doc, id).Length() != 1 {
 			t.Errorf("data-testid=%s: %d elements, want 1", id, testid(doc, id).Length())
 		}
 	}
+	// The containers are empty: one renderer, the script.
+	for _, sel := range []string{"#edge-rows", "#node-rows", "#findings", "#badges", "#banners", "#edges-count", "#nodes-count",
+		"#findings-count", `[data-testid="posture-mtls-share"]`, `[data-testid="data-time"]`, `[data-testid="freshness"]`} {
+		if s := doc.Find(sel); s.Length() != 1 || s.Children().Length() != 0 || strings.TrimSpace(s.Text()) != "" {
+			t.Errorf("%s is not an empty container: %q", sel, text(s))
+		}
+	}
+	for _, id := range []string{"edge-row", "node-row", "finding", "padlock", "stale-banner", "disconnected-banner", "empty-message", "posture-http-share"} {
+		if n := testid(doc, id).Length(); n != 0 {
+			t.Errorf("%d data-testid=%s in the server's HTML: the script draws them", n, id)
+		}
+	}
+	// The count chips are the filter's buttons, one per status, in order; the script writes their numbers.
+	var chips []string
+	doc.Find(`.counts [data-testid^="count-"]`).Each(func(_ int, c *goquery.Selection) {
+		chips = append(chips, c.AttrOr("data-status", ""))
+		if goquery.NodeName(c) != "button" || c.Find(".n").Length() != 1 {
+			t.Errorf("count chip %s: a <%s> without its number's place", c.AttrOr("data-testid", ""), goquery.NodeName(c))
+		}
+	})
+	if strings.Join(chips, ",") != "locked,mixed,open,unknown" {
+		t.Errorf("count chips %v", chips)
+	}
+	if n := doc.Find(`#edge-table th button[data-sort]`).Length(); n != 6 {
+		t.Errorf("%d sort buttons, want 6", n)
+	}
+	if n := doc.Find(`#status-filter input[name="status"][checked]`).Length(); n != 4 {
+		t.Errorf("%d statuses checked in the filter, want 4", n)
+	}
 }
 
-func TestPageStaleBanner(t *testing.T) {
+// TestPagePlainView: inside <noscript>, every edge and every finding of the
+// (filtered) snapshot in words, with the posture and the data's age.
+func TestPagePlainView(t *testing.T) {
+	s := pageSnapshot()
+	s.Edges = append(s.Edges, graph.Edge{ID: "default/reviews->shop/db:tcp", Source: "default/reviews", Target: "shop/db",
+		Protocol: "tcp", Rate: 3000, MTLSRatio: 1, Status: graph.StatusLocked})
+	s.Posture = graph.ComputePosture(s.Edges)
+	p := plain(t, render(t, s, "/"))
+	if got := text(testid(p, "plain-posture")); got != "mTLS: 58% of requests · 100% of TCP bytes" {
+		t.Errorf("posture %q", got)
+	}
+	if got := testid(p, "plain-time").AttrOr("datetime", ""); got != "2026-11-26T21:00:00Z" || text(testid(p, "plain-time")) != "21:00:00 UTC" {
+		t.Errorf("time %q (%s)", text(testid(p, "plain-time")), got)
+	}
+	if got := text(testid(p, "plain-freshness")); got != "updated 3s ago" {
+		t.Errorf("freshness %q", got)
+	}
+	want := map[string][]string{
+		"default/productpage->default/reviews:http": {"default/productpage", "default/reviews", "http", "3.0 req/s", "100%", "locked"},
+		"default/reviews->default/ratings:http":     {"default/reviews", "default/ratings", "http", "2.0 req/s", "25%", "mixed"},
+		"default/reviews->shop/cart:tcp":            {"default/reviews", "shop/cart", "tcp", "2.5 kB/s", "—", "unknown"},
+		"default/reviews->shop/db:tcp":              {"default/reviews", "shop/db", "tcp", "3.0 kB/s", "100%", "locked"},
+		"unknown->default/ratings:http":             {"unknown", "default/ratings", "http", "1.0 req/s", "0%", "open"},
+	}
+	rows := testid(p, "plain-edge-row")
+	if rows.Length() != len(want) {
+		t.Fatalf("%d rows, want %d", rows.Length(), len(want))
+	}
+	rows.Each(func(_ int, r *goquery.Selection) {
+		id := r.AttrOr("data-edge-id", "")
+		var cells []string
+		r.Find("td").Each(func(_ int, c *goquery.Selection) { cells = append(cells, text(c)) })
+		if strings.Join(cells, " | ") != strings.Join(want[id], " | ") {
+			t.Errorf("%s: %q, want %q", id, cells, want[id])
+		}
+		if r.AttrOr("data-status", "") != want[id][5] {
+			t.Errorf("%s: data-status %q", id, r.AttrOr("data-status", ""))
+		}
+	})
+	findings := testid(p, "plain-finding")
+	if findings.Length() != 2 {
+		t.Fatalf("%d findings, want 2", findings.Length())
+	}
+	if got := text(findings.First()); got != "warning: A STRICT PeerAuthentication on default/ratings would refuse its plaintext callers: unknown." {
+		t.Errorf("first finding %q", got)
+	}
+	if testid(p, "plain-stale").Length() != 0 || testid(p, "plain-empty").Length() != 0 {
+		t.Error("a stale or empty note for fresh data")
+	}
+
+	// Filtered as the page is: only shop's edge; a ServiceAccount and the hidden node by name.
+	s = pageSnapshot()
+	s.Nodes = append(s.Nodes, graph.Node{ID: "shop/sa:checkout", Namespace: "shop", Name: "checkout", Kind: graph.KindServiceAccount},
+		graph.Node{ID: Hidden, Kind: Hidden})
+	s.Edges = append(s.Edges, graph.Edge{ID: "shop/sa:checkout->hidden:http", Source: "shop/sa:checkout", Target: Hidden, Protocol: "http",
+		Rate: 0.5, MTLSRatio: 1, Status: graph.StatusLocked})
+	p = plain(t, render(t, s, "/?namespace=shop"))
+	var ids, names []string
+	testid(p, "plain-edge-row").Each(func(_ int, r *goquery.Selection) {
+		ids = append(ids, r.AttrOr("data-edge-id", ""))
+		names = append(names, text(r.Find("td").Eq(0))+" → "+text(r.Find("td").Eq(1)))
+	})
+	if strings.Join(ids, ",") != "default/reviews->shop/cart:tcp,shop/sa:checkout->hidden:http" {
+		t.Errorf("rows for namespace shop %v", ids)
+	}
+	if len(names) == 2 && names[1] != "shop/sa:checkout → hidden (a namespace you cannot see)" {
+		t.Errorf("names %q", names[1])
+	}
+}
+
+func TestPagePlainViewStaleAndEmpty(t *testing.T) {
 	s := pageSnapshot()
 	s.Stale, s.Error = true, "prometheus: connection refused"
-	doc := render(t, s, "/")
-	banner := testid(doc, "stale-banner")
-	if banner.Length() != 1 {
-		t.Fatalf("stale banner: %d elements", banner.Length())
+	if got := text(testid(plain(t, render(t, s, "/")), "plain-stale")); !strings.Contains(got, "prometheus: connection refused") {
+		t.Errorf("stale note %q lacks the reason", got)
 	}
-	if !strings.Contains(text(banner), "prometheus: connection refused") {
-		t.Errorf("stale banner %q lacks the reason", text(banner))
+
+	p := plain(t, render(t, pageSnapshot(), "/?namespace=nowhere"))
+	if got := text(testid(p, "plain-empty")); got != "No services in namespace nowhere" {
+		t.Errorf("empty note %q", got)
 	}
-	if _, hidden := banner.Attr("hidden"); hidden {
-		t.Error("stale banner hidden")
+	if testid(p, "plain-edge-row").Length() != 0 || text(testid(p, "plain-posture")) != "mTLS: —" {
+		t.Errorf("an empty graph with rows or a posture %q", text(testid(p, "plain-posture")))
+	}
+
+	// The first stale snapshot before any refresh: empty, zero time.
+	p = plain(t, render(t, graph.Snapshot{Stale: true, Error: "the first refresh has not finished yet"}, "/"))
+	if got := text(testid(p, "plain-empty")); !strings.Contains(got, "waiting for the first refresh") {
+		t.Errorf("empty note %q", got)
+	}
+	if got := text(testid(p, "plain-time")); got != "no data yet" {
+		t.Errorf("time %q", got)
+	}
+	if got := text(testid(p, "plain-freshness")); got != "waiting for the first refresh" {
+		t.Errorf("freshness %q", got)
 	}
 }
 
@@ -317,111 +404,19 @@ func TestPageNamespaceSelector(t *testing.T) {
 
 func TestPageNamespaceFilter(t *testing.T) {
 	doc := render(t, pageSnapshot(), "/?namespace=shop")
-	rows := testid(doc, "edge-row")
-	if rows.Length() != 1 {
-		t.Fatalf("%d rows for namespace shop, want 1", rows.Length())
+	var got graph.Snapshot
+	if err := json.Unmarshal([]byte(doc.Find("script#initial-snapshot").Text()), &got); err != nil {
+		t.Fatal(err)
 	}
-	if id, _ := rows.Attr("data-edge-id"); id != "default/reviews->shop/cart:tcp" {
-		t.Errorf("row %q", id)
+	if len(got.Edges) != 1 || got.Edges[0].ID != "default/reviews->shop/cart:tcp" {
+		t.Errorf("edges for namespace shop %+v", got.Edges)
 	}
-	if got := text(testid(doc, "posture-mtls-share")); got != "—" {
-		t.Errorf("posture %q for only an unknown edge, want —", got)
+	// The posture sent is the filtered graph's: only an unknown edge, no ratio.
+	if got.Posture.HTTP.Ratio != nil || got.Posture.TCP.Ratio != nil || got.Posture.Counts["unknown"] != 1 {
+		t.Errorf("posture %+v", got.Posture)
 	}
-	if testid(doc, "empty-message").Length() != 0 {
-		t.Error("empty message on a non-empty graph")
-	}
-}
-
-// nodesSnapshot has a gateway, a ServiceAccount caller and a service whose
-// callers' DestinationRules differ.
-func nodesSnapshot() graph.Snapshot {
-	s := pageSnapshot()
-	s.Nodes = append(s.Nodes,
-		graph.Node{ID: "istio-system/istio-ingressgateway", Namespace: "istio-system", Name: "istio-ingressgateway",
-			Kind: graph.KindGateway, InMesh: true, PeerAuthentication: "STRICT",
-			Ports: []graph.ServicePort{{Port: 443, TargetPort: 8443, Protocol: "https", PeerAuthentication: "STRICT"}}},
-		graph.Node{ID: "shop/sa:checkout", Namespace: "shop", Name: "sa:checkout", Kind: graph.KindServiceAccount, InMesh: true, PeerAuthentication: "UNSET"},
-	)
-	for i := range s.Nodes {
-		if s.Nodes[i].ID == "default/reviews" {
-			s.Nodes[i].DestinationRuleTLS = graph.TLSVaries
-			s.Nodes[i].CallerTLS = []graph.CallerTLS{
-				{Caller: "default/productpage", TLS: "ISTIO_MUTUAL", Rule: "default/reviews"},
-				{Caller: "default/legacy", TLS: ""},
-			}
-			s.Nodes[i].Ports = []graph.ServicePort{
-				{Port: 9080, TargetPort: 8080, Protocol: "http", PeerAuthentication: "STRICT"},
-				{Port: 9090, TargetPort: 0, Protocol: "", PeerAuthentication: "PERMISSIVE"},
-			}
-		}
-	}
-	return s
-}
-
-func TestPageNodeTable(t *testing.T) {
-	doc := render(t, nodesSnapshot(), "/")
-	table := testid(doc, "node-table")
-	if table.Length() != 1 {
-		t.Fatal("no node table")
-	}
-	rows := table.Find(`[data-testid="node-row"]`)
-	byID := map[string]*goquery.Selection{}
-	rows.Each(func(_ int, r *goquery.Selection) { byID[r.AttrOr("data-node-id", "")] = r })
-	if _, ok := byID["unknown"]; ok || rows.Length() != 6 {
-		t.Errorf("%d rows (%v), want every node but the unknown caller", rows.Length(), byID)
-	}
-	if got := text(doc.Find("#nodes-count")); got != "6" {
-		t.Errorf("nodes-count %q", got)
-	}
-
-	reviews := byID["default/reviews"]
-	var ports []string
-	reviews.Find(`[data-testid="node-ports"] [data-testid="node-port"]`).Each(func(_ int, p *goquery.Selection) { ports = append(ports, text(p)) })
-	if strings.Join(ports, " | ") != "9080 → 8080 http STRICT | 9090 → ? auto PERMISSIVE" {
-		t.Errorf("ports %q", ports)
-	}
-	drtls := reviews.Find(`[data-testid="node-drtls"]`)
-	if !strings.HasPrefix(text(drtls), "varies by caller") {
-		t.Errorf("DestinationRule TLS %q", text(drtls))
-	}
-	var callers []string
-	drtls.Find(`[data-testid="caller-tls"] li`).Each(func(_ int, c *goquery.Selection) { callers = append(callers, text(c)) })
-	if strings.Join(callers, " | ") != "default/productpage: ISTIO_MUTUAL (default/reviews) | default/legacy: no TLS setting" {
-		t.Errorf("callers %q", callers)
-	}
-	if got := text(reviews.Find(`[data-testid="node-peerauth"]`)); got != "UNSET" {
-		t.Errorf("reviews PeerAuthentication %q", got)
-	}
-
-	gw := byID["istio-system/istio-ingressgateway"]
-	if gw == nil || gw.AttrOr("data-kind", "") != "gateway" {
-		t.Fatal("no gateway row")
-	}
-	if got := text(gw.Find(`[data-testid="node-peerauth"]`)); got != "does not apply to a gateway's listeners" {
-		t.Errorf("gateway PeerAuthentication %q", got)
-	}
-	if got := text(gw.Find(`[data-testid="node-port"]`)); got != "443 → 8443 https" {
-		t.Errorf("gateway port %q: a mode that does not apply is shown", got)
-	}
-
-	sa := byID["shop/sa:checkout"]
-	if sa == nil || text(sa.Find("td").First()) != "shop/sa:checkout" || sa.AttrOr("data-kind", "") != "serviceaccount" {
-		t.Errorf("ServiceAccount row: %v", sa)
-	}
-	if n := sa.Find(`[data-testid="node-port"]`).Length(); n != 0 {
-		t.Errorf("%d ports on a ServiceAccount", n)
-	}
-}
-
-func TestNodeRowTexts(t *testing.T) {
-	if got := displayName(graph.Node{Kind: graph.KindServiceAccount, Name: "checkout"}); got != "sa:checkout" {
-		t.Errorf("displayName %q", got)
-	}
-	if got := portText(graph.ServicePort{Port: 80, TargetPort: 8080, Protocol: "http2", PeerAuthentication: "DISABLE"}, false); got != "80 → 8080 http2 DISABLE" {
-		t.Errorf("portText %q", got)
-	}
-	if got := callerTLSText(graph.CallerTLS{Caller: "a/b", TLS: "DISABLE"}); got != "a/b: DISABLE" {
-		t.Errorf("callerTLSText %q", got)
+	if text(testid(plain(t, doc), "plain-posture")) != "mTLS: —" {
+		t.Errorf("plain posture %q, want —", text(testid(plain(t, doc), "plain-posture")))
 	}
 }
 
@@ -432,26 +427,22 @@ func TestPageLegendAndCriticalFinding(t *testing.T) {
 		Message: "Requests from default/reviews to default/ratings fail at the TLS handshake (2/s).",
 		Nodes:   []string{"default/ratings", "default/reviews"}, Edges: []string{"default/reviews->default/ratings:http"}}}, s.Findings...)
 	doc := render(t, s, "/")
-	first := testid(doc, "finding").First()
-	if first.AttrOr("data-severity", "") != "critical" || !first.HasClass("sev-critical") || !strings.Contains(text(first), "TLS handshake") {
-		t.Errorf("first finding %q (%s)", text(first), first.AttrOr("class", ""))
-	}
-	if first.AttrOr("data-target", "") != "default/reviews->default/ratings:http" {
-		t.Errorf("handshake finding target %q", first.AttrOr("data-target", ""))
-	}
 	legend := text(doc.Find(".legend"))
 	for _, want := range []string{"failing at the TLS handshake", "gateway"} {
 		if !strings.Contains(legend, want) {
 			t.Errorf("legend %q lacks %q", legend, want)
 		}
 	}
+	if first := testid(plain(t, doc), "plain-finding").First(); first.AttrOr("data-severity", "") != "critical" || !strings.Contains(text(first), "TLS handshake") {
+		t.Errorf("first plain finding %q", text(first))
+	}
 	// The script reads the failure rate and the posture from the initial snapshot.
 	var got graph.Snapshot
 	if err := json.Unmarshal([]byte(doc.Find("script#initial-snapshot").Text()), &got); err != nil {
 		t.Fatal(err)
 	}
-	if got.Edges[1].TLSFailureRate != 2 || got.Posture.HTTP.Ratio == nil || got.Posture.Counts["locked"] != 1 {
-		t.Errorf("initial snapshot: edge %+v, posture %+v", got.Edges[1], got.Posture)
+	if got.Edges[1].TLSFailureRate != 2 || got.Posture.HTTP.Ratio == nil || got.Posture.Counts["locked"] != 1 || len(got.Findings) != 3 {
+		t.Errorf("initial snapshot: edge %+v, posture %+v, %d findings", got.Edges[1], got.Posture, len(got.Findings))
 	}
 }
 
@@ -466,102 +457,6 @@ func TestPageInvalidNamespace(t *testing.T) {
 	var answer map[string]string
 	if err := json.Unmarshal([]byte(body), &answer); err != nil || !strings.Contains(answer["error"], "invalid namespace") {
 		t.Errorf("body %q", body)
-	}
-}
-
-func TestPageFindings(t *testing.T) {
-	doc := render(t, pageSnapshot(), "/")
-	items := testid(doc, "findings").Find(`[data-testid="finding"]`)
-	if items.Length() != 2 {
-		t.Fatalf("%d findings, want 2", items.Length())
-	}
-	first := items.First()
-	if goquery.NodeName(first) != "button" {
-		t.Errorf("a finding is a <%s>, want a button", goquery.NodeName(first))
-	}
-	if !strings.Contains(text(first), "warning") || !strings.Contains(text(first), "would refuse its plaintext callers") {
-		t.Errorf("finding text %q", text(first))
-	}
-	if sev, _ := first.Attr("data-severity"); sev != "warning" {
-		t.Errorf("data-severity %q", sev)
-	}
-	if target, _ := first.Attr("data-target"); target != "unknown->default/ratings:http" {
-		t.Errorf("finding target %q, want its edge", target)
-	}
-	if kind, _ := items.Eq(1).Attr("data-target-kind"); kind != "node" {
-		t.Errorf("second finding targets a %q, want node", kind)
-	}
-}
-
-func TestPageEdgeTable(t *testing.T) {
-	doc := render(t, pageSnapshot(), "/")
-	rows := testid(doc, "edge-table").Find(`[data-testid="edge-row"]`)
-	if rows.Length() != 4 {
-		t.Fatalf("%d rows, want 4", rows.Length())
-	}
-	want := map[string][]string{
-		"default/productpage->default/reviews:http": {"locked", "3.0 req/s", "100%"},
-		"default/reviews->default/ratings:http":     {"mixed", "2.0 req/s", "25%"},
-		"default/reviews->shop/cart:tcp":            {"unknown", "2.5 kB/s", "—"},
-		"unknown->default/ratings:http":             {"open", "1.0 req/s", "0%"},
-	}
-	rows.Each(func(_ int, r *goquery.Selection) {
-		id, _ := r.Attr("data-edge-id")
-		status, _ := r.Attr("data-status")
-		w, ok := want[id]
-		if !ok {
-			t.Errorf("unexpected row %q", id)
-			return
-		}
-		if status != w[0] {
-			t.Errorf("%s: data-status %q, want %q", id, status, w[0])
-		}
-		cells := r.Find("td")
-		if cells.Length() != 6 {
-			t.Fatalf("%s: %d cells", id, cells.Length())
-		}
-		if got := text(cells.Eq(3)); got != w[1] {
-			t.Errorf("%s: rate %q, want %q", id, got, w[1])
-		}
-		if got := text(cells.Eq(4)); got != w[2] {
-			t.Errorf("%s: mTLS %q, want %q", id, got, w[2])
-		}
-		if got := text(cells.Eq(5)); got != w[0] {
-			t.Errorf("%s: status cell %q", id, got)
-		}
-		if tab, _ := r.Attr("tabindex"); tab != "0" {
-			t.Errorf("%s: row not focusable", id)
-		}
-	})
-	if got := text(rows.First().Find("td").Eq(0)); got != "default/productpage" {
-		t.Errorf("first source %q", got)
-	}
-	// Sortable by each column with a button.
-	if n := doc.Find(`#edge-table th button[data-sort]`).Length(); n != 6 {
-		t.Errorf("%d sort buttons, want 6", n)
-	}
-}
-
-func TestPageEmpty(t *testing.T) {
-	doc := render(t, pageSnapshot(), "/?namespace=nowhere")
-	msg := testid(doc, "empty-message")
-	if msg.Length() != 1 || text(msg) != "No services in namespace nowhere" {
-		t.Errorf("empty message %q (%d)", text(msg), msg.Length())
-	}
-	if testid(doc, "edge-row").Length() != 0 {
-		t.Error("rows in an empty graph")
-	}
-	if got := text(testid(doc, "posture-mtls-share")); got != "—" {
-		t.Errorf("posture %q", got)
-	}
-
-	// The first stale snapshot before any refresh: empty, zero time.
-	doc = render(t, graph.Snapshot{Stale: true, Error: "the first refresh has not finished yet"}, "/")
-	if got := text(testid(doc, "empty-message")); !strings.Contains(got, "waiting for the first refresh") {
-		t.Errorf("empty message %q", got)
-	}
-	if got := text(testid(doc, "data-time")); got != "no data yet" {
-		t.Errorf("data-time %q", got)
 	}
 }
 
@@ -597,6 +492,10 @@ func TestPageStrictCSP(t *testing.T) {
 			target += " (enforce allowed)"
 		}
 		doc := renderWith(t, s, c.target, c.allowEnforce)
+		noscript := plain(t, doc)
+		if n := noscript.Find("script, style, noscript").Length(); n != 0 {
+			t.Errorf("%s: %d script, style or noscript elements inside <noscript>", target, n)
+		}
 		doc.Find("script").Each(func(_ int, sc *goquery.Selection) {
 			src, hasSrc := sc.Attr("src")
 			typ, _ := sc.Attr("type")
@@ -610,7 +509,7 @@ func TestPageStrictCSP(t *testing.T) {
 		if n := doc.Find("style").Length(); n != 0 {
 			t.Errorf("%s: %d <style> elements", target, n)
 		}
-		doc.Find("*").Each(func(_ int, el *goquery.Selection) {
+		doc.Find("*").AddSelection(noscript.Find("*")).Each(func(_ int, el *goquery.Selection) {
 			for _, a := range el.Nodes[0].Attr {
 				name := strings.ToLower(a.Key)
 				if strings.HasPrefix(name, "on") {
@@ -690,70 +589,6 @@ func TestPageMethodAndOptions(t *testing.T) {
 	}
 }
 
-func TestStaticHandler(t *testing.T) {
-	h := StaticHandler()
-	get := func(target string, header map[string]string) *httptest.ResponseRecorder {
-		req := httptest.NewRequest(http.MethodGet, target, nil)
-		for k, v := range header {
-			req.Header.Set(k, v)
-		}
-		rec := httptest.NewRecorder()
-		h.ServeHTTP(rec, req)
-		return rec
-	}
-	for path, ct := range map[string]string{
-		"/app.js":                        "text/javascript; charset=utf-8",
-		"/model.mjs":                     "text/javascript; charset=utf-8",
-		"/app.css":                       "text/css; charset=utf-8",
-		"/icons/lock-mixed.svg":          "image/svg+xml",
-		"/vendor/cytoscape.min.js":       "text/javascript; charset=utf-8",
-		"/vendor/cytoscape-dagre.min.js": "text/javascript; charset=utf-8",
-	} {
-		rec := get(path, nil)
-		if rec.Code != http.StatusOK {
-			t.Errorf("%s: %d", path, rec.Code)
-			continue
-		}
-		if got := rec.Header().Get("Content-Type"); got != ct {
-			t.Errorf("%s: Content-Type %q, want %q", path, got, ct)
-		}
-		if rec.Header().Get("X-Content-Type-Options") != "nosniff" {
-			t.Errorf("%s: no nosniff", path)
-		}
-		if got := rec.Header().Get("Cache-Control"); got != "no-cache" {
-			t.Errorf("%s without version: Cache-Control %q", path, got)
-		}
-	}
-	// The page's versioned URL may be cached for good.
-	url := assetURL("app.js")
-	rec := get("/"+strings.TrimPrefix(url, "static/"), nil)
-	if got := rec.Header().Get("Cache-Control"); !strings.Contains(got, "immutable") {
-		t.Errorf("%s: Cache-Control %q", url, got)
-	}
-	// Revalidation.
-	etag := rec.Header().Get("ETag")
-	if rec := get("/app.js", map[string]string{"If-None-Match": etag}); rec.Code != http.StatusNotModified {
-		t.Errorf("If-None-Match: %d, want 304", rec.Code)
-	}
-	for _, path := range []string{"/", "/icons", "/icons/", "/nope.js", "/../static.go", "/static.go", "/model.test.mjs"} {
-		if rec := get(path, nil); rec.Code != http.StatusNotFound {
-			t.Errorf("%s: %d, want 404", path, rec.Code)
-		}
-	}
-	rec = httptest.NewRecorder()
-	h.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/app.js", nil))
-	if rec.Code != http.StatusMethodNotAllowed {
-		t.Errorf("POST: %d", rec.Code)
-	}
-	body, _ := io.ReadAll(get("/app.js", nil).Body)
-	if !strings.Contains(string(body), "from './model.mjs'") {
-		t.Error("app.js does not import model.mjs relatively")
-	}
-}
-
-// Without --allow-enforce the page offers no enforce action at all: no
-// button, no dialog, and app.js is told so; the activity list (the audit
-// trail, readable by all) is there either way.
 func TestPageEnforceReadOnly(t *testing.T) {
 	for _, target := range []string{"/", "/?embed=1"} {
 		doc := renderWith(t, pageSnapshot(), target, false)

@@ -143,6 +143,17 @@ func followStream(t *testing.T, c *websocket.Conn) *streamFollower {
 	return &streamFollower{conn: c, have: *m.Graph}
 }
 
+// replaced reads the next message, which must be a whole snapshot (the
+// viewer's rights changed, so its view did), and takes it.
+func (f *streamFollower) replaced(t *testing.T) {
+	t.Helper()
+	m := readStream(t, f.conn)
+	if m.Type != "snapshot" {
+		t.Fatalf("a %q message after the rights changed, want a new snapshot", m.Type)
+	}
+	f.have = *m.Graph
+}
+
 // next applies the next message, which must be a delta, and returns it.
 func (f *streamFollower) next(t *testing.T) graph.Delta {
 	t.Helper()

@@ -1,0 +1,275 @@
+// meshlock's enforce dialog: a button with data-enforce (the mesh in the
+// header, a namespace or a service in the side panel) opens it; it shows
+// the plan of a server-side dry run (each object's line diff, the live
+// callers it would cut, highlighted on the graph through the store) and
+// applies exactly that plan (its planId), or shows the new plan when the
+// cluster changed meanwhile (409).
+
+import { errorText, unreachableText } from './api.mjs';
+import { $, h, page } from './dom.js';
+import { formatRate } from './format.mjs';
+import { applyState, breakEdgeId, diffStats, enforceRequest, enforceTarget, foldDiff, lineDiff, planSummary, scopeLabel } from './plan.mjs';
+
+// createEnforce wires the dialog; request is the API client, graph the
+// graph view (isDrawn), activity the activity list (announce).
+export function createEnforce(store, { request, graph, activity }) {
+  const enforce = {
+    dialog: null,
+    target: null, // {scope, namespace, service}
+    mode: 'destinationrule',
+    openerKey: '', // data-focus-key of the button that opened the dialog
+    seq: 0, // the newest plan request; older answers are dropped
+    controller: null,
+    loading: false,
+    applying: false,
+    plan: null,
+    error: '',
+  };
+
+  function openEnforce(button) {
+    const d = enforce.dialog;
+    const target = enforceTarget(button.dataset.enforce, button.dataset.namespace || '', button.dataset.service || '');
+    if (!d || !target || d.open) return;
+    enforce.target = target;
+    enforce.openerKey = button.dataset.focusKey || '';
+    enforce.mode = d.querySelector('input[name="enforce-mode"]:checked')?.value || 'destinationrule';
+    $('#enforce-scope').textContent = `Scope: ${scopeLabel(target)}`;
+    d.dataset.scope = target.scope;
+    d.dataset.namespace = target.namespace;
+    d.dataset.service = target.service;
+    d.showModal();
+    d.querySelector('input[name="enforce-mode"]:checked')?.focus();
+    loadPlan();
+  }
+
+  async function loadPlan() {
+    const seq = ++enforce.seq;
+    enforce.controller?.abort();
+    const controller = new AbortController();
+    enforce.controller = controller;
+    Object.assign(enforce, { loading: true, plan: null, error: '' });
+    store.setBreaks([]);
+    renderEnforce();
+    let plan = null;
+    let error = '';
+    try {
+      const res = await request('api/enforce', { method: 'POST', payload: enforceRequest(enforce.target, enforce.mode, true), signal: controller.signal });
+      if (res.ok && res.body && typeof res.body === 'object') plan = res.body;
+      else error = errorText(res.status, res.body);
+    } catch (err) {
+      if (err?.name === 'AbortError') return;
+      error = unreachableText(err);
+    }
+    if (seq !== enforce.seq || !enforce.dialog?.open) return;
+    Object.assign(enforce, { loading: false, plan, error, controller: null });
+    store.setBreaks((plan?.breaks || []).map(breakEdgeId));
+    renderEnforce();
+  }
+
+  async function applyPlan() {
+    if (!applyState(enforce).enabled) return;
+    const seq = enforce.seq;
+    enforce.applying = true;
+    enforce.error = '';
+    renderEnforce();
+    let error = '';
+    let result = null;
+    try {
+      // The planId makes the server apply exactly the plan shown, or refuse.
+      const payload = { ...enforceRequest(enforce.target, enforce.mode, false), planId: enforce.plan?.planId || '' };
+      const res = await request('api/enforce', { method: 'POST', payload });
+      if (res.ok) result = res.body;
+      else error = errorText(res.status, res.body);
+      // 409 with a planId: the cluster changed, and this is the new plan to review.
+      if (res.status === 409 && res.body?.planId && seq === enforce.seq) {
+        enforce.plan = res.body;
+        store.setBreaks((res.body.breaks || []).map(breakEdgeId));
+      }
+    } catch (err) {
+      error = unreachableText(err);
+    }
+    enforce.applying = false;
+    if (result) {
+      if (seq === enforce.seq && enforce.dialog.open) enforce.dialog.close();
+      activity.announce(`Applied to ${scopeLabel(enforce.target)}: the padlocks follow within a refresh or two.`, result.actionId || '');
+      return;
+    }
+    if (seq === enforce.seq && enforce.dialog.open) {
+      enforce.error = error;
+      renderEnforce();
+    }
+  }
+
+  function endpointText(id) {
+    return id === 'unknown' ? 'unknown (outside the mesh)' : id;
+  }
+
+  function renderBreaks(plan) {
+    const box = $('#enforce-breaks');
+    if (!box) return;
+    if (!plan) {
+      box.replaceChildren();
+      return;
+    }
+    const breaks = plan.breaks || [];
+    if (!breaks.length) {
+      box.replaceChildren(h('p', { class: 'breaks-none', dataset: { testid: 'enforce-no-breaks' } }, h('span', { 'aria-hidden': 'true', text: '✓ ' }), 'No live caller would be cut.'));
+      return;
+    }
+    const onGraph = breaks.some((b) => graph.isDrawn(breakEdgeId(b)));
+    box.replaceChildren(
+      h(
+        'p',
+        { class: 'breaks-warn' },
+        h('span', { 'aria-hidden': 'true', text: '⚠ ' }),
+        `${breaks.length} live caller${breaks.length === 1 ? '' : 's'} would be cut off`,
+        onGraph ? ' (marked ✂ on the graph):' : ':',
+      ),
+      h(
+        'ul',
+        { class: 'breaks' },
+        breaks.map((b) =>
+          h(
+            'li',
+            { dataset: { testid: 'enforce-break', edgeId: breakEdgeId(b) } },
+            h('span', { class: 'break-edge' }, `${endpointText(b.source)} → ${endpointText(b.target)}`),
+            ' ',
+            h('span', { class: 'tag', text: b.protocol || '?' }),
+            ' ',
+            h('span', { class: 'break-rate', text: formatRate(b.rate, b.protocol) }),
+            b.reason ? h('span', { class: 'break-reason', text: ` — ${b.reason}` }) : '',
+          ),
+        ),
+      ),
+    );
+  }
+
+  // renderWarnings lists where the plan will not do what one may expect
+  // (a mesh rule that more specific rules shadow).
+  function renderWarnings(plan) {
+    const list = $('#enforce-warnings');
+    if (!list) return;
+    list.replaceChildren(
+      ...(plan?.warnings || []).map((w) =>
+        h('li', { class: 'warning', dataset: { testid: 'enforce-warning' } }, h('span', { 'aria-hidden': 'true', text: '⚠ ' }), w),
+      ),
+    );
+  }
+
+  const DIFF_MARK = { '+': '+', '-': '−', ' ': ' ' };
+
+  function renderChange(c) {
+    const diff = lineDiff(c.action === 'create' ? '' : c.previous || (c.action === 'unchanged' ? c.yaml : ''), c.yaml);
+    const stats = diffStats(diff);
+    const lines = foldDiff(diff, 3).map((l) =>
+      l.op === '…'
+        ? h('span', { class: 'dl dl-fold' }, h('span', { class: 'dm', text: '⋯' }), `${l.count} unchanged line${l.count === 1 ? '' : 's'}`)
+        : h(
+            'span',
+            { class: `dl ${l.op === '+' ? 'dl-add' : l.op === '-' ? 'dl-del' : 'dl-same'}` },
+            h('span', { class: 'dm', 'aria-label': l.op === '+' ? 'added' : l.op === '-' ? 'removed' : undefined, text: DIFF_MARK[l.op] }),
+            l.text,
+          ),
+    );
+    const open = c.action !== 'unchanged' || !!c.conflict;
+    return h(
+      'details',
+      {
+        class: `change change-${c.action}${c.conflict ? ' change-conflict' : ''}`,
+        open,
+        dataset: { testid: 'enforce-change', action: c.action, kind: c.kind, namespace: c.namespace, name: c.name, conflict: c.conflict ? 'true' : 'false' },
+      },
+      h(
+        'summary',
+        {},
+        h('span', { class: `act act-${c.action}`, text: c.action }),
+        ' ',
+        h('span', { class: 'kind', text: c.kind }),
+        ' ',
+        h('code', { text: `${c.namespace}/${c.name}` }),
+        c.action === 'unchanged' ? '' : h('span', { class: 'stats', text: ` +${stats.added} −${stats.removed}` }),
+      ),
+      c.conflict ? h('p', { class: 'conflict', role: 'alert', dataset: { testid: 'enforce-conflict' } }, h('strong', { text: '✖ Conflict: ' }), c.conflict) : '',
+      h('pre', { class: 'diff', 'aria-label': `${c.kind} ${c.namespace}/${c.name}, line diff` }, lines),
+    );
+  }
+
+  function renderEnforce() {
+    const d = enforce.dialog;
+    if (!d) return;
+    const { loading, applying, plan, error } = enforce;
+    d.dataset.state = loading ? 'loading' : applying ? 'applying' : error ? 'error' : plan ? 'ready' : 'idle';
+    d.dataset.mode = enforce.mode;
+    d.setAttribute('aria-busy', String(loading || applying));
+    for (const r of d.querySelectorAll('input[name="enforce-mode"]')) r.disabled = applying;
+    const status = $('#enforce-status');
+    const s = planSummary(plan);
+    if (loading) status.textContent = 'Computing the plan (dry run)…';
+    else if (applying) status.textContent = 'Applying…';
+    else if (plan) {
+      const parts = [];
+      if (s.create) parts.push(`${s.create} to create`);
+      if (s.update) parts.push(`${s.update} to update`);
+      if (s.unchanged) parts.push(`${s.unchanged} unchanged`);
+      status.replaceChildren(
+        `Plan: ${parts.join(', ') || 'no object'}${s.conflicts ? `; ${s.conflicts} conflict${s.conflicts === 1 ? '' : 's'}` : ''}.`,
+        plan.serverValidated
+          ? h('span', { class: 'validated', text: ' Validated by the Kubernetes API (server-side dry run).' })
+          : h('span', { class: 'validated-local', dataset: { testid: 'enforce-local-validation' }, text: ' Validated locally: this API cannot dry-run.' }),
+      );
+    } else status.textContent = '';
+    const errEl = $('#enforce-error');
+    errEl.hidden = !error;
+    errEl.textContent = error;
+    renderBreaks(plan);
+    renderWarnings(plan);
+    const changes = $('#enforce-changes');
+    if (!plan) changes.replaceChildren();
+    else if (!(plan.changes || []).length) changes.replaceChildren(h('p', { class: 'none', text: 'No object to write: no service in this scope.' }));
+    else changes.replaceChildren(...plan.changes.map(renderChange));
+    const st = applyState(enforce);
+    const apply = $('#enforce-apply');
+    apply.disabled = !st.enabled;
+    apply.textContent = applying ? 'Applying…' : s.changing ? `Apply ${s.changing} change${s.changing === 1 ? '' : 's'}` : 'Apply';
+    $('#enforce-apply-reason').textContent = st.reason;
+  }
+
+  function init() {
+    const d = $('#enforce-dialog');
+    if (!page.allowEnforce || !d) {
+      // Read-only: no button opens anything.
+      for (const b of document.querySelectorAll('[data-enforce]')) b.remove();
+      return;
+    }
+    enforce.dialog = d;
+    document.addEventListener('click', (ev) => {
+      const b = ev.target.closest?.('button[data-enforce]');
+      if (b) openEnforce(b);
+    });
+    d.addEventListener('change', (ev) => {
+      if (ev.target.name !== 'enforce-mode' || !ev.target.checked) return;
+      enforce.mode = ev.target.value;
+      loadPlan();
+    });
+    $('#enforce-cancel').addEventListener('click', () => d.close());
+    $('#enforce-apply').addEventListener('click', applyPlan);
+    d.addEventListener('close', () => {
+      // The close event is queued: the dialog may have been opened again
+      // (for another scope) before it runs, and that plan must live.
+      if (d.open) return;
+      enforce.seq++;
+      enforce.controller?.abort();
+      Object.assign(enforce, { controller: null, loading: false, plan: null, error: '' });
+      store.setBreaks([]);
+      renderEnforce();
+      d.dataset.state = 'closed';
+      // The opener may have been redrawn meanwhile (the side panel follows the stream).
+      const key = enforce.openerKey;
+      const opener = key && document.querySelector(`[data-focus-key="${CSS.escape(key)}"]`);
+      if (opener) opener.focus();
+      else $('#side-panel')?.focus();
+    });
+  }
+
+  init();
+}

@@ -1,0 +1,44 @@
+// meshlock's findings: the list in the side column and the finding buttons
+// the side panel reuses. Selecting a finding shows its first edge, else its
+// first node, else the finding itself.
+
+import { $, h } from './dom.js';
+import { findingTarget } from './model.mjs';
+
+export const SEV_ICON = { critical: '✖', warning: '⚠', info: 'ℹ' };
+
+// findingButton is one finding as a button that selects its target.
+export function findingButton(store, f) {
+  const target = findingTarget(f, store.state.snapshot);
+  return h(
+    'button',
+    {
+      type: 'button',
+      class: `finding sev-${f.severity}`,
+      dataset: { testid: 'finding', findingId: f.id, severity: f.severity, target: target?.id || '', targetKind: target?.kind || '' },
+      onclick: () => selectFinding(store, f.id),
+    },
+    h('span', { class: 'sev' }, h('span', { 'aria-hidden': 'true', text: SEV_ICON[f.severity] || 'ℹ' }), ` ${f.severity}`),
+    ' ',
+    h('span', { class: 'msg', text: f.message }),
+  );
+}
+
+function selectFinding(store, id) {
+  const s = store.state.snapshot;
+  const f = s?.findings.find((x) => x.id === id);
+  if (!f) return;
+  const target = findingTarget(f, s);
+  if (target) store.select(target, { center: true });
+  else store.select({ kind: 'finding', id });
+}
+
+export function createFindings(store) {
+  store.subscribe('snapshot', ({ snapshot }) => {
+    const list = $('#findings');
+    if (!list) return;
+    list.replaceChildren(...snapshot.findings.map((f) => h('li', {}, findingButton(store, f))));
+    $('#findings-count').textContent = String(snapshot.findings.length);
+    $('#findings-none').hidden = snapshot.findings.length > 0;
+  });
+}

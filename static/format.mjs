@@ -1,0 +1,228 @@
+// meshlock's words: how the page writes rates, shares, ages, names and
+// node policies, with no DOM. The rules web/page.go also needs (for the
+// page without JavaScript) are checked against one shared table of cases,
+// testdata/formatting.json, by static/test/format.test.mjs and
+// web/page_test.go alike.
+
+import { STATUSES, finite, normalizePosture } from './model.mjs';
+
+export const SHARE_SEPARATOR = ' · ';
+
+// postureView words the server's posture as the header shows it
+// (web/page.go's postureText writes the same text for the page without
+// JavaScript): parts for the protocols with traffic of known security,
+// text "87% of requests · 100% of TCP bytes" or "—", and share, the one
+// number data-share carries (HTTP's, else TCP's, else '').
+export function postureView(posture) {
+  const p = normalizePosture(posture);
+  const parts = [];
+  for (const [key, label, protocol] of [
+    ['http', 'of requests', 'http'],
+    ['tcp', 'of TCP bytes', 'tcp'],
+  ]) {
+    const sh = p[key];
+    if (sh.ratio === null) continue;
+    const percent = formatPercent(sh.ratio);
+    const rate = formatRate(sh.rate, protocol);
+    parts.push({
+      key,
+      percent,
+      label,
+      share: sh.ratio.toFixed(6),
+      rate,
+      title: `${percent} of ${rate} is mutual TLS, over the edges whose security is known`,
+    });
+  }
+  return {
+    parts,
+    text: parts.length ? parts.map((x) => `${x.percent} ${x.label}`).join(SHARE_SEPARATOR) : '—',
+    share: parts.length ? parts[0].share : '',
+    counts: p.counts,
+  };
+}
+
+// formatPercent: a whole percentage that never claims 100% or 0% when the
+// share is not exactly that.
+export function formatPercent(share) {
+  if (!finite(share)) return '—';
+  share = Math.min(Math.max(share, 0), 1);
+  let pct = Math.round(share * 100);
+  if (pct >= 100 && share < 1) pct = 99;
+  else if (pct <= 0 && share > 0) pct = 1;
+  return `${pct}%`;
+}
+
+export function formatNumber(v) {
+  const a = Math.abs(v);
+  if (a === 0) return '0';
+  if (a < 0.01) return '<0.01';
+  if (a < 1) return v.toFixed(2);
+  if (a < 100) return v.toFixed(1);
+  return v.toFixed(0);
+}
+
+// formatRate: req/s for HTTP and gRPC, bytes/s (SI multiples) for TCP.
+export function formatRate(rate, protocol) {
+  if (!finite(rate)) return '—';
+  if (protocol === 'tcp') {
+    const units = ['B/s', 'kB/s', 'MB/s', 'GB/s'];
+    let i = 0;
+    while (rate >= 1000 && i < units.length - 1) {
+      rate /= 1000;
+      i++;
+    }
+    return `${formatNumber(rate)} ${units[i]}`;
+  }
+  return `${formatNumber(rate)} req/s`;
+}
+
+export function mtlsText(edge) {
+  return edge.status === 'unknown' ? '—' : formatPercent(edge.mtlsRatio);
+}
+
+// formatFreshness: "updated 3s ago" for an age in milliseconds.
+export function formatFreshness(ageMs) {
+  const s = Math.max(0, Math.round(ageMs / 1000));
+  if (s < 60) return `updated ${s}s ago`;
+  if (s < 3600) return `updated ${Math.floor(s / 60)}m ${s % 60}s ago`;
+  return `updated ${Math.floor(s / 3600)}h ${Math.floor((s % 3600) / 60)}m ago`;
+}
+
+export function statusPhrase(edge) {
+  switch (edge.status) {
+    case 'locked':
+      return 'locked, all mTLS';
+    case 'mixed':
+      return `mixed, ${formatPercent(edge.mtlsRatio)} mTLS`;
+    case 'open':
+      return 'open, plaintext';
+  }
+  return 'unknown security (the server side did not report)';
+}
+
+// displayName is a node's name as shown: "sa:<name>" for a ServiceAccount
+// node (the prefix is what tells it from a workload); the node standing
+// for the namespaces the viewer may not see says so.
+export function displayName(n) {
+  if (n.kind === 'hidden') return 'hidden (a namespace you cannot see)';
+  if (n.kind === 'serviceaccount' && !String(n.name).startsWith('sa:')) return `sa:${n.name}`;
+  return n.name;
+}
+
+// nodeName is the short name of a node id ("default/reviews" → "reviews").
+export function nodeName(id, nodesById) {
+  const n = nodesById && nodesById.get(id);
+  if (n && (n.name || n.kind === 'hidden')) return displayName(n);
+  const i = id.indexOf('/');
+  return i < 0 ? id : id.slice(i + 1);
+}
+
+// badgeFor says how an edge's padlock looks: the icon file, the text next
+// to it, and the accessible label.
+export function badgeFor(edge, nodesById) {
+  const status = STATUSES.includes(edge.status) ? edge.status : 'unknown';
+  let text = '';
+  if (status === 'mixed') text = formatPercent(edge.mtlsRatio);
+  else if (status === 'open') text = 'plain';
+  else if (status === 'unknown') text = '?';
+  const failing = tlsFailureText(edge);
+  let label = `${nodeName(edge.source, nodesById)} → ${nodeName(edge.target, nodesById)} (${edge.protocol}): ${statusPhrase({ ...edge, status })}`;
+  if (failing) label += `; ${failing}`;
+  return { status, icon: `lock-${status}.svg`, text, label, tlsFailing: !!failing };
+}
+
+// tlsFailureText: "failing at TLS handshake: 2.0 req/s" (connections/s for
+// TCP, which counts connections, not bytes, here), or '' when none fail.
+export function tlsFailureText(edge) {
+  const r = edge.tlsFailureRate;
+  if (!finite(r) || r <= 0) return '';
+  return `failing at TLS handshake: ${formatNumber(r)} ${edge.protocol === 'tcp' ? 'conn/s' : 'req/s'}`;
+}
+
+// GATEWAY_PEER_AUTH_TEXT replaces a gateway's PeerAuthentication mode:
+// Istio applies PeerAuthentication to sidecars' inbound listeners only.
+export const GATEWAY_PEER_AUTH_TEXT = "does not apply to a gateway's listeners";
+
+// portText: "9080 → 8080 http STRICT"; "?" for
+// a target port that could not be resolved; no mode on a gateway.
+export function portText(p, gateway = false) {
+  const target = p.targetPort ? String(p.targetPort) : '?';
+  const s = `${p.port} → ${target} ${p.protocol || 'auto'}`;
+  return gateway ? s : `${s} ${p.peerAuthentication || 'UNSET'}`;
+}
+
+// callerTLSText: "default/productpage: ISTIO_MUTUAL (default/reviews)", what
+// one caller's DestinationRule sets when the callers differ.
+export function callerTLSText(c) {
+  const s = `${c.caller}: ${c.tls || 'no TLS setting'}`;
+  return c.rule ? `${s} (${c.rule})` : s;
+}
+
+// nodeRow is a row of the node table, in words.
+export function nodeRow(n) {
+  const gateway = n.kind === 'gateway';
+  const varies = n.destinationRuleTLS === 'VARIES';
+  return {
+    id: n.id,
+    namespace: n.namespace || '',
+    name: displayName(n),
+    kind: n.kind,
+    sidecar: n.inMesh ? 'yes' : 'no',
+    peerAuth: gateway ? GATEWAY_PEER_AUTH_TEXT : n.peerAuthentication || 'UNSET',
+    drTLS: varies ? 'varies by caller' : n.destinationRuleTLS || 'none',
+    callers: varies ? (n.callerTLS || []).map(callerTLSText) : [],
+    ports: (n.ports || []).map((p) => portText(p, gateway)),
+  };
+}
+
+// peerAuthText explains a node's effective PeerAuthentication mode.
+export function peerAuthText(mode) {
+  switch (mode) {
+    case 'STRICT':
+      return 'STRICT: only mTLS is accepted';
+    case 'PERMISSIVE':
+      return 'PERMISSIVE: mTLS and plaintext are accepted';
+    case 'DISABLE':
+      return 'DISABLE: mTLS is not accepted';
+    case 'UNSET':
+    case '':
+    case undefined:
+      return 'UNSET: no PeerAuthentication applies, so Istio treats it as PERMISSIVE';
+  }
+  return mode;
+}
+
+// destinationRuleText explains the client-side TLS mode towards a node.
+export function destinationRuleText(mode) {
+  switch (mode) {
+    case 'ISTIO_MUTUAL':
+      return 'ISTIO_MUTUAL: clients send mTLS';
+    case 'DISABLE':
+      return 'DISABLE: clients send plaintext';
+    case 'SIMPLE':
+      return 'SIMPLE: clients originate TLS, without a client certificate';
+    case 'MUTUAL':
+      return 'MUTUAL: clients originate mTLS with their own certificates';
+    case 'VARIES':
+      return 'VARIES: the callers get different modes';
+    case '':
+    case undefined:
+      return 'none set: auto mTLS decides, if enabled';
+  }
+  return mode;
+}
+
+// emptyMessage says why the graph is empty.
+export function emptyMessage(namespaces, snapshot) {
+  if (namespaces.length === 1) return `No services in namespace ${namespaces[0]}`;
+  if (namespaces.length > 1) return `No services in namespaces ${namespaces.join(', ')}`;
+  if (!snapshot.generatedAt || snapshot.generatedAt.startsWith('0001-')) {
+    return 'No services yet: waiting for the first refresh';
+  }
+  return 'No services found in the mesh';
+}
+
+// hasTime is false for Go's zero time, which the first stale snapshot carries.
+export function hasTime(generatedAt) {
+  return !!generatedAt && !generatedAt.startsWith('0001-');
+}

@@ -1,0 +1,207 @@
+// meshlock's side panel: the details of what is selected (an edge, a
+// service or workload, a namespace, a finding) in words, with the findings
+// that name it and, with --allow-enforce, the buttons that open the enforce
+// dialog for its service and namespace. Redrawn with every snapshot.
+
+import { $, h, icon, keepFocus, page } from './dom.js';
+import { findingButton, SEV_ICON } from './findings.js';
+import {
+  GATEWAY_PEER_AUTH_TEXT,
+  badgeFor,
+  callerTLSText,
+  destinationRuleText,
+  displayName,
+  formatPercent,
+  formatRate,
+  mtlsText,
+  nodeName,
+  peerAuthText,
+  portText,
+  postureView,
+  statusPhrase,
+  tlsFailureText,
+} from './format.mjs';
+import { findingsForEdge, findingsForNode, postureOf, traffic } from './model.mjs';
+
+export function createPanel(store) {
+  const { state } = store;
+
+  function row(label, ...value) {
+    return [h('dt', { text: label }), h('dd', {}, ...value)];
+  }
+
+  function nodeLink(id) {
+    return h('button', {
+      type: 'button',
+      class: 'link',
+      text: nodeName(id, state.nodesById),
+      title: id,
+      onclick: () => store.select({ kind: 'node', id }, { center: true }),
+    });
+  }
+
+  function findingsBlock(list) {
+    if (!list.length) return h('p', { class: 'none', text: 'No findings name it.' });
+    return h('ul', { class: 'findings findings-inline' }, list.map((f) => h('li', {}, findingButton(store, f))));
+  }
+
+  function shareText(share) {
+    return share === null ? 'security not known' : `${formatPercent(share)} mTLS`;
+  }
+
+  // enforceButton opens the enforce dialog for a namespace or a service.
+  function enforceButton(scope, namespace, service, text) {
+    const dataset = { testid: `enforce-${scope}`, enforce: scope, namespace, focusKey: `enforce:${scope}:${namespace}/${service || ''}` };
+    if (service) dataset.service = service;
+    return h('button', { type: 'button', class: 'enforce-btn', 'aria-haspopup': 'dialog', dataset }, icon('locked'), text);
+  }
+
+  // enforceBlock offers enforcing mTLS on a node's service and namespace
+  // (nothing without --allow-enforce, for the unknown caller, or outside a namespace).
+  function enforceBlock(n, { service = true } = {}) {
+    if (!page.allowEnforce || !n || n.kind === 'unknown' || !n.namespace) return '';
+    return h(
+      'div',
+      { class: 'enforce-actions' },
+      service && n.kind === 'service' ? enforceButton('service', n.namespace, n.name, `Enforce mTLS on ${n.name}`) : '',
+      enforceButton('namespace', n.namespace, '', `Enforce mTLS on namespace ${n.namespace}`),
+    );
+  }
+
+  // edgeClientTLS is what the edge's caller sends: the target's mode, or, when
+  // its callers differ (VARIES), this caller's entry.
+  function edgeClientTLS(e, dst) {
+    if (dst?.destinationRuleTLS !== 'VARIES') return destinationRuleText(dst?.destinationRuleTLS);
+    const c = (dst.callerTLS || []).find((x) => x.caller === e.source);
+    if (!c) return 'varies by caller (see the target)';
+    return c.rule ? `${destinationRuleText(c.tls)} (${c.rule})` : destinationRuleText(c.tls);
+  }
+
+  function render() {
+    const panel = $('#side-panel');
+    if (!panel) return;
+    const s = state.snapshot;
+    const sel = state.selected;
+    const title = h('h2', { id: 'side-title' });
+    const parts = [title];
+    panel.dataset.kind = sel?.kind || '';
+    panel.dataset.id = sel?.id || '';
+    if (!sel || !s) {
+      title.textContent = 'Details';
+      parts.push(h('p', { class: 'hint', text: 'Select an edge or a service in the graph, the table or the findings to see how its traffic is secured.' }));
+    } else if (sel.kind === 'edge') {
+      const e = state.edgesById.get(sel.id);
+      if (!e) {
+        title.textContent = 'Details';
+        parts.push(h('p', { class: 'hint', text: `${sel.id} is no longer in the graph.` }));
+      } else {
+        const b = badgeFor(e, state.nodesById);
+        title.append(`${nodeName(e.source, state.nodesById)} → ${nodeName(e.target, state.nodesById)} `, h('span', { class: 'tag', text: e.protocol.toUpperCase() }));
+        const dst = state.nodesById.get(e.target);
+        const failing = tlsFailureText(e);
+        parts.push(
+          failing
+            ? h('p', { class: 'tls-failure', role: 'alert', dataset: { testid: 'edge-tls-failure' } }, h('span', { 'aria-hidden': 'true', text: '⚠ ' }), failing)
+            : '',
+          h(
+            'dl',
+            { class: 'facts' },
+            row('Status', h('span', { class: `status status-${b.status}` }, icon(b.status), ` ${statusPhrase(e)}`)),
+            row('Rate', `${formatRate(e.rate, e.protocol)} (window ${s.window || '?'})`, e.protocol === 'tcp' ? h('span', { class: 'muted', text: ' bytes sent and received' }) : ''),
+            row('mTLS share', mtlsText(e)),
+            row('Protocol', e.protocol),
+            row('From', nodeLink(e.source)),
+            row('To', nodeLink(e.target)),
+            row('Client', h('code', { text: e.sourcePrincipal || 'no identity (plaintext or unknown)' })),
+            row('Server', h('code', { text: e.destinationPrincipal || 'no identity (plaintext or unknown)' })),
+            row('Client TLS', edgeClientTLS(e, dst)),
+            row('Server PeerAuth', !dst ? '—' : dst.kind === 'gateway' ? GATEWAY_PEER_AUTH_TEXT : peerAuthText(dst.peerAuthentication)),
+          ),
+          h('h3', { text: 'Findings' }),
+          findingsBlock(findingsForEdge(s, e.id)),
+          enforceBlock(dst),
+        );
+      }
+    } else if (sel.kind === 'node') {
+      const n = state.nodesById.get(sel.id);
+      if (!n) {
+        title.textContent = 'Details';
+        parts.push(h('p', { class: 'hint', text: `${sel.id} is no longer in the graph.` }));
+      } else {
+        title.append(`${displayName(n)} `, h('span', { class: 'tag', text: n.kind }));
+        const facts = [];
+        if (n.kind === 'unknown') {
+          facts.push(row('What', 'Callers Istio could not identify: from outside the mesh, or without a sidecar.'));
+        } else {
+          const gateway = n.kind === 'gateway';
+          const callers = n.destinationRuleTLS === 'VARIES' ? n.callerTLS || [] : [];
+          facts.push(
+            row('Namespace', n.namespace),
+            row('PeerAuthentication', h('span', { dataset: { testid: 'node-peerauth' }, text: gateway ? GATEWAY_PEER_AUTH_TEXT : peerAuthText(n.peerAuthentication) })),
+            row('Sidecar', n.inMesh ? 'yes: every pod has one' : 'no: not every pod has a sidecar'),
+            row(
+              'DestinationRule TLS',
+              destinationRuleText(n.destinationRuleTLS),
+              callers.length ? h('ul', { class: 'plain-list', dataset: { testid: 'caller-tls' } }, callers.map((c) => h('li', { text: callerTLSText(c) }))) : '',
+            ),
+          );
+          if ((n.ports || []).length) {
+            facts.push(
+              row('Ports', h('ul', { class: 'plain-list', dataset: { testid: 'node-ports' } }, n.ports.map((p) => h('li', { dataset: { testid: 'node-port' }, text: portText(p, gateway) })))),
+            );
+          }
+        }
+        for (const [dir, label] of [
+          ['in', 'Inbound'],
+          ['out', 'Outbound'],
+        ]) {
+          const t = traffic(s, n.id, dir);
+          facts.push(
+            row(label, t.length ? t.map((x, i) => [i ? '; ' : '', `${formatRate(x.rate, x.protocol)}, ${shareText(x.share)} (${x.edges} edge${x.edges === 1 ? '' : 's'})`]) : 'none'),
+          );
+        }
+        parts.push(h('dl', { class: 'facts' }, facts), h('h3', { text: 'Findings' }), findingsBlock(findingsForNode(s, n.id)), enforceBlock(n));
+      }
+    } else if (sel.kind === 'namespace') {
+      const ns = sel.id;
+      const nodes = s.nodes.filter((n) => n.namespace === ns && n.kind !== 'unknown');
+      title.append(`${ns} `, h('span', { class: 'tag', text: 'namespace' }));
+      if (!nodes.length) {
+        parts.push(h('p', { class: 'hint', text: `No service of namespace ${ns} is in the graph.` }));
+      } else {
+        const ids = new Set(nodes.map((n) => n.id));
+        const inbound = postureView(postureOf(s.edges.filter((e) => ids.has(e.target))));
+        parts.push(
+          h(
+            'dl',
+            { class: 'facts' },
+            row('Services', nodes.map((n, i) => [i ? ', ' : '', nodeLink(n.id)])),
+            row('Inbound mTLS', inbound.parts.length ? inbound.text : 'no traffic of known security'),
+          ),
+        );
+      }
+      if (page.allowEnforce) parts.push(h('div', { class: 'enforce-actions' }, enforceButton('namespace', ns, '', `Enforce mTLS on namespace ${ns}`)));
+    } else if (sel.kind === 'finding') {
+      const f = s.findings.find((x) => x.id === sel.id);
+      title.textContent = 'Finding';
+      if (!f) parts.push(h('p', { class: 'hint', text: 'This finding no longer applies.' }));
+      else {
+        parts.push(
+          h('p', { class: `sev-line sev-${f.severity}` }, h('span', { class: 'sev', text: `${SEV_ICON[f.severity] || 'ℹ'} ${f.severity}` }), ' ', f.message),
+          (f.objects || []).length ? h('dl', { class: 'facts' }, row('Objects', (f.objects || []).join(', '))) : '',
+        );
+      }
+    }
+    // The panel is redrawn with every snapshot: the focus stays on the same button.
+    keepFocus(panel, () => panel.replaceChildren(...parts));
+  }
+
+
+  store.subscribe('snapshot', render);
+  store.subscribe('selection', () => {
+    render();
+    if (state.selected && window.matchMedia('(max-width: 899px)').matches) {
+      $('#side-panel')?.scrollIntoView({ block: 'nearest' });
+    }
+  });
+}

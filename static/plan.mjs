@@ -1,0 +1,165 @@
+// meshlock's pure logic for enforcing mTLS: the enforce request, the plan's
+// summary and diff, whether Apply may be pressed, the recorded actions and
+// their undo. No DOM, no network: enforce.js and activity.js draw it.
+
+export const ENFORCE_MODES = [
+  { value: 'destinationrule', label: 'DestinationRule ISTIO_MUTUAL (client side)' },
+  { value: 'peerauthentication', label: 'PeerAuthentication STRICT (server side)' },
+];
+
+export function modeLabel(mode) {
+  return ENFORCE_MODES.find((m) => m.value === mode)?.label || mode || '';
+}
+
+// enforceTarget reads the scope of an enforce button's dataset: the mesh,
+// a namespace or a service (null when the dataset is incomplete).
+export function enforceTarget(scope, namespace = '', service = '') {
+  if (scope === 'mesh') return { scope: 'mesh', namespace: '', service: '' };
+  if (scope === 'namespace' && namespace) return { scope: 'namespace', namespace, service: '' };
+  if (scope === 'service' && namespace && service) return { scope: 'service', namespace, service };
+  return null;
+}
+
+// scopeLabel names what an action covers: "mesh", "namespace default",
+// "service default/reviews" (an enforce target or a recorded action).
+export function scopeLabel(t) {
+  switch (t?.scope) {
+    case 'mesh':
+      return 'mesh';
+    case 'namespace':
+      return `namespace ${t.namespace}`;
+    case 'service':
+      return `service ${t.namespace}/${t.service}`;
+  }
+  return t?.scope || '';
+}
+
+// enforceRequest is the body of POST api/enforce. Fields a scope does not
+// use are left out: the server refuses them rather than widen the scope.
+export function enforceRequest(target, mode, dryRun) {
+  const req = { scope: target.scope, mode, dryRun: !!dryRun };
+  if (target.scope === 'namespace' || target.scope === 'service') req.namespace = target.namespace;
+  if (target.scope === 'service') req.service = target.service;
+  return req;
+}
+
+// planSummary counts a plan's changes: what would change, what is already
+// so, and the conflicts that stop it.
+export function planSummary(plan) {
+  const changes = plan?.changes || [];
+  const out = { total: changes.length, create: 0, update: 0, unchanged: 0, conflicts: 0 };
+  for (const c of changes) {
+    if (c.action === 'create' || c.action === 'update' || c.action === 'unchanged') out[c.action]++;
+    if (c.conflict) out.conflicts++;
+  }
+  out.changing = out.create + out.update;
+  return out;
+}
+
+// applyState says whether Apply may be pressed, and if not, why.
+export function applyState({ loading = false, applying = false, plan = null, error = '' } = {}) {
+  if (loading) return { enabled: false, reason: 'Computing the plan…' };
+  if (applying) return { enabled: false, reason: 'Applying…' };
+  if (!plan) return { enabled: false, reason: error ? 'No plan: see the error above.' : 'No plan yet.' };
+  const s = planSummary(plan);
+  if (s.conflicts) return { enabled: false, reason: `${s.conflicts} conflict${s.conflicts === 1 ? '' : 's'}: resolve ${s.conflicts === 1 ? 'it' : 'them'} in the cluster first.` };
+  if (s.changing === 0) return { enabled: false, reason: s.total ? 'Nothing to change: mTLS is already enforced here.' : 'Nothing to change: no service in scope.' };
+  return { enabled: true, reason: '' };
+}
+
+function splitLines(text) {
+  if (!text) return [];
+  const lines = String(text).replace(/\r\n?/g, '\n').split('\n');
+  if (lines[lines.length - 1] === '') lines.pop();
+  return lines;
+}
+
+// lineDiff compares two texts line by line (longest common subsequence):
+// [{op: ' ' | '+' | '-', text}], removed lines before the added ones that
+// replace them. An empty previous text makes every line added.
+export function lineDiff(previous, next) {
+  const a = splitLines(previous);
+  const b = splitLines(next);
+  const n = a.length;
+  const m = b.length;
+  // lcs[i][j]: the longest common subsequence of a[i:] and b[j:].
+  const lcs = Array.from({ length: n + 1 }, () => new Uint32Array(m + 1));
+  for (let i = n - 1; i >= 0; i--) {
+    for (let j = m - 1; j >= 0; j--) {
+      lcs[i][j] = a[i] === b[j] ? lcs[i + 1][j + 1] + 1 : Math.max(lcs[i + 1][j], lcs[i][j + 1]);
+    }
+  }
+  const out = [];
+  let i = 0;
+  let j = 0;
+  while (i < n && j < m) {
+    if (a[i] === b[j]) {
+      out.push({ op: ' ', text: a[i] });
+      i++;
+      j++;
+    } else if (lcs[i + 1][j] >= lcs[i][j + 1]) {
+      out.push({ op: '-', text: a[i++] });
+    } else {
+      out.push({ op: '+', text: b[j++] });
+    }
+  }
+  while (i < n) out.push({ op: '-', text: a[i++] });
+  while (j < m) out.push({ op: '+', text: b[j++] });
+  return out;
+}
+
+export function diffStats(diff) {
+  let added = 0;
+  let removed = 0;
+  for (const l of diff) {
+    if (l.op === '+') added++;
+    else if (l.op === '-') removed++;
+  }
+  return { added, removed };
+}
+
+// foldDiff keeps `context` unchanged lines around each change and replaces
+// longer unchanged runs with {op: '…', count} (a diff without changes is
+// kept whole: it is the object as it is).
+export function foldDiff(diff, context = 3) {
+  if (!diff.some((l) => l.op !== ' ')) return diff;
+  const keep = diff.map(() => false);
+  diff.forEach((l, i) => {
+    if (l.op === ' ') return;
+    for (let k = Math.max(0, i - context); k <= Math.min(diff.length - 1, i + context); k++) keep[k] = true;
+  });
+  const out = [];
+  for (let i = 0; i < diff.length; ) {
+    if (keep[i]) {
+      out.push(diff[i++]);
+      continue;
+    }
+    let j = i;
+    while (j < diff.length && !keep[j]) j++;
+    if (j - i === 1) out.push(diff[i]);
+    else out.push({ op: '…', count: j - i });
+    i = j;
+  }
+  return out;
+}
+
+// breakEdgeId is the graph's id of the edge a plan would cut.
+export function breakEdgeId(b) {
+  return `${b.source}->${b.target}:${b.protocol}`;
+}
+
+// actionScopeLabel describes a recorded action: "namespace default · DestinationRule ISTIO_MUTUAL (client side)".
+export function actionSummary(a) {
+  return `${scopeLabel(a)} · ${modeLabel(a.mode)}`;
+}
+
+// canUndo: an action may be undone from the page when writes are allowed
+// and nobody has undone it yet.
+export function canUndo(action, allowEnforce) {
+  return !!allowEnforce && !action.undoneAt;
+}
+
+export function undoURL(id) {
+  return `api/actions/${encodeURIComponent(id)}/undo`;
+}
+

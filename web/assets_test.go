@@ -1,0 +1,151 @@
+package web
+
+// Tests of the static files as served: content types, caching by version,
+// revalidation, no test or Go file served, and the page's ES modules
+// importing each other by relative, unversioned specifiers that the embed
+// holds (so that no module is served stale after an upgrade).
+
+import (
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"path"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+func getStatic(target string, header map[string]string) *httptest.ResponseRecorder {
+	req := httptest.NewRequest(http.MethodGet, target, nil)
+	for k, v := range header {
+		req.Header.Set(k, v)
+	}
+	rec := httptest.NewRecorder()
+	StaticHandler().ServeHTTP(rec, req)
+	return rec
+}
+
+func TestStaticHandler(t *testing.T) {
+	for path, ct := range map[string]string{
+		"/app.js":                        "text/javascript; charset=utf-8",
+		"/state.mjs":                     "text/javascript; charset=utf-8",
+		"/model.mjs":                     "text/javascript; charset=utf-8",
+		"/app.css":                       "text/css; charset=utf-8",
+		"/icons/lock-mixed.svg":          "image/svg+xml",
+		"/vendor/cytoscape.min.js":       "text/javascript; charset=utf-8",
+		"/vendor/cytoscape-dagre.min.js": "text/javascript; charset=utf-8",
+	} {
+		rec := getStatic(path, nil)
+		if rec.Code != http.StatusOK {
+			t.Errorf("%s: %d", path, rec.Code)
+			continue
+		}
+		if got := rec.Header().Get("Content-Type"); got != ct {
+			t.Errorf("%s: Content-Type %q, want %q", path, got, ct)
+		}
+		if rec.Header().Get("X-Content-Type-Options") != "nosniff" {
+			t.Errorf("%s: no nosniff", path)
+		}
+		if got := rec.Header().Get("Cache-Control"); got != "no-cache" {
+			t.Errorf("%s without version: Cache-Control %q", path, got)
+		}
+	}
+	// The page's versioned URL may be cached for good.
+	url := assetURL("app.js")
+	rec := getStatic("/"+strings.TrimPrefix(url, "static/"), nil)
+	if got := rec.Header().Get("Cache-Control"); !strings.Contains(got, "immutable") {
+		t.Errorf("%s: Cache-Control %q", url, got)
+	}
+	// An old version's URL (a page from before an upgrade) is not cached for good.
+	if got := getStatic("/app.js?v=000000000000", nil).Header().Get("Cache-Control"); got != "no-cache" {
+		t.Errorf("app.js with another version: Cache-Control %q", got)
+	}
+	// Revalidation.
+	etag := rec.Header().Get("ETag")
+	if rec := getStatic("/app.js", map[string]string{"If-None-Match": etag}); rec.Code != http.StatusNotModified {
+		t.Errorf("If-None-Match: %d, want 304", rec.Code)
+	}
+	for _, path := range []string{"/", "/icons", "/icons/", "/nope.js", "/../static.go", "/static.go", "/test/model.test.mjs", "/test/fixtures.mjs", "/model.test.mjs"} {
+		if rec := getStatic(path, nil); rec.Code != http.StatusNotFound {
+			t.Errorf("%s: %d, want 404", path, rec.Code)
+		}
+	}
+	rec = httptest.NewRecorder()
+	StaticHandler().ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/app.js", nil))
+	if rec.Code != http.StatusMethodNotAllowed {
+		t.Errorf("POST: %d", rec.Code)
+	}
+}
+
+// TestEmbeddedFiles: the embed holds the page's modules, its stylesheet, its
+// icons and vendored libraries, and nothing else (no test, no Go file).
+func TestEmbeddedFiles(t *testing.T) {
+	for name := range assets {
+		switch {
+		case strings.HasPrefix(name, "test/"), strings.Contains(name, ".test."), path.Ext(name) == ".go":
+			t.Errorf("%s is embedded", name)
+		case strings.HasPrefix(name, "icons/"), strings.HasPrefix(name, "vendor/"):
+		case !strings.Contains(name, "/") && (path.Ext(name) == ".js" || path.Ext(name) == ".mjs" || path.Ext(name) == ".css"):
+		default:
+			t.Errorf("%s: an unexpected embedded file", name)
+		}
+	}
+	for _, want := range []string{"app.js", "state.mjs", "stream.js", "api.mjs", "graph-view.js", "table.js", "panel.js", "enforce.js", "activity.js", "model.mjs", "format.mjs"} {
+		if _, ok := assets[want]; !ok {
+			t.Errorf("%s is not embedded", want)
+		}
+	}
+}
+
+// importRE finds the specifiers of static imports and re-exports.
+var importRE = regexp.MustCompile(`(?m)^\s*(?:import|export)\s[^'"]*?\bfrom\s+['"]([^'"]+)['"]|^\s*import\s+['"]([^'"]+)['"]`)
+
+// TestModuleImports: every module the entry reaches imports its neighbours
+// by a relative specifier with no ?v= (the server answers it no-cache with
+// an ETag, so an upgrade is never served stale), and each one it names is
+// embedded. Every module of the folder is reached from app.js, and none is
+// over about 400 lines.
+func TestModuleImports(t *testing.T) {
+	reached := map[string]bool{}
+	var walk func(name string)
+	walk = func(name string) {
+		if reached[name] {
+			return
+		}
+		reached[name] = true
+		a, ok := assets[name]
+		if !ok {
+			t.Errorf("%s is imported but not embedded", name)
+			return
+		}
+		if lines := strings.Count(string(a.body), "\n"); lines > 420 {
+			t.Errorf("%s has %d lines: split it", name, lines)
+		}
+		for _, m := range importRE.FindAllStringSubmatch(string(a.body), -1) {
+			spec := m[1] + m[2]
+			if !strings.HasPrefix(spec, "./") || strings.ContainsAny(spec, "?#") {
+				t.Errorf("%s imports %q: want a relative specifier without a query", name, spec)
+				continue
+			}
+			walk(path.Join(path.Dir(name), spec))
+		}
+		// Revalidated, never cached for good, when fetched as imported.
+		rec := getStatic("/"+name, nil)
+		if rec.Header().Get("Cache-Control") != "no-cache" || rec.Header().Get("ETag") == "" {
+			t.Errorf("%s as imported: Cache-Control %q, ETag %q", name, rec.Header().Get("Cache-Control"), rec.Header().Get("ETag"))
+		}
+		if rec := getStatic("/"+name, map[string]string{"If-None-Match": a.etag}); rec.Code != http.StatusNotModified {
+			t.Errorf("%s revalidated: %d, want 304", name, rec.Code)
+		}
+	}
+	walk("app.js")
+	for name := range assets {
+		if !strings.Contains(name, "/") && (path.Ext(name) == ".js" || path.Ext(name) == ".mjs") && !reached[name] {
+			t.Errorf("%s is embedded but no module imports it", name)
+		}
+	}
+	body, _ := io.ReadAll(getStatic("/app.js", nil).Body)
+	if !strings.Contains(string(body), "from './state.mjs'") {
+		t.Error("app.js does not import the store relatively")
+	}
+}

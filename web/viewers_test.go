@@ -26,8 +26,10 @@ func (c *countingSamples) Fetch(context.Context) ([]graph.Sample, error) {
 
 type syncedCluster struct{}
 
-func (syncedCluster) Cluster() (graph.Cluster, error) { return graph.Cluster{Namespaces: []string{"default"}}, nil }
-func (syncedCluster) Synced() bool                    { return true }
+func (syncedCluster) Cluster() (graph.Cluster, error) {
+	return graph.Cluster{Namespaces: []string{"default"}}, nil
+}
+func (syncedCluster) Synced() bool { return true }
 
 // Viewers read the last snapshot: however many ask, and whatever the
 // cluster does, Prometheus is asked once per interval.

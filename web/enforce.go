@@ -91,9 +91,16 @@ func (h *handlers) handleEnforce(w http.ResponseWriter, r *http.Request) {
 	if changes == nil {
 		changes = []k8s.Change{}
 	}
+	// The callers a change would cut, from what the actor may see: a
+	// caller in a namespace hidden to them is the node hidden.
+	shown, _, err2 := h.view(r, nil)
+	if err2 != nil {
+		writeError(w, http.StatusServiceUnavailable, "could not check your read rights with Kubernetes: try again")
+		return
+	}
 	answer := enforceResponse{
 		DryRun: result.DryRun, ActionID: result.ActionID, PlanID: result.PlanID, Changes: changes,
-		Breaks: breaksOf(h.opts.Graph.Snapshot(), req), ServerValidated: result.ServerValidated,
+		Breaks: breaksOf(shown, req), ServerValidated: result.ServerValidated,
 		Warnings: result.Warnings,
 	}
 	if err != nil {
@@ -322,10 +329,31 @@ func (h *handlers) handleActions(w http.ResponseWriter, r *http.Request) {
 		h.writeEnforceError(w, err)
 		return
 	}
-	if actions == nil {
-		actions = []k8s.Action{}
+	// A user sees an action when they may see every namespace it touched:
+	// its objects tell who changed what where.
+	all, visible := h.visibleNamespaces(r)
+	shown := []k8s.Action{}
+	for _, a := range actions {
+		if all || actionVisible(r, a, visible, h.namespaceVisible) {
+			shown = append(shown, a)
+		}
 	}
-	writeJSON(w, http.StatusOK, actions)
+	writeJSON(w, http.StatusOK, shown)
+}
+
+// actionVisible: every namespace of the action and its objects is one the
+// user may see (asked for those the current graph does not show).
+func actionVisible(r *http.Request, a k8s.Action, visible map[string]bool, ask func(*http.Request, string) bool) bool {
+	namespaces := []string{a.Namespace}
+	for _, o := range a.Objects {
+		namespaces = append(namespaces, o.Namespace)
+	}
+	for _, ns := range namespaces {
+		if ns != "" && !visible[ns] && !ask(r, ns) {
+			return false
+		}
+	}
+	return true
 }
 
 func (h *handlers) handleUndo(w http.ResponseWriter, r *http.Request) {

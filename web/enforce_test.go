@@ -28,6 +28,7 @@ import (
 type scriptedEnforcer struct {
 	err      error
 	result   k8s.Result
+	actions  []k8s.Action // nil: one action a1
 	requests []k8s.EnforceRequest
 	whos     []string
 	undone   []string
@@ -42,6 +43,9 @@ func (s *scriptedEnforcer) Enforce(_ context.Context, _ k8s.Clients, who string,
 }
 
 func (s *scriptedEnforcer) Actions(context.Context, k8s.Clients) ([]k8s.Action, error) {
+	if s.actions != nil {
+		return s.actions, s.err
+	}
 	return []k8s.Action{{ID: "a1", Who: "demo"}}, s.err
 }
 

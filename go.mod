@@ -2,6 +2,10 @@ module github.com/meshlock/meshlock
 
 go 1.26.7
 
+// The newest patch release: the standard library's security fixes come only
+// with it (make vulncheck). The go command fetches it from the module proxy.
+toolchain go1.26.11
+
 require (
 	github.com/PuerkitoBio/goquery v1.13.0
 	github.com/a-h/templ v0.3.1100

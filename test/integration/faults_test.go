@@ -323,7 +323,7 @@ func TestFaultPrometheusStoppedAndBack(t *testing.T) {
 	if !strings.Contains(s.Error, "prometheus") || !hasNode(s, "default/reviews") {
 		t.Errorf("the stale snapshot: error %q, %d nodes; want the error and the last good graph", s.Error, len(s.Nodes))
 	}
-	if code, body := d.readyz(t); code != http.StatusServiceUnavailable || !strings.Contains(body, "Prometheus") {
+	if code, body := d.readyz(t); code != http.StatusServiceUnavailable || !strings.Contains(body, "prometheus") {
 		t.Errorf("/readyz with Prometheus down: %d %s, want 503 with the reason", code, body)
 	}
 

@@ -1,3 +1,6 @@
+// The write API: POST /api/enforce (strict JSON decoding, the live edges a change would cut),
+// GET /api/actions and POST /api/actions/{id}/undo, with the write side's errors mapped to statuses.
+
 package web
 
 import (
@@ -30,28 +33,6 @@ type Enforcer interface {
 
 // maxRequestBody caps what a write request may send.
 const maxRequestBody = 64 << 10
-
-// enforceResponse is the contract's answer to POST /api/enforce.
-type enforceResponse struct {
-	DryRun   bool   `json:"dryRun"`
-	ActionID string `json:"actionId"`
-	// PlanID identifies the plan: an apply must send back the one it saw.
-	PlanID  string       `json:"planId"`
-	Changes []k8s.Change `json:"changes"`
-	Breaks  []breakView  `json:"breaks"`
-	// ServerValidated says whether Kubernetes ran admission and validation
-	// on the plan (false in the demo, whose fake API cannot dry-run).
-	ServerValidated bool `json:"serverValidated"`
-	// Warnings say where the change will not have the effect one may expect.
-	Warnings []string `json:"warnings,omitempty"`
-}
-
-// planChangedResponse is the 409 of an apply whose plan is no longer what
-// the live state gives: the contract's error, with the new plan beside it.
-type planChangedResponse struct {
-	Error string `json:"error"`
-	enforceResponse
-}
 
 // breakView is a live edge the change would cut.
 type breakView struct {
@@ -87,10 +68,7 @@ func (h *handlers) handleEnforce(w http.ResponseWriter, r *http.Request) {
 		h.writeEnforceError(w, err)
 		return
 	}
-	changes := result.Changes
-	if changes == nil {
-		changes = []k8s.Change{}
-	}
+	changes := changeViews(result.Changes)
 	// The callers a change would cut, from what the actor may see: a
 	// caller in a namespace hidden to them is the node hidden.
 	shown, _, err2 := h.view(r, nil)
@@ -332,10 +310,10 @@ func (h *handlers) handleActions(w http.ResponseWriter, r *http.Request) {
 	// A user sees an action when they may see every namespace it touched:
 	// its objects tell who changed what where.
 	all, visible := h.visibleNamespaces(r)
-	shown := []k8s.Action{}
+	shown := []actionView{}
 	for _, a := range actions {
 		if all || actionVisible(r, a, visible, h.namespaceVisible) {
-			shown = append(shown, a)
+			shown = append(shown, newActionView(a))
 		}
 	}
 	writeJSON(w, http.StatusOK, shown)
@@ -363,7 +341,7 @@ func (h *handlers) handleUndo(w http.ResponseWriter, r *http.Request) {
 		h.writeEnforceError(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, action)
+	writeJSON(w, http.StatusOK, newActionView(action))
 }
 
 // requireEnforce answers 403 to writes unless --allow-enforce is on.

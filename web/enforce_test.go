@@ -1,3 +1,6 @@
+// Tests of the write API: enforce requests and their statuses, callers a change would cut, token auth,
+// the strict decoder's refusals, planId round trips, stale plans (409) and an unreachable API (503).
+
 package web
 
 import (
@@ -320,7 +323,7 @@ func TestEnforceStalePlanAnswersTheNewPlan(t *testing.T) {
 	var answer struct {
 		Error   string       `json:"error"`
 		PlanID  string       `json:"planId"`
-		Changes []k8s.Change `json:"changes"`
+		Changes []changeView `json:"changes"`
 		Breaks  []breakView  `json:"breaks"`
 	}
 	if err := json.Unmarshal([]byte(body), &answer); err != nil || code != http.StatusConflict || answer.PlanID != "p2" ||
@@ -386,7 +389,7 @@ func FuzzDecodeEnforceRequest(f *testing.F) {
 		if !req.DryRun && req.PlanID == "" {
 			t.Fatalf("accepted an apply without planId: %q", body)
 		}
-		data, err := json.Marshal(req)
+		data, err := json.Marshal(requestBody(req))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -1,3 +1,6 @@
+// The enforce API: EnforceRequest and its validation, the Enforcer, and Enforce, which plans,
+// dry-runs or applies mTLS enforcement with optimistic concurrency and rollback, and records it.
+
 package k8s
 
 import (
@@ -100,14 +103,14 @@ func newError(kind error, format string, args ...any) error {
 
 // EnforceRequest is the body of POST /api/enforce.
 type EnforceRequest struct {
-	Scope     string `json:"scope"`
-	Namespace string `json:"namespace"`
-	Service   string `json:"service"`
-	Mode      string `json:"mode"`
-	DryRun    bool   `json:"dryRun"`
+	Scope     string
+	Namespace string
+	Service   string
+	Mode      string
+	DryRun    bool
 	// PlanID is the planId of the dry run an apply carries out: an apply
 	// needs it, so that what is written is exactly the plan a person saw.
-	PlanID string `json:"planId,omitempty"`
+	PlanID string
 }
 
 // Validate rejects what can never succeed: an unknown scope or mode, an
@@ -187,36 +190,36 @@ type Clients struct {
 
 // Change is one object of a plan or of an applied action.
 type Change struct {
-	Action    string `json:"action"` // create, update or unchanged
-	Kind      string `json:"kind"`
-	Namespace string `json:"namespace"`
-	Name      string `json:"name"`
+	Action    string // create, update or unchanged
+	Kind      string
+	Namespace string
+	Name      string
 	// YAML is the object as the server stores (or would store) it, without
 	// server-managed metadata.
-	YAML string `json:"yaml"`
+	YAML string
 	// Previous is the object as it is now (same form as YAML), empty for a
 	// create: with YAML it shows the change as a diff.
-	Previous string `json:"previous,omitempty"`
+	Previous string
 	// Conflict, when set, says why this change cannot be applied.
-	Conflict string `json:"conflict,omitempty"`
+	Conflict string
 }
 
 // Result answers an enforce request.
 type Result struct {
-	DryRun   bool   `json:"dryRun"`
-	ActionID string `json:"actionId"`
+	DryRun   bool
+	ActionID string
 	// PlanID identifies the plan (see planID): an apply must send it back.
-	PlanID  string   `json:"planId"`
-	Changes []Change `json:"changes"`
+	PlanID  string
+	Changes []Change
 	// ServerValidated is true when the API server ran admission and
 	// validation on every create and update of the plan (a server-side dry
 	// run, or the applied write itself). It is false against clients that
 	// cannot dry-run (client-go's and Istio's fake clientsets of the demo),
 	// where the YAML is computed locally.
-	ServerValidated bool `json:"serverValidated"`
+	ServerValidated bool
 	// Warnings say where the change will not have the effect a person
 	// expects, though nothing stops it (e.g. rules that shadow a mesh rule).
-	Warnings []string `json:"warnings,omitempty"`
+	Warnings []string
 }
 
 // EnforcerOptions configure an Enforcer.

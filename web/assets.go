@@ -1,3 +1,6 @@
+// The embedded static files as served: explicit content types, strong ETags, versioned asset URLs
+// cached for a year, and revalidation for everything else.
+
 package web
 
 // The embedded static files (static.FS) as served: content types, strong

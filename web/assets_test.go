@@ -1,3 +1,6 @@
+// Tests of the static files as served: content types, caching by version, revalidation, the embed's
+// contents, and the ES modules importing each other by relative, unversioned specifiers.
+
 package web
 
 // Tests of the static files as served: content types, caching by version,

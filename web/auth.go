@@ -1,3 +1,6 @@
+// Authentication and read authorisation: --auth=none (the server's identity) or --auth=token
+// (TokenReview, with the namespaces a user may see), and the middleware that applies them.
+
 package web
 
 import (

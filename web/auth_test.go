@@ -1,3 +1,6 @@
+// Tests of token auth: the reviewer's caching (answers cached, API errors not, bounded, expired JWTs),
+// restricting snapshots to what a viewer may see, and token mode's page, graph and /metrics.
+
 package web
 
 import (

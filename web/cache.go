@@ -1,3 +1,5 @@
+// A small bounded cache of Kubernetes' review answers, keyed by SHA-256 so no token is kept as such.
+
 package web
 
 import (

@@ -1,3 +1,5 @@
+// GET /api/graph: the current snapshot as the request's actor may see it, filtered by ?namespace=.
+
 package web
 
 import (

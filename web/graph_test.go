@@ -1,3 +1,5 @@
+// Tests of GET /api/graph (namespace filtering, invalid names) and of /readyz.
+
 package web
 
 import (

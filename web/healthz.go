@@ -1,3 +1,5 @@
+// GET /healthz: liveness, 200 while the process serves.
+
 package web
 
 import "net/http"

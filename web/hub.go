@@ -1,3 +1,6 @@
+// The live stream's hub: options, trusted origins, the cap on viewers, metrics, and publishing
+// every snapshot to the open WebSocket viewers without blocking.
+
 package web
 
 import (

@@ -1,3 +1,5 @@
+// Tests of the hub: option validation, origin normalisation, and no registration after Shutdown.
+
 package web
 
 import (

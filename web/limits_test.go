@@ -1,3 +1,6 @@
+// Tests of the handler's edges: HEAD wherever GET, 405 with Allow, JSON outside the base path, bad input
+// not echoed, the stream's JSON refusals and cap, token streams closed when revoked or expired.
+
 package web
 
 import (

@@ -1,3 +1,5 @@
+// HTML message pages: an error or sign-in explanation answered on the page route instead of the dashboard.
+
 package web
 
 import (

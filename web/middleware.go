@@ -1,3 +1,5 @@
+// HTTP middleware: security headers (CSP with frame-ancestors, nosniff, no referrer) and per-route request metrics.
+
 package web
 
 import (

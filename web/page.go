@@ -1,3 +1,6 @@
+// The dashboard page: its handler, the view of its shell (with the snapshot for static/app.js),
+// and the plain view for a browser without JavaScript.
+
 package web
 
 // The dashboard page: its handler, the view of its shell, and the words of

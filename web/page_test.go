@@ -1,3 +1,6 @@
+// Tests of the dashboard page: the shell, the plain view without JavaScript, the namespace selector,
+// embedding, the strict CSP, and the formatting rules shared with static/format.mjs.
+
 package web
 
 // Tests of the dashboard page's shell: the containers the script fills, the

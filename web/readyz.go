@@ -1,3 +1,5 @@
+// GET /readyz: 200 once the caches are synced and the last Prometheus query succeeded, else 503 with why.
+
 package web
 
 import "net/http"

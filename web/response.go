@@ -1,3 +1,5 @@
+// JSON answers and the contract's error shape, with client input quoted and truncated in messages.
+
 package web
 
 import (

@@ -1,3 +1,6 @@
+// KubeReviewer: checks bearer tokens (TokenReview) and read rights (SubjectAccessReview), caching
+// answers briefly but never API errors, with a bound on concurrent reviews.
+
 package web
 
 import (

@@ -1,3 +1,6 @@
+// NewHandler: every route in one place under the base path (page, static, probes, /metrics, /api),
+// with the auth, enforce and method-not-allowed handling around them.
+
 package web
 
 import (

@@ -1,3 +1,5 @@
+// Tests of the router: routes under the base path, option validation, and security headers.
+
 package web
 
 import (

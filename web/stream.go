@@ -1,3 +1,6 @@
+// GET /api/stream: the WebSocket that sends each viewer the filtered snapshot then deltas, rechecking
+// a token's rights before each message and closing (4001) when it stops passing.
+
 package web
 
 import (

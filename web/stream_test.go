@@ -1,3 +1,6 @@
+// Tests of the live stream: snapshot then deltas, per-viewer filters, invalid namespaces, origins,
+// clients that speak, slow viewers dropped, the clients gauge, shutdown, and plain GETs answered as JSON.
+
 package web
 
 import (

@@ -1,3 +1,6 @@
+// Tests of token mode's secrets and filters: tokens never reach the log, and the audit trail and a
+// plan's breaks are filtered to what the user may see, hidden callers shown as hidden.
+
 package web
 
 import (

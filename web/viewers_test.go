@@ -1,3 +1,5 @@
+// Test that viewers never query Prometheus: however many read, it is asked once per interval.
+
 package web
 
 import (

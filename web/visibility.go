@@ -1,3 +1,6 @@
+// What a viewer may see: a snapshot restricted to visible namespaces, with edges to anything hidden
+// merged into one Hidden node and findings naming hidden things dropped.
+
 package web
 
 import (

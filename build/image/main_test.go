@@ -1,3 +1,6 @@
+// Tests of the image builder: the tar's OCI layout and docker-save manifest, reproducible bytes,
+// multi-platform indexes, refused inputs (scripts, dynamic binaries, bad CA bundles), flags, tag sanitising.
+
 package main
 
 import (

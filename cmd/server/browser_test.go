@@ -1,3 +1,6 @@
+// Browser tests of the dashboard on the demo world: padlocks close live when mTLS rules
+// are applied, the stale banner follows Prometheus, and enforcing and undoing from the page.
+
 package main
 
 import (

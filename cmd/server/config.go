@@ -1,3 +1,6 @@
+// The binary's configuration: flags with MESHLOCK_* environment fallbacks, validation
+// of each value and of their combinations, and the README's generated table of flags.
+
 package main
 
 import (

@@ -1,3 +1,6 @@
+// Tests of the configuration: defaults, flags versus MESHLOCK_* variables, rejected values,
+// exit codes for bad flags, bad combinations and --help, and JSON logs.
+
 package main
 
 import (

@@ -1,3 +1,6 @@
+// Browser test of embedding: a portal on an origin named by --frame-ancestors frames the
+// dashboard and the graph renders; a portal on an unlisted origin is refused.
+
 package main
 
 import (

@@ -1,3 +1,6 @@
+// Integration tests of enforcement through the HTTP API: enforce and undo in the demo, and
+// --auth=token on the real test bed, where Kubernetes RBAC allows or refuses and the audit names the user.
+
 package main
 
 import (

@@ -1,3 +1,6 @@
+// Integration tests of the whole binary: the graph on the real test bed (bookinfo edges open,
+// then locked after the mTLS rules, the legacy edge stays open) and the same shape from --demo.
+
 package main
 
 import (

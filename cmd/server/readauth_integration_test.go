@@ -1,3 +1,6 @@
+// Integration test of read authorisation in token mode on the real test bed: each user sees
+// only namespaces RBAC lets them list, no token gets nothing, and a deleted ServiceAccount's stream is closed.
+
 package main
 
 import (

@@ -1,3 +1,5 @@
+// Test that the README's table of flags matches the flag set; -update-readme rewrites it.
+
 package main
 
 import (

@@ -1,3 +1,6 @@
+// Tests of the HTTP server's limits: stalled and idle connections are dropped, the write
+// timeout spares the live stream, and the metrics listener serves /metrics only.
+
 package main
 
 import (

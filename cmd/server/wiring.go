@@ -1,3 +1,6 @@
+// Wiring of the binary: opens the cluster and Prometheus clients (or the demo world), picks the
+// authenticator for --auth, and builds and starts the app (watcher, refresh loop, web handler).
+
 package main
 
 import (

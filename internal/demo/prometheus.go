@@ -1,3 +1,6 @@
+// The demo's embedded Prometheus: ingests scraped text into a TSDB and answers instant
+// PromQL queries with the real engine over the slice of the HTTP API that meshlock uses.
+
 package demo
 
 import (

@@ -1,3 +1,5 @@
+// Test of the demo's embedded Prometheus: ingested scrapes answer rate queries through its HTTP API.
+
 package demo
 
 import (

@@ -1,3 +1,5 @@
+// Benchmark of Build on synthetic meshes of many edges, and a check of the benchmark mesh's shape.
+
 package graph
 
 import (

@@ -1,3 +1,6 @@
+// Build: turns Prometheus samples and cluster state into the snapshot's nodes and edges, merging
+// client and server reports per edge and judging each edge's mTLS status.
+
 package graph
 
 import (

@@ -1,3 +1,6 @@
+// Tests of Build: edges, nodes, the snapshot header and empty lists, bookinfo, bad input values,
+// and a randomised loop checking the output's invariants and independence from sample order.
+
 package graph
 
 import (

@@ -1,3 +1,6 @@
+// Diff and Apply: the Delta between two snapshots (added, changed and removed nodes, edges and
+// findings) that the live stream sends instead of whole snapshots.
+
 package graph
 
 import (

@@ -1,3 +1,6 @@
+// Tests of Diff and Apply: empty and changed deltas, the Delta's JSON, the property
+// Apply(old, Diff(old, next)) == next on random snapshots, and that node equality sees every field.
+
 package graph
 
 import (

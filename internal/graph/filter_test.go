@@ -1,3 +1,5 @@
+// Tests of Filter: which nodes, edges and findings a namespace list keeps, and that the result shares no memory.
+
 package graph
 
 import (

@@ -1,3 +1,6 @@
+// The findings: advice derived from nodes, edges and policies (ready for STRICT, STRICT would cut,
+// plaintext despite STRICT, handshakes failing, unreadable policies, ...) and the callers STRICT would cut.
+
 package graph
 
 import (

@@ -1,3 +1,5 @@
+// Tests of the findings: when each kind appears and when it does not, their order, and CallersCutByStrict.
+
 package graph
 
 import (

@@ -1,3 +1,6 @@
+// Test fixtures of the graph package: a small bookinfo cluster, helpers that make client and
+// server samples, and lookups of edges, nodes and findings in a snapshot.
+
 package graph
 
 import (

@@ -1,3 +1,5 @@
+// Node ids: building "<namespace>/<name>" (or "unknown") ids and parsing them back.
+
 package graph
 
 import "strings"

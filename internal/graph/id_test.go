@@ -1,3 +1,5 @@
+// Test that node ids round-trip through String and ParseID.
+
 package graph
 
 import "testing"

@@ -1,3 +1,5 @@
+// The snapshot header's posture: traffic shares per unit (HTTP requests/s, TCP bytes/s) by edge status.
+
 package graph
 
 // The header's summary, computed once here so that the page, the API and

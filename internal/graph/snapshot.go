@@ -1,3 +1,6 @@
+// The canonical order of a snapshot's lists (shared by Build, Filter and Apply) and Filter,
+// which keeps what concerns a set of namespaces.
+
 package graph
 
 import (

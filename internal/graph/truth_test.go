@@ -1,3 +1,6 @@
+// Tests that padlocks tell the truth on real-world meshes: partly injected Services, handshake
+// failures, TCP measures, principal-only callers, gateways, per-caller DestinationRules.
+
 package graph
 
 import (

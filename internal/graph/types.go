@@ -1,3 +1,6 @@
+// The graph's types: the inputs (Sample from Prometheus, Cluster from Kubernetes) and the output
+// snapshot of the contract (nodes, edges, findings, posture, source statuses).
+
 package graph
 
 import "time"

@@ -1,3 +1,6 @@
+// BuildCluster: turns one consistent read of Kubernetes and Istio objects into the graph's Cluster:
+// Services with their workloads and per-port policy, per-caller DestinationRule TLS, policy problems.
+
 package istio
 
 import (

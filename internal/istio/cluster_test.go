@@ -1,3 +1,6 @@
+// Tests of BuildCluster: workloads, Service membership, PeerAuthentication and DestinationRule
+// resolution, policy problems, sorted output, and pod rules (data plane, workload name, sidecar).
+
 package istio
 
 import (

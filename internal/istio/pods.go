@@ -1,3 +1,6 @@
+// Istio's rules about pods and ports: target ports, port protocols, workload names, gateways,
+// data plane (sidecar or ambient), and the policy objects istiod would reject or ignore.
+
 package istio
 
 import (

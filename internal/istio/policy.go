@@ -1,3 +1,6 @@
+// Istio policy resolution as istiod does it: the DestinationRule and TLS mode a client sidecar
+// gets for a host, port and subset, and the PeerAuthentication mode a server workload enforces.
+
 package istio
 
 import (
@@ -11,18 +14,6 @@ import (
 	securityv1 "istio.io/client-go/pkg/apis/security/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
-
-// Package istio holds Istio's rules, pure, as meshlock reads them from
-// Istio's own source: which DestinationRule a client sidecar gets and its
-// TLS mode, which PeerAuthentication mode a workload enforces on a port, how
-// a pod's workload is named and whether it has a proxy, and how Kubernetes
-// objects become the graph's cluster. internal/k8s (the dashboard's I/O),
-// internal/meshsim (the simulated mesh) and the enforce planner all use it.
-//
-// This file resolves Istio policy the way istiod does: which DestinationRule
-// a client sidecar gets for a host (and its TLS mode), and which
-// PeerAuthentication mode a server workload enforces. It is pure, so both the
-// dashboard and the simulated mesh (internal/meshsim) use it.
 
 // TLSMode is the client-side TLS setting a DestinationRule resolves to.
 type TLSMode string

@@ -1,3 +1,5 @@
+// Tests of PeerAuthentication resolution (the effective mode per workload and port) and of workload selectors.
+
 package istio
 
 import (

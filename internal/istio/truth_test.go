@@ -1,3 +1,6 @@
+// Tests that Istio's rules match istiod's source: DestinationRule lookup per client, target ports,
+// port protocols, gateways, workloads judged whole, and client TLS per calling workload.
+
 package istio
 
 import (

@@ -1,3 +1,6 @@
+// The audit trail of enforce actions: one ConfigMap per applied action, listing actions newest
+// first, exactly-once Undo that restores each object's previous state, and Events on changed objects.
+
 package k8s
 
 import (

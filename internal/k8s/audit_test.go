@@ -1,3 +1,6 @@
+// Tests of the audit trail on fake clients: actions recorded and undone, undo refused after a
+// foreign edit, listing order, the audit identity, patch inverses, and an undo failing midway taken back.
+
 package k8s
 
 import (

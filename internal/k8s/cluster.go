@@ -1,3 +1,5 @@
+// The Watcher's Cluster: one consistent read of every informer cache, turned into the graph's Cluster.
+
 package k8s
 
 import (

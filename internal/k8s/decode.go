@@ -1,3 +1,5 @@
+// DecodeDestinationRules: reads a multi-document YAML or JSON stream of DestinationRules as kubectl apply -f would.
+
 package k8s
 
 import (

@@ -1,3 +1,5 @@
+// Tests of DecodeDestinationRules: Istio's bookinfo rule files and assorted multi-document streams.
+
 package k8s
 
 import (

@@ -1,4 +1,4 @@
-// The enforce API: EnforceRequest and its validation, the Enforcer, and Enforce, which plans,
+// The enforcement domain: EnforceRequest and its validation, the Enforcer, and Enforce, which plans,
 // dry-runs or applies mTLS enforcement with optimistic concurrency and rollback, and records it.
 
 package k8s

@@ -1,3 +1,6 @@
+// Planning enforcement: which DestinationRules get ISTIO_MUTUAL (merged or new, shadowing rules
+// named) and which PeerAuthentications become STRICT, for mesh, namespace or service scope.
+
 package k8s
 
 import (

@@ -1,3 +1,6 @@
+// Tests of the Enforcer on fake clients: request validation, options, merges that keep settings,
+// conflicts, rule selection and names, scopes, not-found, PeerAuthentication plans, dry runs, concurrent changes.
+
 package k8s
 
 import (

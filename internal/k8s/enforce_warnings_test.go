@@ -1,3 +1,5 @@
+// Test that a mesh-wide DestinationRule plan warns of the per-host rules that shadow it.
+
 package k8s
 
 import (

@@ -1,3 +1,6 @@
+// The writes of enforce and undo: creates, JSON patches and deletes with concurrency guards and their
+// inverses, server-side dry runs, object YAML without server-managed fields, and the patch builder.
+
 package k8s
 
 import (

@@ -1,3 +1,5 @@
+// Fuzz tests: enforce request name validation against Kubernetes' rules, and objectYAML round-trips.
+
 package k8s
 
 import (

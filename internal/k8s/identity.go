@@ -1,3 +1,6 @@
+// Identities from Kubernetes: whose bearer token this is (TokenReview) and which user the server
+// itself acts as (SelfSubjectReview), for the audit trail.
+
 package k8s
 
 import (

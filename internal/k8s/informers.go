@@ -1,3 +1,6 @@
+// Informers of DestinationRules and PeerAuthentications that list then watch (no WatchList
+// streaming), so they sync against the demo's fake Istio clientset too.
+
 package k8s
 
 import (

@@ -1,3 +1,5 @@
+// The mesh's trust domain: read from istiod's mesh config (ConfigMap istio, key mesh) and kept current.
+
 package k8s
 
 import (

@@ -1,3 +1,5 @@
+// Test of reading the trust domain from istiod's mesh config, with Istio's default when it sets none.
+
 package k8s
 
 import (

@@ -1,3 +1,6 @@
+// The Watcher: informer caches of Services, Pods, Namespaces and Istio policy, per watched
+// namespace or cluster-wide, with sync status and change notifications.
+
 package k8s
 
 import (

@@ -1,3 +1,6 @@
+// Tests of the Watcher on fake clientsets: option validation, sync, namespace scope, and
+// Cluster() following changes to watched objects, with change notifications.
+
 package k8s
 
 import (

@@ -1,3 +1,6 @@
+// The feed: fans each published snapshot out to viewers as a snapshot then deltas, computing and
+// encoding each distinct view once, dropping slow viewers, and moving viewers between views.
+
 package live
 
 import (

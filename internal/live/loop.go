@@ -1,3 +1,6 @@
+// The refresh loop: fetches every source each interval (sooner on a reported change), rebuilds
+// the graph from each source's last good part, keeps each source's status and says when it is ready.
+
 package live
 
 import (

@@ -1,3 +1,6 @@
+// Tests of the refresh loop: a failing source keeps its last good part, sources fail apart, the first
+// snapshot waits for every source, a burst of changes rebuilds once, and bad options are rejected.
+
 package live
 
 import (

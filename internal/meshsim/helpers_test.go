@@ -1,3 +1,6 @@
+// Test helpers of meshsim: scraping the metrics handler into sorted samples, a fake Istio clientset
+// that reports open watches, and builders of DestinationRules and PeerAuthentications.
+
 package meshsim
 
 import (

@@ -1,3 +1,6 @@
+// Scenarios checking the simulated mesh against Istio's rules, each naming the Istio source it models:
+// per-endpoint auto mTLS, TCP byte counters, port-level mTLS, client DestinationRules, failure flags, ...
+
 package meshsim
 
 import (

@@ -1,3 +1,6 @@
+// Tests of published pods per controller kind: Istio's workload name matches the reported
+// source_workload, changed specs recreate pods, named target ports, and gateway pods.
+
 package meshsim
 
 import (

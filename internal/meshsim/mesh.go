@@ -1,3 +1,6 @@
+// The simulated mesh: callers send requests or connections each Tick, each decided against the
+// policy in the informer caches, and every proxy's Istio metrics are served in Prometheus text format.
+
 package meshsim
 
 import (

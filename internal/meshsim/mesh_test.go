@@ -1,3 +1,6 @@
+// Tests of the simulated mesh: live policy changes alter the next Tick, bookinfo's spread and labels,
+// fractional rates carrying over, invalid topologies, Decide, auto mTLS switching, and Run.
+
 package meshsim
 
 import (

@@ -1,3 +1,6 @@
+// The simulated proxies' Istio metrics: the standard label sets, each side's peer labels as Envoy
+// knows them, and recording requests, connections and TCP bytes per series.
+
 package meshsim
 
 import (

@@ -1,3 +1,6 @@
+// Publish: writes the topology into a Kubernetes API (Namespaces, ServiceAccounts, Services and one
+// pod per workload as its controller and the injector would make it), repairing drift.
+
 package meshsim
 
 import (

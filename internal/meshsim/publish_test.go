@@ -1,3 +1,5 @@
+// Tests of Publish on a fake clientset: it creates the topology, is idempotent, and repairs drift.
+
 package meshsim
 
 import (

@@ -1,3 +1,6 @@
+// Decide: the handshake outcome of one connection (what the client sends, whether the server accepts,
+// how a rejection fails) from what istiod resolved for both ends.
+
 package meshsim
 
 import (

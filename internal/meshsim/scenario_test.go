@@ -1,3 +1,6 @@
+// Scenario tests of the simulated mesh: one client and server under each combination of policies,
+// with the exact series each reporter must export, label sets spelled out independently.
+
 package meshsim
 
 import (

@@ -1,3 +1,6 @@
+// The simulated mesh's topology: workloads, Services, ports and callers, the Bookinfo topology,
+// and the validated index the Mesh works from.
+
 package meshsim
 
 import (

@@ -1,3 +1,6 @@
+// Truth: what really happened in the simulated mesh (each caller's outcomes, each endpoint's modes),
+// to compare the dashboard against.
+
 package meshsim
 
 import (

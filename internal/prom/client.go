@@ -1,3 +1,6 @@
+// The Prometheus client: runs the fixed query set concurrently, maps answers to samples, fails the
+// whole Fetch when any query fails, and counts queries in meshlock_prometheus_queries_total.
+
 package prom
 
 import (

@@ -1,3 +1,6 @@
+// Tests of the Prometheus client against a fake Prometheus: the fixed query set, metrics, label
+// mapping, unusable values, errors, bearer token, CA file, size cap, timeouts, warnings, path prefix.
+
 package prom
 
 import (

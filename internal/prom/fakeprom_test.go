@@ -1,3 +1,6 @@
+// Test helpers of the prom package: a fake Prometheus with canned answers that records queries
+// and Authorization headers, and helpers for options, counters and logs.
+
 package prom
 
 import (

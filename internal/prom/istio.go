@@ -1,3 +1,6 @@
+// The mapping of Istio's standard metrics (istio_requests_total, istio_tcp_*) and their labels to the
+// graph's neutral Sample, including request outcomes from response codes and Envoy flags.
+
 package prom
 
 import (

@@ -1,3 +1,5 @@
+// Tests of mapping Istio's labels, as Envoy's istio_stats reports them, to graph samples and outcomes.
+
 package prom
 
 import (

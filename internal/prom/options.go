@@ -1,3 +1,5 @@
+// The Prometheus client's Options: URL, auth, CA, timeouts, size cap, with defaults and validation.
+
 package prom
 
 import (

@@ -1,3 +1,6 @@
+// Tests of the client's Options: defaults filled in, given values kept, bad values rejected,
+// passwords redacted from URL errors, and New failing on missing or empty token and CA files.
+
 package prom
 
 import (

@@ -1,3 +1,5 @@
+// parseSamples: turns one query's vector answer into Samples, dropping series without a usable rate.
+
 package prom
 
 import (

@@ -1,3 +1,5 @@
+// Fuzz test of the whole answer path (API decoding, size cap, parseSamples) on arbitrary Prometheus answers.
+
 package prom
 
 import (

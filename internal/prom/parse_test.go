@@ -1,3 +1,6 @@
+// Tests of parseSamples (unusable rates, missing and unexpected labels, empty vectors, other
+// result types) and of telling gRPC from HTTP.
+
 package prom
 
 import (

@@ -1,3 +1,6 @@
+// The PromQL queries every Fetch runs: HTTP requests, TCP bytes both ways and TCP connections,
+// summed by the edge labels over the rate window.
+
 package prom
 
 import (

@@ -1,3 +1,5 @@
+// Tests of the query set: fixed whatever the namespaces, using the window, and window formatting.
+
 package prom
 
 import (

@@ -1,3 +1,5 @@
+// The HTTP transport's size cap: an answer over the limit fails while it is read.
+
 package prom
 
 import (

@@ -1,3 +1,5 @@
+// Tests of the size-capped body: it stops reading at the limit and passes an answer up to it.
+
 package prom
 
 import (

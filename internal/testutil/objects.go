@@ -1,3 +1,6 @@
+// Builders of Kubernetes and Istio objects for tests: pods with options (sidecars, owners, ports),
+// Services, PeerAuthentications and DestinationRules.
+
 package testutil
 
 import (

@@ -1,3 +1,6 @@
+// StartBookinfo: the seed exercise's starting point on the real test bed (bookinfo published and
+// running without TLS, plus the legacy caller, scraped by Prometheus every second).
+
 package integration
 
 import (

@@ -1,3 +1,6 @@
+// Tests of deploy/ on the real test bed: the kustomize variants render and apply, the pod is hardened
+// (Pod Security restricted), the ServiceAccount has exactly the rights meshlock needs, any namespace works.
+
 package integration
 
 import (

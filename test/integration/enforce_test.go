@@ -1,3 +1,6 @@
+// Integration tests of enforce and undo on the real test bed: bookinfo's rules become the mTLS fixture,
+// STRICT at each scope, conflicts, exact undo, RBAC refusals, audit surviving restarts, and Events.
+
 package integration
 
 import (

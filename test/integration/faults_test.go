@@ -1,3 +1,6 @@
+// Fault tests on the real test bed: Prometheus stopped, paused, slow, garbage or huge, the kube-apiserver
+// restarted, a write refused midway, and what the running dashboard shows and answers meanwhile and after.
+
 package integration
 
 import (

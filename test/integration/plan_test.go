@@ -1,3 +1,5 @@
+// Test helper enfApply: a dry run, then an apply carrying its planId, as the page does.
+
 package integration
 
 import (

@@ -1,3 +1,6 @@
+// Integration test of a production-like mesh (every rule of issue 9 at once) on real servers: the
+// dashboard's graph is compared edge by edge, port by port and finding by finding with meshsim's truth.
+
 package integration
 
 import (

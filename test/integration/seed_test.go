@@ -1,3 +1,6 @@
+// The seed exercise on real servers: bookinfo without TLS is plaintext, the mTLS DestinationRules
+// make it mutual TLS, and STRICT cuts off the caller without a sidecar.
+
 package integration
 
 import (

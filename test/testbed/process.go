@@ -1,3 +1,6 @@
+// The test bed's server processes: starting one in its own process group with a log file, waiting
+// until it is ready, stopping it at cleanup, free ports, and finding server binaries.
+
 package testbed
 
 import (

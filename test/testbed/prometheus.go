@@ -1,3 +1,5 @@
+// StartPrometheus: runs Debian's Prometheus on loopback, scraping the given targets every second.
+
 package testbed
 
 import (

@@ -1,3 +1,5 @@
+// Tests of the test bed: the cluster serves Kubernetes and Istio APIs, and Prometheus scrapes its targets.
+
 package testbed
 
 import (

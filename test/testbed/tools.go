@@ -1,3 +1,5 @@
+// Locating the test bed's built tools (kustomize, ...) and the repository root for integration tests.
+
 package testbed
 
 import "testing"

@@ -46,7 +46,7 @@ type BuildOptions struct {
 // (source, target, protocol) with traffic in the window, and the findings.
 // The output is sorted and contains no nil slices.
 func Build(samples []Sample, cluster Cluster, opts BuildOptions) Snapshot {
-	b := newBuilder(cluster)
+	b := newBuilder(cluster, len(samples))
 	for i := range samples {
 		b.add(&samples[i])
 	}
@@ -139,7 +139,9 @@ type builder struct {
 	trustDomain string
 }
 
-func newBuilder(cluster Cluster) *builder {
+// newBuilder sizes its edge table for the samples: an edge has one sample
+// or a few, and growing a table of large entries copies them each time.
+func newBuilder(cluster Cluster, samples int) *builder {
 	b := &builder{
 		nodes:       make([]nodeEntry, 0, len(cluster.Services)+16),
 		byKey:       make(map[nodeKey]int, len(cluster.Services)+16),
@@ -147,7 +149,8 @@ func newBuilder(cluster Cluster) *builder {
 		selectedBy:  make(map[nodeKey]int, len(cluster.Workloads)),
 		dataPlane:   make(map[nodeKey]string, len(cluster.Workloads)),
 		resolved:    make(map[nodeKey]int, len(cluster.Workloads)),
-		edgeIdx:     make(map[edgeKey]int, len(cluster.Services)*4),
+		edgeIdx:     make(map[edgeKey]int, samples),
+		traffic:     make([]edgeTraffic, 0, samples),
 		bySA:        make(map[nodeKey][]string, len(cluster.Workloads)),
 		trustDomain: cluster.TrustDomain,
 	}

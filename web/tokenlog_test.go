@@ -4,41 +4,22 @@
 package web
 
 import (
-	"bytes"
 	"encoding/json"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/meshlock/meshlock/internal/k8s"
+	"github.com/meshlock/meshlock/internal/testutil"
 )
-
-// lockedBuffer is a log sink for concurrent handlers.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // meshlock never logs a token, at any level: not a good one, not a bad one,
 // not one whose review failed (SECURITY.md).
 func TestTokensAreNeverLogged(t *testing.T) {
-	var logs lockedBuffer
+	var logs testutil.SyncBuffer
 	logger := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	f := &fakeKube{tokens: map[string]string{"alice-secret-token": "alice"}, rights: map[string][]string{"alice": {"team-a"}}}
 	reviewer := newReviewer(t, f, KubeReviewerOptions{TTL: time.Minute})

@@ -382,19 +382,12 @@ func (b *builder) principalNode(sa nodeKey) (int, []nodeKey) {
 	key := nodeKey{sa.namespace, "sa:" + sa.name}
 	idx, ok := b.byKey[key]
 	if !ok {
-		idx = len(b.nodes)
-		b.byKey[key] = idx
-		b.nodes = append(b.nodes, nodeEntry{
-			node: Node{
-				ID:                 NodeID(key.namespace, key.name),
-				Namespace:          key.namespace,
-				Name:               key.name,
-				Kind:               KindServiceAccount,
-				InMesh:             true, // it holds a mesh certificate
-				PeerAuthentication: ModeUnset,
-			},
-			origin: originWorkload,
-		})
+		idx = b.addNode(key, Node{
+			ID: NodeID(key.namespace, key.name), Namespace: key.namespace, Name: key.name,
+			Kind:               KindServiceAccount,
+			InMesh:             true, // it holds a mesh certificate
+			PeerAuthentication: ModeUnset,
+		}, originWorkload)
 	}
 	return idx, callers
 }
@@ -427,6 +420,14 @@ func (b *builder) destinationNode(s *Sample) (int, bool) {
 	return 0, false
 }
 
+// addNode appends a node under key and answers its index.
+func (b *builder) addNode(key nodeKey, n Node, origin nodeOrigin) int {
+	idx := len(b.nodes)
+	b.byKey[key] = idx
+	b.nodes = append(b.nodes, nodeEntry{node: n, origin: origin})
+	return idx
+}
+
 func (b *builder) unknownNode() int {
 	if b.unknownIdx < 0 {
 		b.unknownIdx = len(b.nodes)
@@ -456,19 +457,10 @@ func (b *builder) serviceNode(key nodeKey) int {
 		}
 		return idx
 	}
-	idx := len(b.nodes)
-	b.byKey[key] = idx
-	b.nodes = append(b.nodes, nodeEntry{
-		node: Node{
-			ID:                 NodeID(key.namespace, key.name),
-			Namespace:          key.namespace,
-			Name:               key.name,
-			Kind:               KindService,
-			PeerAuthentication: ModeUnset,
-		},
-		origin: originObservedService,
-	})
-	return idx
+	return b.addNode(key, Node{
+		ID: NodeID(key.namespace, key.name), Namespace: key.namespace, Name: key.name,
+		Kind: KindService, PeerAuthentication: ModeUnset,
+	}, originObservedService)
 }
 
 // workloadNode is the Service that selects the workload, else the workload.
@@ -481,20 +473,13 @@ func (b *builder) workloadNode(key nodeKey) int {
 		idx, ok = b.byKey[key]
 	}
 	if !ok {
-		idx = len(b.nodes)
-		b.byKey[key] = idx
-		b.nodes = append(b.nodes, nodeEntry{
-			node: Node{
-				ID:                 NodeID(key.namespace, key.name),
-				Namespace:          key.namespace,
-				Name:               key.name,
-				Kind:               workloadKind(b.gateway[key]),
-				InMesh:             b.dataPlane[key] == DataPlaneSidecar,
-				DataPlane:          b.dataPlane[key],
-				PeerAuthentication: ModeUnset, // Workload carries no policy
-			},
-			origin: originWorkload,
-		})
+		idx = b.addNode(key, Node{
+			ID: NodeID(key.namespace, key.name), Namespace: key.namespace, Name: key.name,
+			Kind:               workloadKind(b.gateway[key]),
+			InMesh:             b.dataPlane[key] == DataPlaneSidecar,
+			DataPlane:          b.dataPlane[key],
+			PeerAuthentication: ModeUnset, // Workload carries no policy
+		}, originWorkload)
 	}
 	b.resolved[key] = idx
 	return idx

@@ -25,6 +25,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/meshlock/meshlock/internal/graph"
+	meshtest "github.com/meshlock/meshlock/internal/testutil"
 )
 
 func TestFetchRunsTheFixedQuerySetWhateverTheNamespaces(t *testing.T) {
@@ -443,7 +444,7 @@ func TestFetchLogsWarningsOncePerQuery(t *testing.T) {
 		`{"status":"success","infos":["PromQL info: metric might not be a counter"],"data":{"resultType":"vector","result":[]}}`,
 		`{"status":"success","warnings":["store gateway a unreachable","store gateway b unreachable"],"data":{"resultType":"vector","result":[]}}`,
 	))
-	var logs syncBuffer
+	var logs meshtest.SyncBuffer
 	opts, _ := testOptions(srv.URL)
 	opts.Logger = slog.New(slog.NewJSONHandler(&logs, nil))
 	if _, err := mustNew(t, opts).Fetch(t.Context()); err != nil {
@@ -481,7 +482,7 @@ func TestFetchLogsWarningsOncePerQuery(t *testing.T) {
 
 func TestFetchWithoutWarningsLogsNothing(t *testing.T) {
 	_, srv := startFake(t, nil)
-	var logs syncBuffer
+	var logs meshtest.SyncBuffer
 	opts, _ := testOptions(srv.URL)
 	opts.Logger = slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	if _, err := mustNew(t, opts).Fetch(t.Context()); err != nil {

@@ -4,7 +4,6 @@
 package prom
 
 import (
-	"bytes"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -145,22 +144,4 @@ func queriesCounted(t *testing.T, reg *prometheus.Registry, query, result string
 	}
 	t.Fatalf("no series meshlock_prometheus_queries_total{query=%q,result=%q}", query, result)
 	return 0
-}
-
-// syncBuffer lets the slog handler write from the query goroutines.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

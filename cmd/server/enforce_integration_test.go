@@ -29,20 +29,7 @@ import (
 // post sends body as JSON with an optional bearer token and decodes the answer into out.
 func post(t *testing.T, url, token, body string, out any) int {
 	t.Helper()
-	req, err := http.NewRequest(http.MethodPost, url, strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	data, _ := io.ReadAll(resp.Body)
+	resp, data := sendWithToken(t, http.MethodPost, url, token, body)
 	if out != nil {
 		if err := json.Unmarshal(data, out); err != nil {
 			t.Fatalf("POST %s answered %d %s: %v", url, resp.StatusCode, data, err)

@@ -48,7 +48,21 @@ func grantListServices(t *testing.T, kube kubernetes.Interface, namespace string
 
 func getWithToken(t *testing.T, url, token string) (int, http.Header, []byte) {
 	t.Helper()
-	req, _ := http.NewRequest(http.MethodGet, url, nil)
+	resp, body := sendWithToken(t, http.MethodGet, url, token, "")
+	return resp.StatusCode, resp.Header, body
+}
+
+// sendWithToken makes one request (a POST is JSON) with an optional bearer
+// token, and reads the whole answer.
+func sendWithToken(t *testing.T, method, url, token, body string) (*http.Response, []byte) {
+	t.Helper()
+	req, err := http.NewRequest(method, url, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if method == http.MethodPost {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
@@ -57,8 +71,8 @@ func getWithToken(t *testing.T, url, token string) (int, http.Header, []byte) {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, resp.Header, body
+	data, _ := io.ReadAll(resp.Body)
+	return resp, data
 }
 
 // Token mode on the real test bed: alice, allowed to list Services in

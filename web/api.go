@@ -7,6 +7,7 @@ package web
 import (
 	"time"
 
+	"github.com/meshlock/meshlock/internal/graph"
 	"github.com/meshlock/meshlock/internal/k8s"
 )
 
@@ -34,6 +35,8 @@ type enforceResponse struct {
 	PlanID  string       `json:"planId"`
 	Changes []changeView `json:"changes"`
 	Breaks  []breakView  `json:"breaks"`
+	// Lookback says how far back Breaks looked.
+	Lookback graph.Lookback `json:"lookback"`
 	// ServerValidated says whether Kubernetes ran admission and validation
 	// on the plan (false in the demo, whose fake API cannot dry-run).
 	ServerValidated bool `json:"serverValidated"`

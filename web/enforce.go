@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/go-chi/chi/v5"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -34,13 +35,31 @@ type Enforcer interface {
 // maxRequestBody caps what a write request may send.
 const maxRequestBody = 64 << 10
 
-// breakView is a live edge the change would cut.
+// breakView is a caller the change would cut: one live now, or one seen in
+// the look-back and idle now.
 type breakView struct {
 	Source   string  `json:"source"`
 	Target   string  `json:"target"`
 	Protocol string  `json:"protocol"`
-	Rate     float64 `json:"rate"`
+	Rate     float64 `json:"rate"` // now; 0 when idle
 	Reason   string  `json:"reason"`
+	// Idle: nothing in the rate window; the look-back saw it.
+	Idle bool `json:"idle"`
+	// LastSeen is when it last sent what the change would refuse (the
+	// snapshot's time while it still does).
+	LastSeen time.Time `json:"lastSeen"`
+	// Volume is its traffic over the look-back, in History's unit; 0 when
+	// the look-back knows nothing of it.
+	Volume float64 `json:"volume"`
+	Unit   string  `json:"unit,omitempty"`
+}
+
+func newBreak(e graph.Edge, lastSeen time.Time, reason string) breakView {
+	if e.Idle {
+		reason += " (idle now, seen in the look-back)"
+	}
+	return breakView{Source: e.Source, Target: e.Target, Protocol: e.Protocol, Rate: e.Rate, Reason: reason,
+		Idle: e.Idle, LastSeen: lastSeen, Volume: e.History.Volume, Unit: e.History.Unit}
 }
 
 func (h *handlers) handleEnforce(w http.ResponseWriter, r *http.Request) {
@@ -78,7 +97,7 @@ func (h *handlers) handleEnforce(w http.ResponseWriter, r *http.Request) {
 	}
 	answer := enforceResponse{
 		DryRun: result.DryRun, ActionID: result.ActionID, PlanID: result.PlanID, Changes: changes,
-		Breaks: breaksOf(shown, req), ServerValidated: result.ServerValidated,
+		Breaks: breaksOf(shown, req), Lookback: shown.Lookback, ServerValidated: result.ServerValidated,
 		Warnings: result.Warnings,
 	}
 	if err != nil {
@@ -251,9 +270,10 @@ func unreachable(err error) bool {
 		errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, context.DeadlineExceeded)
 }
 
-// breaksOf lists the live edges the change would cut, from the current
-// graph: plaintext callers into servers turning STRICT, and callers with a
-// sidecar (which ISTIO_MUTUAL makes send mTLS) into servers without one.
+// breaksOf lists the callers the change would cut, from the current graph
+// and its look-back: plaintext callers into servers turning STRICT, and
+// callers with a sidecar (which ISTIO_MUTUAL makes send mTLS) into servers
+// without one.
 func breaksOf(s graph.Snapshot, req k8s.EnforceRequest) []breakView {
 	nodes := map[string]graph.Node{}
 	for _, n := range s.Nodes {
@@ -282,8 +302,7 @@ func breaksOf(s graph.Snapshot, req k8s.EnforceRequest) []breakView {
 				continue // no sidecar enforces STRICT there
 			}
 			for _, e := range graph.CallersCutByStrict(s, n.ID) {
-				out = append(out, breakView{Source: e.Source, Target: e.Target, Protocol: e.Protocol, Rate: e.Rate,
-					Reason: "plaintext caller: STRICT refuses it"})
+				out = append(out, newBreak(e, graph.LastPlaintext(e, s.GeneratedAt), "plaintext caller: STRICT refuses it"))
 			}
 			continue
 		}
@@ -294,8 +313,7 @@ func breaksOf(s graph.Snapshot, req k8s.EnforceRequest) []breakView {
 			if e.Target != n.ID || e.Source == graph.Unknown {
 				continue
 			}
-			out = append(out, breakView{Source: e.Source, Target: e.Target, Protocol: e.Protocol, Rate: e.Rate,
-				Reason: "ISTIO_MUTUAL towards a server without a sidecar"})
+			out = append(out, newBreak(e, graph.LastSeen(e, s.GeneratedAt), "ISTIO_MUTUAL towards a server without a sidecar"))
 		}
 	}
 	return out

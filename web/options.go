@@ -42,6 +42,9 @@ type Options struct {
 	// MetricsElsewhere leaves /metrics out of this handler: it is served on
 	// its own listener (--metrics-addr).
 	MetricsElsewhere bool
+	// Charts answers /api/history, an edge's chart. Optional: without it
+	// the endpoint answers 404.
+	Charts EdgeCharts
 	// Logger receives request errors. Optional: defaults to slog.Default().
 	Logger *slog.Logger
 }

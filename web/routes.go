@@ -47,6 +47,7 @@ func NewHandler(opts Options) (http.Handler, error) {
 	routes.Route("/api", func(api chi.Router) {
 		api.Use(h.authenticate)
 		api.Get("/graph", h.handleGraph)
+		api.Get("/history", h.handleHistory)
 		// The stream lives as long as the viewer: no request timeout here.
 		api.Method(http.MethodGet, "/stream", opts.Stream)
 		api.Get("/actions", h.handleActions)

@@ -77,7 +77,8 @@ func restrictSnapshot(s graph.Snapshot, all bool, visible map[string]bool, selec
 	}
 	if len(wanted) == 0 {
 		// graph.Filter keeps everything for an empty list: show nothing instead.
-		out := graph.Filter(graph.Snapshot{GeneratedAt: s.GeneratedAt, Window: s.Window, Stale: s.Stale, Error: s.Error}, nil)
+		out := graph.Filter(graph.Snapshot{GeneratedAt: s.GeneratedAt, Window: s.Window, Stale: s.Stale, Error: s.Error,
+			TrustDomain: s.TrustDomain, Sources: s.Sources, Lookback: s.Lookback}, nil)
 		out.Posture = graph.ComputePosture(nil)
 		return out
 	}

@@ -14,6 +14,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/common/model"
+
+	"github.com/meshlock/meshlock/internal/live"
 	"k8s.io/apimachinery/pkg/util/validation"
 )
 
@@ -30,6 +33,7 @@ type config struct {
 	Namespaces                []string // empty: all
 	Refresh                   time.Duration
 	Window                    time.Duration
+	Lookback                  time.Duration
 	BasePath                  string
 	FrameAncestors            string
 	AllowEnforce              bool
@@ -112,6 +116,8 @@ func newFlagSet(c *config, namespaces, trustedOrigins *string) *flag.FlagSet {
 	fs.StringVar(namespaces, "namespaces", "", "comma-separated namespaces to watch and show (default: all)")
 	fs.DurationVar(&c.Refresh, "refresh", 5*time.Second, "how often Prometheus is queried, whatever the number of viewers")
 	fs.DurationVar(&c.Window, "window", time.Minute, "the rate window of the PromQL queries")
+	c.Lookback = 7 * 24 * time.Hour
+	fs.Var((*longDuration)(&c.Lookback), "lookback", "how far back enforce previews and findings look for callers (Prometheus' history, e.g. 7d, 36h; whole minutes); 0 looks at the rate window only")
 	fs.StringVar(&c.BasePath, "base-path", "/", "serve everything under this prefix (reverse proxy, portal)")
 	fs.StringVar(&c.FrameAncestors, "frame-ancestors", "'self'", "value of the CSP frame-ancestors directive: who may embed the dashboard in an iframe")
 	fs.BoolVar(&c.AllowEnforce, "allow-enforce", false, "allow writes (enforce, undo); default off, on in --demo")
@@ -124,6 +130,21 @@ func newFlagSet(c *config, namespaces, trustedOrigins *string) *flag.FlagSet {
 	fs.IntVar(&c.MaxStreams, "max-streams", 1000, "most live-stream sockets open at once; one more answers 503")
 
 	return fs
+}
+
+// longDuration is a flag of days as well as hours (7d, 2w, 36h), spelled as
+// PromQL spells durations.
+type longDuration time.Duration
+
+func (d *longDuration) String() string { return live.FormatLookback(time.Duration(*d)) }
+
+func (d *longDuration) Set(v string) error {
+	parsed, err := model.ParseDuration(v)
+	if err != nil {
+		return errors.New("want a duration such as 7d, 36h or 0")
+	}
+	*d = longDuration(parsed)
+	return nil
 }
 
 // flagsMarkdown is the README's table of flags, made from the flag set so
@@ -172,6 +193,9 @@ func (c config) validate() error {
 	}
 	if c.Window < time.Second {
 		return fmt.Errorf("--window must be at least 1s, got %s", c.Window)
+	}
+	if c.Lookback != 0 && (c.Lookback < time.Minute || c.Lookback%time.Minute != 0) {
+		return fmt.Errorf("--lookback must be 0 or a whole number of minutes, at least 1m, got %s", live.FormatLookback(c.Lookback))
 	}
 	if !strings.HasPrefix(c.BasePath, "/") {
 		return fmt.Errorf("--base-path must start with /, got %q", c.BasePath)

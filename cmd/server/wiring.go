@@ -146,6 +146,7 @@ func kubeConfig(path, context string) (*rest.Config, error) {
 type app struct {
 	watcher   *k8s.Watcher
 	refresher *live.Loop
+	lookback  *live.Lookback // nil when --lookback=0
 	hub       *web.Hub
 	handler   http.Handler
 }
@@ -165,7 +166,18 @@ func newApp(ctx context.Context, cfg config, src sources, registry *prometheus.R
 	if err != nil {
 		return nil, err
 	}
+	// The look-back reads the past on its own schedule; nil when it is off.
+	var lookback *live.Lookback
+	var history live.HistorySource
+	if cfg.Lookback > 0 {
+		lookback, err = live.NewLookback(live.LookbackOptions{Querier: promClient, Window: cfg.Lookback, Logger: logger})
+		if err != nil {
+			return nil, err
+		}
+		history = lookback
+	}
 	refresher, err := live.NewLoop(live.LoopOptions{
+		History: history,
 		Sources: []live.SourceConfig{
 			{Name: "prometheus", Source: live.SampleFunc(promClient.Fetch)},
 			{Name: "kubernetes", Source: live.ClusterSource{Reader: watcher}, Changes: watcher.Changes()},
@@ -196,7 +208,13 @@ func newApp(ctx context.Context, cfg config, src sources, registry *prometheus.R
 	if err != nil {
 		return nil, err
 	}
+	charts, err := live.NewCharts(live.ChartOptions{Ranger: promClient, Cluster: refresher.Cluster,
+		Period: cmp.Or(cfg.Lookback, time.Hour)})
+	if err != nil {
+		return nil, err
+	}
 	handler, err := web.NewHandler(web.Options{
+		Charts: charts,
 		BasePath: cfg.BasePath, Registry: registry, Graph: refresher, Stream: hub,
 		AllowEnforce: cfg.AllowEnforce, Enforcer: enforcer, Auth: auth, TrustedOrigins: cfg.TrustedOrigins,
 		FrameAncestors: cfg.FrameAncestors, MetricsElsewhere: cfg.MetricsAddr != "",
@@ -205,13 +223,16 @@ func newApp(ctx context.Context, cfg config, src sources, registry *prometheus.R
 	if err != nil {
 		return nil, err
 	}
-	return &app{watcher: watcher, refresher: refresher, hub: hub, handler: handler}, nil
+	return &app{watcher: watcher, refresher: refresher, lookback: lookback, hub: hub, handler: handler}, nil
 }
 
 // start runs the informers and, once they have synced (or after a minute,
 // serving a stale view meanwhile), the refresh loop.
 func (a *app) start(ctx context.Context, logger *slog.Logger) {
 	a.watcher.Start(ctx)
+	if a.lookback != nil {
+		go a.lookback.Run(ctx) // never waits for the caches: the past is Prometheus' alone
+	}
 	go func() {
 		syncCtx, cancel := context.WithTimeout(ctx, time.Minute)
 		err := a.watcher.WaitForSync(syncCtx)

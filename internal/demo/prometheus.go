@@ -114,10 +114,12 @@ func scalarValue(kind dto.MetricType, metric *dto.Metric) (float64, bool) {
 }
 
 // Handler serves the part of Prometheus' HTTP API that meshlock uses:
-// instant queries (GET or POST /api/v1/query) and /-/ready.
+// instant and range queries (GET or POST /api/v1/query, query_range) and
+// /-/ready.
 func (p *Prometheus) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/api/v1/query", p.handleQuery)
+	mux.HandleFunc("/api/v1/query_range", p.handleQueryRange)
 	mux.HandleFunc("/-/ready", func(w http.ResponseWriter, _ *http.Request) {
 		_, _ = io.WriteString(w, "Prometheus Server is Ready.\n")
 	})
@@ -172,6 +174,59 @@ func (p *Prometheus) handleQuery(w http.ResponseWriter, r *http.Request) {
 		writeQueryError(w, http.StatusBadRequest, "bad_data", err.Error())
 		return
 	}
+	p.answer(ctx, w, r, query)
+}
+
+func (p *Prometheus) handleQueryRange(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet && r.Method != http.MethodPost {
+		writeQueryError(w, http.StatusMethodNotAllowed, "bad_data", "use GET or POST")
+		return
+	}
+	if err := r.ParseForm(); err != nil {
+		writeQueryError(w, http.StatusBadRequest, "bad_data", err.Error())
+		return
+	}
+	var start, end time.Time
+	for _, f := range []struct {
+		name string
+		into *time.Time
+	}{{"start", &start}, {"end", &end}} {
+		t, err := parseTime(r.Form.Get(f.name))
+		if err != nil {
+			writeQueryError(w, http.StatusBadRequest, "bad_data", fmt.Sprintf("invalid parameter %q: %v", f.name, err))
+			return
+		}
+		*f.into = t
+	}
+	step, err := parseStep(r.Form.Get("step"))
+	if err != nil || step <= 0 || end.Before(start) {
+		writeQueryError(w, http.StatusBadRequest, "bad_data", "invalid parameter \"step\", or end before start")
+		return
+	}
+	// Prometheus' own bound on the number of points of a series.
+	if end.Sub(start)/step > 11000 {
+		writeQueryError(w, http.StatusBadRequest, "bad_data", "exceeded maximum resolution of 11,000 points per timeseries")
+		return
+	}
+	query, err := p.engine.NewRangeQuery(r.Context(), p.db, nil, r.Form.Get("query"), start, end, step)
+	if err != nil {
+		writeQueryError(w, http.StatusBadRequest, "bad_data", err.Error())
+		return
+	}
+	p.answer(r.Context(), w, r, query)
+}
+
+// parseStep accepts seconds (with a fraction) or a PromQL duration.
+func parseStep(raw string) (time.Duration, error) {
+	if seconds, err := strconv.ParseFloat(raw, 64); err == nil {
+		return time.Duration(seconds * float64(time.Second)), nil
+	}
+	d, err := model.ParseDuration(raw)
+	return time.Duration(d), err
+}
+
+// answer runs a query and writes Prometheus' envelope.
+func (p *Prometheus) answer(ctx context.Context, w http.ResponseWriter, r *http.Request, query promql.Query) {
 	defer query.Close()
 	result := query.Exec(ctx)
 	if result.Err != nil {

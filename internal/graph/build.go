@@ -39,6 +39,9 @@ type BuildOptions struct {
 	GeneratedAt time.Time
 	// Window is the rate window of the queries, e.g. "1m".
 	Window string
+	// History is what the look-back knows, and Lookback how far it reaches.
+	History  []HistorySample
+	Lookback Lookback
 }
 
 // Build turns traffic samples and cluster state into a snapshot: one node per
@@ -50,15 +53,24 @@ func Build(samples []Sample, cluster Cluster, opts BuildOptions) Snapshot {
 	for i := range samples {
 		b.add(&samples[i])
 	}
+	for i := range opts.History {
+		b.addHistory(&opts.History[i])
+	}
 	nodes, edges, callers := b.result(cluster.ClientTLS)
+	lookback := opts.Lookback
+	if lookback.State == "" {
+		lookback.State = LookbackOff
+	}
 	return Snapshot{
 		GeneratedAt: opts.GeneratedAt,
 		Window:      opts.Window,
 		TrustDomain: cluster.TrustDomain,
+		Lookback:    lookback,
 		Posture:     ComputePosture(edges),
 		Nodes:       nodes,
 		Edges:       edges,
-		Findings:    buildFindings(nodes, edges, b.clusterServices(), callers, cluster.Problems),
+		Findings: buildFindings(nodes, edges, b.clusterServices(), callers, cluster.Problems,
+			findingContext{now: opts.GeneratedAt, window: opts.Window, lookback: lookback}),
 	}
 }
 
@@ -118,6 +130,8 @@ type edgeTraffic struct {
 	// Nearly every edge has one, kept inline so that it costs no allocation.
 	caller      nodeKey
 	moreCallers []nodeKey
+	// hist is the look-back's traffic of the edge, measured as main and conns.
+	hist struct{ main, conns histFlow }
 }
 
 type builder struct {
@@ -231,26 +245,11 @@ func (b *builder) add(s *Sample) {
 	if !(rate > 0) || math.IsInf(rate, 1) {
 		return // zero adds nothing; the rest is bad input
 	}
-	var destSide bool
-	switch s.Reporter {
-	case ReporterServer:
-		destSide = true
-	case ReporterClient:
-	default:
+	t, ok := b.locate(s)
+	if !ok {
 		return
 	}
-	target, ok := b.destinationNode(s)
-	if !ok {
-		return // no identifiable destination, e.g. traffic leaving the mesh
-	}
-	source, caller, callers := b.sourceNode(s)
-	t := b.edge(edgeKey{source, target, normalizeProtocol(s.Protocol)})
-	if caller != (nodeKey{}) {
-		t.addCaller(caller)
-	}
-	for _, c := range callers {
-		t.addCaller(c)
-	}
+	destSide := s.Reporter == ReporterServer
 	f := &t.main
 	if s.Measure == MeasureConnections {
 		f = &t.conns
@@ -272,6 +271,47 @@ func (b *builder) add(s *Sample) {
 			t.destinationPrincipals = addPrincipal(t.destinationPrincipals, s.Destination.Principal, rate)
 		}
 	}
+}
+
+// locate is the edge a sample's traffic belongs to, its callers noted;
+// false for a reporter the graph does not understand or a destination no
+// one can identify (traffic leaving the mesh).
+func (b *builder) locate(s *Sample) (*edgeTraffic, bool) {
+	if s.Reporter != ReporterServer && s.Reporter != ReporterClient {
+		return nil, false
+	}
+	target, ok := b.destinationNode(s)
+	if !ok {
+		return nil, false
+	}
+	source, caller, callers := b.sourceNode(s)
+	t := b.edge(edgeKey{source, target, normalizeProtocol(s.Protocol)})
+	if caller != (nodeKey{}) {
+		t.addCaller(caller)
+	}
+	for _, c := range callers {
+		t.addCaller(c)
+	}
+	return t, true
+}
+
+// addHistory adds what the look-back knows of one series to its edge.
+func (b *builder) addHistory(h *HistorySample) {
+	if !(h.Volume > 0) && h.LastSeen.IsZero() {
+		return // neither traffic nor a sighting
+	}
+	if h.Reporter == ReporterClient && h.Outcome != OutcomeDelivered {
+		return // never reached a server: neither mTLS nor plaintext
+	}
+	t, ok := b.locate(&h.Sample)
+	if !ok {
+		return
+	}
+	f := &t.hist.main
+	if h.Measure == MeasureConnections {
+		f = &t.hist.conns
+	}
+	f.add(h)
 }
 
 func (t *edgeTraffic) addCaller(c nodeKey) {
@@ -508,7 +548,14 @@ func (b *builder) result(clientTLS ClientTLSFunc) ([]Node, []Edge, map[string][]
 	for i := range b.traffic {
 		t := &b.traffic[i]
 		e, ok := edgeOf(t)
-		if !ok {
+		h, hStatus, hRatio, hOK := edgeHistory(t)
+		switch {
+		case ok:
+			e.History = h
+		case hOK:
+			// Idle now, seen in the look-back: judged by its history.
+			e = Edge{Idle: true, Status: hStatus, MTLSRatio: hRatio, History: h}
+		default:
 			continue
 		}
 		src, dst := &b.nodes[t.key.source], &b.nodes[t.key.target]

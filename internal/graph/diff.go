@@ -18,8 +18,9 @@ type Delta struct {
 	TrustDomain     string         `json:"trustDomain,omitempty"`
 	Stale           bool           `json:"stale"`
 	Error           string         `json:"error"`
-	Sources         []SourceStatus `json:"sources"` // always the new ones, whole
-	Posture         Posture        `json:"posture"` // always the new one, whole
+	Sources         []SourceStatus `json:"sources"`  // always the new ones, whole
+	Lookback        Lookback       `json:"lookback"` // always the new one, whole
+	Posture         Posture        `json:"posture"`  // always the new one, whole
 	Nodes           []Node         `json:"nodes,omitempty"`
 	RemovedNodes    []string       `json:"removedNodes,omitempty"`
 	Edges           []Edge         `json:"edges,omitempty"`
@@ -47,10 +48,14 @@ func Diff(old, next Snapshot) Delta {
 	d := Delta{
 		GeneratedAt: next.GeneratedAt,
 		Window:      next.Window,
+		TrustDomain: next.TrustDomain,
 		Stale:       next.Stale,
 		Error:       next.Error,
+		Sources:     next.Sources,
+		Lookback:    next.Lookback,
 		Posture:     next.Posture,
 		headerChanged: old.Window != next.Window || old.Stale != next.Stale || old.Error != next.Error || old.TrustDomain != next.TrustDomain ||
+			!sourcesEqual(old.Sources, next.Sources) || !lookbackEqual(old.Lookback, next.Lookback) ||
 			!postureEqual(old.Posture, next.Posture),
 	}
 	d.Nodes, d.RemovedNodes = diffByID(old.Nodes, next.Nodes, nodeID, nodeEqual)
@@ -68,6 +73,7 @@ func Apply(s Snapshot, d Delta) Snapshot {
 		Stale:       d.Stale,
 		Error:       d.Error,
 		Sources:     d.Sources,
+		Lookback:    d.Lookback,
 		Posture:     d.Posture,
 	}
 	out.Nodes = applyByID(s.Nodes, d.Nodes, d.RemovedNodes, nodeID)

@@ -105,7 +105,7 @@ func TestDeltaJSON(t *testing.T) {
 			}
 		}
 	})
-	want := []string{"edges", "error", "findings", "generatedAt", "nodes", "posture", "removedEdges", "removedFindings", "removedNodes", "sources", "stale", "window"}
+	want := []string{"edges", "error", "findings", "generatedAt", "lookback", "nodes", "posture", "removedEdges", "removedFindings", "removedNodes", "sources", "stale", "window"}
 	if !slices.Equal(got, want) {
 		t.Errorf("delta JSON keys = %v, want %v", got, want)
 	}
@@ -140,6 +140,8 @@ func TestDiffApplyProperty(t *testing.T) {
 		}
 		if empty := len(d.Nodes)+len(d.RemovedNodes)+len(d.Edges)+len(d.RemovedEdges)+len(d.Findings)+len(d.RemovedFindings) == 0 &&
 			old.Window == next.Window && old.Stale == next.Stale && old.Error == next.Error &&
+			old.TrustDomain == next.TrustDomain && sourcesEqual(old.Sources, next.Sources) &&
+			lookbackEqual(old.Lookback, next.Lookback) &&
 			postureEqual(old.Posture, next.Posture); empty != d.Empty() {
 			t.Fatalf("%s: Empty() = %v, want %v", name, d.Empty(), empty)
 		}
@@ -189,6 +191,18 @@ func randomSnapshot(rng *rand.Rand) Snapshot {
 	if s.Stale {
 		s.Error = "query failed"
 	}
+	// The header's parts that deltas carry whole.
+	s.TrustDomain = []string{"", "cluster.local"}[rng.IntN(2)]
+	at := testTime.Add(-time.Duration(rng.IntN(3)) * time.Hour)
+	s.Sources = []SourceStatus{{Name: "prometheus", OK: !s.Stale, LastSuccess: &at}}
+	switch rng.IntN(3) {
+	case 0:
+		s.Lookback = Lookback{Window: "0s", State: LookbackOff}
+	case 1:
+		s.Lookback = Lookback{Window: "7d", State: LookbackLoading, From: &at, To: &testTime}
+	default:
+		s.Lookback = Lookback{Window: "7d", State: LookbackReady, From: &at, To: &testTime}
+	}
 	var ids []string
 	for _, ns := range namespacesPool {
 		for i := range 4 {
@@ -232,8 +246,16 @@ func randomEdge(rng *rand.Rand, ids []string) Edge {
 	src, dst := ids[rng.IntN(len(ids))], ids[rng.IntN(len(ids))]
 	protocol := []string{ProtocolHTTP, ProtocolTCP}[rng.IntN(2)]
 	status := []string{StatusLocked, StatusMixed, StatusOpen, StatusUnknown}[rng.IntN(4)]
-	return Edge{ID: EdgeID(src, dst, protocol), Source: src, Target: dst, Protocol: protocol,
+	e := Edge{ID: EdgeID(src, dst, protocol), Source: src, Target: dst, Protocol: protocol,
 		Rate: float64(rng.IntN(3)) / 2, MTLSRatio: float64(rng.IntN(3)) / 2, Status: status}
+	if rng.IntN(3) == 0 {
+		e.History = EdgeHistory{Unit: VolumeRequests, Volume: float64(rng.IntN(3)), LastSeen: testTime.Add(-time.Duration(rng.IntN(3)) * time.Hour)}
+		if rng.IntN(2) == 0 {
+			e.History.PlaintextLastSeen = e.History.LastSeen
+		}
+		e.Idle = rng.IntN(2) == 0
+	}
+	return e
 }
 
 func randomFinding(rng *rand.Rand, ids []string) Finding {

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Finding kinds.
@@ -19,15 +20,39 @@ const (
 	FindingStrictWouldCut       = "strict-would-cut"
 	FindingPolicyUnreadable     = "policy-unreadable"
 	FindingTLSHandshakeFailing  = "tls-handshake-failing"
+	// FindingMTLSOnly: every caller in the whole look-back used mTLS (said
+	// where ready-for-strict does not already say it).
+	FindingMTLSOnly = "mtls-only-in-lookback"
 )
+
+// findingContext is what findings say about time: the snapshot's moment,
+// the rate window and how far the look-back reaches.
+type findingContext struct {
+	now      time.Time
+	window   string
+	lookback Lookback
+}
+
+// period names what a judgement rests on: "in the look-back (7d, since
+// 2026-11-24 00:00 UTC)", or the rate window when the look-back is off.
+func (c findingContext) period() string {
+	if c.lookback.State == LookbackOff || c.lookback.From == nil {
+		return "in the last " + orDefault(c.window, "window")
+	}
+	return fmt.Sprintf("in the look-back (%s, since %s)", c.lookback.Window, formatTime(*c.lookback.From))
+}
+
+// formatTime is how findings write a moment.
+func formatTime(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 MST") }
 
 // FindingID is "<kind>:<node or object id>", stable across refreshes.
 func FindingID(kind, subject string) string { return kind + ":" + subject }
 
 // CallersCutByStrict lists the incoming edges of node target that a STRICT
 // PeerAuthentication on it would refuse: those with any plaintext share
-// (open or mixed), and those of unknown security from a caller outside the
-// mesh, which cannot present a mesh certificate. Sorted by edge id.
+// (open or mixed) now or at any time in the look-back (idle callers
+// included), and those of unknown security from a caller outside the mesh,
+// which cannot present a mesh certificate. Sorted by edge id.
 func CallersCutByStrict(s Snapshot, target string) []Edge {
 	inMesh := nodesInMesh(s.Nodes)
 	out := []Edge{}
@@ -41,6 +66,9 @@ func CallersCutByStrict(s Snapshot, target string) []Edge {
 }
 
 func cutByStrict(e *Edge, inMesh map[string]bool) bool {
+	if plaintextSeen(e) {
+		return true
+	}
 	switch e.Status {
 	case StatusOpen, StatusMixed:
 		return true
@@ -61,7 +89,7 @@ func nodesInMesh(nodes []Node) map[string]bool {
 // buildFindings derives the findings from sorted nodes and edges. Policy
 // findings are only about Services the cluster lists: for other nodes the
 // policy is not known.
-func buildFindings(nodes []Node, edges []Edge, services map[string]*Service, callers map[string][]callerView, problems []PolicyProblem) []Finding {
+func buildFindings(nodes []Node, edges []Edge, services map[string]*Service, callers map[string][]callerView, problems []PolicyProblem, ctx findingContext) []Finding {
 	inMesh := nodesInMesh(nodes)
 	incoming := make(map[string][]*Edge, len(services))
 	failing := make(map[string][]*Edge)
@@ -86,7 +114,7 @@ func buildFindings(nodes []Node, edges []Edge, services map[string]*Service, cal
 		}
 		out = appendRuleFindings(out, n, svc, incoming[n.ID], callers[n.ID])
 		if n.Kind != KindGateway { // PeerAuthentication does not govern a gateway's listeners
-			out = appendServiceFindings(out, n, svc, incoming[n.ID], inMesh)
+			out = appendServiceFindings(out, n, svc, incoming[n.ID], inMesh, ctx)
 		}
 	}
 	for _, p := range problems {
@@ -203,14 +231,16 @@ func handshakeFinding(n Node, edges []*Edge) Finding {
 	}
 }
 
-func appendServiceFindings(out []Finding, n Node, svc *Service, in []*Edge, inMesh map[string]bool) []Finding {
+func appendServiceFindings(out []Finding, n Node, svc *Service, in []*Edge, inMesh map[string]bool, ctx findingContext) []Finding {
 	pa := strings.ToUpper(n.PeerAuthentication)
 	paObject := objectName("PeerAuthentication", svc.PeerAuthenticationSource)
 
 	if pa == ModeStrict {
 		var plaintext []*Edge
 		for _, e := range in {
-			if e.Status == StatusOpen || e.Status == StatusMixed {
+			// What its sidecar reports now: plaintext from before the
+			// STRICT change is history, not a contradiction.
+			if !e.Idle && (e.Status == StatusOpen || e.Status == StatusMixed) {
 				plaintext = append(plaintext, e)
 			}
 		}
@@ -228,16 +258,30 @@ func appendServiceFindings(out []Finding, n Node, svc *Service, in []*Edge, inMe
 		}
 	}
 
+	// Only a look-back read in full (or none asked for) may say "never".
+	judged := ctx.lookback.State == LookbackOff || ctx.lookback.Known()
+	onlyMTLS := n.InMesh && len(in) > 0 && allLocked(in) && judged
+	if onlyMTLS && pa != ModePermissive && pa != ModeUnset && ctx.lookback.Known() {
+		out = append(out, Finding{
+			ID:       FindingID(FindingMTLSOnly, n.ID),
+			Kind:     FindingMTLSOnly,
+			Severity: SeverityInfo,
+			Message:  fmt.Sprintf("Every caller of %s used mutual TLS %s.", n.ID, ctx.period()),
+			Nodes:    []string{n.ID},
+			Edges:    edgeIDs(in),
+			Objects:  nonEmpty(paObject),
+		})
+	}
 	if pa != ModePermissive && pa != ModeUnset {
 		return out
 	}
-	if n.InMesh && len(in) > 0 && allLocked(in) {
+	if onlyMTLS {
 		out = append(out, Finding{
 			ID:       FindingID(FindingReadyForStrict, n.ID),
 			Kind:     FindingReadyForStrict,
 			Severity: SeverityInfo,
-			Message: fmt.Sprintf("All traffic into %s is mutual TLS, so its PeerAuthentication (now %s) can be set to STRICT safely.",
-				n.ID, pa),
+			Message: fmt.Sprintf("All traffic into %s %s was mutual TLS, so its PeerAuthentication (now %s) can be set to STRICT safely.",
+				n.ID, ctx.period(), pa),
 			Nodes:   []string{n.ID},
 			Edges:   edgeIDs(in),
 			Objects: nonEmpty(paObject),
@@ -256,8 +300,8 @@ func appendServiceFindings(out []Finding, n Node, svc *Service, in []*Edge, inMe
 				ID:       FindingID(FindingStrictWouldCut, n.ID),
 				Kind:     FindingStrictWouldCut,
 				Severity: SeverityWarning,
-				Message: fmt.Sprintf("A STRICT PeerAuthentication on %s would refuse its plaintext callers: %s.",
-					n.ID, callerList(cut)),
+				Message: fmt.Sprintf("A STRICT PeerAuthentication on %s would refuse its plaintext callers %s: %s.",
+					n.ID, ctx.period(), callerListWithLastSeen(cut, ctx.now)),
 				Nodes:   withSources(n.ID, cut),
 				Edges:   edgeIDs(cut),
 				Objects: nonEmpty(paObject),
@@ -283,9 +327,10 @@ func unreadableFinding(p PolicyProblem) Finding {
 	}
 }
 
+// allLocked: every edge is mTLS now and was in the whole look-back.
 func allLocked(edges []*Edge) bool {
 	for _, e := range edges {
-		if e.Status != StatusLocked {
+		if e.Status != StatusLocked || plaintextSeen(e) {
 			return false
 		}
 	}
@@ -337,6 +382,44 @@ func callerList(edges []*Edge) string {
 		return strings.Join(sources, ", ")
 	}
 	return fmt.Sprintf("%s and %d more", strings.Join(sources[:shown], ", "), len(sources)-shown)
+}
+
+// callerListWithLastSeen names the callers like callerList, each idle one
+// with the last time it sent what STRICT refuses: the rare callers (a
+// nightly job) are the ones a user would not think of.
+func callerListWithLastSeen(edges []*Edge, now time.Time) string {
+	const shown = 5
+	type caller struct {
+		id   string
+		idle bool
+		last time.Time
+	}
+	var callers []caller
+	index := map[string]int{}
+	for _, e := range edges {
+		i, ok := index[e.Source]
+		if !ok {
+			i = len(callers)
+			index[e.Source] = i
+			callers = append(callers, caller{id: e.Source, idle: true})
+		}
+		c := &callers[i]
+		c.idle = c.idle && e.Idle
+		c.last = later(c.last, LastPlaintext(*e, now))
+	}
+	slices.SortFunc(callers, func(a, b caller) int { return strings.Compare(a.id, b.id) })
+	names := make([]string, 0, min(len(callers), shown))
+	for _, c := range callers[:min(len(callers), shown)] {
+		if c.idle && !c.last.IsZero() {
+			names = append(names, c.id+" (idle, last seen "+formatTime(c.last)+")")
+		} else {
+			names = append(names, c.id)
+		}
+	}
+	if len(callers) > shown {
+		return fmt.Sprintf("%s and %d more", strings.Join(names, ", "), len(callers)-shown)
+	}
+	return strings.Join(names, ", ")
 }
 
 func objectName(kind, namespacedName string) string {

@@ -23,6 +23,9 @@ func ComputePosture(edges []Edge) Posture {
 	}
 	for i := range edges {
 		e := &edges[i]
+		if e.Idle {
+			continue // the posture is of the window: history has its own judgements
+		}
 		p.Counts[e.Status]++
 		share := &p.HTTP
 		if e.Protocol == ProtocolTCP {

@@ -230,11 +230,13 @@ type Snapshot struct {
 	Error       string `json:"error"`
 	// Sources are the inputs the graph was built from, each with its own
 	// state; Stale and Error say the same in short (any source failing).
-	Sources  []SourceStatus `json:"sources"`
-	Posture  Posture        `json:"posture"`
-	Nodes    []Node         `json:"nodes"`
-	Edges    []Edge         `json:"edges"`
-	Findings []Finding      `json:"findings"`
+	Sources []SourceStatus `json:"sources"`
+	// Lookback is how far back the edges' history reaches.
+	Lookback Lookback  `json:"lookback"`
+	Posture  Posture   `json:"posture"`
+	Nodes    []Node    `json:"nodes"`
+	Edges    []Edge    `json:"edges"`
+	Findings []Finding `json:"findings"`
 }
 
 // SourceStatus is the state of one input of the graph.
@@ -290,6 +292,11 @@ type Edge struct {
 	// client side reported as failed at the TLS handshake (response flags
 	// UF or URX): a policy mismatch, not plaintext.
 	TLSFailureRate float64 `json:"tlsFailureRate,omitempty"`
+	// Idle: no traffic in the window, known from the look-back only; Rate
+	// is 0, Status and MTLSRatio are those of its look-back.
+	Idle bool `json:"idle,omitempty"`
+	// History is its traffic over the look-back; omitted when none is known.
+	History EdgeHistory `json:"history,omitzero"`
 }
 
 // Posture is the mesh's mTLS share, HTTP and TCP apart (requests/s are

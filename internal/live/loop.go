@@ -27,6 +27,9 @@ type LoopOptions struct {
 	Window time.Duration
 	// Namespaces limits the snapshot; empty shows all.
 	Namespaces []string
+	// History, when set, is the look-back (a *Lookback) merged into every
+	// build; nil turns the look-back off.
+	History HistorySource
 	// Registerer receives meshlock_refresh_duration_seconds and
 	// meshlock_refresh_errors_total{source}. Required.
 	Registerer prometheus.Registerer
@@ -58,6 +61,17 @@ func (o *LoopOptions) validate() error {
 	}
 	return nil
 }
+
+// HistorySource is the look-back as the loop reads it.
+type HistorySource interface {
+	// Current is the merged history (not to be modified) and its state.
+	Current() ([]graph.HistorySample, graph.Lookback)
+	// Changes tells that Current has something new.
+	Changes() <-chan struct{}
+}
+
+// lookbackOff is the snapshot's lookback without a HistorySource.
+var lookbackOff = graph.Lookback{Window: "0s", State: graph.LookbackOff}
 
 // sourceState is what the loop remembers of one source.
 type sourceState struct {
@@ -107,7 +121,7 @@ func NewLoop(opts LoopOptions) (*Loop, error) {
 		l.failures.WithLabelValues(cfg.Name)
 	}
 	l.snapshot = graph.Snapshot{Window: formatWindow(opts.Window), Stale: true, Error: "the first refresh has not finished yet",
-		Sources: l.statusLocked(), Posture: graph.ComputePosture(nil),
+		Sources: l.statusLocked(), Lookback: l.lookback(), Posture: graph.ComputePosture(nil),
 		Nodes: []graph.Node{}, Edges: []graph.Edge{}, Findings: []graph.Finding{}}
 	for _, c := range []prometheus.Collector{l.duration, l.failures} {
 		if err := opts.Registerer.Register(c); err != nil {
@@ -159,6 +173,10 @@ func (l *Loop) Run(ctx context.Context) {
 			}
 		}()
 	}
+	var history <-chan struct{}
+	if l.opts.History != nil {
+		history = l.opts.History.Changes()
+	}
 	pending := map[int]bool{}
 	var settle <-chan time.Time
 	for {
@@ -170,6 +188,11 @@ func (l *Loop) Run(ctx context.Context) {
 			l.Refresh(ctx)
 		case i := <-changed:
 			pending[i] = true
+			if settle == nil {
+				settle = time.After(changeSettle)
+			}
+		case <-history:
+			// A rebuild, no fetch: the sources did not change.
 			if settle == nil {
 				settle = time.After(changeSettle)
 			}
@@ -236,15 +259,22 @@ func (l *Loop) rebuild() {
 		}
 	}
 	now := l.opts.Now().UTC()
+	var history []graph.HistorySample
+	lookback := lookbackOff
+	if l.opts.History != nil {
+		history, lookback = l.opts.History.Current()
+	}
 	var next graph.Snapshot
 	if complete {
-		next = graph.Build(samples, cluster, graph.BuildOptions{GeneratedAt: now, Window: formatWindow(l.opts.Window)})
+		next = graph.Build(samples, cluster, graph.BuildOptions{GeneratedAt: now, Window: formatWindow(l.opts.Window),
+			History: history, Lookback: lookback})
 		next = graph.Filter(next, l.opts.Namespaces)
 	} else {
 		// Keep what was shown (nothing yet, or a graph from before a source
 		// was replaced), with a fresh time so viewers see the refresh happened.
 		next = l.snapshot
 		next.GeneratedAt = now
+		next.Lookback = lookback
 	}
 	next.Sources = l.statusLocked()
 	next.Stale, next.Error = len(reasons) > 0 || !complete, strings.Join(reasons, "; ")
@@ -270,6 +300,35 @@ func (l *Loop) statusLocked() []graph.SourceStatus {
 		}
 	}
 	return out
+}
+
+// lookback is the look-back's state now.
+func (l *Loop) lookback() graph.Lookback {
+	if l.opts.History == nil {
+		return lookbackOff
+	}
+	_, lb := l.opts.History.Current()
+	return lb
+}
+
+// Cluster is what the cluster sources said last (merged), for builds
+// outside the loop such as an edge's chart.
+func (l *Loop) Cluster() graph.Cluster {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	var cluster graph.Cluster
+	have := false
+	for _, s := range l.sources {
+		if !s.have || s.part.Cluster == nil {
+			continue
+		}
+		if have {
+			cluster = mergeClusters(cluster, *s.part.Cluster)
+		} else {
+			cluster, have = *s.part.Cluster, true
+		}
+	}
+	return cluster
 }
 
 // mergeClusters adds what a second cluster source says to the first's.

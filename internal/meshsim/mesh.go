@@ -192,7 +192,11 @@ func (m *Mesh) Tick(d time.Duration) {
 	m.elapsed += d
 	for _, st := range m.callers {
 		// The epsilon keeps float error (0.29 rps * 100s = 28.999999999999996) from losing a request.
-		owed := int64(math.Floor(st.caller.Rate*m.elapsed.Seconds() + 1e-9))
+		active := m.elapsed
+		if st.caller.Until > 0 {
+			active = min(active, st.caller.Until)
+		}
+		owed := int64(math.Floor(st.caller.Rate*active.Seconds() + 1e-9))
 		n := owed - st.emitted
 		st.emitted = owed
 		if n > 0 {

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/meshlock/meshlock/internal/istio"
 )
@@ -93,6 +94,10 @@ type Caller struct {
 	// the server then knows the caller only by its certificate. HTTP is not
 	// affected (its metadata travels in headers).
 	NoMetadataExchange bool
+	// Until, when set, stops the caller once the mesh has run this long
+	// (simulated time): a CronJob, a nightly backup, a failover path used
+	// once, gone from the rate window while its traffic is in the past.
+	Until time.Duration
 }
 
 // Key identifies the caller in Outcomes: "<from>-><to>:<port>".

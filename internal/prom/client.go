@@ -20,6 +20,7 @@ import (
 	v1 "github.com/prometheus/client_golang/api/prometheus/v1"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/common/config"
+	"github.com/prometheus/common/model"
 
 	"github.com/meshlock/meshlock/internal/graph"
 )
@@ -33,11 +34,13 @@ const (
 // Client runs meshlock's queries against one Prometheus-compatible API. It
 // is safe for concurrent use.
 type Client struct {
-	api          v1.API
-	queries      []querySpec
-	queryTimeout time.Duration
-	logger       *slog.Logger
-	queriesTotal *prometheus.CounterVec
+	api            v1.API
+	queries        []querySpec
+	window         time.Duration
+	queryTimeout   time.Duration
+	historyTimeout time.Duration
+	logger         *slog.Logger
+	queriesTotal   *prometheus.CounterVec
 }
 
 // New checks opts and returns a Client. It sends nothing to Prometheus, so
@@ -68,11 +71,13 @@ func New(opts Options) (*Client, error) {
 		return nil, err
 	}
 	return &Client{
-		api:          v1.NewAPI(apiClient),
-		queries:      specs,
-		queryTimeout: opts.QueryTimeout,
-		logger:       opts.Logger,
-		queriesTotal: queriesTotal,
+		api:            v1.NewAPI(apiClient),
+		queries:        specs,
+		window:         opts.Window,
+		queryTimeout:   opts.QueryTimeout,
+		historyTimeout: opts.HistoryQueryTimeout,
+		logger:         opts.Logger,
+		queriesTotal:   queriesTotal,
 	}, nil
 }
 
@@ -110,9 +115,13 @@ func registerQueriesTotal(reg prometheus.Registerer, specs []querySpec) (*promet
 	}
 	// Series exist at zero from the start, so rate() and alerts on errors
 	// work before the first failure.
+	names := []string{QueryHistory, QueryEdgeRange}
 	for _, s := range specs {
-		counter.WithLabelValues(s.Name, resultSuccess)
-		counter.WithLabelValues(s.Name, resultError)
+		names = append(names, s.Name)
+	}
+	for _, name := range names {
+		counter.WithLabelValues(name, resultSuccess)
+		counter.WithLabelValues(name, resultError)
 	}
 	return counter, nil
 }
@@ -195,29 +204,51 @@ func joinErrors(errs []error) error {
 }
 
 func (c *Client) run(ctx context.Context, q querySpec) ([]graph.Sample, error) {
-	queryCtx, cancel := context.WithTimeout(ctx, c.queryTimeout)
-	defer cancel()
-
 	// No evaluation time: the server's own clock avoids gaps from clock
 	// skew between meshlock and Prometheus.
-	value, warnings, infos, err := c.api.Query(queryCtx, q.PromQL, time.Time{})
-	if len(warnings) > 0 || len(infos) > 0 {
-		c.logger.Warn("Prometheus answered with warnings",
-			"query", q.Name, "warnings", []string(warnings), "infos", []string(infos))
+	value, err := c.query(ctx, q.Name, q.PromQL, time.Time{}, c.queryTimeout)
+	if err != nil {
+		return nil, err
 	}
-	var samples []graph.Sample
-	if err == nil {
-		samples, err = parseSamples(value, q.protocol, q.measure)
+	samples, err := parseSamples(value, q.protocol, q.measure)
+	if err != nil {
+		return nil, c.failed(q.Name, err)
+	}
+	return samples, nil
+}
+
+// query runs one instant query at time at (zero: Prometheus' now), counts
+// it and logs the warnings its answer carries.
+func (c *Client) query(ctx context.Context, name, promql string, at time.Time, timeout time.Duration) (model.Value, error) {
+	queryCtx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	value, warnings, infos, err := c.api.Query(queryCtx, promql, at)
+	c.warn(name, warnings, infos)
+	if err == nil && value == nil {
+		err = errors.New("answer has no result")
 	}
 	if err != nil {
-		c.queriesTotal.WithLabelValues(q.Name, resultError).Inc()
 		if ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
-			return nil, fmt.Errorf("prometheus %s query: no answer within %s: %w", q.Name, c.queryTimeout, err)
+			c.queriesTotal.WithLabelValues(name, resultError).Inc()
+			return nil, fmt.Errorf("prometheus %s query: no answer within %s: %w", name, timeout, err)
 		}
-		return nil, fmt.Errorf("prometheus %s query: %w%s", q.Name, err, errorDetail(err))
+		return nil, c.failed(name, err)
 	}
-	c.queriesTotal.WithLabelValues(q.Name, resultSuccess).Inc()
-	return samples, nil
+	c.queriesTotal.WithLabelValues(name, resultSuccess).Inc()
+	return value, nil
+}
+
+func (c *Client) warn(name string, warnings, infos []string) {
+	if len(warnings) > 0 || len(infos) > 0 {
+		c.logger.Warn("Prometheus answered with warnings", "query", name, "warnings", warnings, "infos", infos)
+	}
+}
+
+// failed counts a failed query and names it in the error. A query counted
+// as a success whose answer then fails to parse counts as both.
+func (c *Client) failed(name string, err error) error {
+	c.queriesTotal.WithLabelValues(name, resultError).Inc()
+	return fmt.Errorf("prometheus %s query: %w%s", name, err, errorDetail(err))
 }
 
 // errorDetail returns what the body of an error answer said, because the API

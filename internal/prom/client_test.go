@@ -87,6 +87,10 @@ func queriesTotalText(httpOK, httpErr, tcpOK, tcpErr int, conn ...int) string {
 	}
 	return fmt.Sprintf(`# HELP meshlock_prometheus_queries_total PromQL queries sent to Prometheus, by query and result.
 # TYPE meshlock_prometheus_queries_total counter
+meshlock_prometheus_queries_total{query="edge_range",result="error"} 0
+meshlock_prometheus_queries_total{query="edge_range",result="success"} 0
+meshlock_prometheus_queries_total{query="history",result="error"} 0
+meshlock_prometheus_queries_total{query="history",result="success"} 0
 meshlock_prometheus_queries_total{query="http",result="error"} %d
 meshlock_prometheus_queries_total{query="http",result="success"} %d
 meshlock_prometheus_queries_total{query="tcp",result="error"} %d

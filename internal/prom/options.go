@@ -14,9 +14,12 @@ import (
 
 // Defaults that validate fills in for zero values.
 const (
-	DefaultWindow           = time.Minute
-	DefaultQueryTimeout     = 10 * time.Second
-	DefaultMaxResponseBytes = 16 << 20
+	DefaultWindow       = time.Minute
+	DefaultQueryTimeout = 10 * time.Second
+	// DefaultHistoryQueryTimeout bounds a look-back query, which reads a
+	// day of raw samples.
+	DefaultHistoryQueryTimeout = 2 * time.Minute
+	DefaultMaxResponseBytes    = 16 << 20
 )
 
 // Options for the creation of a Client. URL and Registerer are mandatory;
@@ -42,6 +45,11 @@ type Options struct {
 
 	// QueryTimeout bounds each query. Zero means DefaultQueryTimeout.
 	QueryTimeout time.Duration
+
+	// HistoryQueryTimeout bounds each look-back query (a day of the past,
+	// or an edge's chart). Zero means DefaultHistoryQueryTimeout, and never
+	// less than QueryTimeout.
+	HistoryQueryTimeout time.Duration
 
 	// MaxResponseBytes caps the size of one answer; a larger answer is an
 	// error and is never read into memory whole. Zero means
@@ -92,6 +100,12 @@ func (o *Options) validate() error {
 	}
 	if o.QueryTimeout < 0 {
 		return fmt.Errorf("query timeout %s: must not be negative", o.QueryTimeout)
+	}
+	if o.HistoryQueryTimeout == 0 {
+		o.HistoryQueryTimeout = max(DefaultHistoryQueryTimeout, o.QueryTimeout)
+	}
+	if o.HistoryQueryTimeout < 0 {
+		return fmt.Errorf("history query timeout %s: must not be negative", o.HistoryQueryTimeout)
 	}
 
 	if o.MaxResponseBytes == 0 {

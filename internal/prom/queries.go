@@ -74,6 +74,13 @@ type querySpec struct {
 	Query
 	protocol func(model.Metric) string
 	measure  string // graph.Measure*
+	// metric is the Istio counter it reads; history groups its series by
+	// historyBy, and counts a client's report only without response flags
+	// when clientFlags is set (requests and connections: a flagged one never
+	// reached the server, or was answered by the client's own proxy).
+	metric      string
+	historyBy   []string
+	clientFlags bool
 }
 
 // TCP bytes are asked for in both directions, so that a client that only
@@ -94,21 +101,25 @@ func querySpecs(window time.Duration) []querySpec {
 			Query:    Query{Name: QueryHTTP, PromQL: rateQuery("istio_requests_total", httpLabels, w)},
 			protocol: requestProtocol,
 			measure:  graph.MeasureRequests,
+			metric:   "istio_requests_total", historyBy: append(historyLabels(), "request_protocol"), clientFlags: true,
 		},
 		{
 			Query:    Query{Name: QueryTCP, PromQL: rateQuery("istio_tcp_sent_bytes_total", edgeLabels, w)},
 			protocol: tcp,
 			measure:  graph.MeasureBytes,
+			metric:   "istio_tcp_sent_bytes_total", historyBy: historyLabels(),
 		},
 		{
 			Query:    Query{Name: QueryTCPReceived, PromQL: rateQuery("istio_tcp_received_bytes_total", edgeLabels, w)},
 			protocol: tcp,
 			measure:  graph.MeasureBytes,
+			metric:   "istio_tcp_received_bytes_total", historyBy: historyLabels(),
 		},
 		{
 			Query:    Query{Name: QueryTCPConnections, PromQL: rateQuery("istio_tcp_connections_opened_total", connLabels, w)},
 			protocol: tcp,
 			measure:  graph.MeasureConnections,
+			metric:   "istio_tcp_connections_opened_total", historyBy: historyLabels(), clientFlags: true,
 		},
 	}
 }

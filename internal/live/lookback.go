@@ -1,0 +1,308 @@
+// The look-back: reads the past from Prometheus in chunks (newest first, off the refresh path),
+// then keeps it current with one small query a minute, and hands the loop the merged history
+// and how far it reaches. Stateless: a restart or another replica reads the same.
+
+package live
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"log/slog"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/common/model"
+
+	"github.com/meshlock/meshlock/internal/graph"
+)
+
+// HistoryQuerier reads the past (internal/prom's Client.History): every
+// series' volume over (end-rng, end] and its last time seen, to step.
+type HistoryQuerier interface {
+	History(ctx context.Context, end time.Time, rng, step time.Duration) ([]graph.HistorySample, error)
+}
+
+// LookbackOptions configures a Lookback.
+type LookbackOptions struct {
+	Querier HistoryQuerier
+	// Window is how far back to look: at least a minute, whole minutes.
+	Window time.Duration
+	Logger *slog.Logger
+	// Now is the clock. Default time.Now.
+	Now func() time.Time
+	// RetryAfter is the first wait after a failed query, doubling up to
+	// five minutes. Default 10s.
+	RetryAfter time.Duration
+}
+
+// Steps of the look-back. A chunk is read with one query whose subquery
+// step is seedStep (288 steps a day: last times to five minutes); after the
+// seed, one query a minute (keepStep) keeps it current. The live window
+// covers the minute in between.
+const (
+	maxChunk  = 24 * time.Hour
+	keepStep  = time.Minute
+	seedSteps = 288
+)
+
+// ErrLookbackWindow is a window a Lookback cannot use.
+var ErrLookbackWindow = errors.New("the look-back must be a whole number of minutes, at least 1m")
+
+// Lookback holds the history of the last Window.
+type Lookback struct {
+	opts     LookbackOptions
+	chunk    time.Duration // a bucket's length, a multiple of seedStep
+	seedStep time.Duration
+	changes  chan struct{}
+
+	mu      sync.Mutex
+	buckets map[int64]*bucket // by chunk index: start = index × chunk
+	seeded  bool
+	from    time.Time // start of the oldest bucket read (so far)
+	end     time.Time // history is known up to here
+	err     error
+	merged  []graph.HistorySample
+	dirty   bool
+}
+
+type bucket struct {
+	recs map[graph.Sample]*graph.HistorySample
+}
+
+// NewLookback checks the options; Run reads the past.
+func NewLookback(opts LookbackOptions) (*Lookback, error) {
+	if opts.Querier == nil {
+		return nil, errors.New("live: a look-back needs a Querier")
+	}
+	if opts.Window < time.Minute || opts.Window%time.Minute != 0 {
+		return nil, ErrLookbackWindow
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.RetryAfter <= 0 {
+		opts.RetryAfter = 10 * time.Second
+	}
+	chunk := min(opts.Window, maxChunk)
+	step := max(keepStep, (chunk / seedSteps).Truncate(time.Minute))
+	chunk = (chunk + step - 1) / step * step
+	return &Lookback{opts: opts, chunk: chunk, seedStep: step, changes: make(chan struct{}, 1),
+		buckets: map[int64]*bucket{}}, nil
+}
+
+// FormatLookback writes a look-back in days where it is whole days (7d,
+// not PromQL's 1w), else as PromQL does (36h, 90m).
+func FormatLookback(d time.Duration) string {
+	const day = 24 * time.Hour
+	if d > 0 && d%day == 0 {
+		return strconv.FormatInt(int64(d/day), 10) + "d"
+	}
+	return model.Duration(d).String()
+}
+
+// Changes tells that the history holds something new.
+func (l *Lookback) Changes() <-chan struct{} { return l.changes }
+
+// Run reads the past, newest chunk first, then keeps the history current
+// each minute, until ctx ends. A failed query is retried with backoff; what
+// was read stays.
+func (l *Lookback) Run(ctx context.Context) {
+	seedEnd := l.opts.Now().UTC().Truncate(l.seedStep)
+	l.mu.Lock()
+	l.end, l.from = seedEnd, seedEnd
+	l.mu.Unlock()
+	first := l.index(seedEnd.Add(-l.opts.Window))
+	for k := l.index(seedEnd.Add(-time.Nanosecond)); k >= first; k-- {
+		start := time.Unix(0, 0).UTC().Add(time.Duration(k) * l.chunk)
+		end := start.Add(l.chunk)
+		if end.After(seedEnd) {
+			end = seedEnd
+		}
+		if !l.retry(ctx, func() error { return l.read(ctx, k, start, end, l.seedStep, true) }) {
+			return
+		}
+	}
+	l.mu.Lock()
+	l.seeded = true
+	l.dirty = true
+	l.mu.Unlock()
+	l.notify()
+
+	ticker := time.NewTicker(keepStep)
+	defer ticker.Stop()
+	for {
+		l.keep(ctx)
+		select {
+		case <-ctx.Done():
+			return
+		case <-ticker.C:
+		}
+	}
+}
+
+// keep reads the minutes since the history's end, in one query that stays
+// inside one chunk.
+func (l *Lookback) keep(ctx context.Context) {
+	now := l.opts.Now().UTC().Truncate(keepStep)
+	l.mu.Lock()
+	start := l.end
+	l.mu.Unlock()
+	if !now.After(start) {
+		return
+	}
+	k := l.index(start)
+	end := now
+	if boundary := time.Unix(0, 0).UTC().Add(time.Duration(k+1) * l.chunk); end.After(boundary) {
+		end = boundary
+	}
+	if err := l.read(ctx, k, start, end, keepStep, false); err != nil && ctx.Err() == nil {
+		l.opts.Logger.Warn("look-back: could not read the last minutes; retrying next minute", "error", err)
+	}
+}
+
+// retry runs fn until it succeeds or ctx ends (false).
+func (l *Lookback) retry(ctx context.Context, fn func() error) bool {
+	wait := l.opts.RetryAfter
+	for {
+		err := fn()
+		if err == nil {
+			return true
+		}
+		if ctx.Err() != nil {
+			return false
+		}
+		l.opts.Logger.Warn("look-back: a query of the past failed; retrying", "error", err, "in", wait)
+		select {
+		case <-ctx.Done():
+			return false
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 5*time.Minute)
+	}
+}
+
+// read queries (start, end] and adds it to chunk k's bucket.
+func (l *Lookback) read(ctx context.Context, k int64, start, end time.Time, step time.Duration, seed bool) error {
+	samples, err := l.opts.Querier.History(ctx, end, end.Sub(start), step)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.err = err
+	if err != nil {
+		l.dirty = true // the error shows
+		l.notify()
+		return err
+	}
+	b := l.buckets[k]
+	if b == nil {
+		b = &bucket{recs: map[graph.Sample]*graph.HistorySample{}}
+		l.buckets[k] = b
+	}
+	for i := range samples {
+		s := &samples[i]
+		rec := b.recs[s.Sample]
+		if rec == nil {
+			rec = &graph.HistorySample{Sample: s.Sample}
+			b.recs[s.Sample] = rec
+		}
+		rec.Volume += s.Volume
+		if s.LastSeen.After(rec.LastSeen) {
+			rec.LastSeen = s.LastSeen
+		}
+	}
+	if seed {
+		l.from = start
+	} else {
+		l.end = end
+		l.prune(end)
+	}
+	l.dirty = true
+	l.notify()
+	return nil
+}
+
+// prune drops the chunks that ended before the look-back; l.mu is held.
+func (l *Lookback) prune(now time.Time) {
+	oldest := l.index(now.Add(-l.opts.Window))
+	for k := range l.buckets {
+		if k < oldest {
+			delete(l.buckets, k)
+		}
+	}
+	if start := time.Unix(0, 0).UTC().Add(time.Duration(oldest) * l.chunk); l.seeded && l.from.Before(start) {
+		l.from = start
+	}
+}
+
+func (l *Lookback) notify() {
+	select {
+	case l.changes <- struct{}{}:
+	default:
+	}
+}
+
+func (l *Lookback) index(t time.Time) int64 {
+	return int64(t.Sub(time.Unix(0, 0)) / l.chunk)
+}
+
+// Current is the history merged over every chunk, and its state. The
+// slice is shared: callers must not modify it.
+func (l *Lookback) Current() ([]graph.HistorySample, graph.Lookback) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.dirty {
+		l.merged = l.mergeLocked()
+		l.dirty = false
+	}
+	status := graph.Lookback{Window: FormatLookback(l.opts.Window), State: graph.LookbackLoading}
+	if l.seeded {
+		status.State = graph.LookbackReady
+	}
+	if !l.end.IsZero() && l.from.Before(l.end) {
+		from, to := l.from, l.end
+		status.From, status.To = &from, &to
+	}
+	if l.err != nil {
+		status.Error = l.err.Error()
+	}
+	return l.merged, status
+}
+
+func (l *Lookback) mergeLocked() []graph.HistorySample {
+	index := map[graph.Sample]int{}
+	var out []graph.HistorySample
+	for _, b := range l.buckets {
+		for key, rec := range b.recs {
+			i, ok := index[key]
+			if !ok {
+				index[key] = len(out)
+				out = append(out, *rec)
+				continue
+			}
+			out[i].Volume += rec.Volume
+			if rec.LastSeen.After(out[i].LastSeen) {
+				out[i].LastSeen = rec.LastSeen
+			}
+		}
+	}
+	// One order, so that the sums a build makes are the same each time.
+	slices.SortFunc(out, func(a, b graph.HistorySample) int { return compareSamples(&a.Sample, &b.Sample) })
+	return out
+}
+
+func compareSamples(a, b *graph.Sample) int {
+	return cmp.Or(
+		strings.Compare(a.Reporter, b.Reporter), strings.Compare(a.Protocol, b.Protocol), strings.Compare(a.Measure, b.Measure),
+		strings.Compare(a.Source.Namespace, b.Source.Namespace), strings.Compare(a.Source.Workload, b.Source.Workload),
+		strings.Compare(a.Source.Principal, b.Source.Principal),
+		strings.Compare(a.Destination.Namespace, b.Destination.Namespace), strings.Compare(a.Destination.Workload, b.Destination.Workload),
+		strings.Compare(a.Destination.Principal, b.Destination.Principal),
+		strings.Compare(a.Service.Namespace, b.Service.Namespace), strings.Compare(a.Service.Name, b.Service.Name),
+		strings.Compare(a.Security, b.Security), strings.Compare(a.Outcome, b.Outcome))
+}

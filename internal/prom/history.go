@@ -1,0 +1,230 @@
+// The look-back's queries: per series of edge labels, the volume over a period and the last
+// time it carried traffic (one union query per period), and an edge's rate and mTLS share over
+// time for the page's chart (one range query, on demand).
+
+package prom
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+	"time"
+
+	v1 "github.com/prometheus/client_golang/api/prometheus/v1"
+	"github.com/prometheus/common/model"
+
+	"github.com/meshlock/meshlock/internal/graph"
+)
+
+// Names of the look-back's queries in meshlock_prometheus_queries_total.
+const (
+	QueryHistory   = "history"
+	QueryEdgeRange = "edge_range"
+)
+
+// historyLabels are the edge labels minus the destination's principal,
+// which no judgement over the look-back reads.
+func historyLabels() []string {
+	out := make([]string, 0, len(edgeLabels))
+	for _, l := range edgeLabels {
+		if l != "destination_principal" {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+// termLabel tells the terms of a union query apart: "<query>:<kind>".
+const termLabel = "meshlock_term"
+
+// Kinds of a history term.
+const (
+	termVolume = "volume"
+	termLast   = "last"
+)
+
+// HistoryQuery is the one query that answers, for the period of length rng
+// ending at its evaluation time, every series' volume (increase()) and the
+// last moment, to a step's precision, it carried traffic. That moment is
+// the last subquery step at which the series increased over two steps (so
+// that an increase between two steps is never lost), or at which it was
+// born: Envoy creates a counter at its first request, so a caller that sent
+// a few requests and went away can leave a series that never increases.
+// Its cost is one read of the period's raw samples of the four Istio
+// counters, twice (increase() and the subquery), whatever the step.
+func HistoryQuery(rng, step time.Duration) string {
+	specs := querySpecs(time.Minute) // the window plays no part here
+	terms := make([]string, 0, 2*len(specs))
+	r, s, s2 := FormatWindow(rng), FormatWindow(step), FormatWindow(2*step)
+	for _, q := range specs {
+		by := strings.Join(q.historyBy, ", ")
+		var volume, last []string
+		for _, sel := range historySelectors(q) {
+			volume = append(volume, fmt.Sprintf("sum by (%s) (increase(%s[%s]))", by, sel, r))
+			last = append(last,
+				fmt.Sprintf("timestamp(sum by (%s) (increase(%s[%s])) > 0)", by, sel, s2),
+				fmt.Sprintf("timestamp(count by (%s) ((%s > 0) unless %s offset %s))", by, sel, sel, s))
+		}
+		terms = append(terms,
+			withTerm(strings.Join(volume, " or "), q.Name+":"+termVolume),
+			withTerm(fmt.Sprintf("max_over_time((%s)[%s:%s])", strings.Join(last, " or "), r, s), q.Name+":"+termLast))
+	}
+	return strings.Join(terms, " or ")
+}
+
+// historySelectors are the client side (without response flags where they
+// mean the request never reached a server) and the server side.
+func historySelectors(q querySpec) []string {
+	client := `reporter="source"`
+	if q.clientFlags {
+		client += `, response_flags="-"`
+	}
+	return []string{
+		fmt.Sprintf("%s{%s}", q.metric, client),
+		fmt.Sprintf(`%s{reporter=~"destination|waypoint"}`, q.metric),
+	}
+}
+
+func withTerm(expr, term string) string {
+	return fmt.Sprintf(`label_replace(%s, "%s", "%s", "", "")`, expr, termLabel, term)
+}
+
+// History runs HistoryQuery for the period (end-rng, end].
+func (c *Client) History(ctx context.Context, end time.Time, rng, step time.Duration) ([]graph.HistorySample, error) {
+	value, err := c.query(ctx, QueryHistory, HistoryQuery(rng, step), end, c.historyTimeout)
+	if err != nil {
+		return nil, err
+	}
+	out, err := parseHistory(value)
+	if err != nil {
+		return nil, c.failed(QueryHistory, err)
+	}
+	return out, nil
+}
+
+// parseHistory merges a series' volume and last time into one sample.
+func parseHistory(value model.Value) ([]graph.HistorySample, error) {
+	vector, ok := value.(model.Vector)
+	if !ok || value == nil {
+		return nil, fmt.Errorf("history answer is not a vector")
+	}
+	specs := map[string]querySpec{}
+	for _, q := range querySpecs(time.Minute) {
+		specs[q.Name] = q
+	}
+	index := map[graph.Sample]int{}
+	var out []graph.HistorySample
+	for _, s := range vector {
+		if s == nil || s.Histogram != nil {
+			continue
+		}
+		v := float64(s.Value)
+		if math.IsNaN(v) || math.IsInf(v, 0) || v < 0 {
+			continue
+		}
+		name, kind, _ := strings.Cut(string(s.Metric[termLabel]), ":")
+		q, ok := specs[name]
+		if !ok {
+			continue
+		}
+		sample, ok := istioSample(s.Metric, q.protocol(s.Metric), q.measure, 0)
+		if !ok {
+			continue
+		}
+		i, seen := index[sample]
+		if !seen {
+			i = len(out)
+			index[sample] = i
+			out = append(out, graph.HistorySample{Sample: sample})
+		}
+		switch kind {
+		case termVolume:
+			out[i].Volume += v
+		case termLast:
+			whole, frac := math.Modf(v)
+			if at := time.Unix(int64(whole), int64(frac*1e9)).UTC(); at.After(out[i].LastSeen) {
+				out[i].LastSeen = at
+			}
+		}
+	}
+	return out, nil
+}
+
+// EdgeRange asks for the rate of every series into a destination (a
+// Service by name, else a workload by name; the graph picks the edge) at
+// each step of [from, to], each rate over max(step, window) so that no
+// traffic between steps is missed and a short step still has samples.
+func (c *Client) EdgeRange(ctx context.Context, target graph.RangeTarget, from, to time.Time, step time.Duration) ([]graph.SampleStep, error) {
+	var match string
+	switch {
+	case target.Service != "":
+		match = "destination_service_name=" + quote(target.Service)
+	case target.Workload != "":
+		match = "destination_workload=" + quote(target.Workload)
+	default:
+		return nil, errors.New("an edge's range needs a destination")
+	}
+	window := FormatWindow(max(step, c.window))
+	specs := querySpecs(c.window)
+	terms := make([]string, len(specs))
+	for i, q := range specs {
+		terms[i] = withTerm(fmt.Sprintf("sum by (%s) (rate(%s{%s, %s}[%s]))",
+			strings.Join(q.historyBy, ", "), q.metric, reporterSelector, match, window), q.Name)
+	}
+	queryCtx, cancel := context.WithTimeout(ctx, c.historyTimeout)
+	defer cancel()
+	value, warnings, infos, err := c.api.QueryRange(queryCtx, strings.Join(terms, " or "), v1.Range{Start: from, End: to, Step: step})
+	c.warn(QueryEdgeRange, warnings, infos)
+	if err != nil {
+		return nil, c.failed(QueryEdgeRange, err)
+	}
+	matrix, ok := value.(model.Matrix)
+	if !ok {
+		return nil, c.failed(QueryEdgeRange, fmt.Errorf("answer is a %s, want a matrix", value.Type()))
+	}
+	c.queriesTotal.WithLabelValues(QueryEdgeRange, resultSuccess).Inc()
+	return rangeSteps(matrix, specs), nil
+}
+
+// rangeSteps regroups a matrix by time, in time order.
+func rangeSteps(matrix model.Matrix, specs []querySpec) []graph.SampleStep {
+	byName := map[string]querySpec{}
+	for _, q := range specs {
+		byName[q.Name] = q
+	}
+	index := map[model.Time]int{}
+	var out []graph.SampleStep
+	for _, series := range matrix {
+		q, ok := byName[string(series.Metric[termLabel])]
+		if !ok {
+			continue
+		}
+		for _, p := range series.Values {
+			v := float64(p.Value)
+			if math.IsNaN(v) || math.IsInf(v, 0) || v < 0 {
+				continue
+			}
+			sample, ok := istioSample(series.Metric, q.protocol(series.Metric), q.measure, v)
+			if !ok {
+				continue
+			}
+			i, seen := index[p.Timestamp]
+			if !seen {
+				i = len(out)
+				index[p.Timestamp] = i
+				out = append(out, graph.SampleStep{T: p.Timestamp.Time().UTC()})
+			}
+			out[i].Samples = append(out[i].Samples, sample)
+		}
+	}
+	slices.SortFunc(out, func(a, b graph.SampleStep) int { return a.T.Compare(b.T) })
+	return out
+}
+
+// quote writes a PromQL string literal.
+func quote(v string) string {
+	return `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`).Replace(v) + `"`
+}

@@ -214,7 +214,7 @@ func newApp(ctx context.Context, cfg config, src sources, registry *prometheus.R
 		return nil, err
 	}
 	handler, err := web.NewHandler(web.Options{
-		Charts: charts,
+		Charts:   charts,
 		BasePath: cfg.BasePath, Registry: registry, Graph: refresher, Stream: hub,
 		AllowEnforce: cfg.AllowEnforce, Enforcer: enforcer, Auth: auth, TrustedOrigins: cfg.TrustedOrigins,
 		FrameAncestors: cfg.FrameAncestors, MetricsElsewhere: cfg.MetricsAddr != "",

@@ -40,6 +40,28 @@ var BookinfoMTLSRules []byte
 // Prometheus scraping Envoy every second would see it.
 const scrapeEvery = time.Second
 
+// The demo starts with an hour of past, scraped every 15 s.
+const (
+	backfill       = time.Hour
+	backfillScrape = 15 * time.Second
+	// BackupRuns is how long the nightly backup job ran, from the start
+	// of the past hour: it is idle when the dashboard opens.
+	BackupRuns = 10 * time.Minute
+)
+
+// Topology is bookinfo plus a backup CronJob (with a sidecar) that called
+// ratings in plaintext during the first minutes of the backfilled hour and
+// stopped: the caller the look-back remembers and the rate window forgets.
+func Topology() meshsim.Topology {
+	t := meshsim.Bookinfo()
+	t.Workloads = append(t.Workloads, meshsim.Workload{
+		Name: "nightly-backup", Namespace: "default", Kind: meshsim.KindCronJob, ServiceAccount: "nightly-backup",
+		Labels: map[string]string{"app": "nightly-backup"}, Sidecar: true,
+	})
+	t.Callers = append(t.Callers, meshsim.Caller{From: "default/nightly-backup", To: "default/ratings", Port: 9080, Rate: 2, Until: BackupRuns})
+	return t
+}
+
 // Env is a running demo world.
 type Env struct {
 	Kube          kubernetes.Interface
@@ -55,7 +77,8 @@ type Env struct {
 
 // Start builds the world as the seed exercise begins: bookinfo with auto
 // mTLS off and bookinfo's DestinationRules without TLS (every edge open),
-// plus the legacy caller without a sidecar. It backfills one minute of
+// plus the legacy caller without a sidecar and a backup job that ran in the
+// past hour (see Topology). It backfills that hour of
 // traffic so rates exist at once, then keeps the mesh running until ctx
 // ends; Close waits for it.
 func Start(ctx context.Context, logger *slog.Logger) (*Env, error) {
@@ -74,7 +97,7 @@ func Start(ctx context.Context, logger *slog.Logger) (*Env, error) {
 			return nil, err
 		}
 	}
-	env.Mesh, err = meshsim.New(meshsim.Options{Topology: meshsim.Bookinfo(), Istio: env.Istio, AutoMTLS: false, Logger: logger})
+	env.Mesh, err = meshsim.New(meshsim.Options{Topology: Topology(), Istio: env.Istio, AutoMTLS: false, Logger: logger})
 	if err != nil {
 		return nil, err
 	}
@@ -89,9 +112,11 @@ func Start(ctx context.Context, logger *slog.Logger) (*Env, error) {
 		return nil, err
 	}
 
+	// The past hour, scraped every 15 s as a real Prometheus would, holds
+	// the backup job's run; the live mesh then moves every second.
 	now := time.Now()
-	for i := 60; i > 0; i-- {
-		if err := env.advance(now.Add(-time.Duration(i) * scrapeEvery)); err != nil {
+	for at := now.Add(-backfill); at.Before(now); at = at.Add(backfillScrape) {
+		if err := env.advance(at, backfillScrape); err != nil {
 			env.prom.Close()
 			return nil, err
 		}
@@ -115,7 +140,7 @@ func Start(ctx context.Context, logger *slog.Logger) (*Env, error) {
 			case <-ctx.Done():
 				return
 			case now := <-ticker.C:
-				if err := env.advance(now); err != nil {
+				if err := env.advance(now, scrapeEvery); err != nil {
 					logger.Warn("demo: scrape failed", "error", err)
 				}
 			}
@@ -124,9 +149,9 @@ func Start(ctx context.Context, logger *slog.Logger) (*Env, error) {
 	return env, nil
 }
 
-// advance moves the mesh on by one scrape interval and stores the scrape at ts.
-func (env *Env) advance(ts time.Time) error {
-	env.Mesh.Tick(scrapeEvery)
+// advance moves the mesh on by d and stores the scrape at ts.
+func (env *Env) advance(ts time.Time, d time.Duration) error {
+	env.Mesh.Tick(d)
 	rec := httptest.NewRecorder()
 	env.Mesh.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
 	if rec.Code != http.StatusOK {

@@ -35,7 +35,7 @@ type Prometheus struct {
 }
 
 // NewPrometheus opens a TSDB in a fresh temporary folder (removed by Close)
-// that keeps one hour of samples, without a write-ahead log: the demo's
+// that keeps two hours of samples, without a write-ahead log: the demo's
 // data need not survive a restart.
 func NewPrometheus(logger *slog.Logger) (*Prometheus, error) {
 	dir, err := os.MkdirTemp("", "meshlock-demo-tsdb-")
@@ -44,7 +44,7 @@ func NewPrometheus(logger *slog.Logger) (*Prometheus, error) {
 	}
 	opts := tsdb.DefaultOptions()
 	opts.WALSegmentSize = -1
-	opts.RetentionDuration = int64(time.Hour / time.Millisecond)
+	opts.RetentionDuration = int64(2 * time.Hour / time.Millisecond)
 	db, err := tsdb.Open(dir, logger, nil, opts, nil)
 	if err != nil {
 		os.RemoveAll(dir)

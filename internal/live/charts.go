@@ -69,7 +69,7 @@ func (c *Charts) Edge(ctx context.Context, edge graph.Edge, target graph.Node) (
 		return EdgeChart{}, errors.New("this edge's target has no series of its own")
 	}
 	step := max(time.Second, (c.opts.Period / time.Duration(c.opts.Points)).Truncate(time.Second))
-	to := c.opts.Now().UTC().Truncate(step)
+	to := c.opts.Now().UTC().Truncate(time.Second) // the chart ends now
 	from := to.Add(-c.opts.Period)
 	steps, err := c.opts.Ranger.EdgeRange(ctx, rt, from, to, step)
 	if err != nil {

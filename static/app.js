@@ -49,6 +49,9 @@ Object.defineProperty(window, 'meshlock', {
     get selected() {
       return state.selected ? { ...state.selected } : null;
     },
+    get showIdle() {
+      return state.showIdle;
+    },
   }),
   configurable: false,
   writable: false,
@@ -60,7 +63,7 @@ createHeader(store);
 const graph = createGraphView(store);
 createFindings(store);
 createTables(store);
-createPanel(store);
+createPanel(store, { request });
 const activity = createActivity({ request });
 createEnforce(store, { request, graph, activity });
 const stream = createStream(store);

@@ -1,14 +1,27 @@
 // meshlock's enforce dialog: a button with data-enforce (the mesh in the
 // header, a namespace or a service in the side panel) opens it; it shows
-// the plan of a server-side dry run (each object's line diff, the live
-// callers it would cut, highlighted on the graph through the store) and
+// the plan of a server-side dry run (each object's line diff, the callers
+// it would cut, live or seen in the look-back, highlighted on the graph
+// through the store, idle ones drawn for the preview) and
 // applies exactly that plan (its planId), or shows the new plan when the
 // cluster changed meanwhile (409).
 
 import { errorText, unreachableText } from './api.mjs';
 import { $, h, page } from './dom.js';
-import { formatRate } from './format.mjs';
-import { applyState, breakEdgeId, diffStats, enforceRequest, enforceTarget, foldDiff, lineDiff, planSummary, scopeLabel } from './plan.mjs';
+import { normalizeLookback } from './model.mjs';
+import {
+  applyState,
+  breakEdgeId,
+  breaksText,
+  breakView,
+  diffStats,
+  enforceRequest,
+  enforceTarget,
+  foldDiff,
+  lineDiff,
+  planSummary,
+  scopeLabel,
+} from './plan.mjs';
 
 // createEnforce wires the dialog; request is the API client, graph the
 // graph view (isDrawn), activity the activity list (announce).
@@ -104,6 +117,35 @@ export function createEnforce(store, { request, graph, activity }) {
     return id === 'unknown' ? 'unknown (outside the mesh)' : id;
   }
 
+  // breakItem: one caller, "now <rate>" or idle with when it was last seen,
+  // and what it sent over the look-back.
+  function breakItem(b, lookback) {
+    const id = breakEdgeId(b);
+    const v = breakView(b, { edge: store.state.edgesById.get(id), lookback });
+    return h(
+      'li',
+      { class: v.idle ? 'break-idle-row' : '', dataset: { testid: 'enforce-break', edgeId: id, idle: String(v.idle) } },
+      h('span', { class: 'break-edge' }, `${endpointText(b.source)} → ${endpointText(b.target)}`),
+      ' ',
+      h('span', { class: 'tag', text: b.protocol || '?' }),
+      ' ',
+      v.idle
+        ? [
+            h('span', { class: 'badge-idle', dataset: { testid: 'break-idle' }, title: 'Sends nothing now; seen in the look-back', text: 'idle' }),
+            h(
+              'span',
+              { class: 'break-seen', dataset: { testid: 'break-last-seen' } },
+              ' — ',
+              v.lastSeen.datetime ? h('time', { datetime: v.lastSeen.datetime, title: v.lastSeen.when, text: v.lastSeen.text }) : v.lastSeen.text,
+              v.lastSeen.when ? ` (${v.lastSeen.when})` : '',
+            ),
+          ]
+        : h('span', { class: 'break-rate', text: v.rate }),
+      v.volume ? h('span', { class: 'break-volume', dataset: { testid: 'break-volume' }, text: ` · ${v.volume}` }) : '',
+      b.reason ? h('span', { class: 'break-reason', text: ` — ${b.reason}` }) : '',
+    );
+  }
+
   function renderBreaks(plan) {
     const box = $('#enforce-breaks');
     if (!box) return;
@@ -112,34 +154,28 @@ export function createEnforce(store, { request, graph, activity }) {
       return;
     }
     const breaks = plan.breaks || [];
+    // The plan says how far back the server looked; an older one does not,
+    // and the snapshot's look-back is the next best guess.
+    const lookback = plan.lookback ? normalizeLookback(plan.lookback) : store.state.snapshot?.lookback || null;
+    const t = breaksText(breaks, lookback);
+    const head = [
+      h('p', { class: 'enforce-lookback', dataset: { testid: 'enforce-lookback', state: t.state } }, t.scope),
+      t.warn
+        ? h('p', { class: 'lookback-warning', role: 'status', dataset: { testid: 'enforce-lookback-warning' } }, h('span', { 'aria-hidden': 'true', text: '⚠ ' }), t.warn)
+        : '',
+    ];
     if (!breaks.length) {
-      box.replaceChildren(h('p', { class: 'breaks-none', dataset: { testid: 'enforce-no-breaks' } }, h('span', { 'aria-hidden': 'true', text: '✓ ' }), 'No live caller would be cut.'));
+      box.replaceChildren(...head, h('p', { class: 'breaks-none', dataset: { testid: 'enforce-no-breaks' } }, h('span', { 'aria-hidden': 'true', text: '✓ ' }), t.none));
       return;
     }
     const onGraph = breaks.some((b) => graph.isDrawn(breakEdgeId(b)));
     box.replaceChildren(
-      h(
-        'p',
-        { class: 'breaks-warn' },
-        h('span', { 'aria-hidden': 'true', text: '⚠ ' }),
-        `${breaks.length} live caller${breaks.length === 1 ? '' : 's'} would be cut off`,
-        onGraph ? ' (marked ✂ on the graph):' : ':',
-      ),
+      ...head,
+      h('p', { class: 'breaks-warn' }, h('span', { 'aria-hidden': 'true', text: '⚠ ' }), t.headline, onGraph ? ' (marked ✂ on the graph):' : ':'),
       h(
         'ul',
         { class: 'breaks' },
-        breaks.map((b) =>
-          h(
-            'li',
-            { dataset: { testid: 'enforce-break', edgeId: breakEdgeId(b) } },
-            h('span', { class: 'break-edge' }, `${endpointText(b.source)} → ${endpointText(b.target)}`),
-            ' ',
-            h('span', { class: 'tag', text: b.protocol || '?' }),
-            ' ',
-            h('span', { class: 'break-rate', text: formatRate(b.rate, b.protocol) }),
-            b.reason ? h('span', { class: 'break-reason', text: ` — ${b.reason}` }) : '',
-          ),
-        ),
+        breaks.map((b) => breakItem(b, lookback)),
       ),
     );
   }

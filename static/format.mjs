@@ -2,9 +2,10 @@
 // node policies, with no DOM. The rules web/page.go also needs (for the
 // page without JavaScript) are checked against one shared table of cases,
 // testdata/formatting.json, by static/test/format.test.mjs and
-// web/page_test.go alike.
+// web/page_test.go alike; those of the look-back (times, volumes) only the
+// script writes, and format.test.mjs checks them alone.
 
-import { STATUSES, finite, normalizePosture } from './model.mjs';
+import { STATUSES, finite, isIdle, normalizePosture } from './model.mjs';
 
 export const SHARE_SEPARATOR = ' · ';
 
@@ -64,16 +65,19 @@ export function formatNumber(v) {
 // formatRate: req/s for HTTP and gRPC, bytes/s (SI multiples) for TCP.
 export function formatRate(rate, protocol) {
   if (!finite(rate)) return '—';
-  if (protocol === 'tcp') {
-    const units = ['B/s', 'kB/s', 'MB/s', 'GB/s'];
-    let i = 0;
-    while (rate >= 1000 && i < units.length - 1) {
-      rate /= 1000;
-      i++;
-    }
-    return `${formatNumber(rate)} ${units[i]}`;
-  }
+  if (protocol === 'tcp') return `${formatBytes(rate)}/s`;
   return `${formatNumber(rate)} req/s`;
+}
+
+// formatBytes: bytes with SI multiples ("512 B", "2.5 kB", "3.2 MB").
+export function formatBytes(n) {
+  const units = ['B', 'kB', 'MB', 'GB'];
+  let i = 0;
+  while (n >= 1000 && i < units.length - 1) {
+    n /= 1000;
+    i++;
+  }
+  return `${formatNumber(n)} ${units[i]}`;
 }
 
 export function mtlsText(edge) {
@@ -128,7 +132,9 @@ export function badgeFor(edge, nodesById) {
   const failing = tlsFailureText(edge);
   let label = `${nodeName(edge.source, nodesById)} → ${nodeName(edge.target, nodesById)} (${edge.protocol}): ${statusPhrase({ ...edge, status })}`;
   if (failing) label += `; ${failing}`;
-  return { status, icon: `lock-${status}.svg`, text, label, tlsFailing: !!failing };
+  const idle = isIdle(edge);
+  if (idle) label += '; idle: no traffic now, seen in the look-back';
+  return { status, icon: `lock-${status}.svg`, text, label, tlsFailing: !!failing, idle };
 }
 
 // tlsFailureText: "failing at TLS handshake: 2.0 req/s" (connections/s for
@@ -225,4 +231,136 @@ export function emptyMessage(namespaces, snapshot) {
 // hasTime is false for Go's zero time, which the first stale snapshot carries.
 export function hasTime(generatedAt) {
   return !!generatedAt && !generatedAt.startsWith('0001-');
+}
+
+// ---- the look-back: times, spans, volumes ----
+
+// formatWhen: a moment as the viewer's clock says it, short ("Nov 24,
+// 14:00"); opts go to toLocaleString (the tests fix locale and timeZone).
+export function formatWhen(iso, { locale = [], ...opts } = {}) {
+  if (!isTime(iso)) return '—';
+  const d = new Date(iso);
+  return d.toLocaleString(locale, { month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit', ...opts });
+}
+
+// formatAgo: how long ago, coarse on purpose (a label that changes every
+// second would churn the graph's badges): "<1 min ago", "5 min ago",
+// "3 h ago", "2 d ago".
+export function formatAgo(ageMs) {
+  if (!finite(ageMs)) return '—';
+  const min = Math.floor(Math.max(0, ageMs) / 60000);
+  if (min < 1) return '<1 min ago';
+  if (min < 60) return `${min} min ago`;
+  if (min < 48 * 60) return `${Math.floor(min / 60)} h ago`;
+  return `${Math.floor(min / 1440)} d ago`;
+}
+
+// isTime: an RFC 3339 time that is not Go's zero time (a time.Time the
+// server could not fill).
+export const isTime = (iso) => typeof iso === 'string' && hasTime(iso) && !Number.isNaN(Date.parse(iso));
+
+// ago: formatAgo of a time (RFC 3339) seen from nowMs; '—' when invalid.
+export function ago(iso, nowMs) {
+  return isTime(iso) ? formatAgo(nowMs - Date.parse(iso)) : '—';
+}
+
+// formatSpan: a duration as the flags write it, the two largest parts:
+// "7d", "1d 2h", "3h 5m", "12m", "45s".
+export function formatSpan(ms) {
+  if (!finite(ms) || ms < 0) return '—';
+  if (ms < 60000) return `${Math.round(ms / 1000)}s`;
+  const min = Math.round(ms / 60000);
+  const parts = [
+    [Math.floor(min / 1440), 'd'],
+    [Math.floor((min % 1440) / 60), 'h'],
+    [min % 60, 'm'],
+  ];
+  const first = parts.findIndex(([n]) => n > 0);
+  return parts
+    .slice(first, first + 2)
+    .filter(([n]) => n > 0)
+    .map(([n, u]) => `${n}${u}`)
+    .join(' ');
+}
+
+// formatCount: a count with SI multiples ("950", "1.2k", "34.5M"); "<1"
+// for the fractions an extrapolated increase can give.
+export function formatCount(n) {
+  if (!finite(n)) return '—';
+  const a = Math.abs(n);
+  if (a === 0) return '0';
+  if (a < 1) return '<1';
+  if (Math.round(a) < 1000) return String(Math.round(n));
+  const units = ['k', 'M', 'G', 'T'];
+  let i = 0;
+  n /= 1000;
+  while (Math.abs(n) >= 1000 && i < units.length - 1) {
+    n /= 1000;
+    i++;
+  }
+  // 999.6 rounds up to a thousand: "1.0k", not "1.00k".
+  return `${formatNumber(Math.sign(n) * Math.max(Math.abs(n), 1))}${units[i]}`;
+}
+
+// formatVolume: what an edge carried over the look-back, in its unit
+// ("requests", "bytes", "connections"): "1.2k requests", "3.4 MB".
+export function formatVolume(volume, unit) {
+  if (!finite(volume)) return '—';
+  if (unit === 'bytes') return formatBytes(volume);
+  const noun = unit === 'connections' ? 'connection' : 'request';
+  return `${formatCount(volume)} ${noun}${volume === 1 ? '' : 's'}`;
+}
+
+// volumeShare: the mTLS share of a look-back's volume, null when it carried nothing.
+export function volumeShare(history) {
+  if (!history || !finite(history.volume) || history.volume <= 0 || !finite(history.mtlsVolume)) return null;
+  return Math.min(Math.max(history.mtlsVolume / history.volume, 0), 1);
+}
+
+// lookbackSpan names how far back the look-back reaches: its window when
+// ready ("7d"), what it covers so far while loading ("2d 3h"), '' else.
+export function lookbackSpan(lb) {
+  if (!lb || lb.state === 'off') return '';
+  if (lb.state === 'loading' && lb.from && lb.to) return formatSpan(Date.parse(lb.to) - Date.parse(lb.from));
+  return lb.window;
+}
+
+// lookbackView is the header's look-back indicator: its text, its title
+// (the period covered, the error), whether it warns, hidden without one
+// (an older server).
+export function lookbackView(lb, when = formatWhen) {
+  if (!lb) return { state: '', text: '', title: '', warn: false, hidden: true };
+  const period = lb.from && lb.to ? `from ${when(lb.from)} to ${when(lb.to)}` : '';
+  let text;
+  let title;
+  if (lb.state === 'off') {
+    text = 'Look-back off';
+    title = 'No look-back (--lookback=0): only the callers of the rate window are known.';
+  } else if (lb.state === 'loading') {
+    text = lb.from ? `Look-back loading (since ${when(lb.from)})…` : 'Look-back loading…';
+    title = `Reading the last ${lb.window || '?'} of traffic${period ? `; covered so far: ${period}` : ''}. Older callers may be missing until it is done.`;
+  } else {
+    text = `Look-back ${lb.window}`;
+    title = `Callers of the last ${lb.window} are known${period ? ` (${period})` : ''}, idle ones too.`;
+  }
+  if (lb.error) title += ` Look-back error: ${lb.error}`;
+  return { state: lb.state, text, title, warn: !!lb.error, hidden: false };
+}
+
+// historyView words an edge's look-back for the side panel: when it was
+// last seen, when traffic not proven mTLS last was, and its volume with
+// the mTLS share; null when the look-back knows nothing of it.
+export function historyView(edge, lookback, nowMs, when = formatWhen) {
+  const hs = edge?.history;
+  if (!hs || typeof hs !== 'object') return null;
+  const at = (iso) => ({ text: ago(iso, nowMs), title: when(iso), datetime: iso });
+  const span = lookbackSpan(lookback);
+  const share = volumeShare(hs);
+  const since = lookback?.state === 'loading' && lookback.from ? ` so far (since ${when(lookback.from)})` : span ? ` (${span})` : '';
+  return {
+    lastSeen: isTime(hs.lastSeen) ? at(hs.lastSeen) : { text: 'not known', title: '', datetime: '' },
+    plaintext: isTime(hs.plaintextLastSeen) ? at(hs.plaintextLastSeen) : { text: `no plaintext in the look-back${since}`, title: '', datetime: '' },
+    volume: `${formatVolume(hs.volume, hs.unit)}${share === null ? '' : `, ${formatPercent(share)} mTLS`}${span ? ` over ${span}` : ''}`,
+    idle: isIdle(edge),
+  };
 }

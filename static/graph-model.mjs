@@ -1,9 +1,10 @@
 // meshlock's graph in Cytoscape.js's terms, with no DOM: the stylesheet
-// (status by colour and line style, kinds by shape) and the elements for a
+// (status by colour and line style, idle edges dashed and light, kinds by
+// shape) and the elements for a
 // snapshot's namespaces, nodes and edges. graph-view.js hands them to
 // Cytoscape; static/test/graph-model.test.mjs checks them under Node.
 
-import { OUTSIDE_GROUP, STATUSES, groupOf } from './model.mjs';
+import { OUTSIDE_GROUP, STATUSES, groupOf, isIdle } from './model.mjs';
 import { displayName, tlsFailureText } from './format.mjs';
 
 const COLORS = { locked: '#1e7b34', mixed: '#b35c00', open: '#c0262d', unknown: '#6b7280' };
@@ -92,6 +93,12 @@ export function graphStyle() {
       style: { 'line-color': COLORS.unknown, 'target-arrow-color': COLORS.unknown, 'line-style': 'solid', opacity: 0.75 },
     },
     {
+      // Idle (seen in the look-back only): dashed and light whatever the
+      // status, which the colour still tells.
+      selector: 'edge.idle',
+      style: { 'line-style': 'dashed', 'line-dash-pattern': [3, 6], opacity: 0.45, width: 1.5 },
+    },
+    {
       // Handshakes failing: a red outline around whatever the status line is.
       selector: 'edge.tlsfail',
       style: { 'line-outline-width': 2, 'line-outline-color': COLORS.open, 'target-arrow-color': COLORS.open },
@@ -109,6 +116,8 @@ export function graphStyle() {
       selector: 'edge.breaks',
       style: { 'underlay-color': '#c0262d', 'underlay-opacity': 0.4, 'underlay-padding': 7, 'z-index': 20 },
     },
+    // An idle caller the plan would cut must stand out as much as a live one.
+    { selector: 'edge.idle.breaks', style: { opacity: 0.9 } },
   ];
 }
 
@@ -149,7 +158,7 @@ export function edgeElement(e, breaks = new Set()) {
   return {
     group: 'edges',
     data: { id: e.id, source: e.source, target: e.target, width: edgeWidth(e) },
-    classes: `${STATUSES.includes(e.status) ? e.status : 'unknown'}${tlsFailureText(e) ? ' tlsfail' : ''}${breaks.has(e.id) ? ' breaks' : ''}`,
+    classes: `${STATUSES.includes(e.status) ? e.status : 'unknown'}${isIdle(e) ? ' idle' : ''}${tlsFailureText(e) ? ' tlsfail' : ''}${breaks.has(e.id) ? ' breaks' : ''}`,
   };
 }
 

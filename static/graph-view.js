@@ -1,12 +1,14 @@
 // meshlock's graph view: Cytoscape.js draws the snapshot (laid out again
 // only when the set of nodes changes), and a padlock button per edge sits
 // over the canvas at the edge's midpoint. It follows the store's snapshot,
-// selection and breaks; taps select through the store.
+// selection, idle toggle and breaks; taps select through the store. Idle
+// edges are drawn only when asked for, when selected (a finding may name
+// one), or when the open enforce plan would cut them.
 
 import { $, h, icon } from './dom.js';
 import { badgeFor } from './format.mjs';
 import { edgeElement, graphStyle, groupElements, nodeElement } from './graph-model.mjs';
-import { layoutKey } from './model.mjs';
+import { isIdle, layoutKey, shownEdges } from './model.mjs';
 
 // createGraphView draws into #graph and #badges; isDrawn(id) tells whether
 // an edge has its padlock on the graph.
@@ -67,13 +69,14 @@ export function createGraphView(store) {
   }
 
   // draw brings Cytoscape to the snapshot. The layout runs only when the
-  // set of nodes changes; status and rate changes restyle in place.
+  // set of nodes changes; status and rate changes restyle in place, and
+  // showing or hiding idle edges (edges only) keeps the layout too.
   function draw() {
-    if (!cy) return;
+    if (!cy || !state.snapshot) return;
     const snapshot = state.snapshot;
     const key = layoutKey(snapshot);
     const endpoints = new Set(snapshot.nodes.map((n) => n.id));
-    const edges = snapshot.edges.filter((e) => endpoints.has(e.source) && endpoints.has(e.target));
+    const edges = shownEdges(snapshot.edges, state.showIdle, keptEdges()).filter((e) => endpoints.has(e.source) && endpoints.has(e.target));
     cy.batch(() => {
       const want = new Set();
       for (const g of groupElements(snapshot)) {
@@ -113,6 +116,13 @@ export function createGraphView(store) {
     }
     syncBadges(edges);
     syncSelection();
+  }
+
+  // keptEdges: the idle edges drawn whatever the toggle says.
+  function keptEdges() {
+    const keep = new Set(state.breakEdges);
+    if (state.selected?.kind === 'edge') keep.add(state.selected.id);
+    return keep;
   }
 
   function runLayout(fit) {
@@ -157,18 +167,6 @@ export function createGraphView(store) {
     for (const [id, el] of badgeEls) el.classList.toggle('selected', store.isSelected('edge', id));
   }
 
-  // showBreaks highlights on the graph the edges the plan would cut.
-  function showBreaks() {
-    if (cy) {
-      cy.batch(() => {
-        cy.edges().forEach((e) => {
-          e.toggleClass('breaks', state.breakEdges.has(e.id()));
-        });
-      });
-    }
-    for (const [id, el] of badgeEls) el.classList.toggle('breaks', state.breakEdges.has(id));
-  }
-
   // ---- padlock badges (HTML over the canvas) ----
 
   function syncBadges(edges) {
@@ -192,7 +190,7 @@ export function createGraphView(store) {
         el.dataset.status = b.status;
         el.dataset.text = b.text;
         el.dataset.tlsFailing = String(b.tlsFailing);
-        el.className = `padlock padlock-${b.status}${b.tlsFailing ? ' tlsfail' : ''}`;
+        el.className = `padlock padlock-${b.status}${b.tlsFailing ? ' tlsfail' : ''}${b.idle ? ' idle' : ''}`;
         el.setAttribute('aria-label', b.label);
         el.title = b.label;
         el.replaceChildren(
@@ -235,9 +233,43 @@ export function createGraphView(store) {
     }
   }
 
+  // The idle toggle (in the graph's toolbar) shows idle edges in the graph
+  // and the table alike; it works without the graph library too.
+  const idleToggle = $('#toggle-idle');
+  idleToggle?.addEventListener('change', () => store.setShowIdle(idleToggle.checked));
+
+  function renderIdleToggle() {
+    if (!idleToggle) return;
+    const lb = state.snapshot?.lookback;
+    const n = state.snapshot ? state.snapshot.edges.filter(isIdle).length : 0;
+    const label = idleToggle.closest('label');
+    if (label) label.hidden = !lb && n === 0; // a server without a look-back
+    idleToggle.checked = state.showIdle;
+    idleToggle.disabled = lb?.state === 'off' && n === 0;
+    const count = $('#idle-count');
+    if (count) count.textContent = `(${n})`;
+    if (label) {
+      label.title = idleToggle.disabled
+        ? 'The look-back is off: no caller is known beyond the rate window.'
+        : `Show the ${n} edge${n === 1 ? '' : 's'} with no traffic now that the look-back${lb?.window ? ` (${lb.window})` : ''} has seen, dashed`;
+    }
+  }
+
   init();
   store.subscribe('snapshot', draw);
-  store.subscribe('selection', (_, detail) => showSelection(detail));
-  store.subscribe('breaks', showBreaks);
+  store.subscribe('snapshot', renderIdleToggle);
+  store.subscribe('idle', renderIdleToggle);
+  let drawnSelectedIdle = false; // the selection drew an idle edge the toggle hides
+  store.subscribe('selection', (_, detail) => {
+    const sel = state.selected;
+    const idleNow = sel?.kind === 'edge' && isIdle(state.edgesById.get(sel.id));
+    if (!state.showIdle && (idleNow || drawnSelectedIdle)) draw();
+    drawnSelectedIdle = idleNow;
+    showSelection(detail);
+  });
+  // The edges a plan would cut are highlighted, idle ones drawn for the
+  // preview even while the toggle hides them: both redraw.
+  store.subscribe('breaks', draw);
+  store.subscribe('idle', draw);
   return { isDrawn: (id) => badgeEls.has(id) };
 }

@@ -1,10 +1,10 @@
 // meshlock's header: the mTLS shares and the counts of the server's
-// posture, the data's time and freshness, the banners (stale data, a lost
-// stream), the empty-graph message and the namespace selector, drawn into
-// the skeleton web/page.templ renders.
+// posture, the data's time and freshness, the look-back's state, the
+// banners (stale data, a lost stream), the empty-graph message and the
+// namespace selector, drawn into the skeleton web/page.templ renders.
 
 import { $, h } from './dom.js';
-import { emptyMessage, formatFreshness, hasTime, postureView, SHARE_SEPARATOR } from './format.mjs';
+import { emptyMessage, formatFreshness, hasTime, lookbackView, postureView, SHARE_SEPARATOR } from './format.mjs';
 import { STATUSES, namespacesOf, withNamespaces } from './model.mjs';
 
 export function createHeader(store) {
@@ -54,9 +54,32 @@ export function createHeader(store) {
       }
     }
     tickFreshness();
+    renderLookback();
     renderBanners();
     renderNamespaceOptions();
     renderEmpty();
+  }
+
+  // renderLookback: "Look-back 7d", "Look-back loading (since …)…" or off;
+  // the period covered and any error in its title, the error also in words
+  // for screen readers behind a ⚠.
+  function renderLookback() {
+    const el = $('[data-testid="lookback"]');
+    if (!el) return;
+    const v = lookbackView(state.snapshot.lookback);
+    const error = state.snapshot.lookback?.error || '';
+    el.hidden = v.hidden;
+    el.dataset.state = v.state;
+    el.title = v.title;
+    el.classList.toggle('warn', v.warn);
+    if (el.dataset.text === v.text && el.dataset.error === error) return;
+    el.dataset.text = v.text;
+    el.dataset.error = error;
+    el.replaceChildren(
+      v.text,
+      v.warn ? h('span', { class: 'lookback-warn', 'aria-hidden': 'true', text: ' ⚠' }) : '',
+      v.warn ? h('span', { class: 'sr-only', text: ` (look-back error: ${error})` }) : '',
+    );
   }
 
   function tickFreshness() {

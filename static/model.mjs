@@ -1,6 +1,7 @@
 // meshlock's pure snapshot logic: no DOM, no network. The snapshot as the
 // server sends it (normalized, deltas applied in the server's order), the
-// posture of a subset of edges, grouping, URLs, sorting and filtering.
+// posture of a subset of edges, grouping, URLs, sorting and filtering, the
+// look-back and its idle edges.
 // format.mjs words what this computes; static/test/ tests both with
 // `node --test static/`.
 
@@ -35,6 +36,7 @@ export function normalizeSnapshot(s) {
     stale: !!s.stale,
     error: s.error ?? '',
     posture: normalizePosture(s.posture),
+    lookback: normalizeLookback(s.lookback),
     nodes: [...(s.nodes || [])].sort(byID),
     edges: [...(s.edges || [])].sort(byID),
     findings: [...(s.findings || [])].sort(compareFindings),
@@ -51,7 +53,8 @@ function applyList(current, changed, removed, compare) {
 
 // applyDelta returns the snapshot that delta turns s into, as the server's
 // graph.Apply does: upsert nodes, edges and findings by id, delete the
-// removed ids, take the header (the posture comes whole with every delta).
+// removed ids, take the header (the posture and the look-back come whole
+// with every delta).
 // s is not modified.
 export function applyDelta(s, d) {
   return {
@@ -60,6 +63,7 @@ export function applyDelta(s, d) {
     stale: !!d.stale,
     error: d.error ?? '',
     posture: d.posture ? normalizePosture(d.posture) : s.posture,
+    lookback: d.lookback ? normalizeLookback(d.lookback) : s.lookback,
     nodes: applyList(s.nodes, d.nodes, d.removedNodes, byID),
     edges: applyList(s.edges, d.edges, d.removedEdges, byID),
     findings: applyList(s.findings, d.findings, d.removedFindings, compareFindings),
@@ -86,13 +90,41 @@ export function normalizePosture(p) {
   return { http: normalizeShare(p?.http, 'req/s'), tcp: normalizeShare(p?.tcp, 'B/s'), counts };
 }
 
+export const LOOKBACK_STATES = ['loading', 'ready', 'off'];
+
+// normalizeLookback: the look-back the snapshot (or an enforce plan)
+// reports, null from a server without one. An unknown state counts as off,
+// so that the page never claims callers it may not have looked for.
+export function normalizeLookback(lb) {
+  if (!lb || typeof lb !== 'object') return null;
+  const time = (x) => (typeof x === 'string' && !x.startsWith('0001-') && !Number.isNaN(Date.parse(x)) ? x : null);
+  return {
+    window: typeof lb.window === 'string' ? lb.window : '',
+    state: LOOKBACK_STATES.includes(lb.state) ? lb.state : 'off',
+    from: time(lb.from),
+    to: time(lb.to),
+    error: typeof lb.error === 'string' ? lb.error : '',
+  };
+}
+
+// isIdle: an edge known from the look-back only (no traffic in the rate window).
+export const isIdle = (e) => e?.idle === true;
+
+// shownEdges: the edges the graph and the table show, idle ones only when
+// asked (or when kept, as the callers an enforce plan would cut).
+export function shownEdges(edges, showIdle, keep = new Set()) {
+  return showIdle ? edges : edges.filter((e) => !isIdle(e) || keep.has(e.id));
+}
+
 // postureOf sums edges as graph.ComputePosture does on the server, for a
 // subset of the snapshot's edges (the whole snapshot's comes computed):
 // HTTP and gRPC in requests/s, TCP in bytes/s, never added together; an
-// edge of unknown status counts in unknownRate only.
+// edge of unknown status counts in unknownRate only. Idle edges are left
+// out, as the server leaves them out.
 export function postureOf(edges) {
   const p = normalizePosture(null);
   for (const e of edges) {
+    if (isIdle(e)) continue;
     const status = STATUSES.includes(e.status) ? e.status : 'unknown';
     p.counts[status]++;
     // Invalid rates are left out rather than poisoning the sums.
@@ -172,14 +204,15 @@ export function backoffDelay(attempt) {
 
 const STATUS_RANK = { open: 0, mixed: 1, unknown: 2, locked: 3 };
 
-// sortEdges orders table rows by a column; ties by edge id.
+// sortEdges orders table rows by a column; ties by edge id. Idle edges
+// rank below every live rate.
 export function sortEdges(edges, key, dir) {
   const sign = dir === 'descending' ? -1 : 1;
   const value = {
     source: (e) => e.source,
     target: (e) => e.target,
     protocol: (e) => e.protocol,
-    rate: (e) => (finite(e.rate) ? e.rate : -1),
+    rate: (e) => (isIdle(e) ? -2 : finite(e.rate) ? e.rate : -1),
     mtls: (e) => (e.status === 'unknown' || !finite(e.mtlsRatio) ? -1 : e.mtlsRatio),
     status: (e) => STATUS_RANK[e.status] ?? 4,
   }[key] || ((e) => e.id);
@@ -213,12 +246,12 @@ export function findingsForNode(snapshot, nodeID) {
   return snapshot.findings.filter((f) => (f.nodes || []).includes(nodeID));
 }
 
-// traffic sums the edges into (direction "in") or out of a node per unit,
-// with the mTLS share of each: [{unit: 'req/s', rate, share, known}].
+// traffic sums the live edges into (direction "in") or out of a node per
+// unit, with the mTLS share of each: [{unit: 'req/s', rate, share, known}].
 export function traffic(snapshot, nodeID, direction) {
   const groups = new Map();
   for (const e of snapshot.edges) {
-    if ((direction === 'in' ? e.target : e.source) !== nodeID) continue;
+    if ((direction === 'in' ? e.target : e.source) !== nodeID || isIdle(e)) continue;
     const unit = e.protocol === 'tcp' ? 'tcp' : 'req';
     const g = groups.get(unit) || { unit, rate: 0, knownRate: 0, secure: 0, edges: 0 };
     g.edges++;
@@ -237,6 +270,11 @@ export function traffic(snapshot, nodeID, direction) {
     edges: g.edges,
     share: g.knownRate > 0 ? g.secure / g.knownRate : null,
   }));
+}
+
+// idleCount counts the idle edges into (direction "in") or out of a node.
+export function idleCount(snapshot, nodeID, direction) {
+  return snapshot.edges.filter((e) => isIdle(e) && (direction === 'in' ? e.target : e.source) === nodeID).length;
 }
 
 // namespacesOf lists the namespaces of the nodes, sorted.

@@ -1,7 +1,8 @@
 // meshlock's side panel: the details of what is selected (an edge, a
 // service or workload, a namespace, a finding) in words, with the findings
 // that name it and, with --allow-enforce, the buttons that open the enforce
-// dialog for its service and namespace. Redrawn with every snapshot.
+// dialog for its service and namespace; for an edge, what the look-back
+// saw of it and its history chart (history.js). Redrawn with every snapshot.
 
 import { $, h, icon, keepFocus, page } from './dom.js';
 import { findingButton, SEV_ICON } from './findings.js';
@@ -13,6 +14,8 @@ import {
   displayName,
   formatPercent,
   formatRate,
+  historyView,
+  lookbackSpan,
   mtlsText,
   nodeName,
   peerAuthText,
@@ -21,13 +24,16 @@ import {
   statusPhrase,
   tlsFailureText,
 } from './format.mjs';
-import { findingsForEdge, findingsForNode, postureOf, traffic } from './model.mjs';
+import { createHistory } from './history.js';
+import { findingsForEdge, findingsForNode, idleCount, isIdle, postureOf, traffic } from './model.mjs';
 
-export function createPanel(store) {
+// createPanel draws #side-panel; request is the API client (the history).
+export function createPanel(store, { request }) {
   const { state } = store;
+  const history = createHistory({ request });
 
   function row(label, ...value) {
-    return [h('dt', { text: label }), h('dd', {}, ...value)];
+    return [h('dt', {}, label), h('dd', {}, ...value)];
   }
 
   function nodeLink(id) {
@@ -77,6 +83,24 @@ export function createPanel(store) {
     return c.rule ? `${destinationRuleText(c.tls)} (${c.rule})` : destinationRuleText(c.tls);
   }
 
+  // lookbackRows: when the look-back last saw the edge, when traffic not
+  // proven mTLS last was, and its volume; or why it knows nothing of it.
+  function lookbackRows(e, lb) {
+    if (!lb || lb.state === 'off') return [];
+    const v = historyView(e, lb, Date.now());
+    if (!v) {
+      // A live edge can be newer than the look-back's last read.
+      const none = lb.state === 'loading' ? 'still loading: nothing known of this edge yet' : 'nothing recorded of this edge yet';
+      return row('Look-back', h('span', { class: 'muted', dataset: { testid: 'edge-no-history' }, text: none }));
+    }
+    const when = (x, testid) => (x.datetime ? h('time', { datetime: x.datetime, title: x.title, dataset: { testid }, text: x.text }) : h('span', { dataset: { testid }, text: x.text }));
+    return [
+      ...row('Last seen', when(v.lastSeen, 'edge-last-seen')),
+      ...row(h('span', { title: 'Traffic not proven mutual TLS: plaintext, or of unknown security' }, 'Plaintext last seen'), when(v.plaintext, 'edge-plaintext-last-seen')),
+      ...row('Volume', h('span', { dataset: { testid: 'edge-volume' }, text: v.volume })),
+    ];
+  }
+
   function render() {
     const panel = $('#side-panel');
     if (!panel) return;
@@ -99,6 +123,8 @@ export function createPanel(store) {
         title.append(`${nodeName(e.source, state.nodesById)} → ${nodeName(e.target, state.nodesById)} `, h('span', { class: 'tag', text: e.protocol.toUpperCase() }));
         const dst = state.nodesById.get(e.target);
         const failing = tlsFailureText(e);
+        const idle = isIdle(e);
+        const lb = s.lookback;
         parts.push(
           failing
             ? h('p', { class: 'tls-failure', role: 'alert', dataset: { testid: 'edge-tls-failure' } }, h('span', { 'aria-hidden': 'true', text: '⚠ ' }), failing)
@@ -106,9 +132,16 @@ export function createPanel(store) {
           h(
             'dl',
             { class: 'facts' },
-            row('Status', h('span', { class: `status status-${b.status}` }, icon(b.status), ` ${statusPhrase(e)}`)),
-            row('Rate', `${formatRate(e.rate, e.protocol)} (window ${s.window || '?'})`, e.protocol === 'tcp' ? h('span', { class: 'muted', text: ' bytes sent and received' }) : ''),
+            row(
+              'Status',
+              h('span', { class: `status status-${b.status}` }, icon(b.status), ` ${statusPhrase(e)}`),
+              idle ? h('span', { class: 'muted', text: ' (its traffic in the look-back)' }) : '',
+            ),
+            idle
+              ? row('Rate', h('span', { class: 'tag tag-idle', dataset: { testid: 'edge-idle' }, text: 'idle' }), ` no traffic in the last ${s.window || '?'}`)
+              : row('Rate', `${formatRate(e.rate, e.protocol)} (window ${s.window || '?'})`, e.protocol === 'tcp' ? h('span', { class: 'muted', text: ' bytes sent and received' }) : ''),
             row('mTLS share', mtlsText(e)),
+            lookbackRows(e, lb),
             row('Protocol', e.protocol),
             row('From', nodeLink(e.source)),
             row('To', nodeLink(e.target)),
@@ -117,6 +150,8 @@ export function createPanel(store) {
             row('Client TLS', edgeClientTLS(e, dst)),
             row('Server PeerAuth', !dst ? '—' : dst.kind === 'gateway' ? GATEWAY_PEER_AUTH_TEXT : peerAuthText(dst.peerAuthentication)),
           ),
+          // The chart is asked for once per edge opened, not per snapshot.
+          lb && lb.state !== 'off' ? history.element(e.id, { heading: `Over the look-back (${lookbackSpan(lb) || lb.window})` }) : '',
           h('h3', { text: 'Findings' }),
           findingsBlock(findingsForEdge(s, e.id)),
           enforceBlock(dst),
@@ -156,8 +191,14 @@ export function createPanel(store) {
           ['out', 'Outbound'],
         ]) {
           const t = traffic(s, n.id, dir);
+          const idleN = idleCount(s, n.id, dir);
           facts.push(
-            row(label, t.length ? t.map((x, i) => [i ? '; ' : '', `${formatRate(x.rate, x.protocol)}, ${shareText(x.share)} (${x.edges} edge${x.edges === 1 ? '' : 's'})`]) : 'none'),
+            row(
+              label,
+              t.length ? t.map((x, i) => [i ? '; ' : '', `${formatRate(x.rate, x.protocol)}, ${shareText(x.share)} (${x.edges} edge${x.edges === 1 ? '' : 's'})`]) : 'none',
+              // Idle edges carry nothing now; they matter to what enforcing would cut.
+              idleN ? h('span', { class: 'muted', text: `; ${idleN} idle (seen in the look-back only)` }) : '',
+            ),
           );
         }
         parts.push(h('dl', { class: 'facts' }, facts), h('h3', { text: 'Findings' }), findingsBlock(findingsForNode(s, n.id)), enforceBlock(n));

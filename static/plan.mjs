@@ -1,6 +1,10 @@
 // meshlock's pure logic for enforcing mTLS: the enforce request, the plan's
-// summary and diff, whether Apply may be pressed, the recorded actions and
-// their undo. No DOM, no network: enforce.js and activity.js draw it.
+// summary and diff, whether Apply may be pressed, the callers it would cut
+// (live or idle, over the look-back), the recorded actions and their undo.
+// No DOM, no network: enforce.js and activity.js draw it.
+
+import { ago, formatRate, formatVolume, formatWhen, isTime, lookbackSpan } from './format.mjs';
+import { finite } from './model.mjs';
 
 export const ENFORCE_MODES = [
   { value: 'destinationrule', label: 'DestinationRule ISTIO_MUTUAL (client side)' },
@@ -146,6 +150,58 @@ export function foldDiff(diff, context = 3) {
 // breakEdgeId is the graph's id of the edge a plan would cut.
 export function breakEdgeId(b) {
   return `${b.source}->${b.target}:${b.protocol}`;
+}
+
+// breakUnit is the unit of a break's volume: its own when the server
+// names it, else that of its edge's history, else the protocol's (TCP
+// counts bytes).
+export function breakUnit(b, edge) {
+  return b.unit || edge?.history?.unit || (b.protocol === 'tcp' ? 'bytes' : 'requests');
+}
+
+// breakView words one caller a plan would cut: "now 0.5 req/s", or idle
+// and when it was last seen; its volume over the look-back. edge is the
+// snapshot's edge (for the unit), lookback the plan's.
+export function breakView(b, { edge = null, lookback = null, now = Date.now(), when = formatWhen } = {}) {
+  const idle = b.idle === true;
+  const seen = isTime(b.lastSeen) ? b.lastSeen : '';
+  const span = lookbackSpan(lookback);
+  return {
+    idle,
+    rate: idle ? '' : `now ${formatRate(b.rate, b.protocol)}`,
+    lastSeen: idle ? { text: seen ? `last seen ${ago(seen, now)}` : 'last seen: not known', when: seen ? when(seen) : '', datetime: seen } : null,
+    volume: finite(b.volume) ? `${formatVolume(b.volume, breakUnit(b, edge))}${span ? ` over ${span}` : ''}` : '',
+  };
+}
+
+// breaksText says how far back the plan looked for callers (scope), warns
+// while the look-back is loading or failed (warn), and heads the list
+// (headline, or none when no caller would be cut).
+export function breaksText(breaks, lookback, when = formatWhen) {
+  const lb = lookback;
+  const n = breaks.length;
+  const idle = breaks.filter((b) => b.idle === true).length;
+  const callers = `${n} caller${n === 1 ? '' : 's'}`;
+  let scope;
+  let warn = '';
+  let headline;
+  let none;
+  if (!lb || lb.state === 'off') {
+    scope = lb ? 'Live callers only (look-back off).' : 'Live callers only.';
+    headline = `${n} live caller${n === 1 ? '' : 's'} would be cut off`;
+    none = 'No live caller would be cut.';
+  } else if (lb.state === 'loading') {
+    scope = lb.from ? `Callers seen since ${when(lb.from)}: the look-back so far.` : 'Live callers, and those the look-back has read so far.';
+    warn = `The look-back (${lb.window || '?'}) is still loading: older callers may be missing.`;
+    headline = `${callers} would be cut off${idle ? ` (${n - idle} live, ${idle} idle)` : ''}`;
+    none = 'No caller seen so far would be cut.';
+  } else {
+    scope = `Callers seen in the last ${lb.window}${lb.from ? ` (since ${when(lb.from)})` : ''}.`;
+    headline = `${callers} would be cut off${idle ? ` (${n - idle} live, ${idle} idle)` : ''}`;
+    none = `No caller seen in the last ${lb.window} would be cut.`;
+  }
+  if (lb?.error) warn = [warn, `Look-back error: ${lb.error}`].filter(Boolean).join(' ');
+  return { scope, warn, headline, none, state: lb?.state || '' };
 }
 
 // actionScopeLabel describes a recorded action: "namespace default · DestinationRule ISTIO_MUTUAL (client side)".

@@ -1,6 +1,7 @@
 // meshlock's store: the one place the page's state lives (the snapshot and
-// its indexes, the selection, the table's sort and status filter, the
-// namespace filter, the connection, the edges an enforce plan would cut)
+// its indexes, the selection, the table's sort and status filter, whether
+// idle edges show, the namespace filter, the connection, the edges an
+// enforce plan would cut)
 // and the topics the views subscribe to. No DOM: static/test/state.test.mjs
 // runs it under Node.
 //
@@ -8,6 +9,7 @@
 //   snapshot    a new snapshot (from the page or the stream)
 //   selection   state.selected changed; detail {center}: centre the graph on it
 //   table       the sort or the status filter changed
+//   idle        showIdle changed (the graph and the table show idle edges or not)
 //   namespaces  the namespace filter changed (the stream restarts)
 //   connection  connected, ready or reconnectAt changed
 //   reconnect   someone asked to reconnect now
@@ -24,6 +26,8 @@ export function createStore({ namespaces = [] } = {}) {
     selected: null, // {kind: 'edge'|'node'|'namespace'|'finding', id}
     sort: { key: 'source', dir: 'ascending' },
     statusFilter: new Set(STATUSES),
+    // Idle edges (known from the look-back only) are hidden until asked for.
+    showIdle: false,
     connected: false,
     ready: false, // a snapshot from the stream has been drawn
     reconnectAt: 0, // when the next attempt is due (0: not waiting)
@@ -85,6 +89,12 @@ export function createStore({ namespaces = [] } = {}) {
       const only = state.statusFilter.size === 1 && state.statusFilter.has(status);
       state.statusFilter = only ? new Set(STATUSES) : new Set([status]);
       notify('table');
+    },
+
+    setShowIdle(on) {
+      if (state.showIdle === !!on) return;
+      state.showIdle = !!on;
+      notify('idle');
     },
 
     setNamespaces(list) {

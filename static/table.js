@@ -1,11 +1,12 @@
 // meshlock's tables: the edge table (sortable by each column, filtered by
-// status, rows selectable by click, Enter or Space, arrows between rows)
+// status, idle rows only with the idle toggle, rows selectable by click,
+// Enter or Space, arrows between rows)
 // and the node table (each service and workload's policy and ports), both
 // drawn from the store's snapshot into the tbodies web/page.templ renders.
 
 import { $, h, icon } from './dom.js';
-import { badgeFor, formatRate, mtlsText, nodeName, nodeRow, statusPhrase } from './format.mjs';
-import { filterEdges, sortEdges } from './model.mjs';
+import { ago, badgeFor, formatRate, formatWhen, isTime, mtlsText, nodeName, nodeRow, statusPhrase } from './format.mjs';
+import { filterEdges, isIdle, shownEdges, sortEdges } from './model.mjs';
 
 // rowKeys makes a table's rows work from the keyboard: Enter or Space
 // selects, the arrows move between rows.
@@ -47,25 +48,37 @@ export function createTables(store) {
     const tbody = $('#edge-rows');
     const snapshot = state.snapshot;
     if (!tbody || !snapshot) return;
-    const rows = sortEdges(filterEdges(snapshot.edges, state.statusFilter), state.sort.key, state.sort.dir);
+    const byStatus = filterEdges(snapshot.edges, state.statusFilter);
+    const rows = sortEdges(shownEdges(byStatus, state.showIdle), state.sort.key, state.sort.dir);
+    const now = Date.now();
     redrawRows(
       tbody,
       'edge-row',
       'edgeId',
       rows.map((e) => {
         const b = badgeFor(e, state.nodesById);
+        const idle = isIdle(e);
+        const seen = idle && isTime(e.history?.lastSeen) ? `last seen ${ago(e.history.lastSeen, now)}` : '';
         return h(
           'tr',
           {
             tabindex: '0',
-            'aria-label': `${nodeName(e.source, state.nodesById)} → ${nodeName(e.target, state.nodesById)}, ${e.protocol}, ${statusPhrase(e)}`,
-            dataset: { testid: 'edge-row', edgeId: e.id, status: b.status },
-            class: store.isSelected('edge', e.id) ? 'selected' : '',
+            'aria-label': `${nodeName(e.source, state.nodesById)} → ${nodeName(e.target, state.nodesById)}, ${e.protocol}, ${idle ? `idle${seen ? `, ${seen}` : ''}, ` : ''}${statusPhrase(e)}`,
+            dataset: { testid: 'edge-row', edgeId: e.id, status: b.status, ...(idle ? { idle: 'true' } : {}) },
+            class: [store.isSelected('edge', e.id) ? 'selected' : '', idle ? 'idle' : ''].filter(Boolean).join(' '),
           },
           endpointCell(state, e.source),
           endpointCell(state, e.target),
           h('td', { text: e.protocol }),
-          h('td', { class: 'num', text: formatRate(e.rate, e.protocol) }),
+          // Where an idle edge's rate would be (0): when it was last seen.
+          idle
+            ? h(
+                'td',
+                { class: 'num', dataset: { testid: 'edge-idle' }, title: seen ? `Last seen ${formatWhen(e.history.lastSeen)}` : undefined },
+                h('span', { class: 'tag tag-idle', text: 'idle' }),
+                seen ? ` ${seen}` : '',
+              )
+            : h('td', { class: 'num', text: formatRate(e.rate, e.protocol) }),
           h('td', { class: 'num', text: mtlsText(e) }),
           h('td', { class: `status status-${b.status}` }, icon(b.status), ` ${b.status}`),
         );
@@ -74,7 +87,12 @@ export function createTables(store) {
     $('#edges-count').textContent = rows.length === snapshot.edges.length ? String(rows.length) : `${rows.length} of ${snapshot.edges.length}`;
     const none = $('#edges-none');
     none.hidden = rows.length > 0;
-    none.textContent = snapshot.edges.length ? 'No edge has the statuses picked above.' : 'No traffic between the services shown.';
+    const hiddenIdle = byStatus.length - shownEdges(byStatus, false).length;
+    none.textContent = !snapshot.edges.length
+      ? 'No traffic between the services shown.'
+      : byStatus.length && hiddenIdle
+        ? `No live traffic here: ${hiddenIdle} idle edge${hiddenIdle === 1 ? ' is' : 's are'} hidden ("Show idle callers" shows them).`
+        : 'No edge has the statuses picked above.';
     for (const th of document.querySelectorAll('#edge-table th[data-sort-key]')) {
       th.setAttribute('aria-sort', th.dataset.sortKey === state.sort.key ? state.sort.dir : 'none');
     }
@@ -141,5 +159,6 @@ export function createTables(store) {
     renderNodes();
   });
   store.subscribe('table', renderEdges);
+  store.subscribe('idle', renderEdges);
   store.subscribe('selection', showSelection);
 }

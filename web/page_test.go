@@ -266,6 +266,33 @@ func TestPageShell(t *testing.T) {
 	if n := doc.Find(`#status-filter input[name="status"][checked]`).Length(); n != 4 {
 		t.Errorf("%d statuses checked in the filter, want 4", n)
 	}
+	// The look-back: the idle toggle (a checkbox, unchecked: idle edges are
+	// hidden until asked for) with its label, the header's state (empty and
+	// hidden until the script reads the snapshot's), the legend's idle line.
+	toggle := testid(doc, "toggle-idle")
+	if toggle.Length() != 1 || goquery.NodeName(toggle) != "input" || toggle.AttrOr("type", "") != "checkbox" {
+		t.Errorf("toggle-idle: %d (<%s type=%q>), want one checkbox", toggle.Length(), goquery.NodeName(toggle), toggle.AttrOr("type", ""))
+	}
+	if _, checked := toggle.Attr("checked"); checked {
+		t.Error("toggle-idle is checked on load")
+	}
+	if label := doc.Find(`label[for="toggle-idle"]`); label.Length() != 1 || !strings.Contains(text(label), "Show idle callers") || label.Closest(".graph-tools").Length() != 1 {
+		t.Errorf("toggle-idle's label: %q", text(label))
+	}
+	lookback := testid(doc, "lookback")
+	if _, hidden := lookback.Attr("hidden"); lookback.Length() != 1 || !hidden || strings.TrimSpace(lookback.Text()) != "" {
+		t.Errorf("lookback: %d elements, %q: want one empty hidden container", lookback.Length(), text(lookback))
+	}
+	for _, id := range []string{"idle-count", "legend-idle"} {
+		if testid(doc, id).Length() != 1 {
+			t.Errorf("data-testid=%s: %d elements, want 1", id, testid(doc, id).Length())
+		}
+	}
+	for _, id := range []string{"edge-history", "edge-history-chart", "break-idle", "enforce-lookback"} {
+		if n := testid(doc, id).Length(); n != 0 {
+			t.Errorf("%d data-testid=%s in the server's HTML: the script draws them", n, id)
+		}
+	}
 }
 
 // TestPagePlainView: inside <noscript>, every edge and every finding of the
@@ -468,7 +495,7 @@ func TestPageEmbed(t *testing.T) {
 	if testid(doc, "page-title").Length() != 0 || doc.Find("header, nav, h1, .skip").Length() != 0 {
 		t.Error("embed=1 keeps the page chrome")
 	}
-	for _, id := range []string{"posture-mtls-share", "count-locked", "namespace-select", "freshness", "graph", "side-panel", "findings", "edge-table"} {
+	for _, id := range []string{"posture-mtls-share", "count-locked", "namespace-select", "freshness", "lookback", "toggle-idle", "graph", "side-panel", "findings", "edge-table"} {
 		if testid(doc, id).Length() != 1 {
 			t.Errorf("embed=1 lacks %s", id)
 		}

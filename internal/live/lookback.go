@@ -67,6 +67,9 @@ type Lookback struct {
 	err     error
 	merged  []graph.HistorySample
 	dirty   bool
+	// recent are the live window's sightings after end: until a query
+	// covers them, a caller that just went quiet is still in the history.
+	recent map[graph.Sample]time.Time
 }
 
 type bucket struct {
@@ -94,7 +97,7 @@ func NewLookback(opts LookbackOptions) (*Lookback, error) {
 	step := max(keepStep, (chunk / seedSteps).Truncate(time.Minute))
 	chunk = (chunk + step - 1) / step * step
 	return &Lookback{opts: opts, chunk: chunk, seedStep: step, changes: make(chan struct{}, 1),
-		buckets: map[int64]*bucket{}}, nil
+		buckets: map[int64]*bucket{}, recent: map[graph.Sample]time.Time{}}, nil
 }
 
 // FormatLookback writes a look-back in days where it is whole days (7d,
@@ -221,6 +224,12 @@ func (l *Lookback) read(ctx context.Context, k int64, start, end time.Time, step
 	} else {
 		l.end = end
 		l.prune(end)
+		// A sighting at t is traffic of the window before t: covered now.
+		for key, at := range l.recent {
+			if !at.After(end) {
+				delete(l.recent, key)
+			}
+		}
 	}
 	l.dirty = true
 	l.notify()
@@ -251,14 +260,38 @@ func (l *Lookback) index(t time.Time) int64 {
 	return int64(t.Sub(time.Unix(0, 0)) / l.chunk)
 }
 
-// Current is the history merged over every chunk, and its state. The
-// slice is shared: callers must not modify it.
+// Observe notes the series the live window saw with traffic at time at
+// (the loop calls it with every fetch of samples). The look-back's queries
+// reach a minute or so behind now; these sightings fill that gap.
+func (l *Lookback) Observe(samples []graph.Sample, at time.Time) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, s := range samples {
+		if !(s.Rate > 0) {
+			continue
+		}
+		s.Rate = 0
+		l.recent[s] = at
+	}
+}
+
+// Current is the history merged over every chunk, the live window's recent
+// sightings after it, and its state. Build adds up samples of one series,
+// so the sightings need no merge.
 func (l *Lookback) Current() ([]graph.HistorySample, graph.Lookback) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.dirty {
 		l.merged = l.mergeLocked()
 		l.dirty = false
+	}
+	history := l.merged
+	if len(l.recent) > 0 {
+		history = make([]graph.HistorySample, len(l.merged), len(l.merged)+len(l.recent))
+		copy(history, l.merged)
+		for key, at := range l.recent {
+			history = append(history, graph.HistorySample{Sample: key, LastSeen: at})
+		}
 	}
 	status := graph.Lookback{Window: FormatLookback(l.opts.Window), State: graph.LookbackLoading}
 	if l.seeded {
@@ -271,7 +304,7 @@ func (l *Lookback) Current() ([]graph.HistorySample, graph.Lookback) {
 	if l.err != nil {
 		status.Error = l.err.Error()
 	}
-	return l.merged, status
+	return history, status
 }
 
 func (l *Lookback) mergeLocked() []graph.HistorySample {

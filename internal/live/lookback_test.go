@@ -216,6 +216,8 @@ func (f *fixedHistory) Current() ([]graph.HistorySample, graph.Lookback) {
 
 func (f *fixedHistory) Changes() <-chan struct{} { return f.changes }
 
+func (f *fixedHistory) Observe([]graph.Sample, time.Time) {}
+
 func TestLoopRebuildsWhenTheLookbackChanges(t *testing.T) {
 	traffic, cluster := &scripted{part: reviewsToRatings(graph.SecurityMutualTLS)}, &scripted{part: bookinfo()}
 	hist := &fixedHistory{status: graph.Lookback{Window: "7d", State: graph.LookbackLoading}, changes: make(chan struct{}, 1)}
@@ -263,4 +265,32 @@ func findIdle(s graph.Snapshot) (graph.Edge, bool) {
 		}
 	}
 	return graph.Edge{}, false
+}
+
+func TestLookbackRemembersTheWindowUntilAQueryCoversIt(t *testing.T) {
+	clk := &clock{t: time.Date(2026, 12, 1, 12, 0, 30, 0, time.UTC)}
+	q := &pastQuerier{}
+	l, err := NewLookback(LookbackOptions{Querier: q, Window: time.Hour, Now: clk.now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A caller seen live at 12:00:30, gone from the window a minute later:
+	// the history holds it although no query reached that far yet.
+	caller := reviewsToRatings(graph.SecurityPlaintext).Samples[0]
+	caller.Source.Workload = "backup"
+	l.Observe([]graph.Sample{caller, {Reporter: graph.ReporterServer, Rate: 0}}, clk.now())
+	h, _ := l.Current()
+	if len(h) != 1 || h[0].Source.Workload != "backup" || !h[0].LastSeen.Equal(clk.now()) || h[0].Rate != 0 {
+		t.Fatalf("history after a live sighting = %+v, want the backup seen at %s", h, clk.now())
+	}
+	// A query up to 12:01 covers it: the sighting gives way to the query's answer.
+	clk.add(time.Minute)
+	l.end = time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
+	l.keep(context.Background())
+	h, _ = l.Current()
+	for _, s := range h {
+		if s.Source.Workload == "backup" {
+			t.Errorf("the sighting outlived the query that covered it: %+v", h)
+		}
+	}
 }

@@ -66,6 +66,8 @@ func (o *LoopOptions) validate() error {
 type HistorySource interface {
 	// Current is the merged history (not to be modified) and its state.
 	Current() ([]graph.HistorySample, graph.Lookback)
+	// Observe hands it the samples of each fetch, taken at time at.
+	Observe(samples []graph.Sample, at time.Time)
 	// Changes tells that Current has something new.
 	Changes() <-chan struct{}
 }
@@ -224,6 +226,9 @@ func (l *Loop) fetch(ctx context.Context, i int) {
 	if err != nil {
 		l.failures.WithLabelValues(s.cfg.Name).Inc()
 		l.opts.Logger.Warn("a source failed; serving its last good data", "source", s.cfg.Name, "error", err)
+	}
+	if err == nil && l.opts.History != nil && len(part.Samples) > 0 {
+		l.opts.History.Observe(part.Samples, at)
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()

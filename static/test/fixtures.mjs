@@ -1,5 +1,6 @@
 // Fixtures the page's JavaScript tests share: an edge from its id, a small
-// normalized snapshot, and a posture as the server sends it. Not a test.
+// normalized snapshot, the same with a look-back (an idle edge, histories),
+// a posture as the server sends it and an answer of api/history. Not a test.
 
 import { normalizeSnapshot } from '../model.mjs';
 
@@ -35,4 +36,46 @@ export const serverPosture = (http, tcp, counts = { locked: 2, mixed: 1, open: 0
   http: { unit: 'req/s', rate: 0, mtlsRate: 0, ratio: null, unknownRate: 0, ...http },
   tcp: { unit: 'B/s', rate: 0, mtlsRate: 0, ratio: null, unknownRate: 0, ...tcp },
   counts,
+});
+
+// The look-back of a ready 7d; NOW is when these fixtures happen.
+export const NOW = Date.parse('2026-12-01T12:00:00Z');
+export const lookback = (patch = {}) => ({ window: '7d', state: 'ready', from: '2026-11-24T12:00:00Z', to: '2026-12-01T12:00:00Z', ...patch });
+
+// history as the server puts it on an edge.
+export const history = (patch = {}) => ({ unit: 'requests', volume: 1234, mtlsVolume: 1200, lastSeen: '2026-12-01T11:59:30Z', ...patch });
+
+// withLookback: base() and its look-back: the live mixed edge with its
+// history, and an idle open caller last seen 3 h ago (plaintext then too).
+export const withLookback = (lb = lookback()) =>
+  normalizeSnapshot({
+    ...base(),
+    lookback: lb,
+    edges: [
+      { ...edge('default/reviews->default/ratings:http', 'mixed', 2, 0.4), history: history({ plaintextLastSeen: '2026-12-01T11:59:30Z' }) },
+      edge('unknown->default/ratings:http', 'open', 1, 0),
+      {
+        ...edge('default/ratings->default/reviews:http', 'open', 0, 0),
+        idle: true,
+        history: history({ volume: 40, mtlsVolume: 0, lastSeen: '2026-12-01T09:00:00Z', plaintextLastSeen: '2026-12-01T09:00:00Z' }),
+      },
+    ],
+  });
+
+// An answer of GET api/history: four hourly points, the third with no
+// traffic (no share), mTLS dipping to 40%.
+export const historyAnswer = (patch = {}) => ({
+  edge: 'default/reviews->default/ratings:http',
+  from: '2026-12-01T08:00:00Z',
+  to: '2026-12-01T12:00:00Z',
+  step: '1h0m0s',
+  unit: 'req/s',
+  points: [
+    { t: '2026-12-01T08:00:00Z', rate: 1, mtlsRatio: 1 },
+    { t: '2026-12-01T09:00:00Z', rate: 3.2, mtlsRatio: 0.4 },
+    { t: '2026-12-01T10:00:00Z', rate: 0, mtlsRatio: null },
+    { t: '2026-12-01T11:00:00Z', rate: 1.6, mtlsRatio: 1 },
+    { t: '2026-12-01T12:00:00Z', rate: 2, mtlsRatio: 1 },
+  ],
+  ...patch,
 });

@@ -5,25 +5,37 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 
-import { edge, base, serverPosture } from './fixtures.mjs';
+import { NOW, edge, base, history, lookback, serverPosture, withLookback } from './fixtures.mjs';
 import {
   GATEWAY_PEER_AUTH_TEXT,
+  ago,
   badgeFor,
   callerTLSText,
   destinationRuleText,
   displayName,
   emptyMessage,
+  formatAgo,
+  formatBytes,
+  formatCount,
   formatFreshness,
   formatPercent,
   formatRate,
+  formatSpan,
+  formatVolume,
+  formatWhen,
+  historyView,
+  isTime,
+  lookbackSpan,
+  lookbackView,
   mtlsText,
   nodeName,
   nodeRow,
   portText,
   postureView,
   tlsFailureText,
+  volumeShare,
 } from '../format.mjs';
-import { groupOf } from '../model.mjs';
+import { groupOf, normalizeLookback } from '../model.mjs';
 
 const shared = JSON.parse(readFileSync(new URL('../../testdata/formatting.json', import.meta.url), 'utf8'));
 // JSON has no NaN: the table writes it null.
@@ -138,4 +150,97 @@ test('badgeFor picks icon, text and label by status', () => {
   assert.equal(badgeFor(edge('a->b:http', 'open', 1, 0)).text, 'plain');
   assert.equal(badgeFor(edge('a->b:http', 'unknown', 1, 0)).icon, 'lock-unknown.svg');
   assert.equal(badgeFor(edge('a->b:http', 'surprise', 1, 0)).status, 'unknown');
+});
+
+// ---- the look-back's words (not shared with Go: the plain view has no look-back) ----
+
+// Times as HH:MM in UTC: texts that do not depend on the test machine.
+const when = (iso) => iso.slice(5, 16).replace('T', ' ');
+
+test('times: the viewer\'s clock, coarse ages, Go\'s zero time is none', () => {
+  assert.equal(formatWhen('2026-11-24T12:00:00Z', { locale: 'en-GB', timeZone: 'UTC' }), '24 Nov, 12:00');
+  for (const bad of ['', undefined, 'soon', '0001-01-01T00:00:00Z']) {
+    assert.equal(formatWhen(bad), '—', String(bad));
+    assert.equal(isTime(bad), false, String(bad));
+    assert.equal(ago(bad, NOW), '—', String(bad));
+  }
+  assert.deepEqual(
+    [0, 59999, 60000, 3599999, 3600000, 47 * 3600000 + 3599999, 48 * 3600000, 9 * 86400000, -5000, NaN].map(formatAgo),
+    ['<1 min ago', '<1 min ago', '1 min ago', '59 min ago', '1 h ago', '47 h ago', '2 d ago', '9 d ago', '<1 min ago', '—'],
+  );
+  assert.equal(ago('2026-12-01T09:00:00Z', NOW), '3 h ago');
+});
+
+test('spans, counts, bytes and volumes', () => {
+  assert.deepEqual(
+    [0, 59499, 60000, 90 * 60000, 7 * 86400000, 7 * 86400000 - 3600000, 86400000 + 2 * 3600000 + 5 * 60000, -1].map(formatSpan),
+    ['0s', '59s', '1m', '1h 30m', '7d', '6d 23h', '1d 2h', '—'],
+  );
+  assert.deepEqual(
+    [0, 0.4, 1, 999.4, 999.6, 1234, 12345, 123456, 1234567, 5e12, -2000, NaN].map(formatCount),
+    ['0', '<1', '1', '999', '1.0k', '1.2k', '12.3k', '123k', '1.2M', '5.0T', '-2.0k', '—'],
+  );
+  assert.deepEqual([512, 2500, 3.2e6].map(formatBytes), ['512 B', '2.5 kB', '3.2 MB']);
+  assert.equal(formatVolume(1, 'requests'), '1 request');
+  assert.equal(formatVolume(1234, 'requests'), '1.2k requests');
+  assert.equal(formatVolume(3.4e6, 'bytes'), '3.4 MB');
+  assert.equal(formatVolume(12, 'connections'), '12 connections');
+  assert.equal(formatVolume(NaN, 'bytes'), '—');
+  assert.equal(volumeShare(history()), 1200 / 1234);
+  assert.equal(volumeShare(history({ volume: 0, mtlsVolume: 0 })), null);
+  assert.equal(volumeShare(history({ mtlsVolume: 2000 })), 1);
+  assert.equal(volumeShare(undefined), null);
+});
+
+test('the header\'s look-back: ready, loading (since), off, an error, none', () => {
+  const ready = lookbackView(normalizeLookback(lookback()), when);
+  assert.deepEqual([ready.state, ready.text, ready.warn, ready.hidden], ['ready', 'Look-back 7d', false, false]);
+  assert.equal(ready.title, 'Callers of the last 7d are known (from 11-24 12:00 to 12-01 12:00), idle ones too.');
+  const loading = lookbackView(normalizeLookback(lookback({ state: 'loading', from: '2026-11-29T00:00:00Z' })), when);
+  assert.equal(loading.text, 'Look-back loading (since 11-29 00:00)…');
+  assert.match(loading.title, /^Reading the last 7d of traffic; covered so far: from 11-29 00:00 to 12-01 12:00\. Older callers may be missing/);
+  assert.equal(lookbackView(normalizeLookback(lookback({ state: 'loading', from: null, to: null })), when).text, 'Look-back loading…');
+  const off = lookbackView(normalizeLookback({ window: '0s', state: 'off', from: null, to: null }), when);
+  assert.deepEqual([off.state, off.text, off.hidden], ['off', 'Look-back off', false]);
+  const failing = lookbackView(normalizeLookback(lookback({ state: 'loading', error: 'prometheus: query timed out' })), when);
+  assert.equal(failing.warn, true);
+  assert.match(failing.title, /Look-back error: prometheus: query timed out$/);
+  assert.equal(lookbackView(null).hidden, true);
+  // How far back: the window when ready, the part read while loading.
+  assert.equal(lookbackSpan(normalizeLookback(lookback())), '7d');
+  assert.equal(lookbackSpan(normalizeLookback(lookback({ state: 'loading', from: '2026-11-29T09:00:00Z' }))), '2d 3h');
+  assert.equal(lookbackSpan(normalizeLookback({ window: '0s', state: 'off' })), '');
+  assert.equal(lookbackSpan(null), '');
+});
+
+test('an edge\'s look-back in the side panel', () => {
+  const s = withLookback();
+  const live = s.edges.find((e) => e.id === 'default/reviews->default/ratings:http');
+  const idle = s.edges.find((e) => e.idle);
+  const v = historyView(live, s.lookback, NOW, when);
+  assert.deepEqual(v.lastSeen, { text: '<1 min ago', title: '12-01 11:59', datetime: '2026-12-01T11:59:30Z' });
+  assert.equal(v.plaintext.text, '<1 min ago');
+  assert.equal(v.volume, '1.2k requests, 97% mTLS over 7d');
+  assert.equal(v.idle, false);
+  const i = historyView(idle, s.lookback, NOW, when);
+  assert.deepEqual([i.lastSeen.text, i.plaintext.text, i.volume, i.idle], ['3 h ago', '3 h ago', '40 requests, 0% mTLS over 7d', true]);
+  // No plaintext in the look-back: said with how far back it looked.
+  const clean = { ...live, history: history({ unit: 'bytes', volume: 3.4e6, mtlsVolume: 3.4e6 }) };
+  assert.equal(historyView(clean, s.lookback, NOW, when).plaintext.text, 'no plaintext in the look-back (7d)');
+  assert.equal(historyView(clean, s.lookback, NOW, when).volume, '3.4 MB, 100% mTLS over 7d');
+  const partial = normalizeLookback(lookback({ state: 'loading', from: '2026-11-29T09:00:00Z' }));
+  assert.equal(historyView(clean, partial, NOW, when).plaintext.text, 'no plaintext in the look-back so far (since 11-29 09:00)');
+  // Go's zero time for a last seen the server could not tell; nothing moved: no share.
+  const zero = historyView({ ...live, history: history({ lastSeen: '0001-01-01T00:00:00Z', volume: 0, mtlsVolume: 0 }) }, s.lookback, NOW, when);
+  assert.deepEqual([zero.lastSeen.text, zero.volume], ['not known', '0 requests over 7d']);
+  assert.equal(historyView(edge('a->b:http', 'locked', 1, 1), s.lookback, NOW, when), null);
+});
+
+test('an idle edge\'s badge says so', () => {
+  const s = withLookback();
+  const b = badgeFor(s.edges.find((e) => e.idle), s.nodesById);
+  assert.equal(b.idle, true);
+  assert.equal(b.status, 'open');
+  assert.match(b.label, /open, plaintext; idle: no traffic now, seen in the look-back$/);
+  assert.equal(badgeFor(s.edges.find((e) => !e.idle)).idle, false);
 });

@@ -11,6 +11,8 @@ test('edges: the status, a failing handshake and a planned cut are classes', () 
   assert.deepEqual(edgeElement(e), { group: 'edges', data: { id: 'a->b:http', source: 'a', target: 'b', width: edgeWidth(e) }, classes: 'mixed' });
   assert.equal(edgeElement({ ...e, status: 'surprise' }).classes, 'unknown');
   assert.equal(edgeElement({ ...e, tlsFailureRate: 1 }, new Set(['a->b:http'])).classes, 'mixed tlsfail breaks');
+  // Idle: its look-back status, and the class that draws it dashed and light.
+  assert.equal(edgeElement({ ...e, idle: true, rate: 0 }, new Set(['a->b:http'])).classes, 'mixed idle breaks');
   // Open edges are thicker, and widths grow with the rate (bytes counted in thousands).
   assert.ok(edgeWidth(edge('a->b:http', 'open', 0, 0)) > edgeWidth(edge('a->b:http', 'locked', 0, 1)));
   assert.ok(edgeWidth(edge('a->b:http', 'locked', 100, 1)) > edgeWidth(edge('a->b:http', 'locked', 1, 1)));
@@ -41,7 +43,10 @@ test('nodes: kind and sidecar as classes, the label in two lines, the namespace 
 
 test('the stylesheet has a rule per status', () => {
   const selectors = graphStyle().map((r) => r.selector);
-  for (const s of ['edge.locked', 'edge.mixed', 'edge.open', 'edge.unknown', 'edge.tlsfail', 'edge.breaks', 'node.gateway']) {
+  for (const s of ['edge.locked', 'edge.mixed', 'edge.open', 'edge.unknown', 'edge.idle', 'edge.tlsfail', 'edge.breaks', 'edge.idle.breaks', 'node.gateway']) {
     assert.ok(selectors.includes(s), s);
   }
+  // Idle comes after the statuses, so that its dashes win over theirs.
+  assert.ok(selectors.indexOf('edge.idle') > selectors.indexOf('edge.unknown'));
+  assert.equal(graphStyle().find((r) => r.selector === 'edge.idle').style['line-style'], 'dashed');
 });

@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 
-import { edge, base, serverPosture } from './fixtures.mjs';
+import { edge, base, lookback, serverPosture, withLookback } from './fixtures.mjs';
 import { postureView, peerAuthText, emptyMessage, hasTime } from '../format.mjs';
 import {
   applyDelta,
@@ -10,11 +10,15 @@ import {
   filterEdges,
   findingTarget,
   groupOf,
+  idleCount,
+  isIdle,
   layoutKey,
+  normalizeLookback,
   normalizePosture,
   normalizeSnapshot,
   parseNamespaces,
   postureOf,
+  shownEdges,
   sortEdges,
   streamURL,
   traffic,
@@ -146,4 +150,37 @@ test('traffic, texts, empty message', () => {
   assert.equal(emptyMessage(['nowhere'], s), 'No services in namespace nowhere');
   assert.equal(emptyMessage([], { generatedAt: '0001-01-01T00:00:00Z' }), 'No services yet: waiting for the first refresh');
   assert.equal(hasTime('0001-01-01T00:00:00Z'), false);
+});
+
+test('the look-back comes with the snapshot and, whole, with every delta', () => {
+  const s = withLookback();
+  assert.deepEqual(s.lookback, { window: '7d', state: 'ready', from: '2026-11-24T12:00:00Z', to: '2026-12-01T12:00:00Z', error: '' });
+  // A server without one: null, and a delta without one keeps the last.
+  assert.equal(base().lookback, null);
+  assert.deepEqual(applyDelta(s, { generatedAt: 'later' }).lookback, s.lookback);
+  const next = applyDelta(s, { generatedAt: 'later', lookback: lookback({ state: 'loading', from: '2026-11-30T00:00:00Z', error: 'x' }) });
+  assert.deepEqual([next.lookback.state, next.lookback.from, next.lookback.error], ['loading', '2026-11-30T00:00:00Z', 'x']);
+  // Off, with Go's nil and zero times; an unknown state claims nothing.
+  assert.deepEqual(normalizeLookback({ window: '0s', state: 'off', from: null, to: '0001-01-01T00:00:00Z' }), { window: '0s', state: 'off', from: null, to: null, error: '' });
+  assert.equal(normalizeLookback({ window: '7d', state: 'exploded' }).state, 'off');
+  assert.equal(normalizeLookback('7d'), null);
+});
+
+test('idle edges: hidden unless asked for or kept, out of the posture and the traffic', () => {
+  const s = withLookback();
+  const idle = s.edges.filter(isIdle).map((e) => e.id);
+  assert.deepEqual(idle, ['default/ratings->default/reviews:http']);
+  assert.equal(shownEdges(s.edges, false).length, 2);
+  assert.equal(shownEdges(s.edges, true).length, 3);
+  // The callers an enforce plan would cut show during its preview.
+  assert.deepEqual(shownEdges(s.edges, false, new Set(idle)).map((e) => e.id), s.edges.map((e) => e.id));
+  // Counted as the server counts: the idle open edge is no open edge now.
+  assert.deepEqual(postureOf(s.edges).counts, { locked: 0, mixed: 1, open: 1, unknown: 0 });
+  assert.deepEqual(traffic(s, 'default/reviews', 'in'), []);
+  assert.equal(traffic(s, 'default/ratings', 'out').length, 0);
+  assert.equal(idleCount(s, 'default/reviews', 'in'), 1);
+  assert.equal(idleCount(s, 'default/ratings', 'in'), 0);
+  // By rate, idle edges come after every live one (a live 0 too).
+  const zero = edge('z->y:http', 'locked', 0, 1);
+  assert.deepEqual(sortEdges([...s.edges, zero], 'rate', 'descending').map((e) => e.rate + (e.idle ? ' idle' : '')), ['2', '1', '0', '0 idle']);
 });

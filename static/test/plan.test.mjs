@@ -6,6 +6,9 @@ import {
   actionSummary,
   applyState,
   breakEdgeId,
+  breakUnit,
+  breaksText,
+  breakView,
   canUndo,
   diffStats,
   enforceRequest,
@@ -17,6 +20,8 @@ import {
   scopeLabel,
   undoURL,
 } from '../plan.mjs';
+import { NOW, history, lookback } from './fixtures.mjs';
+import { normalizeLookback } from '../model.mjs';
 
 test('enforceTarget reads a button and scopeLabel names it', () => {
   assert.deepEqual(enforceTarget('mesh', 'x', 'y'), { scope: 'mesh', namespace: '', service: '' });
@@ -130,4 +135,47 @@ test('actions: summary, undo permission and URL', () => {
   assert.equal(canUndo({ ...a, undoneAt: '2026-11-26T22:00:00Z' }, true), false);
   assert.equal(undoURL(a.id), 'api/actions/20261126-214500-0a1b2c3d/undo');
   assert.equal(undoURL('a/b'), 'api/actions/a%2Fb/undo');
+});
+
+// Times as MM-DD HH:MM in UTC: texts that do not depend on the test machine.
+const when = (iso) => iso.slice(5, 16).replace('T', ' ');
+
+test('breakView: a live caller by its rate now, an idle one by when it was last seen', () => {
+  const lb = normalizeLookback(lookback());
+  const live = { source: 'unknown', target: 'default/ratings', protocol: 'http', rate: 0.5, lastSeen: '2026-12-01T11:59:50Z', volume: 1234, idle: false };
+  assert.deepEqual(breakView(live, { lookback: lb, now: NOW, when }), { idle: false, rate: 'now 0.50 req/s', lastSeen: null, volume: '1.2k requests over 7d' });
+  const idle = { source: 'default/legacy', target: 'default/ratings', protocol: 'tcp', rate: 0, lastSeen: '2026-11-28T12:00:00Z', volume: 3.4e6, idle: true };
+  assert.deepEqual(breakView(idle, { lookback: lb, now: NOW, when }), {
+    idle: true,
+    rate: '',
+    lastSeen: { text: 'last seen 3 d ago', when: '11-28 12:00', datetime: '2026-11-28T12:00:00Z' },
+    volume: '3.4 MB over 7d',
+  });
+  // The unit of the snapshot's edge wins (TCP that moved no bytes counts connections).
+  assert.equal(breakView(idle, { edge: { history: history({ unit: 'connections' }) }, lookback: lb, now: NOW, when }).volume, '3.4M connections over 7d');
+  assert.equal(breakUnit({ protocol: 'grpc' }), 'requests');
+  assert.equal(breakUnit({ protocol: 'tcp', unit: 'connections' }, { history: history({ unit: 'bytes' }) }), 'connections');
+  // An older server: no volume, no look-back, no last seen.
+  assert.deepEqual(breakView({ ...live, volume: undefined, lastSeen: undefined }, { now: NOW, when }), { idle: false, rate: 'now 0.50 req/s', lastSeen: null, volume: '' });
+  assert.equal(breakView({ ...idle, lastSeen: '0001-01-01T00:00:00Z' }, { lookback: lb, now: NOW, when }).lastSeen.text, 'last seen: not known');
+});
+
+test('breaksText says how far back the plan looked for callers', () => {
+  const breaks = [{ idle: false }, { idle: true }, { idle: true }];
+  const ready = breaksText(breaks, normalizeLookback(lookback()), when);
+  assert.deepEqual(ready, {
+    scope: 'Callers seen in the last 7d (since 11-24 12:00).',
+    warn: '',
+    headline: '3 callers would be cut off (1 live, 2 idle)',
+    none: 'No caller seen in the last 7d would be cut.',
+    state: 'ready',
+  });
+  assert.equal(breaksText([{ idle: false }], normalizeLookback(lookback()), when).headline, '1 caller would be cut off');
+  const loading = breaksText(breaks, normalizeLookback(lookback({ state: 'loading', from: '2026-11-29T00:00:00Z', error: 'prometheus: timeout' })), when);
+  assert.equal(loading.scope, 'Callers seen since 11-29 00:00: the look-back so far.');
+  assert.equal(loading.warn, 'The look-back (7d) is still loading: older callers may be missing. Look-back error: prometheus: timeout');
+  assert.equal(loading.none, 'No caller seen so far would be cut.');
+  const off = breaksText([{}], normalizeLookback({ window: '0s', state: 'off' }), when);
+  assert.deepEqual([off.scope, off.headline, off.none, off.warn], ['Live callers only (look-back off).', '1 live caller would be cut off', 'No live caller would be cut.', '']);
+  assert.equal(breaksText([], null, when).scope, 'Live callers only.');
 });

@@ -10,7 +10,7 @@ import { createStore } from '../state.mjs';
 // record subscribes to every topic and lists what was notified.
 function record(store) {
   const seen = [];
-  for (const topic of ['snapshot', 'selection', 'table', 'namespaces', 'connection', 'reconnect', 'breaks']) {
+  for (const topic of ['snapshot', 'selection', 'table', 'idle', 'namespaces', 'connection', 'reconnect', 'breaks']) {
     store.subscribe(topic, (_, detail) => seen.push([topic, detail]));
   }
   return seen;
@@ -63,6 +63,17 @@ test('the status filter: a set, one status only, and back to all', () => {
   store.setStatusFilter(['locked', 'mixed']);
   assert.deepEqual([...store.state.statusFilter], ['locked', 'mixed']);
   assert.deepEqual(seen.map(([t]) => t), ['table', 'table', 'table']);
+});
+
+test('idle edges are hidden until asked for; the toggle notifies idle once per change', () => {
+  const store = createStore();
+  const seen = record(store);
+  assert.equal(store.state.showIdle, false);
+  store.setShowIdle(true);
+  store.setShowIdle(true);
+  assert.equal(store.state.showIdle, true);
+  store.setShowIdle(false);
+  assert.deepEqual(seen.map(([t]) => t), ['idle', 'idle']);
 });
 
 test('namespaces, connection, reconnect and breaks each notify their topic', () => {

@@ -192,9 +192,14 @@ func newPlainPage(s graph.Snapshot, selected []string, now time.Time) plainPage 
 	}
 	name := func(id string) string { return cmp.Or(names[id], id) }
 	for _, e := range s.Edges {
+		rate := formatRate(e.Rate, e.Protocol)
+		if e.Idle {
+			// Known from the look-back only: when, not how much now.
+			rate = "idle, last seen " + e.History.LastSeen.UTC().Format("2006-01-02 15:04") + " UTC"
+		}
 		p.Edges = append(p.Edges, plainEdge{
 			ID: e.ID, Source: name(e.Source), Target: name(e.Target), Protocol: e.Protocol,
-			Rate: formatRate(e.Rate, e.Protocol), MTLS: mtlsText(e.Status, e.MTLSRatio), Status: e.Status,
+			Rate: rate, MTLS: mtlsText(e.Status, e.MTLSRatio), Status: e.Status,
 		})
 	}
 	for _, f := range s.Findings {

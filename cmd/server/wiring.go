@@ -122,6 +122,15 @@ func authenticator(ctx context.Context, cfg config, src sources, logger *slog.Lo
 	}, nil
 }
 
+// lookbackStep keeps the look-back's end within one rate window of now: a
+// minute, or a shorter window that divides a minute.
+func lookbackStep(window time.Duration) time.Duration {
+	if window < time.Minute && window%time.Second == 0 && time.Minute%window == 0 {
+		return window
+	}
+	return time.Minute
+}
+
 // reviewInterval is how long token and access reviews are cached and how
 // often open streams recheck their token: half the refresh interval.
 func reviewInterval(refresh time.Duration) time.Duration {
@@ -170,7 +179,8 @@ func newApp(ctx context.Context, cfg config, src sources, registry *prometheus.R
 	var lookback *live.Lookback
 	var history live.HistorySource
 	if cfg.Lookback > 0 {
-		lookback, err = live.NewLookback(live.LookbackOptions{Querier: promClient, Window: cfg.Lookback, Logger: logger})
+		lookback, err = live.NewLookback(live.LookbackOptions{Querier: promClient, Window: cfg.Lookback, Logger: logger,
+			Step: lookbackStep(cfg.Window)})
 		if err != nil {
 			return nil, err
 		}

@@ -37,15 +37,20 @@ type LookbackOptions struct {
 	// RetryAfter is the first wait after a failed query, doubling up to
 	// five minutes. Default 10s.
 	RetryAfter time.Duration
+	// Step is how often the history is brought up to date, and the
+	// precision of the last times after the seed: a minute, or the rate
+	// window when that is shorter and divides a minute (so that the live
+	// window always reaches back to the history's end). Default a minute.
+	Step time.Duration
 }
 
 // Steps of the look-back. A chunk is read with one query whose subquery
 // step is seedStep (288 steps a day: last times to five minutes); after the
-// seed, one query a minute (keepStep) keeps it current. The live window
-// covers the minute in between.
+// seed, one query a minute (Step) keeps it current. The live window's
+// sightings cover the minute in between.
 const (
 	maxChunk  = 24 * time.Hour
-	keepStep  = time.Minute
+	keepStep  = time.Minute // the default Step
 	seedSteps = 288
 )
 
@@ -93,6 +98,12 @@ func NewLookback(opts LookbackOptions) (*Lookback, error) {
 	if opts.RetryAfter <= 0 {
 		opts.RetryAfter = 10 * time.Second
 	}
+	if opts.Step == 0 {
+		opts.Step = keepStep
+	}
+	if opts.Step < time.Second || opts.Step > keepStep || keepStep%opts.Step != 0 {
+		return nil, errors.New("live: a look-back's Step must divide a minute")
+	}
 	chunk := min(opts.Window, maxChunk)
 	step := max(keepStep, (chunk / seedSteps).Truncate(time.Minute))
 	chunk = (chunk + step - 1) / step * step
@@ -138,7 +149,7 @@ func (l *Lookback) Run(ctx context.Context) {
 	l.mu.Unlock()
 	l.notify()
 
-	ticker := time.NewTicker(keepStep)
+	ticker := time.NewTicker(l.opts.Step)
 	defer ticker.Stop()
 	for {
 		l.keep(ctx)
@@ -150,10 +161,10 @@ func (l *Lookback) Run(ctx context.Context) {
 	}
 }
 
-// keep reads the minutes since the history's end, in one query that stays
+// keep reads the steps since the history's end, in one query that stays
 // inside one chunk.
 func (l *Lookback) keep(ctx context.Context) {
-	now := l.opts.Now().UTC().Truncate(keepStep)
+	now := l.opts.Now().UTC().Truncate(l.opts.Step)
 	l.mu.Lock()
 	start := l.end
 	l.mu.Unlock()
@@ -165,7 +176,7 @@ func (l *Lookback) keep(ctx context.Context) {
 	if boundary := time.Unix(0, 0).UTC().Add(time.Duration(k+1) * l.chunk); end.After(boundary) {
 		end = boundary
 	}
-	if err := l.read(ctx, k, start, end, keepStep, false); err != nil && ctx.Err() == nil {
+	if err := l.read(ctx, k, start, end, l.opts.Step, false); err != nil && ctx.Err() == nil {
 		l.opts.Logger.Warn("look-back: could not read the last minutes; retrying next minute", "error", err)
 	}
 }

@@ -23,7 +23,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"testing"
 	"time"
 
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
@@ -72,7 +71,7 @@ func (c *Cluster) Token(user string) string { return c.tokens[user] }
 // StartCluster starts etcd and kube-apiserver on free loopback ports, waits
 // until the API is ready and Istio's CRDs are established, and stops both
 // when the test ends.
-func StartCluster(t testing.TB) *Cluster {
+func StartCluster(t TB) *Cluster {
 	t.Helper()
 	apiserverBin := findBinary(t, "kube-apiserver")
 	etcdBin := findBinary(t, "etcd")
@@ -133,7 +132,7 @@ func StartCluster(t testing.TB) *Cluster {
 	return c
 }
 
-func startEtcd(t testing.TB, bin, dir string) string {
+func startEtcd(t TB, bin, dir string) string {
 	t.Helper()
 	clientURL := "http://" + loopback(FreePort(t))
 	peerURL := "http://" + loopback(FreePort(t))
@@ -155,7 +154,7 @@ func startEtcd(t testing.TB, bin, dir string) string {
 
 // istioCRDFile finds Istio's CRDs in the istio.io/api module at the version
 // meshlock's go.mod requires, so the CRDs always match the client.
-func istioCRDFile(t testing.TB) string {
+func istioCRDFile(t TB) string {
 	t.Helper()
 	root, err := moduleRoot()
 	if err != nil {
@@ -261,7 +260,7 @@ func waitServed(ctx context.Context, cfg *rest.Config, groupVersions ...string) 
 
 // writeServingCert makes a self-signed certificate for 127.0.0.1 so clients
 // verify the server instead of skipping verification.
-func writeServingCert(t testing.TB, dir string) (certFile, keyFile string, caPEM []byte) {
+func writeServingCert(t TB, dir string) (certFile, keyFile string, caPEM []byte) {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -295,7 +294,7 @@ func writeServingCert(t testing.TB, dir string) (certFile, keyFile string, caPEM
 	return certFile, keyFile, caPEM
 }
 
-func writeServiceAccountKey(t testing.TB, dir string) string {
+func writeServiceAccountKey(t TB, dir string) string {
 	t.Helper()
 	key, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
@@ -306,7 +305,7 @@ func writeServiceAccountKey(t testing.TB, dir string) string {
 	return path
 }
 
-func writeKubeconfig(t testing.TB, dir string, c *Cluster) string {
+func writeKubeconfig(t TB, dir string, c *Cluster) string {
 	t.Helper()
 	cfg := clientcmdapi.NewConfig()
 	cfg.Clusters["testbed"] = &clientcmdapi.Cluster{Server: c.URL, CertificateAuthorityData: c.caPEM}
@@ -322,12 +321,12 @@ func writeKubeconfig(t testing.TB, dir string, c *Cluster) string {
 	return path
 }
 
-func randomToken(t testing.TB) string {
+func randomToken(t TB) string {
 	t.Helper()
 	return rand.Text()
 }
 
-func writeFile(t testing.TB, path, content string) {
+func writeFile(t TB, path, content string) {
 	t.Helper()
 	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
 		t.Fatalf("testbed: %v", err)

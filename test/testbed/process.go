@@ -15,7 +15,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"syscall"
-	"testing"
 	"time"
 )
 
@@ -31,7 +30,7 @@ type process struct {
 
 // startProcess runs bin with args, its output in a log file under dir, in a
 // process group of its own so that cleanup also ends anything it spawned.
-func startProcess(t testing.TB, dir, name, bin string, args ...string) *process {
+func startProcess(t TB, dir, name, bin string, args ...string) *process {
 	t.Helper()
 	logPath := filepath.Join(dir, name+".log")
 	logFile, err := os.Create(logPath)
@@ -147,7 +146,7 @@ func httpOK(client *http.Client, url string, header http.Header) func(ctx contex
 }
 
 // FreePort returns a loopback TCP port that was free a moment ago.
-func FreePort(t testing.TB) int {
+func FreePort(t TB) int {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -161,7 +160,7 @@ func loopback(port int) string { return net.JoinHostPort("127.0.0.1", strconv.It
 
 // findBinary looks for name in the test bed's build folder, then on PATH.
 // A missing server fails the test: integration tests never skip.
-func findBinary(t testing.TB, name string) string {
+func findBinary(t TB, name string) string {
 	t.Helper()
 	if dir := binDir(); dir != "" {
 		candidate := filepath.Join(dir, name)

@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"path/filepath"
 	"strings"
-	"testing"
 	"time"
 )
 
@@ -20,7 +19,7 @@ type Prometheus struct {
 // StartPrometheus runs Debian's prometheus with a generated configuration
 // that scrapes each target (host:port, path /metrics) every second, and
 // stops it when the test ends.
-func StartPrometheus(t testing.TB, targets ...string) *Prometheus {
+func StartPrometheus(t TB, targets ...string) *Prometheus {
 	t.Helper()
 	bin := findBinary(t, "prometheus")
 	dir := t.TempDir()

@@ -2,19 +2,17 @@
 
 package testbed
 
-import "testing"
-
 // Binary returns the path of a tool the test bed builds (`make testbed`:
 // kustomize, ...), found like its servers: in .testbed/bin (or
 // $MESHLOCK_TESTBED_BIN), else on PATH. A missing tool fails the test:
 // integration tests never skip.
-func Binary(t testing.TB, name string) string {
+func Binary(t TB, name string) string {
 	t.Helper()
 	return findBinary(t, name)
 }
 
 // RepoRoot returns the folder holding meshlock's go.mod, the repository's root.
-func RepoRoot(t testing.TB) string {
+func RepoRoot(t TB) string {
 	t.Helper()
 	root, err := moduleRoot()
 	if err != nil {

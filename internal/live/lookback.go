@@ -226,8 +226,14 @@ func (l *Lookback) read(ctx context.Context, k int64, start, end time.Time, step
 			b.recs[s.Sample] = rec
 		}
 		rec.Volume += s.Volume
-		if s.LastSeen.After(rec.LastSeen) {
-			rec.LastSeen = s.LastSeen
+		last := s.LastSeen
+		if last.IsZero() && s.Volume > 0 {
+			// A volume without a last time (downsampled data too coarse for
+			// the subquery's steps): seen within the period, its end the safe side.
+			last = end
+		}
+		if last.After(rec.LastSeen) {
+			rec.LastSeen = last
 		}
 	}
 	if seed {

@@ -30,6 +30,8 @@ type pastQuerier struct {
 	calls []historyCall
 	fail  int
 	gate  chan struct{}
+	// noLast answers volumes without last times, as downsampled data can.
+	noLast bool
 }
 
 func (q *pastQuerier) History(ctx context.Context, end time.Time, rng, step time.Duration) ([]graph.HistorySample, error) {
@@ -49,6 +51,9 @@ func (q *pastQuerier) History(ctx context.Context, end time.Time, rng, step time
 	}
 	s := reviewsToRatings(graph.SecurityPlaintext).Samples[0]
 	s.Rate = 0
+	if q.noLast {
+		return []graph.HistorySample{{Sample: s, Volume: 1}}, nil
+	}
 	return []graph.HistorySample{{Sample: s, Volume: 1, LastSeen: end}}, nil
 }
 
@@ -292,5 +297,20 @@ func TestLookbackRemembersTheWindowUntilAQueryCoversIt(t *testing.T) {
 		if s.Source.Workload == "backup" {
 			t.Errorf("the sighting outlived the query that covered it: %+v", h)
 		}
+	}
+}
+
+func TestLookbackGivesAVolumeWithoutTimeItsPeriodsEnd(t *testing.T) {
+	clk := &clock{t: time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)}
+	l, err := NewLookback(LookbackOptions{Querier: &pastQuerier{noLast: true}, Window: 10 * time.Minute, Now: clk.now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := l.read(context.Background(), l.index(clk.now().Add(-time.Minute)), clk.now().Add(-10*time.Minute), clk.now(), time.Minute, true); err != nil {
+		t.Fatal(err)
+	}
+	h, _ := l.Current()
+	if len(h) != 1 || !h[0].LastSeen.Equal(clk.now()) {
+		t.Errorf("history = %+v, want the volume seen at the period's end", h)
 	}
 }

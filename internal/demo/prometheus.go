@@ -1,18 +1,16 @@
-// The demo's embedded Prometheus: ingests scraped text into a TSDB and answers instant
-// PromQL queries with the real engine over the slice of the HTTP API that meshlock uses.
+// The demo's embedded Prometheus: ingests scraped text into an in-memory store and answers instant
+// and range PromQL queries with the real engine over the slice of the HTTP API that meshlock uses.
 
 package demo
 
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"math"
 	"net/http"
-	"os"
 	"strconv"
 	"time"
 
@@ -21,48 +19,36 @@ import (
 	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/promql"
-	"github.com/prometheus/prometheus/tsdb"
 )
 
-// Prometheus is an embedded Prometheus: scraped text goes into a TSDB and
-// the real PromQL engine answers the query API, so meshlock's Prometheus
-// client talks to it exactly as it would to a real server.
+// Prometheus is an embedded Prometheus: scraped text goes into an
+// in-memory store and the real PromQL engine answers the query API, so
+// meshlock's Prometheus client talks to it exactly as it would to a real
+// server.
 type Prometheus struct {
-	dir    string
-	db     *tsdb.DB
+	store  *memStore
 	engine *promql.Engine
 	logger *slog.Logger
 }
 
-// NewPrometheus opens a TSDB in a fresh temporary folder (removed by Close)
-// that keeps two hours of samples, without a write-ahead log: the demo's
-// data need not survive a restart.
+// NewPrometheus keeps two hours of samples in memory: the demo's data
+// need not survive a restart.
 func NewPrometheus(logger *slog.Logger) (*Prometheus, error) {
-	dir, err := os.MkdirTemp("", "meshlock-demo-tsdb-")
-	if err != nil {
-		return nil, err
-	}
-	opts := tsdb.DefaultOptions()
-	opts.WALSegmentSize = -1
-	opts.RetentionDuration = int64(2 * time.Hour / time.Millisecond)
-	db, err := tsdb.Open(dir, logger, nil, opts, nil)
-	if err != nil {
-		os.RemoveAll(dir)
-		return nil, err
-	}
 	engine := promql.NewEngine(promql.EngineOpts{
 		Logger:        logger,
 		MaxSamples:    50_000_000,
 		Timeout:       30 * time.Second,
 		LookbackDelta: 5 * time.Minute,
 	})
-	return &Prometheus{dir: dir, db: db, engine: engine, logger: logger}, nil
+	return &Prometheus{store: newMemStore(int64(2 * time.Hour / time.Millisecond)), engine: engine, logger: logger}, nil
 }
 
-// Close closes the TSDB and removes its folder.
+// Close releases the samples.
 func (p *Prometheus) Close() error {
-	err := p.db.Close()
-	return errors.Join(err, os.RemoveAll(p.dir))
+	p.store.mu.Lock()
+	defer p.store.mu.Unlock()
+	p.store.series = map[string]*memSeries{}
+	return nil
 }
 
 // Ingest appends one scrape, in Prometheus text format, at time ts, with
@@ -73,8 +59,8 @@ func (p *Prometheus) Ingest(text io.Reader, ts time.Time, job, instance string) 
 	if err != nil {
 		return fmt.Errorf("parse scrape: %w", err)
 	}
-	app := p.db.Appender(context.Background())
-	millis := ts.UnixMilli()
+	var batch []labels.Labels
+	var values []float64
 	for name, family := range families {
 		for _, metric := range family.GetMetric() {
 			value, ok := scalarValue(family.GetType(), metric)
@@ -89,13 +75,12 @@ func (p *Prometheus) Ingest(text io.Reader, ts time.Time, job, instance string) 
 				builder.Add(pair.GetName(), pair.GetValue())
 			}
 			builder.Sort()
-			if _, err := app.Append(0, builder.Labels(), millis, value); err != nil {
-				_ = app.Rollback()
-				return fmt.Errorf("append %s: %w", name, err)
-			}
+			batch = append(batch, builder.Labels())
+			values = append(values, value)
 		}
 	}
-	return app.Commit()
+	p.store.append(batch, values, ts.UnixMilli())
+	return nil
 }
 
 // scalarValue reads counters, gauges and untyped samples; histograms and
@@ -169,7 +154,7 @@ func (p *Prometheus) handleQuery(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel = context.WithTimeout(ctx, time.Duration(timeout))
 		defer cancel()
 	}
-	query, err := p.engine.NewInstantQuery(ctx, p.db, nil, r.Form.Get("query"), ts)
+	query, err := p.engine.NewInstantQuery(ctx, p.store, nil, r.Form.Get("query"), ts)
 	if err != nil {
 		writeQueryError(w, http.StatusBadRequest, "bad_data", err.Error())
 		return
@@ -208,7 +193,7 @@ func (p *Prometheus) handleQueryRange(w http.ResponseWriter, r *http.Request) {
 		writeQueryError(w, http.StatusBadRequest, "bad_data", "exceeded maximum resolution of 11,000 points per timeseries")
 		return
 	}
-	query, err := p.engine.NewRangeQuery(r.Context(), p.db, nil, r.Form.Get("query"), start, end, step)
+	query, err := p.engine.NewRangeQuery(r.Context(), p.store, nil, r.Form.Get("query"), start, end, step)
 	if err != nil {
 		writeQueryError(w, http.StatusBadRequest, "bad_data", err.Error())
 		return

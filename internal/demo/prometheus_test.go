@@ -14,6 +14,7 @@ import (
 	promapi "github.com/prometheus/client_golang/api"
 	promv1 "github.com/prometheus/client_golang/api/prometheus/v1"
 	"github.com/prometheus/common/model"
+	"github.com/prometheus/prometheus/model/labels"
 )
 
 func TestEmbeddedPrometheusAnswersRateQueries(t *testing.T) {
@@ -65,5 +66,20 @@ func TestEmbeddedPrometheusAnswersRateQueries(t *testing.T) {
 
 	if _, _, _, err := api.Query(context.Background(), `rate(istio_requests_total[`, time.Now()); err == nil || !strings.Contains(err.Error(), "bad_data") {
 		t.Errorf("a malformed query answered %v, want a bad_data error", err)
+	}
+}
+
+func TestMemStoreKeepsItsRetentionAndOrder(t *testing.T) {
+	m := newMemStore(int64(time.Hour / time.Millisecond))
+	a := labels.FromStrings("__name__", "x", "k", "a")
+	m.append([]labels.Labels{a}, []float64{1}, 0)
+	m.append([]labels.Labels{a}, []float64{2}, 0) // not after the last: dropped
+	m.append([]labels.Labels{a}, []float64{3}, int64(30*time.Minute/time.Millisecond))
+	if got := m.series[a.String()].samples; len(got) != 2 || got[0].f != 1 {
+		t.Fatalf("samples = %v, want 1 then 3", got)
+	}
+	m.append([]labels.Labels{labels.FromStrings("__name__", "y")}, []float64{1}, int64(100*time.Minute/time.Millisecond))
+	if _, ok := m.series[a.String()]; ok {
+		t.Error("a series whose samples all left the retention is kept")
 	}
 }

@@ -26,12 +26,17 @@ func (h *handlers) handleGraph(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
 	}
-	shown, _, err := h.view(r, namespaces)
+	full := h.opts.Graph.Snapshot()
+	all, visible, err := accessOf(r.Context()).visible(r.Context(), snapshotNamespaces(full, namespaces))
 	if err != nil {
+		h.opts.Logger.Warn("could not check read rights with Kubernetes", "error", err)
 		writeError(w, http.StatusServiceUnavailable, "could not check your rights with Kubernetes: "+err.Error())
 		return
 	}
-	writeJSON(w, http.StatusOK, shown)
+	view := h.graphs.view(full.GeneratedAt, viewKey(all, visible, namespaces), func() graph.Snapshot {
+		return restrictSnapshot(full, all, visible, namespaces)
+	})
+	writeView(w, r, view)
 }
 
 // view is the current snapshot as the request's actor may see it, filtered

@@ -123,5 +123,6 @@ func allowedMethods(routes chi.Routes, path string) string {
 
 // handlers holds what every handler needs.
 type handlers struct {
-	opts Options
+	opts   Options
+	graphs graphCache // GET /api/graph's encoded views of the latest snapshot
 }

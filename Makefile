@@ -17,7 +17,7 @@ KUBE_LDFLAGS := -s -w \
 	-X k8s.io/component-base/version.gitTreeState=clean \
 	-X k8s.io/component-base/version.buildDate=2026-01-01T00:00:00Z
 
-.PHONY: vulncheck all build bench docs demo image test-image generate generate-check screenshot testbed test test-js test-unit lint vendor-js clean
+.PHONY: loadtest vulncheck all build bench docs demo image test-image generate generate-check screenshot testbed test test-js test-unit lint vendor-js clean scale
 
 all: build
 
@@ -108,6 +108,19 @@ docs:
 bench:
 	$(GO) test -run '^$$' -bench Build -benchmem ./internal/graph/
 	$(GO) test -run '^$$' -bench Publish -benchmem ./internal/live/
+
+# V WebSocket viewers of a 5,000-edge graph on the real binary (issue 14): delivery latency,
+# RSS, CPU, goroutines. VIEWERS=1000,10000 by default.
+VIEWERS ?= 1000,10000
+loadtest: testbed
+	$(GO) run ./test/loadtest -viewers=$(VIEWERS)
+
+# meshlock on a synthetic mesh on the real test bed (test/scale): SCALE is namespaces,services per
+# namespace,edges, DURATION the measurement after a minute of warm-up. The table goes to stdout.
+SCALE ?= 20,50,5000
+DURATION ?= 2m
+scale: testbed
+	$(GO) run ./test/scale -scale=$(SCALE) -duration=$(DURATION)
 
 clean:
 	rm -rf bin .testbed

@@ -93,11 +93,18 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	reserved = false // unregister releases it
-	var v *live.Viewer
-	defer func() { h.unregister(v) }()
-	h.opts.Logger.Debug("stream viewer connected", "namespaces", namespaces, "remote", r.RemoteAddr)
-	h.stream(conn, &v, namespaces, accessOf(r.Context()))
-	h.opts.Logger.Debug("stream viewer disconnected", "remote", r.RemoteAddr)
+	// The viewer lives in a goroutine of its own and the handler returns
+	// (the connection is hijacked): the handler's stack, grown by routing,
+	// middleware and the handshake, is freed instead of being kept for the
+	// socket's life — 10,000 viewers held 234 MiB of stacks before.
+	acc, remote := accessOf(r.Context()), r.RemoteAddr
+	h.opts.Logger.Debug("stream viewer connected", "namespaces", namespaces, "remote", remote)
+	go func() {
+		var v *live.Viewer
+		defer func() { h.unregister(v) }()
+		h.stream(conn, &v, namespaces, acc)
+		h.opts.Logger.Debug("stream viewer disconnected", "remote", remote)
+	}()
 }
 
 // jsonErrors passes a successful handshake through and holds back the body

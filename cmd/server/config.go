@@ -43,6 +43,7 @@ type config struct {
 	Auth                      string
 	AuditNamespace            string // "": the pod's own namespace, else "default"
 	MetricsAddr               string // "": /metrics on Addr
+	Pprof                     bool   // /debug/pprof/ on MetricsAddr
 	MaxStreams                int
 	// given are the flags set on the command line or by MESHLOCK_* variables.
 	given map[string]bool
@@ -127,6 +128,7 @@ func newFlagSet(c *config, namespaces, trustedOrigins *string) *flag.FlagSet {
 	fs.StringVar(&c.AuditNamespace, "audit-namespace", "", "where the audit trail of enforce actions is kept, as ConfigMaps (default: meshlock's own namespace in a cluster, else default)")
 	fs.StringVar(&c.Auth, "auth", "none", "none: act with the server's own Kubernetes identity; token: the page, /api/ and /metrics need a Kubernetes bearer token, checked with a TokenReview, and each user sees the namespaces where Kubernetes lets them list Services")
 	fs.StringVar(&c.MetricsAddr, "metrics-addr", "", "serve /metrics on this address alone, without authentication (default: on --addr, where --auth=token requires a token allowed to get /metrics)")
+	fs.BoolVar(&c.Pprof, "pprof", false, "also serve Go's profiles (/debug/pprof/) on --metrics-addr, which it requires: for measuring, never on the dashboard's address")
 	fs.IntVar(&c.MaxStreams, "max-streams", 1000, "most live-stream sockets open at once; one more answers 503")
 
 	return fs
@@ -225,6 +227,9 @@ func (c config) validate() error {
 	}
 	if err := validateListenAddr(c.Addr); err != nil {
 		return fmt.Errorf("--addr: %v", err)
+	}
+	if c.Pprof && c.MetricsAddr == "" {
+		return errors.New("--pprof needs --metrics-addr: profiles are never served on the dashboard's address")
 	}
 	if c.MetricsAddr != "" {
 		if err := validateListenAddr(c.MetricsAddr); err != nil {

@@ -112,6 +112,7 @@ func TestParseConfigRejects(t *testing.T) {
 		{"metrics address without a port", []string{"--metrics-addr=localhost"}, nil, "--metrics-addr"},
 		{"addr without a port", []string{"--addr=8080"}, nil, "--addr"},
 		{"no streams", []string{"--max-streams=0"}, nil, "--max-streams"},
+		{"profiles without their own address", []string{"--pprof"}, nil, "--pprof needs --metrics-addr"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

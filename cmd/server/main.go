@@ -10,8 +10,10 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -87,7 +89,7 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger) error {
 			_ = listener.Close()
 			return fmt.Errorf("--metrics-addr: %w", err)
 		}
-		servers = append(servers, newHTTPServer(metricsHandler(registry), defaultLimits))
+		servers = append(servers, newHTTPServer(metricsHandler(registry, cfg.Pprof), defaultLimits))
 		listeners = append(listeners, metricsListener)
 		logger.Info("meshlock serving /metrics", "addr", metricsListener.Addr().String())
 	}
@@ -143,14 +145,16 @@ func newHTTPServer(handler http.Handler, l limits) *http.Server {
 	}
 }
 
-// metricsHandler serves /metrics alone (--metrics-addr), every other path
-// answering the contract's JSON 404.
-func metricsHandler(registry *prometheus.Registry) http.Handler {
+// metricsHandler serves /metrics alone (--metrics-addr), and with --pprof
+// Go's profiles, every other path answering the contract's JSON 404.
+func metricsHandler(registry *prometheus.Registry, profiles bool) http.Handler {
 	metrics := promhttp.HandlerFor(registry, promhttp.HandlerOpts{Registry: registry})
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("X-Content-Type-Options", "nosniff")
 		w.Header().Set("Referrer-Policy", "no-referrer")
 		switch {
+		case profiles && strings.HasPrefix(r.URL.Path, "/debug/pprof/"):
+			servePprof(w, r)
 		case r.URL.Path != "/metrics":
 			writeJSONError(w, http.StatusNotFound, "no such page: this address serves /metrics only")
 		case r.Method != http.MethodGet && r.Method != http.MethodHead:
@@ -160,6 +164,25 @@ func metricsHandler(registry *prometheus.Registry) http.Handler {
 			metrics.ServeHTTP(w, r)
 		}
 	})
+}
+
+// servePprof is net/http/pprof's handlers without its init's registration
+// on http.DefaultServeMux, which meshlock never serves.
+func servePprof(w http.ResponseWriter, r *http.Request) {
+	switch name := strings.TrimPrefix(r.URL.Path, "/debug/pprof/"); name {
+	case "":
+		pprof.Index(w, r)
+	case "cmdline":
+		pprof.Cmdline(w, r)
+	case "profile":
+		pprof.Profile(w, r)
+	case "symbol":
+		pprof.Symbol(w, r)
+	case "trace":
+		pprof.Trace(w, r)
+	default:
+		pprof.Handler(name).ServeHTTP(w, r)
+	}
 }
 
 func writeJSONError(w http.ResponseWriter, status int, message string) {

@@ -107,19 +107,24 @@ func TestServerWriteTimeoutSparesTheStream(t *testing.T) {
 func TestMetricsListenerServesMetricsOnly(t *testing.T) {
 	registry := prometheus.NewRegistry()
 	registry.MustRegister(prometheus.NewCounter(prometheus.CounterOpts{Name: "meshlock_test_total", Help: "x"}))
-	addr := serveLimited(t, metricsHandler(registry), testLimits)
+	addr := serveLimited(t, metricsHandler(registry, false), testLimits)
+	profiled := serveLimited(t, metricsHandler(registry, true), testLimits)
 	for _, tt := range []struct {
-		method, path string
-		want         int
-		body         string
+		addr, method, path string
+		want               int
+		body               string
 	}{
-		{"GET", "/metrics", 200, "meshlock_test_total"},
-		{"HEAD", "/metrics", 200, ""},
-		{"GET", "/", 404, `"error"`},
-		{"GET", "/api/graph", 404, `"error"`},
-		{"POST", "/metrics", 405, `"error"`},
+		{addr, "GET", "/metrics", 200, "meshlock_test_total"},
+		{addr, "HEAD", "/metrics", 200, ""},
+		{addr, "GET", "/", 404, `"error"`},
+		{addr, "GET", "/api/graph", 404, `"error"`},
+		{addr, "POST", "/metrics", 405, `"error"`},
+		{addr, "GET", "/debug/pprof/", 404, `"error"`}, // profiles only with --pprof
+		{profiled, "GET", "/debug/pprof/", 200, "goroutine"},
+		{profiled, "GET", "/debug/pprof/heap?debug=1", 200, "heap profile"},
+		{profiled, "GET", "/metrics", 200, "meshlock_test_total"},
 	} {
-		req, _ := http.NewRequest(tt.method, "http://"+addr+tt.path, nil)
+		req, _ := http.NewRequest(tt.method, "http://"+tt.addr+tt.path, nil)
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)

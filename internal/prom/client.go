@@ -34,6 +34,7 @@ const (
 // Client runs meshlock's queries against one Prometheus-compatible API. It
 // is safe for concurrent use.
 type Client struct {
+	raw            api.Client // the live queries' HTTP, decoded by decode.go
 	api            v1.API
 	queries        []querySpec
 	window         time.Duration
@@ -71,6 +72,7 @@ func New(opts Options) (*Client, error) {
 		return nil, err
 	}
 	return &Client{
+		raw:            apiClient,
 		api:            v1.NewAPI(apiClient),
 		queries:        specs,
 		window:         opts.Window,
@@ -206,15 +208,7 @@ func joinErrors(errs []error) error {
 func (c *Client) run(ctx context.Context, q querySpec) ([]graph.Sample, error) {
 	// No evaluation time: the server's own clock avoids gaps from clock
 	// skew between meshlock and Prometheus.
-	value, err := c.query(ctx, q.Name, q.PromQL, time.Time{}, c.queryTimeout)
-	if err != nil {
-		return nil, err
-	}
-	samples, err := parseSamples(value, q.protocol, q.measure)
-	if err != nil {
-		return nil, c.failed(q.Name, err)
-	}
-	return samples, nil
+	return c.instant(ctx, q)
 }
 
 // query runs one instant query at time at (zero: Prometheus' now), counts

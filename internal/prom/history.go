@@ -130,7 +130,7 @@ func parseHistory(value model.Value) ([]graph.HistorySample, error) {
 		if !ok {
 			continue
 		}
-		sample, ok := istioSample(s.Metric, q.protocol(s.Metric), q.measure, 0)
+		sample, ok := istioSample(metricLabels(s.Metric), q.protocol(metricLabels(s.Metric)), q.measure, 0)
 		if !ok {
 			continue
 		}
@@ -207,7 +207,7 @@ func rangeSteps(matrix model.Matrix, specs []querySpec) []graph.SampleStep {
 			if math.IsNaN(v) || math.IsInf(v, 0) || v < 0 {
 				continue
 			}
-			sample, ok := istioSample(series.Metric, q.protocol(series.Metric), q.measure, v)
+			sample, ok := istioSample(metricLabels(series.Metric), q.protocol(metricLabels(series.Metric)), q.measure, v)
 			if !ok {
 				continue
 			}

@@ -15,14 +15,23 @@ import (
 // the graph's neutral Sample: this file is the one place that knows Istio's
 // label names and values.
 
+// labels is a series' labels, from client_golang's model or from the
+// live queries' own decoder (decode.go).
+type labels interface{ get(name string) string }
+
+// metricLabels reads a model.Metric.
+type metricLabels model.Metric
+
+func (m metricLabels) get(name string) string { return string(m[model.LabelName(name)]) }
+
 // istioUnknown is what Envoy's istio_stats reports for what it did not know.
 const istioUnknown = "unknown"
 
 // istioSample maps one series; false drops it (a reporter the graph does
 // not understand, so that a future kind cannot be counted twice).
-func istioSample(m model.Metric, protocol, measure string, rate float64) (graph.Sample, bool) {
-	label := func(name model.LabelName) string {
-		if v := string(m[name]); v != istioUnknown {
+func istioSample(m labels, protocol, measure string, rate float64) (graph.Sample, bool) {
+	label := func(name string) string {
+		if v := m.get(name); v != istioUnknown {
 			return v
 		}
 		return ""
@@ -43,17 +52,17 @@ func istioSample(m model.Metric, protocol, measure string, rate float64) (graph.
 		Service: serviceOf(label("destination_service_name"), label("destination_service_namespace"), label("destination_service")),
 		Rate:    rate,
 	}
-	switch m["reporter"] {
+	switch m.get("reporter") {
 	case "destination", "waypoint":
 		s.Reporter = graph.ReporterServer
 		// A server's proxy knows whether the peer presented a certificate.
 		s.Security = graph.SecurityPlaintext
-		if m["connection_security_policy"] == "mutual_tls" {
+		if m.get("connection_security_policy") == "mutual_tls" {
 			s.Security = graph.SecurityMutualTLS
 		}
 	case "source":
 		s.Reporter = graph.ReporterClient // a client cannot tell: connection_security_policy="unknown"
-		s.Outcome = outcome(string(m["response_code"]), string(m["response_flags"]), measure == graph.MeasureConnections)
+		s.Outcome = outcome(m.get("response_code"), m.get("response_flags"), measure == graph.MeasureConnections)
 	default:
 		return graph.Sample{}, false
 	}

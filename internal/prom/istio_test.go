@@ -90,7 +90,7 @@ func TestIstioSample(t *testing.T) {
 			if measure == "" {
 				measure = graph.MeasureRequests
 			}
-			s, ok := istioSample(tc.metric, graph.ProtocolHTTP, measure, 1)
+			s, ok := istioSample(metricLabels(tc.metric), graph.ProtocolHTTP, measure, 1)
 			if ok == tc.drop {
 				t.Fatalf("kept %v, want %v", ok, !tc.drop)
 			}

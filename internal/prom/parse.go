@@ -16,7 +16,7 @@ import (
 // answer lacks become ""; series without a usable rate are dropped, since a
 // NaN or negative rate (counter resets seen by some backends, stale
 // markers) would poison every sum the graph makes.
-func parseSamples(value model.Value, protocol func(model.Metric) string, measure string) ([]graph.Sample, error) {
+func parseSamples(value model.Value, protocol func(labels) string, measure string) ([]graph.Sample, error) {
 	if value == nil {
 		return nil, errors.New("answer has no result")
 	}
@@ -35,7 +35,7 @@ func parseSamples(value model.Value, protocol func(model.Metric) string, measure
 		if math.IsNaN(rate) || math.IsInf(rate, 0) || rate < 0 {
 			continue
 		}
-		if sample, ok := istioSample(s.Metric, protocol(s.Metric), measure, rate); ok {
+		if sample, ok := istioSample(metricLabels(s.Metric), protocol(metricLabels(s.Metric)), measure, rate); ok {
 			samples = append(samples, sample)
 		}
 	}

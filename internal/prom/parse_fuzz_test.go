@@ -5,6 +5,7 @@ package prom
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"io"
 	"log/slog"
 	"math"
@@ -17,6 +18,9 @@ import (
 	"github.com/prometheus/client_golang/api"
 	v1 "github.com/prometheus/client_golang/api/prometheus/v1"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/common/model"
+
+	"github.com/meshlock/meshlock/internal/graph"
 )
 
 // bodyTransport answers every request with status and body, in memory.
@@ -54,7 +58,7 @@ func FuzzFetchAnswer(f *testing.F) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		client.api = v1.NewAPI(apiClient)
+		client.api, client.raw = v1.NewAPI(apiClient), apiClient
 		samples, err := client.Fetch(context.Background())
 		if err != nil {
 			if msg := err.Error(); msg == "" || strings.Contains(msg, "\n") {
@@ -65,6 +69,47 @@ func FuzzFetchAnswer(f *testing.F) {
 		for _, s := range samples {
 			if math.IsNaN(s.Rate) || math.IsInf(s.Rate, 0) || s.Rate < 0 || s.Measure == "" {
 				t.Fatalf("unusable sample kept: %+v", s)
+			}
+		}
+	})
+}
+
+// The live queries' own decoder answers what client_golang's model
+// decoding and parseSamples answer, for any vector answer.
+func FuzzDecodeMatchesTheModel(f *testing.F) {
+	f.Add(`{"status":"success","data":{"resultType":"vector","result":[{"metric":{"reporter":"destination","source_workload":"productpage-v1","connection_security_policy":"mutual_tls","pod":"x"},"value":[1700000000.5,"2.5"]}]}}`)
+	f.Add(`{"status":"success","data":{"resultType":"vector","result":[{"metric":{},"value":[1,"NaN"]},{"metric":{"reporter":"source","response_code":"503","response_flags":"UF,URX"},"value":[1,"1e3"]},{"metric":{},"histogram":[1,{"count":"1","sum":"1"}]}]}}`)
+	f.Add(`{"data":{"result":[{"value":[1,"3"],"metric":{"reporter":"waypoint","source_workload":"a\u00e9\"b"}}],"resultType":"vector"},"status":"success","warnings":["w"]}`)
+	f.Add(string(benchAnswer(3)))
+	f.Fuzz(func(t *testing.T, body string) {
+		var envelope struct {
+			Status string `json:"status"`
+			Data   struct {
+				ResultType string          `json:"resultType"`
+				Result     json.RawMessage `json:"result"`
+			} `json:"data"`
+		}
+		if json.Unmarshal([]byte(body), &envelope) != nil || envelope.Status != "success" || envelope.Data.ResultType != "vector" {
+			return
+		}
+		var vector model.Vector
+		if json.Unmarshal(envelope.Data.Result, &vector) != nil {
+			return
+		}
+		want, err := parseSamples(vector, requestProtocol, graph.MeasureRequests)
+		if err != nil {
+			return
+		}
+		got, err := decodeAnswer([]byte(body), requestProtocol, graph.MeasureRequests)
+		if err != nil {
+			t.Fatalf("the model decodes %q, the decoder fails: %v", body, err)
+		}
+		if len(got.samples) != len(want) {
+			t.Fatalf("%d samples, the model's %d, for %q", len(got.samples), len(want), body)
+		}
+		for i := range want {
+			if got.samples[i] != want[i] {
+				t.Fatalf("sample %d = %+v, the model's %+v", i, got.samples[i], want[i])
 			}
 		}
 	})

@@ -80,7 +80,7 @@ func TestParseSamplesRejectsOtherResultTypes(t *testing.T) {
 
 func TestRequestProtocol(t *testing.T) {
 	for label, want := range map[string]string{"grpc": "grpc", "GRPC": "grpc", "http": "http", "": "http"} {
-		if got := requestProtocol(model.Metric{"request_protocol": model.LabelValue(label)}); got != want {
+		if got := requestProtocol(metricLabels{"request_protocol": model.LabelValue(label)}); got != want {
 			t.Errorf("request_protocol %q: protocol %q, want %q", label, got, want)
 		}
 	}

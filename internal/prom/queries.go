@@ -72,7 +72,7 @@ func Queries(window time.Duration) []Query {
 // querySpec is a Query and how its series become Samples.
 type querySpec struct {
 	Query
-	protocol func(model.Metric) string
+	protocol func(labels) string
 	measure  string // graph.Measure*
 	// metric is the Istio counter it reads; history groups its series by
 	// historyBy, and counts a client's report only without response flags
@@ -95,7 +95,7 @@ func querySpecs(window time.Duration) []querySpec {
 	w := FormatWindow(window)
 	httpLabels := append(append([]string{}, edgeLabels...), "request_protocol", "response_code", "response_flags")
 	connLabels := append(append([]string{}, edgeLabels...), "response_flags")
-	tcp := func(model.Metric) string { return graph.ProtocolTCP }
+	tcp := func(labels) string { return graph.ProtocolTCP }
 	return []querySpec{
 		{
 			Query:    Query{Name: QueryHTTP, PromQL: rateQuery("istio_requests_total", httpLabels, w)},
@@ -131,8 +131,8 @@ func rateQuery(metric string, groupBy []string, window string) string {
 }
 
 // requestProtocol tells gRPC from plain HTTP on istio_requests_total.
-func requestProtocol(m model.Metric) string {
-	if strings.EqualFold(string(m["request_protocol"]), "grpc") {
+func requestProtocol(m labels) string {
+	if strings.EqualFold(m.get("request_protocol"), "grpc") {
 		return graph.ProtocolGRPC
 	}
 	return graph.ProtocolHTTP

@@ -1,0 +1,246 @@
+// The live queries' own decoding of an instant-query answer: one streaming pass over the body
+// into Samples, reading only the labels the graph uses. client_golang's API client validated
+// and skipped the whole body with encoding/json before decoding it again into maps per series:
+// 350 ms of a 5,000-edge refresh (BenchmarkFetch's CPU profile).
+
+package prom
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+
+	jsoniter "github.com/json-iterator/go"
+
+	"github.com/meshlock/meshlock/internal/graph"
+)
+
+// knownLabels are the labels any live query groups by: the decoder keeps
+// these and skips the rest.
+var knownLabels = func() map[string]int {
+	names := append(append([]string{}, edgeLabels...), "request_protocol", "response_code", "response_flags")
+	m := make(map[string]int, len(names))
+	for i, n := range names {
+		m[n] = i
+	}
+	return m
+}()
+
+// seriesLabels holds one series' known labels, by knownLabels' index.
+type seriesLabels struct{ values [16]string }
+
+func (s *seriesLabels) get(name string) string {
+	if i, ok := knownLabels[name]; ok {
+		return s.values[i]
+	}
+	return ""
+}
+
+// answer is an instant query's answer, decoded.
+type answer struct {
+	samples            []graph.Sample
+	warnings, infos    []string
+	errorType, errText string
+	status             string
+}
+
+// decodeAnswer reads {"status", "data": {"resultType": "vector",
+// "result": [{"metric": {...}, "value": [t, "v"]}]}, "warnings", "infos",
+// "errorType", "error"} into Samples, dropping series without a usable rate
+// (as parseSamples does: NaN, infinite, negative, histograms).
+func decodeAnswer(body []byte, protocol func(labels) string, measure string) (answer, error) {
+	iter := jsoniter.ConfigFastest.BorrowIterator(body)
+	defer jsoniter.ConfigFastest.ReturnIterator(iter)
+	var a answer
+	resultType := ""
+	strs := func(it *jsoniter.Iterator) (out []string) {
+		it.ReadArrayCB(func(it *jsoniter.Iterator) bool {
+			out = append(out, it.ReadString())
+			return true
+		})
+		return out
+	}
+	iter.ReadObjectCB(func(it *jsoniter.Iterator, field string) bool {
+		switch key(field) {
+		case "status":
+			a.status = it.ReadString()
+		case "errortype":
+			a.errorType = it.ReadString()
+		case "error":
+			a.errText = it.ReadString()
+		case "warnings":
+			a.warnings = strs(it)
+		case "infos":
+			a.infos = strs(it)
+		case "data":
+			if it.WhatIsNext() != jsoniter.ObjectValue {
+				it.Skip()
+				return true
+			}
+			it.ReadObjectCB(func(it *jsoniter.Iterator, field string) bool {
+				switch key(field) {
+				case "resulttype":
+					resultType = it.ReadString()
+				case "result":
+					if resultType != "" && resultType != "vector" {
+						it.Skip()
+						return true
+					}
+					a.samples = readVector(it, protocol, measure)
+				default:
+					it.Skip()
+				}
+				return true
+			})
+		default:
+			it.Skip()
+		}
+		return true
+	})
+	if iter.Error != nil {
+		return answer{}, fmt.Errorf("decoding the answer: %w", iter.Error)
+	}
+	if a.status == "error" {
+		return a, nil
+	}
+	switch resultType {
+	case "vector":
+	case "":
+		return answer{}, errors.New("answer has no result")
+	default:
+		return answer{}, fmt.Errorf("answer is a %s, want a vector", resultType)
+	}
+	return a, nil
+}
+
+// key is a field's name as encoding/json matches it, case-insensitively,
+// as the API client did; the few names it is compared to are lower case.
+func key(field string) string {
+	for i := 0; i < len(field); i++ {
+		if c := field[i]; c >= 'A' && c <= 'Z' {
+			return strings.ToLower(field)
+		}
+	}
+	return field
+}
+
+func readVector(it *jsoniter.Iterator, protocol func(labels) string, measure string) []graph.Sample {
+	if it.WhatIsNext() != jsoniter.ArrayValue {
+		it.Skip()
+		return nil
+	}
+	var out []graph.Sample
+	// Values repeat across series (reporters, namespaces, workloads): one
+	// string each.
+	intern := map[string]string{}
+	var ls seriesLabels
+	it.ReadArrayCB(func(it *jsoniter.Iterator) bool {
+		ls = seriesLabels{}
+		rate, usable := 0.0, false
+		it.ReadObjectCB(func(it *jsoniter.Iterator, field string) bool {
+			switch key(field) {
+			case "metric":
+				it.ReadMapCB(func(it *jsoniter.Iterator, name string) bool {
+					i, ok := knownLabels[name]
+					if !ok || it.WhatIsNext() != jsoniter.StringValue {
+						it.Skip()
+						return true
+					}
+					v := it.ReadString()
+					if interned, ok := intern[v]; ok {
+						v = interned
+					} else {
+						intern[v] = v
+					}
+					ls.values[i] = v
+					return true
+				})
+			case "value":
+				n := 0
+				it.ReadArrayCB(func(it *jsoniter.Iterator) bool {
+					if n == 1 && it.WhatIsNext() == jsoniter.StringValue {
+						f, err := strconv.ParseFloat(it.ReadString(), 64)
+						rate, usable = f, err == nil
+					} else {
+						it.Skip()
+					}
+					n++
+					return true
+				})
+			default: // "histogram": a native histogram has no single rate
+				it.Skip()
+			}
+			return true
+		})
+		if !usable || math.IsNaN(rate) || math.IsInf(rate, 0) || rate < 0 {
+			return true
+		}
+		if s, ok := istioSample(&ls, protocol(&ls), measure, rate); ok {
+			out = append(out, s)
+		}
+		return true
+	})
+	return out
+}
+
+// instant runs one live query through the API client's HTTP (its auth,
+// CA and size cap) and decodes the answer itself: POST as Prometheus' own
+// API client does, GET where a proxy refuses POST.
+func (c *Client) instant(ctx context.Context, q querySpec) ([]graph.Sample, error) {
+	queryCtx, cancel := context.WithTimeout(ctx, c.queryTimeout)
+	defer cancel()
+	endpoint := c.raw.URL("/api/v1/query", nil)
+	form := url.Values{"query": {q.PromQL}}
+	req, err := http.NewRequestWithContext(queryCtx, http.MethodPost, endpoint.String(), strings.NewReader(form.Encode()))
+	if err != nil {
+		return nil, c.failed(q.Name, err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	resp, body, err := c.raw.Do(queryCtx, req)
+	if err == nil && resp.StatusCode == http.StatusMethodNotAllowed {
+		endpoint.RawQuery = form.Encode()
+		if req, err = http.NewRequestWithContext(queryCtx, http.MethodGet, endpoint.String(), nil); err == nil {
+			resp, body, err = c.raw.Do(queryCtx, req)
+		}
+	}
+	if err != nil {
+		c.queriesTotal.WithLabelValues(q.Name, resultError).Inc()
+		if ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
+			return nil, fmt.Errorf("prometheus %s query: no answer within %s: %w", q.Name, c.queryTimeout, err)
+		}
+		return nil, fmt.Errorf("prometheus %s query: %w", q.Name, err)
+	}
+	a, decodeErr := decodeAnswer(body, q.protocol, q.measure)
+	c.warn(q.Name, a.warnings, a.infos)
+	switch {
+	case resp.StatusCode/100 != 2 || a.status == "error":
+		c.queriesTotal.WithLabelValues(q.Name, resultError).Inc()
+		return nil, fmt.Errorf("prometheus %s query: %s", q.Name, statusError(resp, a, body, decodeErr))
+	case decodeErr != nil:
+		c.queriesTotal.WithLabelValues(q.Name, resultError).Inc()
+		return nil, fmt.Errorf("prometheus %s query: %w", q.Name, decodeErr)
+	}
+	c.queriesTotal.WithLabelValues(q.Name, resultSuccess).Inc()
+	return a.samples, nil
+}
+
+// statusError says what an error answer said, on one short line: the
+// server's errorType and error when it sent JSON, else its status and the
+// start of its body (a proxy's page).
+func statusError(resp *http.Response, a answer, body []byte, decodeErr error) string {
+	status := fmt.Sprintf("server answered %d %s", resp.StatusCode, http.StatusText(resp.StatusCode))
+	if decodeErr == nil && (a.errorType != "" || a.errText != "") {
+		return status + ": " + strings.TrimPrefix(a.errorType+": "+a.errText, ": ")
+	}
+	const maxDetail = 200
+	detail := strings.Join(strings.Fields(string(body[:min(len(body), 4*maxDetail)])), " ")
+	if len(detail) > maxDetail {
+		detail = strings.ToValidUTF8(detail[:maxDetail], "") + "…"
+	}
+	return status + " (" + detail + ")"
+}

@@ -100,6 +100,13 @@ func NewWatcher(opts Options) (*Watcher, error) {
 		factory := informers.NewSharedInformerFactoryWithOptions(opts.Kube, 0, informers.WithNamespace(ns))
 		services := factory.Core().V1().Services()
 		pods := factory.Core().V1().Pods()
+		// Transforms must be set before the informers start.
+		if err := pods.Informer().SetTransform(slimPod); err != nil {
+			return nil, err
+		}
+		if err := services.Informer().SetTransform(stripMeta); err != nil {
+			return nil, err
+		}
 		for _, informer := range []cache.SharedIndexInformer{services.Informer(), pods.Informer()} {
 			if _, err := informer.AddEventHandler(notify); err != nil {
 				return nil, err
@@ -122,6 +129,9 @@ func NewWatcher(opts Options) (*Watcher, error) {
 		factory := istioinformers.NewSharedInformerFactoryWithOptions(opts.Istio, 0, istioinformers.WithNamespace(ns))
 		policy := NewPolicyInformers(factory, ns)
 		for _, informer := range []cache.SharedIndexInformer{policy.DestinationRules, policy.PeerAuthentications} {
+			if err := informer.SetTransform(stripMeta); err != nil {
+				return nil, err
+			}
 			if _, err := informer.AddEventHandler(notify); err != nil {
 				return nil, err
 			}

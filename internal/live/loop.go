@@ -30,8 +30,9 @@ type LoopOptions struct {
 	// History, when set, is the look-back (a *Lookback) merged into every
 	// build; nil turns the look-back off.
 	History HistorySource
-	// Registerer receives meshlock_refresh_duration_seconds and
-	// meshlock_refresh_errors_total{source}. Required.
+	// Registerer receives meshlock_refresh_duration_seconds,
+	// meshlock_refresh_errors_total{source} and the posture's gauges
+	// (meshlock_edges, meshlock_mtls_ratio, meshlock_findings). Required.
 	Registerer prometheus.Registerer
 	// Logger receives source failures. Default slog.Default().
 	Logger *slog.Logger
@@ -125,7 +126,7 @@ func NewLoop(opts LoopOptions) (*Loop, error) {
 	l.snapshot = graph.Snapshot{Window: formatWindow(opts.Window), Stale: true, Error: "the first refresh has not finished yet",
 		Sources: l.statusLocked(), Lookback: l.lookback(), Posture: graph.ComputePosture(nil),
 		Nodes: []graph.Node{}, Edges: []graph.Edge{}, Findings: []graph.Finding{}}
-	for _, c := range []prometheus.Collector{l.duration, l.failures} {
+	for _, c := range []prometheus.Collector{l.duration, l.failures, postureCollector{l}} {
 		if err := opts.Registerer.Register(c); err != nil {
 			return nil, err
 		}

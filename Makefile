@@ -108,6 +108,8 @@ docs:
 bench:
 	$(GO) test -run '^$$' -bench Build -benchmem ./internal/graph/
 	$(GO) test -run '^$$' -bench Publish -benchmem ./internal/live/
+	$(GO) test -run '^$$' -bench Fetch -benchmem ./internal/prom/
+	$(GO) test -run '^$$' -bench PodCache -benchtime 3x ./internal/k8s/
 
 # V WebSocket viewers of a 5,000-edge graph on the real binary (issue 14): delivery latency,
 # RSS, CPU, goroutines. VIEWERS=1000,10000 by default.
@@ -117,10 +119,12 @@ loadtest: testbed
 
 # meshlock on a synthetic mesh on the real test bed (test/scale): SCALE is namespaces,services per
 # namespace,edges, DURATION the measurement after a minute of warm-up. The table goes to stdout.
+# SCRAPE_INTERVAL is Prometheus' scrape of the mesh (1s by default).
 SCALE ?= 20,50,5000
 DURATION ?= 2m
+SCRAPE_INTERVAL ?= 1s
 scale: testbed
-	$(GO) run ./test/scale -scale=$(SCALE) -duration=$(DURATION)
+	$(GO) run ./test/scale -scale=$(SCALE) -duration=$(DURATION) -scrape-interval=$(SCRAPE_INTERVAL)
 
 clean:
 	rm -rf bin .testbed

@@ -17,8 +17,10 @@ const (
 	DefaultWindow       = time.Minute
 	DefaultQueryTimeout = 10 * time.Second
 	// DefaultHistoryQueryTimeout bounds a look-back query, which reads a
-	// day of raw samples.
-	DefaultHistoryQueryTimeout = 2 * time.Minute
+	// day of raw samples: at 5,000 edges and a 15 s scrape, one to five
+	// minutes of Prometheus' time on a 2-core machine (extrapolated by make
+	// scale, README).
+	DefaultHistoryQueryTimeout = 10 * time.Minute
 	DefaultMaxResponseBytes    = 16 << 20
 )
 

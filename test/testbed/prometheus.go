@@ -1,4 +1,5 @@
-// StartPrometheus: runs Debian's Prometheus on loopback, scraping the given targets every second.
+// StartPrometheus: runs Debian's Prometheus on loopback, scraping the given targets every second
+// (StartPrometheusWith: another interval, a query log).
 
 package testbed
 
@@ -8,6 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/prometheus/common/model"
 )
 
 // Prometheus is a running Prometheus server.
@@ -16,28 +19,60 @@ type Prometheus struct {
 	URL string
 }
 
+// PrometheusOptions configures StartPrometheusWith.
+type PrometheusOptions struct {
+	// Targets are host:port addresses scraped at path /metrics.
+	Targets []string
+	// ScrapeInterval is how often each target is scraped, in whole
+	// milliseconds; zero means every second.
+	ScrapeInterval time.Duration
+	// QueryLogFile, when set, is an absolute path where Prometheus writes
+	// every query it evaluates, one JSON object a line (global
+	// query_log_file), with its timings.
+	QueryLogFile string
+}
+
 // StartPrometheus runs Debian's prometheus with a generated configuration
 // that scrapes each target (host:port, path /metrics) every second, and
 // stops it when the test ends.
 func StartPrometheus(t TB, targets ...string) *Prometheus {
 	t.Helper()
+	return StartPrometheusWith(t, PrometheusOptions{Targets: targets})
+}
+
+// StartPrometheusWith is StartPrometheus with a scrape interval and a query log.
+func StartPrometheusWith(t TB, opts PrometheusOptions) *Prometheus {
+	t.Helper()
 	bin := findBinary(t, "prometheus")
 	dir := t.TempDir()
 
-	quoted := make([]string, len(targets))
-	for i, target := range targets {
+	interval := opts.ScrapeInterval
+	if interval == 0 {
+		interval = time.Second
+	}
+	if interval < time.Millisecond || interval%time.Millisecond != 0 {
+		t.Fatalf("testbed: Prometheus scrape interval %s: want whole milliseconds", interval)
+	}
+	// A scrape must end before the next one starts.
+	timeout := interval * 9 / 10
+	quoted := make([]string, len(opts.Targets))
+	for i, target := range opts.Targets {
 		quoted[i] = fmt.Sprintf("%q", target)
 	}
+	queryLog := ""
+	if opts.QueryLogFile != "" {
+		queryLog = fmt.Sprintf("  query_log_file: %q\n", opts.QueryLogFile)
+	}
 	config := fmt.Sprintf(`global:
-  scrape_interval: 1s
+  scrape_interval: %s
   evaluation_interval: 1s
-scrape_configs:
+%sscrape_configs:
   - job_name: meshsim
-    scrape_interval: 1s
-    scrape_timeout: 900ms
+    scrape_interval: %s
+    scrape_timeout: %s
     static_configs:
       - targets: [%s]
-`, strings.Join(quoted, ", "))
+`, promDuration(interval), queryLog, promDuration(interval), promDuration(timeout), strings.Join(quoted, ", "))
 	configFile := filepath.Join(dir, "prometheus.yml")
 	writeFile(t, configFile, config)
 
@@ -54,3 +89,6 @@ scrape_configs:
 	}
 	return &Prometheus{URL: url}
 }
+
+// promDuration spells a duration as Prometheus' configuration does (1s, 900ms).
+func promDuration(d time.Duration) string { return model.Duration(d).String() }

@@ -10,6 +10,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation"
 
 	"github.com/meshlock/meshlock/internal/graph"
+	"github.com/meshlock/meshlock/internal/live"
 )
 
 // GraphSource is the current graph and whether it can be trusted
@@ -33,7 +34,7 @@ func (h *handlers) handleGraph(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusServiceUnavailable, "could not check your rights with Kubernetes: "+err.Error())
 		return
 	}
-	view := h.graphs.view(full.GeneratedAt, viewKey(all, visible, namespaces), func() graph.Snapshot {
+	view := h.graphs.view(full.GeneratedAt, live.ViewKey(namespaces, all, visible), func() graph.Snapshot {
 		return restrictSnapshot(full, all, visible, namespaces)
 	})
 	writeView(w, r, view)

@@ -9,7 +9,6 @@ import (
 	"compress/gzip"
 	"encoding/json"
 	"net/http"
-	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -68,25 +67,6 @@ func (v *encodedView) gzipped() []byte {
 		v.gzip = buf.Bytes()
 	})
 	return v.gzip
-}
-
-// viewKey names a view: the selected namespaces and, unless everything is
-// visible, the visible ones.
-func viewKey(all bool, visible map[string]bool, selected []string) string {
-	sel := slices.Clone(selected)
-	slices.Sort(sel)
-	key := strings.Join(sel, ",")
-	if all {
-		return key + "|*"
-	}
-	vis := make([]string, 0, len(visible))
-	for ns, ok := range visible {
-		if ok {
-			vis = append(vis, ns)
-		}
-	}
-	slices.Sort(vis)
-	return key + "|" + strings.Join(vis, ",")
 }
 
 // acceptsGzip reads Accept-Encoding for gzip with a non-zero quality.

@@ -125,13 +125,21 @@ type queryData struct {
 	Result     any    `json:"result"`
 }
 
-func (p *Prometheus) handleQuery(w http.ResponseWriter, r *http.Request) {
+// readForm takes GET and POST queries, as Prometheus does.
+func readForm(w http.ResponseWriter, r *http.Request) bool {
 	if r.Method != http.MethodGet && r.Method != http.MethodPost {
 		writeQueryError(w, http.StatusMethodNotAllowed, "bad_data", "use GET or POST")
-		return
+		return false
 	}
 	if err := r.ParseForm(); err != nil {
 		writeQueryError(w, http.StatusBadRequest, "bad_data", err.Error())
+		return false
+	}
+	return true
+}
+
+func (p *Prometheus) handleQuery(w http.ResponseWriter, r *http.Request) {
+	if !readForm(w, r) {
 		return
 	}
 	ts := time.Now()
@@ -163,12 +171,7 @@ func (p *Prometheus) handleQuery(w http.ResponseWriter, r *http.Request) {
 }
 
 func (p *Prometheus) handleQueryRange(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodGet && r.Method != http.MethodPost {
-		writeQueryError(w, http.StatusMethodNotAllowed, "bad_data", "use GET or POST")
-		return
-	}
-	if err := r.ParseForm(); err != nil {
-		writeQueryError(w, http.StatusBadRequest, "bad_data", err.Error())
+	if !readForm(w, r) {
 		return
 	}
 	var start, end time.Time

@@ -72,6 +72,9 @@ type EdgeHistory struct {
 	// PlaintextLastSeen is the last time it carried traffic not proven
 	// mutual TLS; zero (omitted) when it carried none in the look-back.
 	PlaintextLastSeen time.Time `json:"plaintextLastSeen,omitzero"`
+	// MTLSLastSeen is the last time it carried mutual TLS; zero (omitted)
+	// when it carried none.
+	MTLSLastSeen time.Time `json:"mtlsLastSeen,omitzero"`
 }
 
 // histFlow is one measure of an edge's history as both sides reported it.
@@ -125,7 +128,7 @@ func edgeHistory(t *edgeTraffic) (EdgeHistory, string, float64, bool) {
 		h.Volume = f.source
 		return h, StatusUnknown, 0, true
 	}
-	h.Volume, h.MTLSVolume = dest, f.destMTLS
+	h.Volume, h.MTLSVolume, h.MTLSLastSeen = dest, f.destMTLS, f.lastMTLS
 	plain := f.seenPlain
 	if f.seenPlain {
 		h.PlaintextLastSeen = f.lastPlain

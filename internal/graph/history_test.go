@@ -57,7 +57,8 @@ func TestHistoryMakesIdleEdges(t *testing.T) {
 		t.Errorf("idle edge\n got %+v\nwant %+v", idle, want)
 	}
 	live, _ := findEdge(s, EdgeID("default/reviews", ratingsID, ProtocolHTTP))
-	if live.Idle || live.Status != StatusLocked || live.Rate != 0.5 || live.History.Volume != 50000 || !live.History.PlaintextLastSeen.IsZero() {
+	if live.Idle || live.Status != StatusLocked || live.Rate != 0.5 || live.History.Volume != 50000 || !live.History.PlaintextLastSeen.IsZero() ||
+		live.History.MTLSLastSeen != testTime.Add(-time.Minute) {
 		t.Errorf("live edge = %+v, want locked at 0.5 with its history and no plaintext", live)
 	}
 	// The posture is the window's: the idle edge counts nowhere.

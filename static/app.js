@@ -1,6 +1,6 @@
 // meshlock dashboard, the page's entry module: creates the store, wires the
 // views to it (each its own module under static/), draws the snapshot the
-// server put in #initial-snapshot and follows the stream. The server only
+// server put in #initial-snapshot (a small mesh's) and follows the stream. The server only
 // renders the shell (web/page.templ); everything else is drawn from the
 // snapshot. No inline script or style (a strict CSP applies).
 
@@ -10,7 +10,7 @@ import { createEnforce } from './enforce.js';
 import { createFindings } from './findings.js';
 import { createGraphView } from './graph-view.js';
 import { createHeader } from './header.js';
-import { normalizeSnapshot, parseNamespaces } from './model.mjs';
+import { normalizeSnapshot, parseNamespaces, withNamespaces } from './model.mjs';
 import { createPanel } from './panel.js';
 import { createStore } from './state.mjs';
 import { createStream } from './stream.js';
@@ -52,6 +52,22 @@ Object.defineProperty(window, 'meshlock', {
     get showIdle() {
       return state.showIdle;
     },
+    // ms from the navigation's start to ready; the last delta's apply time.
+    get readyMs() {
+      return state.readyMs;
+    },
+    get lastApplyMs() {
+      return state.lastApplyMs;
+    },
+    // Layouts run (whole graph or a namespace's services): a delta runs none.
+    get layouts() {
+      return state.layouts;
+    },
+    // The namespaces drawn in full when the graph is collapsed; null when
+    // everything is drawn (a small mesh).
+    get expanded() {
+      return state.expanded ? [...state.expanded].sort() : null;
+    },
   }),
   configurable: false,
   writable: false,
@@ -68,12 +84,30 @@ const activity = createActivity({ request });
 createEnforce(store, { request, graph, activity });
 const stream = createStream(store);
 
+// The stream connects first: the server prepares its snapshot while the
+// page draws the one it came with (its messages wait for that to finish).
+stream.connect();
 const initial = document.getElementById('initial-snapshot');
 if (initial) {
   try {
-    store.setSnapshot(normalizeSnapshot(JSON.parse(initial.textContent)));
+    store.setSnapshot(normalizeSnapshot(JSON.parse(initial.textContent)), { fresh: true });
   } catch {
     /* the stream's snapshot follows */
   }
+} else {
+  // A big mesh's page carries no snapshot (web/page.go): the stream's first
+  // message is it. Should the stream fail before that (a proxy without
+  // WebSocket), the page asks api/graph once, as it would have come.
+  const off = store.subscribe('connection', () => {
+    if (!state.snapshot && (state.connected || !state.reconnectAt)) return; // still connecting
+    off();
+    if (state.snapshot) return;
+    request(`api/graph${withNamespaces('', state.namespaces)}`)
+      .then((res) => {
+        if (res.ok && !state.snapshot) store.setSnapshot(normalizeSnapshot(res.body), { fresh: true });
+      })
+      .catch(() => {
+        /* the stream keeps trying */
+      });
+  });
 }
-stream.connect();

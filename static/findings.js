@@ -9,7 +9,7 @@ export const SEV_ICON = { critical: '✖', warning: '⚠', info: 'ℹ' };
 
 // findingButton is one finding as a button that selects its target.
 export function findingButton(store, f) {
-  const target = findingTarget(f, store.state.snapshot);
+  const target = findingTarget(f, store.state.snapshot, { edges: store.state.edgesById, nodes: store.state.nodesById });
   return h(
     'button',
     {
@@ -28,15 +28,20 @@ function selectFinding(store, id) {
   const s = store.state.snapshot;
   const f = s?.findings.find((x) => x.id === id);
   if (!f) return;
-  const target = findingTarget(f, s);
+  const target = findingTarget(f, s, { edges: store.state.edgesById, nodes: store.state.nodesById });
   if (target) store.select(target, { center: true });
   else store.select({ kind: 'finding', id });
 }
 
 export function createFindings(store) {
-  store.subscribe('snapshot', ({ snapshot }) => {
+  let shown = null; // what the list says, to skip a redraw that changes nothing
+  store.subscribe('snapshot', ({ snapshot, edgesById, nodesById }) => {
     const list = $('#findings');
     if (!list) return;
+    // Most snapshots (a delta, the stream's first) leave the findings as they were.
+    const key = snapshot.findings.map((f) => [f.id, f.severity, f.message, findingTarget(f, snapshot, { edges: edgesById, nodes: nodesById })?.id ?? ''].join('|')).join('\n');
+    if (shown === key) return;
+    shown = key;
     list.replaceChildren(...snapshot.findings.map((f) => h('li', {}, findingButton(store, f))));
     $('#findings-count').textContent = String(snapshot.findings.length);
     $('#findings-none').hidden = snapshot.findings.length > 0;

@@ -118,7 +118,63 @@ export function graphStyle() {
     },
     // An idle caller the plan would cut must stand out as much as a live one.
     { selector: 'edge.idle.breaks', style: { opacity: 0.9 } },
+    // A collapsed namespace (a big mesh): one node, its border saying its
+    // padlock's status in colour and line style, as the edges do.
+    {
+      selector: 'node.ns-collapsed',
+      style: {
+        shape: 'round-rectangle',
+        'background-color': '#eef3f9',
+        'border-width': 3,
+        // The name at the top; the padlock button (graph-badges.js) below it.
+        'text-valign': 'top',
+        'text-margin-y': 44,
+        'font-size': 16,
+        'font-weight': 'bold',
+        color: '#334155',
+      },
+    },
+    { selector: 'node.ns-collapsed.locked', style: { 'border-color': COLORS.locked, 'border-style': 'solid' } },
+    { selector: 'node.ns-collapsed.mixed', style: { 'border-color': COLORS.mixed, 'border-style': 'dashed' } },
+    { selector: 'node.ns-collapsed.open', style: { 'border-color': COLORS.open, 'border-style': 'dotted', 'border-width': 4 } },
+    { selector: 'node.ns-collapsed.unknown', style: { 'border-color': COLORS.unknown, 'border-style': 'solid' } },
+    { selector: 'node.ns-collapsed:selected', style: { 'border-color': '#2563eb', 'border-width': 4 } },
+    // The edges between a collapsed namespace and anything else, bundled:
+    // the status classes above colour them; thicker for more edges. Haystack
+    // lines, the cheapest Cytoscape draws (a few hundred of them cost half
+    // the first frame as curves), with the direction as an arrow midway.
+    {
+      selector: 'edge.link',
+      style: { 'curve-style': 'haystack', 'haystack-radius': 0, 'target-arrow-shape': 'none', 'mid-target-arrow-shape': 'triangle', opacity: 0.7 },
+    },
+    { selector: 'edge.link.locked', style: { 'mid-target-arrow-color': COLORS.locked } },
+    { selector: 'edge.link.mixed', style: { 'mid-target-arrow-color': COLORS.mixed } },
+    { selector: 'edge.link.open', style: { 'mid-target-arrow-color': COLORS.open } },
+    { selector: 'edge.link.unknown', style: { 'mid-target-arrow-color': COLORS.unknown } },
   ];
+}
+
+// Sizes of a collapsed namespace's node.
+export const NAMESPACE_NODE = { w: 200, h: 96 };
+
+// namespaceElement is a collapsed namespace's node (g from overview.mjs).
+export function namespaceElement(g) {
+  return {
+    group: 'nodes',
+    data: { id: g.id, label: `${g.namespace}\n${g.members} service${g.members === 1 ? '' : 's'}`, w: NAMESPACE_NODE.w, h: NAMESPACE_NODE.h },
+    classes: `ns-collapsed ${g.status || 'none'}`,
+  };
+}
+
+// linkElement is the bundle of edges between two representatives (l from
+// overview.mjs); breaks as for edgeElement.
+export function linkElement(l, breaks = new Set()) {
+  const cut = l.edgeIDs.some((id) => breaks.has(id));
+  return {
+    group: 'edges',
+    data: { id: l.id, source: l.source, target: l.target, width: 1.5 + Math.min(5, Math.log2(l.edges)) },
+    classes: `link ${l.status || 'unknown'}${l.idle ? ' idle' : ''}${cut ? ' breaks' : ''}`,
+  };
 }
 
 export function nodeLabel(n) {
@@ -168,5 +224,5 @@ export function groupElements(snapshot) {
     const g = groupOf(n);
     if (!groups.has(g)) groups.set(g, g === OUTSIDE_GROUP ? 'outside the mesh' : n.namespace);
   }
-  return [...groups].map(([id, label]) => ({ group: 'nodes', data: { id, label }, selectable: false, grabbable: false }));
+  return [...groups].map(([id, label]) => ({ group: 'nodes', data: { id, label }, selectable: false, grabbable: false, classes: 'group' }));
 }

@@ -1,26 +1,58 @@
-// meshlock's graph view: Cytoscape.js draws the snapshot (laid out again
-// only when the set of nodes changes), and a padlock button per edge sits
-// over the canvas at the edge's midpoint. It follows the store's snapshot,
-// selection, idle toggle and breaks; taps select through the store. Idle
-// edges are drawn only when asked for, when selected (a finding may name
-// one), or when the open enforce plan would cut them.
+// meshlock's graph view: Cytoscape.js draws the snapshot, and a padlock
+// button per drawn edge sits over the canvas at the edge's midpoint. It
+// follows the store's snapshot, selection, idle toggle, breaks and grouping;
+// taps select through the store. Idle edges are drawn only when asked for,
+// when selected (a finding may name one), or when the open enforce plan
+// would cut them.
+//
+// A big mesh (overview.mjs's threshold) opens collapsed: a node per
+// namespace with its padlock (a button over it, which expands it) and one
+// edge per pair of ends for the edges between collapsed namespaces; a
+// namespace expands on a tap or a click of its padlock, and the namespace
+// filter's namespaces open expanded.
+//
+// The layout runs once and is kept: a delta restyles what changed (one
+// Cytoscape batch, only the elements whose look changed) and places a new
+// node beside its namespace's, never laying the graph out again. A whole
+// layout runs for the first snapshot, when the drawn graph is replaced (a
+// mesh that crosses the threshold, most nodes new) and on Re-layout; an
+// expanded namespace lays out its own services only. Small meshes use dagre,
+// bigger ones layout.mjs (dagre takes seconds there); a small mesh is also
+// laid out again when its set of services changes, as before, since dagre
+// costs milliseconds there.
 
-import { $, h, icon } from './dom.js';
-import { badgeFor } from './format.mjs';
-import { edgeElement, graphStyle, groupElements, nodeElement } from './graph-model.mjs';
-import { isIdle, layoutKey, shownEdges } from './model.mjs';
+import { $, h } from './dom.js';
+import { createBadges } from './graph-badges.js';
+import { createGraphLayout } from './graph-layout.js';
+import { edgeElement, graphStyle, groupElements, linkElement, namespaceElement, nodeElement } from './graph-model.mjs';
+import { bounds } from './layout.mjs';
+import { isIdle, shownEdges } from './model.mjs';
+import { NS_PREFIX, fitsDagre, namespacesToShow, opensCollapsed, overview } from './overview.mjs';
 
 // createGraphView draws into #graph and #badges; isDrawn(id) tells whether
 // an edge has its padlock on the graph.
 export function createGraphView(store) {
   const { state } = store;
   const graphEl = $('#graph');
-  const badgesEl = $('#badges');
-  const badgeEls = new Map(); // edge id → button
+  const badges = createBadges(store, {
+    graphEl,
+    badgesEl: $('#badges'),
+    onNamespace: (ns, open) => (open ? openNamespace(ns) : closeNamespace(ns)),
+    crowded: () => layoutMode === 'blocks',
+  });
   let cy = null;
-  let currentLayoutKey = null;
+  let layout = null;
+  // drawn: element id → the signature of what it was drawn with, so that a
+  // delta touches only what changed.
+  const drawn = new Map();
+  let layoutMode = null; // 'dagre' or 'blocks'
+  let rebuild = false; // the next draw replaces the graph and lays it out whole
+  let drawing = false;
+  let collapsedDrawn = new Set(); // namespace node ids drawn collapsed
+  let laidOutWithoutEdges = false; // the last whole layout knew no edge
+  let filterChanged = false; // the namespace filter changed since the last whole snapshot
   let userMovedViewport = false;
-  let badgeFrame = 0;
+  const scheduleBadges = () => badges.schedule();
 
   function init() {
     if (typeof window.cytoscape !== 'function' || !graphEl) {
@@ -31,21 +63,27 @@ export function createGraphView(store) {
       container: graphEl,
       style: graphStyle(),
       elements: [],
-      minZoom: 0.2,
+      minZoom: 0.05,
       maxZoom: 3,
       boxSelectionEnabled: false,
       selectionType: 'single',
       autoungrabify: false,
     });
+    layout = createGraphLayout(cy, graphEl, state);
+    badges.attach(cy);
     cy.on('tap', 'node', (ev) => {
       const n = ev.target;
+      if (n.hasClass('ns-collapsed')) {
+        openNamespace(n.id().slice(NS_PREFIX.length));
+        return;
+      }
       if (n.isParent()) {
-        if (n.id().startsWith('ns:')) store.select({ kind: 'namespace', id: n.id().slice(3) });
+        if (n.id().startsWith(NS_PREFIX)) store.select({ kind: 'namespace', id: n.id().slice(NS_PREFIX.length) });
         return;
       }
       store.select({ kind: 'node', id: n.id() });
     });
-    cy.on('tap', 'edge', (ev) => store.select({ kind: 'edge', id: ev.target.id() }));
+    cy.on('tap', 'edge', (ev) => store.select({ kind: ev.target.hasClass('link') ? 'link' : 'edge', id: ev.target.id() }));
     cy.on('tap', (ev) => {
       if (ev.target === cy) store.select(null);
     });
@@ -55,7 +93,14 @@ export function createGraphView(store) {
       userMovedViewport = false;
       fitGraph();
     });
-    $('#relayout')?.addEventListener('click', () => runLayout(true));
+    $('#relayout')?.addEventListener('click', () => {
+      layout.layoutAll(layoutMode);
+      fitGraph();
+      scheduleBadges();
+    });
+    $('#collapse-all')?.addEventListener('click', () => {
+      if (state.expanded) store.setExpanded(new Set());
+    });
     // Until the user pans or zooms, the graph keeps fitting its box.
     for (const type of ['wheel', 'pointerdown', 'touchstart']) {
       graphEl.addEventListener(type, () => (userMovedViewport = true), { passive: true });
@@ -68,54 +113,147 @@ export function createGraphView(store) {
     }).observe(graphEl);
   }
 
-  // draw brings Cytoscape to the snapshot. The layout runs only when the
-  // set of nodes changes; status and rate changes restyle in place, and
-  // showing or hiding idle edges (edges only) keeps the layout too.
-  function draw() {
-    if (!cy || !state.snapshot) return;
-    const snapshot = state.snapshot;
-    const key = layoutKey(snapshot);
-    const endpoints = new Set(snapshot.nodes.map((n) => n.id));
-    const edges = shownEdges(snapshot.edges, state.showIdle, keptEdges()).filter((e) => endpoints.has(e.source) && endpoints.has(e.target));
-    cy.batch(() => {
-      const want = new Set();
-      for (const g of groupElements(snapshot)) {
-        want.add(g.data.id);
-        const el = cy.getElementById(g.data.id);
-        if (el.empty()) cy.add(g);
-        else el.data('label', g.data.label);
-      }
-      for (const n of snapshot.nodes) {
-        want.add(n.id);
-        const def = nodeElement(n);
-        const el = cy.getElementById(n.id);
-        if (el.nonempty() && el.data('parent') !== def.data.parent) el.move({ parent: def.data.parent });
-        if (el.empty()) cy.add(def);
-        else {
-          el.data(def.data);
-          el.classes(def.classes);
-        }
-      }
-      for (const e of edges) {
-        want.add(e.id);
-        const def = edgeElement(e, state.breakEdges);
-        const el = cy.getElementById(e.id);
-        if (el.empty()) cy.add(def);
-        else {
-          el.data('width', def.data.width);
-          el.classes(def.classes);
-        }
-      }
-      cy.elements().forEach((el) => {
-        if (!want.has(el.id())) cy.remove(el);
-      });
-    });
-    if (key !== currentLayoutKey) {
-      currentLayoutKey = key;
-      runLayout(true);
+  function closeNamespace(ns) {
+    store.toggleNamespace(ns, false);
+    store.select({ kind: 'namespace', id: ns });
+  }
+
+  // openNamespace expands a collapsed namespace, shows it in the side
+  // panel, and brings it into view.
+  function openNamespace(ns) {
+    store.toggleNamespace(ns, true);
+    store.select({ kind: 'namespace', id: ns });
+    const block = cy?.getElementById(NS_PREFIX + ns);
+    if (block && block.nonempty()) {
+      userMovedViewport = true;
+      cy.fit(block, 40);
+      if (cy.zoom() > 1.4) cy.zoom({ level: 1.4, renderedPosition: block.renderedPosition() });
     }
-    syncBadges(edges);
+  }
+
+  // decideMode picks, for a whole snapshot, whether the graph is collapsed
+  // and how it is laid out; a change replaces what is drawn.
+  function decideMode(snapshot) {
+    const collapse = opensCollapsed(snapshot);
+    const mode = collapse || !fitsDagre(snapshot) ? 'blocks' : 'dagre';
+    const wasCollapsed = state.expanded !== null;
+    // The namespace filter's namespaces open expanded (those the user
+    // opened stay open across reconnects, until the filter changes).
+    if (collapse && (!wasCollapsed || filterChanged)) store.setExpanded(new Set(state.namespaces));
+    else if (!collapse && wasCollapsed) store.setExpanded(null);
+    filterChanged = false;
+    if (layoutMode !== null && (mode !== layoutMode || collapse !== wasCollapsed)) rebuild = true;
+    layoutMode = mode;
+  }
+
+  // draw brings Cytoscape to the snapshot, touching only what changed.
+  function draw({ fresh = false } = {}) {
+    if (!cy || !state.snapshot || drawing) return;
+    drawing = true;
+    try {
+      drawNow(fresh);
+    } finally {
+      drawing = false;
+    }
+  }
+
+  function drawNow(fresh) {
+    const snapshot = state.snapshot;
+    if (fresh || layoutMode === null) decideMode(snapshot);
+    if (rebuild) {
+      cy.elements().remove();
+      drawn.clear();
+      layout.forget();
+      collapsedDrawn = new Set();
+    }
+    const firstDraw = drawn.size === 0;
+    const edges = shownEdges(snapshot.edges, state.showIdle, keptEdges());
+    const ov = overview(snapshot, edges, state.expanded, state.nodesById);
+
+    // What to draw: parents before their children, nodes before edges.
+    const want = new Map();
+    const nowCollapsed = new Set();
+    for (const g of ov.namespaces) {
+      if (!g.collapsed) continue;
+      want.set(g.id, namespaceElement(g));
+      nowCollapsed.add(g.id);
+    }
+    for (const g of groupElements({ nodes: ov.nodes })) want.set(g.data.id, g);
+    for (const n of ov.nodes) want.set(n.id, nodeElement(n));
+    for (const e of ov.edges) want.set(e.id, edgeElement(e, state.breakEdges));
+    for (const l of ov.links) want.set(l.id, linkElement(l, state.breakEdges));
+
+    // The namespaces that open and close now: a closing one keeps its
+    // services' places for when it opens again.
+    const opened = [...collapsedDrawn].filter((id) => !nowCollapsed.has(id) && want.has(id));
+    const closed = [...nowCollapsed].filter((id) => drawn.has(id) && !collapsedDrawn.has(id));
+    for (const id of closed) layout.saveBlock(id);
+
+    const added = [];
+    const toAdd = [];
+    let removedNodes = 0;
+    cy.batch(() => {
+      for (const id of drawn.keys()) {
+        if (want.has(id)) continue;
+        drawn.delete(id);
+        const x = cy.getElementById(id);
+        if (x.nonempty() && x.isNode()) removedNodes++;
+        if (x.nonempty()) x.remove();
+      }
+      for (const [id, def] of want) {
+        const sig = signature(def);
+        const old = drawn.get(id);
+        if (old === sig) continue;
+        drawn.set(id, sig);
+        const el = cy.getElementById(id);
+        if (el.empty()) {
+          toAdd.push(def);
+          if (def.group === 'nodes') added.push(id);
+          continue;
+        }
+        if (def.group === 'nodes' && (el.data('parent') ?? null) !== (def.data.parent ?? null)) el.move({ parent: def.data.parent ?? null });
+        if (def.data.w === undefined && el.data('w') !== undefined) el.removeData('w h');
+        el.data(def.data);
+        el.classes(def.classes || '');
+      }
+      // One add for all (parents come before their children in want).
+      if (toAdd.length) cy.add(toAdd);
+    });
+    collapsedDrawn = nowCollapsed;
+
+    // Places: a whole layout when the graph is new, the services of the
+    // namespaces that opened, beside their namespace for new nodes.
+    // (The services of a namespace that opened are not new to the graph.)
+    const isGroup = (d) => d.classes?.includes('group');
+    const openedSet = new Set(opened);
+    const newNodes = added.filter((id) => !isGroup(want.get(id)) && !openedSet.has(want.get(id).data.parent));
+    const wantNodes = [...want.values()].filter((d) => d.group === 'nodes' && !isGroup(d)).length;
+    // A small mesh (dagre) is laid out again when its set of nodes changes,
+    // as it always was: dagre takes milliseconds there and places a new
+    // service where it belongs. A big one never is: its layout is kept.
+    // So is one laid out before any edge was known (services come before
+    // their traffic): ranks need edges.
+    const drawnEdges = ov.edges.length + ov.links.length;
+    const dagreAgain = layoutMode === 'dagre' && (newNodes.length > 0 || removedNodes > 0 || (laidOutWithoutEdges && drawnEdges > 0));
+    if (rebuild || firstDraw || dagreAgain || newNodes.length > wantNodes / 2) {
+      rebuild = false;
+      laidOutWithoutEdges = drawnEdges === 0;
+      layout.layoutAll(layoutMode);
+      userMovedViewport = false;
+      fitGraph();
+    } else if (opened.length || closed.length) {
+      layout.packAll(new Set(opened));
+    } else if (added.length) {
+      layout.placeNew(added);
+    }
+    badges.sync(ov);
     syncSelection();
+  }
+
+  // signature is what a drawn element's look depends on.
+  function signature(def) {
+    if (def.group === 'edges') return `${def.data.source}>${def.data.target}|${def.data.width}|${def.classes}`;
+    return `${def.data.parent ?? ''}|${def.data.label ?? ''}|${def.data.w ?? ''}|${def.classes ?? ''}`;
   }
 
   // keptEdges: the idle edges drawn whatever the toggle says.
@@ -125,112 +263,69 @@ export function createGraphView(store) {
     return keep;
   }
 
-  function runLayout(fit) {
-    if (!cy || cy.nodes().empty()) return;
-    cy.layout({ name: 'dagre', rankDir: 'LR', nodeSep: 30, rankSep: 90, edgeSep: 12, padding: 30, fit: false, animate: false }).run();
-    if (fit) fitGraph();
-    scheduleBadges();
-  }
-
   // fitGraph shows the whole graph, not larger than life for small ones.
+  // The bounds come from the nodes' places and sizes, which are known:
+  // Cytoscape's fit would measure every edge's curve first, a few hundred
+  // milliseconds for the few hundred edges between collapsed namespaces.
   function fitGraph() {
     if (!cy || cy.nodes().empty()) return;
-    cy.fit(undefined, 30);
-    if (cy.zoom() > 1.4) {
-      cy.zoom(1.4);
-      cy.center();
-    }
+    const w = graphEl.clientWidth;
+    const hgt = graphEl.clientHeight;
+    const leaves = cy.nodes().filter((n) => !n.isParent());
+    const b = bounds(new Map(leaves.map((n) => [n.id(), n.position()])), (id) => {
+      const n = cy.getElementById(id);
+      return { w: n.data('w') || 70, h: n.data('h') || 40 };
+    });
+    if (!w || !hgt || !b.w) return;
+    // Room for the namespaces' boxes around their services (in the
+    // graph's units), and 30 pixels around it all.
+    const box = 40;
+    const pad = 30;
+    const zoom = Math.min(Math.max(Math.min((w - 2 * pad) / (b.w + 2 * box), (hgt - 2 * pad) / (b.h + 2 * box)), cy.minZoom()), 1.4);
+    cy.viewport({ zoom, pan: { x: w / 2 - (zoom * (b.x1 + b.x2)) / 2, y: hgt / 2 - (zoom * (b.y1 + b.y2)) / 2 } });
+  }
+
+  // ---- selection ----
+
+  function selectedElementID(sel) {
+    if (!sel) return null;
+    if (sel.kind === 'edge' || sel.kind === 'node' || sel.kind === 'link') return sel.id;
+    if (sel.kind === 'namespace') return NS_PREFIX + sel.id;
+    return null;
   }
 
   // syncSelection keeps Cytoscape's selection equal to the store's
   // (elements are re-added when the filter changes).
   function syncSelection() {
     if (!cy) return;
-    const sel = state.selected;
-    const want = sel && (sel.kind === 'edge' || sel.kind === 'node') ? cy.getElementById(sel.id) : cy.collection();
+    const id = selectedElementID(state.selected);
+    const want = id ? cy.getElementById(id).filter((el) => el.selectable()) : cy.collection();
     cy.elements(':selected').difference(want).unselect();
     if (want.nonempty() && !want.selected()) want.select();
   }
 
   function showSelection({ center }) {
     const target = state.selected;
+    // What is selected elsewhere (the table, a finding) is drawn by itself.
+    if (state.expanded && (target?.kind === 'edge' || target?.kind === 'node') && cy?.getElementById(target.id).empty()) {
+      store.expandNamespaces(namespacesToShow(target, state));
+    }
     if (cy) {
       cy.elements(':selected').unselect();
-      if (target && (target.kind === 'edge' || target.kind === 'node')) {
-        const el = cy.getElementById(target.id);
-        if (el.nonempty()) {
-          el.select();
-          if (center) cy.animate({ center: { eles: el }, duration: 200 });
-        }
+      const id = selectedElementID(target);
+      const el = id ? cy.getElementById(id) : cy.collection();
+      if (el.nonempty()) {
+        if (el.selectable()) el.select();
+        if (center && target.kind !== 'namespace') cy.animate({ center: { eles: el }, duration: 200 });
       }
     }
-    for (const [id, el] of badgeEls) el.classList.toggle('selected', store.isSelected('edge', id));
+    badges.showSelection();
   }
 
-  // ---- padlock badges (HTML over the canvas) ----
-
-  function syncBadges(edges) {
-    if (!badgesEl) return;
-    const want = new Set();
-    for (const e of edges) {
-      want.add(e.id);
-      const b = badgeFor(e, state.nodesById);
-      let el = badgeEls.get(e.id);
-      if (!el) {
-        el = h('button', {
-          type: 'button',
-          class: 'padlock',
-          dataset: { testid: 'padlock', edgeId: e.id },
-          onclick: () => store.select({ kind: 'edge', id: e.id }),
-        });
-        badgeEls.set(e.id, el);
-        badgesEl.append(el);
-      }
-      if (el.dataset.status !== b.status || el.dataset.text !== b.text || el.getAttribute('aria-label') !== b.label) {
-        el.dataset.status = b.status;
-        el.dataset.text = b.text;
-        el.dataset.tlsFailing = String(b.tlsFailing);
-        el.className = `padlock padlock-${b.status}${b.tlsFailing ? ' tlsfail' : ''}${b.idle ? ' idle' : ''}`;
-        el.setAttribute('aria-label', b.label);
-        el.title = b.label;
-        el.replaceChildren(
-          icon(b.status, 16),
-          b.text ? h('span', { class: 'padlock-text', text: b.text }) : '',
-          b.tlsFailing ? h('span', { class: 'tls-warn', 'aria-hidden': 'true', text: '⚠' }) : '',
-        );
-      }
-      el.classList.toggle('selected', store.isSelected('edge', e.id));
-      el.classList.toggle('breaks', state.breakEdges.has(e.id));
-    }
-    for (const [id, el] of badgeEls) {
-      if (!want.has(id)) {
-        el.remove();
-        badgeEls.delete(id);
-      }
-    }
-    scheduleBadges();
-  }
-
-  function scheduleBadges() {
-    if (badgeFrame) return;
-    badgeFrame = requestAnimationFrame(() => {
-      badgeFrame = 0;
-      placeBadges();
-    });
-  }
-
-  function placeBadges() {
-    if (!cy) return;
-    const w = graphEl.clientWidth;
-    const hgt = graphEl.clientHeight;
-    for (const [id, el] of badgeEls) {
-      const edge = cy.getElementById(id);
-      if (edge.empty()) continue;
-      const p = edge.renderedMidpoint();
-      const off = !Number.isFinite(p.x) || p.x < 0 || p.y < 0 || p.x > w || p.y > hgt;
-      el.classList.toggle('offscreen', off);
-      el.style.transform = `translate(${Math.round(p.x)}px, ${Math.round(p.y)}px) translate(-50%, -50%)`;
-    }
+  // The collapse-all button shows on a collapsed graph only.
+  function renderCollapseAll() {
+    const btn = $('#collapse-all');
+    if (btn) btn.hidden = !state.expanded;
   }
 
   // The idle toggle (in the graph's toolbar) shows idle edges in the graph
@@ -256,7 +351,7 @@ export function createGraphView(store) {
   }
 
   init();
-  store.subscribe('snapshot', draw);
+  store.subscribe('snapshot', (_, detail) => draw(detail));
   store.subscribe('snapshot', renderIdleToggle);
   store.subscribe('idle', renderIdleToggle);
   let drawnSelectedIdle = false; // the selection drew an idle edge the toggle hides
@@ -269,7 +364,12 @@ export function createGraphView(store) {
   });
   // The edges a plan would cut are highlighted, idle ones drawn for the
   // preview even while the toggle hides them: both redraw.
-  store.subscribe('breaks', draw);
-  store.subscribe('idle', draw);
-  return { isDrawn: (id) => badgeEls.has(id) };
+  store.subscribe('breaks', () => draw());
+  store.subscribe('idle', () => draw());
+  store.subscribe('grouping', () => draw());
+  store.subscribe('grouping', renderCollapseAll);
+  // A new namespace filter: the stream's next snapshot is of those
+  // namespaces, which then open expanded if it is still big.
+  store.subscribe('namespaces', () => (filterChanged = true));
+  return { isDrawn: badges.isDrawn };
 }

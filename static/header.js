@@ -7,6 +7,9 @@ import { $, h } from './dom.js';
 import { emptyMessage, formatFreshness, hasTime, lookbackView, postureView, SHARE_SEPARATOR } from './format.mjs';
 import { STATUSES, namespacesOf, withNamespaces } from './model.mjs';
 
+// One formatter for the data's time (toLocaleTimeString makes one per call).
+const timeFormat = new Intl.DateTimeFormat([], { hour: '2-digit', minute: '2-digit', second: '2-digit' });
+
 export function createHeader(store) {
   const { state } = store;
   // The selector lists what the page was rendered with plus any namespace
@@ -46,7 +49,7 @@ export function createHeader(store) {
       if (hasTime(snapshot.generatedAt)) {
         const d = new Date(snapshot.generatedAt);
         time.dateTime = snapshot.generatedAt;
-        time.textContent = d.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit', second: '2-digit' });
+        time.textContent = timeFormat.format(d);
         time.title = `${d.toString()} (window ${snapshot.window})`;
       } else {
         time.dateTime = '';

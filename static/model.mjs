@@ -43,11 +43,34 @@ export function normalizeSnapshot(s) {
   };
 }
 
+// applyList upserts changed and drops removed. A list nothing changed is
+// returned as it was, so that the views can skip it; one whose items were
+// only updated in place keeps its order without a sort: the common delta
+// (a few edges change status) costs a copy, not a sort of thousands.
 function applyList(current, changed, removed, compare) {
-  const drop = new Set(removed || []);
-  for (const item of changed || []) drop.add(item.id);
+  changed = changed || [];
+  removed = removed || [];
+  if (!changed.length && !removed.length) return current;
+  if (!removed.length) {
+    const at = new Map();
+    for (const item of changed) at.set(item.id, -1);
+    let found = 0;
+    current.forEach((item, i) => {
+      if (at.has(item.id)) {
+        at.set(item.id, i);
+        found++;
+      }
+    });
+    if (found === at.size && found === changed.length && compare !== compareFindings) {
+      const out = current.slice();
+      for (const item of changed) out[at.get(item.id)] = item;
+      return out;
+    }
+  }
+  const drop = new Set(removed);
+  for (const item of changed) drop.add(item.id);
   const out = current.filter((item) => !drop.has(item.id));
-  out.push(...(changed || []));
+  out.push(...changed);
   return out.sort(compare);
 }
 
@@ -153,15 +176,6 @@ export function groupOf(node) {
   return `ns:${node.namespace}`;
 }
 
-// layoutKey changes exactly when the set of nodes (or their grouping)
-// changes: the only time the graph is laid out again.
-export function layoutKey(snapshot) {
-  return snapshot.nodes
-    .map((n) => `${n.id}@${groupOf(n)}`)
-    .sort(compareStrings)
-    .join('\n');
-}
-
 // parseNamespaces reads ?namespace=a,b (also repeated) from a search string.
 export function parseNamespaces(search) {
   const params = new URLSearchParams(search);
@@ -205,7 +219,8 @@ export function backoffDelay(attempt) {
 const STATUS_RANK = { open: 0, mixed: 1, unknown: 2, locked: 3 };
 
 // sortEdges orders table rows by a column; ties by edge id. Idle edges
-// rank below every live rate.
+// rank below every live rate. Each row's key is computed once (thousands
+// of rows are sorted for each delta).
 export function sortEdges(edges, key, dir) {
   const sign = dir === 'descending' ? -1 : 1;
   const value = {
@@ -216,12 +231,13 @@ export function sortEdges(edges, key, dir) {
     mtls: (e) => (e.status === 'unknown' || !finite(e.mtlsRatio) ? -1 : e.mtlsRatio),
     status: (e) => STATUS_RANK[e.status] ?? 4,
   }[key] || ((e) => e.id);
-  return [...edges].sort((a, b) => {
-    const va = value(a);
-    const vb = value(b);
-    const c = typeof va === 'number' ? va - vb : compareStrings(va, vb);
-    return sign * c || compareStrings(a.id, b.id);
+  const keyed = edges.map((e) => ({ v: value(e), e }));
+  const numeric = keyed.length > 0 && typeof keyed[0].v === 'number';
+  keyed.sort((a, b) => {
+    const c = numeric ? a.v - b.v : a.v < b.v ? -1 : a.v > b.v ? 1 : 0;
+    return sign * c || compareStrings(a.e.id, b.e.id);
   });
+  return keyed.map((x) => x.e);
 }
 
 export function filterEdges(edges, statuses) {
@@ -229,10 +245,13 @@ export function filterEdges(edges, statuses) {
 }
 
 // findingTarget is what selecting a finding shows: its first edge in the
-// snapshot, else its first node there, else null.
-export function findingTarget(finding, snapshot) {
-  const edges = new Set(snapshot.edges.map((e) => e.id));
-  const nodes = new Set(snapshot.nodes.map((n) => n.id));
+// snapshot, else its first node there, else null. index holds the
+// snapshot's ids ({edges, nodes}: Sets or Maps, the store's indexes); made
+// from the snapshot when not given (for each finding of thousands of edges
+// that would cost more than drawing them).
+export function findingTarget(finding, snapshot, index = null) {
+  const edges = index?.edges ?? new Set(snapshot.edges.map((e) => e.id));
+  const nodes = index?.nodes ?? new Set(snapshot.nodes.map((n) => n.id));
   for (const id of finding.edges || []) if (edges.has(id)) return { kind: 'edge', id };
   for (const id of finding.nodes || []) if (nodes.has(id)) return { kind: 'node', id };
   return null;

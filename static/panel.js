@@ -25,7 +25,8 @@ import {
   tlsFailureText,
 } from './format.mjs';
 import { createHistory } from './history.js';
-import { findingsForEdge, findingsForNode, idleCount, isIdle, postureOf, traffic } from './model.mjs';
+import { STATUSES, findingsForEdge, findingsForNode, idleCount, isIdle, postureOf, traffic } from './model.mjs';
+import { NS_PREFIX, linkEdges, parseLinkID, summary } from './overview.mjs';
 
 // createPanel draws #side-panel; request is the API client (the history).
 export function createPanel(store, { request }) {
@@ -99,6 +100,19 @@ export function createPanel(store, { request }) {
       ...row(h('span', { title: 'Traffic not proven mutual TLS: plaintext, or of unknown security' }, 'Plaintext last seen'), when(v.plaintext, 'edge-plaintext-last-seen')),
       ...row('Volume', h('span', { dataset: { testid: 'edge-volume' }, text: v.volume })),
     ];
+  }
+
+  // namespaceToggle expands or collapses a namespace of a collapsed graph.
+  function namespaceToggle(ns) {
+    const open = state.expanded?.has(ns);
+    return h('button', {
+      type: 'button',
+      class: 'tool',
+      'aria-expanded': String(!!open),
+      dataset: { testid: 'namespace-toggle', namespace: ns, focusKey: `ns-toggle:${ns}` },
+      text: open ? `Collapse ${ns} in the graph` : `Expand ${ns} in the graph`,
+      onclick: () => store.toggleNamespace(ns, !open),
+    });
   }
 
   function render() {
@@ -221,7 +235,37 @@ export function createPanel(store, { request }) {
           ),
         );
       }
+      // A collapsed graph (a big mesh): the namespace opens and closes here too.
+      if (state.expanded && nodes.length) parts.push(namespaceToggle(ns));
       if (page.allowEnforce) parts.push(h('div', { class: 'enforce-actions' }, enforceButton('namespace', ns, '', `Enforce mTLS on namespace ${ns}`)));
+    } else if (sel.kind === 'link') {
+      // The edges between two ends of which one at least is a collapsed namespace.
+      const ends = parseLinkID(sel.id);
+      const list = linkEdges(s, sel.id, state.expanded, state.nodesById);
+      const endName = (id) => (id.startsWith(NS_PREFIX) ? `namespace ${id.slice(NS_PREFIX.length)}` : nodeName(id, state.nodesById));
+      title.append(ends ? `${endName(ends.source)} → ${endName(ends.target)} ` : 'Edges ', h('span', { class: 'tag', text: 'edges' }));
+      if (!list.length) parts.push(h('p', { class: 'hint', text: 'These edges are no longer in the graph.' }));
+      else {
+        const sum = summary(list);
+        const share = postureView(sum.posture);
+        parts.push(
+          h(
+            'dl',
+            { class: 'facts' },
+            row(
+              'Status',
+              h('span', { class: `status status-${sum.status}`, dataset: { testid: 'link-status' } }, icon(sum.status), ` ${sum.status}`),
+            ),
+            row('Edges', h('span', { dataset: { testid: 'link-edges' }, text: `${list.length}: ${STATUSES.map((st) => `${sum.counts[st]} ${st}`).join(', ')}` })),
+            row('mTLS share', share.parts.length ? share.text : 'no traffic of known security'),
+          ),
+          h(
+            'div',
+            { class: 'enforce-actions' },
+            [ends?.source, ends?.target].filter((id) => id?.startsWith(NS_PREFIX)).map((id) => namespaceToggle(id.slice(NS_PREFIX.length))),
+          ),
+        );
+      }
     } else if (sel.kind === 'finding') {
       const f = s.findings.find((x) => x.id === sel.id);
       title.textContent = 'Finding';
@@ -239,6 +283,7 @@ export function createPanel(store, { request }) {
 
 
   store.subscribe('snapshot', render);
+  store.subscribe('grouping', render);
   store.subscribe('selection', () => {
     render();
     if (state.selected && window.matchMedia('(max-width: 899px)').matches) {

@@ -6,7 +6,8 @@
 // runs it under Node.
 //
 // Topics, each notified after the state changed:
-//   snapshot    a new snapshot (from the page or the stream)
+//   snapshot    a new snapshot (from the page or the stream); detail {fresh}:
+//               a whole snapshot (not a delta applied)
 //   selection   state.selected changed; detail {center}: centre the graph on it
 //   table       the sort or the status filter changed
 //   idle        showIdle changed (the graph and the table show idle edges or not)
@@ -14,6 +15,7 @@
 //   connection  connected, ready or reconnectAt changed
 //   reconnect   someone asked to reconnect now
 //   breaks      the edges the open enforce plan would cut changed
+//   grouping    state.expanded changed (which namespaces a big mesh draws in full)
 
 import { STATUSES } from './model.mjs';
 
@@ -33,6 +35,16 @@ export function createStore({ namespaces = [] } = {}) {
     reconnectAt: 0, // when the next attempt is due (0: not waiting)
     reconnects: 0,
     breakEdges: new Set(),
+    // A big mesh's graph is collapsed by namespace: expanded holds the
+    // namespaces drawn in full; null when every namespace is (a small mesh).
+    expanded: null,
+    // Measures for the browser tests (window.meshlock): when the page
+    // became ready (ms since navigation), how long the last delta took to
+    // apply (parse, store and every view's synchronous update), and how
+    // many layouts ran.
+    readyMs: null,
+    lastApplyMs: null,
+    layouts: 0,
   };
   const subscribers = new Map(); // topic → Set of functions
 
@@ -51,11 +63,14 @@ export function createStore({ namespaces = [] } = {}) {
     subscribe,
     notify,
 
-    setSnapshot(snapshot) {
+    // setSnapshot: fresh for a whole snapshot, not a delta. Lists a delta
+    // left as they were (the same array) keep their index.
+    setSnapshot(snapshot, { fresh = false } = {}) {
+      const prev = state.snapshot;
       state.snapshot = snapshot;
-      state.nodesById = new Map(snapshot.nodes.map((n) => [n.id, n]));
-      state.edgesById = new Map(snapshot.edges.map((e) => [e.id, e]));
-      notify('snapshot');
+      if (prev?.nodes !== snapshot.nodes) state.nodesById = new Map(snapshot.nodes.map((n) => [n.id, n]));
+      if (prev?.edges !== snapshot.edges) state.edgesById = new Map(snapshot.edges.map((e) => [e.id, e]));
+      notify('snapshot', { fresh });
     },
 
     // select shows an edge, a node, a namespace or a finding (null: none);
@@ -114,6 +129,31 @@ export function createStore({ namespaces = [] } = {}) {
     setBreaks(ids) {
       state.breakEdges = new Set(ids);
       notify('breaks');
+    },
+
+    // setExpanded: the namespaces a collapsed graph draws in full (a Set),
+    // or null for a graph drawn in full.
+    setExpanded(expanded) {
+      state.expanded = expanded ? new Set(expanded) : null;
+      notify('grouping');
+    },
+
+    // toggleNamespace expands a collapsed namespace or collapses an
+    // expanded one (open: force either); nothing on a graph drawn in full.
+    toggleNamespace(namespace, open = !state.expanded?.has(namespace)) {
+      if (!state.expanded || state.expanded.has(namespace) === open) return;
+      const next = new Set(state.expanded);
+      if (open) next.add(namespace);
+      else next.delete(namespace);
+      state.expanded = next;
+      notify('grouping');
+    },
+
+    // expandNamespaces expands the given namespaces (to show what is in them).
+    expandNamespaces(list) {
+      if (!state.expanded || list.every((ns) => state.expanded.has(ns))) return;
+      state.expanded = new Set([...state.expanded, ...list]);
+      notify('grouping');
     },
   };
 }

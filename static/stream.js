@@ -26,6 +26,7 @@ export function createStream(store) {
     ws = sock;
     sock.addEventListener('message', (ev) => {
       if (ws !== sock) return;
+      const started = performance.now();
       let msg;
       try {
         msg = JSON.parse(ev.data);
@@ -36,13 +37,18 @@ export function createStream(store) {
         attempt = 0;
         fromStream = true;
         store.setConnection({ connected: true, reconnectAt: 0 });
-        store.setSnapshot(normalizeSnapshot(msg.graph));
+        store.setSnapshot(normalizeSnapshot(msg.graph), { fresh: true });
         if (!state.ready) {
+          // performance.now() counts from the navigation's start.
+          state.readyMs = performance.now();
           store.setConnection({ ready: true });
           document.body.dataset.ready = 'true';
         }
       } else if (msg.type === 'delta' && msg.delta && fromStream && state.snapshot) {
         store.setSnapshot(applyDelta(state.snapshot, msg.delta));
+        // Every view updates synchronously: this is the delta's whole cost
+        // but the canvas' repaint, which Cytoscape does at the next frame.
+        state.lastApplyMs = performance.now() - started;
       }
     });
     sock.addEventListener('close', (ev) => {

@@ -3,6 +3,9 @@
 // Enter or Space, arrows between rows)
 // and the node table (each service and workload's policy and ports), both
 // drawn from the store's snapshot into the tbodies web/page.templ renders.
+// Both are paged (PAGE_SIZE rows, previous and next): a mesh of thousands
+// of edges would otherwise rebuild thousands of rows for every delta. Only
+// the page shown is drawn, and only again when one of its rows changed.
 
 import { $, h, icon } from './dom.js';
 import { ago, badgeFor, formatRate, formatWhen, isTime, mtlsText, nodeName, nodeRow, statusPhrase } from './format.mjs';
@@ -28,11 +31,18 @@ function rowKeys(table, rowSelector, onSelect) {
   });
 }
 
-// redrawRows replaces a tbody's rows, keeping the focus on the same row.
+// redrawRows makes a tbody's rows those given (in place where they are
+// already), keeping the focus on the same row.
 function redrawRows(tbody, rowTestID, key, rows) {
   const focused = document.activeElement?.closest?.(`[data-testid="${rowTestID}"]`)?.dataset[key];
-  tbody.replaceChildren(...rows);
-  if (focused) [...tbody.rows].find((r) => r.dataset[key] === focused)?.focus({ preventScroll: true });
+  // Rows kept from the last draw stay in place: only what moved is moved.
+  rows.forEach((tr, i) => {
+    if (tbody.rows[i] !== tr) tbody.insertBefore(tr, tbody.rows[i] || null);
+  });
+  while (tbody.rows.length > rows.length) tbody.rows[rows.length].remove();
+  if (focused && document.activeElement?.closest?.(`[data-testid="${rowTestID}"]`)?.dataset[key] !== focused) {
+    [...tbody.rows].find((r) => r.dataset[key] === focused)?.focus({ preventScroll: true });
+  }
 }
 
 function endpointCell(state, id) {
@@ -41,49 +51,124 @@ function endpointCell(state, id) {
   return h('td', { class: 'ep' }, ns ? h('span', { class: 'ns-part', text: `${ns}/` }) : '', h('span', { class: 'name-part', text: nodeName(id, state.nodesById) }));
 }
 
+export const PAGE_SIZE = 100;
+
+// pageCount: the pages n rows make (one at least); clampPage keeps a page
+// index among them.
+export const pageCount = (n) => Math.max(1, Math.ceil(n / PAGE_SIZE));
+const clampPage = (page, n) => Math.min(Math.max(page, 0), pageCount(n) - 1);
+
+// createPager wires a pager's buttons (web/page.templ renders it hidden)
+// to go(delta), and returns render(page, total): "Rows 101–200 of 5,000".
+function createPager(prefix, go) {
+  const nav = $(`#${prefix}-pager`);
+  $(`#${prefix}-prev`)?.addEventListener('click', () => go(-1));
+  $(`#${prefix}-next`)?.addEventListener('click', () => go(1));
+  return (page, total) => {
+    if (!nav) return;
+    nav.hidden = total <= PAGE_SIZE;
+    const first = total ? page * PAGE_SIZE + 1 : 0;
+    const last = Math.min(total, (page + 1) * PAGE_SIZE);
+    const status = $(`#${prefix}-page`);
+    if (status) status.textContent = `Rows ${first}–${last} of ${total.toLocaleString('en')} (page ${page + 1} of ${pageCount(total)})`;
+    nav.dataset.page = String(page + 1);
+    nav.dataset.pages = String(pageCount(total));
+    const prev = $(`#${prefix}-prev`);
+    const next = $(`#${prefix}-next`);
+    if (prev) prev.disabled = page === 0;
+    if (next) next.disabled = page >= pageCount(total) - 1;
+  };
+}
+
 export function createTables(store) {
   const { state } = store;
+  let edgePage = 0;
+  let rowsCache = [];
+  let rowEls = new Map(); // edge id → {key, tr} drawn (rowKey)
+
+  const renderEdgePager = createPager('edge', (delta) => {
+    edgePage = clampPage(edgePage + delta, rowsCache.length);
+    renderEdges();
+  });
+
+  function edgeRows() {
+    const byStatus = filterEdges(state.snapshot.edges, state.statusFilter);
+    return { byStatus, rows: sortEdges(shownEdges(byStatus, state.showIdle), state.sort.key, state.sort.dir) };
+  }
 
   function renderEdges() {
     const tbody = $('#edge-rows');
     const snapshot = state.snapshot;
     if (!tbody || !snapshot) return;
-    const byStatus = filterEdges(snapshot.edges, state.statusFilter);
-    const rows = sortEdges(shownEdges(byStatus, state.showIdle), state.sort.key, state.sort.dir);
+    const { byStatus, rows } = edgeRows();
+    rowsCache = rows;
+    edgePage = clampPage(edgePage, rows.length);
+    const page = rows.slice(edgePage * PAGE_SIZE, (edgePage + 1) * PAGE_SIZE);
+    renderEdgePager(edgePage, rows.length);
+    renderEdgeMeta(snapshot, byStatus, rows);
+    // A row is built again only when what it says changed: a delta, or the
+    // stream's first snapshot (the page's again), leaves most rows as they
+    // were, and rebuilding a hundred rows is most of a delta's cost.
     const now = Date.now();
+    const kept = rowEls;
+    rowEls = new Map();
     redrawRows(
       tbody,
       'edge-row',
       'edgeId',
-      rows.map((e) => {
-        const b = badgeFor(e, state.nodesById);
-        const idle = isIdle(e);
-        const seen = idle && isTime(e.history?.lastSeen) ? `last seen ${ago(e.history.lastSeen, now)}` : '';
-        return h(
-          'tr',
-          {
-            tabindex: '0',
-            'aria-label': `${nodeName(e.source, state.nodesById)} → ${nodeName(e.target, state.nodesById)}, ${e.protocol}, ${idle ? `idle${seen ? `, ${seen}` : ''}, ` : ''}${statusPhrase(e)}`,
-            dataset: { testid: 'edge-row', edgeId: e.id, status: b.status, ...(idle ? { idle: 'true' } : {}) },
-            class: [store.isSelected('edge', e.id) ? 'selected' : '', idle ? 'idle' : ''].filter(Boolean).join(' '),
-          },
-          endpointCell(state, e.source),
-          endpointCell(state, e.target),
-          h('td', { text: e.protocol }),
-          // Where an idle edge's rate would be (0): when it was last seen.
-          idle
-            ? h(
-                'td',
-                { class: 'num', dataset: { testid: 'edge-idle' }, title: seen ? `Last seen ${formatWhen(e.history.lastSeen)}` : undefined },
-                h('span', { class: 'tag tag-idle', text: 'idle' }),
-                seen ? ` ${seen}` : '',
-              )
-            : h('td', { class: 'num', text: formatRate(e.rate, e.protocol) }),
-          h('td', { class: 'num', text: mtlsText(e) }),
-          h('td', { class: `status status-${b.status}` }, icon(b.status), ` ${b.status}`),
-        );
+      page.map((e) => {
+        const key = rowKey(e, now);
+        const old = kept.get(e.id);
+        if (old && old.key === key) {
+          old.tr.classList.toggle('selected', store.isSelected('edge', e.id));
+          rowEls.set(e.id, old);
+          return old.tr;
+        }
+        const tr = edgeRow(e, now);
+        rowEls.set(e.id, { key, tr });
+        return tr;
       }),
     );
+  }
+
+  // rowKey is everything an edge's row shows (idle rows say how long ago).
+  function rowKey(e, now) {
+    const seen = isIdle(e) && isTime(e.history?.lastSeen) ? ago(e.history.lastSeen, now) : '';
+    return [e.status, e.rate, e.mtlsRatio, e.protocol, e.tlsFailureRate, isIdle(e), seen, nodeName(e.source, state.nodesById), nodeName(e.target, state.nodesById)].join('|');
+  }
+
+  // edgeRow is an edge's row: its ends, protocol, rate (or when an idle
+  // one was last seen), mTLS share and status.
+  function edgeRow(e, now) {
+    const b = badgeFor(e, state.nodesById);
+    const idle = isIdle(e);
+    const seen = idle && isTime(e.history?.lastSeen) ? `last seen ${ago(e.history.lastSeen, now)}` : '';
+    return h(
+      'tr',
+      {
+        tabindex: '0',
+        'aria-label': `${nodeName(e.source, state.nodesById)} → ${nodeName(e.target, state.nodesById)}, ${e.protocol}, ${idle ? `idle${seen ? `, ${seen}` : ''}, ` : ''}${statusPhrase(e)}`,
+        dataset: { testid: 'edge-row', edgeId: e.id, status: b.status, ...(idle ? { idle: 'true' } : {}) },
+        class: [store.isSelected('edge', e.id) ? 'selected' : '', idle ? 'idle' : ''].filter(Boolean).join(' '),
+      },
+      endpointCell(state, e.source),
+      endpointCell(state, e.target),
+      h('td', { text: e.protocol }),
+      // Where an idle edge's rate would be (0): when it was last seen.
+      idle
+        ? h(
+            'td',
+            { class: 'num', dataset: { testid: 'edge-idle' }, title: seen ? `Last seen ${formatWhen(e.history.lastSeen)}` : undefined },
+            h('span', { class: 'tag tag-idle', text: 'idle' }),
+            seen ? ` ${seen}` : '',
+          )
+        : h('td', { class: 'num', text: formatRate(e.rate, e.protocol) }),
+      h('td', { class: 'num', text: mtlsText(e) }),
+      h('td', { class: `status status-${b.status}` }, icon(b.status), ` ${b.status}`),
+    );
+  }
+
+  function renderEdgeMeta(snapshot, byStatus, rows) {
     $('#edges-count').textContent = rows.length === snapshot.edges.length ? String(rows.length) : `${rows.length} of ${snapshot.edges.length}`;
     const none = $('#edges-none');
     none.hidden = rows.length > 0;
@@ -101,10 +186,30 @@ export function createTables(store) {
     }
   }
 
+  let nodePage = 0;
+  let nodesDrawn = null; // [nodes, page] drawn
+  const nodeCount = () => state.snapshot.nodes.filter((n) => n.kind !== 'unknown' && n.kind !== 'hidden').length;
+  const renderNodePager = createPager('node', (delta) => {
+    nodePage = clampPage(nodePage + delta, nodeCount());
+    renderNodes();
+  });
+  const nodesBlock = $('#nodes-block');
+  nodesBlock?.addEventListener('toggle', () => renderNodes());
+
+  // renderNodes draws the node table's page while it is open (a closed
+  // <details> shows nothing of it), again only when the nodes changed.
   function renderNodes() {
     const tbody = $('#node-rows');
-    if (!tbody) return;
-    const rows = state.snapshot.nodes.filter((n) => n.kind !== 'unknown' && n.kind !== 'hidden').map(nodeRow);
+    if (!tbody || !state.snapshot) return;
+    const all = state.snapshot.nodes.filter((n) => n.kind !== 'unknown' && n.kind !== 'hidden');
+    const count = $('#nodes-count');
+    if (count) count.textContent = String(all.length);
+    nodePage = clampPage(nodePage, all.length);
+    renderNodePager(nodePage, all.length);
+    if (nodesBlock && !nodesBlock.open) return;
+    if (nodesDrawn && nodesDrawn[0] === state.snapshot.nodes && nodesDrawn[1] === nodePage) return;
+    nodesDrawn = [state.snapshot.nodes, nodePage];
+    const rows = all.slice(nodePage * PAGE_SIZE, (nodePage + 1) * PAGE_SIZE).map(nodeRow);
     redrawRows(
       tbody,
       'node-row',
@@ -131,8 +236,18 @@ export function createTables(store) {
         ),
       ),
     );
-    const count = $('#nodes-count');
-    if (count) count.textContent = String(rows.length);
+    showSelection();
+  }
+
+  // showEdgeOnPage turns to the page with the selected edge (selected in
+  // the graph or a finding).
+  function showEdgeOnPage() {
+    const sel = state.selected;
+    if (sel?.kind !== 'edge' || !state.snapshot) return;
+    const i = rowsCache.findIndex((e) => e.id === sel.id);
+    if (i < 0 || Math.floor(i / PAGE_SIZE) === edgePage) return;
+    edgePage = Math.floor(i / PAGE_SIZE);
+    renderEdges();
   }
 
   function showSelection() {
@@ -158,7 +273,15 @@ export function createTables(store) {
     renderEdges();
     renderNodes();
   });
-  store.subscribe('table', renderEdges);
-  store.subscribe('idle', renderEdges);
-  store.subscribe('selection', showSelection);
+  // A new order or filter starts at the first page.
+  const fromFirstPage = () => {
+    edgePage = 0;
+    renderEdges();
+  };
+  store.subscribe('table', fromFirstPage);
+  store.subscribe('idle', fromFirstPage);
+  store.subscribe('selection', () => {
+    showEdgeOnPage();
+    showSelection();
+  });
 }

@@ -125,8 +125,26 @@ type pageView struct {
 	Plain plainPage
 
 	// Snapshot is the filtered snapshot, handed to the script as JSON
-	// (#initial-snapshot) so it can draw before the stream's first message.
-	Snapshot graph.Snapshot
+	// (#initial-snapshot) so it can draw before the stream's first message;
+	// only when InlineSnapshot (a small mesh).
+	Snapshot       graph.Snapshot
+	InlineSnapshot bool
+}
+
+// A snapshot of more than inlineNodes nodes or inlineEdges edges, which the
+// page opens collapsed by namespace (static/overview.mjs, COLLAPSE_NODES and
+// COLLAPSE_EDGES), is not put in the page: the stream's first message, a
+// few hundred milliseconds later, is the same snapshot, and the copy cost
+// the page of 5,000 edges 1.6 MB and about 200 ms of parsing and drawing
+// twice before it was ready (the script asks api/graph if the stream
+// cannot connect).
+const (
+	inlineNodes = 300
+	inlineEdges = 1000
+)
+
+func inlineSnapshot(s graph.Snapshot) bool {
+	return len(s.Nodes) <= inlineNodes && len(s.Edges) <= inlineEdges
 }
 
 type namespaceOption struct {
@@ -144,9 +162,13 @@ type plainPage struct {
 	Stale       bool
 	StaleReason string
 	Posture     string // "87% of requests · 100% of TCP bytes", or "—"
-	Edges       []plainEdge
-	Findings    []plainFinding
-	Empty       string // why there is no node, "" when there are some
+	// Edges are the first maxPlainEdges edges, the least secure first;
+	// TotalEdges counts them all and MoreEdges those left out.
+	Edges      []plainEdge
+	TotalEdges int
+	MoreEdges  int
+	Findings   []plainFinding
+	Empty      string // why there is no node, "" when there are some
 }
 
 type plainEdge struct {
@@ -164,12 +186,13 @@ type plainFinding struct {
 // what the viewer may see); choices are the namespaces the selector offers.
 func newPageView(s graph.Snapshot, choices, selected []string, embed, allowEnforce bool, now time.Time) pageView {
 	return pageView{
-		Embed:        embed,
-		AllowEnforce: allowEnforce,
-		Selected:     selected,
-		Namespaces:   namespaceOptions(choices, selected),
-		Plain:        newPlainPage(s, selected, now),
-		Snapshot:     s,
+		Embed:          embed,
+		AllowEnforce:   allowEnforce,
+		Selected:       selected,
+		Namespaces:     namespaceOptions(choices, selected),
+		Plain:          newPlainPage(s, selected, now),
+		Snapshot:       s,
+		InlineSnapshot: inlineSnapshot(s),
 	}
 }
 
@@ -191,7 +214,8 @@ func newPlainPage(s graph.Snapshot, selected []string, now time.Time) plainPage 
 		names[n.ID] = endpointText(n)
 	}
 	name := func(id string) string { return cmp.Or(names[id], id) }
-	for _, e := range s.Edges {
+	p.TotalEdges = len(s.Edges)
+	for _, e := range plainEdges(s.Edges) {
 		rate := formatRate(e.Rate, e.Protocol)
 		if e.Idle {
 			// Known from the look-back only: when, not how much now.
@@ -202,6 +226,7 @@ func newPlainPage(s graph.Snapshot, selected []string, now time.Time) plainPage 
 			Rate: rate, MTLS: mtlsText(e.Status, e.MTLSRatio), Status: e.Status,
 		})
 	}
+	p.MoreEdges = p.TotalEdges - len(p.Edges)
 	for _, f := range s.Findings {
 		p.Findings = append(p.Findings, plainFinding{ID: f.ID, Severity: f.Severity, Message: f.Message})
 	}
@@ -209,6 +234,50 @@ func newPlainPage(s graph.Snapshot, selected []string, now time.Time) plainPage 
 		p.Empty = emptyMessage(selected, s)
 	}
 	return p
+}
+
+// captionMore says, in the table's caption, which edges a capped table
+// shows: ", the 200 least secure first"; "" when it shows them all.
+func (p plainPage) captionMore() string {
+	if p.MoreEdges == 0 {
+		return ""
+	}
+	return ", the " + itoa(len(p.Edges)) + " least secure first"
+}
+
+// maxPlainEdges caps the page's table without JavaScript: the page of a
+// mesh of 5,000 edges carried 5 MB of rows nobody reads on one page; the
+// rest is a GET of api/graph away.
+const maxPlainEdges = 200
+
+// plainStatusRank orders the plain table: what is not proven mTLS first
+// (as static/model.mjs sorts the status column).
+var plainStatusRank = map[string]int{graph.StatusOpen: 0, graph.StatusMixed: 1, graph.StatusUnknown: 2, graph.StatusLocked: 3}
+
+// plainEdges are the edges the plain table shows: open, then mixed, then
+// unknown, then locked, live before idle, by id; at most maxPlainEdges.
+func plainEdges(edges []graph.Edge) []graph.Edge {
+	out := slices.Clone(edges)
+	rank := func(e graph.Edge) int {
+		r, ok := plainStatusRank[e.Status]
+		if !ok {
+			r = len(plainStatusRank)
+		}
+		return r
+	}
+	slices.SortStableFunc(out, func(a, b graph.Edge) int {
+		if c := cmp.Compare(rank(a), rank(b)); c != 0 {
+			return c
+		}
+		if a.Idle != b.Idle {
+			if a.Idle {
+				return 1
+			}
+			return -1
+		}
+		return strings.Compare(a.ID, b.ID)
+	})
+	return out[:min(len(out), maxPlainEdges)]
 }
 
 // The formatting rules below exist in static/format.mjs too, for the

@@ -288,7 +288,24 @@ func TestPageShell(t *testing.T) {
 			t.Errorf("data-testid=%s: %d elements, want 1", id, testid(doc, id).Length())
 		}
 	}
-	for _, id := range []string{"edge-history", "edge-history-chart", "break-idle", "enforce-lookback"} {
+	// A big mesh's tools, drawn by the script: the tables' pagers (hidden
+	// while one page holds every row) and "Collapse all" (hidden unless the
+	// graph opened collapsed), empty and hidden in the server's HTML.
+	for _, id := range []string{"table-pager", "node-table-pager", "collapse-all"} {
+		el := testid(doc, id)
+		if _, hidden := el.Attr("hidden"); el.Length() != 1 || !hidden {
+			t.Errorf("data-testid=%s: %d elements (hidden: %v), want one hidden", id, el.Length(), hidden)
+		}
+	}
+	for _, sel := range []string{"#edge-page", "#node-page"} {
+		if s := doc.Find(sel); s.Length() != 1 || strings.TrimSpace(s.Text()) != "" {
+			t.Errorf("%s is not an empty container: %q", sel, text(s))
+		}
+	}
+	if n := testid(doc, "table-pager").Find(`button[data-testid="pager-prev"], button[data-testid="pager-next"]`).Length(); n != 2 {
+		t.Errorf("the edge table's pager has %d buttons, want 2", n)
+	}
+	for _, id := range []string{"edge-history", "edge-history-chart", "break-idle", "enforce-lookback", "namespace-padlock"} {
 		if n := testid(doc, id).Length(); n != 0 {
 			t.Errorf("%d data-testid=%s in the server's HTML: the script draws them", n, id)
 		}
@@ -344,6 +361,9 @@ func TestPagePlainView(t *testing.T) {
 	if testid(p, "plain-stale").Length() != 0 || testid(p, "plain-empty").Length() != 0 {
 		t.Error("a stale or empty note for fresh data")
 	}
+	if testid(p, "plain-more").Length() != 0 || text(p.Find("caption")) != "Edges (5)" {
+		t.Errorf("a small mesh's table is capped: caption %q, %d notes", text(p.Find("caption")), testid(p, "plain-more").Length())
+	}
 
 	// Filtered as the page is: only shop's edge; a ServiceAccount and the hidden node by name.
 	s = pageSnapshot()
@@ -362,6 +382,60 @@ func TestPagePlainView(t *testing.T) {
 	}
 	if len(names) == 2 && names[1] != "shop/sa:checkout → hidden (a namespace you cannot see)" {
 		t.Errorf("names %q", names[1])
+	}
+}
+
+// TestPagePlainViewCapped: a big mesh's plain table holds the first
+// maxPlainEdges edges, the least secure first (open, mixed, unknown, then
+// locked, live before idle, by id), and says how many more GET api/graph has.
+func TestPagePlainViewCapped(t *testing.T) {
+	s := pageSnapshot()
+	s.Edges = nil
+	statuses := []string{graph.StatusLocked, graph.StatusUnknown, graph.StatusMixed, graph.StatusOpen, graph.StatusLocked}
+	for i := range 500 {
+		e := graph.Edge{ID: fmt.Sprintf("default/c%03d->default/ratings:http", i), Source: fmt.Sprintf("default/c%03d", i), Target: "default/ratings",
+			Protocol: "http", Rate: 1, Status: statuses[i%len(statuses)]}
+		if i == 3 { // an idle open edge comes after the live open ones
+			e.Idle, e.Rate = true, 0
+			e.History.LastSeen = s.GeneratedAt.Add(-time.Hour)
+		}
+		s.Edges = append(s.Edges, e)
+	}
+	s.Posture = graph.ComputePosture(s.Edges)
+	p := plain(t, render(t, s, "/"))
+	rows := testid(p, "plain-edge-row")
+	if rows.Length() != maxPlainEdges {
+		t.Fatalf("%d rows, want %d", rows.Length(), maxPlainEdges)
+	}
+	// 100 open (one idle, last), 100 mixed.
+	var got []string
+	rows.Each(func(i int, r *goquery.Selection) {
+		got = append(got, r.AttrOr("data-status", ""))
+		switch {
+		case i < 100 && r.AttrOr("data-status", "") != graph.StatusOpen, i >= 100 && r.AttrOr("data-status", "") != graph.StatusMixed:
+			t.Errorf("row %d is %s", i, r.AttrOr("data-status", ""))
+		}
+	})
+	if id := rows.Eq(0).AttrOr("data-edge-id", ""); id != "default/c008->default/ratings:http" {
+		t.Errorf("first row %s, want the first live open edge by id", id)
+	}
+	if id := rows.Eq(99).AttrOr("data-edge-id", ""); id != "default/c003->default/ratings:http" {
+		t.Errorf("row 100 is %s, want the idle open edge", id)
+	}
+	if c := text(p.Find("caption")); c != "Edges (500, the 200 least secure first)" {
+		t.Errorf("caption %q", c)
+	}
+	more := testid(p, "plain-more")
+	if got := text(more); got != "… and 300 more; the full list is GET api/graph (JSON)." {
+		t.Errorf("more: %q", got)
+	}
+	if href := more.Find("a").AttrOr("href", ""); href != "api/graph" {
+		t.Errorf("the full list's link %q", href)
+	}
+	// The page carries those rows only (the script's snapshot has them all).
+	_, body, _ := serve(t, s, "/")
+	if n := strings.Count(body, `data-testid="plain-edge-row"`); n != maxPlainEdges {
+		t.Errorf("%d plain rows in the page", n)
 	}
 }
 
@@ -589,6 +663,34 @@ func TestPageInitialSnapshotJSON(t *testing.T) {
 	_, body, _ := serve(t, s, "/")
 	if strings.Contains(body, "<script>alert(1)") {
 		t.Error("a message broke out of the JSON block")
+	}
+}
+
+// TestPageInlineSnapshotSmallOnly: a mesh the page opens collapsed (more
+// than 300 nodes or 1,000 edges) is not copied into the page, whose script
+// waits for the stream's first message; a smaller one is, as before.
+func TestPageInlineSnapshotSmallOnly(t *testing.T) {
+	const block = `script#initial-snapshot[type="application/json"]`
+	if n := render(t, pageSnapshot(), "/").Find(block).Length(); n != 1 {
+		t.Errorf("a small mesh's page has %d snapshot blocks, want 1", n)
+	}
+	edges := pageSnapshot()
+	for i := range inlineEdges + 1 {
+		edges.Edges = append(edges.Edges, graph.Edge{ID: fmt.Sprintf("default/c%04d->default/ratings:http", i), Source: fmt.Sprintf("default/c%04d", i),
+			Target: "default/ratings", Protocol: "http", Rate: 1, MTLSRatio: 1, Status: graph.StatusLocked})
+	}
+	nodes := pageSnapshot()
+	for i := range inlineNodes + 1 {
+		nodes.Nodes = append(nodes.Nodes, graph.Node{ID: fmt.Sprintf("big/s%04d", i), Namespace: "big", Name: fmt.Sprintf("s%04d", i), Kind: graph.KindService})
+	}
+	for name, s := range map[string]graph.Snapshot{"edges": edges, "nodes": nodes} {
+		doc := render(t, s, "/")
+		if n := doc.Find(block).Length(); n != 0 {
+			t.Errorf("too many %s: %d snapshot blocks in the page, want none", name, n)
+		}
+		if testid(doc, "graph").Length() != 1 || doc.Find(`script[type="module"]`).Length() != 1 || testid(plain(t, doc), "plain-edge-table").Length() != 1 {
+			t.Errorf("too many %s: the page lacks its graph, its script or its plain table", name)
+		}
 	}
 }
 

@@ -12,7 +12,6 @@ import {
   groupOf,
   idleCount,
   isIdle,
-  layoutKey,
   normalizeLookback,
   normalizePosture,
   normalizeSnapshot,
@@ -101,12 +100,21 @@ test('the posture comes with the snapshot and, whole, with every delta', () => {
   assert.deepEqual(normalizePosture({ counts: { locked: 1 } }).counts, { locked: 1, mixed: 0, open: 0, unknown: 0 });
 });
 
-test('layoutKey changes with the node set only', () => {
+test('applyDelta keeps a list nothing changed, and updates in place without reordering', () => {
   const s = base();
   const statusOnly = applyDelta(s, { generatedAt: 'later', edges: [edge('default/reviews->default/ratings:http', 'locked', 9, 1)] });
-  assert.equal(layoutKey(statusOnly), layoutKey(s));
-  const newNode = applyDelta(s, { generatedAt: 'later', nodes: [{ id: 'shop/cart', namespace: 'shop', name: 'cart', kind: 'service' }] });
-  assert.notEqual(layoutKey(newNode), layoutKey(s));
+  // The views skip what did not change: the same arrays.
+  assert.equal(statusOnly.nodes, s.nodes);
+  assert.equal(statusOnly.findings, s.findings);
+  assert.notEqual(statusOnly.edges, s.edges);
+  assert.deepEqual(statusOnly.edges.map((e) => [e.id, e.status]), [
+    ['default/reviews->default/ratings:http', 'locked'],
+    ['unknown->default/ratings:http', 'open'],
+  ]);
+  assert.equal(s.edges[0].status, 'mixed');
+  // A new edge is sorted in.
+  const added = applyDelta(s, { generatedAt: 'later', edges: [edge('a/x->default/ratings:http', 'open', 1, 0)] });
+  assert.deepEqual(added.edges.map((e) => e.id), ['a/x->default/ratings:http', 'default/reviews->default/ratings:http', 'unknown->default/ratings:http']);
   assert.equal(groupOf({ id: 'unknown', kind: 'unknown', namespace: '' }), 'group:outside');
   assert.equal(groupOf({ id: 'shop/cart', kind: 'service', namespace: 'shop' }), 'ns:shop');
 });

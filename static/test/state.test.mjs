@@ -23,6 +23,20 @@ test('setSnapshot indexes nodes and edges and notifies snapshot', () => {
   assert.deepEqual(seen.map(([t]) => t), ['snapshot']);
   assert.equal(store.state.nodesById.get('default/ratings').peerAuthentication, 'STRICT');
   assert.equal(store.state.edgesById.get('unknown->default/ratings:http').status, 'open');
+  assert.deepEqual(seen[0][1], { fresh: false });
+});
+
+test('setSnapshot says a whole snapshot from a delta, and keeps the index of a list a delta left', () => {
+  const store = createStore();
+  const seen = record(store);
+  const s = base();
+  store.setSnapshot(s, { fresh: true });
+  const nodesIndex = store.state.nodesById;
+  const edgesIndex = store.state.edgesById;
+  store.setSnapshot({ ...s, edges: [...s.edges] });
+  assert.equal(store.state.nodesById, nodesIndex);
+  assert.notEqual(store.state.edgesById, edgesIndex);
+  assert.deepEqual(seen.map(([, d]) => d.fresh), [true, false]);
 });
 
 test('select keeps a copy of the target and passes center on', () => {

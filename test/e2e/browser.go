@@ -3,10 +3,14 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -137,4 +141,101 @@ func (b *Browser) Go(url string) {
 	if _, err := Eval[string](b, `location.href = `+strconv.Quote(url)); err != nil {
 		b.t.Fatalf("e2e: go to %s: %v", url, err)
 	}
+}
+
+// WaitEvery is WaitFor polling every interval (WaitFor polls every 200 ms,
+// too coarse to time a page by), returning how long it waited.
+func (b *Browser) WaitEvery(timeout, interval time.Duration, what, expression, describe string) time.Duration {
+	b.t.Helper()
+	start := time.Now()
+	for {
+		ok, err := Eval[bool](b, "Boolean("+expression+")")
+		if err == nil && ok {
+			return time.Since(start)
+		}
+		if time.Since(start) > timeout {
+			state, stateErr := Eval[string](b, "String("+describe+")")
+			b.t.Fatalf("e2e: %s: not within %s (last error %v); page says: %s %v", what, timeout, err, state, stateErr)
+		}
+		time.Sleep(interval)
+	}
+}
+
+// Click clicks the first element matching selector (a CSS selector) as
+// a user's click would reach its handlers, failing the test when there is none.
+func (b *Browser) Click(selector string) {
+	b.t.Helper()
+	ok, err := Eval[bool](b, `(() => { const el = document.querySelector(`+strconv.Quote(selector)+`); if (!el) return false; el.click(); return true; })()`)
+	if err != nil || !ok {
+		b.t.Fatalf("e2e: click %s: %v (found: %v)", selector, err, ok)
+	}
+}
+
+// RendererRSS is the resident memory, in bytes, of the browser's largest
+// renderer process (the page's): the VmRSS of each process below the
+// browser's whose command line says --type=renderer, read from /proc.
+func (b *Browser) RendererRSS() (int64, error) {
+	c := chromedp.FromContext(b.ctx)
+	if c == nil || c.Browser == nil || c.Browser.Process() == nil {
+		return 0, errors.New("e2e: no browser process")
+	}
+	root := c.Browser.Process().Pid
+	parents := map[int]int{}
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return 0, err
+	}
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		stat, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ppid ...: comm may hold spaces, so read after its ')'.
+		fields := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:]))
+		if len(fields) > 1 {
+			if ppid, err := strconv.Atoi(fields[1]); err == nil {
+				parents[pid] = ppid
+			}
+		}
+	}
+	below := func(pid int) bool {
+		for i := 0; i < 64 && pid > 1; i++ {
+			if pid = parents[pid]; pid == root {
+				return true
+			}
+		}
+		return false
+	}
+	var largest int64
+	found := false
+	for pid := range parents {
+		if !below(pid) {
+			continue
+		}
+		cmdline, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "cmdline"))
+		if err != nil || !bytes.Contains(cmdline, []byte("--type=renderer")) {
+			continue
+		}
+		status, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "status"))
+		if err != nil {
+			continue
+		}
+		for line := range strings.SplitSeq(string(status), "\n") {
+			if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+				kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
+				if err == nil {
+					found = true
+					largest = max(largest, kb*1024)
+				}
+			}
+		}
+	}
+	if !found {
+		return 0, errors.New("e2e: no renderer process found below the browser")
+	}
+	return largest, nil
 }

@@ -1,0 +1,142 @@
+// meshlock's graph layouts on Cytoscape's elements (graph-view.js decides
+// when): dagre over the whole of a small mesh; for a bigger one, each
+// expanded namespace's services laid out by layout.mjs within their block
+// and the blocks (collapsed namespaces are one node each) packed in rows;
+// and a node a delta adds placed beside its namespace's services, moving
+// nothing else. Every whole layout and every packing counts in
+// state.layouts (window.meshlock.layouts).
+
+import { NAMESPACE_NODE } from './graph-model.mjs';
+import { bounds, layered, packBlocks, placeBelow } from './layout.mjs';
+import { OUTSIDE_GROUP } from './model.mjs';
+
+// A compound node's padding and label, as graphStyle draws them.
+const GROUP_PAD = 18;
+const GROUP_LABEL = 20;
+
+export function createGraphLayout(cy, graphEl, state) {
+  // savedBlocks: the services' places in a namespace that was collapsed
+  // (relative to its block's centre), for when it is expanded again.
+  const savedBlocks = new Map();
+
+  // aspectOf: the graph's box, width ÷ height, which the layouts fill.
+  function aspectOf() {
+    return graphEl.clientWidth && graphEl.clientHeight ? graphEl.clientWidth / graphEl.clientHeight : 1.6;
+  }
+
+  function sizeOf(id) {
+    const n = cy.getElementById(id);
+    return { w: n.data('w') || 70, h: n.data('h') || 40 };
+  }
+
+  // layoutAll lays the whole graph out: dagre for a small mesh (mode
+  // 'dagre'), else blocks.
+  function layoutAll(mode) {
+    savedBlocks.clear();
+    if (cy.nodes().empty()) return;
+    if (mode === 'dagre') {
+      state.layouts++;
+      cy.layout({ name: 'dagre', rankDir: 'LR', nodeSep: 30, rankSep: 90, edgeSep: 12, padding: 30, fit: false, animate: false }).run();
+      return;
+    }
+    packAll(null);
+  }
+
+  // blockIDs: the namespace nodes (collapsed or parents), in name order, the
+  // callers outside the mesh first.
+  function blockIDs() {
+    return cy
+      .nodes()
+      .filter((n) => n.hasClass('ns-collapsed') || n.hasClass('group'))
+      .map((n) => n.id())
+      .sort((a, b) => (a === OUTSIDE_GROUP ? -1 : b === OUTSIDE_GROUP ? 1 : a < b ? -1 : a > b ? 1 : 0));
+  }
+
+  // packAll places every namespace block in rows; the services of the
+  // blocks in relayout (null: all) are laid out anew (or where they were
+  // before their namespace collapsed), the others keep their places.
+  function packAll(relayout) {
+    state.layouts++;
+    const blocks = [];
+    const inside = new Map(); // block id → Map(node id → position relative to its centre)
+    for (const id of blockIDs()) {
+      const el = cy.getElementById(id);
+      if (el.hasClass('ns-collapsed')) {
+        blocks.push({ id, ...NAMESPACE_NODE });
+        continue;
+      }
+      const kids = el.children();
+      const pos = !relayout || relayout.has(id) ? blockLayout(id, kids) : currentPlaces(kids);
+      inside.set(id, pos);
+      const b = bounds(pos, sizeOf);
+      blocks.push({ id, w: b.w + 2 * GROUP_PAD, h: b.h + 2 * GROUP_PAD + GROUP_LABEL });
+    }
+    const centres = packBlocks(blocks, { aspect: aspectOf() });
+    cy.batch(() => {
+      for (const [id, c] of centres) {
+        const pos = inside.get(id);
+        if (!pos) {
+          cy.getElementById(id).position(c);
+          continue;
+        }
+        for (const [kid, p] of pos) cy.getElementById(kid).position({ x: c.x + p.x, y: c.y + p.y + GROUP_LABEL / 2 });
+      }
+    });
+  }
+
+  // blockLayout: a namespace's services where they were when it collapsed,
+  // else layered along the edges among them.
+  function blockLayout(id, kids) {
+    const saved = savedBlocks.get(id);
+    savedBlocks.delete(id);
+    if (saved && kids.every((k) => saved.has(k.id()))) return new Map(kids.map((k) => [k.id(), { ...saved.get(k.id()) }]));
+    const ids = kids.map((k) => k.id());
+    const edges = kids
+      .connectedEdges()
+      .filter((e) => e.source().parent().id() === id && e.target().parent().id() === id)
+      .map((e) => [e.source().id(), e.target().id()]);
+    return layered(ids, edges, sizeOf, { aspect: aspectOf() });
+  }
+
+  // currentPlaces: the services of a block relative to their centre.
+  function currentPlaces(kids) {
+    const pos = new Map(kids.map((k) => [k.id(), { ...k.position() }]));
+    const b = bounds(pos, sizeOf);
+    const cx = (b.x1 + b.x2) / 2;
+    const cyy = (b.y1 + b.y2) / 2;
+    for (const p of pos.values()) {
+      p.x -= cx;
+      p.y -= cyy;
+    }
+    return pos;
+  }
+
+  // saveBlock keeps a namespace's places before it collapses.
+  function saveBlock(id) {
+    const el = cy.getElementById(id);
+    if (el.nonempty() && el.isParent()) savedBlocks.set(id, currentPlaces(el.children()));
+  }
+
+  // placeNew puts nodes a delta added beside their namespace's services
+  // (or, a new namespace, right of the graph) without moving anything else.
+  function placeNew(ids) {
+    const fresh = new Set(ids);
+    const placed = (n) => !fresh.has(n.id()) && !n.isParent();
+    const all = bounds(new Map(cy.nodes().filter(placed).map((n) => [n.id(), n.position()])), sizeOf);
+    cy.batch(() => {
+      for (const id of ids) {
+        const n = cy.getElementById(id);
+        if (n.isParent() || n.hasClass('group')) continue; // a parent follows its children
+        const siblings = n.parent().nonempty() ? n.siblings().filter(placed) : cy.collection();
+        const sib = siblings.nonempty() ? bounds(new Map(siblings.map((s) => [s.id(), s.position()])), sizeOf) : null;
+        n.position(placeBelow(sib, sizeOf(id), all));
+        fresh.delete(id);
+      }
+    });
+  }
+
+  // forget drops what was kept of the graph that is being replaced.
+  const forget = () => savedBlocks.clear();
+
+  return { layoutAll, packAll, saveBlock, placeNew, forget };
+}

@@ -11,28 +11,29 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/meshlock/meshlock/test/testbed"
 )
 
 // Browser is a headless Chromium tab.
 type Browser struct {
 	ctx context.Context
-	t   testing.TB
+	t   testbed.TB
 }
 
 // StartBrowser starts Chromium (MESHLOCK_CHROMIUM, else chromium on PATH)
 // with a fresh profile and a window of width×height; it is closed when the
 // test ends. A missing browser fails the test: browser tests never skip.
-func StartBrowser(t testing.TB, width, height int, extra ...chromedp.ExecAllocatorOption) *Browser {
+func StartBrowser(t testbed.TB, width, height int, extra ...chromedp.ExecAllocatorOption) *Browser {
 	t.Helper()
 	path := os.Getenv("MESHLOCK_CHROMIUM")
 	if path == "" {
 		var err error
 		if path, err = exec.LookPath("chromium"); err != nil {
-			t.Fatal("e2e: chromium not found: apt-get install chromium (or run .ci/run)")
+			t.Fatalf("e2e: chromium not found: apt-get install chromium (or run .ci/run)")
 		}
 	}
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],

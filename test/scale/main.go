@@ -26,12 +26,14 @@ type options struct {
 	publishWorkers int
 	lookbackCost   bool
 	publishOnly    bool
+	browser        bool
 }
 
 func parseFlags(args []string) (options, error) {
 	var o options
 	fs := flag.NewFlagSet("scale", flag.ContinueOnError)
 	scale := fs.String("scale", "20,50,5000", "namespaces,services per namespace,edges (callers)")
+	fs.BoolVar(&o.browser, "browser", true, "open the page in headless Chromium on the mesh and print its time to ready")
 	fs.DurationVar(&o.duration, "duration", 2*time.Minute, "the measurement period, after the warm-up")
 	fs.DurationVar(&o.warmup, "warmup", time.Minute, "wait after meshlock is ready, so that its 1m rate window is full")
 	fs.DurationVar(&o.scrapeInterval, "scrape-interval", time.Second, "Prometheus' scrape interval of the simulated mesh")

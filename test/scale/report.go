@@ -92,6 +92,14 @@ func report(w io.Writer, o options, res result) {
 			fmt.Fprintf(w, "WARNING: Prometheus did not keep up with a %s scrape of this mesh (scrapes missed or near their timeout).\n", o.scrapeInterval)
 		}
 	}
+	if pg := res.page; pg != nil {
+		if pg.err != nil {
+			fmt.Fprintf(w, "Page: could not read its time to ready: %v.\n", pg.err)
+		} else {
+			fmt.Fprintf(w, "Page (headless Chromium): ready %.0f ms after navigation started (in the page), %s wall; renderer RSS %d MiB.\n",
+				pg.readyMs, ms(pg.wall), pg.rendererRSS>>20)
+		}
+	}
 	c := res.compared
 	fmt.Fprintf(w, "Graph: %d edges (%s); expected from the truth: %d (%s); %d match, %d unexpected.\n",
 		res.graphEdges, statusCounts(res.counts), c.Expected, statusCounts(c.ByStatus), c.Matched, c.Unexpected)

@@ -38,6 +38,7 @@ import (
 	"github.com/meshlock/meshlock/internal/graph"
 	"github.com/meshlock/meshlock/internal/meshsim"
 	"github.com/meshlock/meshlock/internal/prom"
+	"github.com/meshlock/meshlock/test/e2e"
 	"github.com/meshlock/meshlock/test/testbed"
 )
 
@@ -65,6 +66,7 @@ type result struct {
 
 	scrape scrapeStats
 
+	page     *pageResult // nil without -browser
 	lookback *lookbackResult
 	machine  string
 	load     string // /proc/loadavg's 1-minute average at the end of the period
@@ -221,6 +223,9 @@ func run(ctx context.Context, r *testbed.Runner, o options) result {
 		res.counts[e.Status]++
 	}
 	res.compared = compareEdges(snap.Edges, expectedEdges(plan.Topology, truth))
+	if o.browser {
+		res.page = openPage(r, base)
+	}
 
 	// Prometheus writes the query log as it goes; a moment lets the last lines land.
 	time.Sleep(time.Second)
@@ -680,6 +685,29 @@ func measureLookback(ctx context.Context, r *testbed.Runner, url string, api pro
 			return res
 		}
 		res.coarse = &p
+	}
+	return res
+}
+
+// pageResult is the page opened in headless Chromium on the measured mesh.
+type pageResult struct {
+	readyMs     float64 // window.meshlock.readyMs: navigation start to ready, in the page
+	wall        time.Duration
+	rendererRSS int64
+	err         error
+}
+
+// openPage opens the dashboard as a user would and waits for
+// window.meshlock.ready.
+func openPage(r *testbed.Runner, base string) *pageResult {
+	b := e2e.StartBrowser(r, 1280, 800)
+	start := time.Now()
+	b.Go(base + "/")
+	b.WaitFor(60*time.Second, "the page ready", "window.meshlock && window.meshlock.ready === true", "window.meshlock && window.meshlock.readyMs")
+	res := &pageResult{wall: time.Since(start)}
+	res.readyMs, res.err = e2e.Eval[float64](b, "window.meshlock.readyMs")
+	if rss, err := b.RendererRSS(); err == nil {
+		res.rendererRSS = rss
 	}
 	return res
 }

@@ -55,11 +55,7 @@ func TestBigMeshInBrowser(t *testing.T) {
 	url, publish := snapshotDashboard(t, s)
 	browser := e2e.StartBrowser(t, 1280, 800)
 
-	start := time.Now()
-	browser.Open(url)
-	browser.WaitEvery(30*time.Second, 10*time.Millisecond, "the page is ready", `window.meshlock?.ready === true`, `document.body.dataset.ready`)
-	wall := time.Since(start)
-	readyMs, err := e2e.Eval[float64](browser, `window.meshlock.readyMs`)
+	readyMs, wall, err := browser.OpenReady(url, 30*time.Second, 10*time.Millisecond)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -199,11 +195,7 @@ func TestHugeMeshInBrowser(t *testing.T) {
 	s := hugeSnapshot()
 	url, publish := snapshotDashboard(t, s)
 	browser := e2e.StartBrowser(t, 1280, 800)
-	start := time.Now()
-	browser.Open(url)
-	browser.WaitEvery(60*time.Second, 20*time.Millisecond, "the page is ready", `window.meshlock?.ready === true`, `document.body.dataset.ready`)
-	wall := time.Since(start)
-	readyMs, _ := e2e.Eval[float64](browser, `window.meshlock.readyMs`)
+	readyMs, wall, _ := browser.OpenReady(url, 60*time.Second, 20*time.Millisecond)
 	rss, rssErr := browser.RendererRSS()
 	t.Logf("%d nodes, %d edges: ready %.0f ms after the navigation started (in the page), %s wall; renderer RSS %d MB (%v)",
 		len(s.Nodes), len(s.Edges), readyMs, wall.Round(time.Millisecond), rss>>20, rssErr)

@@ -134,6 +134,19 @@ func (b *Browser) FrameCount(selector string) (int, error) {
 	return len(inside), nil
 }
 
+// OpenReady opens url and waits, polling every interval, for
+// window.meshlock.ready; it answers the page's own time to ready
+// (window.meshlock.readyMs, from the navigation's start) and the wall time.
+func (b *Browser) OpenReady(url string, timeout, interval time.Duration) (readyMs float64, wall time.Duration, err error) {
+	b.t.Helper()
+	start := time.Now()
+	b.Open(url)
+	b.WaitEvery(timeout, interval, "the page is ready", `window.meshlock?.ready === true`, `document.body.dataset.ready`)
+	wall = time.Since(start)
+	readyMs, err = Eval[float64](b, `window.meshlock.readyMs`)
+	return readyMs, wall, err
+}
+
 // Go sends the page to url without waiting for its load events: a page
 // with cross-site iframes detaches targets while loading, which a waiting
 // navigation takes for a failure.

@@ -701,11 +701,8 @@ type pageResult struct {
 // window.meshlock.ready.
 func openPage(r *testbed.Runner, base string) *pageResult {
 	b := e2e.StartBrowser(r, 1280, 800)
-	start := time.Now()
-	b.Go(base + "/")
-	b.WaitFor(60*time.Second, "the page ready", "window.meshlock && window.meshlock.ready === true", "window.meshlock && window.meshlock.readyMs")
-	res := &pageResult{wall: time.Since(start)}
-	res.readyMs, res.err = e2e.Eval[float64](b, "window.meshlock.readyMs")
+	res := &pageResult{}
+	res.readyMs, res.wall, res.err = b.OpenReady(base+"/", 60*time.Second, 20*time.Millisecond)
 	if rss, err := b.RendererRSS(); err == nil {
 		res.rendererRSS = rss
 	}

@@ -123,8 +123,9 @@ loadtest: testbed
 SCALE ?= 20,50,5000
 DURATION ?= 2m
 SCRAPE_INTERVAL ?= 1s
+SCALE_FLAGS ?=
 scale: testbed
-	$(GO) run ./test/scale -scale=$(SCALE) -duration=$(DURATION) -scrape-interval=$(SCRAPE_INTERVAL)
+	$(GO) run ./test/scale -scale=$(SCALE) -duration=$(DURATION) -scrape-interval=$(SCRAPE_INTERVAL) $(SCALE_FLAGS)
 
 clean:
 	rm -rf bin .testbed

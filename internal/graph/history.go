@@ -53,6 +53,9 @@ type HistorySample struct {
 	// LastSeen is zero when only a volume is known. A series can be seen
 	// with no volume: one born with its first requests already counted.
 	LastSeen time.Time
+	// FirstSeen is the first time it was seen to carry traffic; zero when
+	// not asked for (the look-back needs only the last, the report both).
+	FirstSeen time.Time
 }
 
 // Units of an edge's history volume.
@@ -75,13 +78,18 @@ type EdgeHistory struct {
 	// MTLSLastSeen is the last time it carried mutual TLS; zero (omitted)
 	// when it carried none.
 	MTLSLastSeen time.Time `json:"mtlsLastSeen,omitzero"`
+	// FirstSeen and PlaintextFirstSeen are the first times, known only
+	// where the history was asked for them (a report); zero (omitted) else.
+	FirstSeen          time.Time `json:"firstSeen,omitzero"`
+	PlaintextFirstSeen time.Time `json:"plaintextFirstSeen,omitzero"`
 }
 
 // histFlow is one measure of an edge's history as both sides reported it.
 type histFlow struct {
-	destMTLS, destPlain, source     float64
-	lastMTLS, lastPlain, lastSource time.Time
-	seenMTLS, seenPlain, seenSource bool
+	destMTLS, destPlain, source        float64
+	lastMTLS, lastPlain, lastSource    time.Time
+	firstMTLS, firstPlain, firstSource time.Time
+	seenMTLS, seenPlain, seenSource    bool
 }
 
 func (f *histFlow) empty() bool { return !f.seenMTLS && !f.seenPlain && !f.seenSource }
@@ -94,15 +102,26 @@ func (f *histFlow) add(h *HistorySample) {
 	switch {
 	case h.Reporter == ReporterClient:
 		f.source, f.lastSource, f.seenSource = addRate(f.source, vol), later(f.lastSource, h.LastSeen), true
+		f.firstSource = earlier(f.firstSource, h.FirstSeen)
 	case h.Security == SecurityMutualTLS:
 		f.destMTLS, f.lastMTLS, f.seenMTLS = addRate(f.destMTLS, vol), later(f.lastMTLS, h.LastSeen), true
+		f.firstMTLS = earlier(f.firstMTLS, h.FirstSeen)
 	default:
 		f.destPlain, f.lastPlain, f.seenPlain = addRate(f.destPlain, vol), later(f.lastPlain, h.LastSeen), true
+		f.firstPlain = earlier(f.firstPlain, h.FirstSeen)
 	}
 }
 
 func later(a, b time.Time) time.Time {
 	if b.After(a) {
+		return b
+	}
+	return a
+}
+
+// earlier is the earlier of two times, a zero time meaning unknown.
+func earlier(a, b time.Time) time.Time {
+	if a.IsZero() || (!b.IsZero() && b.Before(a)) {
 		return b
 	}
 	return a
@@ -122,7 +141,8 @@ func edgeHistory(t *edgeTraffic) (EdgeHistory, string, float64, bool) {
 	if f.empty() {
 		return EdgeHistory{}, "", 0, false
 	}
-	h := EdgeHistory{Unit: unit, LastSeen: later(later(f.lastMTLS, f.lastPlain), f.lastSource)}
+	h := EdgeHistory{Unit: unit, LastSeen: later(later(f.lastMTLS, f.lastPlain), f.lastSource),
+		FirstSeen: earlier(earlier(f.firstMTLS, f.firstPlain), f.firstSource)}
 	dest := addRate(f.destMTLS, f.destPlain)
 	if !f.seenMTLS && !f.seenPlain {
 		h.Volume = f.source
@@ -131,16 +151,20 @@ func edgeHistory(t *edgeTraffic) (EdgeHistory, string, float64, bool) {
 	h.Volume, h.MTLSVolume, h.MTLSLastSeen = dest, f.destMTLS, f.lastMTLS
 	plain := f.seenPlain
 	if f.seenPlain {
-		h.PlaintextLastSeen = f.lastPlain
+		h.PlaintextLastSeen, h.PlaintextFirstSeen = f.lastPlain, f.firstPlain
 	}
 	if f.source-dest > SkewTolerance*f.source {
 		// The client sent more than any sidecar received over the period.
 		plain = true
 		h.Volume = f.source
 		h.PlaintextLastSeen = later(h.PlaintextLastSeen, f.lastSource)
+		h.PlaintextFirstSeen = earlier(h.PlaintextFirstSeen, f.firstSource)
 	}
 	if plain && h.PlaintextLastSeen.IsZero() {
 		h.PlaintextLastSeen = h.LastSeen // seen, at a time no report states: the latest is the safe side
+	}
+	if plain && h.PlaintextFirstSeen.IsZero() {
+		h.PlaintextFirstSeen = h.FirstSeen // likewise, the earliest
 	}
 	share := 1.0
 	if h.Volume > 0 {

@@ -126,7 +126,9 @@ func NewLoop(opts LoopOptions) (*Loop, error) {
 	l.snapshot = graph.Snapshot{Window: formatWindow(opts.Window), Stale: true, Error: "the first refresh has not finished yet",
 		Sources: l.statusLocked(), Lookback: l.lookback(), Posture: graph.ComputePosture(nil),
 		Nodes: []graph.Node{}, Edges: []graph.Edge{}, Findings: []graph.Finding{}}
-	for _, c := range []prometheus.Collector{l.duration, l.failures, postureCollector{l}} {
+	posture := newPostureCollector(l.snapshot)
+	l.subscribers = append(l.subscribers, posture.update)
+	for _, c := range []prometheus.Collector{l.duration, l.failures, posture} {
 		if err := opts.Registerer.Register(c); err != nil {
 			return nil, err
 		}

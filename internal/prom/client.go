@@ -34,7 +34,8 @@ const (
 // Client runs meshlock's queries against one Prometheus-compatible API. It
 // is safe for concurrent use.
 type Client struct {
-	raw            api.Client // the live queries' HTTP, decoded by decode.go
+	raw            api.Client   // the endpoints' URLs
+	http           *http.Client // the live queries, streamed into decode.go
 	api            v1.API
 	queries        []querySpec
 	window         time.Duration
@@ -73,6 +74,7 @@ func New(opts Options) (*Client, error) {
 	}
 	return &Client{
 		raw:            apiClient,
+		http:           &http.Client{Transport: transport},
 		api:            v1.NewAPI(apiClient),
 		queries:        specs,
 		window:         opts.Window,
@@ -117,7 +119,7 @@ func registerQueriesTotal(reg prometheus.Registerer, specs []querySpec) (*promet
 	}
 	// Series exist at zero from the start, so rate() and alerts on errors
 	// work before the first failure.
-	names := []string{QueryHistory, QueryEdgeRange}
+	names := []string{QueryHistory, QueryEdgeRange, QueryReport}
 	for _, s := range specs {
 		names = append(names, s.Name)
 	}

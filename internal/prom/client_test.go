@@ -93,6 +93,8 @@ meshlock_prometheus_queries_total{query="history",result="error"} 0
 meshlock_prometheus_queries_total{query="history",result="success"} 0
 meshlock_prometheus_queries_total{query="http",result="error"} %d
 meshlock_prometheus_queries_total{query="http",result="success"} %d
+meshlock_prometheus_queries_total{query="report",result="error"} 0
+meshlock_prometheus_queries_total{query="report",result="success"} 0
 meshlock_prometheus_queries_total{query="tcp",result="error"} %d
 meshlock_prometheus_queries_total{query="tcp",result="success"} %d
 meshlock_prometheus_queries_total{query="tcp_connections",result="error"} %d
@@ -440,6 +442,31 @@ func TestFetchTimesOutEachQuery(t *testing.T) {
 	}
 	if err := testutil.GatherAndCompare(reg, strings.NewReader(queriesTotalText(0, 1, 0, 1)), "meshlock_prometheus_queries_total"); err != nil {
 		t.Error(err)
+	}
+}
+
+// The answer is decoded as it is read: a body that stops halfway is a
+// timeout too, not a hang and not a partial graph.
+func TestFetchTimesOutABodyThatStalls(t *testing.T) {
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"status":"success","data":{"resultType":"vector","result":[{"metric":{"reporter":"source"},"value":[1764190800,"1"]},`))
+		w.(http.Flusher).Flush()
+		select {
+		case <-r.Context().Done():
+		case <-release:
+		}
+	}))
+	t.Cleanup(srv.Close)
+	t.Cleanup(func() { close(release) })
+	opts, _ := testOptions(srv.URL)
+	opts.QueryTimeout = 100 * time.Millisecond
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	samples, err := mustNew(t, opts).Fetch(ctx)
+	if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "no answer within 100ms") {
+		t.Fatalf("Fetch() = %d samples, error %v; want a deadline error naming the timeout", len(samples), err)
 	}
 }
 

@@ -23,6 +23,7 @@ import (
 const (
 	QueryHistory   = "history"
 	QueryEdgeRange = "edge_range"
+	QueryReport    = "report"
 )
 
 // historyLabels are the edge labels minus the destination's principal,
@@ -44,6 +45,7 @@ const termLabel = "meshlock_term"
 const (
 	termVolume = "volume"
 	termLast   = "last"
+	termFirst  = "first" // the report's only
 )
 
 // HistoryQuery is the one query that answers, for the period of length rng
@@ -55,7 +57,14 @@ const (
 // a few requests and went away can leave a series that never increases.
 // Its cost is one read of the period's raw samples of the four Istio
 // counters, twice (increase() and the subquery), whatever the step.
-func HistoryQuery(rng, step time.Duration) string {
+func HistoryQuery(rng, step time.Duration) string { return historyQuery(rng, step, false) }
+
+// ReportQuery is HistoryQuery with, per series, the first moment it carried
+// traffic too (the report's "first plaintext"): one more read of the
+// period's raw samples, since PromQL shares no subquery between terms.
+func ReportQuery(rng, step time.Duration) string { return historyQuery(rng, step, true) }
+
+func historyQuery(rng, step time.Duration, first bool) string {
 	specs := querySpecs(time.Minute) // the window plays no part here
 	terms := make([]string, 0, 2*len(specs))
 	r, s, s2 := FormatWindow(rng), FormatWindow(step), FormatWindow(2*step)
@@ -71,6 +80,10 @@ func HistoryQuery(rng, step time.Duration) string {
 		terms = append(terms,
 			withTerm(strings.Join(volume, " or "), q.Name+":"+termVolume),
 			withTerm(fmt.Sprintf("max_over_time((%s)[%s:%s])", strings.Join(last, " or "), r, s), q.Name+":"+termLast))
+		if first {
+			terms = append(terms,
+				withTerm(fmt.Sprintf("min_over_time((%s)[%s:%s])", strings.Join(last, " or "), r, s), q.Name+":"+termFirst))
+		}
 	}
 	return strings.Join(terms, " or ")
 }
@@ -103,6 +116,65 @@ func (c *Client) History(ctx context.Context, end time.Time, rng, step time.Dura
 		return nil, c.failed(QueryHistory, err)
 	}
 	return out, nil
+}
+
+// Period runs ReportQuery for the period (end-rng, end]: History with
+// each series' first time seen too.
+func (c *Client) Period(ctx context.Context, end time.Time, rng, step time.Duration) ([]graph.HistorySample, error) {
+	value, err := c.query(ctx, QueryReport, ReportQuery(rng, step), end, c.historyTimeout)
+	if err != nil {
+		return nil, err
+	}
+	out, err := parseHistory(value)
+	if err != nil {
+		return nil, c.failed(QueryReport, err)
+	}
+	return out, nil
+}
+
+// Retention is how far back Prometheus keeps samples: its
+// storage.tsdb.retention.time flag, or the deprecated storage.tsdb.retention,
+// or Prometheus' default of 15d when neither a time nor a size is set (the
+// flag then reads 0s: cmd/prometheus/main.go applies the default after
+// parsing). 0 when the API does not say (Thanos and Mimir keep what their
+// object store holds).
+func (c *Client) Retention(ctx context.Context) (time.Duration, error) {
+	ctx, cancel := context.WithTimeout(ctx, c.queryTimeout)
+	defer cancel()
+	flags, err := c.api.Flags(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("prometheus flags: %w", err)
+	}
+	return retentionOf(flags)
+}
+
+// defaultRetention is Prometheus' own default retention time.
+const defaultRetention = 15 * 24 * time.Hour
+
+func retentionOf(flags map[string]string) (time.Duration, error) {
+	parse := func(name string) (time.Duration, error) {
+		v := flags[name]
+		if v == "" {
+			return 0, nil
+		}
+		d, err := model.ParseDuration(v)
+		if err != nil {
+			return 0, fmt.Errorf("prometheus flags: %s %q: %w", name, v, err)
+		}
+		return time.Duration(d), nil
+	}
+	t, err := parse("storage.tsdb.retention.time")
+	if err != nil || t > 0 {
+		return t, err
+	}
+	if old, err := parse("storage.tsdb.retention"); err != nil || old > 0 {
+		return old, err
+	}
+	_, isPrometheus := flags["storage.tsdb.retention.time"]
+	if size := flags["storage.tsdb.retention.size"]; isPrometheus && (size == "" || size == "0B" || size == "0") {
+		return defaultRetention, nil
+	}
+	return 0, nil // a size limit only: how far back that reaches, no flag says
 }
 
 // parseHistory merges a series' volume and last time into one sample.
@@ -147,6 +219,11 @@ func parseHistory(value model.Value) ([]graph.HistorySample, error) {
 			whole, frac := math.Modf(v)
 			if at := time.Unix(int64(whole), int64(frac*1e9)).UTC(); at.After(out[i].LastSeen) {
 				out[i].LastSeen = at
+			}
+		case termFirst:
+			whole, frac := math.Modf(v)
+			if at := time.Unix(int64(whole), int64(frac*1e9)).UTC(); out[i].FirstSeen.IsZero() || at.Before(out[i].FirstSeen) {
+				out[i].FirstSeen = at
 			}
 		}
 	}

@@ -62,7 +62,7 @@ func main() {
 	ml := startMeshlock(r, cluster.Kubeconfig, "http://"+promListener.Addr().String(), *refresh)
 	waitReady(r, ml.base)
 
-	fmt.Printf("machine: %s; meshlock runs with GOMEMLIMIT=%s, as deploy/base does\n", machine(), memLimit)
+	fmt.Printf("machine: %s; meshlock runs with %s, as deploy/base does\n", machine(), strings.Join(ml.env, " "))
 	fmt.Printf("\n| viewers | edges | delivery p50 | p99 | max | messages | meshlock RSS (peak) | heap, stacks in use | CPU per refresh | goroutines: before, connected, after |\n")
 	fmt.Printf("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n")
 	for _, n := range counts {
@@ -212,14 +212,12 @@ func generatedAt(head []byte) (time.Time, bool) {
 	return t, err == nil
 }
 
-// memLimit is deploy/base/deployment.yaml's GOMEMLIMIT.
-const memLimit = "460MiB"
-
 // meshlock is the dashboard's process.
 type meshlock struct {
 	cmd     *exec.Cmd
 	base    string
-	metrics string // --metrics-addr, which also serves the profiles (--pprof)
+	metrics string   // --metrics-addr, which also serves the profiles (--pprof)
+	env     []string // the Go runtime's settings, deploy/base's
 }
 
 // profile saves one of meshlock's pprof profiles.
@@ -260,7 +258,11 @@ func startMeshlock(r *testbed.Runner, kubeconfig, promURL string, refresh time.D
 	}
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	// As deploy/base runs it: a 512Mi limit and Go's soft limit at 90% of it.
-	cmd.Env = append(os.Environ(), "GOMEMLIMIT="+memLimit)
+	env, err := testbed.DeployedRuntimeEnv(testbed.RepoRoot(r))
+	if err != nil {
+		r.Fatalf("%v", err)
+	}
+	cmd.Env = append(os.Environ(), env...)
 	if err := cmd.Start(); err != nil {
 		r.Fatalf("start meshlock: %v", err)
 	}
@@ -275,7 +277,7 @@ func startMeshlock(r *testbed.Runner, kubeconfig, promURL string, refresh time.D
 		}
 		logFile.Close()
 	})
-	return &meshlock{cmd: cmd, base: "http://" + addr, metrics: "http://" + metricsAddr}
+	return &meshlock{cmd: cmd, base: "http://" + addr, metrics: "http://" + metricsAddr, env: env}
 }
 
 func waitReady(r *testbed.Runner, base string) {

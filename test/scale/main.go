@@ -27,6 +27,8 @@ type options struct {
 	lookbackCost   bool
 	publishOnly    bool
 	browser        bool
+	querySets      int    // rounds of the query-set comparison, 0 none
+	profiles       string // folder for meshlock's CPU and heap profiles, none when empty
 }
 
 func parseFlags(args []string) (options, error) {
@@ -42,6 +44,8 @@ func parseFlags(args []string) (options, error) {
 	fs.IntVar(&o.publishWorkers, "publish-workers", 8, "namespaces published to the API server at once")
 	fs.BoolVar(&o.lookbackCost, "lookback-cost", true, "after the main measurement, time the look-back's history query")
 	fs.BoolVar(&o.publishOnly, "publish-only", false, "only time publishing the mesh to the API server")
+	fs.IntVar(&o.querySets, "query-sets", 10, "rounds of the live queries run alone against those of issue 14's time, after the period; 0 skips it")
+	fs.StringVar(&o.profiles, "profiles", "", "folder for meshlock's CPU profile (30 s of the period) and heap profile (its end), none when empty")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -57,6 +61,8 @@ func parseFlags(args []string) (options, error) {
 		return o, fmt.Errorf("-duration %s: at least 10s", o.duration)
 	case o.scrapeInterval < 100*time.Millisecond:
 		return o, fmt.Errorf("-scrape-interval %s: at least 100ms", o.scrapeInterval)
+	case o.querySets < 0:
+		return o, fmt.Errorf("-query-sets %d: 0 or more", o.querySets)
 	case o.publishWorkers < 1:
 		return o, fmt.Errorf("-publish-workers %d: at least 1", o.publishWorkers)
 	}

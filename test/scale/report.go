@@ -76,8 +76,8 @@ func report(w io.Writer, o options, res result) {
 	fmt.Fprintf(w, "Mesh %s: %d Services, %d workloads (%d with a sidecar), %d callers (%d TCP), %d DestinationRules, %d PeerAuthentications; published in %s.\n",
 		o.scale, res.plan.services, res.plan.workloads, res.plan.sidecars, res.plan.callers, res.plan.tcpCallers,
 		res.plan.rules, res.plan.peers, res.publishTime.Round(time.Millisecond))
-	fmt.Fprintf(w, "meshlock (--refresh=%s --window=%s --lookback=0) was ready with a fresh graph %s after it started.\n",
-		o.refresh, prom.FormatWindow(window), res.readyAfter.Round(100*time.Millisecond))
+	fmt.Fprintf(w, "meshlock (--refresh=%s --window=%s --lookback=0, %s as deploy/base sets them) was ready with a fresh graph %s after it started.\n",
+		o.refresh, prom.FormatWindow(window), strings.Join(res.env, " "), res.readyAfter.Round(100*time.Millisecond))
 	fmt.Fprintf(w, "Over %s: %.0f refreshes, %.0f queries (%.0f failed), %.0f refresh errors; refresh mean %s.\n",
 		res.period.Round(time.Second), m.Refreshes, m.Queries, m.QueryErrors, m.RefreshErrors,
 		ms(time.Duration(perRefresh(m.RefreshTotal)*float64(time.Second))))
@@ -111,6 +111,24 @@ func report(w io.Writer, o options, res result) {
 		fmt.Fprintf(w, "  - %s\n", p)
 	}
 
+	if qs := res.querySets; qs != nil {
+		if qs.err != nil {
+			fmt.Fprintf(w, "Query sets: %v.\n", qs.err)
+		} else {
+			fmt.Fprintf(w, "Query sets alone, one query at a time, %d interleaved rounds after the period (Prometheus' evalTotalTime per refresh):", qs.rounds)
+			for i, c := range qs.sets {
+				sep := ";"
+				if i == 0 {
+					sep = ""
+				}
+				fmt.Fprintf(w, "%s %s, %d queries, %s, %.3g samples read, %.0f series answered", sep, c.name, c.queries, ms(seconds(c.eval)), c.samples, c.series)
+			}
+			if len(qs.sets) == 2 && qs.sets[0].eval > 0 {
+				fmt.Fprintf(w, "; now / then = %.2f", qs.sets[1].eval/qs.sets[0].eval)
+			}
+			fmt.Fprintln(w, ".")
+		}
+	}
 	if lb := res.lookback; lb != nil {
 		if lb.err != nil {
 			fmt.Fprintf(w, "Look-back: %v.\n", lb.err)

@@ -66,10 +66,12 @@ type result struct {
 
 	scrape scrapeStats
 
-	page     *pageResult // nil without -browser
-	lookback *lookbackResult
-	machine  string
-	load     string // /proc/loadavg's 1-minute average at the end of the period
+	page      *pageResult         // nil without -browser
+	querySets *querySetComparison // nil with -query-sets=0
+	lookback  *lookbackResult
+	machine   string
+	env       []string // meshlock's Go runtime settings, deploy/base's
+	load      string   // /proc/loadavg's 1-minute average at the end of the period
 }
 
 // planStats sums up the generated mesh.
@@ -108,6 +110,10 @@ type lookbackPoint struct {
 
 func run(ctx context.Context, r *testbed.Runner, o options) result {
 	res := result{machine: machine()}
+	var err error
+	if res.env, err = testbed.DeployedRuntimeEnv(testbed.RepoRoot(r)); err != nil {
+		r.Fatalf("%v", err)
+	}
 	plan, err := Generate(o.scale, o.seed)
 	if err != nil {
 		r.Fatalf("%v", err)
@@ -169,15 +175,25 @@ func run(ctx context.Context, r *testbed.Runner, o options) result {
 		r.Fatalf("building meshlock: %v", err)
 	}
 	addr := fmt.Sprintf("127.0.0.1:%d", testbed.FreePort(r))
-	server := startMeshlock(r, filepath.Join(binDir, "meshlock"), binDir,
-		"--kubeconfig="+cluster.Kubeconfig,
-		"--prometheus-url="+promServer.URL,
-		"--refresh="+o.refresh.String(),
-		"--window="+prom.FormatWindow(window),
-		"--addr="+addr,
+	args := []string{
+		"--kubeconfig=" + cluster.Kubeconfig,
+		"--prometheus-url=" + promServer.URL,
+		"--refresh=" + o.refresh.String(),
+		"--window=" + prom.FormatWindow(window),
+		"--addr=" + addr,
 		"--lookback=0",
-	)
+	}
 	base := "http://" + addr
+	metricsBase := base
+	if o.profiles != "" {
+		if err := os.MkdirAll(o.profiles, 0o755); err != nil {
+			r.Fatalf("-profiles: %v", err)
+		}
+		metricsAddr := fmt.Sprintf("127.0.0.1:%d", testbed.FreePort(r))
+		args = append(args, "--metrics-addr="+metricsAddr, "--pprof")
+		metricsBase = "http://" + metricsAddr
+	}
+	server := startMeshlock(r, filepath.Join(binDir, "meshlock"), binDir, args...)
 	client := &http.Client{Transport: &http.Transport{DisableCompression: true}, Timeout: time.Minute}
 	start = time.Now()
 	if err := waitReady(client, base, server, 5*time.Minute); err != nil {
@@ -188,10 +204,17 @@ func run(ctx context.Context, r *testbed.Runner, o options) result {
 	time.Sleep(o.warmup)
 
 	r.Logf("measuring for %s", o.duration)
-	before, procBefore := serverState(r, client, base, server, o.refresh)
+	before, procBefore := serverState(r, client, metricsBase, server, o.refresh)
 	periodStart := time.Now()
+	if o.profiles != "" {
+		cpu := min(30*time.Second, o.duration-time.Second)
+		go saveProfile(r, metricsBase, fmt.Sprintf("profile?seconds=%d", int(cpu.Seconds())), filepath.Join(o.profiles, "cpu.prof"))
+	}
 	time.Sleep(o.duration)
-	after, procAfter := serverState(r, client, base, server, o.refresh)
+	after, procAfter := serverState(r, client, metricsBase, server, o.refresh)
+	if o.profiles != "" {
+		saveProfile(r, metricsBase, "heap", filepath.Join(o.profiles, "heap.prof"))
+	}
 	periodEnd := time.Now()
 	res.period = periodEnd.Sub(periodStart)
 	if data, err := os.ReadFile("/proc/loadavg"); err == nil {
@@ -242,8 +265,13 @@ func run(ctx context.Context, r *testbed.Runner, o options) result {
 	promAPI := newPromAPI(r, promServer.URL)
 	res.scrape = scrapeHealth(ctx, promAPI, res.period, o.scrapeInterval)
 
-	// The look-back is measured alone: meshlock's refreshes would share Prometheus with it.
+	// The look-back and the query sets are measured alone: meshlock's
+	// refreshes would share Prometheus with them.
 	server.stop()
+	if o.querySets > 0 {
+		cmp := compareQuerySets(ctx, promAPI, queryLog, o.querySets)
+		res.querySets = &cmp
+	}
 	if o.lookbackCost {
 		res.lookback = measureLookback(ctx, r, promServer.URL, promAPI, queryLog, meshStart, o.scrapeInterval)
 	}
@@ -389,6 +417,11 @@ func startMeshlock(r *testbed.Runner, bin, dir string, args ...string) *meshlock
 		r.Fatalf("meshlock log: %v", err)
 	}
 	cmd := exec.Command(bin, args...)
+	env, err := testbed.DeployedRuntimeEnv(testbed.RepoRoot(r))
+	if err != nil {
+		r.Fatalf("%v", err)
+	}
+	cmd.Env = append(os.Environ(), env...)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
@@ -565,6 +598,28 @@ func timeGraph(r *testbed.Runner, client *http.Client, base string, gzipped bool
 	}
 	slices.Sort(times)
 	return times[len(times)/2], size, body
+}
+
+// saveProfile saves one of meshlock's pprof profiles.
+func saveProfile(r *testbed.Runner, metricsBase, name, path string) {
+	resp, err := http.Get(metricsBase + "/debug/pprof/" + name)
+	if err != nil {
+		r.Errorf("profile %s: %v", name, err)
+		return
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	if err == nil && resp.StatusCode != http.StatusOK {
+		err = fmt.Errorf("%s: %s", resp.Status, data)
+	}
+	if err == nil {
+		err = os.WriteFile(path, data, 0o644)
+	}
+	if err != nil {
+		r.Errorf("profile %s: %v", name, err)
+		return
+	}
+	r.Logf("wrote %s", path)
 }
 
 func newPromAPI(r *testbed.Runner, url string) promv1.API {

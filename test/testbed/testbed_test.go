@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -105,5 +106,15 @@ func TestPrometheusScrapesTargets(t *testing.T) {
 			t.Fatalf("Prometheus did not scrape the target twice within 20s (last: %v, %v)", result, err)
 		}
 		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+func TestDeployedRuntimeEnv(t *testing.T) {
+	env, err := DeployedRuntimeEnv(RepoRoot(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.ContainsFunc(env, func(v string) bool { return strings.HasPrefix(v, "GOMEMLIMIT=") }) {
+		t.Errorf("DeployedRuntimeEnv = %q, want deploy/base's GOMEMLIMIT", env)
 	}
 }

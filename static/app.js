@@ -12,6 +12,7 @@ import { createGraphView } from './graph-view.js';
 import { createHeader } from './header.js';
 import { normalizeSnapshot, parseNamespaces, withNamespaces } from './model.mjs';
 import { createPanel } from './panel.js';
+import { createReport } from './report.js';
 import { createStore } from './state.mjs';
 import { createStream } from './stream.js';
 import { createTables } from './table.js';
@@ -82,6 +83,7 @@ createTables(store);
 createPanel(store, { request });
 const activity = createActivity({ request });
 createEnforce(store, { request, graph, activity });
+createReport();
 const stream = createStream(store);
 
 // The stream connects first: the server prepares its snapshot while the

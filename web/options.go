@@ -45,6 +45,9 @@ type Options struct {
 	// Charts answers /api/history, an edge's chart. Optional: without it
 	// the endpoint answers 404.
 	Charts EdgeCharts
+	// Reports answers /api/report. Optional: without it the endpoint
+	// answers 404.
+	Reports Reports
 	// Logger receives request errors. Optional: defaults to slog.Default().
 	Logger *slog.Logger
 }

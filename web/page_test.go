@@ -819,3 +819,28 @@ func TestPageEnforceAllowed(t *testing.T) {
 		}
 	}
 }
+
+// The header's Report action asks api/report for the namespaces shown,
+// also without script (a plain GET form).
+func TestPageReportForm(t *testing.T) {
+	doc := render(t, pageSnapshot(), "/?namespace=shop")
+	form := testid(doc, "report-form")
+	if action, _ := form.Attr("action"); action != "api/report" || goquery.NodeName(form) != "form" {
+		t.Fatalf("report-form is a <%s> to %q", goquery.NodeName(form), action)
+	}
+	var hidden []string
+	form.Find(`input[type=hidden][name=namespace]`).Each(func(_ int, in *goquery.Selection) {
+		v, _ := in.Attr("value")
+		hidden = append(hidden, v)
+	})
+	if strings.Join(hidden, ",") != "shop" {
+		t.Errorf("the report's namespaces %v, want the one shown: shop", hidden)
+	}
+	if v, _ := testid(doc, "report-from").Find("option[selected]").Attr("value"); v != "" {
+		t.Errorf("the default period %q, want none (the last 7 days, or all Prometheus keeps)", v)
+	}
+	doc = render(t, pageSnapshot(), "/")
+	if n := testid(doc, "report-form").Find(`input[name=namespace]`).Length(); n != 0 {
+		t.Errorf("%d namespaces in the report of the whole mesh", n)
+	}
+}

@@ -48,6 +48,7 @@ func NewHandler(opts Options) (http.Handler, error) {
 		api.Use(h.authenticate)
 		api.Get("/graph", h.handleGraph)
 		api.Get("/history", h.handleHistory)
+		api.Get("/report", h.handleReport)
 		// The stream lives as long as the viewer: no request timeout here.
 		api.Method(http.MethodGet, "/stream", opts.Stream)
 		api.Get("/actions", h.handleActions)

@@ -177,3 +177,31 @@ func TestEnforceFromThePage(t *testing.T) {
 		t.Errorf("the page was loaded %d times (%v)", loads, err)
 	}
 }
+
+// Someone downloads the report of the namespace shown from the header:
+// the page asks api/report for that namespace and says the file came; a
+// period beyond what the demo's Prometheus keeps is refused beside the
+// button, in one sentence, the page staying.
+func TestReportFromThePage(t *testing.T) {
+	base, _, _ := demoDashboard(t, "--refresh=1s", "--window=5s")
+	browser := e2e.StartBrowser(t, 1280, 720)
+	browser.Open(base + "/?namespace=default")
+	browser.WaitFor(15*time.Second, "the graph is drawn", `window.meshlock && window.meshlock.ready`, `document.title`)
+	const status = `document.querySelector('[data-testid=report-status]')?.innerText || ''`
+	if _, err := e2e.Eval[bool](browser, `(() => { const f = window.fetch; window.fetch = (u, o) => { window.reportURL = String(u); return f(u, o); }; return true; })()`); err != nil {
+		t.Fatal(err)
+	}
+	browser.Click(`[data-testid=report-download]`)
+	browser.WaitFor(15*time.Second, "the report is downloaded", status+`.startsWith('Downloaded meshlock-report-')`, status)
+	if u, err := e2e.Eval[string](browser, `window.reportURL`); err != nil || !strings.Contains(u, "api/report?namespace=default&from=&format=csv") {
+		t.Errorf("the page asked %q (%v), want the report of namespace default as CSV", u, err)
+	}
+	if _, err := e2e.Eval[bool](browser, `(() => { document.querySelector('[data-testid=report-from]').value = '30d'; return true; })()`); err != nil {
+		t.Fatal(err)
+	}
+	browser.Click(`[data-testid=report-download]`)
+	browser.WaitFor(15*time.Second, "the refusal is shown", status+`.includes('Bad request (400)') && `+status+`.includes('before what Prometheus holds')`, status)
+	if loads, err := e2e.Eval[int](browser, `window.meshlock.loads`); err != nil || loads != 1 {
+		t.Errorf("the page was loaded %d times (%v): the report must not replace it", loads, err)
+	}
+}

@@ -61,7 +61,7 @@ func parseConfig(args []string, getenv func(string) string, usage io.Writer) (co
 
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintln(usage, "Usage: meshlock [flags]\n\nEvery flag also reads MESHLOCK_<FLAG> (upper case, - becomes _); the command line wins.")
+			fmt.Fprintln(usage, "Usage: meshlock [flags]\n       meshlock check [flags]   (meshlock check -h)\n       meshlock report [flags]  (meshlock report -h)\n\nEvery flag also reads MESHLOCK_<FLAG> (upper case, - becomes _); the command line wins.")
 			fs.SetOutput(usage)
 			fs.PrintDefaults()
 			return c, errHelp
@@ -69,9 +69,26 @@ func parseConfig(args []string, getenv func(string) string, usage io.Writer) (co
 		return c, err
 	}
 	if fs.NArg() > 0 {
-		return c, fmt.Errorf("unexpected argument %q: meshlock takes flags only", fs.Arg(0))
+		return c, fmt.Errorf("unexpected argument %q: meshlock takes flags, or check or report first", fs.Arg(0))
 	}
 
+	given, err := applyEnv(fs, getenv)
+	if err != nil {
+		return c, err
+	}
+
+	c.given = given
+	c.Namespaces = splitList(namespaces)
+	c.TrustedOrigins = splitList(trustedOrigins)
+	if c.Demo && !given["allow-enforce"] {
+		c.AllowEnforce = true
+	}
+	return c, c.validate()
+}
+
+// applyEnv sets the flags not given on the command line from their
+// MESHLOCK_* variables, and answers which flags are set either way.
+func applyEnv(fs *flag.FlagSet, getenv func(string) string) (map[string]bool, error) {
 	given := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
 	var envErr error
@@ -90,17 +107,7 @@ func parseConfig(args []string, getenv func(string) string, usage io.Writer) (co
 		}
 		given[f.Name] = true
 	})
-	if envErr != nil {
-		return c, envErr
-	}
-
-	c.given = given
-	c.Namespaces = splitList(namespaces)
-	c.TrustedOrigins = splitList(trustedOrigins)
-	if c.Demo && !given["allow-enforce"] {
-		c.AllowEnforce = true
-	}
-	return c, c.validate()
+	return given, envErr
 }
 
 // newFlagSet declares every flag, once, for parsing and for the README.

@@ -25,6 +25,7 @@ import (
 	"github.com/meshlock/meshlock/internal/k8s"
 	"github.com/meshlock/meshlock/internal/live"
 	"github.com/meshlock/meshlock/internal/prom"
+	"github.com/meshlock/meshlock/internal/report"
 	"github.com/meshlock/meshlock/web"
 )
 
@@ -225,6 +226,7 @@ func newApp(ctx context.Context, cfg config, src sources, registry *prometheus.R
 	}
 	handler, err := web.NewHandler(web.Options{
 		Charts:   charts,
+		Reports:  &report.Generator{Querier: promClient, Cluster: refresher.Cluster, URL: src.prometheusURL},
 		BasePath: cfg.BasePath, Registry: registry, Graph: refresher, Stream: hub,
 		AllowEnforce: cfg.AllowEnforce, Enforcer: enforcer, Auth: auth, TrustedOrigins: cfg.TrustedOrigins,
 		FrameAncestors: cfg.FrameAncestors, MetricsElsewhere: cfg.MetricsAddr != "",

@@ -40,7 +40,7 @@ func NewPrometheus(logger *slog.Logger) (*Prometheus, error) {
 		Timeout:       30 * time.Second,
 		LookbackDelta: 5 * time.Minute,
 	})
-	return &Prometheus{store: newMemStore(int64(2 * time.Hour / time.Millisecond)), engine: engine, logger: logger}, nil
+	return &Prometheus{store: newMemStore(int64(retention / time.Millisecond)), engine: engine, logger: logger}, nil
 }
 
 // Close releases the samples.
@@ -98,13 +98,20 @@ func scalarValue(kind dto.MetricType, metric *dto.Metric) (float64, bool) {
 	}
 }
 
+// retention is how long the demo keeps samples, as its flags say.
+const retention = 2 * time.Hour
+
 // Handler serves the part of Prometheus' HTTP API that meshlock uses:
-// instant and range queries (GET or POST /api/v1/query, query_range) and
-// /-/ready.
+// instant and range queries (GET or POST /api/v1/query, query_range),
+// the retention flag (/api/v1/status/flags, for reports) and /-/ready.
 func (p *Prometheus) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/api/v1/query", p.handleQuery)
 	mux.HandleFunc("/api/v1/query_range", p.handleQueryRange)
+	mux.HandleFunc("/api/v1/status/flags", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusOK, queryResult{Status: "success",
+			Data: map[string]string{"storage.tsdb.retention.time": model.Duration(retention).String()}})
+	})
 	mux.HandleFunc("/-/ready", func(w http.ResponseWriter, _ *http.Request) {
 		_, _ = io.WriteString(w, "Prometheus Server is Ready.\n")
 	})

@@ -1,0 +1,125 @@
+// Reading a period from Prometheus in bounded steps and judging it with the graph's own rules, so
+// that the report and the dashboard never disagree about an edge.
+
+package report
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/prometheus/common/model"
+
+	"github.com/meshlock/meshlock/internal/graph"
+)
+
+// Querier reads the history of a range (end-rng, end] with first and last
+// times per series (a *prom.Client), and Prometheus' retention.
+type Querier interface {
+	Period(ctx context.Context, end time.Time, rng, step time.Duration) ([]graph.HistorySample, error)
+	Retention(ctx context.Context) (time.Duration, error)
+}
+
+// Generator makes the graph of a period.
+type Generator struct {
+	Querier Querier
+	// Cluster is Kubernetes now: the policy a report states is today's.
+	Cluster func() graph.Cluster
+	// URL names the Prometheus in the answer.
+	URL string
+	// Now is the clock; nil: time.Now.
+	Now func() time.Time
+}
+
+func (g *Generator) now() time.Time {
+	if g.Now != nil {
+		return g.Now()
+	}
+	return time.Now()
+}
+
+// Parse reads from and to and refuses a period Prometheus does not hold;
+// errors for which IsBadPeriod holds are the caller's. Without from, the
+// period is DefaultLength, or all Prometheus keeps when that is less.
+func (g *Generator) Parse(ctx context.Context, from, to string) (Period, Source, error) {
+	now := g.now().UTC().Truncate(time.Second)
+	p, err := ParsePeriod(from, to, now)
+	if err != nil {
+		return Period{}, Source{}, err
+	}
+	retention, err := g.Querier.Retention(ctx)
+	if err != nil {
+		// Unknown (an API without flags, Thanos'): nothing refused; the
+		// answer's dataFrom says where the data starts.
+		retention = 0
+	}
+	src := Source{Kind: "prometheus", URL: g.URL}
+	if retention > 0 {
+		src.Retention = formatDuration(retention)
+		oldest := now.Add(-retention)
+		if from == "" && p.From.Before(oldest) && oldest.Before(p.To) {
+			p.From = oldest
+		}
+		if err := CheckRetention(p, oldest, retention); err != nil {
+			return Period{}, Source{}, err
+		}
+	}
+	src.Resolution = formatDuration(Resolution(p))
+	return p, src, nil
+}
+
+// Snapshot reads the period, a day at a time, newest first, and builds
+// its graph: every edge carries the period in History, judged as the
+// look-back is (destination side proves mTLS, a client's excess is not
+// proven). The nodes and their policy are the cluster's now.
+func (g *Generator) Snapshot(ctx context.Context, p Period, src *Source) (graph.Snapshot, error) {
+	if g.Querier == nil || g.Cluster == nil {
+		return graph.Snapshot{}, errors.New("report: no Prometheus or cluster")
+	}
+	step := Resolution(p)
+	type key = graph.Sample
+	index := map[key]int{}
+	var merged []graph.HistorySample
+	chunks := Chunks(p, step)
+	for _, c := range chunks {
+		samples, err := g.Querier.Period(ctx, c.End, c.Range, step)
+		if err != nil {
+			return graph.Snapshot{}, err
+		}
+		for _, s := range samples {
+			k := s.Sample
+			k.Rate = 0
+			i, ok := index[k]
+			if !ok {
+				index[k] = len(merged)
+				s.Sample = k
+				merged = append(merged, s)
+				continue
+			}
+			m := &merged[i]
+			m.Volume += s.Volume
+			if s.LastSeen.After(m.LastSeen) {
+				m.LastSeen = s.LastSeen
+			}
+			if !s.FirstSeen.IsZero() && (m.FirstSeen.IsZero() || s.FirstSeen.Before(m.FirstSeen)) {
+				m.FirstSeen = s.FirstSeen
+			}
+		}
+	}
+	src.Queries = len(chunks)
+	for _, m := range merged {
+		if !m.FirstSeen.IsZero() && (src.DataFrom == nil || m.FirstSeen.Before(*src.DataFrom)) {
+			t := m.FirstSeen
+			src.DataFrom = &t
+		}
+	}
+	from, to := p.From, p.To
+	snap := graph.Build(nil, g.Cluster(), graph.BuildOptions{
+		GeneratedAt: p.To, Window: formatDuration(p.Length()), History: merged,
+		Lookback: graph.Lookback{Window: formatDuration(p.Length()), State: graph.LookbackReady, From: &from, To: &to},
+	})
+	return snap, nil
+}
+
+// formatDuration spells a duration as PromQL does: 7d, 1h30m.
+func formatDuration(d time.Duration) string { return model.Duration(d).String() }

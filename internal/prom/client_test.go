@@ -546,3 +546,22 @@ func writeFile(t *testing.T, path, content string) {
 		t.Fatal(err)
 	}
 }
+
+// The body is read as it comes, so what follows the answer is read too: a
+// JSON answer followed by anything but whitespace is no answer.
+func TestFetchRefusesDataAfterTheAnswer(t *testing.T) {
+	_, srv := startFake(t, func(string) (int, string) {
+		return http.StatusOK, `{"status":"success","data":{"resultType":"vector","result":[]}} {"status":"success"}`
+	})
+	opts, _ := testOptions(srv.URL)
+	if _, err := mustNew(t, opts).Fetch(t.Context()); err == nil || !strings.Contains(err.Error(), "data after the JSON answer") {
+		t.Errorf("Fetch() error = %v, want data after the answer refused", err)
+	}
+	_, srv = startFake(t, func(string) (int, string) {
+		return http.StatusOK, "{\"status\":\"success\",\"data\":{\"resultType\":\"vector\",\"result\":[]}}\n\t "
+	})
+	opts, _ = testOptions(srv.URL)
+	if _, err := mustNew(t, opts).Fetch(t.Context()); err != nil {
+		t.Errorf("an answer ending in whitespace: %v", err)
+	}
+}

@@ -57,18 +57,39 @@ type answer struct {
 func decodeAnswer(body []byte, protocol func(labels) string, measure string) (answer, error) {
 	iter := jsoniter.ConfigFastest.BorrowIterator(body)
 	defer jsoniter.ConfigFastest.ReturnIterator(iter)
-	return decodeFrom(iter, protocol, measure)
+	return decodeFrom(iter, protocol, measure, 0)
 }
 
 // decodeStream decodes an answer as it is read, so that no copy of the
 // whole body is ever held (the API client's buffer doubled as it grew: a
 // 5,000-edge refresh allocated some 20 MB for its four bodies).
-func decodeStream(body io.Reader, protocol func(labels) string, measure string) (answer, error) {
+// maxSeries (0: no limit) bounds what the decoded answer holds, as the
+// byte cap bounds the body: a body of tiny series would otherwise decode
+// into far more Samples than its bytes.
+func decodeStream(body io.Reader, protocol func(labels) string, measure string, maxSeries int) (answer, error) {
 	iter := jsoniter.Parse(jsoniter.ConfigFastest, body, 32<<10)
-	return decodeFrom(iter, protocol, measure)
+	a, err := decodeFrom(iter, protocol, measure, maxSeries)
+	if err != nil {
+		return a, err
+	}
+	// Only whitespace may follow: anything else is not Prometheus' answer,
+	// or the rest of one too large (the cap's error).
+	iter.WhatIsNext()
+	switch {
+	case iter.Error == io.EOF:
+		return a, nil
+	case iter.Error != nil:
+		return answer{}, fmt.Errorf("decoding the answer: %w", iter.Error)
+	default:
+		return answer{}, errors.New("decoding the answer: data after the JSON answer")
+	}
 }
 
-func decodeFrom(iter *jsoniter.Iterator, protocol func(labels) string, measure string) (answer, error) {
+// seriesBytes is the least a series of Istio's labels takes in an answer
+// (they run 500-900 bytes): the byte cap over it bounds the series.
+const seriesBytes = 256
+
+func decodeFrom(iter *jsoniter.Iterator, protocol func(labels) string, measure string, maxSeries int) (answer, error) {
 	var a answer
 	resultType := ""
 	strs := func(it *jsoniter.Iterator) (out []string) {
@@ -104,7 +125,7 @@ func decodeFrom(iter *jsoniter.Iterator, protocol func(labels) string, measure s
 						it.Skip()
 						return true
 					}
-					a.samples = readVector(it, protocol, measure)
+					a.samples = readVector(it, protocol, measure, maxSeries)
 				default:
 					it.Skip()
 				}
@@ -142,17 +163,22 @@ func key(field string) string {
 	return field
 }
 
-func readVector(it *jsoniter.Iterator, protocol func(labels) string, measure string) []graph.Sample {
+func readVector(it *jsoniter.Iterator, protocol func(labels) string, measure string, maxSeries int) []graph.Sample {
 	if it.WhatIsNext() != jsoniter.ArrayValue {
 		it.Skip()
 		return nil
 	}
 	var out []graph.Sample
+	series := 0
 	// Values repeat across series (reporters, namespaces, workloads): one
 	// string each.
 	intern := map[string]string{}
 	var ls seriesLabels
 	it.ReadArrayCB(func(it *jsoniter.Iterator) bool {
+		if series++; maxSeries > 0 && series > maxSeries {
+			it.Error = fmt.Errorf("%w: more than %d series, the most %d bytes are allowed to hold", errResponseTooLarge, maxSeries, maxSeries*seriesBytes)
+			return false
+		}
 		ls = seriesLabels{}
 		rate, usable := 0.0, false
 		it.ReadObjectCB(func(it *jsoniter.Iterator, field string) bool {
@@ -234,7 +260,7 @@ func (c *Client) instant(ctx context.Context, q querySpec) ([]graph.Sample, erro
 	var decodeErr error
 	var body []byte // only an error answer is read whole, to quote it
 	if resp.StatusCode/100 == 2 {
-		a, decodeErr = decodeStream(resp.Body, q.protocol, q.measure)
+		a, decodeErr = decodeStream(resp.Body, q.protocol, q.measure, c.maxSeries)
 	} else {
 		if body, err = io.ReadAll(io.LimitReader(resp.Body, 64<<10)); err == nil {
 			a, decodeErr = decodeAnswer(body, q.protocol, q.measure)

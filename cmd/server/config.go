@@ -115,12 +115,7 @@ func newFlagSet(c *config, namespaces, trustedOrigins *string) *flag.FlagSet {
 	fs := flag.NewFlagSet("meshlock", flag.ContinueOnError)
 	fs.SetOutput(io.Discard) // errors are reported once, by the caller
 	fs.StringVar(&c.Addr, "addr", ":8080", "listen address")
-	fs.BoolVar(&c.Demo, "demo", false, "run against the built-in simulated mesh: no cluster, no Prometheus needed; enforcing is allowed")
-	fs.StringVar(&c.PrometheusURL, "prometheus-url", "http://prometheus.istio-system:9090", "any Prometheus-compatible query API (Prometheus, Thanos, Mimir)")
-	fs.StringVar(&c.PrometheusBearerTokenFile, "prometheus-bearer-token-file", "", "file holding a bearer token for the Prometheus API")
-	fs.StringVar(&c.PrometheusCAFile, "prometheus-ca-file", "", "CA bundle that verifies the Prometheus API's certificate")
-	fs.StringVar(&c.Kubeconfig, "kubeconfig", "", "kubeconfig file (default: in-cluster config, else $KUBECONFIG, else ~/.kube/config)")
-	fs.StringVar(&c.Context, "context", "", "kubeconfig context (default: its current context)")
+	sourceFlags(fs, c, "run against the built-in simulated mesh: no cluster, no Prometheus needed; enforcing is allowed")
 	fs.StringVar(namespaces, "namespaces", "", "comma-separated namespaces to watch and show (default: all)")
 	fs.DurationVar(&c.Refresh, "refresh", 5*time.Second, "how often Prometheus is queried, whatever the number of viewers")
 	fs.DurationVar(&c.Window, "window", time.Minute, "the rate window of the PromQL queries")
@@ -130,15 +125,27 @@ func newFlagSet(c *config, namespaces, trustedOrigins *string) *flag.FlagSet {
 	fs.StringVar(&c.FrameAncestors, "frame-ancestors", "'self'", "value of the CSP frame-ancestors directive: who may embed the dashboard in an iframe")
 	fs.BoolVar(&c.AllowEnforce, "allow-enforce", false, "allow writes (enforce, undo); default off, on in --demo")
 	fs.StringVar(trustedOrigins, "trusted-origins", "", "comma-separated origins (a portal) allowed to make state-changing requests cross-origin")
-	fs.StringVar(&c.IstioRootNamespace, "istio-root-namespace", "istio-system", "where mesh-wide PeerAuthentications and DestinationRules live")
 	fs.StringVar(&c.LogFormat, "log-format", "text", "text or json")
-	fs.StringVar(&c.AuditNamespace, "audit-namespace", "", "where the audit trail of enforce actions is kept, as ConfigMaps (default: meshlock's own namespace in a cluster, else default)")
 	fs.StringVar(&c.Auth, "auth", "none", "none: act with the server's own Kubernetes identity; token: the page, /api/ and /metrics need a Kubernetes bearer token, checked with a TokenReview, and each user sees the namespaces where Kubernetes lets them list Services")
 	fs.StringVar(&c.MetricsAddr, "metrics-addr", "", "serve /metrics on this address alone, without authentication (default: on --addr, where --auth=token requires a token allowed to get /metrics)")
 	fs.BoolVar(&c.Pprof, "pprof", false, "also serve Go's profiles (/debug/pprof/) on --metrics-addr, which it requires: for measuring, never on the dashboard's address")
 	fs.IntVar(&c.MaxStreams, "max-streams", 1000, "most live-stream sockets open at once; one more answers 503")
 
 	return fs
+}
+
+// sourceFlags declares the flags of the world meshlock reads (the demo, or
+// Prometheus, Kubernetes and the audit trail), shared by the server and by
+// check and report.
+func sourceFlags(fs *flag.FlagSet, c *config, demoUsage string) {
+	fs.BoolVar(&c.Demo, "demo", false, demoUsage)
+	fs.StringVar(&c.PrometheusURL, "prometheus-url", "http://prometheus.istio-system:9090", "any Prometheus-compatible query API (Prometheus, Thanos, Mimir)")
+	fs.StringVar(&c.PrometheusBearerTokenFile, "prometheus-bearer-token-file", "", "file holding a bearer token for the Prometheus API")
+	fs.StringVar(&c.PrometheusCAFile, "prometheus-ca-file", "", "CA bundle that verifies the Prometheus API's certificate")
+	fs.StringVar(&c.Kubeconfig, "kubeconfig", "", "kubeconfig file (default: in-cluster config, else $KUBECONFIG, else ~/.kube/config)")
+	fs.StringVar(&c.Context, "context", "", "kubeconfig context (default: its current context)")
+	fs.StringVar(&c.IstioRootNamespace, "istio-root-namespace", "istio-system", "where mesh-wide PeerAuthentications and DestinationRules live")
+	fs.StringVar(&c.AuditNamespace, "audit-namespace", "", "where the audit trail of enforce actions is kept, as ConfigMaps (default: meshlock's own namespace in a cluster, else default)")
 }
 
 // longDuration is a flag of days as well as hours (7d, 2w, 36h), spelled as

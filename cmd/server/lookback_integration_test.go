@@ -7,20 +7,14 @@ package main
 
 import (
 	"net/http"
-	"net/http/httptest"
-	"strings"
 	"testing"
 	"time"
 
 	networkingapi "istio.io/api/networking/v1alpha3"
-	istioclient "istio.io/client-go/pkg/clientset/versioned"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/kubernetes"
 
 	"github.com/meshlock/meshlock/internal/graph"
 	"github.com/meshlock/meshlock/internal/meshsim"
 	"github.com/meshlock/meshlock/internal/testutil"
-	"github.com/meshlock/meshlock/test/testbed"
 )
 
 const (
@@ -64,28 +58,9 @@ type lookbackAnswer struct {
 
 func TestLookbackRemembersACallerThatStopped(t *testing.T) {
 	ctx := t.Context()
-	cluster := testbed.StartCluster(t)
-	kube := kubernetes.NewForConfigOrDie(cluster.RESTConfig)
-	istio := istioclient.NewForConfigOrDie(cluster.RESTConfig)
-	rule := testutil.Rule("default", "ratings", "ratings.default.svc.cluster.local", 0,
-		testutil.WithTLS(networkingapi.ClientTLSSettings_ISTIO_MUTUAL), testutil.WithExportTo("."))
-	rule.CreationTimestamp = metav1.Time{}
-	if _, err := istio.NetworkingV1().DestinationRules("default").Create(ctx, rule, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	mesh, err := meshsim.New(meshsim.Options{Topology: lookbackMesh(), Istio: istio, AutoMTLS: false})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := mesh.Publish(ctx, kube); err != nil {
-		t.Fatal(err)
-	}
-	if err := mesh.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	metrics := httptest.NewServer(mesh.Handler())
-	t.Cleanup(metrics.Close)
-	prometheus := testbed.StartPrometheus(t, strings.TrimPrefix(metrics.URL, "http://"))
+	tb := startTestbedMesh(t, lookbackMesh(), false, testutil.Rule("default", "ratings", "ratings.default.svc.cluster.local", 0,
+		testutil.WithTLS(networkingapi.ClientTLSSettings_ISTIO_MUTUAL), testutil.WithExportTo(".")))
+	cluster, mesh, prometheus := tb.cluster, tb.mesh, tb.prometheus
 	started := time.Now()
 	go mesh.Run(ctx, 250*time.Millisecond)
 

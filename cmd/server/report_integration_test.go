@@ -16,21 +16,16 @@ import (
 	"io"
 	"math"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
 	"time"
 
 	networkingapi "istio.io/api/networking/v1alpha3"
-	istioclient "istio.io/client-go/pkg/clientset/versioned"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/kubernetes"
 
 	"github.com/meshlock/meshlock/internal/meshsim"
 	"github.com/meshlock/meshlock/internal/report"
 	"github.com/meshlock/meshlock/internal/testutil"
-	"github.com/meshlock/meshlock/test/testbed"
 )
 
 const (
@@ -95,28 +90,9 @@ func edgeShare(t *testing.T, r report.Report, source string) float64 {
 
 func TestReportAndCheckAcrossAnEnforce(t *testing.T) {
 	ctx := t.Context()
-	cluster := testbed.StartCluster(t)
-	kube := kubernetes.NewForConfigOrDie(cluster.RESTConfig)
-	istio := istioclient.NewForConfigOrDie(cluster.RESTConfig)
-	rule := testutil.Rule("default", "ratings", "ratings.default.svc.cluster.local", 0,
-		testutil.WithTLS(networkingapi.ClientTLSSettings_DISABLE), testutil.WithExportTo("."))
-	rule.CreationTimestamp = metav1.Time{}
-	if _, err := istio.NetworkingV1().DestinationRules("default").Create(ctx, rule, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	mesh, err := meshsim.New(meshsim.Options{Topology: reportMesh(), Istio: istio, AutoMTLS: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := mesh.Publish(ctx, kube); err != nil {
-		t.Fatal(err)
-	}
-	if err := mesh.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	metrics := httptest.NewServer(mesh.Handler())
-	t.Cleanup(metrics.Close)
-	prometheus := testbed.StartPrometheus(t, strings.TrimPrefix(metrics.URL, "http://"))
+	tb := startTestbedMesh(t, reportMesh(), true, testutil.Rule("default", "ratings", "ratings.default.svc.cluster.local", 0,
+		testutil.WithTLS(networkingapi.ClientTLSSettings_DISABLE), testutil.WithExportTo(".")))
+	cluster, mesh, prometheus := tb.cluster, tb.mesh, tb.prometheus
 	// The mesh moves once Prometheus scrapes it: requests before the first
 	// scrape are in a counter's first value, which no increase() can see.
 	testutil.Eventually(t, 30*time.Second, "Prometheus has scraped the mesh", func() (bool, string) {
@@ -225,6 +201,15 @@ func TestReportAndCheckAcrossAnEnforce(t *testing.T) {
 		t.Errorf("CSV records %v, want 2 edges and the action", records)
 	}
 
+	resp, err := http.Get(base + "/api/report?from=400d")
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(data), "before what Prometheus holds: it keeps 15d") {
+		t.Errorf("GET /api/report?from=400d: %d %s, want 400 naming Prometheus' retention", resp.StatusCode, data)
+	}
 	code, _, errOut = runCommand(t, append([]string{"report", "--from", "400d"}, conn...)...)
 	if code != exitUsage || !strings.Contains(errOut, "before what Prometheus holds") || strings.Count(errOut, "\n") != 1 {
 		t.Errorf("a period beyond the retention: exit %d, %q; want 2 and one line", code, errOut)

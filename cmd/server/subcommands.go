@@ -51,14 +51,7 @@ func parseSubcommand(name string, args []string, getenv func(string) string, usa
 	c := &sc.cfg
 	fs := flag.NewFlagSet("meshlock "+name, flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	fs.BoolVar(&c.Demo, "demo", false, "read the built-in simulated mesh: no cluster, no Prometheus needed")
-	fs.StringVar(&c.PrometheusURL, "prometheus-url", "http://prometheus.istio-system:9090", "any Prometheus-compatible query API (Prometheus, Thanos, Mimir)")
-	fs.StringVar(&c.PrometheusBearerTokenFile, "prometheus-bearer-token-file", "", "file holding a bearer token for the Prometheus API")
-	fs.StringVar(&c.PrometheusCAFile, "prometheus-ca-file", "", "CA bundle that verifies the Prometheus API's certificate")
-	fs.StringVar(&c.Kubeconfig, "kubeconfig", "", "kubeconfig file (default: in-cluster config, else $KUBECONFIG, else ~/.kube/config)")
-	fs.StringVar(&c.Context, "context", "", "kubeconfig context (default: its current context)")
-	fs.StringVar(&c.IstioRootNamespace, "istio-root-namespace", "istio-system", "where mesh-wide PeerAuthentications and DestinationRules live")
-	fs.StringVar(&c.AuditNamespace, "audit-namespace", "", "where the audit trail of enforce actions is kept (default: meshlock's own namespace in a cluster, else default)")
+	sourceFlags(fs, c, "read the built-in simulated mesh: no cluster, no Prometheus needed")
 	var namespaces string
 	fs.StringVar(&namespaces, "namespace", "", "comma-separated namespaces (default: all)")
 	switch name {

@@ -36,7 +36,7 @@ const (
 type Client struct {
 	raw            api.Client   // the endpoints' URLs
 	http           *http.Client // the live queries, streamed into decode.go
-	maxSeries      int          // per live answer: MaxResponseBytes / seriesBytes
+	maxBytes       int64        // MaxResponseBytes, which also bounds a live answer's series
 	api            v1.API
 	queries        []querySpec
 	window         time.Duration
@@ -76,7 +76,7 @@ func New(opts Options) (*Client, error) {
 	return &Client{
 		raw:            apiClient,
 		http:           &http.Client{Transport: transport},
-		maxSeries:      int(opts.MaxResponseBytes / seriesBytes),
+		maxBytes:       opts.MaxResponseBytes,
 		api:            v1.NewAPI(apiClient),
 		queries:        specs,
 		window:         opts.Window,

@@ -57,18 +57,18 @@ type answer struct {
 func decodeAnswer(body []byte, protocol func(labels) string, measure string) (answer, error) {
 	iter := jsoniter.ConfigFastest.BorrowIterator(body)
 	defer jsoniter.ConfigFastest.ReturnIterator(iter)
-	return decodeFrom(iter, protocol, measure, 0)
+	return decodeFrom(iter, protocol, measure, seriesCap{})
 }
 
 // decodeStream decodes an answer as it is read, so that no copy of the
 // whole body is ever held (the API client's buffer doubled as it grew: a
 // 5,000-edge refresh allocated some 20 MB for its four bodies).
-// maxSeries (0: no limit) bounds what the decoded answer holds, as the
+// maxBytes (0: no limit) over seriesBytes bounds what the decoded answer holds, as the
 // byte cap bounds the body: a body of tiny series would otherwise decode
 // into far more Samples than its bytes.
-func decodeStream(body io.Reader, protocol func(labels) string, measure string, maxSeries int) (answer, error) {
+func decodeStream(body io.Reader, protocol func(labels) string, measure string, maxBytes int64) (answer, error) {
 	iter := jsoniter.Parse(jsoniter.ConfigFastest, body, 32<<10)
-	a, err := decodeFrom(iter, protocol, measure, maxSeries)
+	a, err := decodeFrom(iter, protocol, measure, seriesCap{series: int(maxBytes / seriesBytes), bytes: maxBytes})
 	if err != nil {
 		return a, err
 	}
@@ -85,11 +85,18 @@ func decodeStream(body io.Reader, protocol func(labels) string, measure string, 
 	}
 }
 
-// seriesBytes is the least a series of Istio's labels takes in an answer
-// (they run 500-900 bytes): the byte cap over it bounds the series.
-const seriesBytes = 256
+// seriesBytes is about the least a series of Istio's labels takes in an
+// answer (they run 450-900 bytes): the byte cap over it bounds the series.
+const seriesBytes = 384
 
-func decodeFrom(iter *jsoniter.Iterator, protocol func(labels) string, measure string, maxSeries int) (answer, error) {
+// seriesCap is the most series an answer may hold, from its byte cap;
+// zero: no limit.
+type seriesCap struct {
+	series int
+	bytes  int64
+}
+
+func decodeFrom(iter *jsoniter.Iterator, protocol func(labels) string, measure string, limit seriesCap) (answer, error) {
 	var a answer
 	resultType := ""
 	strs := func(it *jsoniter.Iterator) (out []string) {
@@ -125,7 +132,7 @@ func decodeFrom(iter *jsoniter.Iterator, protocol func(labels) string, measure s
 						it.Skip()
 						return true
 					}
-					a.samples = readVector(it, protocol, measure, maxSeries)
+					a.samples = readVector(it, protocol, measure, limit)
 				default:
 					it.Skip()
 				}
@@ -163,7 +170,7 @@ func key(field string) string {
 	return field
 }
 
-func readVector(it *jsoniter.Iterator, protocol func(labels) string, measure string, maxSeries int) []graph.Sample {
+func readVector(it *jsoniter.Iterator, protocol func(labels) string, measure string, limit seriesCap) []graph.Sample {
 	if it.WhatIsNext() != jsoniter.ArrayValue {
 		it.Skip()
 		return nil
@@ -175,8 +182,8 @@ func readVector(it *jsoniter.Iterator, protocol func(labels) string, measure str
 	intern := map[string]string{}
 	var ls seriesLabels
 	it.ReadArrayCB(func(it *jsoniter.Iterator) bool {
-		if series++; maxSeries > 0 && series > maxSeries {
-			it.Error = fmt.Errorf("%w: more than %d series, the most %d bytes are allowed to hold", errResponseTooLarge, maxSeries, maxSeries*seriesBytes)
+		if series++; limit.series > 0 && series > limit.series {
+			it.Error = fmt.Errorf("%w: more than %d series, as many as the limit of %d bytes allows", errResponseTooLarge, limit.series, limit.bytes)
 			return false
 		}
 		ls = seriesLabels{}
@@ -260,7 +267,7 @@ func (c *Client) instant(ctx context.Context, q querySpec) ([]graph.Sample, erro
 	var decodeErr error
 	var body []byte // only an error answer is read whole, to quote it
 	if resp.StatusCode/100 == 2 {
-		a, decodeErr = decodeStream(resp.Body, q.protocol, q.measure, c.maxSeries)
+		a, decodeErr = decodeStream(resp.Body, q.protocol, q.measure, c.maxBytes)
 	} else {
 		if body, err = io.ReadAll(io.LimitReader(resp.Body, 64<<10)); err == nil {
 			a, decodeErr = decodeAnswer(body, q.protocol, q.measure)

@@ -25,8 +25,8 @@ func TestOptionsValidateFillsDefaults(t *testing.T) {
 	if opts.QueryTimeout != 10*time.Second {
 		t.Errorf("QueryTimeout = %s, want 10s", opts.QueryTimeout)
 	}
-	if opts.MaxResponseBytes != 16<<20 {
-		t.Errorf("MaxResponseBytes = %d, want 32 MiB", opts.MaxResponseBytes)
+	if opts.MaxResponseBytes != 64<<20 {
+		t.Errorf("MaxResponseBytes = %d, want 64 MiB", opts.MaxResponseBytes)
 	}
 	if opts.Logger != slog.Default() {
 		t.Errorf("Logger is not slog.Default()")

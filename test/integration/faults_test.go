@@ -392,6 +392,7 @@ const (
 	modeHuge       = "huge"
 	modeHugeLength = "huge-announced"
 	hugeBody       = 50 << 20
+	hugeCap        = 16 << 20 // under hugeBody: the default cap is larger
 	slowDelay      = 10 * time.Second
 )
 
@@ -492,7 +493,7 @@ func TestFaultPrometheusSlowGarbageHuge(t *testing.T) {
 	proxy := startFaultProxy(t, strings.TrimPrefix(upstream.URL, "http://"))
 	newClient := func(timeout time.Duration) *prom.Client {
 		client, err := prom.New(prom.Options{URL: proxy.url(), QueryTimeout: timeout, Registerer: prometheus.NewRegistry(),
-			Logger: slog.New(slog.DiscardHandler)})
+			Logger: slog.New(slog.DiscardHandler), MaxResponseBytes: hugeCap})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -547,13 +548,13 @@ func TestFaultPrometheusSlowGarbageHuge(t *testing.T) {
 				t.Errorf("took %s, want at most %s", took, tc.within)
 			}
 			if tc.mode == modeHuge || tc.mode == modeHugeLength {
-				// Every query read at most the cap (16 MiB) before giving up.
+				// Every query read at most the cap before giving up.
 				if sent := proxy.sent.Load(); sent >= int64(len(client.Queries()))*hugeBody {
 					t.Errorf("the client read all %d bytes of the 50 MB answers", sent)
 				}
 				// Each concurrent query decodes as it reads, holding at most
 				// the Samples of the cap's series (prom's seriesBytes).
-				if grown := int64(heapPeak) - int64(before.HeapInuse); grown > int64(len(client.Queries()))*4*prom.DefaultMaxResponseBytes {
+				if grown := int64(heapPeak) - int64(before.HeapInuse); grown > int64(len(client.Queries()))*4*hugeCap {
 					t.Errorf("the heap grew by %d MB, want it bounded by the answer cap", grown>>20)
 				}
 			}

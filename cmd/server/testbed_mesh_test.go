@@ -1,0 +1,51 @@
+// A simulated mesh on the real test bed for the integration tests: etcd and kube-apiserver
+// holding the mesh's objects and a DestinationRule, meshsim following them, Prometheus scraping it.
+
+package main
+
+import (
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	istioclient "istio.io/client-go/pkg/clientset/versioned"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+
+	networkingv1 "istio.io/client-go/pkg/apis/networking/v1"
+
+	"github.com/meshlock/meshlock/internal/meshsim"
+	"github.com/meshlock/meshlock/test/testbed"
+)
+
+// testbedMesh is a started mesh: Run it to make traffic.
+type testbedMesh struct {
+	cluster    *testbed.Cluster
+	mesh       *meshsim.Mesh
+	prometheus *testbed.Prometheus
+}
+
+func startTestbedMesh(t *testing.T, topology meshsim.Topology, autoMTLS bool, rule *networkingv1.DestinationRule) testbedMesh {
+	t.Helper()
+	ctx := t.Context()
+	cluster := testbed.StartCluster(t)
+	kube := kubernetes.NewForConfigOrDie(cluster.RESTConfig)
+	istio := istioclient.NewForConfigOrDie(cluster.RESTConfig)
+	rule.CreationTimestamp = metav1.Time{}
+	if _, err := istio.NetworkingV1().DestinationRules(rule.Namespace).Create(ctx, rule, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	mesh, err := meshsim.New(meshsim.Options{Topology: topology, Istio: istio, AutoMTLS: autoMTLS})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := mesh.Publish(ctx, kube); err != nil {
+		t.Fatal(err)
+	}
+	if err := mesh.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	metrics := httptest.NewServer(mesh.Handler())
+	t.Cleanup(metrics.Close)
+	return testbedMesh{cluster: cluster, mesh: mesh, prometheus: testbed.StartPrometheus(t, strings.TrimPrefix(metrics.URL, "http://"))}
+}

@@ -130,9 +130,13 @@ type edgeTraffic struct {
 	// Nearly every edge has one, kept inline so that it costs no allocation.
 	caller      nodeKey
 	moreCallers []nodeKey
-	// hist is the look-back's traffic of the edge, measured as main and conns.
-	hist struct{ main, conns histFlow }
+	// hist is the look-back's traffic of the edge, measured as main and
+	// conns; nil until the edge has history (some 400 bytes an edge, which
+	// a mesh without a look-back, or an edge without a past, never pays).
+	hist *edgeHist
 }
+
+type edgeHist struct{ main, conns histFlow }
 
 type builder struct {
 	nodes      []nodeEntry
@@ -157,14 +161,16 @@ type builder struct {
 // or a few, and growing a table of large entries copies them each time.
 func newBuilder(cluster Cluster, samples int) *builder {
 	b := &builder{
-		nodes:       make([]nodeEntry, 0, len(cluster.Services)+16),
-		byKey:       make(map[nodeKey]int, len(cluster.Services)+16),
-		unknownIdx:  -1,
-		selectedBy:  make(map[nodeKey]int, len(cluster.Workloads)),
-		dataPlane:   make(map[nodeKey]string, len(cluster.Workloads)),
-		resolved:    make(map[nodeKey]int, len(cluster.Workloads)),
-		edgeIdx:     make(map[edgeKey]int, samples),
-		traffic:     make([]edgeTraffic, 0, samples),
+		nodes:      make([]nodeEntry, 0, len(cluster.Services)+16),
+		byKey:      make(map[nodeKey]int, len(cluster.Services)+16),
+		unknownIdx: -1,
+		selectedBy: make(map[nodeKey]int, len(cluster.Workloads)),
+		dataPlane:  make(map[nodeKey]string, len(cluster.Workloads)),
+		resolved:   make(map[nodeKey]int, len(cluster.Workloads)),
+		// Both sides report most edges, in several series: a quarter of
+		// the samples is about the edges (the slice grows past it).
+		edgeIdx:     make(map[edgeKey]int, samples/4),
+		traffic:     make([]edgeTraffic, 0, samples/4),
 		bySA:        make(map[nodeKey][]string, len(cluster.Workloads)),
 		trustDomain: cluster.TrustDomain,
 	}
@@ -306,6 +312,9 @@ func (b *builder) addHistory(h *HistorySample) {
 	t, ok := b.locate(&h.Sample)
 	if !ok {
 		return
+	}
+	if t.hist == nil {
+		t.hist = &edgeHist{}
 	}
 	f := &t.hist.main
 	if h.Measure == MeasureConnections {

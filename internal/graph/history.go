@@ -131,6 +131,9 @@ func earlier(a, b time.Time) time.Time {
 // destination side proves mTLS, the client side's excess over it (beyond
 // SkewTolerance) is not proven, and only a client's report is unknown.
 func edgeHistory(t *edgeTraffic) (EdgeHistory, string, float64, bool) {
+	if t.hist == nil {
+		return EdgeHistory{}, "", 0, false
+	}
 	f, unit := &t.hist.main, VolumeRequests
 	if t.key.protocol == ProtocolTCP {
 		unit = VolumeBytes

@@ -6,6 +6,7 @@ package report
 import (
 	"context"
 	"errors"
+	"net/url"
 	"time"
 
 	"github.com/prometheus/common/model"
@@ -53,7 +54,7 @@ func (g *Generator) Parse(ctx context.Context, from, to string) (Period, Source,
 		// answer's dataFrom says where the data starts.
 		retention = 0
 	}
-	src := Source{Kind: "prometheus", URL: g.URL}
+	src := Source{Kind: "prometheus", URL: redacted(g.URL)}
 	if retention > 0 {
 		src.Retention = formatDuration(retention)
 		oldest := now.Add(-retention)
@@ -119,6 +120,16 @@ func (g *Generator) Snapshot(ctx context.Context, p Period, src *Source) (graph.
 		Lookback: graph.Lookback{Window: formatDuration(p.Length()), State: graph.LookbackReady, From: &from, To: &to},
 	})
 	return snap, nil
+}
+
+// redacted is the URL without a password in it: the answer goes to
+// every reader.
+func redacted(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return ""
+	}
+	return u.Redacted()
 }
 
 // formatDuration spells a duration as PromQL does: 7d, 1h30m.

@@ -339,9 +339,10 @@ func TestJSONAndYAMLSayTheSame(t *testing.T) {
 
 func TestWithoutFromAReportCoversWhatPrometheusKeeps(t *testing.T) {
 	g, q := weekGenerator()
+	g.URL = "https://meshlock:s3cret@prometheus.example:9090"
 	q.retention = 2 * time.Hour
 	p, src, err := g.Parse(t.Context(), "", "")
-	if err != nil || p.Length() != 2*time.Hour || src.Retention != "2h" || src.Resolution != "30s" {
+	if err != nil || p.Length() != 2*time.Hour || src.Retention != "2h" || src.Resolution != "30s" || strings.Contains(src.URL, "s3cret") {
 		t.Errorf("Parse without from = %v, %+v, %v; want the 2h Prometheus keeps", p, src, err)
 	}
 	if _, _, err := g.Parse(t.Context(), "3h", ""); !IsBadPeriod(err) {

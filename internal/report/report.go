@@ -240,6 +240,9 @@ func Build(in Input, now time.Time) Report {
 		r.Edges = append(r.Edges, er)
 		r.Summary.Edges[e.Status]++
 		r.Summary.add(e)
+		if target.Namespace == "" {
+			continue // into a namespace the reader may not see ("hidden"): no row of its own
+		}
 		nsRow := row(target.Namespace)
 		nsRow.add(e)
 		nsRow.Edges++

@@ -349,3 +349,17 @@ func TestWithoutFromAReportCoversWhatPrometheusKeeps(t *testing.T) {
 		t.Errorf("an explicit from beyond the retention: %v, want refused", err)
 	}
 }
+
+// An edge into a namespace the reader may not see ends at the "hidden"
+// node: it is listed, but makes no namespace row of its own.
+func TestBuildGivesNoRowToTheHiddenNamespaces(t *testing.T) {
+	snap := graph.Snapshot{
+		Nodes: []graph.Node{{ID: "shop/web", Namespace: "shop", Name: "web", Kind: graph.KindWorkload}, {ID: "hidden", Kind: "hidden"}},
+		Edges: []graph.Edge{{ID: "shop/web->hidden:http", Source: "shop/web", Target: "hidden", Protocol: graph.ProtocolHTTP, Status: graph.StatusLocked,
+			History: graph.EdgeHistory{Unit: graph.VolumeRequests, Volume: 10, MTLSVolume: 10}}},
+	}
+	r := Build(Input{Period: Period{now.Add(-time.Hour), now}, Snapshot: snap}, now)
+	if len(r.Edges) != 1 || len(r.ByNS) != 0 || r.Summary.Requests != 10 {
+		t.Errorf("edges %+v, namespaces %+v, summary %+v", r.Edges, r.ByNS, r.Summary)
+	}
+}

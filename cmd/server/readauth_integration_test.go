@@ -9,13 +9,11 @@ import (
 	"errors"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/coder/websocket"
-	istioclient "istio.io/client-go/pkg/clientset/versioned"
 	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
@@ -82,28 +80,13 @@ func sendWithToken(t *testing.T, method, url, token, body string) (*http.Respons
 func TestReadAuthorisationOnRealCluster(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	cluster := testbed.StartCluster(t)
-	kube := kubernetes.NewForConfigOrDie(cluster.RESTConfig)
-	istio := istioclient.NewForConfigOrDie(cluster.RESTConfig)
-
 	topology := meshsim.Bookinfo()
 	topology.Workloads = append(topology.Workloads, meshsim.Workload{Name: "frontend", Namespace: "team-a", ServiceAccount: "frontend",
 		Labels: map[string]string{"app": "frontend"}, Sidecar: true})
 	topology.Callers = append(topology.Callers, meshsim.Caller{From: "team-a/frontend", To: "default/productpage", Port: 9080, Rate: 2})
-	mesh, err := meshsim.New(meshsim.Options{Topology: topology, Istio: istio, AutoMTLS: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := mesh.Publish(ctx, kube); err != nil {
-		t.Fatal(err)
-	}
-	if err := mesh.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	go mesh.Run(ctx, 250*time.Millisecond)
-	metrics := httptest.NewServer(mesh.Handler())
-	t.Cleanup(metrics.Close)
-	prometheus := testbed.StartPrometheus(t, strings.TrimPrefix(metrics.URL, "http://"))
+	tb := startTestbedMesh(t, topology, true, nil)
+	cluster, kube, prometheus := tb.cluster, tb.kube, tb.prometheus
+	go tb.mesh.Run(ctx, 250*time.Millisecond)
 
 	grantListServices(t, kube, "team-a", rbacv1.Subject{Kind: "User", APIGroup: "rbac.authorization.k8s.io", Name: testbed.UnprivilegedUser})
 	sa := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "viewer", Namespace: "team-a"}}

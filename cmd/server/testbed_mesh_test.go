@@ -21,19 +21,23 @@ import (
 // testbedMesh is a started mesh: Run it to make traffic.
 type testbedMesh struct {
 	cluster    *testbed.Cluster
+	kube       kubernetes.Interface
 	mesh       *meshsim.Mesh
 	prometheus *testbed.Prometheus
 }
 
+// startTestbedMesh publishes topology, and rule unless it is nil.
 func startTestbedMesh(t *testing.T, topology meshsim.Topology, autoMTLS bool, rule *networkingv1.DestinationRule) testbedMesh {
 	t.Helper()
 	ctx := t.Context()
 	cluster := testbed.StartCluster(t)
 	kube := kubernetes.NewForConfigOrDie(cluster.RESTConfig)
 	istio := istioclient.NewForConfigOrDie(cluster.RESTConfig)
-	rule.CreationTimestamp = metav1.Time{}
-	if _, err := istio.NetworkingV1().DestinationRules(rule.Namespace).Create(ctx, rule, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
+	if rule != nil {
+		rule.CreationTimestamp = metav1.Time{}
+		if _, err := istio.NetworkingV1().DestinationRules(rule.Namespace).Create(ctx, rule, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
 	}
 	mesh, err := meshsim.New(meshsim.Options{Topology: topology, Istio: istio, AutoMTLS: autoMTLS})
 	if err != nil {
@@ -47,5 +51,5 @@ func startTestbedMesh(t *testing.T, topology meshsim.Topology, autoMTLS bool, ru
 	}
 	metrics := httptest.NewServer(mesh.Handler())
 	t.Cleanup(metrics.Close)
-	return testbedMesh{cluster: cluster, mesh: mesh, prometheus: testbed.StartPrometheus(t, strings.TrimPrefix(metrics.URL, "http://"))}
+	return testbedMesh{cluster: cluster, kube: kube, mesh: mesh, prometheus: testbed.StartPrometheus(t, strings.TrimPrefix(metrics.URL, "http://"))}
 }

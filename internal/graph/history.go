@@ -5,7 +5,10 @@
 package graph
 
 import (
+	"cmp"
 	"math"
+	"slices"
+	"strings"
 	"time"
 )
 
@@ -56,6 +59,50 @@ type HistorySample struct {
 	// FirstSeen is the first time it was seen to carry traffic; zero when
 	// not asked for (the look-back needs only the last, the report both).
 	FirstSeen time.Time
+}
+
+// HistoryMerge adds up what several periods (a look-back's buckets, a
+// report's days) know of each series: volumes summed, the last time the
+// latest, the first the earliest.
+type HistoryMerge struct {
+	index map[Sample]int
+	out   []HistorySample
+}
+
+// Add merges h (its Rate ignored) into the series of its labels.
+func (m *HistoryMerge) Add(h HistorySample) {
+	h.Rate = 0
+	if m.index == nil {
+		m.index = map[Sample]int{}
+	}
+	i, ok := m.index[h.Sample]
+	if !ok {
+		m.index[h.Sample] = len(m.out)
+		m.out = append(m.out, h)
+		return
+	}
+	o := &m.out[i]
+	o.Volume += h.Volume
+	o.LastSeen = later(o.LastSeen, h.LastSeen)
+	o.FirstSeen = earlier(o.FirstSeen, h.FirstSeen)
+}
+
+// Sorted is the merged series in one order, so that the sums a build
+// makes are the same each time.
+func (m *HistoryMerge) Sorted() []HistorySample {
+	slices.SortFunc(m.out, func(a, b HistorySample) int { return compareSamples(&a.Sample, &b.Sample) })
+	return m.out
+}
+
+func compareSamples(a, b *Sample) int {
+	return cmp.Or(
+		strings.Compare(a.Reporter, b.Reporter), strings.Compare(a.Protocol, b.Protocol), strings.Compare(a.Measure, b.Measure),
+		strings.Compare(a.Source.Namespace, b.Source.Namespace), strings.Compare(a.Source.Workload, b.Source.Workload),
+		strings.Compare(a.Source.Principal, b.Source.Principal),
+		strings.Compare(a.Destination.Namespace, b.Destination.Namespace), strings.Compare(a.Destination.Workload, b.Destination.Workload),
+		strings.Compare(a.Destination.Principal, b.Destination.Principal),
+		strings.Compare(a.Service.Namespace, b.Service.Namespace), strings.Compare(a.Service.Name, b.Service.Name),
+		strings.Compare(a.Security, b.Security), strings.Compare(a.Outcome, b.Outcome))
 }
 
 // Units of an edge's history volume.

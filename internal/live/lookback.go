@@ -5,13 +5,10 @@
 package live
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"log/slog"
-	"slices"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -325,34 +322,11 @@ func (l *Lookback) Current() ([]graph.HistorySample, graph.Lookback) {
 }
 
 func (l *Lookback) mergeLocked() []graph.HistorySample {
-	index := map[graph.Sample]int{}
-	var out []graph.HistorySample
+	var m graph.HistoryMerge
 	for _, b := range l.buckets {
-		for key, rec := range b.recs {
-			i, ok := index[key]
-			if !ok {
-				index[key] = len(out)
-				out = append(out, *rec)
-				continue
-			}
-			out[i].Volume += rec.Volume
-			if rec.LastSeen.After(out[i].LastSeen) {
-				out[i].LastSeen = rec.LastSeen
-			}
+		for _, rec := range b.recs {
+			m.Add(*rec)
 		}
 	}
-	// One order, so that the sums a build makes are the same each time.
-	slices.SortFunc(out, func(a, b graph.HistorySample) int { return compareSamples(&a.Sample, &b.Sample) })
-	return out
-}
-
-func compareSamples(a, b *graph.Sample) int {
-	return cmp.Or(
-		strings.Compare(a.Reporter, b.Reporter), strings.Compare(a.Protocol, b.Protocol), strings.Compare(a.Measure, b.Measure),
-		strings.Compare(a.Source.Namespace, b.Source.Namespace), strings.Compare(a.Source.Workload, b.Source.Workload),
-		strings.Compare(a.Source.Principal, b.Source.Principal),
-		strings.Compare(a.Destination.Namespace, b.Destination.Namespace), strings.Compare(a.Destination.Workload, b.Destination.Workload),
-		strings.Compare(a.Destination.Principal, b.Destination.Principal),
-		strings.Compare(a.Service.Namespace, b.Service.Namespace), strings.Compare(a.Service.Name, b.Service.Name),
-		strings.Compare(a.Security, b.Security), strings.Compare(a.Outcome, b.Outcome))
+	return m.Sorted()
 }

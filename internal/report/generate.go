@@ -78,9 +78,7 @@ func (g *Generator) Snapshot(ctx context.Context, p Period, src *Source) (graph.
 		return graph.Snapshot{}, errors.New("report: no Prometheus or cluster")
 	}
 	step := Resolution(p)
-	type key = graph.Sample
-	index := map[key]int{}
-	var merged []graph.HistorySample
+	var m graph.HistoryMerge
 	chunks := Chunks(p, step)
 	for _, c := range chunks {
 		samples, err := g.Querier.Period(ctx, c.End, c.Range, step)
@@ -88,25 +86,10 @@ func (g *Generator) Snapshot(ctx context.Context, p Period, src *Source) (graph.
 			return graph.Snapshot{}, err
 		}
 		for _, s := range samples {
-			k := s.Sample
-			k.Rate = 0
-			i, ok := index[k]
-			if !ok {
-				index[k] = len(merged)
-				s.Sample = k
-				merged = append(merged, s)
-				continue
-			}
-			m := &merged[i]
-			m.Volume += s.Volume
-			if s.LastSeen.After(m.LastSeen) {
-				m.LastSeen = s.LastSeen
-			}
-			if !s.FirstSeen.IsZero() && (m.FirstSeen.IsZero() || s.FirstSeen.Before(m.FirstSeen)) {
-				m.FirstSeen = s.FirstSeen
-			}
+			m.Add(s)
 		}
 	}
+	merged := m.Sorted()
 	src.Queries = len(chunks)
 	for _, m := range merged {
 		if !m.FirstSeen.IsZero() && (src.DataFrom == nil || m.FirstSeen.Before(*src.DataFrom)) {

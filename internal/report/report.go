@@ -51,14 +51,13 @@ type Report struct {
 	Namespaces []string `json:"namespaces"`
 	Source     Source   `json:"source"`
 	// Rule explains how shares are counted, in one sentence.
-	Rule       string          `json:"rule"`
-	Summary    Summary         `json:"summary"`
-	ByNS       []NamespaceRow  `json:"byNamespace"`
-	Edges      []EdgeRow       `json:"edges"`
-	Exceptions []Exception     `json:"exceptions"`
-	Actions    []Action        `json:"actions"`
-	Check      *CheckResult    `json:"check,omitempty"`
-	trafficOf  map[string]bool // namespaces with traffic, for the check
+	Rule       string         `json:"rule"`
+	Summary    Summary        `json:"summary"`
+	ByNS       []NamespaceRow `json:"byNamespace"`
+	Edges      []EdgeRow      `json:"edges"`
+	Exceptions []Exception    `json:"exceptions"`
+	Actions    []Action       `json:"actions"`
+	Check      *CheckResult   `json:"check,omitempty"`
 }
 
 // shareRule is the Report's Rule.
@@ -201,7 +200,6 @@ func Build(in Input, now time.Time) Report {
 		Namespaces: append([]string{}, in.Namespaces...), Source: in.Source, Rule: shareRule,
 		Summary: Summary{Edges: map[string]int{graph.StatusLocked: 0, graph.StatusMixed: 0, graph.StatusOpen: 0, graph.StatusUnknown: 0}},
 		ByNS:    []NamespaceRow{}, Edges: []EdgeRow{}, Exceptions: []Exception{}, Actions: []Action{},
-		trafficOf: map[string]bool{},
 	}
 	nodes := make(map[string]graph.Node, len(s.Nodes))
 	for _, n := range s.Nodes {
@@ -246,7 +244,6 @@ func Build(in Input, now time.Time) Report {
 		nsRow := row(target.Namespace)
 		nsRow.add(e)
 		nsRow.Edges++
-		r.trafficOf[target.Namespace] = true
 		if er.LastPlaintext != nil {
 			nsRow.PlaintextEdges++
 			nsRow.FirstPlaintext = earliest(nsRow.FirstPlaintext, er.FirstPlaintext)

@@ -115,7 +115,7 @@ func report(w io.Writer, o options, res result) {
 		if qs.err != nil {
 			fmt.Fprintf(w, "Query sets: %v.\n", qs.err)
 		} else {
-			fmt.Fprintf(w, "Query sets alone, one query at a time, %d interleaved rounds after the period (Prometheus' evalTotalTime per refresh):", qs.rounds)
+			fmt.Fprintf(w, "Query sets alone (meshlock stopped), %d interleaved rounds after the period, Prometheus' evalTotalTime per refresh:", qs.rounds)
 			for i, c := range qs.sets {
 				sep := ";"
 				if i == 0 {
@@ -123,8 +123,9 @@ func report(w io.Writer, o options, res result) {
 				}
 				fmt.Fprintf(w, "%s %s, %d queries, %s, %.3g samples read, %.0f series answered", sep, c.name, c.queries, ms(seconds(c.eval)), c.samples, c.series)
 			}
-			if len(qs.sets) == 2 && qs.sets[0].eval > 0 {
-				fmt.Fprintf(w, "; now / then = %.2f", qs.sets[1].eval/qs.sets[0].eval)
+			// sets: then, then at once, now, now at once.
+			if len(qs.sets) == 4 && qs.sets[0].eval > 0 && qs.sets[1].eval > 0 {
+				fmt.Fprintf(w, "; now / then = %.2f one at a time, %.2f at once", qs.sets[2].eval/qs.sets[0].eval, qs.sets[3].eval/qs.sets[1].eval)
 			}
 			fmt.Fprintln(w, ".")
 		}

@@ -53,7 +53,6 @@ type querySetCost struct {
 	eval    float64 // evalTotalTime per refresh, seconds
 	samples float64 // totalQueryableSamples per refresh
 	series  float64 // series answered per refresh
-	atOnce  bool    // its queries ran at once, not one at a time
 }
 
 // querySetComparison runs each set once per round, one query at a time,
@@ -107,7 +106,7 @@ func compareQuerySets(ctx context.Context, api promv1.API, queryLog string, roun
 			}
 			wg.Wait()
 			if err := errors.Join(errs...); err != nil {
-				cmp.err = err
+				cmp.err = fmt.Errorf("the set %s: %w", s.name, err)
 				return cmp
 			}
 			for _, n := range lens {
@@ -133,7 +132,7 @@ func compareQuerySets(ctx context.Context, api promv1.API, queryLog string, roun
 			return cmp
 		}
 		n := float64(rounds)
-		cmp.sets = append(cmp.sets, querySetCost{name: s.name, queries: len(s.queries), atOnce: s.atOnce,
+		cmp.sets = append(cmp.sets, querySetCost{name: s.name, queries: len(s.queries),
 			eval: sum.Eval / n, samples: float64(sum.Samples) / n, series: float64(answered[i]) / n})
 	}
 	return cmp

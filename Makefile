@@ -57,8 +57,13 @@ lint:
 	$(GO) vet ./...
 
 # Every test, the integration tests on the real test bed and the browser tests included.
+# The browser tests that time the page run once more, alone and without the race
+# detector: that run asserts their time bounds (under -race, beside another package's
+# test bed, they assert everything else and log the times).
+TIMED_TESTS = ^Test(Big|Huge)MeshInBrowser$$
 test: testbed lint generate-check test-js test-image
 	$(GO) test -race -count=1 -timeout 20m ./...
+	$(GO) test -count=1 -run '$(TIMED_TESTS)' -v ./cmd/server/
 
 # The image builder is a module of its own: ./... of the main module does not reach it.
 test-image:

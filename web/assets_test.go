@@ -10,12 +10,17 @@ package web
 
 import (
 	"io"
+	"io/fs"
 	"net/http"
 	"net/http/httptest"
 	"path"
-	"regexp"
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/PuerkitoBio/goquery"
+
+	"github.com/meshlock/meshlock/static"
 )
 
 func getStatic(target string, header map[string]string) *httptest.ResponseRecorder {
@@ -100,9 +105,6 @@ func TestEmbeddedFiles(t *testing.T) {
 	}
 }
 
-// importRE finds the specifiers of static imports and re-exports.
-var importRE = regexp.MustCompile(`(?m)^\s*(?:import|export)\s[^'"]*?\bfrom\s+['"]([^'"]+)['"]|^\s*import\s+['"]([^'"]+)['"]`)
-
 // TestModuleImports: every module the entry reaches imports its neighbours
 // by a relative specifier with no ?v= (the server answers it no-cache with
 // an ETag, so an upgrade is never served stale), and each one it names is
@@ -150,5 +152,36 @@ func TestModuleImports(t *testing.T) {
 	body, _ := io.ReadAll(getStatic("/app.js", nil).Body)
 	if !strings.Contains(string(body), "from './state.mjs'") {
 		t.Error("app.js does not import the store relatively")
+	}
+}
+
+// The page preloads every module app.js imports, at any depth, by the URL
+// the import resolves to (no version), and nothing else: chart.mjs is
+// three imports deep (app.js → panel.js → history.js → chart.mjs).
+func TestPageModulesAreWhatAppImports(t *testing.T) {
+	got := pageModules()
+	var all []string
+	entries, err := fs.ReadDir(static.FS, ".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		if n := e.Name(); !e.IsDir() && n != "app.js" && (strings.HasSuffix(n, ".js") || strings.HasSuffix(n, ".mjs")) {
+			all = append(all, "static/"+n)
+		}
+	}
+	// Every module of the folder is the page's: none is dead.
+	if !slices.Equal(got, all) {
+		t.Errorf("preloaded %v, want the folder's modules %v", got, all)
+	}
+	if !slices.Contains(got, "static/chart.mjs") || slices.Contains(got, "static/app.js") {
+		t.Errorf("preloaded %v: want chart.mjs, not app.js", got)
+	}
+	var preloaded []string
+	render(t, pageSnapshot(), "/").Find(`head link[rel=modulepreload]`).Each(func(_ int, l *goquery.Selection) {
+		preloaded = append(preloaded, l.AttrOr("href", ""))
+	})
+	if !slices.Equal(preloaded, got) {
+		t.Errorf("the page preloads %v, want %v", preloaded, got)
 	}
 }

@@ -38,6 +38,20 @@ const (
 	hugeReadyBound  = 10 * time.Second
 )
 
+// timedBounds tells whether the time bounds above are asserted: not under
+// the race detector, in whose run (make test's first) the test shares the
+// machine's two cores with another package's test bed. There the page's
+// time measures the neighbour and the detector; its second run, alone and
+// without the detector, is the one on this machine the issue means
+// (TestBigMeshInBrowser there: ready 0.7-0.95 s; in CI's race run beside
+// test/integration: 1.7 s, 2.6 s wall). Everything else is asserted in both.
+func timedBounds(t *testing.T) bool {
+	if raceEnabled {
+		t.Log("under the race detector: the time bounds are logged, not asserted (make test asserts them in a run without it)")
+	}
+	return !raceEnabled
+}
+
 // The generated meshes, made once per test binary (the suite runs with -race).
 var (
 	bigSnapshot  = sync.OnceValue(func() graph.Snapshot { return bigMesh(1000, 5000, 20) })
@@ -63,7 +77,8 @@ func TestBigMeshInBrowser(t *testing.T) {
 	heap, heapErr := e2e.Eval[float64](browser, `performance.memory.usedJSHeapSize`)
 	t.Logf("%d nodes, %d edges: ready %.0f ms after the navigation started (in the page), %s wall; renderer RSS %d MB (%v), JS heap %.0f MB (%v)",
 		len(s.Nodes), len(s.Edges), readyMs, wall.Round(time.Millisecond), rss>>20, rssErr, heap/(1<<20), heapErr)
-	if readyMs > float64(bigReadyBound.Milliseconds()) || wall > bigReadyBound {
+	timed := timedBounds(t)
+	if timed && (readyMs > float64(bigReadyBound.Milliseconds()) || wall > bigReadyBound) {
 		t.Errorf("ready after %.0f ms in the page, %s wall: want at most %s", readyMs, wall, bigReadyBound)
 	}
 	if rssErr != nil || rss > bigMemoryBound {
@@ -71,6 +86,18 @@ func TestBigMeshInBrowser(t *testing.T) {
 	}
 	if heapErr != nil || heap > bigMemoryBound {
 		t.Errorf("JS heap %.0f MB (%v): want under %d MB", heap/(1<<20), heapErr, bigMemoryBound>>20)
+	}
+	// The modules came all at once, each fetched once, by the page's
+	// preloads: each was asked for before app.js had arrived, which an
+	// import could not have done (it is found by parsing the module above).
+	fetched, err := e2e.Eval[[]string](browser, `(() => {
+		const all = performance.getEntriesByType('resource');
+		const app = all.find((e) => new URL(e.name).pathname.endsWith('/static/app.js'));
+		return all.filter((e) => /\/static\/[\w.-]+\.m?js$/.test(e.name))
+			.map((e) => new URL(e.name).pathname + (app && e.startTime <= app.responseEnd ? ' before app.js arrived' : ' after app.js arrived'));
+	})()`)
+	if err != nil || len(fetched) < 20 || slices.ContainsFunc(fetched, func(f string) bool { return !strings.HasSuffix(f, " before app.js arrived") }) || len(slices.Compact(slices.Sorted(slices.Values(fetched)))) != len(fetched) {
+		t.Errorf("modules fetched: %v (%v); want each once, before app.js arrived", fetched, err)
 	}
 
 	// Collapsed: a padlock per namespace with the status of its edges, no edge's own.
@@ -118,7 +145,7 @@ func TestBigMeshInBrowser(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("a delta of %d edges (1%%) applied in %.1f ms", len(changed), applyMs)
-	if applyMs > bigApplyBoundMs {
+	if timed && applyMs > bigApplyBoundMs {
 		t.Errorf("the delta took %.1f ms to apply: want at most %d ms", applyMs, bigApplyBoundMs)
 	}
 	if after, _ := e2e.Eval[int](browser, `window.meshlock.layouts`); after != layouts {
@@ -199,7 +226,7 @@ func TestHugeMeshInBrowser(t *testing.T) {
 	rss, rssErr := browser.RendererRSS()
 	t.Logf("%d nodes, %d edges: ready %.0f ms after the navigation started (in the page), %s wall; renderer RSS %d MB (%v)",
 		len(s.Nodes), len(s.Edges), readyMs, wall.Round(time.Millisecond), rss>>20, rssErr)
-	if wall > hugeReadyBound {
+	if timedBounds(t) && wall > hugeReadyBound {
 		t.Errorf("ready after %s: want at most %s", wall, hugeReadyBound)
 	}
 	checkNamespacePadlocks(t, browser, s)

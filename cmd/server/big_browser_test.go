@@ -35,6 +35,7 @@ const (
 	bigReadyBound   = 2 * time.Second
 	bigMemoryBound  = 500 << 20
 	bigApplyBoundMs = 50
+	bigDeltas       = 5
 	hugeReadyBound  = 10 * time.Second
 )
 
@@ -134,22 +135,31 @@ func TestBigMeshInBrowser(t *testing.T) {
 		t.Errorf("the expanded namespace's padlock says expanded=%q", got)
 	}
 
-	// A refresh changes 1% of the edges.
-	next, changed := changeEdges(s, 100)
+	// Refreshes change 1% of the edges, five in a row as five 5 s
+	// refreshes would: each applies without a layout. The bound holds for
+	// their median, each one for twice it: the first after the expansion
+	// runs code the page has not run before (25-48 ms; the others 15-20).
+	next, changed := s, []string(nil)
+	var applied []float64
 	layouts, _ = e2e.Eval[int](browser, `window.meshlock.layouts`)
-	publish(next)
-	browser.WaitEvery(10*time.Second, 10*time.Millisecond, "the delta is applied",
-		`window.meshlock.snapshot.generatedAt === '`+next.GeneratedAt.Format(time.RFC3339)+`'`, `window.meshlock.snapshot.generatedAt`)
-	applyMs, err := e2e.Eval[float64](browser, `window.meshlock.lastApplyMs`)
-	if err != nil {
-		t.Fatal(err)
+	for range bigDeltas {
+		next, changed = changeEdges(next, 100)
+		publish(next)
+		browser.WaitEvery(10*time.Second, 10*time.Millisecond, "the delta is applied",
+			`window.meshlock.snapshot.generatedAt === '`+next.GeneratedAt.Format(time.RFC3339)+`'`, `window.meshlock.snapshot.generatedAt`)
+		applyMs, err := e2e.Eval[float64](browser, `window.meshlock.lastApplyMs`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		applied = append(applied, applyMs)
 	}
-	t.Logf("a delta of %d edges (1%%) applied in %.1f ms", len(changed), applyMs)
-	if timed && applyMs > bigApplyBoundMs {
-		t.Errorf("the delta took %.1f ms to apply: want at most %d ms", applyMs, bigApplyBoundMs)
+	median := slices.Sorted(slices.Values(applied))[bigDeltas/2]
+	t.Logf("%d deltas of %d edges (1%%) applied in %s ms: median %.1f ms", bigDeltas, len(changed), fmt.Sprintf("%.1f", applied), median)
+	if timed && (median > bigApplyBoundMs || slices.Max(applied) > 2*bigApplyBoundMs) {
+		t.Errorf("deltas applied in %.1f ms (median %.1f): want a median of at most %d ms, each at most %d", applied, median, bigApplyBoundMs, 2*bigApplyBoundMs)
 	}
 	if after, _ := e2e.Eval[int](browser, `window.meshlock.layouts`); after != layouts {
-		t.Errorf("the delta ran %d layouts, want none", after-layouts)
+		t.Errorf("the deltas ran %d layouts, want none", after-layouts)
 	}
 	// What changed shows: the page's snapshot, the namespaces' padlocks,
 	// the expanded namespace's padlocks and the table's page.

@@ -90,9 +90,9 @@ var pageModules = sync.OnceValue(func() []string {
 	seen := map[string]bool{"app.js": true}
 	queue := []string{"app.js"}
 	for len(queue) > 0 {
-		queue0 := queue[0]
-		a := assets[queue0]
+		module := queue[0]
 		queue = queue[1:]
+		a := assets[module]
 		if a == nil {
 			continue
 		}
@@ -101,7 +101,7 @@ var pageModules = sync.OnceValue(func() []string {
 			if !strings.HasPrefix(spec, "./") {
 				continue // TestModuleImports refuses any other
 			}
-			if name := path.Join(path.Dir(queue0), spec); !seen[name] {
+			if name := path.Join(path.Dir(module), spec); !seen[name] {
 				seen[name] = true
 				queue = append(queue, name)
 			}

@@ -138,7 +138,7 @@ func TestBigMeshInBrowser(t *testing.T) {
 	// Refreshes change 1% of the edges, five in a row as five 5 s
 	// refreshes would: each applies without a layout. The bound holds for
 	// their median, each one for twice it: the first after the expansion
-	// runs code the page has not run before (25-48 ms; the others 15-20).
+	// runs code the page has not run before (27-48 ms; the others 13-23).
 	next, changed := s, []string(nil)
 	var applied []float64
 	layouts, _ = e2e.Eval[int](browser, `window.meshlock.layouts`)
@@ -154,7 +154,7 @@ func TestBigMeshInBrowser(t *testing.T) {
 		applied = append(applied, applyMs)
 	}
 	median := slices.Sorted(slices.Values(applied))[bigDeltas/2]
-	t.Logf("%d deltas of %d edges (1%%) applied in %s ms: median %.1f ms", bigDeltas, len(changed), fmt.Sprintf("%.1f", applied), median)
+	t.Logf("%d deltas of %d edges (1%%) applied in %.1f ms: median %.1f ms", bigDeltas, len(changed), applied, median)
 	if timed && (median > bigApplyBoundMs || slices.Max(applied) > 2*bigApplyBoundMs) {
 		t.Errorf("deltas applied in %.1f ms (median %.1f): want a median of at most %d ms, each at most %d", applied, median, bigApplyBoundMs, 2*bigApplyBoundMs)
 	}

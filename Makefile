@@ -17,7 +17,7 @@ KUBE_LDFLAGS := -s -w \
 	-X k8s.io/component-base/version.gitTreeState=clean \
 	-X k8s.io/component-base/version.buildDate=2026-01-01T00:00:00Z
 
-.PHONY: loadtest vulncheck all build bench docs demo image test-image generate generate-check screenshot testbed test test-js test-unit lint vendor-js clean scale
+.PHONY: loadtest vulncheck all build bench bench-browser docs demo image test-image generate generate-check screenshot testbed test test-js test-unit lint vendor-js clean scale
 
 all: build
 
@@ -57,13 +57,10 @@ lint:
 	$(GO) vet ./...
 
 # Every test, the integration tests on the real test bed and the browser tests included.
-# The browser tests that time the page run once more, alone and without the race
-# detector: that run asserts their time bounds (under -race, beside another package's
-# test bed, they assert everything else and log the times).
-TIMED_TESTS = ^Test(Big|Huge)MeshInBrowser$$
+# Tests assert behaviour and bound time only to detect a hang: they pass on a busy
+# machine. Speed is held to its targets by the benchmarks (bench, bench-browser, scale).
 test: testbed lint generate-check test-js test-image
 	$(GO) test -race -count=1 -timeout 20m ./...
-	$(GO) test -count=1 -run '$(TIMED_TESTS)' -v ./cmd/server/
 
 # The image builder is a module of its own: ./... of the main module does not reach it.
 test-image:
@@ -115,6 +112,14 @@ bench:
 	$(GO) test -run '^$$' -bench Publish -benchmem ./internal/live/
 	$(GO) test -run '^$$' -bench Fetch -benchmem ./internal/prom/
 	$(GO) test -run '^$$' -bench PodCache -benchtime 3x ./internal/k8s/
+
+# The page on generated meshes of 5,000 and 20,000 edges in headless Chromium: each
+# figure (time to ready, renderer memory, a 1% delta's apply time) printed beside its
+# target, failing when one is missed. Three visits each, the median held. Run it on a
+# quiet machine: its figures are the machine's as much as the page's.
+BROWSER_VISITS ?= 3
+bench-browser:
+	$(GO) test -count=1 -run '^$$' -bench 'MeshInBrowser$$' -benchtime $(BROWSER_VISITS)x -timeout 10m ./cmd/server/
 
 # V WebSocket viewers of a 5,000-edge graph on the real binary (issue 14): delivery latency,
 # RSS, CPU, goroutines. VIEWERS=1000,10000 by default.

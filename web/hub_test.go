@@ -12,6 +12,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	meshtest "github.com/meshlock/meshlock/internal/testutil"
 )
 
 func streamLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
@@ -30,10 +32,10 @@ func newStreamHub(t *testing.T, opts HubOptions) (*Hub, *prometheus.Registry) {
 	return h, registry
 }
 
-// streamEventually polls cond until it holds or 10 seconds pass.
+// streamEventually polls cond until it holds or meshtest.HangBound passes.
 func streamEventually(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(meshtest.HangBound)
 	for !cond() {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out waiting for %s", what)

@@ -29,29 +29,23 @@ import (
 	"github.com/meshlock/meshlock/web"
 )
 
-// The bounds the issue sets for a mesh of 1,000 services and 5,000 edges
-// on this project's 2-core machine, and the looser one for 20,000 edges.
+// The targets issue 14 set for a mesh of 1,000 services and 5,000 edges on
+// this project's 2-core machine, and the looser one for 20,000 edges. The
+// benchmarks below (make bench-browser) hold the page to them; the tests
+// only log the figures, since a busy machine would fail them for reasons
+// that are not the page's (issue 20).
 const (
-	bigReadyBound   = 2 * time.Second
-	bigMemoryBound  = 500 << 20
-	bigApplyBoundMs = 50
-	bigDeltas       = 5
-	hugeReadyBound  = 10 * time.Second
+	bigReadyTarget   = 2 * time.Second
+	bigMemoryTarget  = 500 << 20
+	bigApplyTargetMs = 50
+	hugeReadyTarget  = 10 * time.Second
+	bigDeltas        = 5
 )
 
-// timedBounds tells whether the time bounds above are asserted: not under
-// the race detector, in whose run (make test's first) the test shares the
-// machine's two cores with another package's test bed. There the page's
-// time measures the neighbour and the detector; its second run, alone and
-// without the detector, is the one on this machine the issue means
-// (TestBigMeshInBrowser there: ready 0.7-0.95 s; in CI's race run beside
-// test/integration: 1.7 s, 2.6 s wall). Everything else is asserted in both.
-func timedBounds(t *testing.T) bool {
-	if raceEnabled {
-		t.Log("under the race detector: the time bounds are logged, not asserted (make test asserts them in a run without it)")
-	}
-	return !raceEnabled
-}
+// rendererBound is what the tests hold the renderer's RSS and JS heap to:
+// a page that keeps the mesh collapsed stays far under it on any machine
+// (about 200 MB), one that draws every edge passed 2.8 GB.
+const rendererBound = 1 << 30
 
 // The generated meshes, made once per test binary (the suite runs with -race).
 var (
@@ -60,33 +54,22 @@ var (
 )
 
 // Someone opens the dashboard of a mesh of 1,000 services and 5,000 edges:
-// it is ready within 2 s with the renderer under 500 MB, collapsed to one
-// node per namespace whose padlock says the status of the edges into it;
-// the edge table is paged, sorts and filters; a namespace expands on a
-// click; a refresh that changes 1% of the edges applies within 50 ms
-// without laying the graph out again.
+// it gets ready with the renderer bounded, collapsed to one node per
+// namespace whose padlock says the status of the edges into it; the edge
+// table is paged, sorts and filters; a namespace expands on a click;
+// refreshes that change 1% of the edges apply without laying the graph
+// out again. The times are logged; BenchmarkBigMeshInBrowser holds them
+// to their targets.
 func TestBigMeshInBrowser(t *testing.T) {
 	s := bigSnapshot()
 	url, publish := snapshotDashboard(t, s)
 	browser := e2e.StartBrowser(t, 1280, 800)
 
-	readyMs, wall, err := browser.OpenReady(url, 30*time.Second, 10*time.Millisecond)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rss, rssErr := browser.RendererRSS()
-	heap, heapErr := e2e.Eval[float64](browser, `performance.memory.usedJSHeapSize`)
-	t.Logf("%d nodes, %d edges: ready %.0f ms after the navigation started (in the page), %s wall; renderer RSS %d MB (%v), JS heap %.0f MB (%v)",
-		len(s.Nodes), len(s.Edges), readyMs, wall.Round(time.Millisecond), rss>>20, rssErr, heap/(1<<20), heapErr)
-	timed := timedBounds(t)
-	if timed && (readyMs > float64(bigReadyBound.Milliseconds()) || wall > bigReadyBound) {
-		t.Errorf("ready after %.0f ms in the page, %s wall: want at most %s", readyMs, wall, bigReadyBound)
-	}
-	if rssErr != nil || rss > bigMemoryBound {
-		t.Errorf("renderer RSS %d MB (%v): want under %d MB", rss>>20, rssErr, bigMemoryBound>>20)
-	}
-	if heapErr != nil || heap > bigMemoryBound {
-		t.Errorf("JS heap %.0f MB (%v): want under %d MB", heap/(1<<20), heapErr, bigMemoryBound>>20)
+	o := openBigMesh(t, browser, url)
+	t.Logf("%d nodes, %d edges: ready %.0f ms after the navigation started (in the page), %s wall; renderer RSS %d MB, JS heap %.0f MB (targets in BenchmarkBigMeshInBrowser)",
+		len(s.Nodes), len(s.Edges), o.readyMs, o.wall.Round(time.Millisecond), o.rss>>20, o.heap/(1<<20))
+	if o.rss > rendererBound || o.heap > rendererBound {
+		t.Errorf("renderer RSS %d MB, JS heap %.0f MB: want each under %d MB", o.rss>>20, o.heap/(1<<20), rendererBound>>20)
 	}
 	// The modules came all at once, each fetched once, by the page's
 	// preloads: each was asked for before app.js had arrived, which an
@@ -124,7 +107,7 @@ func TestBigMeshInBrowser(t *testing.T) {
 	}
 	clicked := time.Now()
 	browser.Click(`[data-testid=namespace-padlock][data-namespace="` + ns + `"]`)
-	browser.WaitEvery(10*time.Second, 10*time.Millisecond, "the namespace expands",
+	browser.WaitEvery(10*time.Millisecond, "the namespace expands",
 		`document.querySelectorAll('[data-testid=padlock]').length === `+strconv.Itoa(want)+` && window.meshlock.expanded.includes('`+ns+`')`,
 		`document.querySelectorAll('[data-testid=padlock]').length + ' padlocks, expanded ' + JSON.stringify(window.meshlock.expanded)`)
 	t.Logf("expanding %s (%d edges drawn one by one) took %s", ns, want, time.Since(clicked).Round(time.Millisecond))
@@ -136,28 +119,10 @@ func TestBigMeshInBrowser(t *testing.T) {
 	}
 
 	// Refreshes change 1% of the edges, five in a row as five 5 s
-	// refreshes would: each applies without a layout. The bound holds for
-	// their median, each one for twice it: the first after the expansion
-	// runs code the page has not run before (27-48 ms; the others 13-23).
-	next, changed := s, []string(nil)
-	var applied []float64
+	// refreshes would: none lays the graph out.
 	layouts, _ = e2e.Eval[int](browser, `window.meshlock.layouts`)
-	for range bigDeltas {
-		next, changed = changeEdges(next, 100)
-		publish(next)
-		browser.WaitEvery(10*time.Second, 10*time.Millisecond, "the delta is applied",
-			`window.meshlock.snapshot.generatedAt === '`+next.GeneratedAt.Format(time.RFC3339)+`'`, `window.meshlock.snapshot.generatedAt`)
-		applyMs, err := e2e.Eval[float64](browser, `window.meshlock.lastApplyMs`)
-		if err != nil {
-			t.Fatal(err)
-		}
-		applied = append(applied, applyMs)
-	}
-	median := slices.Sorted(slices.Values(applied))[bigDeltas/2]
-	t.Logf("%d deltas of %d edges (1%%) applied in %.1f ms: median %.1f ms", bigDeltas, len(changed), applied, median)
-	if timed && (median > bigApplyBoundMs || slices.Max(applied) > 2*bigApplyBoundMs) {
-		t.Errorf("deltas applied in %.1f ms (median %.1f): want a median of at most %d ms, each at most %d", applied, median, bigApplyBoundMs, 2*bigApplyBoundMs)
-	}
+	next, changed, applied := applyDeltas(t, browser, publish, s, bigDeltas)
+	t.Logf("%d deltas of %d edges (1%%) applied in %.1f ms: median %.1f ms", bigDeltas, len(changed), applied, median(applied))
 	if after, _ := e2e.Eval[int](browser, `window.meshlock.layouts`); after != layouts {
 		t.Errorf("the deltas ran %d layouts, want none", after-layouts)
 	}
@@ -185,7 +150,7 @@ func TestBigMeshInBrowser(t *testing.T) {
 
 	// Collapsing it again is one more layout, and the padlocks go.
 	browser.Click(`[data-testid=namespace-padlock][data-namespace="` + ns + `"]`)
-	browser.WaitFor(5*time.Second, "the namespace collapses", `document.querySelectorAll('[data-testid=padlock]').length === 0 && window.meshlock.expanded.length === 0`,
+	browser.WaitFor("the namespace collapses", `document.querySelectorAll('[data-testid=padlock]').length === 0 && window.meshlock.expanded.length === 0`,
 		`JSON.stringify(window.meshlock.expanded)`)
 
 	// An edge picked in the table is shown on the graph: its namespaces open.
@@ -197,10 +162,10 @@ func TestBigMeshInBrowser(t *testing.T) {
 		}
 	}
 	browser.Click(`[data-testid=count-` + picked.Status + `]`) // fewer rows: find it on a page
-	browser.WaitEvery(10*time.Second, 50*time.Millisecond, "the edge's row",
+	browser.WaitEvery(50*time.Millisecond, "the edge's row",
 		`(() => { const r = document.querySelector('[data-testid=edge-row][data-edge-id="`+picked.ID+`"]'); if (r) { r.click(); return true; } document.querySelector('[data-testid=table-pager] [data-testid=pager-next]').click(); return false; })()`,
 		`document.querySelector('[data-testid=table-pager]').innerText`)
-	browser.WaitFor(10*time.Second, "the picked edge drawn, its namespaces open",
+	browser.WaitFor("the picked edge drawn, its namespaces open",
 		`document.querySelector('[data-testid=padlock][data-edge-id="`+picked.ID+`"]') !== null && JSON.stringify(window.meshlock.expanded) === '["team-05","team-06"]'`,
 		`JSON.stringify(window.meshlock.expanded)`)
 
@@ -215,43 +180,98 @@ func TestBigMeshInBrowser(t *testing.T) {
 	if _, err := e2e.Eval[bool](browser, `(() => { const sel = document.querySelector('[data-testid=namespace-select]'); for (const o of sel.options) o.selected = o.value === 'team-03' || o.value === 'team-04'; sel.dispatchEvent(new Event('change', { bubbles: true })); return true; })()`); err != nil {
 		t.Fatal(err)
 	}
-	browser.WaitFor(10*time.Second, "the filtered graph", `window.meshlock.snapshot.nodes.length === `+strconv.Itoa(len(filtered.Nodes))+` && JSON.stringify(window.meshlock.expanded) === '`+wantExpanded+`'`,
+	browser.WaitFor("the filtered graph", `window.meshlock.snapshot.nodes.length === `+strconv.Itoa(len(filtered.Nodes))+` && JSON.stringify(window.meshlock.expanded) === '`+wantExpanded+`'`,
 		`window.meshlock.snapshot.nodes.length + ' nodes, expanded ' + JSON.stringify(window.meshlock.expanded)`)
 	t.Logf("namespaces team-03 and team-04: %d nodes, %d edges, expanded %s", len(filtered.Nodes), len(filtered.Edges), wantExpanded)
 	browser.Click(`#ns-all`)
-	browser.WaitFor(10*time.Second, "all namespaces, collapsed", `window.meshlock.snapshot.nodes.length === `+strconv.Itoa(len(next.Nodes))+` && JSON.stringify(window.meshlock.expanded) === '[]'`,
+	browser.WaitFor("all namespaces, collapsed", `window.meshlock.snapshot.nodes.length === `+strconv.Itoa(len(next.Nodes))+` && JSON.stringify(window.meshlock.expanded) === '[]'`,
 		`window.meshlock.snapshot.nodes.length + ' nodes, expanded ' + JSON.stringify(window.meshlock.expanded)`)
 	if loads, err := e2e.Eval[int](browser, `window.meshlock.loads`); err != nil || loads != 1 {
 		t.Errorf("the page was loaded %d times (%v)", loads, err)
 	}
 }
 
-// A mesh of 20,000 edges opens too: collapsed, ready within 10 s, and a
-// namespace expands on a click.
+// A mesh of 20,000 edges opens too: collapsed, the renderer bounded, a
+// namespace expands on a click and a delta applies without a layout.
+// BenchmarkHugeMeshInBrowser holds its time to the target.
 func TestHugeMeshInBrowser(t *testing.T) {
 	s := hugeSnapshot()
 	url, publish := snapshotDashboard(t, s)
 	browser := e2e.StartBrowser(t, 1280, 800)
-	readyMs, wall, _ := browser.OpenReady(url, 60*time.Second, 20*time.Millisecond)
-	rss, rssErr := browser.RendererRSS()
-	t.Logf("%d nodes, %d edges: ready %.0f ms after the navigation started (in the page), %s wall; renderer RSS %d MB (%v)",
-		len(s.Nodes), len(s.Edges), readyMs, wall.Round(time.Millisecond), rss>>20, rssErr)
-	if timedBounds(t) && wall > hugeReadyBound {
-		t.Errorf("ready after %s: want at most %s", wall, hugeReadyBound)
+	o := openBigMesh(t, browser, url)
+	t.Logf("%d nodes, %d edges: ready %.0f ms after the navigation started (in the page), %s wall; renderer RSS %d MB, JS heap %.0f MB",
+		len(s.Nodes), len(s.Edges), o.readyMs, o.wall.Round(time.Millisecond), o.rss>>20, o.heap/(1<<20))
+	if o.rss > 2*rendererBound || o.heap > 2*rendererBound {
+		t.Errorf("renderer RSS %d MB, JS heap %.0f MB: want each under %d MB", o.rss>>20, o.heap/(1<<20), 2*rendererBound>>20)
 	}
 	checkNamespacePadlocks(t, browser, s)
 
 	clicked := time.Now()
 	browser.Click(`[data-testid=namespace-padlock][data-namespace="team-07"]`)
-	browser.WaitFor(10*time.Second, "the namespace expands", `document.querySelectorAll('[data-testid=padlock]').length > 0 && window.meshlock.expanded.includes('team-07')`,
+	browser.WaitFor("the namespace expands", `document.querySelectorAll('[data-testid=padlock]').length > 0 && window.meshlock.expanded.includes('team-07')`,
 		`JSON.stringify(window.meshlock.expanded)`)
 	t.Logf("expanding team-07 took %s", time.Since(clicked).Round(time.Millisecond))
 
-	next, changed := changeEdges(s, 100)
-	publish(next)
-	browser.WaitFor(10*time.Second, "the delta is applied", `window.meshlock.snapshot.generatedAt === '`+next.GeneratedAt.Format(time.RFC3339)+`'`, `window.meshlock.snapshot.generatedAt`)
-	applyMs, _ := e2e.Eval[float64](browser, `window.meshlock.lastApplyMs`)
-	t.Logf("a delta of %d edges (1%%) applied in %.1f ms", len(changed), applyMs)
+	layouts, _ := e2e.Eval[int](browser, `window.meshlock.layouts`)
+	next, changed, applied := applyDeltas(t, browser, publish, s, 1)
+	t.Logf("a delta of %d edges (1%%) applied in %.1f ms", len(changed), applied[0])
+	if after, _ := e2e.Eval[int](browser, `window.meshlock.layouts`); after != layouts {
+		t.Errorf("the delta ran %d layouts, want none", after-layouts)
+	}
+	checkNamespacePadlocks(t, browser, next)
+}
+
+// opened is what openBigMesh measured of a page as it got ready.
+type opened struct {
+	readyMs float64       // in the page, from the navigation's start
+	wall    time.Duration // from the test's navigation to ready, polled
+	rss     int64         // the renderer's resident memory
+	heap    float64       // the page's JS heap
+}
+
+// openBigMesh opens the dashboard at url, waits until it is ready (live,
+// drawn) and measures it, failing the test when a figure cannot be read.
+func openBigMesh(tb testing.TB, browser *e2e.Browser, url string) opened {
+	tb.Helper()
+	var o opened
+	var err error
+	if o.readyMs, o.wall, err = browser.OpenReady(url, 10*time.Millisecond); err != nil {
+		tb.Fatal(err)
+	}
+	if o.rss, err = browser.RendererRSS(); err != nil {
+		tb.Fatal(err)
+	}
+	if o.heap, err = e2e.Eval[float64](browser, `performance.memory.usedJSHeapSize`); err != nil {
+		tb.Fatal(err)
+	}
+	return o
+}
+
+// applyDeltas publishes n refreshes in a row, each changing 1% of the
+// edges of the one before (from s), waits for the page to apply each, and
+// answers the last snapshot, the edges it changed and the page's own time
+// to apply each delta (window.meshlock.lastApplyMs).
+func applyDeltas(tb testing.TB, browser *e2e.Browser, publish func(graph.Snapshot), s graph.Snapshot, n int) (graph.Snapshot, []string, []float64) {
+	tb.Helper()
+	next, changed := s, []string(nil)
+	var applied []float64
+	for range n {
+		next, changed = changeEdges(next, 100)
+		publish(next)
+		browser.WaitEvery(10*time.Millisecond, "the delta is applied",
+			`window.meshlock.snapshot.generatedAt === '`+next.GeneratedAt.Format(time.RFC3339)+`'`, `window.meshlock.snapshot.generatedAt`)
+		applyMs, err := e2e.Eval[float64](browser, `window.meshlock.lastApplyMs`)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		applied = append(applied, applyMs)
+	}
+	return next, changed, applied
+}
+
+// median is the middle of xs (the upper one of an even count).
+func median(xs []float64) float64 {
+	return slices.Sorted(slices.Values(xs))[len(xs)/2]
 }
 
 // Behind a proxy that does not pass WebSockets, the page of a big mesh
@@ -266,13 +286,13 @@ func TestBigMeshWithoutStream(t *testing.T) {
 	})
 	browser := e2e.StartBrowser(t, 1280, 800)
 	browser.Open(url)
-	browser.WaitFor(15*time.Second, "the snapshot from api/graph", `window.meshlock?.snapshot?.edges.length === `+strconv.Itoa(len(s.Edges))+` && document.querySelectorAll('[data-testid=namespace-padlock]').length === 20`,
+	browser.WaitFor("the snapshot from api/graph", `window.meshlock?.snapshot?.edges.length === `+strconv.Itoa(len(s.Edges))+` && document.querySelectorAll('[data-testid=namespace-padlock]').length === 20`,
 		`(window.meshlock?.snapshot?.edges.length || 0) + ' edges'`)
 	checkNamespacePadlocks(t, browser, s)
 	if ready, _ := e2e.Eval[bool](browser, `window.meshlock.ready`); ready {
 		t.Error("ready without the stream")
 	}
-	browser.WaitFor(5*time.Second, "the reconnecting banner", `document.querySelector('[data-testid=disconnected-banner]') !== null`, `document.querySelector('#banners').innerText`)
+	browser.WaitFor("the reconnecting banner", `document.querySelector('[data-testid=disconnected-banner]') !== null`, `document.querySelector('#banners').innerText`)
 }
 
 // checkNamespacePadlocks: one padlock per namespace, each with the status
@@ -335,20 +355,20 @@ func checkPagedTable(t *testing.T, browser *e2e.Browser, s graph.Snapshot) {
 	}
 	first, _ := e2e.Eval[string](browser, rows+`[0].dataset.edgeId`)
 	browser.Click(`[data-testid=table-pager] [data-testid=pager-next]`)
-	browser.WaitFor(5*time.Second, "the next page", pager+`.dataset.page === '2' && `+rows+`[0].dataset.edgeId !== '`+first+`'`, pager+`.innerText`)
+	browser.WaitFor("the next page", pager+`.dataset.page === '2' && `+rows+`[0].dataset.edgeId !== '`+first+`'`, pager+`.innerText`)
 	if got, _ := e2e.Eval[string](browser, pager+`.querySelector('[data-testid=pager-status]').textContent`); got != fmt.Sprintf("Rows 101–200 of %s (page 2 of %d)", thousands(live), (live+99)/100) {
 		t.Errorf("pager says %q", got)
 	}
 	// Sorting by status starts at the first page, open edges first.
 	browser.Click(`#edge-table button[data-sort=status]`)
-	browser.WaitFor(5*time.Second, "sorted by status", pager+`.dataset.page === '1' && `+rows+`[0].dataset.status === 'open'`, rows+`[0].dataset.status`)
+	browser.WaitFor("sorted by status", pager+`.dataset.page === '1' && `+rows+`[0].dataset.status === 'open'`, rows+`[0].dataset.status`)
 	// A status chip filters: only locked rows, counted.
 	browser.Click(`[data-testid=count-locked]`)
-	browser.WaitFor(5*time.Second, "only locked edges", `[...`+rows+`].every(r => r.dataset.status === 'locked') && document.querySelector('#edges-count').textContent.endsWith(' of `+strconv.Itoa(total)+`')`,
+	browser.WaitFor("only locked edges", `[...`+rows+`].every(r => r.dataset.status === 'locked') && document.querySelector('#edges-count').textContent.endsWith(' of `+strconv.Itoa(total)+`')`,
 		`document.querySelector('#edges-count').textContent`)
 	browser.Click(`[data-testid=count-locked]`)
 	browser.Click(`#edge-table button[data-sort=source]`)
-	browser.WaitFor(5*time.Second, "all live edges again", `document.querySelector('#edges-count').textContent === '`+strconv.Itoa(live)+` of `+strconv.Itoa(total)+`'`, `document.querySelector('#edges-count').textContent`)
+	browser.WaitFor("all live edges again", `document.querySelector('#edges-count').textContent === '`+strconv.Itoa(live)+` of `+strconv.Itoa(total)+`'`, `document.querySelector('#edges-count').textContent`)
 }
 
 // thousands writes n as the pager does: 4,958.
@@ -521,13 +541,13 @@ func (readOnly) Undo(context.Context, k8s.Clients, string, string) (k8s.Action, 
 // snapshotDashboard serves s through meshlock's real handler and stream (as
 // wiring.go builds them, without Kubernetes and Prometheus) and returns the
 // page's URL and a publisher: what the refresh loop would publish next.
-func snapshotDashboard(t *testing.T, s graph.Snapshot) (string, func(graph.Snapshot)) {
+func snapshotDashboard(t testing.TB, s graph.Snapshot) (string, func(graph.Snapshot)) {
 	return snapshotDashboardWith(t, s, nil)
 }
 
 // snapshotDashboardWith is snapshotDashboard with stream in front of the
 // stream's handler (nil: none).
-func snapshotDashboardWith(t *testing.T, s graph.Snapshot, stream func(http.Handler) http.Handler) (string, func(graph.Snapshot)) {
+func snapshotDashboardWith(t testing.TB, s graph.Snapshot, stream func(http.Handler) http.Handler) (string, func(graph.Snapshot)) {
 	t.Helper()
 	registry := prometheus.NewRegistry()
 	logger := slog.New(slog.DiscardHandler)

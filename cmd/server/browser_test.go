@@ -16,7 +16,6 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -91,29 +90,29 @@ func TestDashboardInBrowser(t *testing.T) {
 	padlockIs := func(edge, status string) string {
 		return `document.querySelector('[data-testid=padlock][data-edge-id="` + edge + `"]')?.dataset.status === '` + status + `'`
 	}
-	browser.WaitFor(15*time.Second, "the graph is drawn", `window.meshlock && window.meshlock.ready`, padlocks)
+	browser.WaitFor("the graph is drawn", `window.meshlock && window.meshlock.ready`, padlocks)
 	for _, edge := range append(bookinfoEdges, legacyEdge) {
-		browser.WaitFor(10*time.Second, edge+" open", padlockIs(edge, "open"), padlocks)
+		browser.WaitFor(edge+" open", padlockIs(edge, "open"), padlocks)
 	}
 
 	integration.ApplyDestinationRules(t, env.Istio, "default", integration.SharedFixture(t, "bookinfo", "destination-rule-all-mtls.yaml"))
 	for _, edge := range bookinfoEdges {
-		browser.WaitFor(30*time.Second, edge+" locked", padlockIs(edge, "locked"), padlocks)
+		browser.WaitFor(edge+" locked", padlockIs(edge, "locked"), padlocks)
 	}
-	browser.WaitFor(time.Second, "the legacy edge still open", padlockIs(legacyEdge, "open"), padlocks)
+	browser.WaitFor("the legacy edge still open", padlockIs(legacyEdge, "open"), padlocks)
 	if loads, err := e2e.Eval[int](browser, `window.meshlock.loads`); err != nil || loads != 1 {
 		t.Errorf("the page was loaded %d times (%v): the padlocks must change without a reload", loads, err)
 	}
 	const tableRow = `document.querySelector('[data-testid=edge-row][data-edge-id="default/productpage->default/reviews:http"]')?.dataset.status === 'locked'`
-	browser.WaitFor(5*time.Second, "the table view follows", tableRow, `document.querySelector('[data-testid=edge-table]')?.innerText`)
+	browser.WaitFor("the table view follows", tableRow, `document.querySelector('[data-testid=edge-table]')?.innerText`)
 
 	browser.Screenshot(screenshotPath(t))
 
 	const staleBanner = `(() => { const b = document.querySelector('[data-testid=stale-banner]'); return b && b.offsetParent !== null && b.innerText.includes('503'); })()`
 	prom.down.Store(true)
-	browser.WaitFor(15*time.Second, "the stale banner appears with the reason", staleBanner, `document.querySelector('[data-testid=stale-banner]')?.outerHTML`)
+	browser.WaitFor("the stale banner appears with the reason", staleBanner, `document.querySelector('[data-testid=stale-banner]')?.outerHTML`)
 	prom.down.Store(false)
-	browser.WaitFor(15*time.Second, "the stale banner goes", `!(`+staleBanner+`)`, `document.querySelector('[data-testid=stale-banner]')?.outerHTML`)
+	browser.WaitFor("the stale banner goes", `!(`+staleBanner+`)`, `document.querySelector('[data-testid=stale-banner]')?.outerHTML`)
 }
 
 // screenshotPath is $MESHLOCK_SCREENSHOT (make screenshot sets it to the
@@ -138,11 +137,11 @@ func TestEnforceFromThePage(t *testing.T) {
 		ids := `["` + strings.Join(bookinfoEdges, `","`) + `"]`
 		return ids + `.every(id => document.querySelector('[data-testid=padlock][data-edge-id="' + id + '"]')?.dataset.status === '` + status + `')`
 	}
-	browser.WaitFor(15*time.Second, "bookinfo drawn open", `window.meshlock?.ready && `+allPadlocks("open"), padlocks)
+	browser.WaitFor("bookinfo drawn open", `window.meshlock?.ready && `+allPadlocks("open"), padlocks)
 
 	click := func(what, selector string) {
 		t.Helper()
-		browser.WaitFor(10*time.Second, what+" is there", `document.querySelector('`+selector+`') !== null`, `document.querySelector('[data-testid=side-panel]')?.innerText`)
+		browser.WaitFor(what+" is there", `document.querySelector('`+selector+`') !== null`, `document.querySelector('[data-testid=side-panel]')?.innerText`)
 		if _, err := e2e.Eval[bool](browser, `(document.querySelector('`+selector+`').click(), true)`); err != nil {
 			t.Fatalf("click %s: %v", what, err)
 		}
@@ -150,29 +149,29 @@ func TestEnforceFromThePage(t *testing.T) {
 	// The mesh rule for *.local would not reach bookinfo, whose own rules are more specific: the plan says so.
 	const dialog = `document.querySelector('[data-testid=enforce-dialog]')`
 	click("Enforce on the mesh", `[data-testid=enforce-mesh]`)
-	browser.WaitFor(15*time.Second, "the mesh plan warns of bookinfo's rules", dialog+`.dataset.state === 'ready' && document.querySelectorAll('[data-testid=enforce-warning]').length === 4`,
+	browser.WaitFor("the mesh plan warns of bookinfo's rules", dialog+`.dataset.state === 'ready' && document.querySelectorAll('[data-testid=enforce-warning]').length === 4`,
 		dialog+`.innerText`)
 	// Closing and opening again at once (the close event comes later) must still load the new plan.
 	if _, err := e2e.Eval[bool](browser, `(document.querySelector('[data-testid=enforce-cancel]').click(), document.querySelector('[data-testid=enforce-mesh]').click(), true)`); err != nil {
 		t.Fatal(err)
 	}
-	browser.WaitFor(15*time.Second, "the plan after reopening", dialog+`.open && `+dialog+`.dataset.state === 'ready' && document.querySelectorAll('[data-testid=enforce-warning]').length === 4`,
+	browser.WaitFor("the plan after reopening", dialog+`.open && `+dialog+`.dataset.state === 'ready' && document.querySelectorAll('[data-testid=enforce-warning]').length === 4`,
 		dialog+`.dataset.state + ' ' + `+dialog+`.innerText`)
 	click("Cancel", `[data-testid=enforce-cancel]`)
-	browser.WaitFor(5*time.Second, "the dialog closes", `!`+dialog+`.open`, dialog+`.innerText`)
+	browser.WaitFor("the dialog closes", `!`+dialog+`.open`, dialog+`.innerText`)
 
 	click("the edge row", `[data-testid=edge-row][data-edge-id="default/productpage->default/reviews:http"]`)
 	click("Enforce on namespace default", `[data-testid=enforce-namespace][data-namespace=default]`)
-	browser.WaitFor(15*time.Second, "the plan", dialog+`.dataset.state === 'ready' && document.querySelectorAll('[data-testid=enforce-change][data-action=update][data-kind=DestinationRule]').length === 4 && document.querySelector('[data-testid=enforce-no-breaks]') !== null && document.querySelectorAll('[data-testid=enforce-warning]').length === 0`,
+	browser.WaitFor("the plan", dialog+`.dataset.state === 'ready' && document.querySelectorAll('[data-testid=enforce-change][data-action=update][data-kind=DestinationRule]').length === 4 && document.querySelector('[data-testid=enforce-no-breaks]') !== null && document.querySelectorAll('[data-testid=enforce-warning]').length === 0`,
 		dialog+`.innerText`)
 	click("Apply", `[data-testid=enforce-apply]`)
-	browser.WaitFor(15*time.Second, "the dialog closes", `!`+dialog+`.open`, dialog+`.innerText`)
-	browser.WaitFor(15*time.Second, "the action in the activity list", `document.querySelector('[data-testid=activity-item] [data-testid=undo]') !== null`, `document.querySelector('[data-testid=activity]')?.innerText`)
-	browser.WaitFor(20*time.Second, "bookinfo locked", allPadlocks("locked"), padlocks)
+	browser.WaitFor("the dialog closes", `!`+dialog+`.open`, dialog+`.innerText`)
+	browser.WaitFor("the action in the activity list", `document.querySelector('[data-testid=activity-item] [data-testid=undo]') !== null`, `document.querySelector('[data-testid=activity]')?.innerText`)
+	browser.WaitFor("bookinfo locked", allPadlocks("locked"), padlocks)
 
 	click("Undo", `[data-testid=activity-item] [data-testid=undo]`)
-	browser.WaitFor(15*time.Second, "the action marked undone", `document.querySelector('[data-testid=activity-item][data-undone=true]') !== null`, `document.querySelector('[data-testid=activity]')?.innerText`)
-	browser.WaitFor(20*time.Second, "bookinfo open again", allPadlocks("open"), padlocks)
+	browser.WaitFor("the action marked undone", `document.querySelector('[data-testid=activity-item][data-undone=true]') !== null`, `document.querySelector('[data-testid=activity]')?.innerText`)
+	browser.WaitFor("bookinfo open again", allPadlocks("open"), padlocks)
 	if loads, err := e2e.Eval[int](browser, `window.meshlock.loads`); err != nil || loads != 1 {
 		t.Errorf("the page was loaded %d times (%v)", loads, err)
 	}
@@ -186,13 +185,13 @@ func TestReportFromThePage(t *testing.T) {
 	base, _, _ := demoDashboard(t, "--refresh=1s", "--window=5s")
 	browser := e2e.StartBrowser(t, 1280, 720)
 	browser.Open(base + "/?namespace=default")
-	browser.WaitFor(15*time.Second, "the graph is drawn", `window.meshlock && window.meshlock.ready`, `document.title`)
+	browser.WaitFor("the graph is drawn", `window.meshlock && window.meshlock.ready`, `document.title`)
 	const status = `document.querySelector('[data-testid=report-status]')?.innerText || ''`
 	if _, err := e2e.Eval[bool](browser, `(() => { const f = window.fetch; window.fetch = (u, o) => { window.reportURL = String(u); return f(u, o); }; return true; })()`); err != nil {
 		t.Fatal(err)
 	}
 	browser.Click(`[data-testid=report-download]`)
-	browser.WaitFor(15*time.Second, "the report is downloaded", status+`.startsWith('Downloaded meshlock-report-')`, status)
+	browser.WaitFor("the report is downloaded", status+`.startsWith('Downloaded meshlock-report-')`, status)
 	if u, err := e2e.Eval[string](browser, `window.reportURL`); err != nil || !strings.Contains(u, "api/report?namespace=default&from=&format=csv") {
 		t.Errorf("the page asked %q (%v), want the report of namespace default as CSV", u, err)
 	}
@@ -200,7 +199,7 @@ func TestReportFromThePage(t *testing.T) {
 		t.Fatal(err)
 	}
 	browser.Click(`[data-testid=report-download]`)
-	browser.WaitFor(15*time.Second, "the refusal is shown", status+`.includes('Bad request (400)') && `+status+`.includes('before what Prometheus holds')`, status)
+	browser.WaitFor("the refusal is shown", status+`.includes('Bad request (400)') && `+status+`.includes('before what Prometheus holds')`, status)
 	if loads, err := e2e.Eval[int](browser, `window.meshlock.loads`); err != nil || loads != 1 {
 		t.Errorf("the page was loaded %d times (%v): the report must not replace it", loads, err)
 	}

@@ -42,7 +42,7 @@ func startMeshlock(t *testing.T, args ...string) string {
 		}
 	})
 	base := "http://" + addr
-	testutil.Eventually(t, 15*time.Second, "meshlock serves /healthz", func() (bool, string) {
+	testutil.Eventually(t, "meshlock serves /healthz", func() (bool, string) {
 		resp, err := http.Get(base + "/healthz")
 		if err != nil {
 			return false, err.Error()
@@ -133,7 +133,7 @@ func TestGraphOnRealCluster(t *testing.T) {
 	graphURL := base + "/api/graph"
 
 	var s graph.Snapshot
-	testutil.Eventually(t, 45*time.Second, "bookinfo's edges open", func() (bool, string) {
+	testutil.Eventually(t, "bookinfo's edges open", func() (bool, string) {
 		s = fetchGraph(t, graphURL)
 		return allStatus(s, graph.StatusOpen, append(bookinfoEdges, legacyEdge)...), statuses(s, append(bookinfoEdges, legacyEdge)...)
 	})
@@ -155,7 +155,7 @@ func TestGraphOnRealCluster(t *testing.T) {
 	}
 
 	integration.ApplyDestinationRules(t, istio, "default", integration.SharedFixture(t, "bookinfo", "destination-rule-all-mtls.yaml"))
-	testutil.Eventually(t, 45*time.Second, "bookinfo's edges locked, legacy still open", func() (bool, string) {
+	testutil.Eventually(t, "bookinfo's edges locked, legacy still open", func() (bool, string) {
 		s = fetchGraph(t, graphURL)
 		e, _ := edgeByID(s, legacyEdge)
 		return allStatus(s, graph.StatusLocked, bookinfoEdges...) && e.Status == graph.StatusOpen,
@@ -175,7 +175,7 @@ func TestGraphOnRealCluster(t *testing.T) {
 func TestDemoServesBookinfo(t *testing.T) {
 	base := startMeshlock(t, "--demo", "--refresh=1s")
 	var s graph.Snapshot
-	testutil.Eventually(t, 10*time.Second, "the demo's bookinfo edges open", func() (bool, string) {
+	testutil.Eventually(t, "the demo's bookinfo edges open", func() (bool, string) {
 		s = fetchGraph(t, base+"/api/graph")
 		return allStatus(s, graph.StatusOpen, append(bookinfoEdges, legacyEdge)...), statuses(s, append(bookinfoEdges, legacyEdge)...)
 	})

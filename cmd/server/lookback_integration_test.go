@@ -70,7 +70,7 @@ func TestLookbackRemembersACallerThatStopped(t *testing.T) {
 
 	// The backup's plaintext while it runs, then its edge idle once the
 	// window has passed: known from the look-back.
-	testutil.Eventually(t, 60*time.Second, "the backup's edge live, then idle", func() (bool, string) {
+	testutil.Eventually(t, "the backup's edge live, then idle", func() (bool, string) {
 		s := fetchGraph(t, base+"/api/graph")
 		e, ok := edgeByID(s, backupEdge)
 		return ok && e.Idle && time.Since(started) > backupRuns+10*time.Second, statuses(s, backupEdge, reviewsUse)
@@ -110,7 +110,7 @@ func TestLookbackRemembersACallerThatStopped(t *testing.T) {
 
 	// A dashboard started now reads the same from Prometheus alone.
 	restarted := startMeshlock(t, append(args, "--lookback=10m")...)
-	testutil.Eventually(t, 60*time.Second, "the restarted dashboard knows the backup", func() (bool, string) {
+	testutil.Eventually(t, "the restarted dashboard knows the backup", func() (bool, string) {
 		s := fetchGraph(t, restarted+"/api/graph")
 		e, ok := edgeByID(s, backupEdge)
 		return ok && e.Idle && s.Lookback.State == graph.LookbackReady, statuses(s, backupEdge)
@@ -120,7 +120,7 @@ func TestLookbackRemembersACallerThatStopped(t *testing.T) {
 	// The control: without the look-back the same moment advises STRICT,
 	// which would cut the backup's next run.
 	forgetful := startMeshlock(t, append(args, "--lookback=0")...)
-	testutil.Eventually(t, 30*time.Second, "ready-for-strict without the look-back", func() (bool, string) {
+	testutil.Eventually(t, "ready-for-strict without the look-back", func() (bool, string) {
 		s := fetchGraph(t, forgetful+"/api/graph")
 		for _, f := range s.Findings {
 			if f.ID == "ready-for-strict:default/ratings" {

@@ -95,7 +95,7 @@ func TestReportAndCheckAcrossAnEnforce(t *testing.T) {
 	cluster, mesh, prometheus := tb.cluster, tb.mesh, tb.prometheus
 	// The mesh moves once Prometheus scrapes it: requests before the first
 	// scrape are in a counter's first value, which no increase() can see.
-	testutil.Eventually(t, 30*time.Second, "Prometheus has scraped the mesh", func() (bool, string) {
+	testutil.Eventually(t, "Prometheus has scraped the mesh", func() (bool, string) {
 		resp, err := http.Get(prometheus.URL + "/api/v1/query?query=up")
 		if err != nil {
 			return false, err.Error()
@@ -132,7 +132,7 @@ func TestReportAndCheckAcrossAnEnforce(t *testing.T) {
 		t.Fatalf("enforce: %d %+v", code, applied)
 	}
 	enforced := time.Now()
-	testutil.Eventually(t, 10*time.Second, "meshsim sends mTLS from reviews", func() (bool, string) {
+	testutil.Eventually(t, "meshsim sends mTLS from reviews", func() (bool, string) {
 		tr := mesh.Truth().Callers[plainCaller]
 		return string(tr.ClientTLS) == "ISTIO_MUTUAL", string(tr.ClientTLS)
 	})

@@ -30,7 +30,7 @@ import (
 	"github.com/meshlock/meshlock/internal/testutil"
 )
 
-const waitLimit = 5 * time.Second
+const waitLimit = testutil.HangBound
 
 // fakeAPI is a pair of fake clientsets that tell which watches the
 // informers have opened: the fake trackers drop events that happen between
@@ -81,7 +81,7 @@ func (f *fakeAPI) waitForWatches(t *testing.T, namespaces []string, root string)
 			want = append(want, "destinationrules "+ns, "peerauthentications "+ns)
 		}
 	}
-	testutil.Eventually(t, waitLimit, "informer watches to open", func() (bool, string) {
+	testutil.Eventually(t, "informer watches to open", func() (bool, string) {
 		f.mu.Lock()
 		defer f.mu.Unlock()
 		var missing []string
@@ -110,7 +110,7 @@ func startWatcher(t *testing.T, w *Watcher) {
 // clusterEventually polls w.Cluster() until check answers "" (or the deadline).
 func clusterEventually(t *testing.T, w *Watcher, what string, check func(graph.Cluster) string) {
 	t.Helper()
-	testutil.Eventually(t, waitLimit, what, func() (bool, string) {
+	testutil.Eventually(t, what, func() (bool, string) {
 		c, err := w.Cluster()
 		if err != nil {
 			return false, err.Error()

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/meshlock/meshlock/internal/graph"
+	"github.com/meshlock/meshlock/internal/testutil"
 )
 
 func decode(t testing.TB, m Message) streamMessage {
@@ -28,7 +29,7 @@ func next(t testing.TB, v *Viewer) Message {
 	select {
 	case m := <-v.Messages():
 		return m
-	case <-time.After(5 * time.Second):
+	case <-time.After(testutil.HangBound):
 		t.Fatal("no message")
 		return Message{}
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/meshlock/meshlock/internal/graph"
+	"github.com/meshlock/meshlock/internal/testutil"
 )
 
 type historyCall struct {
@@ -196,10 +197,10 @@ func equalCalls(a, b []historyCall) bool {
 
 func waitFor(t *testing.T, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(testutil.HangBound)
 	for !cond() {
 		if time.Now().After(deadline) {
-			t.Fatal("condition not met within 5s")
+			t.Fatalf("condition not met within %s", testutil.HangBound)
 		}
 		time.Sleep(time.Millisecond)
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/meshlock/meshlock/internal/graph"
+	meshtest "github.com/meshlock/meshlock/internal/testutil"
 )
 
 // scripted is a source whose answers the test sets.
@@ -201,7 +202,7 @@ func TestABurstOfChangesFetchesAndRebuildsOnce(t *testing.T) {
 	}
 	select {
 	case <-updates:
-	case <-time.After(5 * time.Second):
+	case <-time.After(meshtest.HangBound):
 		t.Fatal("no rebuild after the changes")
 	}
 	select {

@@ -116,7 +116,7 @@ func newFakeIstio(objects ...runtime.Object) *fakeIstio {
 
 func (f *fakeIstio) waitForWatches(t *testing.T) {
 	t.Helper()
-	testutil.Eventually(t, 5*time.Second, "informer watches to open", func() (bool, string) {
+	testutil.Eventually(t, "informer watches to open", func() (bool, string) {
 		f.mu.Lock()
 		defer f.mu.Unlock()
 		return f.watched["destinationrules"] && f.watched["peerauthentications"], ""

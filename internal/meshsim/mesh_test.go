@@ -60,7 +60,7 @@ func TestLivePolicyChanges(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	testutil.Eventually(t, 5*time.Second, "DestinationRules in the cache", func() (bool, string) { drs, _ := m.policies(); return len(drs) == 4, "" })
+	testutil.Eventually(t, "DestinationRules in the cache", func() (bool, string) { drs, _ := m.policies(); return len(drs) == 4, "" })
 	m.Tick(time.Second)
 	if got := destination("mutual_tls"); got != 0 {
 		t.Fatalf("mutual_tls requests before any tls setting = %v, want 0", got)
@@ -78,7 +78,7 @@ func TestLivePolicyChanges(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	testutil.Eventually(t, 5*time.Second, "ISTIO_MUTUAL in the cache", func() (bool, string) {
+	testutil.Eventually(t, "ISTIO_MUTUAL in the cache", func() (bool, string) {
 		drs, _ := m.policies()
 		for _, d := range drs {
 			if d.Spec.GetTrafficPolicy().GetTls() == nil {
@@ -104,7 +104,7 @@ func TestLivePolicyChanges(t *testing.T) {
 	if _, err := istio.SecurityV1().PeerAuthentications("default").Create(ctx, strict, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	testutil.Eventually(t, 5*time.Second, "STRICT in the cache", func() (bool, string) { _, pas := m.policies(); return len(pas) == 1, "" })
+	testutil.Eventually(t, "STRICT in the cache", func() (bool, string) { _, pas := m.policies(); return len(pas) == 1, "" })
 	legacyBefore := legacySeries()
 	mtlsBefore := destination("mutual_tls")
 	m.Tick(2 * time.Second)
@@ -316,7 +316,7 @@ func TestRunTicksUntilCancelled(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan struct{})
 	go func() { m.Run(ctx, time.Millisecond); close(done) }()
-	testutil.Eventually(t, 5*time.Second, "Run to send requests", func() (bool, string) { return m.Outcomes()[c.Key()].Succeeded > 0, "" })
+	testutil.Eventually(t, "Run to send requests", func() (bool, string) { return m.Outcomes()[c.Key()].Succeeded > 0, "" })
 	cancel()
 	<-done
 	stopped := m.Outcomes()[c.Key()]

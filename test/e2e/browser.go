@@ -18,6 +18,12 @@ import (
 	"github.com/meshlock/meshlock/test/testbed"
 )
 
+// HangBound is how long any wait of a browser test lasts before it fails:
+// long enough that only a page that will never get there fails it, on a
+// machine as busy as it gets (issue 20). How fast the page gets there is
+// measured by the browser benchmarks (make bench-browser), never here.
+const HangBound = time.Minute
+
 // Browser is a headless Chromium tab.
 type Browser struct {
 	ctx context.Context
@@ -64,7 +70,7 @@ func StartBrowser(t testbed.TB, width, height int, extra ...chromedp.ExecAllocat
 // Open navigates to url and waits for the page to load.
 func (b *Browser) Open(url string) {
 	b.t.Helper()
-	ctx, cancel := context.WithTimeout(b.ctx, 30*time.Second)
+	ctx, cancel := context.WithTimeout(b.ctx, HangBound)
 	defer cancel()
 	if _, err := chromedp.Run(ctx, chromedp.Navigate(url)); err != nil {
 		b.t.Fatalf("e2e: open %s: %v", url, err)
@@ -73,27 +79,17 @@ func (b *Browser) Open(url string) {
 
 // Eval runs a JavaScript expression in the page and decodes its result.
 func Eval[T any](b *Browser, expression string) (T, error) {
-	ctx, cancel := context.WithTimeout(b.ctx, 10*time.Second)
+	ctx, cancel := context.WithTimeout(b.ctx, HangBound)
 	defer cancel()
 	return chromedp.Run(ctx, chromedp.Evaluate[T](expression))
 }
 
-// WaitFor polls a JavaScript expression until it is true, failing the test
-// with what describe (another expression) says after timeout.
-func (b *Browser) WaitFor(timeout time.Duration, what, expression, describe string) {
+// WaitFor polls a JavaScript expression every 200 ms until it is true,
+// failing the test with what describe (another expression) says after
+// HangBound.
+func (b *Browser) WaitFor(what, expression, describe string) {
 	b.t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		ok, err := Eval[bool](b, "Boolean("+expression+")")
-		if err == nil && ok {
-			return
-		}
-		if time.Now().After(deadline) {
-			state, stateErr := Eval[string](b, "String("+describe+")")
-			b.t.Fatalf("e2e: %s: not within %s (last error %v); page says: %s %v", what, timeout, err, state, stateErr)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+	b.WaitEvery(200*time.Millisecond, what, expression, describe)
 }
 
 // Screenshot writes a PNG of the whole page to path.
@@ -137,11 +133,11 @@ func (b *Browser) FrameCount(selector string) (int, error) {
 // OpenReady opens url and waits, polling every interval, for
 // window.meshlock.ready; it answers the page's own time to ready
 // (window.meshlock.readyMs, from the navigation's start) and the wall time.
-func (b *Browser) OpenReady(url string, timeout, interval time.Duration) (readyMs float64, wall time.Duration, err error) {
+func (b *Browser) OpenReady(url string, interval time.Duration) (readyMs float64, wall time.Duration, err error) {
 	b.t.Helper()
 	start := time.Now()
 	b.Open(url)
-	b.WaitEvery(timeout, interval, "the page is ready", `window.meshlock?.ready === true`, `document.body.dataset.ready`)
+	b.WaitEvery(interval, "the page is ready", `window.meshlock?.ready === true`, `document.body.dataset.ready`)
 	wall = time.Since(start)
 	readyMs, err = Eval[float64](b, `window.meshlock.readyMs`)
 	return readyMs, wall, err
@@ -159,7 +155,7 @@ func (b *Browser) Go(url string) {
 
 // WaitEvery is WaitFor polling every interval (WaitFor polls every 200 ms,
 // too coarse to time a page by), returning how long it waited.
-func (b *Browser) WaitEvery(timeout, interval time.Duration, what, expression, describe string) time.Duration {
+func (b *Browser) WaitEvery(interval time.Duration, what, expression, describe string) time.Duration {
 	b.t.Helper()
 	start := time.Now()
 	for {
@@ -167,9 +163,9 @@ func (b *Browser) WaitEvery(timeout, interval time.Duration, what, expression, d
 		if err == nil && ok {
 			return time.Since(start)
 		}
-		if time.Since(start) > timeout {
+		if time.Since(start) > HangBound {
 			state, stateErr := Eval[string](b, "String("+describe+")")
-			b.t.Fatalf("e2e: %s: not within %s (last error %v); page says: %s %v", what, timeout, err, state, stateErr)
+			b.t.Fatalf("e2e: %s: not within %s (last error %v); page says: %s %v", what, HangBound, err, state, stateErr)
 		}
 		time.Sleep(interval)
 	}

@@ -519,7 +519,7 @@ func deployCan(t *testing.T, kube kubernetes.Interface, a deployAccess) (bool, s
 // deployWaitAllowed waits until RBAC's caches see the new bindings.
 func deployWaitAllowed(t *testing.T, kube kubernetes.Interface, a deployAccess) {
 	t.Helper()
-	testutil.Eventually(t, 20*time.Second, "RBAC allows meshlock to "+a.String(), func() (bool, string) {
+	testutil.Eventually(t, "RBAC allows meshlock to "+a.String(), func() (bool, string) {
 		ok, reason := deployCan(t, kube, a)
 		return ok, reason
 	})

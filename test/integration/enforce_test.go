@@ -529,7 +529,7 @@ func TestEnforceForbiddenForUnprivilegedUser(t *testing.T) {
 	before := enfRawSpecs(t, env.istio, "default")
 
 	// RBAC takes a moment to see the new binding.
-	testutil.Eventually(t, 10*time.Second, "alice can list Services", func() (bool, string) {
+	testutil.Eventually(t, "alice can list Services", func() (bool, string) {
 		_, err := alice.Kube.CoreV1().Services("default").List(ctx, metav1.ListOptions{})
 		return err == nil, "list: " + errString(err)
 	})

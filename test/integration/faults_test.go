@@ -56,8 +56,6 @@ import (
 const (
 	faultRefresh      = time.Second
 	faultQueryTimeout = 2 * time.Second
-	// faultSlack absorbs a loaded 2-core machine on top of the bound under test.
-	faultSlack = 3 * time.Second
 )
 
 // dashboard is meshlock's pipeline on the test bed.
@@ -128,8 +126,10 @@ func startDashboard(t *testing.T, cfg *rest.Config, prometheusURL string) *dashb
 }
 
 // waitSnapshot polls the dashboard's snapshot until cond holds, and fails
-// after within; it answers how long that took.
-func (d *dashboard) waitSnapshot(t *testing.T, within time.Duration, what string, cond func(graph.Snapshot) bool) time.Duration {
+// after testutil.HangBound; it answers how long that took (for the log:
+// how long recovery takes on a quiet machine is the README's, not a test's).
+func (d *dashboard) waitSnapshot(t *testing.T, what string, cond func(graph.Snapshot) bool) time.Duration {
+	within := testutil.HangBound
 	t.Helper()
 	start := time.Now()
 	for {
@@ -290,9 +290,9 @@ func (p serverProcess) restart(t *testing.T) serverProcess {
 	return serverProcess{pid: cmd.Process.Pid, exe: p.exe, args: p.args, dir: p.dir}
 }
 
-func waitHTTPOK(t *testing.T, client *http.Client, url string, within time.Duration) {
+func waitHTTPOK(t *testing.T, client *http.Client, url string) {
 	t.Helper()
-	testutil.Eventually(t, within, "GET "+url, func() (bool, string) {
+	testutil.Eventually(t, "GET "+url, func() (bool, string) {
 		resp, err := client.Get(url)
 		if err != nil {
 			return false, err.Error()
@@ -302,16 +302,17 @@ func waitHTTPOK(t *testing.T, client *http.Client, url string, within time.Durat
 	})
 }
 
-// Prometheus killed: the snapshot turns stale with the error within one
-// refresh and /readyz answers 503; started again on the same port: fresh
-// within one refresh, without restarting the dashboard. Paused (SIGSTOP):
-// stale within a refresh and a query timeout; resumed: fresh again.
+// Prometheus killed: the snapshot turns stale with the error and /readyz
+// answers 503; started again on the same port: fresh, without restarting
+// the dashboard. Paused (SIGSTOP): stale, the query timed out; resumed:
+// fresh again. The times are logged (a refresh, a refresh and a query
+// timeout on a quiet machine); only a hang fails.
 func TestFaultPrometheusStoppedAndBack(t *testing.T) {
 	b := StartBookinfo(t, nil)
 	d := startDashboard(t, b.Cluster.RESTConfig, b.Prometheus.URL)
 	fresh := func(s graph.Snapshot) bool { return !s.Stale && s.Error == "" && d.refresher.Ready() == nil }
 	stale := func(s graph.Snapshot) bool { return s.Stale && s.Error != "" && d.refresher.Ready() != nil }
-	d.waitSnapshot(t, 60*time.Second, "a fresh snapshot with bookinfo", func(s graph.Snapshot) bool {
+	d.waitSnapshot(t, "a fresh snapshot with bookinfo", func(s graph.Snapshot) bool {
 		return fresh(s) && hasNode(s, "default/reviews") && len(s.Edges) > 0
 	})
 	if code, body := d.readyz(t); code != http.StatusOK {
@@ -321,7 +322,7 @@ func TestFaultPrometheusStoppedAndBack(t *testing.T) {
 	server := findServer(t, "prometheus", "--web.listen-address="+addr)
 
 	server.kill(t)
-	took := d.waitSnapshot(t, faultRefresh+faultSlack, "stale after Prometheus was killed", stale)
+	took := d.waitSnapshot(t, "stale after Prometheus was killed", stale)
 	t.Logf("stale %s after SIGKILL", took)
 	s := d.refresher.Snapshot()
 	if !strings.Contains(s.Error, "prometheus") || !hasNode(s, "default/reviews") {
@@ -332,8 +333,8 @@ func TestFaultPrometheusStoppedAndBack(t *testing.T) {
 	}
 
 	server = server.restart(t)
-	waitHTTPOK(t, http.DefaultClient, b.Prometheus.URL+"/-/ready", 60*time.Second)
-	took = d.waitSnapshot(t, faultRefresh+faultSlack, "fresh after Prometheus came back", fresh)
+	waitHTTPOK(t, http.DefaultClient, b.Prometheus.URL+"/-/ready")
+	took = d.waitSnapshot(t, "fresh after Prometheus came back", fresh)
 	t.Logf("fresh %s after Prometheus was ready again", took)
 	if code, body := d.readyz(t); code != http.StatusOK {
 		t.Errorf("/readyz after Prometheus came back: %d %s", code, body)
@@ -346,14 +347,14 @@ func TestFaultPrometheusStoppedAndBack(t *testing.T) {
 			_ = syscall.Kill(server.pid, syscall.SIGCONT)
 		}
 	})
-	took = d.waitSnapshot(t, faultRefresh+faultQueryTimeout+faultSlack, "stale while Prometheus is paused", stale)
+	took = d.waitSnapshot(t, "stale while Prometheus is paused", stale)
 	t.Logf("stale %s after SIGSTOP", took)
 	if s := d.refresher.Snapshot(); !strings.Contains(s.Error, "no answer within") {
 		t.Errorf("the error while Prometheus is paused: %q, want that it did not answer in time", s.Error)
 	}
 	server.signal(t, syscall.SIGCONT)
 	stopped = false
-	d.waitSnapshot(t, faultRefresh+faultQueryTimeout+faultSlack, "fresh after Prometheus resumed", fresh)
+	d.waitSnapshot(t, "fresh after Prometheus resumed", fresh)
 }
 
 // faultProxy is a loopback TCP proxy in front of a real server that can be
@@ -486,8 +487,9 @@ func (p *faultProxy) serve(conn net.Conn) {
 }
 
 // Prometheus too slow, answering garbage or a 50 MB body: each query ends
-// within its timeout (plus slack), with a clear error, without reading
-// the body whole; the dashboard's snapshot turns stale with that error.
+// with a clear error saying so (its timeout, not the test's minute, ended
+// the slow one), without reading the body whole; the dashboard's snapshot
+// turns stale with that error.
 func TestFaultPrometheusSlowGarbageHuge(t *testing.T) {
 	upstream := testbed.StartPrometheus(t)
 	proxy := startFaultProxy(t, strings.TrimPrefix(upstream.URL, "http://"))
@@ -518,14 +520,13 @@ func TestFaultPrometheusSlowGarbageHuge(t *testing.T) {
 	defer debug.SetGCPercent(debug.SetGCPercent(20))
 	for _, tc := range []struct {
 		mode, want string
-		within     time.Duration
 		timeout    time.Duration
 	}{
-		{modeSlow, "no answer within " + faultQueryTimeout.String(), faultQueryTimeout + faultSlack, faultQueryTimeout},
-		{modeRawGarbage, "malformed HTTP", faultSlack, faultQueryTimeout},
-		{modeJSONJunk, "prometheus", faultSlack, faultQueryTimeout},
-		{modeHugeLength, "too large", faultSlack, faultQueryTimeout},
-		{modeHuge, "too large", hugeTimeout + faultSlack, hugeTimeout},
+		{modeSlow, "no answer within " + faultQueryTimeout.String(), faultQueryTimeout},
+		{modeRawGarbage, "malformed HTTP", faultQueryTimeout},
+		{modeJSONJunk, "prometheus", faultQueryTimeout},
+		{modeHugeLength, "too large", faultQueryTimeout},
+		{modeHuge, "too large", hugeTimeout},
 	} {
 		t.Run(tc.mode, func(t *testing.T) {
 			client = newClient(tc.timeout)
@@ -543,9 +544,6 @@ func TestFaultPrometheusSlowGarbageHuge(t *testing.T) {
 			}
 			if err != nil && strings.Contains(err.Error(), "\n") {
 				t.Errorf("the error is not one line: %q", err)
-			}
-			if took > tc.within {
-				t.Errorf("took %s, want at most %s", took, tc.within)
 			}
 			if tc.mode == modeHuge || tc.mode == modeHugeLength {
 				// Every query read at most the cap before giving up.
@@ -568,13 +566,13 @@ func TestFaultPrometheusSlowGarbageHuge(t *testing.T) {
 	// The same through the dashboard: stale with the error, then fresh.
 	cluster := testbed.StartCluster(t)
 	d := startDashboard(t, cluster.RESTConfig, proxy.url())
-	d.waitSnapshot(t, 30*time.Second, "fresh through the proxy", func(s graph.Snapshot) bool { return !s.Stale })
+	d.waitSnapshot(t, "fresh through the proxy", func(s graph.Snapshot) bool { return !s.Stale })
 	proxy.setMode(modeJSONJunk)
-	d.waitSnapshot(t, faultRefresh+faultSlack, "stale on a garbage answer", func(s graph.Snapshot) bool {
+	d.waitSnapshot(t, "stale on a garbage answer", func(s graph.Snapshot) bool {
 		return s.Stale && strings.Contains(s.Error, "prometheus") && d.refresher.Ready() != nil
 	})
 	proxy.setMode(modePass)
-	d.waitSnapshot(t, faultRefresh+faultSlack, "fresh again", func(s graph.Snapshot) bool { return !s.Stale && d.refresher.Ready() == nil })
+	d.waitSnapshot(t, "fresh again", func(s graph.Snapshot) bool { return !s.Stale && d.refresher.Ready() == nil })
 }
 
 // The kube-apiserver killed: enforce answers 503 meanwhile; started again
@@ -586,7 +584,7 @@ func TestFaultAPIServerStoppedAndRestarted(t *testing.T) {
 	enfService(t, env.kube, "default", "before", map[string]string{"app": "before"})
 	promServer := testbed.StartPrometheus(t)
 	d := startDashboard(t, env.cluster.RESTConfig, promServer.URL)
-	d.waitSnapshot(t, 30*time.Second, "the Service before the outage", func(s graph.Snapshot) bool {
+	d.waitSnapshot(t, "the Service before the outage", func(s graph.Snapshot) bool {
 		return !s.Stale && hasNode(s, "default/before")
 	})
 	u, err := url.Parse(env.cluster.URL)
@@ -612,14 +610,14 @@ func TestFaultAPIServerStoppedAndRestarted(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitHTTPOK(t, httpClient, env.cluster.URL+"/readyz", 90*time.Second)
+	waitHTTPOK(t, httpClient, env.cluster.URL+"/readyz")
 	enfService(t, env.kube, "default", "after", map[string]string{"app": "after"})
 	pa := &securityv1.PeerAuthentication{ObjectMeta: metav1.ObjectMeta{Name: "default", Namespace: "default"}}
 	pa.Spec.Mtls = &securityapi.PeerAuthentication_MutualTLS{Mode: securityapi.PeerAuthentication_MutualTLS_STRICT}
 	if _, err := env.istio.SecurityV1().PeerAuthentications("default").Create(ctx, pa, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	d.waitSnapshot(t, 60*time.Second, "the Service and the PeerAuthentication created after the restart", func(s graph.Snapshot) bool {
+	d.waitSnapshot(t, "the Service and the PeerAuthentication created after the restart", func(s graph.Snapshot) bool {
 		for _, n := range s.Nodes {
 			if n.ID == "default/after" {
 				return !s.Stale && n.PeerAuthentication == "STRICT"
@@ -675,7 +673,7 @@ func TestFaultThirdOfFourWritesRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The policy takes a moment to be enforced: probe with a dry-run patch.
-	testutil.Eventually(t, 30*time.Second, "the policy refuses updates of ratings", func() (bool, string) {
+	testutil.Eventually(t, "the policy refuses updates of ratings", func() (bool, string) {
 		_, err := env.istio.NetworkingV1().DestinationRules("default").Patch(ctx, "ratings", types.MergePatchType,
 			[]byte(`{"metadata":{"labels":{"probe":"x"}}}`), metav1.PatchOptions{DryRun: []string{metav1.DryRunAll}})
 		return err != nil && strings.Contains(err.Error(), "refuses DestinationRule ratings"), errString(err)

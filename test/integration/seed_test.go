@@ -39,13 +39,13 @@ func TestSeedExerciseOnRealServers(t *testing.T) {
 	plaintext := rate(productpageToReviews + `,connection_security_policy="none"`)
 	mutual := rate(productpageToReviews + `,connection_security_policy="mutual_tls"`)
 
-	testutil.Eventually(t, 30*time.Second, "productpage → reviews reported as plaintext", func() (bool, string) {
+	testutil.Eventually(t, "productpage → reviews reported as plaintext", func() (bool, string) {
 		p, m := plaintext(), mutual()
 		return p > 0 && m == 0, fmt.Sprintf("none %.2f/s, mutual_tls %.2f/s", p, m)
 	})
 
 	ApplyDestinationRules(t, istio, "default", SharedFixture(t, "bookinfo", "destination-rule-all-mtls.yaml"))
-	testutil.Eventually(t, 30*time.Second, "productpage → reviews growing only as mutual_tls", func() (bool, string) {
+	testutil.Eventually(t, "productpage → reviews growing only as mutual_tls", func() (bool, string) {
 		p, m := plaintext(), mutual()
 		return p == 0 && m > 0, fmt.Sprintf("none %.2f/s, mutual_tls %.2f/s", p, m)
 	})
@@ -61,7 +61,7 @@ func TestSeedExerciseOnRealServers(t *testing.T) {
 		t.Fatal(err)
 	}
 	failedBefore := mesh.Outcomes()[legacyKey].Failed
-	testutil.Eventually(t, 30*time.Second, "STRICT cuts the legacy caller off", func() (bool, string) {
+	testutil.Eventually(t, "STRICT cuts the legacy caller off", func() (bool, string) {
 		outcome := mesh.Outcomes()[legacyKey]
 		reported := legacyIntoRatings()
 		return outcome.Failed > failedBefore && reported == 0 && mutual() > 0,

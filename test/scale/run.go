@@ -757,7 +757,7 @@ type pageResult struct {
 func openPage(r *testbed.Runner, base string) *pageResult {
 	b := e2e.StartBrowser(r, 1280, 800)
 	res := &pageResult{}
-	res.readyMs, res.wall, res.err = b.OpenReady(base+"/", 60*time.Second, 20*time.Millisecond)
+	res.readyMs, res.wall, res.err = b.OpenReady(base+"/", 20*time.Millisecond)
 	if rss, err := b.RendererRSS(); err == nil {
 		res.rendererRSS = rss
 	}

@@ -6,7 +6,9 @@ package web
 import (
 	"context"
 	"errors"
+	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -87,7 +89,7 @@ func (a TokenAuth) Authenticate(r *http.Request) (Actor, error) {
 	if err != nil {
 		return Actor{}, err
 	}
-	user, err := a.review(r.Context(), token)
+	user, err := a.review(r.Context(), token, sourceOf(r))
 	if err != nil {
 		return Actor{}, err
 	}
@@ -100,9 +102,11 @@ func (a TokenAuth) Authenticate(r *http.Request) (Actor, error) {
 	return actor, nil
 }
 
-func (a TokenAuth) review(ctx context.Context, token string) (authenticationv1.UserInfo, error) {
+// review checks token for a request from source ("" for a token already
+// known: a stream's recheck, never rate-limited).
+func (a TokenAuth) review(ctx context.Context, token, source string) (authenticationv1.UserInfo, error) {
 	if a.Reviewer != nil {
-		return a.Reviewer.ReviewToken(ctx, token)
+		return a.Reviewer.ReviewTokenFrom(ctx, token, source)
 	}
 	who, err := a.Review(ctx, token)
 	return authenticationv1.UserInfo{Username: who}, err
@@ -123,7 +127,7 @@ func (a TokenAuth) canGetMetrics(ctx context.Context, actor Actor) (bool, error)
 }
 
 func (a TokenAuth) recheck(ctx context.Context, actor Actor) error {
-	user, err := a.review(ctx, actor.token)
+	user, err := a.review(ctx, actor.token, "")
 	if err != nil {
 		return err
 	}
@@ -230,6 +234,10 @@ func (h *handlers) authenticateWith(fail authFailure, next http.Handler) http.Ha
 			w.Header().Set("WWW-Authenticate", `Bearer realm="meshlock"`)
 			fail(w, r, http.StatusUnauthorized, err.Error())
 			return
+		case errors.Is(err, ErrTooManyReviews):
+			w.Header().Set("Retry-After", "1")
+			fail(w, r, http.StatusTooManyRequests, err.Error())
+			return
 		case err != nil:
 			h.opts.Logger.Error("authenticating a request", "error", err)
 			fail(w, r, http.StatusServiceUnavailable, "could not check the token with Kubernetes: "+err.Error())
@@ -281,7 +289,7 @@ func actorOf(r *http.Request) Actor {
 // the snapshot may not have). When Kubernetes cannot be asked, the answer
 // is nothing (false, empty map): reads fail closed.
 func (h *handlers) visibleNamespaces(r *http.Request) (all bool, namespaces map[string]bool) {
-	all, namespaces, err := accessOf(r.Context()).visible(r.Context(), snapshotNamespaces(h.opts.Graph.Snapshot(), nil))
+	all, namespaces, err := accessOf(r.Context()).visible(r.Context(), snapshotNamespaces(h.opts.Graph.Snapshot()))
 	if err != nil {
 		h.opts.Logger.Warn("could not check read rights with Kubernetes; showing nothing", "error", err)
 		return false, map[string]bool{}
@@ -296,10 +304,35 @@ func (h *handlers) visibleNamespaces(r *http.Request) (all bool, namespaces map[
 // whether or not the current snapshot has it; false when Kubernetes cannot
 // be asked.
 func (h *handlers) namespaceVisible(r *http.Request, namespace string) bool {
-	all, namespaces, err := accessOf(r.Context()).visible(r.Context(), []string{namespace})
+	candidates := []string{namespace}
+	if !slices.Contains(snapshotNamespaces(h.opts.Graph.Snapshot()), namespace) {
+		// Not in the mesh: only a right to every namespace shows it, and
+		// no review is asked about the name itself.
+		candidates = nil
+	}
+	all, namespaces, err := accessOf(r.Context()).visible(r.Context(), candidates)
 	if err != nil {
 		h.opts.Logger.Warn("could not check read rights with Kubernetes", "error", err)
 		return false
 	}
 	return all || namespaces[namespace]
+}
+
+// sourceOf is the address a request came from (its TCP peer, without the
+// port): the party that rate limits and per-party caps count, in
+// --auth=none and for unknown tokens. Behind a proxy it is the proxy's.
+func sourceOf(r *http.Request) string {
+	if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
+		return host
+	}
+	return r.RemoteAddr
+}
+
+// partyOf is who a request counts as for the per-party caps (streams, long
+// queries): the reviewed user in token mode, else the source address.
+func partyOf(a access, r *http.Request) string {
+	if a.auth != nil && a.actor.User.Username != "" {
+		return "user " + a.actor.User.Username + "/" + a.actor.User.UID
+	}
+	return "address " + sourceOf(r)
 }

@@ -353,8 +353,14 @@ func actionVisible(r *http.Request, a k8s.Action, visible map[string]bool, ask f
 }
 
 func (h *handlers) handleUndo(w http.ResponseWriter, r *http.Request) {
-	actor := actorOf(r)
-	action, err := h.opts.Enforcer.Undo(r.Context(), actor.Clients, actor.Who, chi.URLParam(r, "id"))
+	actor, id := actorOf(r), chi.URLParam(r, "id")
+	if accessOf(r.Context()).auth != nil && !h.actionShown(r, id) {
+		// An action the user may not see is, to them, no action: its
+		// objects' names (in RBAC's refusal, say) are not theirs to learn.
+		writeError(w, http.StatusNotFound, "no action "+clip(id)+" that you can see")
+		return
+	}
+	action, err := h.opts.Enforcer.Undo(r.Context(), actor.Clients, actor.Who, id)
 	if err != nil {
 		h.writeEnforceError(w, err)
 		return
@@ -371,4 +377,20 @@ func (h *handlers) requireEnforce(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// actionShown says whether the action id exists and the request's actor may
+// see it (as GET /api/actions would list it).
+func (h *handlers) actionShown(r *http.Request, id string) bool {
+	actions, err := h.opts.Enforcer.Actions(r.Context(), actorOf(r).Clients)
+	if err != nil {
+		return false
+	}
+	for _, a := range actions {
+		if a.ID == id {
+			all, visible := h.visibleNamespaces(r)
+			return all || actionVisible(r, a, visible, h.namespaceVisible)
+		}
+	}
+	return false
 }

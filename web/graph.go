@@ -28,7 +28,7 @@ func (h *handlers) handleGraph(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	full := h.opts.Graph.Snapshot()
-	all, visible, err := accessOf(r.Context()).visible(r.Context(), snapshotNamespaces(full, namespaces))
+	all, visible, err := accessOf(r.Context()).visible(r.Context(), snapshotNamespaces(full))
 	if err != nil {
 		h.opts.Logger.Warn("could not check read rights with Kubernetes", "error", err)
 		writeError(w, http.StatusServiceUnavailable, "could not check your rights with Kubernetes: "+err.Error())
@@ -44,19 +44,23 @@ func (h *handlers) handleGraph(w http.ResponseWriter, r *http.Request) {
 // to selected, and the namespaces of the snapshot they may choose from.
 func (h *handlers) view(r *http.Request, selected []string) (graph.Snapshot, []string, error) {
 	full := h.opts.Graph.Snapshot()
-	all, visible, err := accessOf(r.Context()).visible(r.Context(), snapshotNamespaces(full, selected))
+	all, visible, err := accessOf(r.Context()).visible(r.Context(), snapshotNamespaces(full))
 	if err != nil {
 		h.opts.Logger.Warn("could not check read rights with Kubernetes", "error", err)
 		return graph.Snapshot{}, nil, err
 	}
 	var choices []string
-	for _, ns := range snapshotNamespaces(graph.Snapshot{Nodes: full.Nodes}, nil) {
+	for _, ns := range snapshotNamespaces(graph.Snapshot{Nodes: full.Nodes}) {
 		if all || visible[ns] {
 			choices = append(choices, ns)
 		}
 	}
 	return restrictSnapshot(full, all, visible, selected), choices, nil
 }
+
+// maxNamespacesParam caps the names in ?namespace=: more than a mesh's
+// worth is no filter anyone chooses (leave it out for all).
+const maxNamespacesParam = 500
 
 // namespacesParam reads ?namespace=a,b; each must be a valid namespace name.
 func namespacesParam(r *http.Request) ([]string, error) {
@@ -66,6 +70,9 @@ func namespacesParam(r *http.Request) ([]string, error) {
 			ns = strings.TrimSpace(ns)
 			if ns == "" {
 				continue
+			}
+			if len(out) == maxNamespacesParam {
+				return nil, fmt.Errorf("at most %d namespaces in namespace= (leave it out for all)", maxNamespacesParam)
 			}
 			if errs := validation.IsDNS1123Label(ns); len(errs) > 0 {
 				return nil, fmt.Errorf("invalid namespace %s: %s", quoteInput(ns), errs[0])

@@ -38,7 +38,9 @@ func (h *handlers) handleHistory(w http.ResponseWriter, r *http.Request) {
 			break
 		}
 	}
-	if edge == nil {
+	if edge == nil || edge.Source == Hidden || edge.Target == Hidden {
+		// An edge to or from what the reader may not see has no history
+		// they may read (it stands for the hidden workloads' traffic).
 		writeError(w, http.StatusNotFound, "no edge "+clip(id)+" in the graph you can see")
 		return
 	}
@@ -49,6 +51,11 @@ func (h *handlers) handleHistory(w http.ResponseWriter, r *http.Request) {
 			break
 		}
 	}
+	release, ok := h.startLongQuery(w, r)
+	if !ok {
+		return
+	}
+	defer release()
 	chart, err := h.opts.Charts.Edge(r.Context(), *edge, target)
 	if err != nil {
 		writeError(w, http.StatusServiceUnavailable, "Prometheus could not answer for this edge's history: "+err.Error())

@@ -36,6 +36,15 @@ type HubOptions struct {
 	// MaxViewers caps the open sockets; one more is refused with 503.
 	// Default 1000.
 	MaxViewers int
+	// MaxViewersPerParty caps the open sockets of one party (the reviewed
+	// user in token mode, else the source address), so that no one party
+	// can hold every slot; one more is refused with 429. Default 20.
+	MaxViewersPerParty int
+	// PingInterval is how often each viewer is pinged; one that has not
+	// answered within WriteTimeout (it does not read its socket) is dropped
+	// as too slow, so that sockets nobody reads cannot hold slots. Default
+	// WriteTimeout.
+	PingInterval time.Duration
 	// RecheckInterval is how often each viewer's token is checked again
 	// (token mode), besides at every published snapshot; a viewer whose token
 	// stopped passing is closed with 4001. Default 1s; the binary uses half
@@ -52,6 +61,7 @@ const (
 	defaultStreamBuffer       = 8
 	defaultStreamWriteTimeout = 10 * time.Second
 	defaultMaxViewers         = 1000
+	defaultMaxViewersPerParty = 20
 	defaultRecheckInterval    = time.Second
 )
 
@@ -79,9 +89,10 @@ type Hub struct {
 	mu       sync.Mutex
 	latest   graph.Snapshot // the last published, for a new viewer's rights
 	have     bool
-	slots    int           // sockets reserved or open, at most MaxViewers
-	closing  bool          // Shutdown was called: no new viewers
-	shutdown chan struct{} // closed by Shutdown
+	slots    int            // sockets reserved or open, at most MaxViewers
+	byParty  map[string]int // the same, per party, at most MaxViewersPerParty
+	closing  bool           // Shutdown was called: no new viewers
+	shutdown chan struct{}  // closed by Shutdown
 	wg       sync.WaitGroup
 }
 
@@ -105,11 +116,17 @@ func NewHub(opts HubOptions) (*Hub, error) {
 	case opts.WriteTimeout == 0:
 		opts.WriteTimeout = defaultStreamWriteTimeout
 	}
-	if opts.MaxViewers < 0 || opts.RecheckInterval < 0 {
-		return nil, errors.New("web: HubOptions.MaxViewers and RecheckInterval must not be negative")
+	if opts.MaxViewers < 0 || opts.MaxViewersPerParty < 0 || opts.RecheckInterval < 0 || opts.PingInterval < 0 {
+		return nil, errors.New("web: HubOptions.MaxViewers, MaxViewersPerParty, RecheckInterval and PingInterval must not be negative")
 	}
 	if opts.MaxViewers == 0 {
 		opts.MaxViewers = defaultMaxViewers
+	}
+	if opts.MaxViewersPerParty == 0 {
+		opts.MaxViewersPerParty = defaultMaxViewersPerParty
+	}
+	if opts.PingInterval == 0 {
+		opts.PingInterval = opts.WriteTimeout
 	}
 	if opts.RecheckInterval == 0 {
 		opts.RecheckInterval = defaultRecheckInterval
@@ -137,6 +154,7 @@ func NewHub(opts HubOptions) (*Hub, error) {
 			Help: "Live-stream viewers disconnected for being too slow to keep up.",
 		}),
 		shutdown: make(chan struct{}),
+		byParty:  map[string]int{},
 	}
 	feed, err := live.NewFeed(live.FeedOptions{BufferSize: opts.BufferSize, OnDrop: func(n int) {
 		h.dropped.Add(float64(n))
@@ -205,20 +223,27 @@ func (h *Hub) Publish(s graph.Snapshot) {
 
 // reserve takes one of the MaxViewers slots before the upgrade, so that
 // the cap holds however many handshakes run at once.
-func (h *Hub) reserve() bool {
+func (h *Hub) reserve(party string) (full, partyFull bool) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.slots >= h.opts.MaxViewers {
-		return false
+		return true, false
+	}
+	if h.byParty[party] >= h.opts.MaxViewersPerParty {
+		return false, true
 	}
 	h.slots++
-	return true
+	h.byParty[party]++
+	return false, false
 }
 
-// release gives back a slot whose viewer never registered or has ended.
-func (h *Hub) release() {
+// release gives back a party's slot whose viewer never registered or has ended.
+func (h *Hub) release(party string) {
 	h.mu.Lock()
 	h.slots--
+	if h.byParty[party]--; h.byParty[party] <= 0 {
+		delete(h.byParty, party)
+	}
 	h.mu.Unlock()
 }
 
@@ -235,13 +260,11 @@ func (h *Hub) register() bool {
 }
 
 // unregister forgets a socket whose goroutine is ending.
-func (h *Hub) unregister(v *live.Viewer) {
+func (h *Hub) unregister(v *live.Viewer, party string) {
 	if v != nil {
 		h.feed.Leave(v)
 	}
-	h.mu.Lock()
-	h.slots--
-	h.mu.Unlock()
+	h.release(party)
 	h.clients.Dec()
 	h.wg.Done()
 }

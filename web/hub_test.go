@@ -103,7 +103,7 @@ func TestRegisterAfterShutdown(t *testing.T) {
 	if !h.register() {
 		t.Fatal("register failed")
 	}
-	h.unregister(nil)
+	h.unregister(nil, "")
 	if got := testutil.ToFloat64(h.clients); got != 0 {
 		t.Errorf("meshlock_stream_clients = %v after every viewer left", got)
 	}

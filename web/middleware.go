@@ -32,8 +32,11 @@ func securityHeaders(frameAncestors string) func(http.Handler) http.Handler {
 }
 
 // requestMetrics observes each request's latency by route pattern (never
-// the raw path, whose values are unbounded). The stream is left out: its
-// "latency" is how long a viewer watched.
+// the raw path, whose values are unbounded) and method, where any method
+// outside HTTP's registered few counts as "other": the method is the
+// client's to choose, before authentication, and a label per value would
+// let anyone grow /metrics without bound (issue 27). The stream is left
+// out: its "latency" is how long a viewer watched.
 func requestMetrics(registerer prometheus.Registerer) (func(http.Handler) http.Handler, error) {
 	duration := prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Name:    "meshlock_http_request_duration_seconds",
@@ -55,7 +58,18 @@ func requestMetrics(registerer prometheus.Registerer) (func(http.Handler) http.H
 			if route == "" {
 				route = "unmatched"
 			}
-			duration.WithLabelValues(route, r.Method, strconv.Itoa(ww.Status())).Observe(time.Since(start).Seconds())
+			duration.WithLabelValues(route, methodLabel(r.Method), strconv.Itoa(ww.Status())).Observe(time.Since(start).Seconds())
 		})
 	}, nil
+}
+
+// methodLabel is r.Method when it is one of the methods HTTP/1.1 and RFC
+// 5789 define, else "other".
+func methodLabel(method string) string {
+	switch method {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+		http.MethodDelete, http.MethodConnect, http.MethodOptions, http.MethodTrace:
+		return method
+	}
+	return "other"
 }

@@ -39,6 +39,14 @@ type Options struct {
 	FrameAncestors string
 	// TrustedOrigins may make state-changing requests cross-origin (a portal).
 	TrustedOrigins []string
+	// CheckHost serves only requests whose Host is an IP address, a
+	// loopback name or one of AllowedHosts (others answer 403): the defence
+	// against DNS rebinding where reaching the port is the access control
+	// (--auth=none). Token mode has the token for that.
+	CheckHost bool
+	// AllowedHosts are the host names (no port) served besides loopback
+	// names and addresses when CheckHost is on (--allowed-hosts).
+	AllowedHosts []string
 	// MetricsElsewhere leaves /metrics out of this handler: it is served on
 	// its own listener (--metrics-addr).
 	MetricsElsewhere bool
@@ -48,6 +56,13 @@ type Options struct {
 	// Reports answers /api/report. Optional: without it the endpoint
 	// answers 404.
 	Reports Reports
+	// MaxLongQueries bounds the long Prometheus queries (/api/history,
+	// /api/report) running at once, server-wide; one more answers 429 with
+	// Retry-After. Default 4.
+	MaxLongQueries int
+	// MaxLongQueriesPerParty bounds them per party (the reviewed user in
+	// token mode, else the source address). Default 2.
+	MaxLongQueriesPerParty int
 	// Logger receives request errors. Optional: defaults to slog.Default().
 	Logger *slog.Logger
 }
@@ -67,6 +82,15 @@ func (o *Options) validate() error {
 	}
 	if o.Stream == nil {
 		return errors.New("web: Stream is required")
+	}
+	if o.MaxLongQueries < 0 || o.MaxLongQueriesPerParty < 0 {
+		return errors.New("web: MaxLongQueries and MaxLongQueriesPerParty must not be negative")
+	}
+	if o.MaxLongQueries == 0 {
+		o.MaxLongQueries = 4
+	}
+	if o.MaxLongQueriesPerParty == 0 {
+		o.MaxLongQueriesPerParty = 2
 	}
 	if o.FrameAncestors == "" {
 		o.FrameAncestors = "'self'"

@@ -7,6 +7,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -41,6 +42,17 @@ func (h *handlers) handleReport(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "reports are not available on this dashboard")
 		return
 	}
+	// Read rights before any query: a reader who may see none of the mesh
+	// (or none of the namespaces asked for) costs Prometheus nothing.
+	if !h.mayReadSome(r, selected) {
+		writeError(w, http.StatusForbidden, "you may not read any namespace of the mesh asked for (Kubernetes lets you list Services in none)")
+		return
+	}
+	release, ok := h.startLongQuery(w, r)
+	if !ok {
+		return
+	}
+	defer release()
 	period, src, err := h.opts.Reports.Parse(r.Context(), q.Get("from"), q.Get("to"))
 	if report.IsBadPeriod(err) {
 		writeError(w, http.StatusBadRequest, err.Error())
@@ -55,7 +67,7 @@ func (h *handlers) handleReport(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusServiceUnavailable, "Prometheus could not answer for the period: "+err.Error())
 		return
 	}
-	all, visible, err := accessOf(r.Context()).visible(r.Context(), snapshotNamespaces(snap, selected))
+	all, visible, err := accessOf(r.Context()).visible(r.Context(), snapshotNamespaces(snap))
 	if err != nil {
 		writeError(w, http.StatusServiceUnavailable, "could not check your read rights with Kubernetes: try again")
 		return
@@ -84,4 +96,18 @@ func (h *handlers) handleReport(w http.ResponseWriter, r *http.Request) {
 	if err := report.WriteCSV(w, rep); err != nil {
 		h.opts.Logger.Warn("writing a report", "error", err)
 	}
+}
+
+// mayReadSome says whether the request's actor may see any namespace of
+// the current mesh (of selected, when given); false when Kubernetes cannot
+// be asked.
+func (h *handlers) mayReadSome(r *http.Request, selected []string) bool {
+	all, visible := h.visibleNamespaces(r)
+	if all {
+		return true
+	}
+	if len(selected) == 0 {
+		return len(visible) > 0
+	}
+	return slices.ContainsFunc(selected, func(ns string) bool { return visible[ns] })
 }

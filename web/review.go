@@ -1,18 +1,23 @@
 // KubeReviewer: checks bearer tokens (TokenReview) and read rights (SubjectAccessReview), caching
-// answers briefly but never API errors, with a bound on concurrent reviews.
+// answers briefly but never API errors; identical reviews in flight are merged, each kind has its
+// own bound on concurrent reviews, and unknown tokens are reviewed at a bounded rate per source.
 
 package web
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
+	"golang.org/x/sync/singleflight"
+	"golang.org/x/time/rate"
 	authenticationv1 "k8s.io/api/authentication/v1"
 	authorizationv1 "k8s.io/api/authorization/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -23,18 +28,32 @@ import (
 
 // KubeReviewerOptions configures a KubeReviewer.
 type KubeReviewerOptions struct {
-	// Kube is the server's own client: it creates the TokenReviews and
-	// SubjectAccessReviews (the user's token may not be allowed to). Required.
+	// Kube is the server's own client: it creates the SubjectAccessReviews
+	// (the user's token may not be allowed to), and the TokenReviews when
+	// TokenKube is nil. Required. The binary gives it a rate and burst of
+	// its own (cmd/server's reviewQPS), apart from the informers' client.
 	Kube kubernetes.Interface
+	// TokenKube creates the TokenReviews: a client with a rate limit of its
+	// own, so that a flood of unknown tokens cannot use up the rate that
+	// known users' SubjectAccessReviews need. Default Kube.
+	TokenKube kubernetes.Interface
 	// TTL is how long an answer (also a rejection) is kept. It must not
 	// exceed the refresh interval, so that a revoked token or right stops
 	// working within one refresh. Default 2s.
 	TTL time.Duration
 	// MaxEntries bounds each cache (tokens, access reviews). Default 10000.
 	MaxEntries int
-	// MaxInFlight bounds the reviews being asked at once, so that a flood of
-	// distinct bad tokens costs the API server a bounded rate. Default 16.
+	// MaxInFlight bounds the reviews being asked at once, of each kind
+	// (TokenReviews, SubjectAccessReviews), so that a flood of distinct bad
+	// tokens costs the API server a bounded rate and never takes the slots
+	// of known users' access reviews. Default 16.
 	MaxInFlight int
+	// UnknownTokenRate is how many tokens not in the cache one source
+	// address may have reviewed per second, after a burst of
+	// UnknownTokenBurst; past it the request answers 429 at once. Tokens
+	// in the cache are never limited. Defaults 5 and 20.
+	UnknownTokenRate  float64
+	UnknownTokenBurst int
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
 }
@@ -44,11 +63,24 @@ type KubeReviewerOptions struct {
 // API server are never cached, so an outage does not lock anyone out for
 // longer than it lasts.
 type KubeReviewer struct {
-	opts     KubeReviewerOptions
-	tokens   *answerCache[tokenAnswer]
-	access   *answerCache[bool]
-	inFlight chan struct{}
+	opts   KubeReviewerOptions
+	tokens *answerCache[tokenAnswer]
+	access *answerCache[bool]
+	// known remembers, for knownTokenTTL, the tokens that passed a review:
+	// when their answer expires they are reviewed again, but never held
+	// back by the rate limit on unknown tokens.
+	known       *answerCache[struct{}]
+	tokenSlots  chan struct{} // TokenReviews of unknown tokens
+	accessSlots chan struct{} // SubjectAccessReviews and known tokens' TokenReviews
+	// flights merges identical reviews in flight: a thousand requests with
+	// the same new token, or a user's streams at a refresh, ask once.
+	flights singleflight.Group
+	sources *sourceLimits
 }
+
+// ErrTooManyReviews: the request's source address has had too many unknown
+// tokens reviewed lately; it answers 429.
+var ErrTooManyReviews = errors.New("too many unknown tokens from this address: try again in a second")
 
 type tokenAnswer struct {
 	user authenticationv1.UserInfo
@@ -61,6 +93,13 @@ const (
 	defaultReviewTTL      = 2 * time.Second
 	defaultReviewEntries  = 10000
 	defaultReviewInFlight = 16
+	defaultTokenRate      = 5
+	defaultTokenBurst     = 20
+	// reviewTimeout bounds one review that several requests wait for: it
+	// runs on its own context, so that one of them leaving does not fail
+	// the others.
+	reviewTimeout = 10 * time.Second
+	knownTokenTTL = 10 * time.Minute
 )
 
 // NewKubeReviewer checks opts.
@@ -68,7 +107,7 @@ func NewKubeReviewer(opts KubeReviewerOptions) (*KubeReviewer, error) {
 	if opts.Kube == nil {
 		return nil, errors.New("web: KubeReviewerOptions.Kube is required")
 	}
-	if opts.TTL < 0 || opts.MaxEntries < 0 || opts.MaxInFlight < 0 {
+	if opts.TTL < 0 || opts.MaxEntries < 0 || opts.MaxInFlight < 0 || opts.UnknownTokenRate < 0 || opts.UnknownTokenBurst < 0 {
 		return nil, errors.New("web: KubeReviewerOptions must not be negative")
 	}
 	if opts.TTL == 0 {
@@ -83,28 +122,77 @@ func NewKubeReviewer(opts KubeReviewerOptions) (*KubeReviewer, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	if opts.TokenKube == nil {
+		opts.TokenKube = opts.Kube
+	}
+	if opts.UnknownTokenRate == 0 {
+		opts.UnknownTokenRate = defaultTokenRate
+	}
+	if opts.UnknownTokenBurst == 0 {
+		opts.UnknownTokenBurst = defaultTokenBurst
+	}
 	return &KubeReviewer{
-		opts:     opts,
-		tokens:   newAnswerCache[tokenAnswer](opts.MaxEntries),
-		access:   newAnswerCache[bool](opts.MaxEntries),
-		inFlight: make(chan struct{}, opts.MaxInFlight),
+		opts:        opts,
+		tokens:      newAnswerCache[tokenAnswer](opts.MaxEntries),
+		access:      newAnswerCache[bool](opts.MaxEntries),
+		known:       newAnswerCache[struct{}](opts.MaxEntries),
+		tokenSlots:  make(chan struct{}, opts.MaxInFlight),
+		accessSlots: make(chan struct{}, opts.MaxInFlight),
+		sources:     newSourceLimits(rate.Limit(opts.UnknownTokenRate), opts.UnknownTokenBurst, opts.MaxEntries),
 	}, nil
 }
 
-// acquire waits for a free review slot, or for ctx.
-func (k *KubeReviewer) acquire(ctx context.Context) (func(), error) {
+// review runs ask once for every caller asking for key at the same time,
+// in one of slots, on a context of its own (bounded by reviewTimeout) so
+// that a caller leaving does not fail the others; each caller waits at most
+// for its own ctx. Without wait, no slot free is ErrTooManyReviews at once:
+// unknown tokens never queue.
+func review[T any](ctx context.Context, k *KubeReviewer, slots chan struct{}, wait bool, key [sha256.Size]byte, ask func(context.Context) (T, error)) (T, error) {
+	result := k.flights.DoChan(string(key[:]), func() (any, error) {
+		reviewCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), reviewTimeout)
+		defer cancel()
+		if !wait {
+			select {
+			case slots <- struct{}{}:
+			default:
+				return nil, ErrTooManyReviews
+			}
+		} else {
+			select {
+			case slots <- struct{}{}:
+			case <-reviewCtx.Done():
+				return nil, fmt.Errorf("waiting to ask Kubernetes: %w", reviewCtx.Err())
+			}
+		}
+		defer func() { <-slots }()
+		return ask(reviewCtx)
+	})
+	var zero T
 	select {
-	case k.inFlight <- struct{}{}:
-		return func() { <-k.inFlight }, nil
+	case r := <-result:
+		if r.Err != nil {
+			return zero, r.Err
+		}
+		return r.Val.(T), nil
 	case <-ctx.Done():
-		return nil, fmt.Errorf("waiting to ask Kubernetes: %w", ctx.Err())
+		return zero, fmt.Errorf("waiting to ask Kubernetes: %w", ctx.Err())
 	}
 }
 
 // ReviewToken answers the token's user, or an error wrapping
 // k8s.ErrUnauthenticated when Kubernetes rejects it (or it is a JWT past
-// its exp); any other error means Kubernetes could not be asked.
+// its exp); any other error means Kubernetes could not be asked. It is
+// ReviewTokenFrom without a source: never rate-limited (a stream's recheck
+// of a token it already knows).
 func (k *KubeReviewer) ReviewToken(ctx context.Context, token string) (authenticationv1.UserInfo, error) {
+	return k.ReviewTokenFrom(ctx, token, "")
+}
+
+// ReviewTokenFrom is ReviewToken for a request from source (its address):
+// a token not in the cache, and not one that passed a review lately, is
+// reviewed only while source is within its rate (UnknownTokenRate), else
+// ErrTooManyReviews at once.
+func (k *KubeReviewer) ReviewTokenFrom(ctx context.Context, token, source string) (authenticationv1.UserInfo, error) {
 	now := k.opts.Now()
 	expires, hasExpiry := tokenExpiry(token)
 	if hasExpiry && !now.Before(expires) {
@@ -114,28 +202,47 @@ func (k *KubeReviewer) ReviewToken(ctx context.Context, token string) (authentic
 	if answer, ok := k.tokens.get(key, now); ok {
 		return answer.result()
 	}
-	release, err := k.acquire(ctx)
+	// A known token (or a stream's recheck) is reviewed beside the access
+	// reviews, with their client and slots, waiting its turn; an unknown
+	// one with the unknown tokens' own, never waiting: so that a flood of
+	// them is answered 429 at once and never delays a known user.
+	_, known := k.known.get(key, now)
+	known = known || source == ""
+	slots, client := k.tokenSlots, k.opts.TokenKube
+	if known {
+		slots, client = k.accessSlots, k.opts.Kube
+	}
+	answer, err := review(ctx, k, slots, known, key, func(ctx context.Context) (tokenAnswer, error) {
+		// Counted per review, not per request: requests that join this
+		// one in flight cost nothing more.
+		if !known && !k.sources.allow(source, now) {
+			return tokenAnswer{}, ErrTooManyReviews
+		}
+		got, err := client.AuthenticationV1().TokenReviews().Create(ctx,
+			&authenticationv1.TokenReview{Spec: authenticationv1.TokenReviewSpec{Token: token}}, metav1.CreateOptions{})
+		if err != nil {
+			return tokenAnswer{}, fmt.Errorf("token review: %w", err)
+		}
+		answer := tokenAnswer{user: got.Status.User}
+		if !got.Status.Authenticated {
+			answer = tokenAnswer{rejected: got.Status.Error}
+			if answer.rejected == "" {
+				answer.rejected = "the token was not accepted"
+			}
+		}
+		until := now.Add(k.opts.TTL)
+		if hasExpiry && expires.Before(until) {
+			until = expires
+		}
+		k.tokens.put(key, answer, until, now)
+		if answer.rejected == "" {
+			k.known.put(key, struct{}{}, now.Add(knownTokenTTL), now)
+		}
+		return answer, nil
+	})
 	if err != nil {
 		return authenticationv1.UserInfo{}, err
 	}
-	defer release()
-	review, err := k.opts.Kube.AuthenticationV1().TokenReviews().Create(ctx,
-		&authenticationv1.TokenReview{Spec: authenticationv1.TokenReviewSpec{Token: token}}, metav1.CreateOptions{})
-	if err != nil {
-		return authenticationv1.UserInfo{}, fmt.Errorf("token review: %w", err)
-	}
-	answer := tokenAnswer{user: review.Status.User}
-	if !review.Status.Authenticated {
-		answer = tokenAnswer{rejected: review.Status.Error}
-		if answer.rejected == "" {
-			answer.rejected = "the token was not accepted"
-		}
-	}
-	until := now.Add(k.opts.TTL)
-	if hasExpiry && expires.Before(until) {
-		until = expires
-	}
-	k.tokens.put(key, answer, until, now)
 	return answer.result()
 }
 
@@ -181,22 +288,19 @@ func (k *KubeReviewer) allowed(ctx context.Context, user authenticationv1.UserIn
 	if allowed, ok := k.access.get(key, now); ok {
 		return allowed, nil
 	}
-	release, err := k.acquire(ctx)
-	if err != nil {
-		return false, err
-	}
-	defer release()
-	review, err := k.opts.Kube.AuthorizationV1().SubjectAccessReviews().Create(ctx,
-		&authorizationv1.SubjectAccessReview{Spec: spec}, metav1.CreateOptions{})
-	if err != nil {
-		return false, fmt.Errorf("subject access review: %w", err)
-	}
-	if review.Status.EvaluationError != "" && !review.Status.Allowed && !review.Status.Denied {
-		// An authorizer failed: not an answer to keep.
-		return false, fmt.Errorf("subject access review: %s", review.Status.EvaluationError)
-	}
-	k.access.put(key, review.Status.Allowed, now.Add(k.opts.TTL), now)
-	return review.Status.Allowed, nil
+	return review(ctx, k, k.accessSlots, true, key, func(ctx context.Context) (bool, error) {
+		got, err := k.opts.Kube.AuthorizationV1().SubjectAccessReviews().Create(ctx,
+			&authorizationv1.SubjectAccessReview{Spec: spec}, metav1.CreateOptions{})
+		if err != nil {
+			return false, fmt.Errorf("subject access review: %w", err)
+		}
+		if got.Status.EvaluationError != "" && !got.Status.Allowed && !got.Status.Denied {
+			// An authorizer failed: not an answer to keep.
+			return false, fmt.Errorf("subject access review: %s", got.Status.EvaluationError)
+		}
+		k.access.put(key, got.Status.Allowed, now.Add(k.opts.TTL), now)
+		return got.Status.Allowed, nil
+	})
 }
 
 // tokenExpiry reads the exp claim of a JWT without verifying it (the
@@ -231,4 +335,43 @@ func sortedCopy(set map[string]bool) []string {
 	}
 	slices.Sort(out)
 	return out
+}
+
+// sourceLimits is a token bucket per source address, for the reviews of
+// unknown tokens. It holds at most max addresses: when full, addresses
+// whose bucket has refilled (idle for a while) are forgotten first, and a
+// new address finds no room only while all of them are busy.
+type sourceLimits struct {
+	every rate.Limit
+	burst int
+	max   int
+
+	mu      sync.Mutex
+	buckets map[string]*rate.Limiter
+}
+
+func newSourceLimits(every rate.Limit, burst, max int) *sourceLimits {
+	return &sourceLimits{every: every, burst: burst, max: max, buckets: map[string]*rate.Limiter{}}
+}
+
+// allow takes one review from source's bucket, if it has one.
+func (s *sourceLimits) allow(source string, now time.Time) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	b, ok := s.buckets[source]
+	if !ok {
+		if len(s.buckets) >= s.max {
+			for addr, other := range s.buckets {
+				if other.TokensAt(now) >= float64(s.burst) {
+					delete(s.buckets, addr)
+				}
+			}
+			if len(s.buckets) >= s.max {
+				return false
+			}
+		}
+		b = rate.NewLimiter(s.every, s.burst)
+		s.buckets[source] = b
+	}
+	return b.AllowN(now, 1)
 }

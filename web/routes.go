@@ -18,7 +18,7 @@ func NewHandler(opts Options) (http.Handler, error) {
 	if err := opts.validate(); err != nil {
 		return nil, err
 	}
-	h := &handlers{opts: opts}
+	h := &handlers{opts: opts, budget: newQueryBudget(opts.MaxLongQueries, opts.MaxLongQueriesPerParty)}
 	page, err := NewPageHandler(PageOptions{Graph: opts.Graph, AllowEnforce: opts.AllowEnforce, View: h.view})
 	if err != nil {
 		return nil, err
@@ -79,6 +79,10 @@ func NewHandler(opts Options) (http.Handler, error) {
 	// Security headers wrap everything, also the answers outside the base
 	// path and the cross-origin refusals.
 	secure := securityHeaders(opts.FrameAncestors)
+	if opts.CheckHost {
+		headers, hosts := secure, hostCheck(opts.AllowedHosts)
+		secure = func(next http.Handler) http.Handler { return headers(hosts(next)) }
+	}
 	if base == "" {
 		return secure(crossOrigin.Handler(routes)), nil
 	}
@@ -126,4 +130,5 @@ func allowedMethods(routes chi.Routes, path string) string {
 type handlers struct {
 	opts   Options
 	graphs graphCache // GET /api/graph's encoded views of the latest snapshot
+	budget *queryBudget
 }

@@ -3,6 +3,7 @@
 package web
 
 import (
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -109,5 +110,38 @@ func TestSecurityHeaders(t *testing.T) {
 	code, body := get(t, handler, "/mesh/metrics")
 	if code != http.StatusOK || !strings.Contains(body, `meshlock_http_request_duration_seconds_count{code="200",method="GET",route="/mesh/api/graph"} 1`) {
 		t.Errorf("request latency not observed by route:\n%s", body)
+	}
+}
+
+// Hostile requests cannot grow /metrics (issue 27): 10,000 distinct
+// methods and paths, before authentication, add a handful of series (the
+// "other" method, the unmatched route, their status codes), not one each.
+func TestRequestMetricsAreBounded(t *testing.T) {
+	handler := newTestHandler(t, "/")
+	get(t, handler, "/api/graph")
+	get(t, handler, "/nothing")
+	_, before := get(t, handler, "/metrics")
+	for i := range 10000 {
+		method := fmt.Sprintf("M%05d%s", i, strings.Repeat("X", i%200))
+		path := fmt.Sprintf("/p%d/%s", i, strings.Repeat("y", i%300))
+		if i%2 == 0 {
+			path = fmt.Sprintf("/api/graph?x=%d", i)
+		}
+		rec := httptest.NewRecorder()
+		handler.ServeHTTP(rec, httptest.NewRequest(method, path, nil))
+		if rec.Code < 400 {
+			t.Fatalf("%s %s: %d", method, path, rec.Code)
+		}
+	}
+	_, after := get(t, handler, "/metrics")
+	series := func(body string) int {
+		return strings.Count(body, "meshlock_http_request_duration_seconds_count{")
+	}
+	t.Logf("/metrics: %d bytes, %d request series before; %d bytes, %d series after", len(before), series(before), len(after), series(after))
+	if series(after) > series(before)+4 || len(after) > len(before)+8<<10 {
+		t.Errorf("/metrics grew from %d to %d bytes, %d to %d request series", len(before), len(after), series(before), series(after))
+	}
+	if strings.Contains(after, "M00001") || !strings.Contains(after, `method="other"`) {
+		t.Error(`the methods were not recorded as "other"`)
 	}
 }

@@ -67,14 +67,21 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusServiceUnavailable, reasonShuttingDown)
 		return
 	}
-	if !h.reserve() {
+	acc := accessOf(r.Context())
+	party := partyOf(acc, r)
+	switch full, partyFull := h.reserve(party); {
+	case full:
 		writeError(w, http.StatusServiceUnavailable, fmt.Sprintf("too many open streams (at most %d): try again later", h.opts.MaxViewers))
+		return
+	case partyFull:
+		w.Header().Set("Retry-After", "10")
+		writeError(w, http.StatusTooManyRequests, fmt.Sprintf("you have too many open streams (at most %d): close another page first", h.opts.MaxViewersPerParty))
 		return
 	}
 	reserved := true
 	defer func() {
 		if reserved {
-			h.release()
+			h.release(party)
 		}
 	}()
 
@@ -97,11 +104,11 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// (the connection is hijacked): the handler's stack, grown by routing,
 	// middleware and the handshake, is freed instead of being kept for the
 	// socket's life — 10,000 viewers held 234 MiB of stacks before.
-	acc, remote := accessOf(r.Context()), r.RemoteAddr
+	remote := r.RemoteAddr
 	h.opts.Logger.Debug("stream viewer connected", "namespaces", namespaces, "remote", remote)
 	go func() {
 		var v *live.Viewer
-		defer func() { h.unregister(v) }()
+		defer func() { h.unregister(v, party) }()
 		h.stream(conn, &v, namespaces, acc)
 		h.opts.Logger.Debug("stream viewer disconnected", "remote", remote)
 	}()
@@ -161,6 +168,12 @@ func (h *Hub) stream(conn *websocket.Conn, vp **live.Viewer, namespaces []string
 		defer timer.Stop()
 		expired = timer.C
 	}
+	// A viewer that does not read its socket does not answer pings: it is
+	// dropped after one WriteTimeout, instead of holding a slot while the
+	// socket's buffers slowly fill (issue 27: 1,000 such sockets held every
+	// slot for 45 s and more).
+	pings := time.NewTicker(h.opts.PingInterval)
+	defer pings.Stop()
 	var recheck <-chan time.Time
 	if acc.auth != nil {
 		ticker := time.NewTicker(h.opts.RecheckInterval)
@@ -191,7 +204,7 @@ func (h *Hub) stream(conn *websocket.Conn, vp **live.Viewer, namespaces []string
 	viewOf := func(s graph.Snapshot) (live.View, bool) {
 		if acc.auth != nil {
 			ctx, cancel := context.WithTimeout(h.base, h.opts.WriteTimeout)
-			all, visible, err := acc.visible(ctx, snapshotNamespaces(s, namespaces))
+			all, visible, err := acc.visible(ctx, snapshotNamespaces(s))
 			cancel()
 			switch {
 			case err == nil:
@@ -242,6 +255,14 @@ func (h *Hub) stream(conn *websocket.Conn, vp **live.Viewer, namespaces []string
 			return
 		case <-recheck:
 			if !tokenValid() {
+				return
+			}
+			continue
+		case <-pings.C:
+			if err := h.ping(conn); err != nil {
+				if errors.Is(err, context.DeadlineExceeded) {
+					h.dropSlow(v)
+				}
 				return
 			}
 			continue
@@ -317,6 +338,14 @@ func (h *Hub) write(conn *websocket.Conn, body []byte) error {
 	ctx, cancel := context.WithTimeout(h.base, h.opts.WriteTimeout)
 	defer cancel()
 	return conn.Write(ctx, websocket.MessageText, body)
+}
+
+// ping waits up to WriteTimeout for the viewer's pong (the read loop of
+// discardReads receives it). A failure leaves the socket closed.
+func (h *Hub) ping(conn *websocket.Conn) error {
+	ctx, cancel := context.WithTimeout(h.base, h.opts.WriteTimeout)
+	defer cancel()
+	return conn.Ping(ctx)
 }
 
 // originAllowed applies the same rule as websocket.Accept with

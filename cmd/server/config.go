@@ -38,6 +38,7 @@ type config struct {
 	FrameAncestors            string
 	AllowEnforce              bool
 	TrustedOrigins            []string
+	AllowedHosts              []string // --auth=none: host names served besides loopback names and addresses
 	IstioRootNamespace        string
 	LogFormat                 string
 	Auth                      string
@@ -45,6 +46,9 @@ type config struct {
 	MetricsAddr               string // "": /metrics on Addr
 	Pprof                     bool   // /debug/pprof/ on MetricsAddr
 	MaxStreams                int
+	MaxStreamsPerUser         int
+	MaxLongQueries            int
+	MaxLongQueriesPerUser     int
 	// given are the flags set on the command line or by MESHLOCK_* variables.
 	given map[string]bool
 }
@@ -82,6 +86,13 @@ func parseConfig(args []string, getenv func(string) string, usage io.Writer) (co
 	c.TrustedOrigins = splitList(trustedOrigins)
 	if c.Demo && !given["allow-enforce"] {
 		c.AllowEnforce = true
+	}
+	// A per-user cap left at its default follows a smaller total.
+	if !given["max-streams-per-user"] {
+		c.MaxStreamsPerUser = min(c.MaxStreamsPerUser, c.MaxStreams)
+	}
+	if !given["max-long-queries-per-user"] {
+		c.MaxLongQueriesPerUser = min(c.MaxLongQueriesPerUser, c.MaxLongQueries)
 	}
 	return c, c.validate()
 }
@@ -125,11 +136,18 @@ func newFlagSet(c *config, namespaces, trustedOrigins *string) *flag.FlagSet {
 	fs.StringVar(&c.FrameAncestors, "frame-ancestors", "'self'", "value of the CSP frame-ancestors directive: who may embed the dashboard in an iframe")
 	fs.BoolVar(&c.AllowEnforce, "allow-enforce", false, "allow writes (enforce, undo); default off, on in --demo")
 	fs.StringVar(trustedOrigins, "trusted-origins", "", "comma-separated origins (a portal) allowed to make state-changing requests cross-origin")
+	fs.Func("allowed-hosts", "comma-separated host names served with --auth=none besides localhost and IP addresses (a request naming any other host answers 403: DNS rebinding)", func(v string) error {
+		c.AllowedHosts = splitList(v)
+		return nil
+	})
 	fs.StringVar(&c.LogFormat, "log-format", "text", "text or json")
 	fs.StringVar(&c.Auth, "auth", "none", "none: act with the server's own Kubernetes identity; token: the page, /api/ and /metrics need a Kubernetes bearer token, checked with a TokenReview, and each user sees the namespaces where Kubernetes lets them list Services")
 	fs.StringVar(&c.MetricsAddr, "metrics-addr", "", "serve /metrics on this address alone, without authentication (default: on --addr, where --auth=token requires a token allowed to get /metrics)")
 	fs.BoolVar(&c.Pprof, "pprof", false, "also serve Go's profiles (/debug/pprof/) on --metrics-addr, which it requires: for measuring, never on the dashboard's address")
 	fs.IntVar(&c.MaxStreams, "max-streams", 1000, "most live-stream sockets open at once; one more answers 503")
+	fs.IntVar(&c.MaxStreamsPerUser, "max-streams-per-user", 20, "most live-stream sockets one user has open at once (with --auth=none: one source address); one more answers 429")
+	fs.IntVar(&c.MaxLongQueries, "max-long-queries", 4, "most edge-history and report queries running at once; one more answers 429 with Retry-After")
+	fs.IntVar(&c.MaxLongQueriesPerUser, "max-long-queries-per-user", 2, "most edge-history and report queries one user runs at once (with --auth=none: one source address)")
 
 	return fs
 }
@@ -233,6 +251,11 @@ func (c config) validate() error {
 			return fmt.Errorf("--trusted-origins: %v", err)
 		}
 	}
+	for _, host := range c.AllowedHosts {
+		if net.ParseIP(host) == nil && len(validation.IsDNS1123Subdomain(strings.ToLower(host))) > 0 {
+			return fmt.Errorf("--allowed-hosts: %q is not a host name (no scheme, no port)", host)
+		}
+	}
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		return fmt.Errorf("--log-format must be text or json, got %q", c.LogFormat)
 	}
@@ -256,12 +279,21 @@ func (c config) validate() error {
 	if c.MaxStreams < 1 {
 		return fmt.Errorf("--max-streams must be at least 1, got %d", c.MaxStreams)
 	}
+	if c.MaxStreamsPerUser < 1 || c.MaxStreamsPerUser > c.MaxStreams {
+		return fmt.Errorf("--max-streams-per-user must be from 1 to --max-streams (%d), got %d", c.MaxStreams, c.MaxStreamsPerUser)
+	}
+	if c.MaxLongQueries < 1 || c.MaxLongQueriesPerUser < 1 || c.MaxLongQueriesPerUser > c.MaxLongQueries {
+		return fmt.Errorf("--max-long-queries (%d) and --max-long-queries-per-user (%d) must be at least 1, the second at most the first", c.MaxLongQueries, c.MaxLongQueriesPerUser)
+	}
 	return c.validateCombination()
 }
 
 // validateCombination rejects flags that contradict each other, before
 // anything starts.
 func (c config) validateCombination() error {
+	if c.Auth == "token" && len(c.AllowedHosts) > 0 {
+		return errors.New("--allowed-hosts applies to --auth=none only: with --auth=token every host is served and the token is the access control")
+	}
 	if !c.Demo {
 		return nil
 	}

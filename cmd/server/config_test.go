@@ -56,13 +56,17 @@ func TestParseConfigSources(t *testing.T) {
 			func(c config) bool { return c.MetricsAddr == "127.0.0.1:9090" && c.MaxStreams == 1000 }},
 		{"metrics on the same port of another host", []string{"--addr=127.0.0.1:9000", "--metrics-addr=127.0.0.2:9000"}, nil,
 			func(c config) bool { return c.MetricsAddr == "127.0.0.2:9000" }},
-		{"max streams", []string{"--max-streams=5"}, nil, func(c config) bool { return c.MaxStreams == 5 }},
+		{"max streams", []string{"--max-streams=5"}, nil, func(c config) bool { return c.MaxStreams == 5 && c.MaxStreamsPerUser == 5 }},
+		{"stream and query caps per user", []string{"--max-streams-per-user=3", "--max-long-queries=1"}, nil,
+			func(c config) bool { return c.MaxStreamsPerUser == 3 && c.MaxLongQueries == 1 && c.MaxLongQueriesPerUser == 1 }},
 		{"token auth against a cluster", []string{"--auth=token", "--kubeconfig=/tmp/k"}, nil, func(c config) bool { return c.Auth == "token" }},
 		{"look-back by default a week", nil, nil, func(c config) bool { return c.Lookback == 7*24*time.Hour }},
 		{"look-back in days", []string{"--lookback=30d"}, nil, func(c config) bool { return c.Lookback == 30*24*time.Hour }},
 		{"look-back off", nil, map[string]string{"MESHLOCK_LOOKBACK": "0"}, func(c config) bool { return c.Lookback == 0 }},
 		{"trusted origins", []string{"--trusted-origins=https://portal.example.com,http://127.0.0.1:3000"}, nil,
 			func(c config) bool { return len(c.TrustedOrigins) == 2 }},
+		{"allowed hosts", nil, map[string]string{"MESHLOCK_ALLOWED_HOSTS": "meshlock.example, 10.0.0.5"},
+			func(c config) bool { return slices.Equal(c.AllowedHosts, []string{"meshlock.example", "10.0.0.5"}) }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -113,6 +117,11 @@ func TestParseConfigRejects(t *testing.T) {
 		{"addr without a port", []string{"--addr=8080"}, nil, "--addr"},
 		{"no streams", []string{"--max-streams=0"}, nil, "--max-streams"},
 		{"profiles without their own address", []string{"--pprof"}, nil, "--pprof needs --metrics-addr"},
+		{"more streams per user than in all", []string{"--max-streams=5", "--max-streams-per-user=6"}, nil, "--max-streams-per-user"},
+		{"more long queries per user than in all", []string{"--max-long-queries=2", "--max-long-queries-per-user=3"}, nil, "--max-long-queries"},
+		{"allowed host with a port", []string{"--allowed-hosts=meshlock.example:8080"}, nil, "--allowed-hosts"},
+		{"allowed host with a scheme", []string{"--allowed-hosts=https://meshlock.example"}, nil, "--allowed-hosts"},
+		{"allowed hosts in token mode", []string{"--auth=token", "--allowed-hosts=meshlock.example"}, nil, "--allowed-hosts applies to --auth=none only"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -1,6 +1,7 @@
 // `meshlock check` and `meshlock report`: the compliance report of a period made by the same code
 // as GET /api/report, once, on the command line; check exits 1 when an edge or service is below
-// the bar, 0 when none is, 2 on a usage or connection error.
+// the bar, 0 when none is, 2 on a usage or connection error, and 2 as well when there is nothing
+// to judge (a --namespace that names nothing, or no traffic in the look-back): it fails closed.
 
 package main
 
@@ -83,6 +84,7 @@ func parseSubcommand(name string, args []string, getenv func(string) string, usa
 		return sc, err
 	}
 	sc.given = given
+	sc.cfg.given = given
 	sc.namespaces = splitList(namespaces)
 	return sc, sc.validate()
 }
@@ -113,7 +115,8 @@ func (sc subcommand) validate() error {
 			return fmt.Errorf("--namespace: invalid namespace %q: %s", ns, errs[0])
 		}
 	}
-	return nil
+	// The server's rule, once: --demo with a cluster's or a Prometheus' flags.
+	return sc.cfg.validateCombination()
 }
 
 // runSubcommand runs check or report and answers the exit status.
@@ -209,13 +212,20 @@ func (sc subcommand) makeReport(ctx context.Context, logger *slog.Logger, stderr
 	if err != nil {
 		return report.Report{}, err
 	}
+	// Said once the report is made: an error is the one line on stderr.
+	var note string
 	if from == "" && period.Length() < report.DefaultLength {
-		fmt.Fprintf(stderr, "meshlock %s: Prometheus keeps %s: the report covers it all, from %s\n",
+		note = fmt.Sprintf("meshlock %s: Prometheus keeps %s: the report covers it all, from %s\n",
 			sc.name, source.Retention, period.From.Format(time.RFC3339))
 	}
 	snap, err := gen.Snapshot(ctx, period, &source)
 	if err != nil {
 		return report.Report{}, err
+	}
+	if sc.name == "check" {
+		if err := knownNamespaces(sc.namespaces, cluster, snap); err != nil {
+			return report.Report{}, err
+		}
 	}
 	if len(sc.namespaces) > 0 {
 		snap = graph.Filter(snap, sc.namespaces)
@@ -240,9 +250,47 @@ func (sc subcommand) makeReport(ctx context.Context, logger *slog.Logger, stderr
 	}
 	rep := report.Build(report.Input{Period: period, Snapshot: snap, Actions: kept, Source: source, Namespaces: sc.namespaces}, time.Now())
 	if sc.name == "check" {
+		if err := somethingToCheck(rep, sc.namespaces); err != nil {
+			return report.Report{}, err
+		}
 		report.Check(&rep, sc.minMTLS)
 	}
+	fmt.Fprint(stderr, note)
 	return rep, nil
+}
+
+// knownNamespaces fails check closed on a --namespace that names nothing
+// in the mesh (a typo): no such namespace in Kubernetes, nor in the
+// period's traffic. Checking it would find nothing below the bar: a PASS.
+func knownNamespaces(namespaces []string, cluster graph.Cluster, snap graph.Snapshot) error {
+	known := map[string]bool{}
+	for _, ns := range cluster.Namespaces {
+		known[ns] = true
+	}
+	for _, n := range snap.Nodes {
+		known[n.Namespace] = true
+	}
+	for _, ns := range namespaces {
+		if !known[ns] {
+			return fmt.Errorf("--namespace: no namespace %q in the cluster nor in the traffic of the period: nothing to check, no PASS", ns)
+		}
+	}
+	return nil
+}
+
+// somethingToCheck fails check closed when the period holds no traffic
+// (in the namespaces asked for): no edge can be below the bar, yet nothing
+// was proven either.
+func somethingToCheck(rep report.Report, namespaces []string) error {
+	if len(rep.Edges) > 0 {
+		return nil
+	}
+	where := ""
+	if len(namespaces) > 0 {
+		where = " to or from namespace " + strings.Join(namespaces, ", ")
+	}
+	return fmt.Errorf("no traffic%s from %s to %s (%s): nothing to check, no PASS",
+		where, rep.From.Format(time.RFC3339), rep.To.Format(time.RFC3339), rep.Source.Kind)
 }
 
 // oneLine keeps an error to the one line the contract promises.

@@ -2,11 +2,15 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/meshlock/meshlock/internal/graph"
+	"github.com/meshlock/meshlock/internal/report"
 )
 
 func TestSubcommandUsageErrorsExitTwoWithOneLine(t *testing.T) {
@@ -24,6 +28,13 @@ func TestSubcommandUsageErrorsExitTwoWithOneLine(t *testing.T) {
 		{[]string{"check", "--prometheus-url=ftp://x"}, "--prometheus-url"},
 		// A connection error is a 2 as well: nothing listens there.
 		{[]string{"check", "--kubeconfig=/nonexistent/kubeconfig"}, "kubernetes config"},
+		// The demo runs its own cluster and Prometheus, as the server refuses.
+		{[]string{"check", "--demo", "--prometheus-url=http://prometheus.example:9090"}, "--prometheus-url cannot be used with --demo"},
+		{[]string{"report", "--demo", "--prometheus-url=http://prometheus.example:9090"}, "--prometheus-url cannot be used with --demo"},
+		{[]string{"check", "--demo", "--kubeconfig=/tmp/kubeconfig"}, "--kubeconfig cannot be used with --demo"},
+		{[]string{"report", "--demo", "--context=prod"}, "--context cannot be used with --demo"},
+		{[]string{"check", "--demo", "--prometheus-bearer-token-file=/tmp/token"}, "--prometheus-bearer-token-file cannot be used with --demo"},
+		{[]string{"report", "--demo", "--prometheus-ca-file=/tmp/ca.pem"}, "--prometheus-ca-file cannot be used with --demo"},
 	} {
 		var stdout, stderr bytes.Buffer
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -76,5 +87,74 @@ func TestCheckOnTheDemo(t *testing.T) {
 	stdout.Reset()
 	if code := run(ctx, []string{"check", "--demo", "--min-mtls=0"}, envOf(nil), &stdout, &stderr); code != exitPass || !strings.HasPrefix(stdout.String(), "PASS: ") {
 		t.Errorf("check --demo --min-mtls=0: exit %d, %q", code, stdout.String())
+	}
+}
+
+// MESHLOCK_* variables count as given, as they do for the server.
+func TestSubcommandsRefuseTheDemoWithAClusterFromTheEnvironment(t *testing.T) {
+	for _, name := range []string{"check", "report"} {
+		var stdout, stderr bytes.Buffer
+		code := run(context.Background(), []string{name, "--demo"},
+			envOf(map[string]string{"MESHLOCK_PROMETHEUS_URL": "http://prometheus.example:9090"}), &stdout, &stderr)
+		if code != exitUsage || strings.Count(stderr.String(), "\n") != 1 ||
+			!strings.Contains(stderr.String(), "--prometheus-url cannot be used with --demo") || stdout.Len() != 0 {
+			t.Errorf("%s --demo with MESHLOCK_PROMETHEUS_URL: exit %d, stderr %q, stdout %q", name, code, stderr.String(), stdout.String())
+		}
+	}
+}
+
+// A --namespace that names nothing in the mesh is no PASS of 0 edges:
+// check fails closed, exit 2 with one line, nothing on stdout.
+func TestCheckFailsClosedOnANamespaceThatIsNotThere(t *testing.T) {
+	for _, args := range [][]string{
+		{"check", "--demo", "--namespace", "defualt"},
+		{"check", "--demo", "--namespace", "default,defualt", "-o", "json"},
+	} {
+		var stdout, stderr bytes.Buffer
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		code := run(ctx, args, envOf(nil), &stdout, &stderr)
+		cancel()
+		if code != exitUsage || strings.Count(stderr.String(), "\n") != 1 ||
+			!strings.HasPrefix(stderr.String(), `meshlock check: --namespace: no namespace "defualt" in the cluster nor in the traffic of the period`) ||
+			stdout.Len() != 0 {
+			t.Errorf("%v: exit %d, stderr %q, stdout %.200q; want 2 and one line naming the namespace", args, code, stderr.String(), stdout.String())
+		}
+	}
+}
+
+func TestCheckKnowsNamespacesFromTheClusterAndFromTraffic(t *testing.T) {
+	cluster := graph.Cluster{Namespaces: []string{"shop", "quiet"}}
+	// "gone" was deleted but its traffic is in the period.
+	snap := graph.Snapshot{Nodes: []graph.Node{{ID: "shop/web", Namespace: "shop"}, {ID: "gone/job", Namespace: "gone"}}}
+	for _, tc := range []struct {
+		namespaces []string
+		unknown    string
+	}{
+		{nil, ""}, {[]string{"shop"}, ""}, {[]string{"quiet", "gone"}, ""},
+		{[]string{"shop", "shpo"}, `"shpo"`}, {[]string{"nowhere"}, `"nowhere"`},
+	} {
+		err := knownNamespaces(tc.namespaces, cluster, snap)
+		if (err == nil) != (tc.unknown == "") || (err != nil && !strings.Contains(err.Error(), tc.unknown)) {
+			t.Errorf("knownNamespaces(%v) = %v, want an error naming %s", tc.namespaces, err, cmp.Or(tc.unknown, "nothing"))
+		}
+	}
+}
+
+// No traffic in the look-back (say, a namespace that exists but is quiet)
+// is nothing proven: check exits 2, one line, not PASS.
+func TestCheckFailsClosedWithoutTraffic(t *testing.T) {
+	from := time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC)
+	rep := report.Report{From: from, To: from.Add(7 * 24 * time.Hour), Source: report.Source{Kind: "prometheus"}, Edges: []report.EdgeRow{}}
+	err := somethingToCheck(rep, []string{"quiet"})
+	if err == nil || strings.Contains(err.Error(), "\n") ||
+		err.Error() != "no traffic to or from namespace quiet from 2026-11-24T12:00:00Z to 2026-12-01T12:00:00Z (prometheus): nothing to check, no PASS" {
+		t.Errorf("no edges in quiet: %v", err)
+	}
+	if err := somethingToCheck(rep, nil); err == nil || !strings.HasPrefix(err.Error(), "no traffic from 2026-11-24T12:00:00Z") {
+		t.Errorf("no edges at all: %v", err)
+	}
+	rep.Edges = []report.EdgeRow{{Source: "shop/web", Target: "shop/cart", Unit: "requests", Volume: 1}}
+	if err := somethingToCheck(rep, []string{"shop"}); err != nil {
+		t.Errorf("one edge: %v", err)
 	}
 }

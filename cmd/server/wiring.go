@@ -99,9 +99,27 @@ func authenticator(ctx context.Context, cfg config, src sources, logger *slog.Lo
 	if src.restConfig == nil {
 		return nil, errors.New("--auth=token needs a Kubernetes API: it cannot be used with --demo")
 	}
+	// Reviews have clients of their own, with their own client-side rate
+	// limits (client-go's default, 5 QPS and a burst of 10, shared with the
+	// informers, let 150 bad tokens starve everyone: issue 27), one for
+	// TokenReviews and one for SubjectAccessReviews, so that unknown tokens
+	// never use up the rate known users' rights need.
+	reviewClient := func(qps float32, burst int) (kubernetes.Interface, error) {
+		c := rest.CopyConfig(src.restConfig)
+		c.QPS, c.Burst = qps, burst
+		return kubernetes.NewForConfig(c)
+	}
+	tokenKube, err := reviewClient(tokenReviewQPS, tokenReviewBurst)
+	if err != nil {
+		return nil, err
+	}
+	accessKube, err := reviewClient(accessReviewQPS, accessReviewBurst)
+	if err != nil {
+		return nil, err
+	}
 	// Answers are kept half a refresh: with the streams' recheck every half
 	// refresh, a revoked token's stream closes within one refresh.
-	reviewer, err := web.NewKubeReviewer(web.KubeReviewerOptions{Kube: src.kube, TTL: reviewInterval(cfg.Refresh)})
+	reviewer, err := web.NewKubeReviewer(web.KubeReviewerOptions{Kube: accessKube, TokenKube: tokenKube, TTL: reviewInterval(cfg.Refresh)})
 	if err != nil {
 		return nil, err
 	}
@@ -122,6 +140,17 @@ func authenticator(ctx context.Context, cfg config, src sources, logger *slog.Lo
 		},
 	}, nil
 }
+
+// The review clients' rates (requests per second) and bursts: TokenReviews
+// are asked only for tokens not in the cache, at most 5 a second per source
+// address (web's default); SubjectAccessReviews once per refresh per user
+// and namespace of the mesh.
+const (
+	tokenReviewQPS    = 20
+	tokenReviewBurst  = 40
+	accessReviewQPS   = 50
+	accessReviewBurst = 100
+)
 
 // lookbackStep keeps the look-back's end within one rate window of now: a
 // minute, or a shorter window that divides a minute.
@@ -199,7 +228,7 @@ func newApp(ctx context.Context, cfg config, src sources, registry *prometheus.R
 		return nil, err
 	}
 	hub, err := web.NewHub(web.HubOptions{Registerer: registry, Logger: logger, TrustedOrigins: cfg.TrustedOrigins,
-		MaxViewers: cfg.MaxStreams, RecheckInterval: reviewInterval(cfg.Refresh)})
+		MaxViewers: cfg.MaxStreams, MaxViewersPerParty: cfg.MaxStreamsPerUser, RecheckInterval: reviewInterval(cfg.Refresh)})
 	if err != nil {
 		return nil, err
 	}
@@ -230,6 +259,8 @@ func newApp(ctx context.Context, cfg config, src sources, registry *prometheus.R
 		BasePath: cfg.BasePath, Registry: registry, Graph: refresher, Stream: hub,
 		AllowEnforce: cfg.AllowEnforce, Enforcer: enforcer, Auth: auth, TrustedOrigins: cfg.TrustedOrigins,
 		FrameAncestors: cfg.FrameAncestors, MetricsElsewhere: cfg.MetricsAddr != "",
+		CheckHost: cfg.Auth == "none", AllowedHosts: cfg.AllowedHosts,
+		MaxLongQueries: cfg.MaxLongQueries, MaxLongQueriesPerParty: cfg.MaxLongQueriesPerUser,
 		Logger: logger,
 	})
 	if err != nil {

@@ -14,6 +14,26 @@ import (
 var csvHeader = []string{"record", "namespace", "name", "protocol", "status", "unit", "volume", "mtls_volume",
 	"mtls_share", "first_plaintext", "last_plaintext", "policy", "kind", "detail", "time"}
 
+// formattedColumns are the cells meshlock formats itself from numbers and
+// times (num, ratio, when, RFC 3339): they stay as they are, so that a
+// spreadsheet reads them as numbers and times. Every other cell is text.
+var formattedColumns = map[string]bool{"volume": true, "mtls_volume": true, "mtls_share": true,
+	"first_plaintext": true, "last_plaintext": true, "time": true}
+
+// neutralise defuses CSV injection (formula injection; OWASP, "CSV
+// Injection"): text cells carry names and labels a workload or a user can
+// choose (namespaces, workloads, principals from Prometheus labels, an audit
+// record's user, error messages), and a spreadsheet runs a cell that starts
+// with =, +, -, @, a tab or a carriage return as a formula. A leading single
+// quote makes it text, as OWASP recommends; encoding/csv already quotes
+// separators and quotes, so no other cell can begin inside one.
+func neutralise(cell string) string {
+	if cell != "" && strings.IndexByte("=+-@\t\r", cell[0]) >= 0 {
+		return "'" + cell
+	}
+	return cell
+}
+
 // WriteCSV writes the report: a row per namespace and unit with traffic,
 // per edge, per exception and per action.
 func WriteCSV(w io.Writer, r Report) error {
@@ -22,7 +42,9 @@ func WriteCSV(w io.Writer, r Report) error {
 	rec := func(fields map[string]string) {
 		row := make([]string, len(csvHeader))
 		for i, h := range csvHeader {
-			row[i] = fields[h]
+			if row[i] = fields[h]; !formattedColumns[h] {
+				row[i] = neutralise(row[i])
+			}
 		}
 		rows = append(rows, row)
 	}

@@ -251,7 +251,7 @@ func startMeshlock(r *testbed.Runner, kubeconfig, promURL string, refresh time.D
 	metricsAddr := fmt.Sprintf("127.0.0.1:%d", testbed.FreePort(r))
 	cmd := exec.Command(bin, "--kubeconfig="+kubeconfig, "--prometheus-url="+promURL, "--addr="+addr,
 		"--metrics-addr="+metricsAddr, "--pprof",
-		"--refresh="+refresh.String(), "--lookback=0", "--max-streams=20000", "--log-format=json")
+		"--refresh="+refresh.String(), "--lookback=0", "--max-streams=20000", "--max-streams-per-user=20000", "--log-format=json")
 	logFile, err := os.Create(filepath.Join(dir, "meshlock.log"))
 	if err != nil {
 		r.Fatalf("log: %v", err)

@@ -58,7 +58,9 @@ func TestParseConfigSources(t *testing.T) {
 			func(c config) bool { return c.MetricsAddr == "127.0.0.2:9000" }},
 		{"max streams", []string{"--max-streams=5"}, nil, func(c config) bool { return c.MaxStreams == 5 && c.MaxStreamsPerUser == 5 }},
 		{"stream and query caps per user", []string{"--max-streams-per-user=3", "--max-long-queries=1"}, nil,
-			func(c config) bool { return c.MaxStreamsPerUser == 3 && c.MaxLongQueries == 1 && c.MaxLongQueriesPerUser == 1 }},
+			func(c config) bool {
+				return c.MaxStreamsPerUser == 3 && c.MaxLongQueries == 1 && c.MaxLongQueriesPerUser == 1
+			}},
 		{"token auth against a cluster", []string{"--auth=token", "--kubeconfig=/tmp/k"}, nil, func(c config) bool { return c.Auth == "token" }},
 		{"look-back by default a week", nil, nil, func(c config) bool { return c.Lookback == 7*24*time.Hour }},
 		{"look-back in days", []string{"--lookback=30d"}, nil, func(c config) bool { return c.Lookback == 30*24*time.Hour }},

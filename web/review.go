@@ -41,6 +41,11 @@ type KubeReviewerOptions struct {
 	// exceed the refresh interval, so that a revoked token or right stops
 	// working within one refresh. Default 2s.
 	TTL time.Duration
+	// AccessTTL is how long a SubjectAccessReview's answer is kept:
+	// the binary keeps it one refresh, so that a user's rights are asked
+	// once per refresh per namespace, whatever their streams and requests,
+	// and a changed right shows within two refreshes. Default TTL.
+	AccessTTL time.Duration
 	// MaxEntries bounds each cache (tokens, access reviews). Default 10000.
 	MaxEntries int
 	// MaxInFlight bounds the reviews being asked at once, of each kind
@@ -107,11 +112,14 @@ func NewKubeReviewer(opts KubeReviewerOptions) (*KubeReviewer, error) {
 	if opts.Kube == nil {
 		return nil, errors.New("web: KubeReviewerOptions.Kube is required")
 	}
-	if opts.TTL < 0 || opts.MaxEntries < 0 || opts.MaxInFlight < 0 || opts.UnknownTokenRate < 0 || opts.UnknownTokenBurst < 0 {
+	if opts.TTL < 0 || opts.AccessTTL < 0 || opts.MaxEntries < 0 || opts.MaxInFlight < 0 || opts.UnknownTokenRate < 0 || opts.UnknownTokenBurst < 0 {
 		return nil, errors.New("web: KubeReviewerOptions must not be negative")
 	}
 	if opts.TTL == 0 {
 		opts.TTL = defaultReviewTTL
+	}
+	if opts.AccessTTL == 0 {
+		opts.AccessTTL = opts.TTL
 	}
 	if opts.MaxEntries == 0 {
 		opts.MaxEntries = defaultReviewEntries
@@ -298,7 +306,7 @@ func (k *KubeReviewer) allowed(ctx context.Context, user authenticationv1.UserIn
 			// An authorizer failed: not an answer to keep.
 			return false, fmt.Errorf("subject access review: %s", got.Status.EvaluationError)
 		}
-		k.access.put(key, got.Status.Allowed, now.Add(k.opts.TTL), now)
+		k.access.put(key, got.Status.Allowed, now.Add(k.opts.AccessTTL), now)
 		return got.Status.Allowed, nil
 	})
 }

@@ -117,9 +117,12 @@ func authenticator(ctx context.Context, cfg config, src sources, logger *slog.Lo
 	if err != nil {
 		return nil, err
 	}
-	// Answers are kept half a refresh: with the streams' recheck every half
-	// refresh, a revoked token's stream closes within one refresh.
-	reviewer, err := web.NewKubeReviewer(web.KubeReviewerOptions{Kube: accessKube, TokenKube: tokenKube, TTL: reviewInterval(cfg.Refresh)})
+	// Token answers are kept half a refresh: with the streams' recheck every
+	// half refresh, a revoked token's stream closes within one refresh.
+	// Rights are asked once per refresh (each stream's view at a publish,
+	// and every request in between, share the answer).
+	reviewer, err := web.NewKubeReviewer(web.KubeReviewerOptions{Kube: accessKube, TokenKube: tokenKube,
+		TTL: reviewInterval(cfg.Refresh), AccessTTL: cfg.Refresh})
 	if err != nil {
 		return nil, err
 	}

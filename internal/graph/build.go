@@ -111,6 +111,10 @@ type flow struct {
 	// Source side: what the client delivered, and what it reported as
 	// failed at the TLS handshake (never delivered, so never in dest*).
 	source, failed float64
+	// The part of source whose client knows what went on the wire: a node
+	// proxy (ambient's ztunnel) reports the tunnel (mTLS) it opened or the
+	// plain TCP it sent, unlike a sidecar client, which cannot tell.
+	srcMTLS, srcPlain float64
 }
 
 func (f *flow) empty() bool {
@@ -268,6 +272,12 @@ func (b *builder) add(s *Sample) {
 		// so it must not count as traffic the destination failed to report.
 	case !destSide:
 		f.source = addRate(f.source, rate)
+		switch b.clientKnowsWire(s) {
+		case SecurityMutualTLS:
+			f.srcMTLS = addRate(f.srcMTLS, rate)
+		case SecurityPlaintext:
+			f.srcPlain = addRate(f.srcPlain, rate)
+		}
 	case s.Security != SecurityMutualTLS:
 		f.destPlain = addRate(f.destPlain, rate)
 	default:
@@ -279,11 +289,52 @@ func (b *builder) add(s *Sample) {
 	}
 }
 
+// clientKnowsWire is what a client's report says went on the wire:
+//   - a report of the mesh's tunnel (only a node proxy reports mTLS on the
+//     client side: istio/ztunnel src/proxy/outbound.rs
+//     conn_metrics_from_request);
+//   - plaintext when the caller's traffic is carried by a node proxy
+//     (ambient), which reports the plain TCP it sent as such;
+//   - the tunnel when a sidecar (or gateway) calls an ambient workload: it
+//     always sends HBONE to one, whatever a DestinationRule says (istio/istio
+//     pilot/pkg/xds/endpoints/endpoint_builder.go supportTunnel,
+//     pilot/pkg/networking/core/cluster_tls.go applyHBONETransportSocketMatches);
+//   - else SecurityUnknown: a sidecar client's report says nothing of it.
+func (b *builder) clientKnowsWire(s *Sample) string {
+	caller := b.dataPlane[nodeKey{s.Source.Namespace, s.Source.Workload}]
+	switch {
+	case s.Security == SecurityMutualTLS:
+		return SecurityMutualTLS
+	case caller == DataPlaneAmbient:
+		return SecurityPlaintext
+	case caller == DataPlaneSidecar && b.dataPlane[nodeKey{s.Destination.Namespace, s.Destination.Workload}] == DataPlaneAmbient:
+		return SecurityMutualTLS
+	}
+	return SecurityUnknown
+}
+
+// throughWaypoint reports the hops of a connection through a waypoint that
+// the waypoint reports itself: the caller's node proxy names the waypoint
+// as the destination workload, and the destination's names it as the
+// source (istio/ztunnel src/proxy/outbound.rs build_request, inbound.rs).
+// The waypoint's own report (reporter="waypoint") has the caller and the
+// backend, so the connection is counted once, on the caller → Service
+// edge, with the waypoint's view of the caller's security.
+func (b *builder) throughWaypoint(s *Sample) bool {
+	if s.Reporter == ReporterClient {
+		return b.dataPlane[nodeKey{s.Destination.Namespace, s.Destination.Workload}] == DataPlaneWaypoint
+	}
+	return s.Source.Workload != "" && b.dataPlane[nodeKey{s.Source.Namespace, s.Source.Workload}] == DataPlaneWaypoint
+}
+
 // locate is the edge a sample's traffic belongs to, its callers noted;
-// false for a reporter the graph does not understand or a destination no
-// one can identify (traffic leaving the mesh).
+// false for a reporter the graph does not understand, a destination no
+// one can identify (traffic leaving the mesh), or a hop a waypoint reports.
 func (b *builder) locate(s *Sample) (*edgeTraffic, bool) {
 	if s.Reporter != ReporterServer && s.Reporter != ReporterClient {
+		return nil, false
+	}
+	if b.throughWaypoint(s) {
 		return nil, false
 	}
 	target, ok := b.destinationNode(s)
@@ -321,6 +372,11 @@ func (b *builder) addHistory(h *HistorySample) {
 		f = &t.hist.conns
 	}
 	f.add(h)
+	if h.Reporter == ReporterClient {
+		if security := b.clientKnowsWire(&h.Sample); security != SecurityUnknown {
+			f.addWire(h, security)
+		}
+	}
 }
 
 func (t *edgeTraffic) addCaller(c nodeKey) {
@@ -525,7 +581,7 @@ func (b *builder) workloadNode(key nodeKey) int {
 		idx = b.addNode(key, Node{
 			ID: NodeID(key.namespace, key.name), Namespace: key.namespace, Name: key.name,
 			Kind:               workloadKind(b.gateway[key]),
-			InMesh:             b.dataPlane[key] == DataPlaneSidecar,
+			InMesh:             b.dataPlane[key] != DataPlaneNone && b.dataPlane[key] != "",
 			DataPlane:          b.dataPlane[key],
 			PeerAuthentication: ModeUnset, // Workload carries no policy
 		}, originWorkload)
@@ -636,11 +692,14 @@ func edgeOf(t *edgeTraffic) (Edge, bool) {
 	}
 	e := Edge{TLSFailureRate: addRate(t.main.failed, t.conns.failed)}
 	dest := addRate(f.destMTLS, f.destPlain)
+	// A client that knows the wire and saw only its tunnel vouches for
+	// what no destination reported (a destination's proxy not scraped).
+	clientAllMTLS := f.srcPlain == 0 && f.srcMTLS >= (1-SkewTolerance)*f.source
 	switch {
 	case dest > 0:
 		e.Rate, e.MTLSRatio = dest, ratio(f.destMTLS, dest)
 		switch {
-		case f.source-dest > SkewTolerance*f.source:
+		case f.source-dest > SkewTolerance*f.source && !clientAllMTLS:
 			// The client sent more than any sidecar received: the rest went
 			// where no proxy could report it, plaintext as far as anyone knows.
 			e.Rate, e.MTLSRatio = f.source, ratio(f.destMTLS, f.source)
@@ -657,6 +716,21 @@ func edgeOf(t *edgeTraffic) (Edge, bool) {
 		}
 		e.SourcePrincipal = topPrincipal(t.sourcePrincipals)
 		e.DestinationPrincipal = topPrincipal(t.destinationPrincipals)
+	case f.srcMTLS > 0 || f.srcPlain > 0:
+		// Only the client reported, and it knows the wire (ambient): its
+		// plain TCP is plaintext, its tunnel mTLS; what no such client
+		// vouches for keeps the edge from a padlock.
+		e.Rate, e.MTLSRatio = f.source, ratio(f.srcMTLS, f.source)
+		switch {
+		case f.srcPlain > 0 && f.srcMTLS == 0:
+			e.Status = StatusOpen
+		case f.srcPlain > 0:
+			e.Status = StatusMixed
+		case clientAllMTLS:
+			e.Status = StatusLocked
+		default:
+			e.Status = StatusUnknown
+		}
 	case f.source > 0:
 		e.Rate, e.Status = f.source, StatusUnknown
 	case e.TLSFailureRate > 0:

@@ -137,9 +137,23 @@ type histFlow struct {
 	lastMTLS, lastPlain, lastSource    time.Time
 	firstMTLS, firstPlain, firstSource time.Time
 	seenMTLS, seenPlain, seenSource    bool
+	// wire is what clients that know the wire (ambient's node proxy)
+	// reported, by security: it judges an edge no destination reported.
+	wire *histFlow
 }
 
 func (f *histFlow) empty() bool { return !f.seenMTLS && !f.seenPlain && !f.seenSource }
+
+// addWire adds a client's report whose security is known (security: a
+// Security* value) to the flow's wire part.
+func (f *histFlow) addWire(h *HistorySample, security string) {
+	if f.wire == nil {
+		f.wire = &histFlow{}
+	}
+	as := *h
+	as.Reporter, as.Security = ReporterServer, security
+	f.wire.add(&as)
+}
 
 func (f *histFlow) add(h *HistorySample) {
 	vol := h.Volume
@@ -193,6 +207,12 @@ func edgeHistory(t *edgeTraffic) (EdgeHistory, string, float64, bool) {
 	}
 	h := EdgeHistory{Unit: unit, LastSeen: later(later(f.lastMTLS, f.lastPlain), f.lastSource),
 		FirstSeen: earlier(earlier(f.firstMTLS, f.firstPlain), f.firstSource)}
+	if !f.seenMTLS && !f.seenPlain && f.wire != nil {
+		// No destination reported; clients that know the wire did.
+		wire := *f.wire
+		wire.source, wire.lastSource, wire.firstSource, wire.seenSource = f.source, f.lastSource, f.firstSource, f.seenSource
+		f = &wire
+	}
 	dest := addRate(f.destMTLS, f.destPlain)
 	if !f.seenMTLS && !f.seenPlain {
 		h.Volume = f.source

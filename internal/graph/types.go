@@ -74,7 +74,7 @@ type Sample struct {
 	Source      Peer
 	Destination Peer       // the workload that served it
 	Service     ServiceRef // the Service it was addressed to
-	Security    string     // Security*, from a server's report
+	Security    string     // Security*, from a server's report, or a client's that opened the mesh's tunnel
 	Outcome     string     // Outcome*, from a client's report
 
 	// Rate is per second over the window, in Measure's unit.
@@ -175,8 +175,14 @@ type Workload struct {
 	ServiceAccounts []string
 	// DataPlane is how its traffic meets the mesh: DataPlaneSidecar when
 	// every pod has Istio's proxy beside it, DataPlaneAmbient when every pod
-	// is captured by the node's ztunnel, else DataPlaneNone.
+	// is captured by the node's proxy (ztunnel), DataPlaneWaypoint for the
+	// mesh's own L7 proxies in front of ambient workloads, else
+	// DataPlaneNone.
 	DataPlane string
+	// AcceptsTunnel is true for a sidecar workload every pod of which takes
+	// the ambient mesh's tunnel (HBONE) inbound: ambient callers reach it
+	// with mTLS; other sidecars get their plain TCP.
+	AcceptsTunnel bool
 	// Gateway is true for Istio ingress and egress gateways (the istio
 	// label, or the Gateway API's gateway-name label).
 	Gateway bool
@@ -184,9 +190,10 @@ type Workload struct {
 
 // Data planes of a workload.
 const (
-	DataPlaneSidecar = "sidecar"
-	DataPlaneAmbient = "ambient"
-	DataPlaneNone    = "none"
+	DataPlaneSidecar  = "sidecar"
+	DataPlaneAmbient  = "ambient"
+	DataPlaneWaypoint = "waypoint"
+	DataPlaneNone     = "none"
 )
 
 // PolicyProblem is a DestinationRule or PeerAuthentication that could not

@@ -22,10 +22,13 @@ import (
 // of, as one consistent read of the caches gives them.
 type Objects struct {
 	Namespaces []string
-	Services   []*corev1.Service
-	Pods       []*corev1.Pod
-	Rules      []*networkingv1.DestinationRule
-	Authns     []*securityv1.PeerAuthentication
+	// NamespaceLabels are each namespace's labels, where meshlock may read
+	// Namespaces (ambient mode's istio.io/dataplane-mode); nil otherwise.
+	NamespaceLabels map[string]map[string]string
+	Services        []*corev1.Service
+	Pods            []*corev1.Pod
+	Rules           []*networkingv1.DestinationRule
+	Authns          []*securityv1.PeerAuthentication
 }
 
 // BuildCluster turns the objects into what the graph needs: Services with
@@ -53,16 +56,19 @@ func BuildCluster(s Objects, root string) graph.Cluster {
 	for _, pod := range pods {
 		podsByNamespace[pod.Namespace] = append(podsByNamespace[pod.Namespace], pod)
 		key := workloadKey{pod.Namespace, WorkloadName(pod)}
+		plane := DataPlane(pod, s.NamespaceLabels[pod.Namespace])
 		wl, seen := workloads[key]
 		if !seen {
-			wl = &workloadInfo{Workload: graph.Workload{Namespace: pod.Namespace, Name: key.name, DataPlane: DataPlane(pod)}, labels: maps.Clone(pod.Labels)}
+			wl = &workloadInfo{Workload: graph.Workload{Namespace: pod.Namespace, Name: key.name, DataPlane: plane,
+				AcceptsTunnel: AcceptsHBONE(pod)}, labels: maps.Clone(pod.Labels)}
 			workloads[key] = wl
 		}
 		// Every replica needs the proxy (as for a Service's InMesh); the
 		// labels a workloadSelector sees are those all its pods share.
-		if DataPlane(pod) != wl.DataPlane {
+		if plane != wl.DataPlane {
 			wl.DataPlane = graph.DataPlaneNone // every replica must agree
 		}
+		wl.AcceptsTunnel = wl.AcceptsTunnel && AcceptsHBONE(pod)
 		wl.Gateway = wl.Gateway || IsGateway(pod)
 		if sa := serviceAccount(pod); !slices.Contains(wl.ServiceAccounts, sa) {
 			wl.ServiceAccounts = append(wl.ServiceAccounts, sa)
@@ -80,7 +86,7 @@ func BuildCluster(s Objects, root string) graph.Cluster {
 	services := map[workloadKey]*corev1.Service{}
 	for _, svc := range s.Services {
 		services[workloadKey{svc.Namespace, svc.Name}] = svc
-		out.Services = append(out.Services, describeService(svc, podsByNamespace[svc.Namespace], s.Rules, s.Authns, root))
+		out.Services = append(out.Services, describeService(svc, podsByNamespace[svc.Namespace], s.NamespaceLabels[svc.Namespace], s.Rules, s.Authns, root))
 	}
 	slices.SortFunc(out.Services, func(a, b graph.Service) int {
 		return cmp.Or(cmp.Compare(a.Namespace, b.Namespace), cmp.Compare(a.Name, b.Name))
@@ -144,7 +150,7 @@ func clientTLSFunc(rules []*networkingv1.DestinationRule, root string, workloads
 	}
 }
 
-func describeService(svc *corev1.Service, pods []*corev1.Pod, rules []*networkingv1.DestinationRule, authns []*securityv1.PeerAuthentication, root string) graph.Service {
+func describeService(svc *corev1.Service, pods []*corev1.Pod, namespaceLabels map[string]string, rules []*networkingv1.DestinationRule, authns []*securityv1.PeerAuthentication, root string) graph.Service {
 	out := graph.Service{Namespace: svc.Namespace, Name: svc.Name}
 	var selected []*corev1.Pod
 	if len(svc.Spec.Selector) > 0 {
@@ -155,18 +161,20 @@ func describeService(svc *corev1.Service, pods []*corev1.Pod, rules []*networkin
 			}
 		}
 	}
-	withSidecar := 0
+	// In the mesh: captured by a data plane, a sidecar or the node's
+	// ztunnel (or a waypoint, itself a mesh proxy).
+	captured := 0
 	names := map[string]bool{}
 	for _, pod := range selected {
 		names[WorkloadName(pod)] = true
-		if HasSidecar(pod) {
-			withSidecar++
+		if DataPlane(pod, namespaceLabels) != graph.DataPlaneNone {
+			captured++
 		}
 		out.Gateway = out.Gateway || IsGateway(pod)
 	}
 	out.Workloads = slices.Sorted(maps.Keys(names))
-	out.InMesh = len(selected) > 0 && withSidecar == len(selected)
-	out.PartlyInMesh = withSidecar > 0 && withSidecar < len(selected)
+	out.InMesh = len(selected) > 0 && captured == len(selected)
+	out.PartlyInMesh = captured > 0 && captured < len(selected)
 
 	// Each port's mode is the weakest among the selected pods on the port's
 	// target port; the node's is the weakest across ports. Pods come in name

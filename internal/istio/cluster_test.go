@@ -697,30 +697,89 @@ func TestBuildClusterSorted(t *testing.T) {
 	}
 }
 
-// TestWorkloadName follows istio/istio pkg/kube/util.go GetDeployMetaFromPod
-// and GetWorkloadMetaFromPod.
+// TestDataPlane follows istio/istio cni/pkg/util/enablement_selector.go
+// (host-network and sidecar pods are never captured), podutil.go and
+// pkg/config/constants (the redirection annotation is the actual state:
+// only "enabled" is captured), the default enablement selectors of
+// manifests/charts/istio-cni/values.yaml (the pod's or its namespace's
+// istio.io/dataplane-mode=ambient, the pod opting out with none), and
+// pilot/pkg/model/context.go IsWaypointProxy.
 func TestDataPlane(t *testing.T) {
-	ambient := func(p *corev1.Pod) { p.Annotations = map[string]string{"ambient.istio.io/redirection": "enabled"} }
+	annotated := func(state string) func(*corev1.Pod) {
+		return func(p *corev1.Pod) { p.Annotations = map[string]string{"ambient.istio.io/redirection": state} }
+	}
+	labelled := func(k, v string) func(*corev1.Pod) {
+		return func(p *corev1.Pod) {
+			if p.Labels == nil {
+				p.Labels = map[string]string{}
+			}
+			p.Labels[k] = v
+		}
+	}
+	hostNetwork := func(p *corev1.Pod) { p.Spec.HostNetwork = true }
+	ambientNS := map[string]string{"istio.io/dataplane-mode": "ambient"}
 	for _, tc := range []struct {
-		pod  *corev1.Pod
-		want string
+		name      string
+		pod       *corev1.Pod
+		namespace map[string]string
+		want      string
 	}{
-		{testutil.Pod("default", "a", testutil.WithSidecar()), graph.DataPlaneSidecar},
-		{testutil.Pod("default", "a", testutil.WithNativeSidecar()), graph.DataPlaneSidecar},
-		{testutil.Pod("default", "a", ambient), graph.DataPlaneAmbient},
-		{testutil.Pod("default", "a"), graph.DataPlaneNone},
+		{"sidecar", testutil.Pod("default", "a", testutil.WithSidecar()), nil, graph.DataPlaneSidecar},
+		{"native sidecar", testutil.Pod("default", "a", testutil.WithNativeSidecar()), nil, graph.DataPlaneSidecar},
+		{"sidecar in an ambient namespace", testutil.Pod("default", "a", testutil.WithSidecar()), ambientNS, graph.DataPlaneSidecar},
+		{"redirected by istio-cni", testutil.Pod("default", "a", annotated("enabled")), nil, graph.DataPlaneAmbient},
+		{"pending redirection", testutil.Pod("default", "a", annotated("pending"), labelled("istio.io/dataplane-mode", "ambient")), ambientNS, graph.DataPlaneNone},
+		{"labelled ambient, not yet annotated", testutil.Pod("default", "a", labelled("istio.io/dataplane-mode", "ambient")), nil, graph.DataPlaneAmbient},
+		{"in an ambient namespace", testutil.Pod("default", "a"), ambientNS, graph.DataPlaneAmbient},
+		{"opted out in an ambient namespace", testutil.Pod("default", "a", labelled("istio.io/dataplane-mode", "none")), ambientNS, graph.DataPlaneNone},
+		{"host network in an ambient namespace", testutil.Pod("default", "a", hostNetwork), ambientNS, graph.DataPlaneNone},
+		{"waypoint", testutil.Pod("default", "waypoint", labelled("gateway.istio.io/managed", "istio.io-mesh-controller"), labelled("istio.io/dataplane-mode", "none")), ambientNS, graph.DataPlaneWaypoint},
+		{"plain", testutil.Pod("default", "a"), nil, graph.DataPlaneNone},
 	} {
-		if got := DataPlane(tc.pod); got != tc.want {
-			t.Errorf("DataPlane(%s) = %q, want %q", tc.pod.Name, got, tc.want)
+		if got := DataPlane(tc.pod, tc.namespace); got != tc.want {
+			t.Errorf("%s: DataPlane = %q, want %q", tc.name, got, tc.want)
 		}
 	}
 	// Every replica must agree.
-	mixed := []*corev1.Pod{testutil.Pod("default", "w-1", testutil.InDeployment("w", "h"), ambient), testutil.Pod("default", "w-2", testutil.InDeployment("w", "h"))}
+	mixed := []*corev1.Pod{testutil.Pod("default", "w-1", testutil.InDeployment("w", "h"), annotated("enabled")), testutil.Pod("default", "w-2", testutil.InDeployment("w", "h"))}
 	if got := BuildCluster(Objects{Pods: mixed}, DefaultRootNamespace).Workloads; len(got) != 1 || got[0].DataPlane != graph.DataPlaneNone {
 		t.Errorf("mixed workload %+v", got)
 	}
+	// A Service is in the mesh when every pod it selects is captured, by a
+	// sidecar or by ztunnel; an ambient namespace's label counts.
+	svc := testutil.Service("shop", "cart", map[string]string{"app": "cart"})
+	pods := []*corev1.Pod{
+		testutil.Pod("shop", "cart-1", labelled("app", "cart")),
+		testutil.Pod("shop", "cart-2", labelled("app", "cart"), testutil.WithSidecar()),
+	}
+	for _, tc := range []struct {
+		labels         map[string]map[string]string
+		inMesh, partly bool
+	}{
+		{nil, false, true},
+		{map[string]map[string]string{"shop": ambientNS}, true, false},
+	} {
+		got := BuildCluster(Objects{Services: []*corev1.Service{svc}, Pods: pods, NamespaceLabels: tc.labels}, DefaultRootNamespace).Services
+		if len(got) != 1 || got[0].InMesh != tc.inMesh || got[0].PartlyInMesh != tc.partly {
+			t.Errorf("namespace labels %v: service %+v, want inMesh %v, partly %v", tc.labels, got, tc.inMesh, tc.partly)
+		}
+	}
 }
 
+// TestAcceptsHBONE follows istio/istio pilot/pkg/model/service.go
+// SupportsTunnel: networking.istio.io/tunnel is a list, http among it.
+func TestAcceptsHBONE(t *testing.T) {
+	for value, want := range map[string]bool{"http": true, "h2,http": true, " http ": true, "": false, "https": false} {
+		pod := testutil.Pod("default", "a", testutil.WithSidecar())
+		pod.Labels = map[string]string{"networking.istio.io/tunnel": value}
+		if got := AcceptsHBONE(pod); got != want {
+			t.Errorf("tunnel %q: AcceptsHBONE = %v, want %v", value, got, want)
+		}
+	}
+}
+
+// TestWorkloadName follows istio/istio pkg/kube/util.go GetDeployMetaFromPod
+// and GetWorkloadMetaFromPod.
 func TestWorkloadName(t *testing.T) {
 	tests := []struct {
 		name string

@@ -152,17 +152,74 @@ func IsGateway(pod *corev1.Pod) bool {
 		l["operator.istio.io/component"] == "IngressGateways" || l["operator.istio.io/component"] == "EgressGateways"
 }
 
-// DataPlane is how a pod meets the mesh: a sidecar, ztunnel (ambient: the
-// annotation ambient.istio.io/redirection=enabled, which istio-cni sets on a
-// pod once its traffic is redirected; pkg/config/constants), or neither.
-func DataPlane(pod *corev1.Pod) string {
+// DataPlane is how a pod meets the mesh, as Istio decides it:
+//   - a waypoint (its Deployment's label gateway.istio.io/managed, which
+//     istio/istio pilot/pkg/model/context.go IsWaypointProxy reads);
+//   - a sidecar, which ztunnel never captures besides (istio/istio
+//     cni/pkg/util/enablement_selector.go excludes such pods, and host-network
+//     ones);
+//   - ambient: where istio-cni has annotated the pod
+//     ambient.istio.io/redirection, that is the actual state ("enabled":
+//     captured; "pending" or any other value: not, pkg/config/constants);
+//     before it has, the intent of the default enablement selectors
+//     (manifests/charts/istio-cni/values.yaml): the pod labelled
+//     istio.io/dataplane-mode=ambient, or its namespace so labelled and the
+//     pod not opted out with the value none;
+//   - else none.
+//
+// namespaceLabels are the pod's namespace's labels (nil when meshlock may
+// not read Namespaces: the pod's own label and annotation decide then).
+func DataPlane(pod *corev1.Pod, namespaceLabels map[string]string) string {
 	switch {
+	case IsWaypoint(pod):
+		return graph.DataPlaneWaypoint
 	case HasSidecar(pod):
 		return graph.DataPlaneSidecar
-	case pod.Annotations["ambient.istio.io/redirection"] == "enabled":
+	case pod.Spec.HostNetwork:
+		return graph.DataPlaneNone
+	}
+	if state, ok := pod.Annotations[ambientRedirection]; ok {
+		if state == "enabled" {
+			return graph.DataPlaneAmbient
+		}
+		return graph.DataPlaneNone
+	}
+	switch mode := pod.Labels[dataplaneMode]; {
+	case mode == "ambient":
+		return graph.DataPlaneAmbient
+	case mode != "none" && namespaceLabels[dataplaneMode] == "ambient":
 		return graph.DataPlaneAmbient
 	}
 	return graph.DataPlaneNone
+}
+
+// The labels and annotations of ambient mode (istio/istio
+// pkg/config/constants/constants.go).
+const (
+	dataplaneMode      = "istio.io/dataplane-mode"
+	ambientRedirection = "ambient.istio.io/redirection"
+)
+
+// IsWaypoint reports whether the pod is a waypoint: a proxy of Istio's
+// mesh controller (gateway.istio.io/managed=istio.io-mesh-controller, the
+// label istio/istio pilot/pkg/model/context.go IsWaypointProxy reads and
+// the istio-waypoint class's Deployments carry).
+func IsWaypoint(pod *corev1.Pod) bool {
+	return pod.Labels["gateway.istio.io/managed"] == "istio.io-mesh-controller"
+}
+
+// AcceptsHBONE reports whether a sidecar pod takes HBONE inbound: the label
+// networking.istio.io/tunnel listing http (istio/istio
+// pilot/pkg/model/service.go SupportsTunnel, read by
+// pilot/pkg/serviceregistry/ambient/workloads.go setTunnelProtocol). A
+// ztunnel sends HBONE only to such a sidecar, plain TCP to any other.
+func AcceptsHBONE(pod *corev1.Pod) bool {
+	for tunnel := range strings.SplitSeq(pod.Labels["networking.istio.io/tunnel"], ",") {
+		if strings.TrimSpace(tunnel) == "http" {
+			return true
+		}
+	}
+	return false
 }
 
 // HasSidecar reports whether Istio's proxy runs beside the pod's app, as an

@@ -187,7 +187,7 @@ func TestServicePortsByTargetPort(t *testing.T) {
 	byServicePort := testutil.PeerAuth("default", "web", 1, testutil.PAStrict, testutil.Selecting("app", "web"), testutil.OnPort(80, securityapi.PeerAuthentication_MutualTLS_DISABLE))
 
 	t.Run("an entry for the target port applies", func(t *testing.T) {
-		got := describeService(svc, []*corev1.Pod{pod}, nil, []*securityv1.PeerAuthentication{strictByTarget}, DefaultRootNamespace)
+		got := describeService(svc, []*corev1.Pod{pod}, nil, nil, []*securityv1.PeerAuthentication{strictByTarget}, DefaultRootNamespace)
 		want := []graph.ServicePort{
 			{Port: 80, TargetPort: 8080, Protocol: "http", PeerAuthentication: "STRICT", PeerAuthenticationSource: "default/web"},
 			{Port: 9090, TargetPort: 9090, Protocol: "tcp", PeerAuthentication: "PERMISSIVE", PeerAuthenticationSource: "default/web"},
@@ -202,14 +202,14 @@ func TestServicePortsByTargetPort(t *testing.T) {
 		}
 	})
 	t.Run("an entry keyed by the Service port does nothing (istio/istio#49098)", func(t *testing.T) {
-		got := describeService(svc, []*corev1.Pod{pod}, nil, []*securityv1.PeerAuthentication{byServicePort}, DefaultRootNamespace)
+		got := describeService(svc, []*corev1.Pod{pod}, nil, nil, []*securityv1.PeerAuthentication{byServicePort}, DefaultRootNamespace)
 		if got.Ports[0].PeerAuthentication != "STRICT" {
 			t.Errorf("port 80: %+v", got.Ports[0])
 		}
 	})
 	t.Run("ties go to the first port, whatever order the pods come in", func(t *testing.T) {
 		other := testutil.Pod("default", "web-0", testutil.WithLabels("app", "web"), testutil.WithSidecar(), testutil.WithContainerPort("http-api", 8081), testutil.WithContainerPort("metrics", 9090))
-		a := describeService(svc, []*corev1.Pod{other, pod}, nil, nil, DefaultRootNamespace)
+		a := describeService(svc, []*corev1.Pod{other, pod}, nil, nil, nil, DefaultRootNamespace)
 		if a.Ports[0].TargetPort != 8081 {
 			t.Errorf("target port from %d, want from the first pod by name", a.Ports[0].TargetPort)
 		}

@@ -50,8 +50,10 @@ func (w *Watcher) list() (istio.Objects, error) {
 		if err != nil {
 			return s, err
 		}
+		s.NamespaceLabels = make(map[string]map[string]string, len(items))
 		for _, ns := range items {
 			s.Namespaces = append(s.Namespaces, ns.Name)
+			s.NamespaceLabels[ns.Name] = ns.Labels
 		}
 	}
 	return s, nil

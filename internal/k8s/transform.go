@@ -34,6 +34,7 @@ func slimPod(obj any) (any, error) {
 		},
 		Spec: corev1.PodSpec{
 			ServiceAccountName: pod.Spec.ServiceAccountName,
+			HostNetwork:        pod.Spec.HostNetwork, // never captured by ztunnel
 			Containers:         slimContainers(pod.Spec.Containers),
 			InitContainers:     slimContainers(pod.Spec.InitContainers),
 		},

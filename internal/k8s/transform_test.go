@@ -34,7 +34,7 @@ func TestSlimPodAnswersAsTheWholePod(t *testing.T) {
 	}
 	slim := obj.(*corev1.Pod)
 	if istio.WorkloadName(slim) != istio.WorkloadName(pod) || istio.HasSidecar(slim) != istio.HasSidecar(pod) ||
-		istio.DataPlane(slim) != istio.DataPlane(pod) || slim.Spec.ServiceAccountName != "cart" || slim.Status.Phase != corev1.PodRunning {
+		istio.DataPlane(slim, nil) != istio.DataPlane(pod, nil) || slim.Spec.ServiceAccountName != "cart" || slim.Status.Phase != corev1.PodRunning {
 		t.Errorf("the trimmed pod answers differently: %+v", slim)
 	}
 	for _, port := range []corev1.ServicePort{

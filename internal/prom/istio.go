@@ -61,8 +61,15 @@ func istioSample(m labels, protocol, measure string, rate float64) (graph.Sample
 			s.Security = graph.SecurityMutualTLS
 		}
 	case "source":
-		s.Reporter = graph.ReporterClient // a client cannot tell: connection_security_policy="unknown"
+		s.Reporter = graph.ReporterClient
 		s.Outcome = outcome(m.get("response_code"), m.get("response_flags"), measure == graph.MeasureConnections)
+		// A sidecar client cannot tell and says "unknown"; ambient's
+		// ztunnel says "mutual_tls" for the tunnel it opened
+		// (istio/ztunnel src/proxy/metrics.rs SecurityPolicy,
+		// src/proxy/outbound.rs conn_metrics_from_request).
+		if m.get("connection_security_policy") == "mutual_tls" {
+			s.Security = graph.SecurityMutualTLS
+		}
 	default:
 		return graph.Sample{}, false
 	}

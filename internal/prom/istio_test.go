@@ -47,6 +47,23 @@ func TestIstioSample(t *testing.T) {
 					t.Errorf("%+v", s)
 				}
 			}},
+		// istio/ztunnel src/proxy/metrics.rs: its source side says mutual_tls
+		// for the tunnel it opened, unknown for plain TCP; a sidecar client
+		// always says unknown.
+		{name: "ztunnel's source report of its tunnel", measure: graph.MeasureBytes,
+			metric: base("reporter", "source", "connection_security_policy", "mutual_tls"),
+			check: func(t *testing.T, s graph.Sample) {
+				if s.Reporter != graph.ReporterClient || s.Security != graph.SecurityMutualTLS {
+					t.Errorf("%+v", s)
+				}
+			}},
+		{name: "a client's unknown security is unknown", measure: graph.MeasureBytes,
+			metric: base("reporter", "source", "connection_security_policy", "unknown"),
+			check: func(t *testing.T, s graph.Sample) {
+				if s.Reporter != graph.ReporterClient || s.Security != graph.SecurityUnknown {
+					t.Errorf("%+v", s)
+				}
+			}},
 		{name: "unknown is nothing", metric: base("reporter", "destination", "source_workload", "unknown", "source_workload_namespace", "unknown", "source_principal", "unknown"),
 			check: func(t *testing.T, s graph.Sample) {
 				if s.Source != (graph.Peer{}) {

@@ -1,0 +1,171 @@
+// Ambient mode's reports read as Istio writes them (issue 21): ztunnel reports TCP only, from both
+// ends, and its source side knows the wire; a waypoint's connection is counted once; ambient
+// workloads are in the mesh.
+
+package graph
+
+import (
+	"testing"
+	"time"
+)
+
+// ambientCluster: shop/web (ambient) calls shop/cart (ambient), shop/legacy
+// (no data plane), shop/api (a sidecar), and shop/orders through the
+// waypoint shop/waypoint; default/productpage is a sidecar.
+func ambientCluster() Cluster {
+	svc := func(name string) Service {
+		return Service{Namespace: "shop", Name: name, Workloads: []string{name}, InMesh: name != "legacy", PeerAuthentication: ModePermissive}
+	}
+	return Cluster{
+		Namespaces: []string{"default", "shop"},
+		Services:   []Service{svc("cart"), svc("legacy"), svc("api"), svc("orders")},
+		Workloads: []Workload{
+			{Namespace: "shop", Name: "web", DataPlane: DataPlaneAmbient},
+			{Namespace: "shop", Name: "cart", DataPlane: DataPlaneAmbient},
+			{Namespace: "shop", Name: "orders", DataPlane: DataPlaneAmbient},
+			{Namespace: "shop", Name: "legacy", DataPlane: DataPlaneNone},
+			{Namespace: "shop", Name: "api", DataPlane: DataPlaneSidecar},
+			{Namespace: "shop", Name: "waypoint", DataPlane: DataPlaneWaypoint},
+			{Namespace: "default", Name: "productpage", DataPlane: DataPlaneSidecar},
+			{Namespace: "default", Name: "batch", DataPlane: DataPlaneNone},
+		},
+	}
+}
+
+// ztunnelSample is one of ztunnel's TCP reports (istio/ztunnel
+// src/proxy/metrics.rs): reporter source or destination, security
+// mutual_tls or unknown — prom maps a destination's unknown to plaintext
+// and a source's mutual_tls to SecurityMutualTLS.
+func ztunnelSample(reporter, from, to, service, security string, bytes float64) Sample {
+	src, dst := splitID(from), splitID(to)
+	return Sample{Reporter: reporter, Protocol: ProtocolTCP, Measure: MeasureBytes, Security: security,
+		Source: Peer{Namespace: src[0], Workload: src[1]}, Destination: Peer{Namespace: dst[0], Workload: dst[1]},
+		Service: ServiceRef{Namespace: "shop", Name: service}, Rate: bytes}
+}
+
+func splitID(id string) [2]string {
+	p := ParseID(id)
+	return [2]string{p.Namespace, p.Name}
+}
+
+func TestBuildAmbientReports(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		samples []Sample
+		edge    string
+		status  string
+	}{
+		{
+			// Both ztunnels report the tunnel (outbound.rs, inbound.rs).
+			name: "ambient to ambient over HBONE is locked",
+			samples: []Sample{
+				ztunnelSample(ReporterClient, "shop/web", "shop/cart", "cart", SecurityMutualTLS, 100),
+				ztunnelSample(ReporterServer, "shop/web", "shop/cart", "cart", SecurityMutualTLS, 100),
+			},
+			edge: "shop/web->shop/cart:tcp", status: StatusLocked,
+		},
+		{
+			// The destination's ztunnel not scraped: the caller's report of
+			// its tunnel is the wire (it was unknown before ambient).
+			name:    "an ambient caller's tunnel alone is locked",
+			samples: []Sample{ztunnelSample(ReporterClient, "shop/web", "shop/cart", "cart", SecurityMutualTLS, 100)},
+			edge:    "shop/web->shop/cart:tcp", status: StatusLocked,
+		},
+		{
+			// To a workload no data plane captures, ztunnel sends plain TCP
+			// and says unknown (outbound.rs: OutboundProtocol::TCP); nobody
+			// else reports: the caller's word is plaintext, never unknown.
+			name:    "ambient to a workload outside the mesh is open",
+			samples: []Sample{ztunnelSample(ReporterClient, "shop/web", "shop/legacy", "legacy", SecurityUnknown, 100)},
+			edge:    "shop/web->shop/legacy:tcp", status: StatusOpen,
+		},
+		{
+			// ztunnel's inbound passthrough names the plaintext caller by its
+			// IP (inbound_passthrough.rs), not the unknown node.
+			name:    "plaintext into an ambient pod is open, from the named caller",
+			samples: []Sample{ztunnelSample(ReporterServer, "default/batch", "shop/cart", "cart", SecurityPlaintext, 100)},
+			edge:    "default/batch->shop/cart:tcp", status: StatusOpen,
+		},
+		{
+			// A sidecar sends HBONE to an ambient endpoint whatever its
+			// DestinationRule says (cluster_tls.go); its HTTP report says
+			// nothing of security, ztunnel at the destination reports TCP.
+			name: "a sidecar's requests to an ambient workload are locked",
+			samples: []Sample{
+				{Reporter: ReporterClient, Protocol: ProtocolHTTP, Source: Peer{Namespace: "default", Workload: "productpage"},
+					Destination: Peer{Namespace: "shop", Workload: "cart"}, Service: ServiceRef{Namespace: "shop", Name: "cart"}, Rate: 5},
+			},
+			edge: "default/productpage->shop/cart:http", status: StatusLocked,
+		},
+		{
+			// ztunnel sends plain TCP to a sidecar that does not take HBONE
+			// (workloads.go setTunnelProtocol): plaintext on the wire.
+			name: "ambient to a sidecar without the tunnel is plaintext",
+			samples: []Sample{
+				ztunnelSample(ReporterClient, "shop/web", "shop/api", "api", SecurityUnknown, 100),
+				ztunnelSample(ReporterServer, "shop/web", "shop/api", "api", SecurityPlaintext, 100),
+			},
+			edge: "shop/web->shop/api:tcp", status: StatusOpen,
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := Build(tc.samples, ambientCluster(), BuildOptions{})
+			e, ok := findEdge(s, tc.edge)
+			if !ok || e.Status != tc.status {
+				t.Errorf("edge %s: %+v (found %v), want %s; edges %v", tc.edge, e, ok, tc.status, edgeIDs(pointers(s.Edges)))
+			}
+		})
+	}
+}
+
+// One connection through a waypoint is reported three times: by the
+// caller's ztunnel (destination workload: the waypoint), by the waypoint
+// (reporter="waypoint": the caller and the backend; istio/istio
+// pilot/pkg/model/telemetry.go) and by the backend's ztunnel (source: the
+// waypoint). It is counted once, on the caller → Service edge.
+func TestBuildCountsAWaypointsConnectionOnce(t *testing.T) {
+	samples := []Sample{
+		ztunnelSample(ReporterClient, "shop/web", "shop/waypoint", "orders", SecurityMutualTLS, 1000),
+		{Reporter: ReporterServer, Protocol: ProtocolHTTP, Security: SecurityMutualTLS, Source: Peer{Namespace: "shop", Workload: "web"},
+			Destination: Peer{Namespace: "shop", Workload: "orders"}, Service: ServiceRef{Namespace: "shop", Name: "orders"}, Rate: 4},
+		ztunnelSample(ReporterServer, "shop/waypoint", "shop/orders", "orders", SecurityMutualTLS, 1000),
+	}
+	s := Build(samples, ambientCluster(), BuildOptions{})
+	if len(s.Edges) != 1 {
+		t.Fatalf("edges %v, want the one caller → Service edge", edgeIDs(pointers(s.Edges)))
+	}
+	if e := s.Edges[0]; e.ID != "shop/web->shop/orders:http" || e.Status != StatusLocked || e.Rate != 4 {
+		t.Errorf("edge %+v, want shop/web->shop/orders:http locked at 4 requests/s", e)
+	}
+}
+
+// Ambient workloads are in the mesh (their node's ztunnel captures them).
+func TestBuildAmbientWorkloadsAreInTheMesh(t *testing.T) {
+	s := Build([]Sample{ztunnelSample(ReporterServer, "shop/web", "shop/cart", "cart", SecurityMutualTLS, 1)}, ambientCluster(), BuildOptions{})
+	for _, n := range s.Nodes {
+		if n.ID == "shop/web" && (!n.InMesh || n.DataPlane != DataPlaneAmbient) {
+			t.Errorf("the ambient caller %+v, want in the mesh with dataPlane ambient", n)
+		}
+	}
+}
+
+func pointers(edges []Edge) []*Edge {
+	out := make([]*Edge, len(edges))
+	for i := range edges {
+		out[i] = &edges[i]
+	}
+	return out
+}
+
+// The look-back remembers an ambient caller's plain TCP to a workload
+// outside the mesh, reported by its ztunnel alone: the idle edge is open,
+// with the time it last carried plaintext, not unknown.
+func TestBuildAmbientCallerInTheLookback(t *testing.T) {
+	last := testTime.Add(-3 * time.Hour)
+	h := HistorySample{Sample: ztunnelSample(ReporterClient, "shop/web", "shop/legacy", "legacy", SecurityUnknown, 0), Volume: 5000, LastSeen: last}
+	s := Build(nil, ambientCluster(), BuildOptions{GeneratedAt: testTime, History: []HistorySample{h}})
+	e, ok := findEdge(s, "shop/web->shop/legacy:tcp")
+	if !ok || !e.Idle || e.Status != StatusOpen || !e.History.PlaintextLastSeen.Equal(last) {
+		t.Errorf("the idle ambient edge %+v (found %v), want open, plaintext last seen %s", e, ok, last)
+	}
+}

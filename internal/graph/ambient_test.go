@@ -5,6 +5,7 @@
 package graph
 
 import (
+	"strings"
 	"testing"
 	"time"
 )
@@ -167,5 +168,38 @@ func TestBuildAmbientCallerInTheLookback(t *testing.T) {
 	e, ok := findEdge(s, "shop/web->shop/legacy:tcp")
 	if !ok || !e.Idle || e.Status != StatusOpen || !e.History.PlaintextLastSeen.Equal(last) {
 		t.Errorf("the idle ambient edge %+v (found %v), want open, plaintext last seen %s", e, ok, last)
+	}
+}
+
+// STRICT in ambient mode: the destination's ztunnel opens a plaintext
+// connection, counts it opened ("-", unknown) and closes it at once with
+// DENY (istio/ztunnel src/proxy/inbound_passthrough.rs, metrics.rs
+// ConnectionResult::record; the deny comes from istio/istio
+// pilot/pkg/serviceregistry/ambient/policies.go). The caller is refused,
+// not an open padlock, and a finding names it.
+func TestBuildStrictRefusalsAreNotPlaintext(t *testing.T) {
+	conn := func(outcome string, rate float64) Sample {
+		s := ztunnelSample(ReporterServer, "default/batch", "shop/cart", "cart", SecurityPlaintext, rate)
+		s.Measure, s.Outcome = MeasureConnections, outcome
+		return s
+	}
+	s := Build([]Sample{conn(OutcomeDelivered, 2), conn(OutcomeRefused, 2)}, ambientCluster(), BuildOptions{})
+	e, ok := findEdge(s, "default/batch->shop/cart:tcp")
+	if !ok || e.Status == StatusOpen || e.Status == StatusMixed || e.RefusedRate != 2 {
+		t.Errorf("the refused caller's edge %+v (found %v), want refusedRate 2 and no open padlock", e, ok)
+	}
+	found := false
+	for _, f := range s.Findings {
+		if f.Kind == FindingRefusedByPolicy && f.Nodes[0] == "shop/cart" && strings.Contains(f.Message, "default/batch") {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("no finding names the refused caller: %+v", s.Findings)
+	}
+	// Some plaintext got in besides: that part is still open.
+	s = Build([]Sample{conn(OutcomeDelivered, 5), conn(OutcomeRefused, 2)}, ambientCluster(), BuildOptions{})
+	if e, _ := findEdge(s, "default/batch->shop/cart:tcp"); e.Status != StatusOpen || e.RefusedRate != 2 {
+		t.Errorf("plaintext that got in beside refusals: %+v, want open with refusedRate 2", e)
 	}
 }

@@ -115,10 +115,13 @@ type flow struct {
 	// proxy (ambient's ztunnel) reports the tunnel (mTLS) it opened or the
 	// plain TCP it sent, unlike a sidecar client, which cannot tell.
 	srcMTLS, srcPlain float64
+	// refused are connections the destination's proxy refused by policy;
+	// they are also among its plaintext opened ones (destPlain).
+	refused float64
 }
 
 func (f *flow) empty() bool {
-	return f.destMTLS == 0 && f.destPlain == 0 && f.source == 0 && f.failed == 0
+	return f.destMTLS == 0 && f.destPlain == 0 && f.source == 0 && f.failed == 0 && f.refused == 0
 }
 
 // edgeTraffic accumulates the samples of one edge.
@@ -265,6 +268,8 @@ func (b *builder) add(s *Sample) {
 		f = &t.conns
 	}
 	switch {
+	case destSide && s.Outcome == OutcomeRefused:
+		f.refused = addRate(f.refused, rate)
 	case !destSide && s.Outcome == OutcomeHandshakeFailed:
 		f.failed = addRate(f.failed, rate)
 	case !destSide && s.Outcome == OutcomeLocal:
@@ -686,11 +691,18 @@ func callerTLS(views []callerView) (string, []CallerTLS) {
 // edgeOf decides rate, ratio, status and principals; false drops the edge.
 // A TCP edge that moved no bytes in the window is decided by its connections.
 func edgeOf(t *edgeTraffic) (Edge, bool) {
+	// Refused connections were opened, as plaintext, and closed at once:
+	// none of them got in (the opened counter says nothing of the refusal).
+	conns := t.conns
+	conns.destPlain = max(0, conns.destPlain-conns.refused)
+	if conns.destPlain < SkewTolerance*conns.refused {
+		conns.destPlain = 0 // a window's counters are read a scrape apart
+	}
 	f := &t.main
 	if f.empty() {
-		f = &t.conns
+		f = &conns
 	}
-	e := Edge{TLSFailureRate: addRate(t.main.failed, t.conns.failed)}
+	e := Edge{TLSFailureRate: addRate(t.main.failed, t.conns.failed), RefusedRate: t.conns.refused}
 	dest := addRate(f.destMTLS, f.destPlain)
 	// A client that knows the wire and saw only its tunnel vouches for
 	// what no destination reported (a destination's proxy not scraped).
@@ -733,8 +745,8 @@ func edgeOf(t *edgeTraffic) (Edge, bool) {
 		}
 	case f.source > 0:
 		e.Rate, e.Status = f.source, StatusUnknown
-	case e.TLSFailureRate > 0:
-		e.Status = StatusUnknown // nothing got through: only the failures are known
+	case e.TLSFailureRate > 0 || e.RefusedRate > 0:
+		e.Status = StatusUnknown // nothing got through: only the failures or refusals are known
 	default:
 		return Edge{}, false
 	}

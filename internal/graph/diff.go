@@ -111,10 +111,12 @@ func edgeEqual(a, b *Edge) bool {
 	x, y := *a, *b
 	if math.Float64bits(x.Rate) != math.Float64bits(y.Rate) ||
 		math.Float64bits(x.MTLSRatio) != math.Float64bits(y.MTLSRatio) ||
-		math.Float64bits(x.TLSFailureRate) != math.Float64bits(y.TLSFailureRate) {
+		math.Float64bits(x.TLSFailureRate) != math.Float64bits(y.TLSFailureRate) ||
+		math.Float64bits(x.RefusedRate) != math.Float64bits(y.RefusedRate) {
 		return false
 	}
 	x.Rate, x.MTLSRatio, y.Rate, y.MTLSRatio, x.TLSFailureRate, y.TLSFailureRate = 0, 0, 0, 0, 0, 0
+	x.RefusedRate, y.RefusedRate = 0, 0
 	return x == y
 }
 

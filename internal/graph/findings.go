@@ -20,6 +20,9 @@ const (
 	FindingStrictWouldCut       = "strict-would-cut"
 	FindingPolicyUnreadable     = "policy-unreadable"
 	FindingTLSHandshakeFailing  = "tls-handshake-failing"
+	// FindingRefusedByPolicy: the destination's proxy refuses callers'
+	// connections (ambient mode's STRICT refusing plaintext).
+	FindingRefusedByPolicy = "refused-by-policy"
 	// FindingMTLSOnly: every caller in the whole look-back used mTLS (said
 	// where ready-for-strict does not already say it).
 	FindingMTLSOnly = "mtls-only-in-lookback"
@@ -93,6 +96,7 @@ func buildFindings(nodes []Node, edges []Edge, services map[string]*Service, cal
 	inMesh := nodesInMesh(nodes)
 	incoming := make(map[string][]*Edge, len(services))
 	failing := make(map[string][]*Edge)
+	refused := make(map[string][]*Edge)
 	for i := range edges {
 		e := &edges[i]
 		if _, ok := services[e.Target]; ok {
@@ -101,12 +105,18 @@ func buildFindings(nodes []Node, edges []Edge, services map[string]*Service, cal
 		if e.TLSFailureRate > 0 {
 			failing[e.Target] = append(failing[e.Target], e)
 		}
+		if e.RefusedRate > 0 {
+			refused[e.Target] = append(refused[e.Target], e)
+		}
 	}
 
 	out := []Finding{}
 	for _, n := range nodes {
 		if f := failing[n.ID]; len(f) > 0 {
 			out = append(out, handshakeFinding(n, f))
+		}
+		if r := refused[n.ID]; len(r) > 0 {
+			out = append(out, refusedFinding(n, r))
 		}
 		svc, ok := services[n.ID]
 		if !ok {
@@ -211,6 +221,26 @@ func appendRuleFindings(out []Finding, n Node, svc *Service, in []*Edge, views [
 		}
 	}
 	return out
+}
+
+// refusedFinding: connections the destination's proxy refused by policy
+// never reached the workload; the callers are cut off (what STRICT does
+// to plaintext in ambient mode: "everything should still work" is false
+// for them).
+func refusedFinding(n Node, edges []*Edge) Finding {
+	var rate float64
+	for _, e := range edges {
+		rate = addRate(rate, e.RefusedRate)
+	}
+	return Finding{
+		ID:       FindingID(FindingRefusedByPolicy, n.ID),
+		Kind:     FindingRefusedByPolicy,
+		Severity: SeverityWarning,
+		Message: fmt.Sprintf("%s refuses connections from %s (%s/s): its STRICT PeerAuthentication (or another policy) turns them away, so they never reach it. Bring the callers into the mesh, or relax the policy for them.",
+			n.ID, callerList(edges), strconv.FormatFloat(rate, 'g', 3, 64)),
+		Nodes: withSources(n.ID, edges),
+		Edges: edgeIDs(edges),
+	}
 }
 
 // handshakeFinding: requests the client side saw fail at the TLS handshake

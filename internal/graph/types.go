@@ -32,6 +32,10 @@ const (
 	OutcomeHandshakeFailed = "handshake-failed"
 	// OutcomeLocal: answered by the client's own proxy; no server saw it.
 	OutcomeLocal = "local"
+	// OutcomeRefused: a server's report of connections its proxy opened and
+	// closed at once, refused by policy (ambient's STRICT): nothing of them
+	// reached the workload, plaintext or not.
+	OutcomeRefused = "refused"
 )
 
 // Protocols of an edge.
@@ -299,6 +303,10 @@ type Edge struct {
 	// client side reported as failed at the TLS handshake (response flags
 	// UF or URX): a policy mismatch, not plaintext.
 	TLSFailureRate float64 `json:"tlsFailureRate,omitempty"`
+	// RefusedRate is the rate (TCP connections/s) the destination's proxy
+	// opened and closed at once, refused by policy (ambient mode's STRICT
+	// refusing plaintext): neither mTLS nor plaintext that got in.
+	RefusedRate float64 `json:"refusedRate,omitempty"`
 	// Idle: no traffic in the window, known from the look-back only; Rate
 	// is 0, Status and MTLSRatio are those of its look-back.
 	Idle bool `json:"idle,omitempty"`

@@ -66,8 +66,8 @@ func TestFetchRunsTheFixedQuerySetWhateverTheNamespaces(t *testing.T) {
 			t.Fatalf("Fetch: %v", err)
 		}
 	}
-	if n := len(fake.seenQueries()); n != 12 {
-		t.Errorf("3 fetches sent %d queries, want 12", n)
+	if n := len(fake.seenQueries()); n != 3*len(c.Queries()) || len(c.Queries()) != 5 {
+		t.Errorf("3 fetches sent %d queries, want 3 × the %d of the set (5)", n, len(c.Queries()))
 	}
 	if err := testutil.GatherAndCompare(reg, strings.NewReader(queriesTotalText(3, 0, 3, 0)), "meshlock_prometheus_queries_total"); err != nil {
 		t.Errorf("after 3 fetches: %v", err)
@@ -101,7 +101,9 @@ meshlock_prometheus_queries_total{query="tcp_connections",result="error"} %d
 meshlock_prometheus_queries_total{query="tcp_connections",result="success"} %d
 meshlock_prometheus_queries_total{query="tcp_received",result="error"} %d
 meshlock_prometheus_queries_total{query="tcp_received",result="success"} %d
-`, httpErr, httpOK, tcpErr, tcpOK, connErr, connOK, connErr, connOK)
+meshlock_prometheus_queries_total{query="tcp_refused",result="error"} %d
+meshlock_prometheus_queries_total{query="tcp_refused",result="success"} %d
+`, httpErr, httpOK, tcpErr, tcpOK, connErr, connOK, connErr, connOK, connErr, connOK)
 }
 
 func TestMetricsGoOnlyToTheGivenRegisterer(t *testing.T) {
@@ -311,7 +313,8 @@ func TestFetchSendsTheBearerTokenReadAtEachRequest(t *testing.T) {
 	if _, err := c.Fetch(t.Context()); err != nil {
 		t.Fatalf("Fetch after rotation: %v", err)
 	}
-	want := slices.Concat(slices.Repeat([]string{"Bearer first-token"}, 4), slices.Repeat([]string{"Bearer rotated-token"}, 4))
+	n := len(c.Queries())
+	want := slices.Concat(slices.Repeat([]string{"Bearer first-token"}, n), slices.Repeat([]string{"Bearer rotated-token"}, n))
 	if got := fake.seenAuthorization(); !slices.Equal(got, want) {
 		t.Errorf("Authorization headers %q, want %q", got, want)
 	}
@@ -336,8 +339,8 @@ func TestFetchTrustsTheCAFile(t *testing.T) {
 	if _, err := mustNew(t, withCA).Fetch(t.Context()); err != nil {
 		t.Fatalf("Fetch with the CA file: %v", err)
 	}
-	if n := len(fake.seenQueries()); n != 4 {
-		t.Fatalf("server saw %d queries, want 4", n)
+	if n, want := len(fake.seenQueries()), len(Queries(time.Minute)); n != want {
+		t.Fatalf("server saw %d queries, want %d", n, want)
 	}
 
 	withoutCA, _ := testOptions(srv.URL)
@@ -345,8 +348,8 @@ func TestFetchTrustsTheCAFile(t *testing.T) {
 	if _, ok := errors.AsType[x509.UnknownAuthorityError](err); !ok {
 		t.Errorf("Fetch without the CA file: error %v, want an unknown authority", err)
 	}
-	if n := len(fake.seenQueries()); n != 4 {
-		t.Errorf("server saw %d queries, want still 4", n)
+	if n, want := len(fake.seenQueries()), len(Queries(time.Minute)); n != want {
+		t.Errorf("server saw %d queries, want still %d", n, want)
 	}
 }
 
@@ -355,7 +358,7 @@ func TestFetchRejectsOversizedAnswers(t *testing.T) {
 
 	t.Run("streamed", func(t *testing.T) {
 		// An endless answer: reading it whole would never finish.
-		wroteTotal := make(chan int64, 4)
+		wroteTotal := make(chan int64, len(Queries(time.Minute)))
 		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Content-Type", "application/json")
 			var wrote int64
@@ -378,15 +381,19 @@ func TestFetchRejectsOversizedAnswers(t *testing.T) {
 		if !errors.Is(err, errResponseTooLarge) || !strings.Contains(err.Error(), strconv.Itoa(limit)) {
 			t.Fatalf("Fetch() error = %v, want too large, naming the limit", err)
 		}
-		for range 4 {
+		for range len(Queries(time.Minute)) {
 			// The server stops once the client hangs up; what it managed
 			// to write is bounded by socket buffers, not by the answer.
 			if wrote := <-wroteTotal; wrote >= 1<<30 {
 				t.Errorf("server wrote the whole %d-byte answer", wrote)
 			}
 		}
-		if got := queriesCounted(t, reg, "http", "error") + queriesCounted(t, reg, "tcp", "error") + queriesCounted(t, reg, "tcp_connections", "error") + queriesCounted(t, reg, "tcp_received", "error"); got != 4 {
-			t.Errorf("errors counted %v, want 4", got)
+		var got float64
+		for _, q := range Queries(time.Minute) {
+			got += queriesCounted(t, reg, q.Name, "error")
+		}
+		if want := float64(len(Queries(time.Minute))); got != want {
+			t.Errorf("errors counted %v, want %v", got, want)
 		}
 	})
 
@@ -535,8 +542,8 @@ func TestFetchUsesTheURLPathPrefix(t *testing.T) {
 	if _, err := mustNew(t, opts).Fetch(t.Context()); err != nil {
 		t.Fatalf("Fetch: %v", err)
 	}
-	if n := len(fake.seenQueries()); n != 4 {
-		t.Errorf("server saw %d queries under the prefix, want 4", n)
+	if n, want := len(fake.seenQueries()), len(Queries(time.Minute)); n != want {
+		t.Errorf("server saw %d queries under the prefix, want %d", n, want)
 	}
 }
 

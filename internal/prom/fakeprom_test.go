@@ -92,7 +92,7 @@ func byQuery(httpBody, tcpBody string, connBody ...string) func(string) (int, st
 		switch {
 		case strings.Contains(query, "istio_tcp_connections_opened_total"):
 			return http.StatusOK, conn
-		case strings.Contains(query, "istio_tcp_received_bytes_total"):
+		case strings.Contains(query, "istio_tcp_received_bytes_total"), strings.Contains(query, "istio_tcp_connections_closed_total"):
 			return http.StatusOK, `{"status":"success","data":{"resultType":"vector","result":[]}}`
 		case strings.Contains(query, "istio_tcp_sent_bytes_total"):
 			return http.StatusOK, tcpBody

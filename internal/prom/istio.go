@@ -60,6 +60,13 @@ func istioSample(m labels, protocol, measure string, rate float64) (graph.Sample
 		if m.get("connection_security_policy") == "mutual_tls" {
 			s.Security = graph.SecurityMutualTLS
 		}
+		// ztunnel's close of a connection a policy refused: STRICT's
+		// refusal of plaintext (istio/istio
+		// pilot/pkg/serviceregistry/ambient/policies.go turns STRICT into
+		// a deny of connections without an identity).
+		if m.get("response_flags") == "DENY" {
+			s.Outcome = graph.OutcomeRefused
+		}
 	case "source":
 		s.Reporter = graph.ReporterClient
 		s.Outcome = outcome(m.get("response_code"), m.get("response_flags"), measure == graph.MeasureConnections)

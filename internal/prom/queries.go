@@ -29,6 +29,7 @@ const (
 	QueryTCP            = "tcp"
 	QueryTCPReceived    = "tcp_received"
 	QueryTCPConnections = "tcp_connections"
+	QueryTCPRefused     = "tcp_refused"
 )
 
 // edgeLabels are the Istio labels that identify an edge and its security,
@@ -61,7 +62,7 @@ func FormatWindow(window time.Duration) string {
 // Queries returns the fixed set of queries a Fetch runs for the rate
 // window. Its size does not depend on namespaces or traffic.
 func Queries(window time.Duration) []Query {
-	specs := querySpecs(window)
+	specs := liveSpecs(window)
 	queries := make([]Query, len(specs))
 	for i, s := range specs {
 		queries[i] = s.Query
@@ -122,6 +123,24 @@ func querySpecs(window time.Duration) []querySpec {
 			metric:   "istio_tcp_connections_opened_total", historyBy: historyLabels(), clientFlags: true,
 		},
 	}
+}
+
+// liveSpecs are the queries of every refresh: the measures of traffic
+// (querySpecs, which the look-back and reports read over their periods
+// too) and the connections ambient's ztunnel refused at the destination.
+// Those are counted as opened like any other, with response_flags "-",
+// and only their close says DENY (istio/ztunnel src/proxy/metrics.rs
+// ConnectionResult::record, inbound_passthrough.rs): without this query a
+// refused plaintext connection would look like plaintext that got in.
+func liveSpecs(window time.Duration) []querySpec {
+	connLabels := append(append([]string{}, edgeLabels...), "response_flags")
+	return append(querySpecs(window), querySpec{
+		Query: Query{Name: QueryTCPRefused, PromQL: fmt.Sprintf("sum by (%s) (rate(istio_tcp_connections_closed_total{reporter=\"destination\", response_flags=\"DENY\"}[%s]))",
+			strings.Join(connLabels, ", "), FormatWindow(window))},
+		protocol: func(labels) string { return graph.ProtocolTCP },
+		measure:  graph.MeasureConnections,
+		metric:   "istio_tcp_connections_closed_total",
+	})
 }
 
 // rateQuery sums the rate of metric by the labels the graph uses.

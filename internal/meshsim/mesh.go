@@ -282,6 +282,9 @@ func (m *Mesh) send(st *callerState, n int64, drs []*networkingv1.DestinationRul
 			ServerSidecar: server.hasProxy(),
 			ServerGateway: server.Gateway,
 			ServerMode:    m.serverMode(pas, server, port),
+			ClientAmbient: client.Ambient,
+			ServerAmbient: server.Ambient,
+			ServerTunnel:  server.Tunnel,
 		})
 		m.deliver(st, shares[i], client, server, svc, port.Protocol, d)
 	}
@@ -332,6 +335,13 @@ func (m *Mesh) deliver(st *callerState, n int64, client, server *Workload, svc *
 		m.metrics.record(r, protocol, n, c, d.Accepted)
 	}
 
+	if client.Ambient {
+		m.ztunnelReport(reporterSource, st, n, client, server, svc, d)
+	}
+	if server.Ambient {
+		m.ztunnelReport(reporterDest, st, n, client, server, svc, d)
+	}
+
 	// The server's proxy reports only what reached its listener's filters: a
 	// failed handshake or a refused plaintext connection never gets there.
 	// A gateway reports only as reporter=source (istio/istio#31468, #19237).
@@ -357,6 +367,44 @@ func (m *Mesh) deliver(st *callerState, n int64, client, server *Workload, svc *
 			responseFlags:            flagNone,
 			connectionSecurityPolicy: policy,
 		}, protocol, n, c, true)
+	}
+}
+
+// ztunnelReport records what a ztunnel reports of one decided batch, from
+// the client's node (reporter source) or the server's (destination):
+// TCP only, whatever the application speaks — each request a connection —
+// with connection_security_policy mutual_tls for its tunnel and unknown
+// otherwise, never none (istio/ztunnel src/proxy/metrics.rs). Both ends are
+// named from its workload index (the source by its IP on the way in:
+// inbound_passthrough.rs), the principals only over the tunnel. A refusal
+// is counted opened, then closed with DENY, at the destination.
+func (m *Mesh) ztunnelReport(reporter string, st *callerState, n int64, client, server *Workload, svc *Service, d Decision) {
+	policy := unknown
+	if d.HBONE {
+		policy = policyMutualTLS
+	}
+	r := report{
+		reporter:                 reporter,
+		source:                   knownPeer(client, d.HBONE, m.trustDomain),
+		destination:              knownPeer(server, d.HBONE, m.trustDomain),
+		service:                  svc,
+		serviceNamespace:         server.Namespace,
+		responseFlags:            flagNone,
+		connectionSecurityPolicy: policy,
+	}
+	if reporter == reporterDest && !client.hasProxy() && !client.Ambient {
+		r.source.principal = unknown // no certificate: only the IP names it
+	}
+	c := st.caller
+	withBytes := d.Accepted && c.BytesSent+c.BytesReceived > 0
+	switch {
+	case d.Failure == FailureDenied && reporter == reporterDest:
+		m.metrics.recordRefused(r, n)
+	case d.Failure == FailureDenied:
+		// The client's side sees its connection closed; no bytes.
+		m.metrics.record(r, TCP, n, c, false)
+	default:
+		m.metrics.record(r, TCP, n, c, withBytes)
 	}
 }
 

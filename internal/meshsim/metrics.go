@@ -47,6 +47,9 @@ const (
 	flagUpstreamClosed = "UC"
 	flagNoHealthy      = "UH" // the subset selects no endpoint
 	flagNoCluster      = "NC" // the subset is not defined by any applicable DestinationRule
+	// ztunnel's flag on the close of a connection a policy refused
+	// (istio/ztunnel src/proxy/metrics.rs ResponseFlags::AuthorizationPolicyDenied).
+	flagDenied = "DENY"
 )
 
 type metrics struct {
@@ -120,6 +123,20 @@ func principalOnlyPeer(w *Workload, trustDomain string) peer {
 	p.principal = w.principal(trustDomain)
 	p.namespace = w.Namespace
 	return p
+}
+
+// recordRefused adds count connections a ztunnel accepted and closed at
+// once, refused by policy: counted opened with "-" (the opened counter is
+// written before any verdict) and closed with DENY, no bytes (istio/ztunnel
+// src/proxy/metrics.rs ConnectionResultBuilder::build, ConnectionResult::record).
+func (m *metrics) recordRefused(r report, count int64) {
+	if count <= 0 {
+		return
+	}
+	r.responseFlags = flagNone
+	m.tcpOpened.WithLabelValues(r.values(TCP)...).Add(float64(count))
+	r.responseFlags = flagDenied
+	m.tcpClosed.WithLabelValues(r.values(TCP)...).Add(float64(count))
 }
 
 func orUnknown(v string) string {

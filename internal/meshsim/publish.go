@@ -235,6 +235,17 @@ func buildPod(w *Workload, idx *index) *corev1.Pod {
 		}}
 	default:
 		pod.Spec.Containers = []corev1.Container{{Name: "app", Image: "meshsim/" + w.Name, Ports: ports}}
+		if w.Ambient {
+			// Enrolled in ambient mode, and redirected by istio-cni
+			// (istio/istio pkg/config/constants, cni/pkg/util/podutil.go).
+			podLabels["istio.io/dataplane-mode"] = "ambient"
+			annotations["ambient.istio.io/redirection"] = "enabled"
+		}
+	}
+	if w.Tunnel {
+		// The injector's label in an ambient install
+		// (manifests/charts/istio-control/istio-discovery/files/injection-template.yaml).
+		podLabels["networking.istio.io/tunnel"] = "http"
 	}
 	if k := w.kind(); k == KindJob || k == KindCronJob {
 		pod.Spec.RestartPolicy = corev1.RestartPolicyOnFailure // a Job's template must not say Always

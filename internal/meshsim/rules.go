@@ -34,6 +34,11 @@ type DecisionInput struct {
 	// ServerMode is the endpoint's effective PeerAuthentication mode on its
 	// target port (consulted by auto mTLS even for a gateway's endpoint).
 	ServerMode istio.PeerMode
+	// ClientAmbient and ServerAmbient: the end's traffic is carried by its
+	// node's ztunnel (ambient mode).
+	ClientAmbient, ServerAmbient bool
+	// ServerTunnel: the endpoint's sidecar takes HBONE inbound.
+	ServerTunnel bool
 }
 
 // Failure is how a rejected connection fails, which decides what the
@@ -51,11 +56,20 @@ const (
 	// match TLS, so it closes the connection: HTTP 503 "UC", TCP a
 	// connection opened and closed with "-" and no bytes.
 	FailureReset Failure = "reset"
+	// FailureDenied: plaintext to an ambient workload under STRICT: its
+	// ztunnel accepts the connection, then closes it, counted opened with
+	// "-" and closed with "DENY", no bytes (istio/ztunnel
+	// src/proxy/inbound_passthrough.rs; the deny is istiod's STRICT policy,
+	// pilot/pkg/serviceregistry/ambient/policies.go).
+	FailureDenied Failure = "denied"
 )
 
 // Decision is what the client sends and whether the server accepts it.
 type Decision struct {
-	ClientMTLS bool // the client sidecar sends Istio mTLS
+	ClientMTLS bool // the client sends Istio mTLS (a sidecar's, or ztunnel's tunnel)
+	// HBONE: the connection is ambient's tunnel (mTLS between ztunnels, or
+	// with a sidecar that takes it).
+	HBONE bool
 	// ClientTLSOrigination: the client sends TLS with non-Istio certificates
 	// (DestinationRule SIMPLE or MUTUAL).
 	ClientTLSOrigination bool
@@ -66,6 +80,9 @@ type Decision struct {
 
 // Decide applies Istio's client and server rules to one connection.
 func Decide(in DecisionInput) Decision {
+	if in.ClientAmbient || in.ServerAmbient {
+		return decideAmbient(in)
+	}
 	var d Decision
 	var client string
 	switch {
@@ -121,6 +138,55 @@ func Decide(in DecisionInput) Decision {
 	}
 	d.Accepted = d.Failure == FailureNone
 	d.Reason = client + ", " + serverDescription(in)
+	return d
+}
+
+// decideAmbient: a connection with ambient mode at one end at least.
+//   - An ambient client's ztunnel sends its tunnel (HBONE) to an ambient
+//     endpoint or a sidecar that takes HBONE, plain TCP to any other
+//     (istio/ztunnel src/proxy/outbound.rs build_request; istio/istio
+//     pilot/pkg/serviceregistry/ambient/workloads.go setTunnelProtocol); it
+//     reads no DestinationRule (src/xds/types.rs).
+//   - A sidecar or gateway sends HBONE to an ambient endpoint whatever its
+//     DestinationRule says (pilot/pkg/xds/endpoints/endpoint_builder.go
+//     supportTunnel; pilot/pkg/networking/core/cluster_tls.go).
+//   - A client without a data plane sends plaintext.
+//   - The tunnel is accepted; plaintext into an ambient workload is refused
+//     under STRICT (DISABLE is PERMISSIVE there:
+//     pilot/pkg/serviceregistry/ambient/authorization.go), and into a
+//     sidecar as Decide's sidecar rules say.
+func decideAmbient(in DecisionInput) Decision {
+	var d Decision
+	var client string
+	switch {
+	case in.ClientAmbient && (in.ServerAmbient || (in.ServerSidecar && in.ServerTunnel)):
+		d.HBONE, client = true, "ztunnel sends its tunnel"
+	case in.ClientAmbient:
+		client = "ztunnel sends plain TCP (the endpoint takes no HBONE)"
+	case in.ClientSidecar:
+		d.HBONE, client = true, "the sidecar sends HBONE to an ambient endpoint"
+	default:
+		client = "client without a data plane sends plaintext"
+	}
+	d.ClientMTLS = d.HBONE
+	server := "ambient server " + string(in.ServerMode)
+	switch {
+	case d.HBONE:
+		if !in.ServerAmbient {
+			server = "sidecar taking HBONE"
+		}
+	case in.ServerAmbient:
+		if in.ServerMode == istio.PeerModeStrict {
+			d.Failure = FailureDenied
+		}
+	case !in.ServerSidecar || in.ServerGateway || in.ServerMode != istio.PeerModeStrict:
+		server = serverDescription(in)
+	default:
+		server = serverDescription(in)
+		d.Failure = FailureReset
+	}
+	d.Accepted = d.Failure == FailureNone
+	d.Reason = client + ", " + server
 	return d
 }
 

@@ -44,6 +44,16 @@ type Workload struct {
 	// the istio-proxy container (proxy router) and the label
 	// istio=ingressgateway. It implies a proxy, whatever Sidecar says.
 	Gateway bool
+	// Ambient puts the workload in ambient mode: no sidecar, its traffic
+	// carried by its node's ztunnel (the pod labelled
+	// istio.io/dataplane-mode=ambient, and annotated
+	// ambient.istio.io/redirection=enabled as istio-cni does once it
+	// redirects it). Not with Sidecar or Gateway.
+	Ambient bool
+	// Tunnel makes a sidecar take HBONE inbound (the label
+	// networking.istio.io/tunnel=http the injector adds in an ambient
+	// install): ztunnel then sends it its tunnel, else plain TCP.
+	Tunnel bool
 }
 
 // WorkloadKind is the kind of controller that made a workload's pod.
@@ -187,6 +197,10 @@ func buildIndex(t Topology) (*index, error) {
 		case w.kind() == KindJob && cronJobJobName.MatchString(w.Name):
 			// Istio takes such a Job for a CronJob's and reports the CronJob's name.
 			errs = append(errs, fmt.Errorf("workload %s: a Job named <name>-<8 to 10 digits> is reported as CronJob <name>; use Kind CronJob", key))
+		case w.Ambient && w.hasProxy():
+			errs = append(errs, fmt.Errorf("workload %s: ambient with a sidecar or as a gateway: ztunnel never captures a pod with a proxy", key))
+		case w.Tunnel && !w.Sidecar:
+			errs = append(errs, fmt.Errorf("workload %s: Tunnel is for sidecars", key))
 		default:
 			idx.workloads[key] = w
 		}

@@ -1,0 +1,116 @@
+// Ambient mode in the simulated mesh (issue 21): who sends the tunnel, who refuses plaintext,
+// and what ztunnel reports, each rule naming the Istio source it models.
+
+package meshsim
+
+import (
+	"testing"
+	"time"
+
+	"k8s.io/apimachinery/pkg/runtime"
+
+	rules "github.com/meshlock/meshlock/internal/istio"
+)
+
+// The decision table of decideAmbient: istio/ztunnel src/proxy/outbound.rs
+// build_request (the tunnel only to an endpoint that takes it), istio/istio
+// pilot/pkg/serviceregistry/ambient/workloads.go setTunnelProtocol (a
+// sidecar takes it with networking.istio.io/tunnel=http),
+// pilot/pkg/xds/endpoints/endpoint_builder.go and
+// pilot/pkg/networking/core/cluster_tls.go (a sidecar sends HBONE to an
+// ambient endpoint, whatever its DestinationRule), ambient/policies.go and
+// authorization.go (STRICT refuses connections without an identity;
+// DISABLE is PERMISSIVE), src/proxy/inbound_passthrough.rs (the refusal).
+func TestDecideAmbient(t *testing.T) {
+	for _, tc := range []struct {
+		name            string
+		in              DecisionInput
+		hbone, accepted bool
+		failure         Failure
+	}{
+		{"ambient to ambient", DecisionInput{ClientAmbient: true, ServerAmbient: true, ServerMode: rules.PeerModeStrict}, true, true, FailureNone},
+		{"ambient to a sidecar taking HBONE", DecisionInput{ClientAmbient: true, ServerSidecar: true, ServerTunnel: true, ServerMode: rules.PeerModeStrict}, true, true, FailureNone},
+		{"ambient to a sidecar without the tunnel, PERMISSIVE", DecisionInput{ClientAmbient: true, ServerSidecar: true, ServerMode: rules.PeerModePermissive}, false, true, FailureNone},
+		{"ambient to a sidecar without the tunnel, STRICT", DecisionInput{ClientAmbient: true, ServerSidecar: true, ServerMode: rules.PeerModeStrict}, false, false, FailureReset},
+		{"ambient to a workload outside the mesh", DecisionInput{ClientAmbient: true}, false, true, FailureNone},
+		{"a sidecar with DestinationRule DISABLE to ambient", DecisionInput{ClientSidecar: true, ClientTLS: rules.TLSModeDisable, ServerAmbient: true, ServerMode: rules.PeerModeStrict}, true, true, FailureNone},
+		{"plaintext into ambient under STRICT is refused", DecisionInput{ServerAmbient: true, ServerMode: rules.PeerModeStrict}, false, false, FailureDenied},
+		{"plaintext into ambient under PERMISSIVE", DecisionInput{ServerAmbient: true, ServerMode: rules.PeerModePermissive}, false, true, FailureNone},
+		{"plaintext into ambient under DISABLE (PERMISSIVE there)", DecisionInput{ServerAmbient: true, ServerMode: rules.PeerModeDisable}, false, true, FailureNone},
+	} {
+		d := Decide(tc.in)
+		if d.HBONE != tc.hbone || d.ClientMTLS != tc.hbone || d.Accepted != tc.accepted || d.Failure != tc.failure {
+			t.Errorf("%s: %+v, want HBONE %v, accepted %v, failure %q", tc.name, d, tc.hbone, tc.accepted, tc.failure)
+		}
+	}
+}
+
+// ztunnel's reports (istio/ztunnel src/proxy/metrics.rs): TCP only, from
+// both nodes, mutual_tls for the tunnel and unknown otherwise (never
+// none), principals only over the tunnel; a refused connection is opened
+// with "-" and closed with DENY at the destination, with no bytes.
+func TestZtunnelReports(t *testing.T) {
+	topology := Topology{
+		Workloads: []Workload{
+			{Name: "web", Namespace: "shop", ServiceAccount: "web", Ambient: true, Labels: map[string]string{"app": "web"}},
+			{Name: "cart", Namespace: "shop", ServiceAccount: "cart", Ambient: true, Labels: map[string]string{"app": "cart"}},
+			{Name: "batch", Namespace: "jobs", ServiceAccount: "batch", Labels: map[string]string{"app": "batch"}},
+		},
+		Services: []Service{{Name: "cart", Namespace: "shop", Selector: map[string]string{"app": "cart"}, Ports: []ServicePort{{Name: "http", Port: 8080, Protocol: HTTP}}}},
+		Callers: []Caller{
+			{From: "shop/web", To: "shop/cart", Port: 8080, Rate: 1},
+			{From: "jobs/batch", To: "shop/cart", Port: 8080, Rate: 1},
+		},
+	}
+	m, err := New(Options{Topology: topology, Istio: newFakeIstio([]runtime.Object{pa("shop", "default", nil, strict)}...)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	m.Tick(10 * time.Second)
+	if got := m.Outcomes(); got["shop/web->shop/cart:8080"] != (CallerOutcome{Succeeded: 10}) || got["jobs/batch->shop/cart:8080"] != (CallerOutcome{Failed: 10}) {
+		t.Errorf("outcomes %+v: want web's all through, batch's all refused", got)
+	}
+	find := func(name string, match map[string]string) (float64, bool) {
+		var total float64
+		found := false
+		for _, s := range scrape(t, m) {
+			if s.name != name {
+				continue
+			}
+			ok := true
+			for k, v := range match {
+				if s.labels[k] != v {
+					ok = false
+				}
+			}
+			if ok {
+				total, found = total+s.value, true
+			}
+		}
+		return total, found
+	}
+	if _, ok := find("istio_requests_total", nil); ok {
+		t.Error("ztunnel reported istio_requests_total; it reports TCP only")
+	}
+	for _, reporter := range []string{"source", "destination"} {
+		n, ok := find("istio_tcp_connections_opened_total", map[string]string{"reporter": reporter, "source_workload": "web",
+			"connection_security_policy": "mutual_tls", "source_principal": "spiffe://cluster.local/ns/shop/sa/web", "request_protocol": "tcp"})
+		if !ok || n != 10 {
+			t.Errorf("%s ztunnel's tunnel from web: %v connections (found %v), want 10", reporter, n, ok)
+		}
+	}
+	if n, ok := find("istio_tcp_connections_opened_total", map[string]string{"reporter": "destination", "source_workload": "batch",
+		"connection_security_policy": "unknown", "source_principal": "unknown", "response_flags": "-"}); !ok || n != 10 {
+		t.Errorf("batch's refused connections opened: %v (found %v), want 10 with -", n, ok)
+	}
+	if n, ok := find("istio_tcp_connections_closed_total", map[string]string{"reporter": "destination", "source_workload": "batch",
+		"response_flags": "DENY"}); !ok || n != 10 {
+		t.Errorf("batch's refused connections closed with DENY: %v (found %v), want 10", n, ok)
+	}
+	if _, ok := find("istio_tcp_connections_opened_total", map[string]string{"connection_security_policy": "none"}); ok {
+		t.Error("ztunnel said none; it says mutual_tls or unknown")
+	}
+}

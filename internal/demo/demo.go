@@ -59,6 +59,36 @@ func Topology() meshsim.Topology {
 		Labels: map[string]string{"app": "nightly-backup"}, Sidecar: true,
 	})
 	t.Callers = append(t.Callers, meshsim.Caller{From: "default/nightly-backup", To: "default/ratings", Port: 9080, Rate: 2, Until: BackupRuns})
+	return withShop(t)
+}
+
+// withShop adds the ambient namespace "shop" beside bookinfo: web calls cart
+// over ztunnel's tunnel, and orders through the namespace's waypoint;
+// inventory-sync, a job without a data plane, sends cart plaintext (what a
+// STRICT PeerAuthentication on shop would refuse); bookinfo's productpage,
+// a sidecar, calls cart over HBONE.
+func withShop(t meshsim.Topology) meshsim.Topology {
+	const ns = "shop"
+	ambient := func(name string) meshsim.Workload {
+		return meshsim.Workload{Name: name, Namespace: ns, ServiceAccount: name, Ambient: true,
+			Labels: map[string]string{"app": name, "version": "v1"}}
+	}
+	service := func(name, waypoint string) meshsim.Service {
+		return meshsim.Service{Name: name, Namespace: ns, Selector: map[string]string{"app": name}, Waypoint: waypoint,
+			Ports: []meshsim.ServicePort{{Name: "http", Port: 8080, Protocol: meshsim.HTTP}}}
+	}
+	t.Workloads = append(t.Workloads, ambient("web"), ambient("cart"), ambient("orders"),
+		meshsim.Workload{Name: "waypoint", Namespace: ns, ServiceAccount: "waypoint", Waypoint: true},
+		meshsim.Workload{Name: "inventory-sync", Namespace: ns, ServiceAccount: "inventory-sync", Kind: meshsim.KindCronJob,
+			Labels: map[string]string{"app": "inventory-sync"}})
+	t.Services = append(t.Services, service("cart", ""), service("orders", "waypoint"))
+	// ztunnel reports bytes and connections, not requests: each request a
+	// connection of about these sizes.
+	call := func(from, to string, rate float64) meshsim.Caller {
+		return meshsim.Caller{From: from, To: to, Port: 8080, Rate: rate, BytesSent: 600, BytesReceived: 4000}
+	}
+	t.Callers = append(t.Callers, call("shop/web", "shop/cart", 3), call("shop/web", "shop/orders", 2),
+		call("shop/inventory-sync", "shop/cart", 1), call("default/productpage-v1", "shop/cart", 1))
 	return t
 }
 

@@ -203,3 +203,49 @@ func TestBuildStrictRefusalsAreNotPlaintext(t *testing.T) {
 		t.Errorf("plaintext that got in beside refusals: %+v, want open with refusedRate 2", e)
 	}
 }
+
+// Ambient mode's findings: a namespace mixing data planes (info); DISABLE
+// on an ambient workload, which ztunnel takes as PERMISSIVE (istio/istio
+// pilot/pkg/serviceregistry/ambient/authorization.go); ambient callers of a
+// sidecar that takes no HBONE (workloads.go setTunnelProtocol). No
+// "DISABLE towards STRICT" for an ambient target, which a sidecar reaches
+// over HBONE whatever its DestinationRule says (cluster_tls.go).
+func TestBuildAmbientFindings(t *testing.T) {
+	c := ambientCluster()
+	for i := range c.Services {
+		switch c.Services[i].Name {
+		case "api":
+			c.Services[i].DataPlane = DataPlaneSidecar
+		case "cart":
+			c.Services[i].DataPlane, c.Services[i].PeerAuthentication = DataPlaneAmbient, ModeDisable
+		case "orders":
+			c.Services[i].DataPlane, c.Services[i].PeerAuthentication = DataPlaneAmbient, ModeStrict
+		}
+	}
+	c.ClientTLS = func(_, _, ns, name string) []ClientTLS {
+		return []ClientTLS{{Port: 8080, TLS: TLSDisable, Rule: ns + "/" + name}}
+	}
+	samples := []Sample{
+		ztunnelSample(ReporterClient, "shop/web", "shop/api", "api", SecurityUnknown, 100),
+		ztunnelSample(ReporterServer, "shop/web", "shop/cart", "cart", SecurityMutualTLS, 100),
+		{Reporter: ReporterClient, Protocol: ProtocolHTTP, Source: Peer{Namespace: "default", Workload: "productpage"},
+			Destination: Peer{Namespace: "shop", Workload: "orders"}, Service: ServiceRef{Namespace: "shop", Name: "orders"}, Rate: 5},
+	}
+	s := Build(samples, c, BuildOptions{})
+	kinds := map[string]Finding{}
+	for _, f := range s.Findings {
+		kinds[f.Kind+" "+f.Nodes[0]] = f
+	}
+	for _, want := range []string{
+		FindingMixedDataPlanes + " shop/api",
+		FindingDisableInAmbient + " shop/cart",
+		FindingPlainTCPFromAmbient + " shop/api",
+	} {
+		if _, ok := kinds[want]; !ok {
+			t.Errorf("no finding %q in %v", want, s.Findings)
+		}
+	}
+	if f, ok := kinds[FindingDisableTowardsStrict+" shop/orders"]; ok {
+		t.Errorf("a DestinationRule DISABLE towards an ambient STRICT workload refuses nothing: %+v", f)
+	}
+}

@@ -198,6 +198,7 @@ func newBuilder(cluster Cluster, samples int) *builder {
 				Name:               svc.Name,
 				Kind:               serviceKind(svc.Gateway),
 				InMesh:             svc.InMesh,
+				DataPlane:          svc.DataPlane,
 				PeerAuthentication: modeOrUnset(svc.PeerAuthentication),
 				DestinationRuleTLS: svc.DestinationRuleTLS,
 				Ports:              svc.Ports,

@@ -5,6 +5,7 @@ package graph
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -23,6 +24,10 @@ const (
 	// FindingRefusedByPolicy: the destination's proxy refuses callers'
 	// connections (ambient mode's STRICT refusing plaintext).
 	FindingRefusedByPolicy = "refused-by-policy"
+	// Ambient mode's findings (issue 21).
+	FindingMixedDataPlanes     = "mixed-data-planes"
+	FindingDisableInAmbient    = "disable-in-ambient"
+	FindingPlainTCPFromAmbient = "plain-tcp-from-ambient"
 	// FindingMTLSOnly: every caller in the whole look-back used mTLS (said
 	// where ready-for-strict does not already say it).
 	FindingMTLSOnly = "mtls-only-in-lookback"
@@ -130,7 +135,90 @@ func buildFindings(nodes []Node, edges []Edge, services map[string]*Service, cal
 	for _, p := range problems {
 		out = append(out, unreadableFinding(p))
 	}
+	out = appendAmbientFindings(out, nodes, incoming, services)
 	return dedupeFindings(out)
+}
+
+// appendAmbientFindings: where ambient mode and sidecars meet.
+//   - A namespace whose workloads mix data planes (sidecars and ztunnel):
+//     its policy acts differently on each (info).
+//   - DISABLE on an ambient workload: ztunnel treats it as PERMISSIVE and
+//     keeps its tunnel (istio/istio pilot/pkg/serviceregistry/ambient/
+//     authorization.go), so the mode does not do what it says (warning).
+//   - Ambient callers of a sidecar that takes no HBONE send it plain TCP
+//     (workloads.go setTunnelProtocol; ztunnel outbound.rs): plaintext on
+//     the wire inside the mesh (warning).
+func appendAmbientFindings(out []Finding, nodes []Node, incoming map[string][]*Edge, services map[string]*Service) []Finding {
+	planes := map[string]map[string]bool{}
+	byID := make(map[string]*Node, len(nodes))
+	for i := range nodes {
+		n := &nodes[i]
+		byID[n.ID] = n
+		if n.Namespace == "" || (n.DataPlane != DataPlaneSidecar && n.DataPlane != DataPlaneAmbient) {
+			continue
+		}
+		if planes[n.Namespace] == nil {
+			planes[n.Namespace] = map[string]bool{}
+		}
+		planes[n.Namespace][n.DataPlane] = true
+	}
+	for _, ns := range slices.Sorted(maps.Keys(planes)) {
+		if len(planes[ns]) < 2 {
+			continue
+		}
+		var members []string
+		for _, n := range nodes {
+			if n.Namespace == ns && (n.DataPlane == DataPlaneSidecar || n.DataPlane == DataPlaneAmbient) {
+				members = append(members, n.ID)
+			}
+		}
+		out = append(out, Finding{
+			ID:       FindingID(FindingMixedDataPlanes, ns),
+			Kind:     FindingMixedDataPlanes,
+			Severity: SeverityInfo,
+			Message: fmt.Sprintf("Namespace %s mixes sidecars and ambient mode: its policy applies differently to each (a DestinationRule governs only sidecar callers; ztunnel enforces PeerAuthentication for ambient workloads).",
+				ns),
+			Nodes: members,
+		})
+	}
+	for _, n := range nodes {
+		svc, ok := services[n.ID]
+		if !ok {
+			continue
+		}
+		if svc.DataPlane == DataPlaneAmbient && strings.ToUpper(n.PeerAuthentication) == ModeDisable {
+			out = append(out, Finding{
+				ID:       FindingID(FindingDisableInAmbient, n.ID),
+				Kind:     FindingDisableInAmbient,
+				Severity: SeverityWarning,
+				Message: fmt.Sprintf("%s is in ambient mode, where PeerAuthentication DISABLE is not supported: ztunnel takes it as PERMISSIVE and keeps mutual TLS between ambient workloads.",
+					n.ID),
+				Nodes:   []string{n.ID},
+				Objects: nonEmpty(objectName("PeerAuthentication", svc.PeerAuthenticationSource)),
+			})
+		}
+		if svc.DataPlane != DataPlaneSidecar || svc.AcceptsTunnel {
+			continue
+		}
+		var plain []*Edge
+		for _, e := range incoming[n.ID] {
+			if src := byID[e.Source]; src != nil && src.DataPlane == DataPlaneAmbient {
+				plain = append(plain, e)
+			}
+		}
+		if len(plain) > 0 {
+			out = append(out, Finding{
+				ID:       FindingID(FindingPlainTCPFromAmbient, n.ID),
+				Kind:     FindingPlainTCPFromAmbient,
+				Severity: SeverityWarning,
+				Message: fmt.Sprintf("Ambient callers %s reach %s over plain TCP: its sidecars take no HBONE (no networking.istio.io/tunnel=http), so ztunnel cannot send them its tunnel.",
+					callerList(plain), n.ID),
+				Nodes: withSources(n.ID, plain),
+				Edges: edgeIDs(plain),
+			})
+		}
+	}
+	return out
 }
 
 // appendRuleFindings are the findings about what callers' DestinationRules
@@ -188,7 +276,9 @@ func appendRuleFindings(out []Finding, n Node, svc *Service, in []*Edge, views [
 		return phrase + " makes " + strings.Join(callers, ", ") + " " + verb
 	}
 
-	if pa == ModeStrict {
+	// A sidecar sends HBONE to an ambient workload whatever its
+	// DestinationRule says (pilot/pkg/networking/core/cluster_tls.go).
+	if pa == ModeStrict && n.DataPlane != DataPlaneAmbient {
 		if ok, callers, edges, rules := matching(TLSDisable); ok {
 			out = append(out, Finding{
 				ID:       FindingID(FindingDisableTowardsStrict, n.ID),

@@ -122,6 +122,12 @@ type Service struct {
 	InMesh bool
 	// PartlyInMesh is true when some but not all of its workloads have one.
 	PartlyInMesh bool
+	// DataPlane is the data plane every pod it selects has (DataPlane*),
+	// "" when they differ or it selects none.
+	DataPlane string
+	// AcceptsTunnel: every pod it selects is a sidecar taking ambient's
+	// tunnel (HBONE) inbound.
+	AcceptsTunnel bool
 	// PeerAuthentication is the effective mode for its workloads: STRICT,
 	// PERMISSIVE, DISABLE or UNSET (workload > namespace > root namespace).
 	PeerAuthentication string

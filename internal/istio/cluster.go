@@ -165,11 +165,20 @@ func describeService(svc *corev1.Service, pods []*corev1.Pod, namespaceLabels ma
 	// ztunnel (or a waypoint, itself a mesh proxy).
 	captured := 0
 	names := map[string]bool{}
-	for _, pod := range selected {
+	out.AcceptsTunnel = len(selected) > 0
+	for i, pod := range selected {
 		names[WorkloadName(pod)] = true
-		if DataPlane(pod, namespaceLabels) != graph.DataPlaneNone {
+		plane := DataPlane(pod, namespaceLabels)
+		if plane != graph.DataPlaneNone {
 			captured++
 		}
+		switch {
+		case i == 0:
+			out.DataPlane = plane
+		case plane != out.DataPlane:
+			out.DataPlane = ""
+		}
+		out.AcceptsTunnel = out.AcceptsTunnel && plane == graph.DataPlaneSidecar && AcceptsHBONE(pod)
 		out.Gateway = out.Gateway || IsGateway(pod)
 	}
 	out.Workloads = slices.Sorted(maps.Keys(names))

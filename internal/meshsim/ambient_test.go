@@ -114,3 +114,69 @@ func TestZtunnelReports(t *testing.T) {
 		t.Error("ztunnel said none; it says mutual_tls or unknown")
 	}
 }
+
+// A connection through a waypoint (istio/ztunnel src/proxy/outbound.rs
+// build_request, inbound.rs; istio/istio pilot/pkg/model/telemetry.go):
+// the caller's ztunnel names the waypoint as the destination workload and
+// the Service as the destination service; the waypoint reports
+// reporter="waypoint" with the caller and the server, in HTTP; the server's
+// ztunnel names the waypoint as the source. A sidecar caller skips the
+// waypoint (pilot/pkg/xds/endpoints/endpoint_builder.go).
+func TestWaypointReports(t *testing.T) {
+	topology := Topology{
+		Workloads: []Workload{
+			{Name: "web", Namespace: "shop", ServiceAccount: "web", Ambient: true, Labels: map[string]string{"app": "web"}},
+			{Name: "orders", Namespace: "shop", ServiceAccount: "orders", Ambient: true, Labels: map[string]string{"app": "orders"}},
+			{Name: "waypoint", Namespace: "shop", ServiceAccount: "waypoint", Waypoint: true},
+			{Name: "admin", Namespace: "ops", ServiceAccount: "admin", Sidecar: true, Labels: map[string]string{"app": "admin"}},
+		},
+		Services: []Service{{Name: "orders", Namespace: "shop", Selector: map[string]string{"app": "orders"}, Waypoint: "waypoint",
+			Ports: []ServicePort{{Name: "http", Port: 8080, Protocol: HTTP}}}},
+		Callers: []Caller{
+			{From: "shop/web", To: "shop/orders", Port: 8080, Rate: 1},
+			{From: "ops/admin", To: "shop/orders", Port: 8080, Rate: 1},
+		},
+	}
+	m, err := New(Options{Topology: topology, Istio: newFakeIstio(pa("shop", "default", nil, strict))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	m.Tick(10 * time.Second)
+	count := func(name string, match map[string]string) float64 {
+		var total float64
+		for _, s := range scrape(t, m) {
+			ok := s.name == name
+			for k, v := range match {
+				ok = ok && s.labels[k] == v
+			}
+			if ok {
+				total += s.value
+			}
+		}
+		return total
+	}
+	for _, tc := range []struct {
+		what  string
+		name  string
+		match map[string]string
+	}{
+		{"web's ztunnel to the waypoint", "istio_tcp_connections_opened_total", map[string]string{"reporter": "source", "source_workload": "web",
+			"destination_workload": "waypoint", "destination_service_name": "orders", "connection_security_policy": "mutual_tls"}},
+		{"the waypoint's report", "istio_requests_total", map[string]string{"reporter": "waypoint", "source_workload": "web",
+			"destination_workload": "orders", "connection_security_policy": "mutual_tls"}},
+		{"orders' ztunnel from the waypoint", "istio_tcp_connections_opened_total", map[string]string{"reporter": "destination", "source_workload": "waypoint",
+			"destination_workload": "orders", "connection_security_policy": "mutual_tls"}},
+		{"the sidecar straight to orders' ztunnel", "istio_tcp_connections_opened_total", map[string]string{"reporter": "destination", "source_workload": "admin",
+			"destination_workload": "orders", "connection_security_policy": "mutual_tls"}},
+	} {
+		if n := count(tc.name, tc.match); n != 10 {
+			t.Errorf("%s: %v, want 10", tc.what, n)
+		}
+	}
+	if n := count("istio_requests_total", map[string]string{"reporter": "waypoint", "source_workload": "admin"}); n != 0 {
+		t.Errorf("the sidecar's requests went through the waypoint: %v", n)
+	}
+}

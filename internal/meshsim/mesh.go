@@ -269,8 +269,18 @@ func (m *Mesh) send(st *callerState, n int64, drs []*networkingv1.DestinationRul
 		shares[st.cursor%len(endpoints)]++
 		st.cursor++
 	}
+	waypoint := m.idx.workloads[svc.Namespace+"/"+svc.Waypoint]
 	for i, server := range endpoints {
 		if shares[i] == 0 {
+			continue
+		}
+		// Only an ambient client's traffic goes through the Service's
+		// waypoint: a sidecar sends straight to the pod
+		// (pilot/pkg/xds/endpoints/endpoint_builder.go: service waypoints
+		// are for gateways and ztunnel), and a client without a data plane
+		// reaches the pod's ztunnel directly.
+		if waypoint != nil && client.Ambient {
+			m.deliverViaWaypoint(st, shares[i], client, waypoint, server, svc, port.Protocol)
 			continue
 		}
 		d := Decide(DecisionInput{
@@ -367,6 +377,33 @@ func (m *Mesh) deliver(st *callerState, n int64, client, server *Workload, svc *
 			responseFlags:            flagNone,
 			connectionSecurityPolicy: policy,
 		}, protocol, n, c, true)
+	}
+}
+
+// deliverViaWaypoint records a batch that goes client → waypoint → server:
+// the tunnel both ways (ztunnel to the waypoint, the waypoint to the
+// server's ztunnel), which STRICT accepts, the waypoint holding an
+// identity. Three reports (istio/ztunnel src/proxy/outbound.rs
+// build_request, inbound.rs; istio/istio pilot/pkg/model/telemetry.go and
+// istio/proxy istio_stats.cc for reporter="waypoint"): the caller's
+// ztunnel names the waypoint as the destination workload and the Service
+// as the destination; the waypoint names the caller and the server, in the
+// port's protocol; the server's ztunnel names the waypoint as the source.
+func (m *Mesh) deliverViaWaypoint(st *callerState, n int64, client, waypoint, server *Workload, svc *Service, protocol Protocol) {
+	d := Decision{ClientMTLS: true, HBONE: true, Accepted: true, Reason: "ztunnel sends its tunnel to the waypoint, which sends its tunnel to the server"}
+	st.count(d, n)
+	c := st.caller
+	withBytes := c.BytesSent+c.BytesReceived > 0
+	toWaypoint := report{reporter: reporterSource, source: knownPeer(client, true, m.trustDomain), destination: knownPeer(waypoint, true, m.trustDomain),
+		service: svc, serviceNamespace: svc.Namespace, responseFlags: flagNone, connectionSecurityPolicy: policyMutualTLS}
+	m.metrics.record(toWaypoint, TCP, n, c, withBytes)
+	m.metrics.record(report{reporter: reporterWaypoint, source: knownPeer(client, true, m.trustDomain), destination: knownPeer(server, true, m.trustDomain),
+		service: svc, serviceNamespace: svc.Namespace, responseCode: "200", responseFlags: flagNone, connectionSecurityPolicy: policyMutualTLS},
+		protocol, n, c, true)
+	if server.Ambient {
+		fromWaypoint := report{reporter: reporterDest, source: knownPeer(waypoint, true, m.trustDomain), destination: knownPeer(server, true, m.trustDomain),
+			service: svc, serviceNamespace: svc.Namespace, responseFlags: flagNone, connectionSecurityPolicy: policyMutualTLS}
+		m.metrics.record(fromWaypoint, TCP, n, c, withBytes)
 	}
 }
 

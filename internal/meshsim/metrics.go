@@ -32,13 +32,14 @@ var tcpLabelNames = func() []string {
 }()
 
 const (
-	unknown         = "unknown"
-	clusterName     = "Kubernetes"
-	reporterSource  = "source"
-	reporterDest    = "destination"
-	policyMutualTLS = "mutual_tls"
-	policyNone      = "none"
-	flagNone        = "-"
+	unknown          = "unknown"
+	clusterName      = "Kubernetes"
+	reporterSource   = "source"
+	reporterDest     = "destination"
+	reporterWaypoint = "waypoint"
+	policyMutualTLS  = "mutual_tls"
+	policyNone       = "none"
+	flagNone         = "-"
 	// A failed TLS handshake is a connect failure (UF), retried under
 	// Istio's default retryOn "connect-failure" until the retries run out (URX).
 	flagHandshake = "UF,URX"

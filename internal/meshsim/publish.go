@@ -122,6 +122,10 @@ func desiredService(s *Service) *corev1.Service {
 		},
 		Spec: corev1.ServiceSpec{Type: corev1.ServiceTypeClusterIP, Selector: maps.Clone(s.Selector)},
 	}
+	if s.Waypoint != "" {
+		// pilot/pkg/serviceregistry/ambient/waypoints.go GetUseWaypoint.
+		svc.Labels["istio.io/use-waypoint"] = s.Waypoint
+	}
 	for _, p := range s.Ports {
 		svc.Spec.Ports = append(svc.Spec.Ports, corev1.ServicePort{
 			// Istio selects the protocol from the port name prefix (http, tcp).
@@ -232,6 +236,19 @@ func buildPod(w *Workload, idx *index) *corev1.Pod {
 		pod.Spec.Containers = []corev1.Container{app, {
 			Name: sidecarContainer, Image: sidecarImage, Args: []string{"proxy", "sidecar"},
 			Ports: []corev1.ContainerPort{{Name: "http-envoy-prom", ContainerPort: 15090, Protocol: corev1.ProtocolTCP}},
+		}}
+	case w.Waypoint:
+		// The istio-waypoint class's Deployment (istio/istio
+		// manifests/charts/istio-control/istio-discovery/files/waypoint.yaml):
+		// the proxy alone, labelled as the mesh controller's and opted
+		// out of ztunnel's capture.
+		podLabels["gateway.istio.io/managed"] = "istio.io-mesh-controller"
+		podLabels["gateway.networking.k8s.io/gateway-name"] = w.Name
+		podLabels["istio.io/dataplane-mode"] = "none"
+		addPrometheusAnnotations(annotations)
+		pod.Spec.Containers = []corev1.Container{{
+			Name: sidecarContainer, Image: sidecarImage, Args: []string{"proxy", "waypoint"},
+			Ports: []corev1.ContainerPort{{Name: "mesh", ContainerPort: 15008, Protocol: corev1.ProtocolTCP}},
 		}}
 	default:
 		pod.Spec.Containers = []corev1.Container{{Name: "app", Image: "meshsim/" + w.Name, Ports: ports}}

@@ -50,6 +50,11 @@ type Workload struct {
 	// ambient.istio.io/redirection=enabled as istio-cni does once it
 	// redirects it). Not with Sidecar or Gateway.
 	Ambient bool
+	// Waypoint makes the workload a waypoint: the L7 proxy of the
+	// istio-waypoint class in front of ambient workloads (its Deployment's
+	// pods labelled gateway.istio.io/managed=istio.io-mesh-controller). It
+	// calls nobody and no caller names it; Services name it in Waypoint.
+	Waypoint bool
 	// Tunnel makes a sidecar take HBONE inbound (the label
 	// networking.istio.io/tunnel=http the injector adds in an ambient
 	// install): ztunnel then sends it its tunnel, else plain TCP.
@@ -86,6 +91,10 @@ type Service struct {
 	Name, Namespace string
 	Selector        map[string]string
 	Ports           []ServicePort
+	// Waypoint, when set, names the waypoint workload of the Service's
+	// namespace that its ambient callers' traffic goes through (the label
+	// istio.io/use-waypoint on the Service).
+	Waypoint string
 }
 
 // Caller is a steady stream of requests (HTTP) or connections (TCP) from a
@@ -201,6 +210,8 @@ func buildIndex(t Topology) (*index, error) {
 			errs = append(errs, fmt.Errorf("workload %s: ambient with a sidecar or as a gateway: ztunnel never captures a pod with a proxy", key))
 		case w.Tunnel && !w.Sidecar:
 			errs = append(errs, fmt.Errorf("workload %s: Tunnel is for sidecars", key))
+		case w.Waypoint && (w.hasProxy() || w.Ambient):
+			errs = append(errs, fmt.Errorf("workload %s: a waypoint is neither a sidecar, a gateway nor ambient", key))
 		default:
 			idx.workloads[key] = w
 		}
@@ -229,6 +240,11 @@ func buildIndex(t Topology) (*index, error) {
 				errs = append(errs, fmt.Errorf("service %s port %d: protocol must be %q or %q", key, p.Port, HTTP, TCP))
 			}
 			seen[p.Port] = true
+		}
+		if s.Waypoint != "" {
+			if w := idx.workloads[s.Namespace+"/"+s.Waypoint]; w == nil || !w.Waypoint {
+				errs = append(errs, fmt.Errorf("service %s: waypoint %q is no waypoint workload of its namespace", key, s.Waypoint))
+			}
 		}
 		idx.services[key] = s
 		for _, w := range idx.workloads {

@@ -1,0 +1,90 @@
+// The demo's ambient namespace end to end (issue 21): meshsim's ztunnel and waypoint reports,
+// through the demo's PromQL engine, read as Istio writes them; STRICT enforced from the API turns
+// the plaintext caller refused, never an open padlock.
+
+package main
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/meshlock/meshlock/internal/graph"
+	"github.com/meshlock/meshlock/internal/testutil"
+)
+
+// The demo's shop namespace: web → cart over ztunnel's tunnel (locked),
+// web → orders through the waypoint (one edge, locked, in HTTP: the
+// waypoint's report), productpage (a sidecar) → cart over HBONE (locked),
+// inventory-sync (no data plane) → cart plaintext (open). No edge to or
+// from the waypoint. Enforcing STRICT on shop refuses inventory-sync: its
+// edge carries refusedRate and is never open, a finding names it, and the
+// others stay locked.
+func TestDemoAmbientNamespace(t *testing.T) {
+	base := startMeshlock(t, "--demo", "--refresh=1s", "--window=5s")
+	want := map[string]string{
+		"shop/web->shop/cart:tcp":             graph.StatusLocked,
+		"shop/web->shop/orders:http":          graph.StatusLocked,
+		"default/productpage->shop/cart:http": graph.StatusLocked,
+		"shop/inventory-sync->shop/cart:tcp":  graph.StatusOpen,
+	}
+	ids := make([]string, 0, len(want))
+	for id := range want {
+		ids = append(ids, id)
+	}
+	var s graph.Snapshot
+	testutil.Eventually(t, "the shop namespace's edges", func() (bool, string) {
+		s = fetchGraph(t, base+"/api/graph?namespace=shop")
+		for id, status := range want {
+			if e, ok := edgeByID(s, id); !ok || e.Status != status {
+				return false, statuses(s, ids...)
+			}
+		}
+		return true, ""
+	})
+	for _, e := range s.Edges {
+		if strings.Contains(e.ID, "waypoint") {
+			t.Errorf("an edge through the waypoint counted apart: %s", e.ID)
+		}
+	}
+	for _, id := range []string{"shop/web", "shop/cart"} {
+		if n, ok := nodeByID(s, id); !ok || !n.InMesh {
+			t.Errorf("%s: %+v, want in the mesh", id, n)
+		}
+	}
+
+	var plan enforceAnswer
+	request := `{"scope":"namespace","namespace":"shop","mode":"peerauthentication","dryRun":%s}`
+	if code := post(t, base+"/api/enforce", "", fmt.Sprintf(request, "true"), &plan); code != http.StatusOK {
+		t.Fatalf("dry run: %d %+v", code, plan)
+	}
+	var applied enforceAnswer
+	apply := strings.Replace(fmt.Sprintf(request, "false"), `"dryRun":false`, `"dryRun":false,"planId":"`+plan.PlanID+`"`, 1)
+	if code := post(t, base+"/api/enforce", "", apply, &applied); code != http.StatusOK {
+		t.Fatalf("apply: %d %+v", code, applied)
+	}
+	const refused = "shop/inventory-sync->shop/cart:tcp"
+	testutil.Eventually(t, "inventory-sync refused, the others locked", func() (bool, string) {
+		s = fetchGraph(t, base+"/api/graph?namespace=shop")
+		e, ok := edgeByID(s, refused)
+		if !ok || e.RefusedRate == 0 || e.Status == graph.StatusOpen || e.Status == graph.StatusMixed {
+			return false, statuses(s, ids...) + fmt.Sprintf(" refused %+v", e)
+		}
+		for id, status := range want {
+			if e, ok := edgeByID(s, id); id != refused && (!ok || e.Status != status) {
+				return false, statuses(s, ids...)
+			}
+		}
+		return true, ""
+	})
+	found := false
+	for _, f := range s.Findings {
+		if f.Kind == graph.FindingRefusedByPolicy && strings.Contains(f.Message, "shop/inventory-sync") {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("no refused-by-policy finding names inventory-sync: %+v", s.Findings)
+	}
+}

@@ -98,13 +98,41 @@ func (h *handlers) handleEnforce(w http.ResponseWriter, r *http.Request) {
 	answer := enforceResponse{
 		DryRun: result.DryRun, ActionID: result.ActionID, PlanID: result.PlanID, Changes: changes,
 		Breaks: breaksOf(shown, req), Lookback: shown.Lookback, ServerValidated: result.ServerValidated,
-		Warnings: result.Warnings,
+		Warnings: append(result.Warnings, ambientWarnings(shown, req)...),
 	}
 	if err != nil {
 		writeJSON(w, http.StatusConflict, planChangedResponse{Error: err.Error(), enforceResponse: answer})
 		return
 	}
 	writeJSON(w, http.StatusOK, answer)
+}
+
+// ambientWarnings say what a DestinationRule does not do for the ambient
+// workloads in scope: ztunnel reads no DestinationRule (istio/ztunnel
+// src/xds/types.rs), so ambient callers' traffic is the same before and
+// after; sidecar callers send them HBONE with or without it
+// (istio/istio pilot/pkg/networking/core/cluster_tls.go), so only their
+// traffic to sidecars changes.
+func ambientWarnings(s graph.Snapshot, req k8s.EnforceRequest) []string {
+	if req.Mode != k8s.ModeDestinationRule {
+		return nil
+	}
+	var ambient []string
+	for _, n := range s.Nodes {
+		if n.Kind != graph.KindService || n.DataPlane != graph.DataPlaneAmbient {
+			continue
+		}
+		if (req.Scope == k8s.ScopeNamespace && n.Namespace != req.Namespace) ||
+			(req.Scope == k8s.ScopeService && (n.Namespace != req.Namespace || n.Name != req.Service)) {
+			continue
+		}
+		ambient = append(ambient, n.ID)
+	}
+	if len(ambient) == 0 {
+		return nil
+	}
+	return []string{fmt.Sprintf("%s %s in ambient mode: ztunnel reads no DestinationRule, so this changes nothing on the wire for ambient callers (their ztunnel already sends its tunnel), and sidecar callers already reach ambient workloads over HBONE. To refuse plaintext there, enforce a STRICT PeerAuthentication.",
+		strings.Join(ambient, ", "), map[bool]string{true: "is", false: "are"}[len(ambient) == 1])}
 }
 
 // requireJSON refuses a body that does not say it is JSON: a form or a

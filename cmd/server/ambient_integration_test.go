@@ -5,12 +5,17 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/meshlock/meshlock/internal/demo"
 	"github.com/meshlock/meshlock/internal/graph"
+	"github.com/meshlock/meshlock/internal/meshsim"
 	"github.com/meshlock/meshlock/internal/testutil"
 )
 
@@ -54,10 +59,25 @@ func TestDemoAmbientNamespace(t *testing.T) {
 		}
 	}
 
+	// A DestinationRule governs no ambient traffic: the plan says so.
+	var drPlan enforceAnswer
+	if code := post(t, base+"/api/enforce", "", `{"scope":"namespace","namespace":"shop","mode":"destinationrule","dryRun":true}`, &drPlan); code != http.StatusOK ||
+		!slices.ContainsFunc(drPlan.Warnings, func(w string) bool { return strings.Contains(w, "shop/cart") && strings.Contains(w, "ztunnel reads no DestinationRule") }) {
+		t.Errorf("the DestinationRule plan on shop: %d, warnings %q", code, drPlan.Warnings)
+	}
+
+	// STRICT's preview lists the plaintext caller ztunnel would refuse.
 	var plan enforceAnswer
 	request := `{"scope":"namespace","namespace":"shop","mode":"peerauthentication","dryRun":%s}`
 	if code := post(t, base+"/api/enforce", "", fmt.Sprintf(request, "true"), &plan); code != http.StatusOK {
 		t.Fatalf("dry run: %d %+v", code, plan)
+	}
+	var cut []string
+	for _, b := range plan.Breaks {
+		cut = append(cut, b.Source+"->"+b.Target)
+	}
+	if !slices.Equal(cut, []string{"shop/inventory-sync->shop/cart"}) {
+		t.Errorf("STRICT on shop would cut %v, want inventory-sync alone", cut)
 	}
 	var applied enforceAnswer
 	apply := strings.Replace(fmt.Sprintf(request, "false"), `"dryRun":false`, `"dryRun":false,"planId":"`+plan.PlanID+`"`, 1)
@@ -87,4 +107,51 @@ func TestDemoAmbientNamespace(t *testing.T) {
 	if !found {
 		t.Errorf("no refused-by-policy finding names inventory-sync: %+v", s.Findings)
 	}
+}
+
+// The same on the real test bed: meshsim's ambient namespace published to
+// kube-apiserver (pods annotated as istio-cni does, a waypoint Deployment,
+// the Service's use-waypoint label), its reports scraped by Prometheus;
+// meshlock reads each workload's data plane from the pods, shows the
+// padlocks, and after STRICT is enforced on shop through its API the
+// plaintext caller is refused, never open, while the others stay locked.
+func TestAmbientOnRealCluster(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	tb := startTestbedMesh(t, demo.WithShop(meshsim.Bookinfo()), true, nil)
+	go tb.mesh.Run(ctx, 250*time.Millisecond)
+	base := startMeshlock(t, "--kubeconfig="+tb.cluster.Kubeconfig, "--prometheus-url="+tb.prometheus.URL,
+		"--refresh=1s", "--window=4s", "--lookback=0", "--allow-enforce")
+	const (
+		tunnel   = "shop/web->shop/cart:tcp"
+		waypoint = "shop/web->shop/orders:http"
+		hbone    = "default/productpage->shop/cart:http"
+		plain    = "shop/inventory-sync->shop/cart:tcp"
+	)
+	ids := []string{tunnel, waypoint, hbone, plain}
+	var s graph.Snapshot
+	testutil.Eventually(t, "shop's padlocks", func() (bool, string) {
+		s = fetchGraph(t, base+"/api/graph?namespace=shop")
+		return allStatus(s, graph.StatusLocked, tunnel, waypoint, hbone) && allStatus(s, graph.StatusOpen, plain), statuses(s, ids...)
+	})
+	if n, ok := nodeByID(s, "shop/cart"); !ok || n.DataPlane != graph.DataPlaneAmbient || !n.InMesh {
+		t.Errorf("shop/cart: %+v, want ambient and in the mesh", n)
+	}
+
+	var plan enforceAnswer
+	request := `{"scope":"namespace","namespace":"shop","mode":"peerauthentication","dryRun":%s}`
+	if code := post(t, base+"/api/enforce", "", fmt.Sprintf(request, "true"), &plan); code != http.StatusOK {
+		t.Fatalf("dry run: %d %+v", code, plan)
+	}
+	var applied enforceAnswer
+	apply := strings.Replace(fmt.Sprintf(request, "false"), `"dryRun":false`, `"dryRun":false,"planId":"`+plan.PlanID+`"`, 1)
+	if code := post(t, base+"/api/enforce", "", apply, &applied); code != http.StatusOK {
+		t.Fatalf("apply: %d %+v", code, applied)
+	}
+	testutil.Eventually(t, "inventory-sync refused, the others locked", func() (bool, string) {
+		s = fetchGraph(t, base+"/api/graph?namespace=shop")
+		e, ok := edgeByID(s, plain)
+		refused := ok && e.RefusedRate > 0 && e.Status != graph.StatusOpen && e.Status != graph.StatusMixed
+		return refused && allStatus(s, graph.StatusLocked, tunnel, waypoint, hbone), statuses(s, ids...) + fmt.Sprintf(" %+v", e)
+	})
 }

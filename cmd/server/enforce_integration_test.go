@@ -48,7 +48,8 @@ type enforceAnswer struct {
 	Breaks []struct {
 		Source, Target string
 	} `json:"breaks"`
-	Error string `json:"error"`
+	Warnings []string `json:"warnings"`
+	Error    string   `json:"error"`
 }
 
 // In the demo, enforcing ISTIO_MUTUAL on default turns bookinfo's edges

@@ -59,15 +59,15 @@ func Topology() meshsim.Topology {
 		Labels: map[string]string{"app": "nightly-backup"}, Sidecar: true,
 	})
 	t.Callers = append(t.Callers, meshsim.Caller{From: "default/nightly-backup", To: "default/ratings", Port: 9080, Rate: 2, Until: BackupRuns})
-	return withShop(t)
+	return WithShop(t)
 }
 
-// withShop adds the ambient namespace "shop" beside bookinfo: web calls cart
+// WithShop adds the ambient namespace "shop" beside bookinfo: web calls cart
 // over ztunnel's tunnel, and orders through the namespace's waypoint;
 // inventory-sync, a job without a data plane, sends cart plaintext (what a
 // STRICT PeerAuthentication on shop would refuse); bookinfo's productpage,
 // a sidecar, calls cart over HBONE.
-func withShop(t meshsim.Topology) meshsim.Topology {
+func WithShop(t meshsim.Topology) meshsim.Topology {
 	const ns = "shop"
 	ambient := func(name string) meshsim.Workload {
 		return meshsim.Workload{Name: name, Namespace: ns, ServiceAccount: name, Ambient: true,

@@ -62,7 +62,9 @@ func TestDemoAmbientNamespace(t *testing.T) {
 	// A DestinationRule governs no ambient traffic: the plan says so.
 	var drPlan enforceAnswer
 	if code := post(t, base+"/api/enforce", "", `{"scope":"namespace","namespace":"shop","mode":"destinationrule","dryRun":true}`, &drPlan); code != http.StatusOK ||
-		!slices.ContainsFunc(drPlan.Warnings, func(w string) bool { return strings.Contains(w, "shop/cart") && strings.Contains(w, "ztunnel reads no DestinationRule") }) {
+		!slices.ContainsFunc(drPlan.Warnings, func(w string) bool {
+			return strings.Contains(w, "shop/cart") && strings.Contains(w, "ztunnel reads no DestinationRule")
+		}) {
 		t.Errorf("the DestinationRule plan on shop: %d, warnings %q", code, drPlan.Warnings)
 	}
 

@@ -130,11 +130,35 @@ export function badgeFor(edge, nodesById) {
   else if (status === 'open') text = 'plain';
   else if (status === 'unknown') text = '?';
   const failing = tlsFailureText(edge);
+  const refused = refusedText(edge);
   let label = `${nodeName(edge.source, nodesById)} → ${nodeName(edge.target, nodesById)} (${edge.protocol}): ${statusPhrase({ ...edge, status })}`;
   if (failing) label += `; ${failing}`;
+  if (refused) label += `; ${refused}`;
   const idle = isIdle(edge);
   if (idle) label += '; idle: no traffic now, seen in the look-back';
-  return { status, icon: `lock-${status}.svg`, text, label, tlsFailing: !!failing, idle };
+  return { status, icon: `lock-${status}.svg`, text, label, tlsFailing: !!failing, refused: !!refused, idle };
+}
+
+// refusedText: "refused by policy: 2.0 conn/s" (ambient mode's STRICT
+// turning plaintext away at the destination's ztunnel), or ''.
+export function refusedText(edge) {
+  const r = edge.refusedRate;
+  if (!finite(r) || r <= 0) return '';
+  return `refused by policy: ${formatNumber(r)} conn/s`;
+}
+
+// dataPlaneText is how a node meets the mesh, in a word or two: its
+// dataPlane, or for a snapshot without one whether it is in the mesh.
+export function dataPlaneText(n) {
+  switch (n.dataPlane) {
+    case 'sidecar':
+      return 'sidecar';
+    case 'ambient':
+      return 'ambient (ztunnel)';
+    case 'waypoint':
+      return 'waypoint';
+  }
+  return n.inMesh ? 'in the mesh' : 'none';
 }
 
 // tlsFailureText: "failing at TLS handshake: 2.0 req/s" (connections/s for
@@ -173,7 +197,7 @@ export function nodeRow(n) {
     namespace: n.namespace || '',
     name: displayName(n),
     kind: n.kind,
-    sidecar: n.inMesh ? 'yes' : 'no',
+    dataPlane: dataPlaneText(n),
     peerAuth: gateway ? GATEWAY_PEER_AUTH_TEXT : n.peerAuthentication || 'UNSET',
     drTLS: varies ? 'varies by caller' : n.destinationRuleTLS || 'none',
     callers: varies ? (n.callerTLS || []).map(callerTLSText) : [],

@@ -44,7 +44,7 @@ export function createBadges(store, { graphEl, badgesEl, onNamespace, crowded })
         el.dataset.status = b.status;
         el.dataset.text = b.text;
         el.dataset.tlsFailing = String(b.tlsFailing);
-        el.className = `padlock padlock-${b.status}${b.tlsFailing ? ' tlsfail' : ''}${b.idle ? ' idle' : ''}`;
+        el.className = `padlock padlock-${b.status}${b.tlsFailing ? ' tlsfail' : ''}${b.refused ? ' refused' : ''}${b.idle ? ' idle' : ''}`;
         el.setAttribute('aria-label', b.label);
         el.title = b.label;
         el.replaceChildren(

@@ -5,7 +5,7 @@
 // Cytoscape; static/test/graph-model.test.mjs checks them under Node.
 
 import { OUTSIDE_GROUP, STATUSES, groupOf, isIdle } from './model.mjs';
-import { displayName, tlsFailureText } from './format.mjs';
+import { displayName, refusedText, tlsFailureText } from './format.mjs';
 
 const COLORS = { locked: '#1e7b34', mixed: '#b35c00', open: '#c0262d', unknown: '#6b7280' };
 
@@ -104,6 +104,18 @@ export function graphStyle() {
       style: { 'line-outline-width': 2, 'line-outline-color': COLORS.open, 'target-arrow-color': COLORS.open },
     },
     {
+      // Refused by the destination's policy: a dotted line ending in a bar.
+      selector: 'edge.refused',
+      style: { 'line-style': 'dotted', 'target-arrow-shape': 'tee', 'line-outline-width': 2, 'line-outline-color': COLORS.open },
+    },
+    // Ambient workloads: a double border (no sidecar, ztunnel carries them);
+    // a waypoint: its own shape.
+    { selector: 'node.ambient', style: { 'border-style': 'double', 'border-width': 4, 'border-color': '#0f766e' } },
+    {
+      selector: 'node.waypoint',
+      style: { shape: 'hexagon', 'border-color': '#0f766e', 'border-width': 2.5, 'background-color': '#ecfdf5' },
+    },
+    {
       selector: 'node:selected',
       style: { 'border-color': '#2563eb', 'border-width': 3, 'border-style': 'solid' },
     },
@@ -182,7 +194,9 @@ export function nodeLabel(n) {
   if (n.kind === 'hidden') return 'hidden\n(a namespace you cannot see)';
   let second;
   if (n.kind === 'gateway') second = 'gateway';
-  else if (!n.inMesh) second = 'no sidecar';
+  else if (n.dataPlane === 'waypoint') second = 'waypoint';
+  else if (!n.inMesh) second = 'not in mesh';
+  else if (n.dataPlane === 'ambient' && n.kind === 'workload') second = 'ambient';
   else if (n.kind === 'workload') second = 'workload';
   else if (n.kind === 'serviceaccount') second = 'service account';
   else second = n.peerAuthentication === 'UNSET' || !n.peerAuthentication ? 'PA unset' : n.peerAuthentication;
@@ -194,7 +208,8 @@ export function nodeElement(n) {
   const longest = Math.max(...label.split('\n').map((l) => l.length));
   const kindClasses = { unknown: 'unknown', hidden: 'unknown', workload: 'workload', serviceaccount: 'workload serviceaccount', gateway: 'gateway' };
   const outside = n.kind === 'unknown' || n.kind === 'hidden';
-  const classes = [kindClasses[n.kind] || '', !n.inMesh && !outside ? 'nosidecar' : ''].filter(Boolean).join(' ');
+  const planes = { ambient: 'ambient', waypoint: 'waypoint' };
+  const classes = [kindClasses[n.kind] || '', !n.inMesh && !outside ? 'nosidecar' : '', planes[n.dataPlane] || ''].filter(Boolean).join(' ');
   return {
     group: 'nodes',
     data: { id: n.id, parent: groupOf(n), label, w: Math.max(70, longest * 7 + 20), h: 40 },
@@ -214,7 +229,7 @@ export function edgeElement(e, breaks = new Set()) {
   return {
     group: 'edges',
     data: { id: e.id, source: e.source, target: e.target, width: edgeWidth(e) },
-    classes: `${STATUSES.includes(e.status) ? e.status : 'unknown'}${isIdle(e) ? ' idle' : ''}${tlsFailureText(e) ? ' tlsfail' : ''}${breaks.has(e.id) ? ' breaks' : ''}`,
+    classes: `${STATUSES.includes(e.status) ? e.status : 'unknown'}${isIdle(e) ? ' idle' : ''}${tlsFailureText(e) ? ' tlsfail' : ''}${refusedText(e) ? ' refused' : ''}${breaks.has(e.id) ? ' breaks' : ''}`,
   };
 }
 

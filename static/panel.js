@@ -23,10 +23,19 @@ import {
   postureView,
   statusPhrase,
   tlsFailureText,
+  refusedText,
 } from './format.mjs';
 import { createHistory } from './history.js';
 import { STATUSES, findingsForEdge, findingsForNode, idleCount, isIdle, postureOf, traffic } from './model.mjs';
 import { NS_PREFIX, linkEdges, parseLinkID, summary } from './overview.mjs';
+
+// DATA_PLANE_FACTS says how a node's pods meet the mesh.
+const DATA_PLANE_FACTS = {
+  sidecar: "sidecar: every pod has Istio's proxy beside it",
+  ambient: "ambient: its node's ztunnel carries every pod's traffic (mTLS between ambient workloads, no sidecar)",
+  waypoint: 'waypoint: the L7 proxy in front of ambient workloads',
+  none: 'none: not every pod is in the mesh',
+};
 
 // createPanel draws #side-panel; request is the API client (the history).
 export function createPanel(store, { request }) {
@@ -137,11 +146,16 @@ export function createPanel(store, { request }) {
         title.append(`${nodeName(e.source, state.nodesById)} → ${nodeName(e.target, state.nodesById)} `, h('span', { class: 'tag', text: e.protocol.toUpperCase() }));
         const dst = state.nodesById.get(e.target);
         const failing = tlsFailureText(e);
+        const refused = refusedText(e);
         const idle = isIdle(e);
         const lb = s.lookback;
         parts.push(
           failing
             ? h('p', { class: 'tls-failure', role: 'alert', dataset: { testid: 'edge-tls-failure' } }, h('span', { 'aria-hidden': 'true', text: '⚠ ' }), failing)
+            : '',
+          refused
+            ? h('p', { class: 'tls-failure', role: 'alert', dataset: { testid: 'edge-refused' } }, h('span', { 'aria-hidden': 'true', text: '⛔ ' }),
+                `${refused}: the destination's policy (STRICT in ambient mode) turns these connections away; nothing of them reaches it`)
             : '',
           h(
             'dl',
@@ -187,7 +201,7 @@ export function createPanel(store, { request }) {
           facts.push(
             row('Namespace', n.namespace),
             row('PeerAuthentication', h('span', { dataset: { testid: 'node-peerauth' }, text: gateway ? GATEWAY_PEER_AUTH_TEXT : peerAuthText(n.peerAuthentication) })),
-            row('Sidecar', n.inMesh ? 'yes: every pod has one' : 'no: not every pod has a sidecar'),
+            row('Data plane', h('span', { dataset: { testid: 'node-dataplane' }, text: DATA_PLANE_FACTS[n.dataPlane] || (n.inMesh ? 'every pod is in the mesh' : 'none: not every pod is in the mesh') })),
             row(
               'DestinationRule TLS',
               destinationRuleText(n.destinationRuleTLS),

@@ -224,7 +224,7 @@ export function createTables(store) {
           },
           h('td', { class: 'ep' }, r.namespace ? h('span', { class: 'ns-part', text: `${r.namespace}/` }) : '', h('span', { class: 'name-part', text: r.name })),
           h('td', { text: r.kind }),
-          h('td', { text: r.sidecar }),
+          h('td', { dataset: { testid: 'node-dataplane' }, text: r.dataPlane }),
           h('td', { dataset: { testid: 'node-peerauth' }, text: r.peerAuth }),
           h(
             'td',

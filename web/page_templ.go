@@ -806,7 +806,7 @@ func nodeTable() templ.Component {
 		}
 		ctx = templ.InitializeContext(ctx)
 		ctx = templ.ClearChildren(ctx)
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 64, "<details class=\"nodes-block\" id=\"nodes-block\"><summary class=\"nodes-summary\">Services and workloads <span class=\"count-note\" id=\"nodes-count\"></span></summary><table class=\"edges nodes\" id=\"node-table\" data-testid=\"node-table\"><caption class=\"sr-only\">Each service and workload with its PeerAuthentication, the TLS its callers' DestinationRules set, and its ports. Press Enter on a row to see its details.</caption> <thead><tr><th scope=\"col\">Name</th><th scope=\"col\">Kind</th><th scope=\"col\">Sidecar</th><th scope=\"col\">PeerAuthentication</th><th scope=\"col\">DestinationRule TLS</th><th scope=\"col\">Ports</th></tr></thead> <tbody id=\"node-rows\"></tbody></table>")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 64, "<details class=\"nodes-block\" id=\"nodes-block\"><summary class=\"nodes-summary\">Services and workloads <span class=\"count-note\" id=\"nodes-count\"></span></summary><table class=\"edges nodes\" id=\"node-table\" data-testid=\"node-table\"><caption class=\"sr-only\">Each service and workload with its PeerAuthentication, the TLS its callers' DestinationRules set, and its ports. Press Enter on a row to see its details.</caption> <thead><tr><th scope=\"col\">Name</th><th scope=\"col\">Kind</th><th scope=\"col\">Data plane</th><th scope=\"col\">PeerAuthentication</th><th scope=\"col\">DestinationRule TLS</th><th scope=\"col\">Ports</th></tr></thead> <tbody id=\"node-rows\"></tbody></table>")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}

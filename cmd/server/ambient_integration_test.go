@@ -17,6 +17,7 @@ import (
 	"github.com/meshlock/meshlock/internal/graph"
 	"github.com/meshlock/meshlock/internal/meshsim"
 	"github.com/meshlock/meshlock/internal/testutil"
+	"github.com/meshlock/meshlock/test/e2e"
 )
 
 // The demo's shop namespace: web → cart over ztunnel's tunnel (locked),
@@ -156,4 +157,36 @@ func TestAmbientOnRealCluster(t *testing.T) {
 		refused := ok && e.RefusedRate > 0 && e.Status != graph.StatusOpen && e.Status != graph.StatusMixed
 		return refused && allStatus(s, graph.StatusLocked, tunnel, waypoint, hbone), statuses(s, ids...) + fmt.Sprintf(" %+v", e)
 	})
+}
+
+// The page shows ambient mode: the node table says each data plane, and
+// once STRICT is enforced on shop the refused caller's padlock is drawn as
+// refused (its own style), not as an open padlock.
+func TestDemoAmbientInBrowser(t *testing.T) {
+	base := startMeshlock(t, "--demo", "--refresh=1s", "--window=5s")
+	browser := e2e.StartBrowser(t, 1280, 800)
+	browser.Open(base + "/?namespace=shop")
+	const plain = "shop/inventory-sync->shop/cart:tcp"
+	browser.WaitFor("the shop namespace drawn", `window.meshlock?.ready && document.querySelector('[data-testid=padlock][data-edge-id="`+plain+`"]')?.dataset.status === 'open'`,
+		`JSON.stringify([...document.querySelectorAll('[data-testid=padlock]')].map(p => p.dataset.edgeId + '=' + p.dataset.status))`)
+	browser.Click(`#nodes-block summary`)
+	browser.WaitFor("the node table", `document.querySelectorAll('[data-testid=node-row]').length > 0`, `document.querySelector('#nodes-count')?.textContent`)
+	planes, err := e2e.Eval[string](browser, `JSON.stringify(Object.fromEntries([...document.querySelectorAll('[data-testid=node-row]')].map(r => [r.dataset.nodeId, r.querySelector('[data-testid=node-dataplane]').textContent])))`)
+	if err != nil || !strings.Contains(planes, `"shop/cart":"ambient (ztunnel)"`) || !strings.Contains(planes, `"default/productpage":"sidecar"`) {
+		t.Errorf("the node table's data planes: %s (%v)", planes, err)
+	}
+
+	var plan enforceAnswer
+	request := `{"scope":"namespace","namespace":"shop","mode":"peerauthentication","dryRun":%s}`
+	if code := post(t, base+"/api/enforce", "", fmt.Sprintf(request, "true"), &plan); code != http.StatusOK {
+		t.Fatalf("dry run: %d %+v", code, plan)
+	}
+	apply := strings.Replace(fmt.Sprintf(request, "false"), `"dryRun":false`, `"dryRun":false,"planId":"`+plan.PlanID+`"`, 1)
+	var applied enforceAnswer
+	if code := post(t, base+"/api/enforce", "", apply, &applied); code != http.StatusOK {
+		t.Fatalf("apply: %d %+v", code, applied)
+	}
+	browser.WaitFor("inventory-sync's padlock refused, not open",
+		`(() => { const p = document.querySelector('[data-testid=padlock][data-edge-id="`+plain+`"]'); return p && p.classList.contains('refused') && p.dataset.status !== 'open' && p.dataset.status !== 'mixed'; })()`,
+		`document.querySelector('[data-testid=padlock][data-edge-id="`+plain+`"]')?.className`)
 }

@@ -10,6 +10,8 @@ import {
   GATEWAY_PEER_AUTH_TEXT,
   ago,
   badgeFor,
+  dataPlaneText,
+  refusedText,
   callerTLSText,
   destinationRuleText,
   displayName,
@@ -112,7 +114,7 @@ test('nodes: gateways, ServiceAccounts, ports, callers that differ', () => {
     namespace: 'default',
     name: 'reviews',
     kind: 'service',
-    sidecar: 'yes',
+    dataPlane: 'in the mesh',
     peerAuth: 'UNSET',
     drTLS: 'varies by caller',
     callers: ['default/productpage: ISTIO_MUTUAL (default/reviews)', 'default/legacy: no TLS setting'],
@@ -243,4 +245,16 @@ test('an idle edge\'s badge says so', () => {
   assert.equal(b.status, 'open');
   assert.match(b.label, /open, plaintext; idle: no traffic now, seen in the look-back$/);
   assert.equal(badgeFor(s.edges.find((e) => !e.idle)).idle, false);
+});
+
+test('ambient mode: data planes in words, refusals on an edge', () => {
+  assert.equal(dataPlaneText({ dataPlane: 'sidecar', inMesh: true }), 'sidecar');
+  assert.equal(dataPlaneText({ dataPlane: 'ambient', inMesh: true }), 'ambient (ztunnel)');
+  assert.equal(dataPlaneText({ dataPlane: 'waypoint', inMesh: true }), 'waypoint');
+  assert.equal(dataPlaneText({ inMesh: true }), 'in the mesh');
+  assert.equal(dataPlaneText({ dataPlane: 'none', inMesh: false }), 'none');
+  assert.equal(refusedText({ refusedRate: 2 }), 'refused by policy: 2.0 conn/s');
+  assert.equal(refusedText({}), '');
+  const b = badgeFor({ ...edge('default/legacy->default/ratings:tcp', 'unknown', 0, 0, 'tcp'), refusedRate: 2 }, new Map());
+  assert.ok(b.refused && b.label.includes('refused by policy'), b.label);
 });

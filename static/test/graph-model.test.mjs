@@ -25,7 +25,11 @@ test('nodes: kind and sidecar as classes, the label in two lines, the namespace 
   assert.equal(nodeLabel(reviews), 'reviews\nPA unset');
   assert.equal(nodeLabel(unknown), 'unknown\n(outside the mesh)');
   assert.equal(nodeLabel({ kind: 'hidden' }), 'hidden\n(a namespace you cannot see)');
-  assert.equal(nodeLabel({ ...ratings, inMesh: false }), 'ratings\nno sidecar');
+  assert.equal(nodeLabel({ ...ratings, inMesh: false }), 'ratings\nnot in mesh');
+  assert.equal(nodeLabel({ ...ratings, kind: 'workload', dataPlane: 'ambient' }), 'ratings\nambient');
+  assert.equal(nodeLabel({ ...ratings, kind: 'workload', dataPlane: 'waypoint' }), 'ratings\nwaypoint');
+  assert.equal(nodeElement({ ...ratings, dataPlane: 'ambient' }).classes, 'ambient');
+  assert.equal(nodeElement({ ...ratings, kind: 'workload', dataPlane: 'waypoint' }).classes, 'workload waypoint');
   assert.equal(nodeLabel({ ...ratings, kind: 'gateway' }), 'ratings\ngateway');
   const el = nodeElement(ratings);
   assert.deepEqual([el.data.parent, el.classes], ['ns:default', '']);
@@ -49,4 +53,11 @@ test('the stylesheet has a rule per status', () => {
   // Idle comes after the statuses, so that its dashes win over theirs.
   assert.ok(selectors.indexOf('edge.idle') > selectors.indexOf('edge.unknown'));
   assert.equal(graphStyle().find((r) => r.selector === 'edge.idle').style['line-style'], 'dashed');
+});
+
+test('edges refused by policy have their own class', () => {
+  const e = { ...edge('default/legacy->default/ratings:tcp', 'unknown', 0, 0, 'tcp'), refusedRate: 1.5 };
+  assert.ok(edgeElement(e).classes.split(' ').includes('refused'));
+  assert.ok(!edgeElement(edge('default/legacy->default/ratings:tcp', 'open', 1, 0, 'tcp')).classes.split(' ').includes('refused'));
+  assert.ok(graphStyle().some((r) => r.selector === 'edge.refused') && graphStyle().some((r) => r.selector === 'node.waypoint'));
 });

@@ -218,6 +218,7 @@ func TestBuildAmbientFindings(t *testing.T) {
 			c.Services[i].DataPlane = DataPlaneSidecar
 		case "cart":
 			c.Services[i].DataPlane, c.Services[i].PeerAuthentication = DataPlaneAmbient, ModeDisable
+			c.Services[i].L7PoliciesWithoutWaypoint = []string{"shop/allow-get (ALLOW)"}
 		case "orders":
 			c.Services[i].DataPlane, c.Services[i].PeerAuthentication = DataPlaneAmbient, ModeStrict
 		}
@@ -240,10 +241,14 @@ func TestBuildAmbientFindings(t *testing.T) {
 		FindingMixedDataPlanes + " shop/api",
 		FindingDisableInAmbient + " shop/cart",
 		FindingPlainTCPFromAmbient + " shop/api",
+		FindingL7WithoutWaypoint + " shop/cart",
 	} {
 		if _, ok := kinds[want]; !ok {
 			t.Errorf("no finding %q in %v", want, s.Findings)
 		}
+	}
+	if f := kinds[FindingL7WithoutWaypoint+" shop/cart"]; f.Severity != SeverityCritical || len(f.Objects) != 1 || f.Objects[0] != "AuthorizationPolicy shop/allow-get" {
+		t.Errorf("an ALLOW policy's L7 rules without a waypoint allow nothing: %+v, want critical naming the policy", f)
 	}
 	if f, ok := kinds[FindingDisableTowardsStrict+" shop/orders"]; ok {
 		t.Errorf("a DestinationRule DISABLE towards an ambient STRICT workload refuses nothing: %+v", f)

@@ -28,6 +28,7 @@ const (
 	FindingMixedDataPlanes     = "mixed-data-planes"
 	FindingDisableInAmbient    = "disable-in-ambient"
 	FindingPlainTCPFromAmbient = "plain-tcp-from-ambient"
+	FindingL7WithoutWaypoint   = "l7-policy-without-waypoint"
 	// FindingMTLSOnly: every caller in the whole look-back used mTLS (said
 	// where ready-for-strict does not already say it).
 	FindingMTLSOnly = "mtls-only-in-lookback"
@@ -195,6 +196,28 @@ func appendAmbientFindings(out []Finding, nodes []Node, incoming map[string][]*E
 					n.ID),
 				Nodes:   []string{n.ID},
 				Objects: nonEmpty(objectName("PeerAuthentication", svc.PeerAuthenticationSource)),
+			})
+		}
+		if policies := svc.L7PoliciesWithoutWaypoint; len(policies) > 0 {
+			// An ALLOW policy left without its L7 rules denies everything
+			// they would have allowed; a DENY policy's L7 rules are dropped.
+			severity := SeverityWarning
+			if slices.ContainsFunc(policies, func(p string) bool { return strings.HasSuffix(p, "(ALLOW)") }) {
+				severity = SeverityCritical
+			}
+			var objects []string
+			for _, p := range policies {
+				name, _, _ := strings.Cut(p, " ")
+				objects = append(objects, objectName("AuthorizationPolicy", name))
+			}
+			out = append(out, Finding{
+				ID:       FindingID(FindingL7WithoutWaypoint, n.ID),
+				Kind:     FindingL7WithoutWaypoint,
+				Severity: severity,
+				Message: fmt.Sprintf("%s is in ambient mode without a waypoint, yet AuthorizationPolicy %s has L7 rules (hosts, methods, paths, request principals or request conditions): ztunnel enforces L4 only, so an ALLOW policy's L7 rules allow nothing and a DENY policy's are ignored. Add a waypoint (istio.io/use-waypoint) or make the rules L4.",
+					n.ID, strings.Join(policies, ", ")),
+				Nodes:   []string{n.ID},
+				Objects: objects,
 			})
 		}
 		if svc.DataPlane != DataPlaneSidecar || svc.AcceptsTunnel {

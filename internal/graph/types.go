@@ -128,6 +128,10 @@ type Service struct {
 	// AcceptsTunnel: every pod it selects is a sidecar taking ambient's
 	// tunnel (HBONE) inbound.
 	AcceptsTunnel bool
+	// L7PoliciesWithoutWaypoint are the AuthorizationPolicies with L7
+	// rules that bind to its ambient pods through ztunnel, which enforces
+	// L4 only, while no waypoint serves it: "<namespace>/<name> (ACTION)".
+	L7PoliciesWithoutWaypoint []string
 	// PeerAuthentication is the effective mode for its workloads: STRICT,
 	// PERMISSIVE, DISABLE or UNSET (workload > namespace > root namespace).
 	PeerAuthentication string

@@ -29,6 +29,9 @@ type Objects struct {
 	Pods            []*corev1.Pod
 	Rules           []*networkingv1.DestinationRule
 	Authns          []*securityv1.PeerAuthentication
+	// Authzs are AuthorizationPolicies: only whether ambient workloads have
+	// L7 rules no waypoint enforces is read from them.
+	Authzs []*securityv1.AuthorizationPolicy
 }
 
 // BuildCluster turns the objects into what the graph needs: Services with
@@ -86,7 +89,11 @@ func BuildCluster(s Objects, root string) graph.Cluster {
 	services := map[workloadKey]*corev1.Service{}
 	for _, svc := range s.Services {
 		services[workloadKey{svc.Namespace, svc.Name}] = svc
-		out.Services = append(out.Services, describeService(svc, podsByNamespace[svc.Namespace], s.NamespaceLabels[svc.Namespace], s.Rules, s.Authns, root))
+		described := describeService(svc, podsByNamespace[svc.Namespace], s.NamespaceLabels[svc.Namespace], s.Rules, s.Authns, root)
+		if len(s.Authzs) > 0 && described.DataPlane == graph.DataPlaneAmbient {
+			described.L7PoliciesWithoutWaypoint = l7WithoutWaypoint(svc, selectedPods(svc, podsByNamespace[svc.Namespace]), s.NamespaceLabels[svc.Namespace], s.Authzs, root)
+		}
+		out.Services = append(out.Services, described)
 	}
 	slices.SortFunc(out.Services, func(a, b graph.Service) int {
 		return cmp.Or(cmp.Compare(a.Namespace, b.Namespace), cmp.Compare(a.Name, b.Name))
@@ -150,8 +157,8 @@ func clientTLSFunc(rules []*networkingv1.DestinationRule, root string, workloads
 	}
 }
 
-func describeService(svc *corev1.Service, pods []*corev1.Pod, namespaceLabels map[string]string, rules []*networkingv1.DestinationRule, authns []*securityv1.PeerAuthentication, root string) graph.Service {
-	out := graph.Service{Namespace: svc.Namespace, Name: svc.Name}
+// selectedPods are the pods the Service's selector selects (none without one).
+func selectedPods(svc *corev1.Service, pods []*corev1.Pod) []*corev1.Pod {
 	var selected []*corev1.Pod
 	if len(svc.Spec.Selector) > 0 {
 		selector := labels.SelectorFromSet(svc.Spec.Selector)
@@ -161,6 +168,12 @@ func describeService(svc *corev1.Service, pods []*corev1.Pod, namespaceLabels ma
 			}
 		}
 	}
+	return selected
+}
+
+func describeService(svc *corev1.Service, pods []*corev1.Pod, namespaceLabels map[string]string, rules []*networkingv1.DestinationRule, authns []*securityv1.PeerAuthentication, root string) graph.Service {
+	out := graph.Service{Namespace: svc.Namespace, Name: svc.Name}
+	selected := selectedPods(svc, pods)
 	// In the mesh: captured by a data plane, a sidecar or the node's
 	// ztunnel (or a waypoint, itself a mesh proxy).
 	captured := 0

@@ -11,6 +11,7 @@ import (
 
 	networkingapi "istio.io/api/networking/v1alpha3"
 	securityapi "istio.io/api/security/v1beta1"
+	typeapi "istio.io/api/type/v1beta1"
 	networkingv1 "istio.io/client-go/pkg/apis/networking/v1"
 	securityv1 "istio.io/client-go/pkg/apis/security/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -841,5 +842,66 @@ func TestHasSidecar(t *testing.T) {
 				t.Errorf("HasSidecar = %v, want %v", got, tc.want)
 			}
 		})
+	}
+}
+
+// TestL7PoliciesWithoutWaypoint follows istio/istio
+// pilot/pkg/serviceregistry/ambient/authorization.go (ztunnel gets L4
+// rules only) and waypoints.go GetUseWaypoint (the Service's label, else
+// its namespace's; "none" opts out): an AuthorizationPolicy with L7 rules
+// binding through ztunnel to an ambient Service's pods that no waypoint
+// serves is named; L4-only rules, targetRef-bound policies, sidecar pods
+// and Services with a waypoint are not.
+func TestL7PoliciesWithoutWaypoint(t *testing.T) {
+	ambient := func(p *corev1.Pod) { p.Annotations = map[string]string{"ambient.istio.io/redirection": "enabled"} }
+	policy := func(name string, action securityapi.AuthorizationPolicy_Action, rule *securityapi.Rule, mutate ...func(*securityv1.AuthorizationPolicy)) *securityv1.AuthorizationPolicy {
+		p := &securityv1.AuthorizationPolicy{}
+		p.Namespace, p.Name = "shop", name
+		p.Spec.Action = action
+		p.Spec.Selector = &typeapi.WorkloadSelector{MatchLabels: map[string]string{"app": "cart"}}
+		p.Spec.Rules = []*securityapi.Rule{rule}
+		for _, m := range mutate {
+			m(p)
+		}
+		return p
+	}
+	l7 := &securityapi.Rule{To: []*securityapi.Rule_To{{Operation: &securityapi.Operation{Methods: []string{"GET"}}}}}
+	l4 := &securityapi.Rule{From: []*securityapi.Rule_From{{Source: &securityapi.Source{Principals: []string{"cluster.local/ns/shop/sa/web"}}}}}
+	when := &securityapi.Rule{When: []*securityapi.Condition{{Key: "request.headers[x-tenant]", Values: []string{"a"}}}}
+	targeted := func(p *securityv1.AuthorizationPolicy) {
+		p.Spec.Selector = nil
+		p.Spec.TargetRefs = []*typeapi.PolicyTargetReference{{Kind: "Service", Name: "cart"}}
+	}
+	build := func(svcLabels, nsLabels map[string]string, sidecar bool, policies ...*securityv1.AuthorizationPolicy) []string {
+		svc := testutil.Service("shop", "cart", map[string]string{"app": "cart"})
+		svc.Labels = svcLabels
+		opts := []testutil.PodOption{testutil.WithLabels("app", "cart")}
+		if sidecar {
+			opts = append(opts, testutil.WithSidecar())
+		} else {
+			opts = append(opts, ambient)
+		}
+		c := BuildCluster(Objects{Services: []*corev1.Service{svc}, Pods: []*corev1.Pod{testutil.Pod("shop", "cart-1", opts...)},
+			NamespaceLabels: map[string]map[string]string{"shop": nsLabels}, Authzs: policies}, DefaultRootNamespace)
+		return c.Services[0].L7PoliciesWithoutWaypoint
+	}
+	allowGet := policy("allow-get", securityapi.AuthorizationPolicy_ALLOW, l7)
+	for _, tc := range []struct {
+		name string
+		got  []string
+		want []string
+	}{
+		{"an ALLOW with L7 rules, no waypoint", build(nil, nil, false, allowGet), []string{"shop/allow-get (ALLOW)"}},
+		{"a DENY with a request condition", build(nil, nil, false, policy("deny-tenant", securityapi.AuthorizationPolicy_DENY, when)), []string{"shop/deny-tenant (DENY)"}},
+		{"L4 rules only", build(nil, nil, false, policy("allow-web", securityapi.AuthorizationPolicy_ALLOW, l4)), nil},
+		{"bound to a waypoint by targetRefs", build(nil, nil, false, policy("on-waypoint", securityapi.AuthorizationPolicy_ALLOW, l7, targeted)), nil},
+		{"the Service uses a waypoint", build(map[string]string{"istio.io/use-waypoint": "waypoint"}, nil, false, allowGet), nil},
+		{"the namespace uses a waypoint", build(nil, map[string]string{"istio.io/use-waypoint": "waypoint"}, false, allowGet), nil},
+		{"the Service opts out of the namespace's waypoint", build(map[string]string{"istio.io/use-waypoint": "none"}, map[string]string{"istio.io/use-waypoint": "waypoint"}, false, allowGet), []string{"shop/allow-get (ALLOW)"}},
+		{"sidecar pods enforce L7 themselves", build(nil, nil, true, allowGet), nil},
+	} {
+		if !slices.Equal(tc.got, tc.want) {
+			t.Errorf("%s: %q, want %q", tc.name, tc.got, tc.want)
+		}
 	}
 }

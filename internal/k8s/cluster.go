@@ -43,6 +43,9 @@ func (w *Watcher) list() (istio.Objects, error) {
 	if s.Authns, err = listAll[*securityv1.PeerAuthentication](w.authns); err != nil {
 		return s, err
 	}
+	if s.Authzs, err = listAll[*securityv1.AuthorizationPolicy](w.authzs); err != nil {
+		return s, err
+	}
 	if w.namespaces == nil {
 		s.Namespaces = slices.Clone(w.opts.Namespaces)
 	} else {

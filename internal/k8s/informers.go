@@ -62,6 +62,23 @@ func NewPolicyInformers(factory istioinformers.SharedInformerFactory, namespace 
 	}
 }
 
+// NewAuthorizationInformer is the AuthorizationPolicies' informer, listing
+// then watching like NewPolicyInformers', with its lister. meshlock reads
+// them to tell ambient workloads whose L7 rules no waypoint enforces.
+func NewAuthorizationInformer(factory istioinformers.SharedInformerFactory, namespace string) (cache.SharedIndexInformer, securitylisters.AuthorizationPolicyLister) {
+	informer := factory.InformerFor(&securityv1.AuthorizationPolicy{}, func(c istioclient.Interface, _ time.Duration) cache.SharedIndexInformer {
+		return listThenWatchInformer(&cache.ListWatch{
+			ListWithContextFunc: func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
+				return c.SecurityV1().AuthorizationPolicies(namespace).List(ctx, o)
+			},
+			WatchFuncWithContext: func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
+				return c.SecurityV1().AuthorizationPolicies(namespace).Watch(ctx, o)
+			},
+		}, &securityv1.AuthorizationPolicy{})
+	})
+	return informer, securitylisters.NewAuthorizationPolicyLister(informer.GetIndexer())
+}
+
 func listThenWatchInformer(lw *cache.ListWatch, example runtime.Object) cache.SharedIndexInformer {
 	return cache.NewSharedIndexInformer(listThenWatch{lw}, example, 0,
 		cache.Indexers{cache.NamespaceIndex: cache.MetaNamespaceIndexFunc})

@@ -71,6 +71,7 @@ type Watcher struct {
 	namespaces  corelisters.NamespaceLister // nil when Namespaces is set
 	rules       []networkinglisters.DestinationRuleLister
 	authns      []securitylisters.PeerAuthenticationLister
+	authzs      []securitylisters.AuthorizationPolicyLister
 	changeNotes chan struct{}
 
 	mu          sync.Mutex
@@ -128,7 +129,8 @@ func NewWatcher(opts Options) (*Watcher, error) {
 	for _, ns := range istioScopes {
 		factory := istioinformers.NewSharedInformerFactoryWithOptions(opts.Istio, 0, istioinformers.WithNamespace(ns))
 		policy := NewPolicyInformers(factory, ns)
-		for _, informer := range []cache.SharedIndexInformer{policy.DestinationRules, policy.PeerAuthentications} {
+		authz, authzLister := NewAuthorizationInformer(factory, ns)
+		for _, informer := range []cache.SharedIndexInformer{policy.DestinationRules, policy.PeerAuthentications, authz} {
 			if err := informer.SetTransform(stripMeta); err != nil {
 				return nil, err
 			}
@@ -139,6 +141,7 @@ func NewWatcher(opts Options) (*Watcher, error) {
 		}
 		w.rules = append(w.rules, policy.RuleLister)
 		w.authns = append(w.authns, policy.AuthnLister)
+		w.authzs = append(w.authzs, authzLister)
 		w.istioFactories = append(w.istioFactories, factory)
 	}
 	return w, nil

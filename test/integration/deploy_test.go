@@ -86,6 +86,7 @@ func TestDeployOnRealCluster(t *testing.T) {
 			{"", "networking.istio.io", "destinationrules", "list", true},
 			{"default", "networking.istio.io", "destinationrules", "watch", true},
 			{"", "security.istio.io", "peerauthentications", "list", true},
+			{"", "security.istio.io", "authorizationpolicies", "watch", true},
 			{"", "authentication.k8s.io", "tokenreviews", "create", true},
 			{"", "authorization.k8s.io", "subjectaccessreviews", "create", true},
 
@@ -94,6 +95,7 @@ func TestDeployOnRealCluster(t *testing.T) {
 			{"default", "networking.istio.io", "destinationrules", "delete", false},
 			{"default", "security.istio.io", "peerauthentications", "create", false},
 			{"istio-system", "security.istio.io", "peerauthentications", "patch", false},
+			{"default", "security.istio.io", "authorizationpolicies", "create", false},
 			{deployNS, "", "configmaps", "create", false},
 			{deployNS, "", "configmaps", "list", false},
 			{"default", "events.k8s.io", "events", "create", false},
@@ -620,6 +622,7 @@ func deployViewRules() []string {
 		deployRulesFor("", []string{"services", "pods", "namespaces"}, "get", "list", "watch"),
 		deployRulesFor("networking.istio.io", []string{"destinationrules"}, "get", "list", "watch"),
 		deployRulesFor("security.istio.io", []string{"peerauthentications"}, "get", "list", "watch"),
+		deployRulesFor("security.istio.io", []string{"authorizationpolicies"}, "get", "list", "watch"),
 		deployRulesFor("authentication.k8s.io", []string{"tokenreviews"}, "create"),
 		deployRulesFor("authorization.k8s.io", []string{"subjectaccessreviews"}, "create"),
 		[]string{deployRule("get", "configmaps", "") + " [istio]"},

@@ -254,3 +254,23 @@ func TestBuildAmbientFindings(t *testing.T) {
 		t.Errorf("a DestinationRule DISABLE towards an ambient STRICT workload refuses nothing: %+v", f)
 	}
 }
+
+// In the look-back too, a caller STRICT refused is not plaintext that got
+// in: its refused connections (closed with DENY) are subtracted from the
+// plaintext opened; an edge of refusals only is no idle open padlock.
+func TestBuildRefusalsInTheLookback(t *testing.T) {
+	last := testTime.Add(-2 * time.Hour)
+	opened := HistorySample{Sample: ztunnelSample(ReporterServer, "default/batch", "shop/cart", "cart", SecurityPlaintext, 0), Volume: 40, LastSeen: last}
+	opened.Measure = MeasureConnections
+	refused := opened
+	refused.Outcome = OutcomeRefused
+	s := Build(nil, ambientCluster(), BuildOptions{GeneratedAt: testTime, History: []HistorySample{opened, refused}})
+	if e, ok := findEdge(s, "default/batch->shop/cart:tcp"); ok && (e.Status == StatusOpen || e.Status == StatusMixed || !e.History.PlaintextLastSeen.IsZero()) {
+		t.Errorf("a refused caller in the look-back: %+v, want no plaintext", e)
+	}
+	// Without the refusals the same connections are plaintext that got in.
+	s = Build(nil, ambientCluster(), BuildOptions{GeneratedAt: testTime, History: []HistorySample{opened}})
+	if e, ok := findEdge(s, "default/batch->shop/cart:tcp"); !ok || e.Status != StatusOpen {
+		t.Errorf("plaintext in the look-back: %+v (found %v), want open", e, ok)
+	}
+}

@@ -140,6 +140,9 @@ type histFlow struct {
 	// wire is what clients that know the wire (ambient's node proxy)
 	// reported, by security: it judges an edge no destination reported.
 	wire *histFlow
+	// refused is the volume of connections the destination's proxy
+	// refused by policy, which it also counted among its plaintext ones.
+	refused float64
 }
 
 func (f *histFlow) empty() bool { return !f.seenMTLS && !f.seenPlain && !f.seenSource }
@@ -161,6 +164,8 @@ func (f *histFlow) add(h *HistorySample) {
 		vol = 0 // NaN, negative or infinite: the sighting counts, not the number
 	}
 	switch {
+	case h.Reporter == ReporterServer && h.Outcome == OutcomeRefused:
+		f.refused = addRate(f.refused, vol)
 	case h.Reporter == ReporterClient:
 		f.source, f.lastSource, f.seenSource = addRate(f.source, vol), later(f.lastSource, h.LastSeen), true
 		f.firstSource = earlier(f.firstSource, h.FirstSeen)
@@ -207,6 +212,16 @@ func edgeHistory(t *edgeTraffic) (EdgeHistory, string, float64, bool) {
 	}
 	h := EdgeHistory{Unit: unit, LastSeen: later(later(f.lastMTLS, f.lastPlain), f.lastSource),
 		FirstSeen: earlier(earlier(f.firstMTLS, f.firstPlain), f.firstSource)}
+	if f.refused > 0 && f.seenPlain {
+		// The refusals are among the plaintext opened: what is left got in.
+		unrefused := *f
+		unrefused.destPlain = max(0, f.destPlain-f.refused)
+		if unrefused.destPlain <= SkewTolerance*f.refused {
+			unrefused.destPlain, unrefused.seenPlain = 0, false
+			unrefused.lastPlain, unrefused.firstPlain = time.Time{}, time.Time{}
+		}
+		f = &unrefused
+	}
 	if !f.seenMTLS && !f.seenPlain && f.wire != nil {
 		// No destination reported; clients that know the wire did.
 		wire := *f.wire

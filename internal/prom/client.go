@@ -68,7 +68,7 @@ func New(opts Options) (*Client, error) {
 		return nil, fmt.Errorf("prometheus client: %w", err)
 	}
 
-	specs := liveSpecs(opts.Window)
+	specs := querySpecs(opts.Window)
 	queriesTotal, err := registerQueriesTotal(opts.Registerer, specs)
 	if err != nil {
 		return nil, err

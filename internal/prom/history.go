@@ -91,6 +91,9 @@ func historyQuery(rng, step time.Duration, first bool) string {
 // historySelectors are the client side (without response flags where they
 // mean the request never reached a server) and the server side.
 func historySelectors(q querySpec) []string {
+	if q.refusals {
+		return []string{fmt.Sprintf("%s{%s}", q.metric, refusedSelector)}
+	}
 	client := `reporter="source"`
 	if q.clientFlags {
 		client += `, response_flags="-"`
@@ -248,8 +251,12 @@ func (c *Client) EdgeRange(ctx context.Context, target graph.RangeTarget, from, 
 	specs := querySpecs(c.window)
 	terms := make([]string, len(specs))
 	for i, q := range specs {
+		selector := reporterSelector
+		if q.refusals {
+			selector = refusedSelector
+		}
 		terms[i] = withTerm(fmt.Sprintf("sum by (%s) (rate(%s{%s, %s}[%s]))",
-			strings.Join(q.historyBy, ", "), q.metric, reporterSelector, match, window), q.Name)
+			strings.Join(q.historyBy, ", "), q.metric, selector, match, window), q.Name)
 	}
 	queryCtx, cancel := context.WithTimeout(ctx, c.historyTimeout)
 	defer cancel()

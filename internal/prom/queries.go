@@ -62,7 +62,7 @@ func FormatWindow(window time.Duration) string {
 // Queries returns the fixed set of queries a Fetch runs for the rate
 // window. Its size does not depend on namespaces or traffic.
 func Queries(window time.Duration) []Query {
-	specs := liveSpecs(window)
+	specs := querySpecs(window)
 	queries := make([]Query, len(specs))
 	for i, s := range specs {
 		queries[i] = s.Query
@@ -82,7 +82,13 @@ type querySpec struct {
 	metric      string
 	historyBy   []string
 	clientFlags bool
+	// refusals: the series are the destination's refusals only (selector
+	// refusedSelector), in the live query, the look-back's and a chart's.
+	refusals bool
 }
+
+// refusedSelector picks ztunnel's closes of connections a policy refused.
+const refusedSelector = `reporter="destination", response_flags="DENY"`
 
 // TCP bytes are asked for in both directions, so that a client that only
 // writes (syslog, a metrics push: istio_tcp_received_bytes_total only) is an
@@ -122,25 +128,19 @@ func querySpecs(window time.Duration) []querySpec {
 			measure:  graph.MeasureConnections,
 			metric:   "istio_tcp_connections_opened_total", historyBy: historyLabels(), clientFlags: true,
 		},
+		// The connections ambient's ztunnel refused at the destination:
+		// counted opened like any other, with response_flags "-", only
+		// their close says DENY (istio/ztunnel src/proxy/metrics.rs
+		// ConnectionResult::record, inbound_passthrough.rs); without them a
+		// refused plaintext connection would look like plaintext that got in.
+		{
+			Query: Query{Name: QueryTCPRefused, PromQL: fmt.Sprintf("sum by (%s) (rate(istio_tcp_connections_closed_total{%s}[%s]))",
+				strings.Join(connLabels, ", "), refusedSelector, w)},
+			protocol: tcp,
+			measure:  graph.MeasureConnections,
+			metric:   "istio_tcp_connections_closed_total", historyBy: append(historyLabels(), "response_flags"), refusals: true,
+		},
 	}
-}
-
-// liveSpecs are the queries of every refresh: the measures of traffic
-// (querySpecs, which the look-back and reports read over their periods
-// too) and the connections ambient's ztunnel refused at the destination.
-// Those are counted as opened like any other, with response_flags "-",
-// and only their close says DENY (istio/ztunnel src/proxy/metrics.rs
-// ConnectionResult::record, inbound_passthrough.rs): without this query a
-// refused plaintext connection would look like plaintext that got in.
-func liveSpecs(window time.Duration) []querySpec {
-	connLabels := append(append([]string{}, edgeLabels...), "response_flags")
-	return append(querySpecs(window), querySpec{
-		Query: Query{Name: QueryTCPRefused, PromQL: fmt.Sprintf("sum by (%s) (rate(istio_tcp_connections_closed_total{reporter=\"destination\", response_flags=\"DENY\"}[%s]))",
-			strings.Join(connLabels, ", "), FormatWindow(window))},
-		protocol: func(labels) string { return graph.ProtocolTCP },
-		measure:  graph.MeasureConnections,
-		metric:   "istio_tcp_connections_closed_total",
-	})
 }
 
 // rateQuery sums the rate of metric by the labels the graph uses.

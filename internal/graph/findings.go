@@ -341,36 +341,37 @@ func appendRuleFindings(out []Finding, n Node, svc *Service, in []*Edge, views [
 // to plaintext in ambient mode: "everything should still work" is false
 // for them).
 func refusedFinding(n Node, edges []*Edge) Finding {
-	var rate float64
-	for _, e := range edges {
-		rate = addRate(rate, e.RefusedRate)
-	}
-	return Finding{
-		ID:       FindingID(FindingRefusedByPolicy, n.ID),
-		Kind:     FindingRefusedByPolicy,
-		Severity: SeverityWarning,
-		Message: fmt.Sprintf("%s refuses connections from %s (%s/s): its STRICT PeerAuthentication (or another policy) turns them away, so they never reach it. Bring the callers into the mesh, or relax the policy for them.",
-			n.ID, callerList(edges), strconv.FormatFloat(rate, 'g', 3, 64)),
-		Nodes: withSources(n.ID, edges),
-		Edges: edgeIDs(edges),
-	}
+	return rateFinding(FindingRefusedByPolicy, SeverityWarning, n, edges, func(e *Edge) float64 { return e.RefusedRate },
+		func(rate string) string {
+			return fmt.Sprintf("%s refuses connections from %s (%s/s): its STRICT PeerAuthentication (or another policy) turns them away, so they never reach it. Bring the callers into the mesh, or relax the policy for them.",
+				n.ID, callerList(edges), rate)
+		})
 }
 
 // handshakeFinding: requests the client side saw fail at the TLS handshake
 // are neither mTLS nor plaintext; they are an outage in progress.
 func handshakeFinding(n Node, edges []*Edge) Finding {
+	return rateFinding(FindingTLSHandshakeFailing, SeverityCritical, n, edges, func(e *Edge) float64 { return e.TLSFailureRate },
+		func(rate string) string {
+			return fmt.Sprintf("Requests from %s to %s fail at the TLS handshake (%s/s): the callers' DestinationRule and the server's PeerAuthentication or sidecar disagree.",
+				callerList(edges), n.ID, rate)
+		})
+}
+
+// rateFinding is a finding of kind about n's incoming edges that carry a
+// rate of what never got through (rateOf), summed for the message.
+func rateFinding(kind, severity string, n Node, edges []*Edge, rateOf func(*Edge) float64, message func(rate string) string) Finding {
 	var rate float64
 	for _, e := range edges {
-		rate = addRate(rate, e.TLSFailureRate)
+		rate = addRate(rate, rateOf(e))
 	}
 	return Finding{
-		ID:       FindingID(FindingTLSHandshakeFailing, n.ID),
-		Kind:     FindingTLSHandshakeFailing,
-		Severity: SeverityCritical,
-		Message: fmt.Sprintf("Requests from %s to %s fail at the TLS handshake (%s/s): the callers' DestinationRule and the server's PeerAuthentication or sidecar disagree.",
-			callerList(edges), n.ID, strconv.FormatFloat(rate, 'g', 3, 64)),
-		Nodes: withSources(n.ID, edges),
-		Edges: edgeIDs(edges),
+		ID:       FindingID(kind, n.ID),
+		Kind:     kind,
+		Severity: severity,
+		Message:  message(strconv.FormatFloat(rate, 'g', 3, 64)),
+		Nodes:    withSources(n.ID, edges),
+		Edges:    edgeIDs(edges),
 	}
 }
 

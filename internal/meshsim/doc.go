@@ -1,8 +1,9 @@
-// Package meshsim is a simulated Istio sidecar mesh for the demo and the
-// tests: workloads, Services and callers at set rates, each request decided
-// by Istio's rules (internal/istio) against the policy read live from a
-// Kubernetes API, reported as Envoy would on istio_requests_total and
-// istio_tcp_* with Istio's labels, and published to Kubernetes as the pods
+// Package meshsim is a simulated Istio mesh, sidecars and ambient mode, for
+// the demo and the tests: workloads, Services and callers at set rates, each
+// request decided by Istio's rules (internal/istio) against the policy read
+// live from a Kubernetes API, reported as Envoy (or ambient's ztunnel and
+// waypoints) would on istio_requests_total and istio_tcp_* with Istio's
+// labels, and published to Kubernetes as the pods
 // their controllers would make. Truth says what really happened, for the
 // tests that compare the dashboard with it.
 package meshsim

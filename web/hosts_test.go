@@ -17,7 +17,7 @@ func TestHostCheckRefusesOtherNames(t *testing.T) {
 	stream := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { reached++; _, _ = w.Write([]byte("the stream")) })
 	handler, err := NewHandler(Options{BasePath: "/", Registry: prometheus.NewRegistry(), Graph: &fixedGraph{}, Stream: stream,
 		Enforcer: &scriptedEnforcer{}, Auth: ServerIdentity{}, AllowEnforce: true,
-		CheckHost: true, AllowedHosts: []string{"Meshlock.Example"}})
+		CheckHost: true, AllowedHosts: []string{"Meshlock.Example", "10.1.2.4"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -30,7 +30,10 @@ func TestHostCheckRefusesOtherNames(t *testing.T) {
 		{"LOCALHOST.", "GET", "/api/graph", true},
 		{"app.localhost:8080", "GET", "/", true},
 		{"[::1]:8080", "GET", "/api/graph", true},
-		{"10.1.2.3:8080", "GET", "/healthz", true}, // kubelet's probe, Prometheus' scrape: an address
+		{"127.0.0.2:8080", "GET", "/api/graph", true},
+		{"10.1.2.4:8080", "GET", "/healthz", true}, // the pod's own address, allowed: kubelet's probe, Prometheus' scrape
+		{"10.1.2.3:8080", "GET", "/api/graph", false},
+		{"[2001:db8::1]:8080", "GET", "/api/graph", false},
 		{"meshlock.example:8080", "GET", "/api/graph", true},
 		{"meshlock.example", "GET", "/", true},
 		{"attacker.example", "GET", "/api/graph", false},

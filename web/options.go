@@ -39,13 +39,13 @@ type Options struct {
 	FrameAncestors string
 	// TrustedOrigins may make state-changing requests cross-origin (a portal).
 	TrustedOrigins []string
-	// CheckHost serves only requests whose Host is an IP address, a
-	// loopback name or one of AllowedHosts (others answer 403): the defence
+	// CheckHost serves only requests whose Host is a loopback name or
+	// address, or one of AllowedHosts (others answer 403): the defence
 	// against DNS rebinding where reaching the port is the access control
 	// (--auth=none). Token mode has the token for that.
 	CheckHost bool
-	// AllowedHosts are the host names (no port) served besides loopback
-	// names and addresses when CheckHost is on (--allowed-hosts).
+	// AllowedHosts are the host names and addresses (no port) served
+	// besides loopback ones when CheckHost is on (--allowed-hosts).
 	AllowedHosts []string
 	// MetricsElsewhere leaves /metrics out of this handler: it is served on
 	// its own listener (--metrics-addr).

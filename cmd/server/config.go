@@ -136,7 +136,7 @@ func newFlagSet(c *config, namespaces, trustedOrigins *string) *flag.FlagSet {
 	fs.StringVar(&c.FrameAncestors, "frame-ancestors", "'self'", "value of the CSP frame-ancestors directive: who may embed the dashboard in an iframe")
 	fs.BoolVar(&c.AllowEnforce, "allow-enforce", false, "allow writes (enforce, undo); default off, on in --demo")
 	fs.StringVar(trustedOrigins, "trusted-origins", "", "comma-separated origins (a portal) allowed to make state-changing requests cross-origin")
-	fs.Func("allowed-hosts", "comma-separated host names served with --auth=none besides localhost and IP addresses (a request naming any other host answers 403: DNS rebinding)", func(v string) error {
+	fs.Func("allowed-hosts", "comma-separated host names and addresses served with --auth=none besides loopback ones (a request naming any other host answers 403: DNS rebinding); ignored with --auth=token", func(v string) error {
 		c.AllowedHosts = splitList(v)
 		return nil
 	})
@@ -291,9 +291,6 @@ func (c config) validate() error {
 // validateCombination rejects flags that contradict each other, before
 // anything starts.
 func (c config) validateCombination() error {
-	if c.Auth == "token" && len(c.AllowedHosts) > 0 {
-		return errors.New("--allowed-hosts applies to --auth=none only: with --auth=token every host is served and the token is the access control")
-	}
 	if !c.Demo {
 		return nil
 	}

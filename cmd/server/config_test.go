@@ -123,7 +123,6 @@ func TestParseConfigRejects(t *testing.T) {
 		{"more long queries per user than in all", []string{"--max-long-queries=2", "--max-long-queries-per-user=3"}, nil, "--max-long-queries"},
 		{"allowed host with a port", []string{"--allowed-hosts=meshlock.example:8080"}, nil, "--allowed-hosts"},
 		{"allowed host with a scheme", []string{"--allowed-hosts=https://meshlock.example"}, nil, "--allowed-hosts"},
-		{"allowed hosts in token mode", []string{"--auth=token", "--allowed-hosts=meshlock.example"}, nil, "--allowed-hosts applies to --auth=none only"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -31,9 +31,13 @@ import (
 func TestReviewerMergesIdenticalReviewsInFlight(t *testing.T) {
 	f := &fakeKube{tokens: map[string]string{"new": "alice"}}
 	clientset := f.clientset()
-	release := make(chan struct{})
+	// The first review is held until every request has asked (counted just
+	// before each call: a request that missed the flight would find the
+	// answer in the cache, which the flight fills before it ends).
+	var asking sync.WaitGroup
+	asking.Add(50)
 	clientset.PrependReactor("create", "tokenreviews", func(k8stesting.Action) (bool, runtime.Object, error) {
-		<-release // hold the first review until every request asks
+		asking.Wait()
 		return false, nil, nil
 	})
 	r, err := NewKubeReviewer(KubeReviewerOptions{Kube: clientset, TTL: time.Minute})
@@ -45,14 +49,13 @@ func TestReviewerMergesIdenticalReviewsInFlight(t *testing.T) {
 	users := map[string]int{}
 	for range 50 {
 		wg.Go(func() {
+			asking.Done()
 			user, err := r.ReviewTokenFrom(context.Background(), "new", "10.0.0.1")
 			mu.Lock()
 			defer mu.Unlock()
 			users[fmt.Sprint(user.Username, err)]++
 		})
 	}
-	time.Sleep(100 * time.Millisecond) // let them all reach the flight
-	close(release)
 	wg.Wait()
 	if n := f.tokenReviews.Load(); n != 1 {
 		t.Errorf("%d TokenReviews for one token asked 50 times at once, want 1", n)
@@ -146,7 +149,7 @@ func TestReviewerTokenFloodLeavesAccessReviewsTheirSlots(t *testing.T) {
 			_, _ = r.ReviewTokenFrom(ctx, fmt.Sprintf("bad-%d", i), "10.0.0.9")
 		}()
 	}
-	time.Sleep(50 * time.Millisecond)
+	streamEventually(t, "every TokenReview slot taken", func() bool { return len(r.tokenSlots) == cap(r.tokenSlots) })
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	ok, err := r.CanListServices(ctx, authenticationv1.UserInfo{Username: "alice"}, "team-a")

@@ -34,25 +34,11 @@ type PolicyInformers struct {
 // initial-events bookmark, so a streaming informer would never sync against
 // it; and these lists are small in any mesh.
 func NewPolicyInformers(factory istioinformers.SharedInformerFactory, namespace string) PolicyInformers {
-	rules := factory.InformerFor(&networkingv1.DestinationRule{}, func(c istioclient.Interface, _ time.Duration) cache.SharedIndexInformer {
-		return listThenWatchInformer(&cache.ListWatch{
-			ListWithContextFunc: func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
-				return c.NetworkingV1().DestinationRules(namespace).List(ctx, o)
-			},
-			WatchFuncWithContext: func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
-				return c.NetworkingV1().DestinationRules(namespace).Watch(ctx, o)
-			},
-		}, &networkingv1.DestinationRule{})
+	rules := istioInformer(factory, &networkingv1.DestinationRule{}, func(c istioclient.Interface) listWatcher[*networkingv1.DestinationRuleList] {
+		return c.NetworkingV1().DestinationRules(namespace)
 	})
-	authns := factory.InformerFor(&securityv1.PeerAuthentication{}, func(c istioclient.Interface, _ time.Duration) cache.SharedIndexInformer {
-		return listThenWatchInformer(&cache.ListWatch{
-			ListWithContextFunc: func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
-				return c.SecurityV1().PeerAuthentications(namespace).List(ctx, o)
-			},
-			WatchFuncWithContext: func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
-				return c.SecurityV1().PeerAuthentications(namespace).Watch(ctx, o)
-			},
-		}, &securityv1.PeerAuthentication{})
+	authns := istioInformer(factory, &securityv1.PeerAuthentication{}, func(c istioclient.Interface) listWatcher[*securityv1.PeerAuthenticationList] {
+		return c.SecurityV1().PeerAuthentications(namespace)
 	})
 	return PolicyInformers{
 		DestinationRules:    rules,
@@ -66,17 +52,31 @@ func NewPolicyInformers(factory istioinformers.SharedInformerFactory, namespace 
 // then watching like NewPolicyInformers', with its lister. meshlock reads
 // them to tell ambient workloads whose L7 rules no waypoint enforces.
 func NewAuthorizationInformer(factory istioinformers.SharedInformerFactory, namespace string) (cache.SharedIndexInformer, securitylisters.AuthorizationPolicyLister) {
-	informer := factory.InformerFor(&securityv1.AuthorizationPolicy{}, func(c istioclient.Interface, _ time.Duration) cache.SharedIndexInformer {
-		return listThenWatchInformer(&cache.ListWatch{
-			ListWithContextFunc: func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
-				return c.SecurityV1().AuthorizationPolicies(namespace).List(ctx, o)
-			},
-			WatchFuncWithContext: func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
-				return c.SecurityV1().AuthorizationPolicies(namespace).Watch(ctx, o)
-			},
-		}, &securityv1.AuthorizationPolicy{})
+	informer := istioInformer(factory, &securityv1.AuthorizationPolicy{}, func(c istioclient.Interface) listWatcher[*securityv1.AuthorizationPolicyList] {
+		return c.SecurityV1().AuthorizationPolicies(namespace)
 	})
 	return informer, securitylisters.NewAuthorizationPolicyLister(informer.GetIndexer())
+}
+
+// listWatcher is what every typed Istio client of one kind and namespace
+// has, its List answering that kind's list type.
+type listWatcher[L runtime.Object] interface {
+	List(context.Context, metav1.ListOptions) (L, error)
+	Watch(context.Context, metav1.ListOptions) (watch.Interface, error)
+}
+
+// istioInformer registers with factory a list-then-watch informer of
+// example's kind, listed and watched through the typed client picks.
+func istioInformer[L runtime.Object](factory istioinformers.SharedInformerFactory, example runtime.Object, client func(istioclient.Interface) listWatcher[L]) cache.SharedIndexInformer {
+	return factory.InformerFor(example, func(c istioclient.Interface, _ time.Duration) cache.SharedIndexInformer {
+		typed := client(c)
+		return listThenWatchInformer(&cache.ListWatch{
+			ListWithContextFunc: func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
+				return typed.List(ctx, o)
+			},
+			WatchFuncWithContext: typed.Watch,
+		}, example)
+	})
 }
 
 func listThenWatchInformer(lw *cache.ListWatch, example runtime.Object) cache.SharedIndexInformer {

@@ -274,3 +274,22 @@ func TestBuildRefusalsInTheLookback(t *testing.T) {
 		t.Errorf("plaintext in the look-back: %+v (found %v), want open", e, ok)
 	}
 }
+
+// An ALLOW policy whose rules ztunnel cannot enforce (L7 only, no
+// waypoint) refuses even the tunnel: the destination's ztunnel counts the
+// connections opened as mutual_tls and closes them with DENY, the caller's
+// counts them opened too (its close says CONNECT). Nothing got through:
+// no padlock, locked or open, and the refusals on the edge.
+func TestBuildRefusedTunnelIsNotLocked(t *testing.T) {
+	conn := func(reporter, outcome string) Sample {
+		s := ztunnelSample(reporter, "shop/web", "shop/cart", "cart", SecurityMutualTLS, 3)
+		s.Measure, s.Outcome = MeasureConnections, outcome
+		return s
+	}
+	s := Build([]Sample{conn(ReporterClient, OutcomeDelivered), conn(ReporterServer, OutcomeDelivered), conn(ReporterServer, OutcomeRefused)},
+		ambientCluster(), BuildOptions{})
+	e, ok := findEdge(s, "shop/web->shop/cart:tcp")
+	if !ok || e.Status != StatusUnknown || e.RefusedRate != 3 {
+		t.Errorf("a refused tunnel's edge %+v (found %v), want unknown with refusedRate 3", e, ok)
+	}
+}

@@ -115,13 +115,31 @@ type flow struct {
 	// proxy (ambient's ztunnel) reports the tunnel (mTLS) it opened or the
 	// plain TCP it sent, unlike a sidecar client, which cannot tell.
 	srcMTLS, srcPlain float64
-	// refused are connections the destination's proxy refused by policy;
-	// they are also among its plaintext opened ones (destPlain).
-	refused float64
+	// refused and refusedMTLS are connections the destination's proxy
+	// refused by policy, plaintext and over the tunnel; they are also among
+	// the ones it counted opened (destPlain, destMTLS), and among those a
+	// caller's proxy counted (source).
+	refused, refusedMTLS float64
 }
 
 func (f *flow) empty() bool {
-	return f.destMTLS == 0 && f.destPlain == 0 && f.source == 0 && f.failed == 0 && f.refused == 0
+	return f.destMTLS == 0 && f.destPlain == 0 && f.source == 0 && f.failed == 0 && f.refused == 0 && f.refusedMTLS == 0
+}
+
+// withoutRefusals is f less the connections the destination refused: they
+// were counted opened, by both sides, and closed at once, so none of them
+// got in. A remainder within the skew of a scrape is none.
+func (f flow) withoutRefusals() flow {
+	less := func(v, refused float64) float64 {
+		if v -= refused; v <= SkewTolerance*refused {
+			return 0
+		}
+		return v
+	}
+	refused := addRate(f.refused, f.refusedMTLS)
+	f.destPlain, f.destMTLS = less(f.destPlain, f.refused), less(f.destMTLS, f.refusedMTLS)
+	f.source, f.srcPlain, f.srcMTLS = less(f.source, refused), less(f.srcPlain, f.refused), less(f.srcMTLS, f.refusedMTLS)
+	return f
 }
 
 // edgeTraffic accumulates the samples of one edge.
@@ -270,7 +288,11 @@ func (b *builder) add(s *Sample) {
 	}
 	switch {
 	case destSide && s.Outcome == OutcomeRefused:
-		f.refused = addRate(f.refused, rate)
+		if s.Security == SecurityMutualTLS {
+			f.refusedMTLS = addRate(f.refusedMTLS, rate)
+		} else {
+			f.refused = addRate(f.refused, rate)
+		}
 	case !destSide && s.Outcome == OutcomeHandshakeFailed:
 		f.failed = addRate(f.failed, rate)
 	case !destSide && s.Outcome == OutcomeLocal:
@@ -692,18 +714,12 @@ func callerTLS(views []callerView) (string, []CallerTLS) {
 // edgeOf decides rate, ratio, status and principals; false drops the edge.
 // A TCP edge that moved no bytes in the window is decided by its connections.
 func edgeOf(t *edgeTraffic) (Edge, bool) {
-	// Refused connections were opened, as plaintext, and closed at once:
-	// none of them got in (the opened counter says nothing of the refusal).
-	conns := t.conns
-	conns.destPlain = max(0, conns.destPlain-conns.refused)
-	if conns.destPlain < SkewTolerance*conns.refused {
-		conns.destPlain = 0 // a window's counters are read a scrape apart
-	}
+	conns := t.conns.withoutRefusals()
 	f := &t.main
 	if f.empty() {
 		f = &conns
 	}
-	e := Edge{TLSFailureRate: addRate(t.main.failed, t.conns.failed), RefusedRate: t.conns.refused}
+	e := Edge{TLSFailureRate: addRate(t.main.failed, t.conns.failed), RefusedRate: addRate(t.conns.refused, t.conns.refusedMTLS)}
 	dest := addRate(f.destMTLS, f.destPlain)
 	// A client that knows the wire and saw only its tunnel vouches for
 	// what no destination reported (a destination's proxy not scraped).

@@ -140,9 +140,10 @@ type histFlow struct {
 	// wire is what clients that know the wire (ambient's node proxy)
 	// reported, by security: it judges an edge no destination reported.
 	wire *histFlow
-	// refused is the volume of connections the destination's proxy
-	// refused by policy, which it also counted among its plaintext ones.
-	refused float64
+	// refused and refusedMTLS are the volumes of connections the
+	// destination's proxy refused by policy, which it also counted among
+	// its plaintext or mTLS ones.
+	refused, refusedMTLS float64
 }
 
 func (f *histFlow) empty() bool { return !f.seenMTLS && !f.seenPlain && !f.seenSource }
@@ -164,6 +165,8 @@ func (f *histFlow) add(h *HistorySample) {
 		vol = 0 // NaN, negative or infinite: the sighting counts, not the number
 	}
 	switch {
+	case h.Reporter == ReporterServer && h.Outcome == OutcomeRefused && h.Security == SecurityMutualTLS:
+		f.refusedMTLS = addRate(f.refusedMTLS, vol)
 	case h.Reporter == ReporterServer && h.Outcome == OutcomeRefused:
 		f.refused = addRate(f.refused, vol)
 	case h.Reporter == ReporterClient:
@@ -212,13 +215,16 @@ func edgeHistory(t *edgeTraffic) (EdgeHistory, string, float64, bool) {
 	}
 	h := EdgeHistory{Unit: unit, LastSeen: later(later(f.lastMTLS, f.lastPlain), f.lastSource),
 		FirstSeen: earlier(earlier(f.firstMTLS, f.firstPlain), f.firstSource)}
-	if f.refused > 0 && f.seenPlain {
-		// The refusals are among the plaintext opened: what is left got in.
+	if f.refused > 0 || f.refusedMTLS > 0 {
+		// The refusals are among the connections opened: what is left got in.
 		unrefused := *f
-		unrefused.destPlain = max(0, f.destPlain-f.refused)
-		if unrefused.destPlain <= SkewTolerance*f.refused {
+		if unrefused.destPlain -= f.refused; f.refused > 0 && unrefused.destPlain <= SkewTolerance*f.refused {
 			unrefused.destPlain, unrefused.seenPlain = 0, false
 			unrefused.lastPlain, unrefused.firstPlain = time.Time{}, time.Time{}
+		}
+		if unrefused.destMTLS -= f.refusedMTLS; f.refusedMTLS > 0 && unrefused.destMTLS <= SkewTolerance*f.refusedMTLS {
+			unrefused.destMTLS, unrefused.seenMTLS = 0, false
+			unrefused.lastMTLS, unrefused.firstMTLS = time.Time{}, time.Time{}
 		}
 		f = &unrefused
 	}

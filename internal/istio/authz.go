@@ -20,26 +20,43 @@ import (
 // everything; a DENY policy's L7 parts are dropped; istio.io's
 // docs/ambient/usage/l4-policy).
 func hasL7Rules(spec *securityapi.AuthorizationPolicy) bool {
-	for _, rule := range spec.GetRules() {
-		for _, to := range rule.GetTo() {
-			op := to.GetOperation()
-			if len(op.GetHosts())+len(op.GetNotHosts())+len(op.GetMethods())+len(op.GetNotMethods())+len(op.GetPaths())+len(op.GetNotPaths()) > 0 {
-				return true
-			}
+	return slices.ContainsFunc(spec.GetRules(), ruleHasL7)
+}
+
+// ruleHasL7 reports whether a rule has a part only an L7 proxy can match.
+func ruleHasL7(rule *securityapi.Rule) bool {
+	for _, to := range rule.GetTo() {
+		op := to.GetOperation()
+		if len(op.GetHosts())+len(op.GetNotHosts())+len(op.GetMethods())+len(op.GetNotMethods())+len(op.GetPaths())+len(op.GetNotPaths()) > 0 {
+			return true
 		}
-		for _, from := range rule.GetFrom() {
-			src := from.GetSource()
-			if len(src.GetRequestPrincipals())+len(src.GetNotRequestPrincipals())+len(src.GetRemoteIpBlocks())+len(src.GetNotRemoteIpBlocks()) > 0 {
-				return true
-			}
+	}
+	for _, from := range rule.GetFrom() {
+		src := from.GetSource()
+		if len(src.GetRequestPrincipals())+len(src.GetNotRequestPrincipals())+len(src.GetRemoteIpBlocks())+len(src.GetNotRemoteIpBlocks()) > 0 {
+			return true
 		}
-		for _, when := range rule.GetWhen() {
-			if strings.HasPrefix(when.GetKey(), "request.") || when.GetKey() == "remote.ip" {
-				return true
-			}
+	}
+	for _, when := range rule.GetWhen() {
+		if strings.HasPrefix(when.GetKey(), "request.") || when.GetKey() == "remote.ip" {
+			return true
 		}
 	}
 	return false
+}
+
+// ZtunnelDeniesAll reports whether ztunnel refuses every connection to pod
+// (ambient, served by no waypoint): an ALLOW policy binds to it through
+// ztunnel and every rule of it has an L7 part, which ztunnel drops,
+// leaving an ALLOW policy that matches nothing (istio/istio
+// pilot/pkg/serviceregistry/ambient/authorization.go). An ALLOW policy
+// with a rule wholly L4 keeps that rule, which this does not judge.
+func ZtunnelDeniesAll(policies []*securityv1.AuthorizationPolicy, pod *corev1.Pod, root string) bool {
+	return slices.ContainsFunc(policies, func(p *securityv1.AuthorizationPolicy) bool {
+		rules := p.Spec.GetRules()
+		return p.Spec.GetAction() == securityapi.AuthorizationPolicy_ALLOW && len(rules) > 0 &&
+			!slices.ContainsFunc(rules, func(r *securityapi.Rule) bool { return !ruleHasL7(r) }) && bindsToZtunnel(p, pod, root)
+	})
 }
 
 // bindsToZtunnel reports whether the policy applies to pod through its

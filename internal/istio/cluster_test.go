@@ -904,4 +904,20 @@ func TestL7PoliciesWithoutWaypoint(t *testing.T) {
 			t.Errorf("%s: %q, want %q", tc.name, tc.got, tc.want)
 		}
 	}
+	// ztunnel refuses everything under an ALLOW policy of L7 rules only;
+	// a wholly L4 rule, a DENY policy or a targetRef binding leave it be.
+	pod := testutil.Pod("shop", "cart-1", testutil.WithLabels("app", "cart"), ambient)
+	for _, tc := range []struct {
+		policy *securityv1.AuthorizationPolicy
+		denies bool
+	}{
+		{allowGet, true},
+		{policy("mixed", securityapi.AuthorizationPolicy_ALLOW, l7, func(p *securityv1.AuthorizationPolicy) { p.Spec.Rules = append(p.Spec.Rules, l4) }), false},
+		{policy("deny-get", securityapi.AuthorizationPolicy_DENY, l7), false},
+		{policy("on-waypoint", securityapi.AuthorizationPolicy_ALLOW, l7, targeted), false},
+	} {
+		if got := ZtunnelDeniesAll([]*securityv1.AuthorizationPolicy{tc.policy}, pod, DefaultRootNamespace); got != tc.denies {
+			t.Errorf("ZtunnelDeniesAll(%s) = %v, want %v", tc.policy.Name, got, tc.denies)
+		}
+	}
 }

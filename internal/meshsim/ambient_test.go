@@ -4,9 +4,13 @@
 package meshsim
 
 import (
+	"maps"
 	"testing"
 	"time"
 
+	securityapi "istio.io/api/security/v1beta1"
+	typeapi "istio.io/api/type/v1beta1"
+	securityv1 "istio.io/client-go/pkg/apis/security/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 
 	rules "github.com/meshlock/meshlock/internal/istio"
@@ -178,5 +182,69 @@ func TestWaypointReports(t *testing.T) {
 	}
 	if n := count("istio_requests_total", map[string]string{"reporter": "waypoint", "source_workload": "admin"}); n != 0 {
 		t.Errorf("the sidecar's requests went through the waypoint: %v", n)
+	}
+}
+
+// An ALLOW AuthorizationPolicy of L7 rules only on an ambient workload no
+// waypoint serves: ztunnel drops the L7 rules and the empty ALLOW policy
+// refuses everything, the tunnel too (istio/istio
+// pilot/pkg/serviceregistry/ambient/authorization.go). The destination's
+// ztunnel counts each connection opened (mutual_tls) and closes it with
+// DENY; the caller's closes with CONNECT (istio/ztunnel src/proxy/h2/client.rs).
+// An ALLOW policy with a rule wholly L4 is not judged (meshsim accepts).
+func TestZtunnelDropsL7Rules(t *testing.T) {
+	topology := Topology{
+		Workloads: []Workload{
+			{Name: "web", Namespace: "shop", ServiceAccount: "web", Ambient: true, Labels: map[string]string{"app": "web"}},
+			{Name: "cart", Namespace: "shop", ServiceAccount: "cart", Ambient: true, Labels: map[string]string{"app": "cart"}},
+		},
+		Services: []Service{{Name: "cart", Namespace: "shop", Selector: map[string]string{"app": "cart"}, Ports: []ServicePort{{Name: "http", Port: 8080, Protocol: HTTP}}}},
+		Callers:  []Caller{{From: "shop/web", To: "shop/cart", Port: 8080, Rate: 1}},
+	}
+	policy := func(rule *securityapi.Rule) *securityv1.AuthorizationPolicy {
+		p := &securityv1.AuthorizationPolicy{ObjectMeta: meta("shop", "cart-policy", 0)}
+		p.Spec.Action = securityapi.AuthorizationPolicy_ALLOW
+		p.Spec.Selector = &typeapi.WorkloadSelector{MatchLabels: map[string]string{"app": "cart"}}
+		p.Spec.Rules = []*securityapi.Rule{rule}
+		return p
+	}
+	for _, tc := range []struct {
+		name   string
+		rule   *securityapi.Rule
+		denied bool
+	}{
+		{"GET only", &securityapi.Rule{To: []*securityapi.Rule_To{{Operation: &securityapi.Operation{Methods: []string{"GET"}}}}}, true},
+		{"from web's identity (L4)", &securityapi.Rule{From: []*securityapi.Rule_From{{Source: &securityapi.Source{Principals: []string{"cluster.local/ns/shop/sa/web"}}}}}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m, err := New(Options{Topology: topology, Istio: newFakeIstio(policy(tc.rule))})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := m.Start(t.Context()); err != nil {
+				t.Fatal(err)
+			}
+			m.Tick(10 * time.Second)
+			want := CallerOutcome{Succeeded: 10}
+			if tc.denied {
+				want = CallerOutcome{Failed: 10}
+			}
+			if got := m.Outcomes()["shop/web->shop/cart:8080"]; got != want {
+				t.Errorf("outcome %+v, want %+v", got, want)
+			}
+			closed := map[string]float64{}
+			for _, s := range scrape(t, m) {
+				if s.name == "istio_tcp_connections_closed_total" && s.labels["connection_security_policy"] == "mutual_tls" {
+					closed[s.labels["reporter"]+" "+s.labels["response_flags"]] += s.value
+				}
+			}
+			wantClosed := map[string]float64{"source -": 10, "destination -": 10}
+			if tc.denied {
+				wantClosed = map[string]float64{"source CONNECT": 10, "destination DENY": 10}
+			}
+			if !maps.Equal(closed, wantClosed) {
+				t.Errorf("closed connections %v, want %v", closed, wantClosed)
+			}
+		})
 	}
 }

@@ -66,6 +66,7 @@ type Mesh struct {
 	factory externalversions.SharedInformerFactory
 	drs     networkinglisters.DestinationRuleLister
 	pas     securitylisters.PeerAuthenticationLister
+	aps     securitylisters.AuthorizationPolicyLister
 
 	mu       sync.Mutex // guards everything below
 	started  bool
@@ -116,6 +117,7 @@ func New(opts Options) (*Mesh, error) {
 		m.factory = externalversions.NewSharedInformerFactory(opts.Istio, 0)
 		policy := k8s.NewPolicyInformers(m.factory, metav1.NamespaceAll)
 		m.drs, m.pas = policy.RuleLister, policy.AuthnLister
+		_, m.aps = k8s.NewAuthorizationInformer(m.factory, metav1.NamespaceAll)
 	}
 	return m, nil
 }
@@ -220,6 +222,19 @@ func (m *Mesh) policies() ([]*networkingv1.DestinationRule, []*securityv1.PeerAu
 	return drs, pas
 }
 
+// authorizations are the AuthorizationPolicies in the cache (ztunnel's
+// share of them: what ZtunnelDeniesAll judges).
+func (m *Mesh) authorizations() []*securityv1.AuthorizationPolicy {
+	if m.aps == nil {
+		return nil
+	}
+	aps, err := m.aps.List(labels.Everything())
+	if err != nil {
+		m.log.Error("listing AuthorizationPolicies from cache", "err", err)
+	}
+	return aps
+}
+
 // clientView is what istiod hands the caller's proxy for its service port:
 // the DestinationRule policy (resolved for the client's own labels) and the
 // Service namespace's namespace/mesh-level PeerAuthentication mode.
@@ -295,6 +310,7 @@ func (m *Mesh) send(st *callerState, n int64, drs []*networkingv1.DestinationRul
 			ClientAmbient: client.Ambient,
 			ServerAmbient: server.Ambient,
 			ServerTunnel:  server.Tunnel,
+			ServerDenied:  server.Ambient && svc.Waypoint == "" && istio.ZtunnelDeniesAll(m.authorizations(), m.pods[server], m.root),
 		})
 		m.deliver(st, shares[i], client, server, svc, port.Protocol, d)
 	}
@@ -436,10 +452,9 @@ func (m *Mesh) ztunnelReport(reporter string, st *callerState, n int64, client, 
 	withBytes := d.Accepted && c.BytesSent+c.BytesReceived > 0
 	switch {
 	case d.Failure == FailureDenied && reporter == reporterDest:
-		m.metrics.recordRefused(r, n)
+		m.metrics.recordRefused(r, n, flagDenied)
 	case d.Failure == FailureDenied:
-		// The client's side sees its connection closed; no bytes.
-		m.metrics.record(r, TCP, n, c, false)
+		m.metrics.recordRefused(r, n, flagConnect)
 	default:
 		m.metrics.record(r, TCP, n, c, withBytes)
 	}

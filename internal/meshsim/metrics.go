@@ -51,6 +51,10 @@ const (
 	// ztunnel's flag on the close of a connection a policy refused
 	// (istio/ztunnel src/proxy/metrics.rs ResponseFlags::AuthorizationPolicyDenied).
 	flagDenied = "DENY"
+	// What the caller's ztunnel records when its tunnel is refused: the
+	// server's 401 to its CONNECT falls to the default failure
+	// (istio/ztunnel src/proxy/h2/client.rs, metrics.rs extract_failure_reason).
+	flagConnect = "CONNECT"
 )
 
 type metrics struct {
@@ -126,17 +130,18 @@ func principalOnlyPeer(w *Workload, trustDomain string) peer {
 	return p
 }
 
-// recordRefused adds count connections a ztunnel accepted and closed at
-// once, refused by policy: counted opened with "-" (the opened counter is
-// written before any verdict) and closed with DENY, no bytes (istio/ztunnel
-// src/proxy/metrics.rs ConnectionResultBuilder::build, ConnectionResult::record).
-func (m *metrics) recordRefused(r report, count int64) {
+// recordRefused adds count connections refused by policy, as a ztunnel
+// counts them: opened with "-" (the opened counter is written before any
+// verdict) and closed with closeFlag (DENY at the destination, CONNECT at
+// the caller), no bytes (istio/ztunnel src/proxy/metrics.rs
+// ConnectionResultBuilder::build, ConnectionResult::record).
+func (m *metrics) recordRefused(r report, count int64, closeFlag string) {
 	if count <= 0 {
 		return
 	}
 	r.responseFlags = flagNone
 	m.tcpOpened.WithLabelValues(r.values(TCP)...).Add(float64(count))
-	r.responseFlags = flagDenied
+	r.responseFlags = closeFlag
 	m.tcpClosed.WithLabelValues(r.values(TCP)...).Add(float64(count))
 }
 

@@ -39,6 +39,10 @@ type DecisionInput struct {
 	ClientAmbient, ServerAmbient bool
 	// ServerTunnel: the endpoint's sidecar takes HBONE inbound.
 	ServerTunnel bool
+	// ServerDenied: the ambient endpoint's ztunnel refuses every
+	// connection (an ALLOW policy of L7 rules only, no waypoint:
+	// istio.ZtunnelDeniesAll).
+	ServerDenied bool
 }
 
 // Failure is how a rejected connection fails, which decides what the
@@ -171,6 +175,8 @@ func decideAmbient(in DecisionInput) Decision {
 	d.ClientMTLS = d.HBONE
 	server := "ambient server " + string(in.ServerMode)
 	switch {
+	case in.ServerAmbient && in.ServerDenied:
+		d.Failure, server = FailureDenied, "ambient server whose ALLOW policy's L7 rules ztunnel drops"
 	case d.HBONE:
 		if !in.ServerAmbient {
 			server = "sidecar taking HBONE"

@@ -193,10 +193,6 @@ type Workload struct {
 	// mesh's own L7 proxies in front of ambient workloads, else
 	// DataPlaneNone.
 	DataPlane string
-	// AcceptsTunnel is true for a sidecar workload every pod of which takes
-	// the ambient mesh's tunnel (HBONE) inbound: ambient callers reach it
-	// with mTLS; other sidecars get their plain TCP.
-	AcceptsTunnel bool
 	// Gateway is true for Istio ingress and egress gateways (the istio
 	// label, or the Gateway API's gateway-name label).
 	Gateway bool

@@ -62,8 +62,7 @@ func BuildCluster(s Objects, root string) graph.Cluster {
 		plane := DataPlane(pod, s.NamespaceLabels[pod.Namespace])
 		wl, seen := workloads[key]
 		if !seen {
-			wl = &workloadInfo{Workload: graph.Workload{Namespace: pod.Namespace, Name: key.name, DataPlane: plane,
-				AcceptsTunnel: AcceptsHBONE(pod)}, labels: maps.Clone(pod.Labels)}
+			wl = &workloadInfo{Workload: graph.Workload{Namespace: pod.Namespace, Name: key.name, DataPlane: plane}, labels: maps.Clone(pod.Labels)}
 			workloads[key] = wl
 		}
 		// Every replica needs the proxy (as for a Service's InMesh); the
@@ -71,7 +70,6 @@ func BuildCluster(s Objects, root string) graph.Cluster {
 		if plane != wl.DataPlane {
 			wl.DataPlane = graph.DataPlaneNone // every replica must agree
 		}
-		wl.AcceptsTunnel = wl.AcceptsTunnel && AcceptsHBONE(pod)
 		wl.Gateway = wl.Gateway || IsGateway(pod)
 		if sa := serviceAccount(pod); !slices.Contains(wl.ServiceAccounts, sa) {
 			wl.ServiceAccounts = append(wl.ServiceAccounts, sa)

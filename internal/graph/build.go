@@ -42,6 +42,10 @@ type BuildOptions struct {
 	// History is what the look-back knows, and Lookback how far it reaches.
 	History  []HistorySample
 	Lookback Lookback
+	// Certs are the certificate expiries Prometheus has; nil when none.
+	Certs *CertFigures
+	// Thresholds of the certificate findings; zero ones take the defaults.
+	Thresholds CertThresholds
 }
 
 // Build turns traffic samples and cluster state into a snapshot: one node per

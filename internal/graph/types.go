@@ -109,6 +109,15 @@ type Cluster struct {
 	// TrustDomain is the mesh config's trust domain, the host of the mesh's
 	// own SPIFFE principals.
 	TrustDomain string
+	// TrustDomainAliases are the mesh config's trustDomainAliases: other
+	// trust domains whose principals Istio treats as the mesh's own.
+	TrustDomainAliases []string
+	// RootNamespace is Istio's root namespace, whose root bundle every
+	// other namespace's copy is compared with.
+	RootNamespace string
+	// Roots are the root bundles Istio distributes (the istio-ca-root-cert
+	// ConfigMap) in the root namespace and every watched namespace.
+	Roots []RootBundle
 }
 
 // Service is a Kubernetes Service and the policy that applies to it.
@@ -196,6 +205,9 @@ type Workload struct {
 	// Gateway is true for Istio ingress and egress gateways (the istio
 	// label, or the Gateway API's gateway-name label).
 	Gateway bool
+	// Pods are the names of its pods, sorted, to join each proxy's
+	// certificate expiry (reported per pod) to the workload.
+	Pods []string
 }
 
 // Data planes of a workload.
@@ -254,6 +266,9 @@ type Snapshot struct {
 	Nodes    []Node    `json:"nodes"`
 	Edges    []Edge    `json:"edges"`
 	Findings []Finding `json:"findings"`
+	// Identity is the trust inventory and every workload's identity,
+	// served by GET /api/identity (not in the stream: the page asks for it).
+	Identity Identity `json:"-"`
 }
 
 // SourceStatus is the state of one input of the graph.
@@ -283,6 +298,15 @@ type Node struct {
 	Ports []ServicePort `json:"ports,omitempty"`
 	// DataPlane of a workload node: sidecar, ambient or none.
 	DataPlane string `json:"dataPlane,omitempty"`
+	// ExpectedPrincipals are the SPIFFE ids its workloads' ServiceAccounts
+	// give them (a Service node's: those of every workload it selects).
+	ExpectedPrincipals []string `json:"expectedPrincipals,omitempty"`
+	// ObservedPrincipals are those its workloads presented in mTLS traffic,
+	// live and in the look-back.
+	ObservedPrincipals []string `json:"observedPrincipals,omitempty"`
+	// CertExpiry is when the soonest of its proxies' certificates expires,
+	// where Prometheus has istio-agent's figure.
+	CertExpiry *time.Time `json:"certExpiry,omitempty"`
 }
 
 // CallerTLS is what one calling workload's DestinationRules set for one

@@ -65,6 +65,12 @@ func Build(samples []Sample, cluster Cluster, opts BuildOptions) Snapshot {
 	if lookback.State == "" {
 		lookback.State = LookbackOff
 	}
+	services := b.clusterServices()
+	identity := b.buildIdentity(cluster, opts.Certs)
+	addNodeIdentities(nodes, cluster, services, identity)
+	findings := buildFindings(nodes, edges, services, callers, cluster.Problems,
+		findingContext{now: opts.GeneratedAt, window: opts.Window, lookback: lookback})
+	findings = dedupeFindings(b.identityFindings(findings, cluster, identity, edges, nodes, opts.Thresholds, opts.GeneratedAt))
 	return Snapshot{
 		GeneratedAt: opts.GeneratedAt,
 		Window:      opts.Window,
@@ -73,8 +79,8 @@ func Build(samples []Sample, cluster Cluster, opts BuildOptions) Snapshot {
 		Posture:     ComputePosture(edges),
 		Nodes:       nodes,
 		Edges:       edges,
-		Findings: buildFindings(nodes, edges, b.clusterServices(), callers, cluster.Problems,
-			findingContext{now: opts.GeneratedAt, window: opts.Window, lookback: lookback}),
+		Findings:    findings,
+		Identity:    identity,
 	}
 }
 
@@ -182,8 +188,8 @@ type builder struct {
 	// bySA lists the workloads running as each ServiceAccount, for callers
 	// known by principal only; a principal of another trust domain (another
 	// mesh) names none of them.
-	bySA        map[nodeKey][]string
-	trustDomain string
+	bySA     map[nodeKey][]string
+	identity identityState
 }
 
 // newBuilder sizes its edge table for the samples: an edge has one sample
@@ -200,8 +206,8 @@ func newBuilder(cluster Cluster, samples int) *builder {
 		// the samples is about the edges (the slice grows past it).
 		edgeIdx:     make(map[edgeKey]int, samples/4),
 		traffic:     make([]edgeTraffic, 0, samples/4),
-		bySA:        make(map[nodeKey][]string, len(cluster.Workloads)),
-		trustDomain: cluster.TrustDomain,
+		bySA:     make(map[nodeKey][]string, len(cluster.Workloads)),
+		identity: newIdentityState(cluster),
 	}
 	for i := range cluster.Services {
 		svc := &cluster.Services[i]
@@ -284,6 +290,9 @@ func (b *builder) add(s *Sample) {
 	t, ok := b.locate(s)
 	if !ok {
 		return
+	}
+	if known(s.Source.Principal) || known(s.Destination.Principal) {
+		b.notePrincipals(b.edgeIdx[t.key], s)
 	}
 	destSide := s.Reporter == ReporterServer
 	f := &t.main
@@ -396,6 +405,9 @@ func (b *builder) addHistory(h *HistorySample) {
 	if !ok {
 		return
 	}
+	if known(h.Source.Principal) || known(h.Destination.Principal) {
+		b.notePrincipals(b.edgeIdx[t.key], &h.Sample)
+	}
 	if t.hist == nil {
 		t.hist = &edgeHist{}
 	}
@@ -489,7 +501,7 @@ func (b *builder) sourceNode(s *Sample) (int, nodeKey, []nodeKey) {
 	// mTLS without metadata exchange (TCP) still names the caller's
 	// certificate: the workloads of that namespace and ServiceAccount, which
 	// are inside the mesh, unlike the unknown node.
-	if td, ns, sa, ok := ParsePrincipal(s.Source.Principal); ok && s.Security == SecurityMutualTLS && (b.trustDomain == "" || td == b.trustDomain) {
+	if td, ns, sa, ok := ParsePrincipal(s.Source.Principal); ok && s.Security == SecurityMutualTLS && b.identity.trustedDomain(td) {
 		idx, callers := b.principalNode(nodeKey{ns, sa})
 		return idx, nodeKey{}, callers
 	}

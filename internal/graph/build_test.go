@@ -268,7 +268,8 @@ func TestBuildNodes(t *testing.T) {
 			cluster: func(c *Cluster) {
 				c.Workloads = append(c.Workloads, Workload{Namespace: "batch", Name: "nightly-report", DataPlane: DataPlaneSidecar})
 			},
-			want: []Node{{ID: "batch/nightly-report", Namespace: "batch", Name: "nightly-report", Kind: KindWorkload, InMesh: true, PeerAuthentication: ModeUnset, DataPlane: DataPlaneSidecar}},
+			want: []Node{{ID: "batch/nightly-report", Namespace: "batch", Name: "nightly-report", Kind: KindWorkload, InMesh: true, PeerAuthentication: ModeUnset, DataPlane: DataPlaneSidecar,
+				ObservedPrincipals: []string{principal("batch", "nightly-report")}}},
 		},
 		{
 			name:    "a workload the cluster does not list is not in the mesh",

@@ -27,6 +27,8 @@ type Delta struct {
 	RemovedEdges    []string       `json:"removedEdges,omitempty"`
 	Findings        []Finding      `json:"findings,omitempty"`
 	RemovedFindings []string       `json:"removedFindings,omitempty"`
+	// Identity is the new one, whole; not sent (the page asks /api/identity).
+	Identity Identity `json:"-"`
 
 	// headerChanged records that Window, Stale or Error differ from the old
 	// snapshot; the header fields themselves always carry the new values.
@@ -54,6 +56,7 @@ func Diff(old, next Snapshot) Delta {
 		Sources:     next.Sources,
 		Lookback:    next.Lookback,
 		Posture:     next.Posture,
+		Identity:    next.Identity,
 		headerChanged: old.Window != next.Window || old.Stale != next.Stale || old.Error != next.Error || old.TrustDomain != next.TrustDomain ||
 			!sourcesEqual(old.Sources, next.Sources) || !lookbackEqual(old.Lookback, next.Lookback) ||
 			!postureEqual(old.Posture, next.Posture),
@@ -75,6 +78,7 @@ func Apply(s Snapshot, d Delta) Snapshot {
 		Sources:     d.Sources,
 		Lookback:    d.Lookback,
 		Posture:     d.Posture,
+		Identity:    d.Identity,
 	}
 	out.Nodes = applyByID(s.Nodes, d.Nodes, d.RemovedNodes, nodeID)
 	sortNodes(out.Nodes)
@@ -102,7 +106,17 @@ func nodeEqual(a, b *Node) bool {
 	return a.ID == b.ID && a.Namespace == b.Namespace && a.Name == b.Name && a.Kind == b.Kind &&
 		a.InMesh == b.InMesh && a.PeerAuthentication == b.PeerAuthentication &&
 		a.DestinationRuleTLS == b.DestinationRuleTLS && a.DataPlane == b.DataPlane &&
-		slices.Equal(a.Ports, b.Ports) && slices.Equal(a.CallerTLS, b.CallerTLS)
+		slices.Equal(a.Ports, b.Ports) && slices.Equal(a.CallerTLS, b.CallerTLS) &&
+		slices.Equal(a.ExpectedPrincipals, b.ExpectedPrincipals) && slices.Equal(a.ObservedPrincipals, b.ObservedPrincipals) &&
+		timeEqual(a.CertExpiry, b.CertExpiry)
+}
+
+// timeEqual compares two optional moments by value.
+func timeEqual(a, b *time.Time) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return a.Equal(*b)
 }
 
 // edgeEqual compares the rates bit for bit: == would call NaN changed on

@@ -82,11 +82,13 @@ func Filter(s Snapshot, namespaces []string) Snapshot {
 	for _, n := range s.Nodes {
 		if endpoint[n.ID] || (n.Namespace != "" && wanted[n.Namespace]) {
 			n.Ports, n.CallerTLS = slices.Clone(n.Ports), slices.Clone(n.CallerTLS)
+			n.ExpectedPrincipals, n.ObservedPrincipals = slices.Clone(n.ExpectedPrincipals), slices.Clone(n.ObservedPrincipals)
 			out.Nodes = append(out.Nodes, n)
 			kept[n.ID] = true
 		}
 	}
 	out.Posture = ComputePosture(out.Edges)
+	out.Identity = filterIdentity(s.Identity, wanted)
 	out.Findings = []Finding{}
 	for _, f := range s.Findings {
 		if findingConcerns(f, kept, wanted) {
@@ -121,12 +123,44 @@ func cloneSnapshot(s Snapshot) Snapshot {
 	out.Nodes = make([]Node, len(s.Nodes))
 	for i, n := range s.Nodes {
 		n.Ports, n.CallerTLS = slices.Clone(n.Ports), slices.Clone(n.CallerTLS)
+		n.ExpectedPrincipals, n.ObservedPrincipals = slices.Clone(n.ExpectedPrincipals), slices.Clone(n.ObservedPrincipals)
 		out.Nodes[i] = n
 	}
 	out.Edges = append(make([]Edge, 0, len(s.Edges)), s.Edges...)
 	out.Findings = make([]Finding, len(s.Findings))
 	for i, f := range s.Findings {
 		out.Findings[i] = cloneFinding(f)
+	}
+	out.Identity = filterIdentity(s.Identity, nil)
+	return out
+}
+
+// filterIdentity keeps the workloads of the wanted namespaces and the roots
+// one of them holds, with only those namespaces named; nil wanted keeps
+// everything. The result shares no memory with id.
+func filterIdentity(id Identity, wanted map[string]bool) Identity {
+	keep := func(ns string) bool { return wanted == nil || wanted[ns] }
+	out := id
+	out.TrustDomainAliases = slices.Clone(id.TrustDomainAliases)
+	out.Roots = make([]Root, 0, len(id.Roots))
+	for _, r := range id.Roots {
+		var namespaces []string
+		for _, ns := range r.Namespaces {
+			if keep(ns) {
+				namespaces = append(namespaces, ns)
+			}
+		}
+		if len(namespaces) > 0 {
+			r.Namespaces = namespaces
+			out.Roots = append(out.Roots, r)
+		}
+	}
+	out.Workloads = make([]WorkloadIdentity, 0, len(id.Workloads))
+	for _, w := range id.Workloads {
+		if keep(w.Namespace) {
+			w.ObservedPrincipals, w.ServiceAccounts = slices.Clone(w.ObservedPrincipals), slices.Clone(w.ServiceAccounts)
+			out.Workloads = append(out.Workloads, w)
+		}
 	}
 	return out
 }

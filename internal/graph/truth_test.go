@@ -238,7 +238,7 @@ func TestGatewaysGetNoPeerAuthenticationAdvice(t *testing.T) {
 	c := bookinfo()
 	c.Services = append(c.Services, Service{Namespace: "istio-system", Name: "istio-ingressgateway", Workloads: []string{"istio-ingressgateway"},
 		InMesh: true, Gateway: true, PeerAuthentication: ModePermissive})
-	c.Workloads = append(c.Workloads, Workload{Namespace: "istio-system", Name: "istio-ingressgateway", ServiceAccounts: []string{"istio-ingressgateway-service-account"}, DataPlane: DataPlaneSidecar, Gateway: true})
+	c.Workloads = append(c.Workloads, Workload{Namespace: "istio-system", Name: "istio-ingressgateway", ServiceAccounts: []string{"bookinfo-istio-ingressgateway"}, DataPlane: DataPlaneSidecar, Gateway: true})
 	gw := "istio-system/istio-ingressgateway"
 	s := build([]Sample{
 		mtls("istio-system/istio-ingressgateway", productpageID, 3),

@@ -204,8 +204,8 @@ func newBuilder(cluster Cluster, samples int) *builder {
 		resolved:   make(map[nodeKey]int, len(cluster.Workloads)),
 		// Both sides report most edges, in several series: a quarter of
 		// the samples is about the edges (the slice grows past it).
-		edgeIdx:     make(map[edgeKey]int, samples/4),
-		traffic:     make([]edgeTraffic, 0, samples/4),
+		edgeIdx:  make(map[edgeKey]int, samples/4),
+		traffic:  make([]edgeTraffic, 0, samples/4),
 		bySA:     make(map[nodeKey][]string, len(cluster.Workloads)),
 		identity: newIdentityState(cluster),
 	}

@@ -41,7 +41,7 @@ type mismatch struct {
 
 // identityState is what Build gathers of identities while it adds samples.
 type identityState struct {
-	trusted map[string]bool     // the trust domain and its aliases
+	trusted map[string]bool      // the trust domain and its aliases
 	sas     map[nodeKey][]string // each listed workload's ServiceAccounts
 	parsed  map[string]spiffeID
 	// observed lists, per workload, the principals it presented.

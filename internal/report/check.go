@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"sigs.k8s.io/yaml"
 
@@ -23,6 +24,67 @@ type CheckResult struct {
 	// Pass: nothing is below the bar.
 	Pass  bool    `json:"pass"`
 	Below []Below `json:"below"`
+	// MinCertValidity is --cert-min-validity, "" when certificates were
+	// not checked; Certificates are those that expire sooner.
+	MinCertValidity string      `json:"minCertValidity,omitempty"`
+	Certificates    []CertBelow `json:"certificates,omitempty"`
+}
+
+// Kinds of certificates a check judges.
+const (
+	CertRoot     = "root"
+	CertWorkload = "workload"
+)
+
+// CertBelow is a certificate that expires within the bar.
+type CertBelow struct {
+	Kind string `json:"kind"` // CertRoot or CertWorkload
+	// Name is a root's subject and SHA-256 fingerprint, or a workload's id.
+	Name       string    `json:"name"`
+	Namespaces []string  `json:"namespaces"` // holding the root; the workload's
+	NotAfter   time.Time `json:"notAfter"`
+	// Left is the time it has left ("19d", "-2h" when expired).
+	Left string `json:"left"`
+}
+
+// CheckCerts fails the check (made by Check) for every trusted root, and
+// with workloads every proxy certificate known, that expires sooner than
+// min after now; without any root known there is nothing proven: an error,
+// so that the caller fails closed.
+func CheckCerts(r *Report, min time.Duration, workloads bool, now time.Time) error {
+	if len(r.Identity.Roots) == 0 {
+		return fmt.Errorf("no root certificate found (no %s ConfigMap readable): no certificate to check, no PASS", graph.RootBundleName)
+	}
+	if r.Check == nil {
+		r.Check = &CheckResult{Pass: true, Below: []Below{}}
+	}
+	c := r.Check
+	c.MinCertValidity = formatDuration(min)
+	c.Certificates = []CertBelow{}
+	bar := now.Add(min)
+	left := func(t time.Time) string {
+		d := t.Sub(now).Truncate(time.Second)
+		if d < 0 {
+			return "-" + formatDuration(-d)
+		}
+		return formatDuration(d)
+	}
+	for _, root := range r.Identity.Roots {
+		if root.NotAfter.Before(bar) {
+			c.Certificates = append(c.Certificates, CertBelow{Kind: CertRoot, Name: root.Subject + " (sha256 " + root.Fingerprint + ")",
+				Namespaces: root.Namespaces, NotAfter: root.NotAfter.UTC(), Left: left(root.NotAfter)})
+		}
+	}
+	if workloads {
+		for _, w := range r.Identity.Workloads {
+			if w.CertExpiry != nil && w.CertExpiry.Before(bar) {
+				c.Certificates = append(c.Certificates, CertBelow{Kind: CertWorkload, Name: w.ID, Namespaces: []string{w.Namespace},
+					NotAfter: w.CertExpiry.UTC(), Left: left(*w.CertExpiry)})
+			}
+		}
+	}
+	c.Pass = c.Pass && len(c.Certificates) == 0
+	return nil
 }
 
 // Kinds of what is below the bar.
@@ -143,6 +205,15 @@ func WriteCheckTable(w io.Writer, r Report) error {
 				percent(b.MTLSShare), formatVolume(b.Volume), b.Unit, cmp.Or(b.LastPlaintext, "-"))
 		}
 	}
+	if len(c.Certificates) > 0 {
+		if len(c.Below) > 0 {
+			fmt.Fprintln(tw)
+		}
+		fmt.Fprintln(tw, "CERTIFICATE\tNAME\tNAMESPACES\tNOT AFTER\tLEFT")
+		for _, b := range c.Certificates {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", b.Kind, b.Name, strings.Join(b.Namespaces, ","), stamp(b.NotAfter), b.Left)
+		}
+	}
 	if err := tw.Flush(); err != nil {
 		return err
 	}
@@ -158,7 +229,11 @@ func WriteCheckTable(w io.Writer, r Report) error {
 	if !c.Pass {
 		verdict = "FAIL"
 	}
-	_, err := fmt.Fprintf(w, "%s: %d edges and %d services below %s mTLS of %d edges with traffic from %s to %s (%s, resolution %s)\n",
-		verdict, edges, services, percent(c.MinMTLS), len(r.Edges), stamp(r.From), stamp(r.To), r.Source.Kind, r.Source.Resolution)
+	certs := ""
+	if c.MinCertValidity != "" {
+		certs = fmt.Sprintf("; %d certificates expire within %s", len(c.Certificates), c.MinCertValidity)
+	}
+	_, err := fmt.Fprintf(w, "%s: %d edges and %d services below %s mTLS of %d edges with traffic from %s to %s (%s, resolution %s)%s\n",
+		verdict, edges, services, percent(c.MinMTLS), len(r.Edges), stamp(r.From), stamp(r.To), r.Source.Kind, r.Source.Resolution, certs)
 	return err
 }

@@ -35,7 +35,7 @@ func neutralise(cell string) string {
 }
 
 // WriteCSV writes the report: a row per namespace and unit with traffic,
-// per edge, per exception and per action.
+// per edge, per exception, per action and per trusted root certificate.
 func WriteCSV(w io.Writer, r Report) error {
 	cw := csv.NewWriter(w)
 	rows := [][]string{csvHeader}
@@ -86,6 +86,20 @@ func WriteCSV(w io.Writer, r Report) error {
 		}
 		rec(map[string]string{"record": "action", "namespace": a.Namespace, "name": a.ID, "status": status,
 			"policy": a.Scope + " " + a.Mode, "kind": a.Who, "detail": strings.Join(a.Objects, "; "), "time": a.At.Format(time.RFC3339)})
+	}
+	for _, root := range r.Identity.Roots {
+		status := "valid until " + root.NotAfter.UTC().Format(time.RFC3339)
+		if !root.NotAfter.After(r.GeneratedAt) {
+			status = "expired"
+		}
+		signed := "signed by " + root.Issuer
+		if root.SelfSigned {
+			signed = "self-signed"
+		}
+		rec(map[string]string{"record": "root", "namespace": strings.Join(root.Namespaces, " "), "name": root.Subject,
+			"status": status, "kind": root.KeyAlgorithm + " " + strconv.Itoa(root.KeySize),
+			"detail": "sha256 " + root.Fingerprint + "; serial " + root.Serial + "; " + signed + "; not before " + root.NotBefore.UTC().Format(time.RFC3339),
+			"time": root.NotAfter.UTC().Format(time.RFC3339)})
 	}
 	if err := cw.WriteAll(rows); err != nil {
 		return err

@@ -30,6 +30,9 @@ type Generator struct {
 	URL string
 	// Now is the clock; nil: time.Now.
 	Now func() time.Time
+	// Certs, when set, reads the certificate expiries Prometheus has now
+	// (a *prom.Client's FetchCerts): the report's trust inventory is today's.
+	Certs func(ctx context.Context) (graph.CertFigures, error)
 }
 
 func (g *Generator) now() time.Time {
@@ -97,10 +100,19 @@ func (g *Generator) Snapshot(ctx context.Context, p Period, src *Source) (graph.
 			src.DataFrom = &t
 		}
 	}
+	var certs *graph.CertFigures
+	if g.Certs != nil {
+		figures, err := g.Certs(ctx)
+		if err != nil {
+			return graph.Snapshot{}, err
+		}
+		certs = &figures
+	}
 	from, to := p.From, p.To
 	snap := graph.Build(nil, g.Cluster(), graph.BuildOptions{
 		GeneratedAt: p.To, Window: formatDuration(p.Length()), History: merged,
 		Lookback: graph.Lookback{Window: formatDuration(p.Length()), State: graph.LookbackReady, From: &from, To: &to},
+		Certs:    certs,
 	})
 	return snap, nil
 }

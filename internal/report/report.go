@@ -57,7 +57,11 @@ type Report struct {
 	Edges      []EdgeRow      `json:"edges"`
 	Exceptions []Exception    `json:"exceptions"`
 	Actions    []Action       `json:"actions"`
-	Check      *CheckResult   `json:"check,omitempty"`
+	// Identity is the trust inventory at the report's time (every root
+	// with its validity, istiod's figures) and each workload's identity,
+	// its observed principals those of the period.
+	Identity graph.Identity `json:"identity"`
+	Check    *CheckResult   `json:"check,omitempty"`
 }
 
 // shareRule is the Report's Rule.
@@ -200,6 +204,7 @@ func Build(in Input, now time.Time) Report {
 		Namespaces: append([]string{}, in.Namespaces...), Source: in.Source, Rule: shareRule,
 		Summary: Summary{Edges: map[string]int{graph.StatusLocked: 0, graph.StatusMixed: 0, graph.StatusOpen: 0, graph.StatusUnknown: 0}},
 		ByNS:    []NamespaceRow{}, Edges: []EdgeRow{}, Exceptions: []Exception{}, Actions: []Action{},
+		Identity: identityWithLists(s.Identity),
 	}
 	nodes := make(map[string]graph.Node, len(s.Nodes))
 	for _, n := range s.Nodes {
@@ -408,4 +413,18 @@ func formatVolume(v float64) string {
 	default:
 		return fmt.Sprintf("%.0f", v)
 	}
+}
+
+// identityWithLists has a list, never null, wherever the contract has one.
+func identityWithLists(id graph.Identity) graph.Identity {
+	if id.TrustDomainAliases == nil {
+		id.TrustDomainAliases = []string{}
+	}
+	if id.Roots == nil {
+		id.Roots = []graph.Root{}
+	}
+	if id.Workloads == nil {
+		id.Workloads = []graph.WorkloadIdentity{}
+	}
+	return id
 }

@@ -99,7 +99,7 @@ func WriteCSV(w io.Writer, r Report) error {
 		rec(map[string]string{"record": "root", "namespace": strings.Join(root.Namespaces, " "), "name": root.Subject,
 			"status": status, "kind": root.KeyAlgorithm + " " + strconv.Itoa(root.KeySize),
 			"detail": "sha256 " + root.Fingerprint + "; serial " + root.Serial + "; " + signed + "; not before " + root.NotBefore.UTC().Format(time.RFC3339),
-			"time": root.NotAfter.UTC().Format(time.RFC3339)})
+			"time":   root.NotAfter.UTC().Format(time.RFC3339)})
 	}
 	if err := cw.WriteAll(rows); err != nil {
 		return err

@@ -47,6 +47,7 @@ func NewHandler(opts Options) (http.Handler, error) {
 	routes.Route("/api", func(api chi.Router) {
 		api.Use(h.authenticate)
 		api.Get("/graph", h.handleGraph)
+		api.Get("/identity", h.handleIdentity)
 		api.Get("/history", h.handleHistory)
 		api.Get("/report", h.handleReport)
 		// The stream lives as long as the viewer: no request timeout here.

@@ -39,6 +39,15 @@ func snapshotNamespaces(s graph.Snapshot) []string {
 			add(namespaceOfObject(obj))
 		}
 	}
+	// Workloads and root bundles of namespaces the graph has no node of.
+	for _, w := range s.Identity.Workloads {
+		add(w.Namespace)
+	}
+	for _, r := range s.Identity.Roots {
+		for _, ns := range r.Namespaces {
+			add(ns)
+		}
+	}
 	return sortedCopy(seen)
 }
 
@@ -78,7 +87,8 @@ func restrictSnapshot(s graph.Snapshot, all bool, visible map[string]bool, selec
 	if len(wanted) == 0 {
 		// graph.Filter keeps everything for an empty list: show nothing instead.
 		out := graph.Filter(graph.Snapshot{GeneratedAt: s.GeneratedAt, Window: s.Window, Stale: s.Stale, Error: s.Error,
-			TrustDomain: s.TrustDomain, Sources: s.Sources, Lookback: s.Lookback}, nil)
+			TrustDomain: s.TrustDomain, Sources: s.Sources, Lookback: s.Lookback,
+			Identity: graph.Identity{TrustDomain: s.Identity.TrustDomain, TrustDomainAliases: s.Identity.TrustDomainAliases, CA: s.Identity.CA}}, nil)
 		out.Posture = graph.ComputePosture(nil)
 		return out
 	}

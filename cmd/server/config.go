@@ -16,6 +16,7 @@ import (
 
 	"github.com/prometheus/common/model"
 
+	"github.com/meshlock/meshlock/internal/graph"
 	"github.com/meshlock/meshlock/internal/live"
 	"k8s.io/apimachinery/pkg/util/validation"
 )
@@ -49,6 +50,14 @@ type config struct {
 	MaxStreamsPerUser         int
 	MaxLongQueries            int
 	MaxLongQueriesPerUser     int
+	// Identity and trust (issue 22): when a root's or a proxy
+	// certificate's remaining life is a finding, and the labels that name a
+	// proxy's pod on istio-agent's metrics.
+	CertWarn           time.Duration
+	CertCritical       time.Duration
+	WorkloadCertWarn   time.Duration
+	CertNamespaceLabel string
+	CertPodLabel       string
 	// given are the flags set on the command line or by MESHLOCK_* variables.
 	given map[string]bool
 }
@@ -148,6 +157,11 @@ func newFlagSet(c *config, namespaces, trustedOrigins *string) *flag.FlagSet {
 	fs.IntVar(&c.MaxStreamsPerUser, "max-streams-per-user", 20, "most live-stream sockets one user has open at once (with --auth=none: one source address); one more answers 429")
 	fs.IntVar(&c.MaxLongQueries, "max-long-queries", 4, "most edge-history and report queries running at once; one more answers 429 with Retry-After")
 	fs.IntVar(&c.MaxLongQueriesPerUser, "max-long-queries-per-user", 2, "most edge-history and report queries one user runs at once (with --auth=none: one source address)")
+	c.CertWarn, c.CertCritical = graph.DefaultRootWarn, graph.DefaultRootCritical
+	fs.Var((*longDuration)(&c.CertWarn), "cert-warn", "a root certificate expiring within this is a warning (root-cert-expiring)")
+	fs.Var((*longDuration)(&c.CertCritical), "cert-critical", "a root certificate expiring within this (or expired) is critical; at most --cert-warn")
+	c.WorkloadCertWarn = graph.DefaultWorkloadWarn
+	fs.Var((*longDuration)(&c.WorkloadCertWarn), "workload-cert-warn", "a proxy certificate with less left is a finding (workload-cert-expiring): Istio renews a 24h certificate at half its life")
 
 	return fs
 }
@@ -164,6 +178,8 @@ func sourceFlags(fs *flag.FlagSet, c *config, demoUsage string) {
 	fs.StringVar(&c.Context, "context", "", "kubeconfig context (default: its current context)")
 	fs.StringVar(&c.IstioRootNamespace, "istio-root-namespace", "istio-system", "where mesh-wide PeerAuthentications and DestinationRules live")
 	fs.StringVar(&c.AuditNamespace, "audit-namespace", "", "where the audit trail of enforce actions is kept, as ConfigMaps (default: meshlock's own namespace in a cluster, else default)")
+	fs.StringVar(&c.CertNamespaceLabel, "cert-namespace-label", "namespace", "the label naming a proxy's namespace on istio_agent_cert_expiry_seconds (Istio's sample scrape config adds it)")
+	fs.StringVar(&c.CertPodLabel, "cert-pod-label", "pod", "the label naming a proxy's pod on istio_agent_cert_expiry_seconds")
 }
 
 // longDuration is a flag of days as well as hours (7d, 2w, 36h), spelled as
@@ -285,7 +301,31 @@ func (c config) validate() error {
 	if c.MaxLongQueries < 1 || c.MaxLongQueriesPerUser < 1 || c.MaxLongQueriesPerUser > c.MaxLongQueries {
 		return fmt.Errorf("--max-long-queries (%d) and --max-long-queries-per-user (%d) must be at least 1, the second at most the first", c.MaxLongQueries, c.MaxLongQueriesPerUser)
 	}
+	if c.CertCritical <= 0 || c.CertWarn < c.CertCritical {
+		return fmt.Errorf("--cert-critical (%s) must be positive and at most --cert-warn (%s)", live.FormatLookback(c.CertCritical), live.FormatLookback(c.CertWarn))
+	}
+	if c.WorkloadCertWarn <= 0 {
+		return fmt.Errorf("--workload-cert-warn must be positive, got %s", live.FormatLookback(c.WorkloadCertWarn))
+	}
+	if err := c.validateCertLabels(); err != nil {
+		return err
+	}
 	return c.validateCombination()
+}
+
+// validateCertLabels: the pod labels of istio-agent's metrics must be
+// Prometheus label names, and two.
+func (c config) validateCertLabels() error {
+	for _, f := range []struct{ name, label string }{{"cert-namespace-label", c.CertNamespaceLabel}, {"cert-pod-label", c.CertPodLabel}} {
+		// The classic label names: what a relabelling's target_label writes.
+		if !model.LabelName(f.label).IsValidLegacy() || strings.HasPrefix(f.label, "__") {
+			return fmt.Errorf("--%s: %q is not a Prometheus label name", f.name, f.label)
+		}
+	}
+	if c.CertNamespaceLabel == c.CertPodLabel {
+		return fmt.Errorf("--cert-namespace-label and --cert-pod-label must differ, both are %q", c.CertPodLabel)
+	}
+	return nil
 }
 
 // validateCombination rejects flags that contradict each other, before

@@ -63,6 +63,16 @@ func TestParseConfigSources(t *testing.T) {
 			}},
 		{"token auth against a cluster", []string{"--auth=token", "--kubeconfig=/tmp/k"}, nil, func(c config) bool { return c.Auth == "token" }},
 		{"look-back by default a week", nil, nil, func(c config) bool { return c.Lookback == 7*24*time.Hour }},
+		{"certificate thresholds by default", nil, nil, func(c config) bool {
+			return c.CertWarn == 30*24*time.Hour && c.CertCritical == 7*24*time.Hour && c.WorkloadCertWarn == 6*time.Hour &&
+				c.CertNamespaceLabel == "namespace" && c.CertPodLabel == "pod"
+		}},
+		{"certificate thresholds in days", []string{"--cert-warn=60d", "--cert-critical=14d"}, map[string]string{"MESHLOCK_WORKLOAD_CERT_WARN": "3h"},
+			func(c config) bool {
+				return c.CertWarn == 60*24*time.Hour && c.CertCritical == 14*24*time.Hour && c.WorkloadCertWarn == 3*time.Hour
+			}},
+		{"istio-agent's pod labels", []string{"--cert-namespace-label=kubernetes_namespace", "--cert-pod-label=kubernetes_pod_name"}, nil,
+			func(c config) bool { return c.CertNamespaceLabel == "kubernetes_namespace" && c.CertPodLabel == "kubernetes_pod_name" }},
 		{"look-back in days", []string{"--lookback=30d"}, nil, func(c config) bool { return c.Lookback == 30*24*time.Hour }},
 		{"look-back off", nil, map[string]string{"MESHLOCK_LOOKBACK": "0"}, func(c config) bool { return c.Lookback == 0 }},
 		{"trusted origins", []string{"--trusted-origins=https://portal.example.com,http://127.0.0.1:3000"}, nil,
@@ -122,6 +132,11 @@ func TestParseConfigRejects(t *testing.T) {
 		{"more streams per user than in all", []string{"--max-streams=5", "--max-streams-per-user=6"}, nil, "--max-streams-per-user"},
 		{"more long queries per user than in all", []string{"--max-long-queries=2", "--max-long-queries-per-user=3"}, nil, "--max-long-queries"},
 		{"allowed host with a port", []string{"--allowed-hosts=meshlock.example:8080"}, nil, "--allowed-hosts"},
+		{"critical beyond warn", []string{"--cert-warn=7d", "--cert-critical=30d"}, nil, "--cert-critical"},
+		{"no critical", []string{"--cert-critical=0"}, nil, "--cert-critical"},
+		{"no workload warning", []string{"--workload-cert-warn=0"}, nil, "--workload-cert-warn"},
+		{"a label that is no label", []string{"--cert-pod-label=pod-name"}, nil, "--cert-pod-label"},
+		{"the same label twice", []string{"--cert-pod-label=namespace"}, nil, "must differ"},
 		{"allowed host with a scheme", []string{"--allowed-hosts=https://meshlock.example"}, nil, "--allowed-hosts"},
 	}
 	for _, tt := range tests {

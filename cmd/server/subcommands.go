@@ -40,8 +40,10 @@ type subcommand struct {
 	namespaces []string
 	output     string
 	// check
-	lookback time.Duration
-	minMTLS  float64
+	lookback        time.Duration
+	minMTLS         float64
+	certMinValidity time.Duration // 0: certificates not checked
+	workloadCerts   bool
 	// report
 	from, to, out string
 	given         map[string]bool
@@ -61,6 +63,8 @@ func parseSubcommand(name string, args []string, getenv func(string) string, usa
 		fs.Var((*longDuration)(&sc.lookback), "lookback", "the period checked, up to now (e.g. 7d, 36h); when not given, 7d or all Prometheus keeps if less")
 		fs.Float64Var(&sc.minMTLS, "min-mtls", 1.0, "the bar: the least mTLS share (0 to 1) of each edge's and each service's traffic")
 		fs.StringVar(&sc.output, "o", report.FormatTable, "output: table, json (the report's JSON with its check) or yaml")
+		fs.Var((*longDuration)(&sc.certMinValidity), "cert-min-validity", "also fail when a trusted root certificate expires within this (e.g. 30d); 0 checks no certificate")
+		fs.BoolVar(&sc.workloadCerts, "workload-certs", false, "with --cert-min-validity, also judge every proxy certificate Prometheus knows")
 	case "report":
 		fs.StringVar(&sc.from, "from", "", "start: RFC 3339, or a time before now such as 30d (default: 7d before to, or all Prometheus keeps if less)")
 		fs.StringVar(&sc.to, "to", "", "end: RFC 3339, or a time before now (default: now)")
@@ -109,6 +113,15 @@ func (sc subcommand) validate() error {
 		if sc.lookback < time.Minute {
 			return fmt.Errorf("--lookback must be at least 1m, got %s", live.FormatLookback(sc.lookback))
 		}
+		if sc.certMinValidity < 0 {
+			return fmt.Errorf("--cert-min-validity must not be negative, got %s", live.FormatLookback(sc.certMinValidity))
+		}
+		if sc.workloadCerts && sc.certMinValidity == 0 {
+			return errors.New("--workload-certs needs --cert-min-validity: the time a certificate must still be valid")
+		}
+	}
+	if err := sc.cfg.validateCertLabels(); err != nil {
+		return err
 	}
 	for _, ns := range sc.namespaces {
 		if errs := validation.IsDNS1123Label(ns); len(errs) > 0 {
@@ -180,6 +193,7 @@ func (sc subcommand) makeReport(ctx context.Context, logger *slog.Logger, stderr
 	promClient, err := prom.New(prom.Options{
 		URL: src.prometheusURL, BearerTokenFile: sc.cfg.PrometheusBearerTokenFile, CAFile: sc.cfg.PrometheusCAFile,
 		Window: time.Minute, Registerer: prometheus.NewRegistry(), Logger: logger,
+		CertNamespaceLabel: sc.cfg.CertNamespaceLabel, CertPodLabel: sc.cfg.CertPodLabel,
 	})
 	if err != nil {
 		return report.Report{}, err
@@ -202,7 +216,8 @@ func (sc subcommand) makeReport(ctx context.Context, logger *slog.Logger, stderr
 	if err != nil {
 		return report.Report{}, fmt.Errorf("kubernetes: %w", err)
 	}
-	gen := &report.Generator{Querier: promClient, Cluster: func() graph.Cluster { return cluster }, URL: src.prometheusURL}
+	gen := &report.Generator{Querier: promClient, Cluster: func() graph.Cluster { return cluster }, URL: src.prometheusURL,
+		Certs: promClient.FetchCerts}
 
 	from, to := sc.from, sc.to
 	if sc.name == "check" && sc.given["lookback"] {
@@ -254,6 +269,11 @@ func (sc subcommand) makeReport(ctx context.Context, logger *slog.Logger, stderr
 			return report.Report{}, err
 		}
 		report.Check(&rep, sc.minMTLS)
+		if sc.certMinValidity > 0 {
+			if err := report.CheckCerts(&rep, sc.certMinValidity, sc.workloadCerts, time.Now()); err != nil {
+				return report.Report{}, err
+			}
+		}
 	}
 	fmt.Fprint(stderr, note)
 	return rep, nil

@@ -22,6 +22,9 @@ func TestSubcommandUsageErrorsExitTwoWithOneLine(t *testing.T) {
 		{[]string{"check", "-o", "csv"}, `-o "csv": want table, json, yaml`},
 		{[]string{"check", "--lookback=30s"}, "--lookback must be at least 1m"},
 		{[]string{"check", "--namespace=Bad_NS"}, "invalid namespace"},
+		{[]string{"check", "--workload-certs"}, "--workload-certs needs --cert-min-validity"},
+		{[]string{"check", "--cert-min-validity=soon"}, "--cert-min-validity"},
+		{[]string{"report", "--cert-pod-label=a.b"}, "--cert-pod-label"},
 		{[]string{"report", "-o", "table"}, `-o "table": want json, csv, yaml`},
 		{[]string{"report", "--refresh=1s"}, "flag provided but not defined: -refresh"},
 		{[]string{"report", "extra"}, `unexpected argument "extra"`},
@@ -88,6 +91,29 @@ func TestCheckOnTheDemo(t *testing.T) {
 	if code := run(ctx, []string{"check", "--demo", "--min-mtls=0"}, envOf(nil), &stdout, &stderr); code != exitPass || !strings.HasPrefix(stdout.String(), "PASS: ") {
 		t.Errorf("check --demo --min-mtls=0: exit %d, %q", code, stdout.String())
 	}
+	// The demo's root ends in 20 days: a 30-day bar fails on it, by name; a 10-day one passes.
+	stdout.Reset()
+	code = run(ctx, []string{"check", "--demo", "--min-mtls=0", "--cert-min-validity=30d"}, envOf(nil), &stdout, &stderr)
+	if out := stdout.String(); code != exitBelow || !strings.Contains(out, "CERTIFICATE") || !strings.Contains(out, "root") ||
+		!strings.Contains(lastLineOf(out), "FAIL") || !strings.Contains(lastLineOf(out), "1 certificates expire within 30d") {
+		t.Errorf("check --demo --cert-min-validity=30d: exit %d, %q, stderr %q", code, out, stderr.String())
+	}
+	stdout.Reset()
+	code = run(ctx, []string{"check", "--demo", "--min-mtls=0", "--cert-min-validity=10d"}, envOf(nil), &stdout, &stderr)
+	if code != exitPass {
+		t.Errorf("check --demo --cert-min-validity=10d: exit %d, %q, stderr %q", code, stdout.String(), stderr.String())
+	}
+	// Proxy certificates live 24 hours: a 2-day bar on them fails.
+	stdout.Reset()
+	code = run(ctx, []string{"check", "--demo", "--min-mtls=0", "--cert-min-validity=2d", "--workload-certs"}, envOf(nil), &stdout, &stderr)
+	if code != exitBelow || !strings.Contains(stdout.String(), "workload") {
+		t.Errorf("check --demo --cert-min-validity=2d --workload-certs: exit %d, %q, stderr %q", code, stdout.String(), stderr.String())
+	}
+}
+
+func lastLineOf(s string) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	return lines[len(lines)-1]
 }
 
 // MESHLOCK_* variables count as given, as they do for the server.

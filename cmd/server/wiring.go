@@ -22,6 +22,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/meshlock/meshlock/internal/demo"
+	"github.com/meshlock/meshlock/internal/graph"
 	"github.com/meshlock/meshlock/internal/k8s"
 	"github.com/meshlock/meshlock/internal/live"
 	"github.com/meshlock/meshlock/internal/prom"
@@ -204,6 +205,7 @@ func newApp(ctx context.Context, cfg config, src sources, registry *prometheus.R
 	promClient, err := prom.New(prom.Options{
 		URL: src.prometheusURL, BearerTokenFile: cfg.PrometheusBearerTokenFile, CAFile: cfg.PrometheusCAFile,
 		Window: cfg.Window, Registerer: registry, Logger: logger,
+		CertNamespaceLabel: cfg.CertNamespaceLabel, CertPodLabel: cfg.CertPodLabel,
 	})
 	if err != nil {
 		return nil, err
@@ -222,10 +224,11 @@ func newApp(ctx context.Context, cfg config, src sources, registry *prometheus.R
 	refresher, err := live.NewLoop(live.LoopOptions{
 		History: history,
 		Sources: []live.SourceConfig{
-			{Name: "prometheus", Source: live.SampleFunc(promClient.Fetch)},
+			{Name: "prometheus", Source: live.PrometheusSource{Samples: promClient.Fetch, Certs: promClient.FetchCerts}},
 			{Name: "kubernetes", Source: live.ClusterSource{Reader: watcher}, Changes: watcher.Changes()},
 		},
 		Interval: cfg.Refresh, Window: cfg.Window, Namespaces: cfg.Namespaces, Registerer: registry, Logger: logger,
+		Thresholds: graph.CertThresholds{RootWarn: cfg.CertWarn, RootCritical: cfg.CertCritical, WorkloadWarn: cfg.WorkloadCertWarn},
 	})
 	if err != nil {
 		return nil, err
@@ -257,8 +260,9 @@ func newApp(ctx context.Context, cfg config, src sources, registry *prometheus.R
 		return nil, err
 	}
 	handler, err := web.NewHandler(web.Options{
-		Charts:   charts,
-		Reports:  &report.Generator{Querier: promClient, Cluster: refresher.Cluster, URL: src.prometheusURL},
+		Charts: charts,
+		Reports: &report.Generator{Querier: promClient, Cluster: refresher.Cluster, URL: src.prometheusURL,
+			Certs: promClient.FetchCerts},
 		BasePath: cfg.BasePath, Registry: registry, Graph: refresher, Stream: hub,
 		AllowEnforce: cfg.AllowEnforce, Enforcer: enforcer, Auth: auth, TrustedOrigins: cfg.TrustedOrigins,
 		FrameAncestors: cfg.FrameAncestors, MetricsElsewhere: cfg.MetricsAddr != "",

@@ -31,9 +31,15 @@ type LoopOptions struct {
 	// History, when set, is the look-back (a *Lookback) merged into every
 	// build; nil turns the look-back off.
 	History HistorySource
+	// Thresholds of the certificate findings (root-cert-expiring,
+	// workload-cert-expiring), the same for every build; zero ones take
+	// graph's defaults (30 days, 7 days, 6 hours).
+	Thresholds graph.CertThresholds
 	// Registerer receives meshlock_refresh_duration_seconds,
-	// meshlock_refresh_errors_total{source} and the posture's gauges
-	// (meshlock_edges, meshlock_mtls_ratio, meshlock_findings). Required.
+	// meshlock_refresh_errors_total{source}, the posture's gauges
+	// (meshlock_edges, meshlock_mtls_ratio, meshlock_findings) and the
+	// certificates' (meshlock_root_cert_expiry_timestamp_seconds,
+	// meshlock_workload_cert_expiry_min_timestamp_seconds). Required.
 	Registerer prometheus.Registerer
 	// Logger receives source failures. Default slog.Default().
 	Logger *slog.Logger
@@ -127,9 +133,10 @@ func NewLoop(opts LoopOptions) (*Loop, error) {
 	l.snapshot = graph.Snapshot{Window: formatWindow(opts.Window), Stale: true, Error: "the first refresh has not finished yet",
 		Sources: l.statusLocked(), Lookback: l.lookback(), Posture: graph.ComputePosture(nil),
 		Nodes: []graph.Node{}, Edges: []graph.Edge{}, Findings: []graph.Finding{}}
-	posture := newPostureCollector(l.snapshot)
-	l.subscribers = append(l.subscribers, posture.update)
-	for _, c := range []prometheus.Collector{l.duration, l.failures, posture} {
+	posture := newSnapshotCollector(l.snapshot, postureMetrics, edgesDesc, ratioDesc, findingsDesc)
+	certs := newSnapshotCollector(l.snapshot, certMetrics, rootExpiryDesc, workloadExpiryDesc)
+	l.subscribers = append(l.subscribers, posture.update, certs.update)
+	for _, c := range []prometheus.Collector{l.duration, l.failures, posture, certs} {
 		if err := opts.Registerer.Register(c); err != nil {
 			return nil, err
 		}
@@ -248,6 +255,7 @@ func (l *Loop) rebuild() {
 	var samples []graph.Sample
 	var cluster graph.Cluster
 	haveCluster := false
+	var certs *graph.CertFigures
 	complete := true
 	var reasons []string
 	for _, s := range l.sources {
@@ -275,6 +283,9 @@ func (l *Loop) rebuild() {
 				cluster, haveCluster = *s.part.Cluster, true
 			}
 		}
+		if s.part.Certs != nil {
+			certs = mergeCerts(certs, s.part.Certs)
+		}
 	}
 	now := l.opts.Now().UTC()
 	var history []graph.HistorySample
@@ -285,7 +296,7 @@ func (l *Loop) rebuild() {
 	var next graph.Snapshot
 	if complete {
 		next = graph.Build(samples, cluster, graph.BuildOptions{GeneratedAt: now, Window: formatWindow(l.opts.Window),
-			History: history, Lookback: lookback})
+			History: history, Lookback: lookback, Certs: certs, Thresholds: l.opts.Thresholds})
 		if len(l.opts.Namespaces) > 0 {
 			// Filter copies; a graph of every namespace is used as built
 			// (a second copy of a 20,000-edge graph is some 7 MB per refresh).
@@ -355,14 +366,51 @@ func (l *Loop) Cluster() graph.Cluster {
 
 // mergeClusters adds what a second cluster source says to the first's.
 func mergeClusters(a, b graph.Cluster) graph.Cluster {
-	a.Namespaces = append(a.Namespaces, b.Namespaces...)
-	a.Services = append(a.Services, b.Services...)
-	a.Workloads = append(a.Workloads, b.Workloads...)
-	a.Problems = append(a.Problems, b.Problems...)
+	// Concat, not append: append could write into the spare capacity of
+	// the first source's slices, shared by concurrent callers of Cluster.
+	a.Namespaces = slices.Concat(a.Namespaces, b.Namespaces)
+	a.Services = slices.Concat(a.Services, b.Services)
+	a.Workloads = slices.Concat(a.Workloads, b.Workloads)
+	a.Problems = slices.Concat(a.Problems, b.Problems)
 	if a.ClientTLS == nil {
 		a.ClientTLS = b.ClientTLS
 	}
+	a.Roots = slices.Concat(a.Roots, b.Roots)
+	if a.TrustDomain == "" {
+		a.TrustDomain, a.TrustDomainAliases = b.TrustDomain, b.TrustDomainAliases
+	}
+	if a.RootNamespace == "" {
+		a.RootNamespace = b.RootNamespace
+	}
 	return a
+}
+
+// mergeCerts adds a second source's certificate figures to the first's
+// (nil: none yet), the soonest expiry winning, without changing either:
+// a part is kept as its source answered.
+func mergeCerts(a, b *graph.CertFigures) *graph.CertFigures {
+	if a == nil {
+		return b
+	}
+	soonest := func(x, y *time.Time) *time.Time {
+		if x == nil || (y != nil && y.Before(*x)) {
+			return y
+		}
+		return x
+	}
+	out := &graph.CertFigures{
+		RootExpiry:  soonest(a.RootExpiry, b.RootExpiry),
+		ChainExpiry: soonest(a.ChainExpiry, b.ChainExpiry),
+		Proxies:     make(map[graph.PodRef]time.Time, len(a.Proxies)+len(b.Proxies)),
+	}
+	for _, proxies := range []map[graph.PodRef]time.Time{a.Proxies, b.Proxies} {
+		for pod, at := range proxies {
+			if prev, ok := out.Proxies[pod]; !ok || at.Before(prev) {
+				out.Proxies[pod] = at
+			}
+		}
+	}
+	return out
 }
 
 // Snapshot is the current graph.

@@ -1,6 +1,7 @@
-// The posture as metrics (meshlock_edges, meshlock_mtls_ratio, meshlock_findings), computed once
-// per snapshot and served at each scrape, so that Prometheus and Grafana keep meshlock's
-// judgement over time.
+// The posture as metrics (meshlock_edges, meshlock_mtls_ratio, meshlock_findings) and the
+// certificates' expiry (meshlock_root_cert_expiry_timestamp_seconds,
+// meshlock_workload_cert_expiry_min_timestamp_seconds), computed once per snapshot and served at
+// each scrape, so that Prometheus and Grafana keep meshlock's judgement over time and can alert.
 
 package live
 
@@ -8,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -22,37 +24,46 @@ var (
 		[]string{"namespace", "protocol"}, nil)
 	findingsDesc = prometheus.NewDesc("meshlock_findings",
 		"Findings of the current graph, by kind and severity.", []string{"kind", "severity"}, nil)
+	rootExpiryDesc = prometheus.NewDesc("meshlock_root_cert_expiry_timestamp_seconds",
+		"Expiry (not-after) of each root certificate Istio distributes (istio-ca-root-cert), in unix seconds, by the SHA-256 fingerprint of its DER.",
+		[]string{"fingerprint"}, nil)
+	workloadExpiryDesc = prometheus.NewDesc("meshlock_workload_cert_expiry_min_timestamp_seconds",
+		"The soonest expiry of the workloads' proxy certificates, in unix seconds; absent when Prometheus has none.", nil, nil)
 )
 
-// postureCollector serves the metrics of the latest snapshot: a gauge per
-// namespace that the mesh no longer has simply goes away. They are made
-// once per snapshot, not per scrape: a scrape of a 5,000-edge graph's
-// gauges cost some 1.4 MB of garbage (the scale command's heap profile).
-type postureCollector struct {
+// snapshotCollector serves metrics made from the latest snapshot: a
+// gauge per namespace (or root) that the mesh no longer has simply goes
+// away. They are made once per snapshot, not per scrape: a scrape of a
+// 5,000-edge graph's gauges cost some 1.4 MB of garbage (the scale
+// command's heap profile).
+type snapshotCollector struct {
+	descs []*prometheus.Desc
+	build func(graph.Snapshot) []prometheus.Metric
+
 	mu      sync.Mutex
 	metrics []prometheus.Metric
 }
 
-func newPostureCollector(s graph.Snapshot) *postureCollector {
-	c := &postureCollector{}
+func newSnapshotCollector(s graph.Snapshot, build func(graph.Snapshot) []prometheus.Metric, descs ...*prometheus.Desc) *snapshotCollector {
+	c := &snapshotCollector{descs: descs, build: build}
 	c.update(s)
 	return c
 }
 
-func (c *postureCollector) update(s graph.Snapshot) {
-	metrics := postureMetrics(s)
+func (c *snapshotCollector) update(s graph.Snapshot) {
+	metrics := c.build(s)
 	c.mu.Lock()
 	c.metrics = metrics
 	c.mu.Unlock()
 }
 
-func (*postureCollector) Describe(ch chan<- *prometheus.Desc) {
-	ch <- edgesDesc
-	ch <- ratioDesc
-	ch <- findingsDesc
+func (c *snapshotCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range c.descs {
+		ch <- d
+	}
 }
 
-func (c *postureCollector) Collect(ch chan<- prometheus.Metric) {
+func (c *snapshotCollector) Collect(ch chan<- prometheus.Metric) {
 	c.mu.Lock()
 	metrics := c.metrics
 	c.mu.Unlock()
@@ -102,6 +113,33 @@ func postureMetrics(s graph.Snapshot) []prometheus.Metric {
 	})
 	for _, k := range keys {
 		emit(prometheus.MustNewConstMetric(findingsDesc, prometheus.GaugeValue, float64(counts[k]), k.kind, k.severity))
+	}
+	return out
+}
+
+// certMetrics are the certificates' gauges, as times (unix seconds) rather
+// than time left, like istiod's own citadel_server_*_timestamp: the value
+// changes only when a certificate does, and an alert reads x - time().
+func certMetrics(s graph.Snapshot) []prometheus.Metric {
+	var out []prometheus.Metric
+	// Each root once (graph lists it once; two series of one fingerprint
+	// would fail the whole scrape).
+	seen := map[string]bool{}
+	for _, r := range s.Identity.Roots {
+		if r.Fingerprint == "" || seen[r.Fingerprint] {
+			continue
+		}
+		seen[r.Fingerprint] = true
+		out = append(out, prometheus.MustNewConstMetric(rootExpiryDesc, prometheus.GaugeValue, float64(r.NotAfter.Unix()), r.Fingerprint))
+	}
+	var soonest *time.Time
+	for _, w := range s.Identity.Workloads {
+		if w.CertExpiry != nil && (soonest == nil || w.CertExpiry.Before(*soonest)) {
+			soonest = w.CertExpiry
+		}
+	}
+	if soonest != nil {
+		out = append(out, prometheus.MustNewConstMetric(workloadExpiryDesc, prometheus.GaugeValue, float64(soonest.Unix())))
 	}
 	return out
 }

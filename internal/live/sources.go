@@ -9,6 +9,7 @@ package live
 import (
 	"context"
 	"errors"
+	"sync"
 	"time"
 
 	"github.com/meshlock/meshlock/internal/graph"
@@ -24,6 +25,9 @@ type Source interface {
 type Part struct {
 	Samples []graph.Sample
 	Cluster *graph.Cluster // nil: this source says nothing of the cluster
+	// Certs are the certificate expiries the source knows (istiod's, each
+	// proxy's); nil: this source says nothing of certificates.
+	Certs *graph.CertFigures
 }
 
 // SourceConfig names a Source in the loop.
@@ -49,6 +53,49 @@ func (f SampleFunc) Fetch(ctx context.Context, _ time.Time) (Part, error) {
 	}
 	return Part{Samples: samples}, nil
 }
+
+// PrometheusSource adapts the Prometheus client: its traffic samples
+// (Client.Fetch) and certificate figures (Client.FetchCerts), asked for
+// concurrently. Either failing fails the part, as one failing query fails
+// Fetch: the loop then keeps the last good part whole, rather than
+// dropping the certificates (and their findings) of a refresh whose
+// traffic came in.
+type PrometheusSource struct {
+	Samples SampleFunc // required
+	// Certs, when nil, leaves the part's Certs nil.
+	Certs func(ctx context.Context) (graph.CertFigures, error)
+}
+
+// Fetch asks for the samples of the window ending now and the figures now.
+func (p PrometheusSource) Fetch(ctx context.Context, at time.Time) (Part, error) {
+	if p.Certs == nil {
+		return p.Samples.Fetch(ctx, at)
+	}
+	var part Part
+	var certs graph.CertFigures
+	var samplesErr, certsErr error
+	var wg sync.WaitGroup
+	wg.Go(func() { part, samplesErr = p.Samples.Fetch(ctx, at) })
+	wg.Go(func() { certs, certsErr = p.Certs(ctx) })
+	wg.Wait()
+	switch {
+	case samplesErr != nil && certsErr != nil && samplesErr.Error() != certsErr.Error():
+		// One line, as the snapshot's error and /readyz's reason are.
+		return Part{}, joinedError{samplesErr, certsErr}
+	case samplesErr != nil:
+		return Part{}, samplesErr
+	case certsErr != nil:
+		return Part{}, certsErr
+	}
+	part.Certs = &certs
+	return part, nil
+}
+
+// joinedError says both causes on one line (errors.Join would use two).
+type joinedError [2]error
+
+func (e joinedError) Error() string   { return e[0].Error() + "; " + e[1].Error() }
+func (e joinedError) Unwrap() []error { return e[:] }
 
 // ClusterReader is what the Kubernetes caches answer (internal/k8s's Watcher).
 type ClusterReader interface {

@@ -1,5 +1,6 @@
 // The Prometheus client: runs the fixed query set concurrently, maps answers to samples, fails the
-// whole Fetch when any query fails, and counts queries in meshlock_prometheus_queries_total.
+// whole Fetch (or FetchCerts) when any query fails, and counts queries in
+// meshlock_prometheus_queries_total.
 
 package prom
 
@@ -44,6 +45,8 @@ type Client struct {
 	historyTimeout time.Duration
 	logger         *slog.Logger
 	queriesTotal   *prometheus.CounterVec
+	// The labels by which FetchCerts joins proxies to pods.
+	certNamespaceLabel, certPodLabel string
 }
 
 // New checks opts and returns a Client. It sends nothing to Prometheus, so
@@ -84,6 +87,9 @@ func New(opts Options) (*Client, error) {
 		historyTimeout: opts.HistoryQueryTimeout,
 		logger:         opts.Logger,
 		queriesTotal:   queriesTotal,
+
+		certNamespaceLabel: opts.CertNamespaceLabel,
+		certPodLabel:       opts.CertPodLabel,
 	}, nil
 }
 
@@ -121,7 +127,7 @@ func registerQueriesTotal(reg prometheus.Registerer, specs []querySpec) (*promet
 	}
 	// Series exist at zero from the start, so rate() and alerts on errors
 	// work before the first failure.
-	names := []string{QueryHistory, QueryEdgeRange, QueryReport}
+	names := []string{QueryHistory, QueryEdgeRange, QueryReport, QueryCACerts, QueryProxyCerts}
 	for _, s := range specs {
 		names = append(names, s.Name)
 	}
@@ -132,7 +138,8 @@ func registerQueriesTotal(reg prometheus.Registerer, specs []querySpec) (*promet
 	return counter, nil
 }
 
-// Queries returns the queries every Fetch runs.
+// Queries returns the queries every Fetch runs. A refresh that fetches
+// the certificates too runs CertQueries' two besides: still a fixed number.
 func (c *Client) Queries() []Query {
 	queries := make([]Query, len(c.queries))
 	for i, s := range c.queries {

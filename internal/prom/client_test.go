@@ -87,12 +87,16 @@ func queriesTotalText(httpOK, httpErr, tcpOK, tcpErr int, conn ...int) string {
 	}
 	return fmt.Sprintf(`# HELP meshlock_prometheus_queries_total PromQL queries sent to Prometheus, by query and result.
 # TYPE meshlock_prometheus_queries_total counter
+meshlock_prometheus_queries_total{query="ca_certs",result="error"} 0
+meshlock_prometheus_queries_total{query="ca_certs",result="success"} 0
 meshlock_prometheus_queries_total{query="edge_range",result="error"} 0
 meshlock_prometheus_queries_total{query="edge_range",result="success"} 0
 meshlock_prometheus_queries_total{query="history",result="error"} 0
 meshlock_prometheus_queries_total{query="history",result="success"} 0
 meshlock_prometheus_queries_total{query="http",result="error"} %d
 meshlock_prometheus_queries_total{query="http",result="success"} %d
+meshlock_prometheus_queries_total{query="proxy_certs",result="error"} 0
+meshlock_prometheus_queries_total{query="proxy_certs",result="success"} 0
 meshlock_prometheus_queries_total{query="report",result="error"} 0
 meshlock_prometheus_queries_total{query="report",result="success"} 0
 meshlock_prometheus_queries_total{query="tcp",result="error"} %d

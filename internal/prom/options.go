@@ -7,9 +7,11 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/common/model"
 )
 
 // Defaults that validate fills in for zero values.
@@ -22,6 +24,11 @@ const (
 	// scale, README).
 	DefaultHistoryQueryTimeout = 10 * time.Minute
 	DefaultMaxResponseBytes    = 64 << 20
+	// The labels Istio's sample Prometheus configuration gives a pod's
+	// metrics (samples/addons/prometheus.yaml, job kubernetes-pods:
+	// __meta_kubernetes_namespace and __meta_kubernetes_pod_name).
+	DefaultCertNamespaceLabel = "namespace"
+	DefaultCertPodLabel       = "pod"
 )
 
 // Options for the creation of a Client. URL and Registerer are mandatory;
@@ -60,6 +67,13 @@ type Options struct {
 	// most MaxResponseBytes/384 series each; the look-back's are buffered
 	// by the API client (growing its buffer by doubling, some 3 times this).
 	MaxResponseBytes int64
+
+	// CertNamespaceLabel and CertPodLabel are the labels of a proxy's
+	// istio_agent_cert_expiry_seconds that name its pod's namespace and
+	// name, by which FetchCerts joins certificates to pods: the scrape
+	// configuration adds them, not Istio. Zero means
+	// DefaultCertNamespaceLabel and DefaultCertPodLabel.
+	CertNamespaceLabel, CertPodLabel string
 
 	// Registerer receives the client's metrics. Mandatory, so that tests and
 	// embedders never touch the global registry by accident.
@@ -117,6 +131,21 @@ func (o *Options) validate() error {
 		return fmt.Errorf("max response bytes %d: must not be negative", o.MaxResponseBytes)
 	}
 
+	if o.CertNamespaceLabel == "" {
+		o.CertNamespaceLabel = DefaultCertNamespaceLabel
+	}
+	if o.CertPodLabel == "" {
+		o.CertPodLabel = DefaultCertPodLabel
+	}
+	for _, l := range []struct{ what, name string }{{"namespace", o.CertNamespaceLabel}, {"pod", o.CertPodLabel}} {
+		if !certLabelName(l.name) {
+			return fmt.Errorf("certificate %s label %q: not a Prometheus label name ([a-zA-Z_][a-zA-Z0-9_]*, not starting with __)", l.what, l.name)
+		}
+	}
+	if o.CertNamespaceLabel == o.CertPodLabel {
+		return fmt.Errorf("certificate namespace and pod labels are both %q: a pod needs both", o.CertPodLabel)
+	}
+
 	if o.Registerer == nil {
 		return errors.New("a metrics Registerer is required")
 	}
@@ -124,4 +153,13 @@ func (o *Options) validate() error {
 		o.Logger = slog.Default()
 	}
 	return nil
+}
+
+// certLabelName accepts the classic label names only: they are written
+// unquoted into the query's "by (...)", where a UTF-8 name would need a
+// quoting that older Prometheus and Thanos do not parse. Names starting
+// with __ are Prometheus' own, dropped after relabelling: no stored series
+// has one.
+func certLabelName(name string) bool {
+	return model.LabelName(name).IsValidLegacy() && !strings.HasPrefix(name, "__")
 }

@@ -31,6 +31,9 @@ func TestOptionsValidateFillsDefaults(t *testing.T) {
 	if opts.Logger != slog.Default() {
 		t.Errorf("Logger is not slog.Default()")
 	}
+	if opts.CertNamespaceLabel != "namespace" || opts.CertPodLabel != "pod" {
+		t.Errorf("CertNamespaceLabel, CertPodLabel = %q, %q; want namespace, pod", opts.CertNamespaceLabel, opts.CertPodLabel)
+	}
 }
 
 func TestOptionsValidateKeepsGivenValues(t *testing.T) {
@@ -42,11 +45,15 @@ func TestOptionsValidateKeepsGivenValues(t *testing.T) {
 		MaxResponseBytes: 1024,
 		Registerer:       prometheus.NewRegistry(),
 		Logger:           logger,
+
+		CertNamespaceLabel: "kubernetes_namespace",
+		CertPodLabel:       "_pod2",
 	}
 	if err := opts.validate(); err != nil {
 		t.Fatalf("validate: %v", err)
 	}
-	if opts.Window != 90*time.Second || opts.QueryTimeout != 3*time.Second || opts.MaxResponseBytes != 1024 || opts.Logger != logger {
+	if opts.Window != 90*time.Second || opts.QueryTimeout != 3*time.Second || opts.MaxResponseBytes != 1024 || opts.Logger != logger ||
+		opts.CertNamespaceLabel != "kubernetes_namespace" || opts.CertPodLabel != "_pod2" {
 		t.Errorf("validate changed given values: %+v", opts)
 	}
 }
@@ -71,6 +78,12 @@ func TestOptionsValidateRejectsBadValues(t *testing.T) {
 		{"negative timeout", func(o *Options) { o.QueryTimeout = -time.Second }, "timeout"},
 		{"negative size cap", func(o *Options) { o.MaxResponseBytes = -1 }, "max response bytes"},
 		{"no registerer", func(o *Options) { o.Registerer = nil }, "Registerer"},
+		// The label names go unquoted into the proxies' query.
+		{"namespace label with a dot", func(o *Options) { o.CertNamespaceLabel = "k8s.namespace" }, `certificate namespace label "k8s.namespace"`},
+		{"pod label starting with a digit", func(o *Options) { o.CertPodLabel = "1pod" }, `certificate pod label "1pod"`},
+		{"pod label injecting PromQL", func(o *Options) { o.CertPodLabel = "pod) or vector(1" }, "certificate pod label"},
+		{"reserved label", func(o *Options) { o.CertPodLabel = "__name__" }, `certificate pod label "__name__"`},
+		{"the same label twice", func(o *Options) { o.CertNamespaceLabel = "pod" }, `both "pod"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			opts := valid()

@@ -13,11 +13,13 @@ import (
 	"github.com/meshlock/meshlock/internal/graph"
 )
 
-// Query is one of the PromQL instant queries that every Fetch runs.
+// Query is one of the PromQL instant queries that every Fetch (Queries)
+// or FetchCerts (CertQueries) runs.
 type Query struct {
 	// Name is the value of the query label of
 	// meshlock_prometheus_queries_total: "http", "tcp" (bytes sent),
-	// "tcp_received" or "tcp_connections".
+	// "tcp_received", "tcp_connections", "tcp_refused"; "ca_certs" or
+	// "proxy_certs".
 	Name string
 	// PromQL is the query text exactly as sent.
 	PromQL string

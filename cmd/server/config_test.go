@@ -72,7 +72,9 @@ func TestParseConfigSources(t *testing.T) {
 				return c.CertWarn == 60*24*time.Hour && c.CertCritical == 14*24*time.Hour && c.WorkloadCertWarn == 3*time.Hour
 			}},
 		{"istio-agent's pod labels", []string{"--cert-namespace-label=kubernetes_namespace", "--cert-pod-label=kubernetes_pod_name"}, nil,
-			func(c config) bool { return c.CertNamespaceLabel == "kubernetes_namespace" && c.CertPodLabel == "kubernetes_pod_name" }},
+			func(c config) bool {
+				return c.CertNamespaceLabel == "kubernetes_namespace" && c.CertPodLabel == "kubernetes_pod_name"
+			}},
 		{"look-back in days", []string{"--lookback=30d"}, nil, func(c config) bool { return c.Lookback == 30*24*time.Hour }},
 		{"look-back off", nil, map[string]string{"MESHLOCK_LOOKBACK": "0"}, func(c config) bool { return c.Lookback == 0 }},
 		{"trusted origins", []string{"--trusted-origins=https://portal.example.com,http://127.0.0.1:3000"}, nil,

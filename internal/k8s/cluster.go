@@ -15,15 +15,23 @@ import (
 )
 
 // Cluster answers from the caches what the graph needs: Services with the
-// workloads they select, which workloads have a sidecar, and the policy
-// Istio applies to each Service.
+// workloads they select, which workloads have a sidecar, the policy Istio
+// applies to each Service, the trust domain and its aliases, and the root
+// bundles of the root namespace and every watched namespace.
 func (w *Watcher) Cluster() (graph.Cluster, error) {
 	state, err := w.list()
 	if err != nil {
 		return graph.Cluster{}, err
 	}
+	roots, err := w.rootBundles()
+	if err != nil {
+		return graph.Cluster{}, err
+	}
 	c := istio.BuildCluster(state, w.opts.RootNamespace)
-	c.TrustDomain = w.TrustDomain()
+	mesh := w.meshConfig()
+	c.TrustDomain, c.TrustDomainAliases = mesh.trustDomain, mesh.aliases
+	c.RootNamespace = w.opts.RootNamespace
+	c.Roots = roots
 	return c, nil
 }
 

@@ -1,5 +1,5 @@
-// The Watcher: informer caches of Services, Pods, Namespaces and Istio policy, per watched
-// namespace or cluster-wide, with sync status and change notifications.
+// The Watcher: informer caches of Services, Pods, Namespaces, Istio policy and Istio's root
+// bundles, per watched namespace or cluster-wide, with sync status and change notifications.
 
 package k8s
 
@@ -74,8 +74,13 @@ type Watcher struct {
 	authzs      []securitylisters.AuthorizationPolicyLister
 	changeNotes chan struct{}
 
-	mu          sync.Mutex
-	trustDomain string // meshConfig.trustDomain, read by followTrustDomain
+	// roots are the istio-ca-root-cert ConfigMaps' listers, one per kube
+	// scope plus the root namespace; rootParses caches their parsed PEMs.
+	roots      []corelisters.ConfigMapLister
+	rootParses rootParseCache
+
+	mu   sync.Mutex
+	mesh meshIdentity // the mesh config's, read by followMeshConfig
 }
 
 // NewWatcher prepares the informers; Start runs them.
@@ -83,7 +88,8 @@ func NewWatcher(opts Options) (*Watcher, error) {
 	if err := opts.validate(); err != nil {
 		return nil, err
 	}
-	w := &Watcher{opts: opts, changeNotes: make(chan struct{}, 1), trustDomain: DefaultTrustDomain}
+	w := &Watcher{opts: opts, changeNotes: make(chan struct{}, 1), mesh: meshIdentity{trustDomain: DefaultTrustDomain},
+		rootParses: rootParseCache{parse: istio.ParseRootBundle}}
 	notify := cache.ResourceEventHandlerFuncs{
 		AddFunc:    func(any) { w.noteChange() },
 		UpdateFunc: func(any, any) { w.noteChange() },
@@ -126,6 +132,21 @@ func NewWatcher(opts Options) (*Watcher, error) {
 		}
 		w.kubeFactories = append(w.kubeFactories, factory)
 	}
+	// The root bundles: the root namespace's is the one every other
+	// namespace's copy is compared with, so it is read even when not shown,
+	// as mesh-wide policy is.
+	for _, ns := range istioScopes {
+		factory, informer, lister, err := newRootBundleInformer(opts.Kube, ns)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := informer.AddEventHandler(notify); err != nil {
+			return nil, err
+		}
+		w.synced = append(w.synced, informer.HasSynced)
+		w.roots = append(w.roots, lister)
+		w.kubeFactories = append(w.kubeFactories, factory)
+	}
 	for _, ns := range istioScopes {
 		factory := istioinformers.NewSharedInformerFactoryWithOptions(opts.Istio, 0, istioinformers.WithNamespace(ns))
 		policy := NewPolicyInformers(factory, ns)
@@ -155,7 +176,7 @@ func (w *Watcher) Start(ctx context.Context) {
 	for _, f := range w.istioFactories {
 		f.Start(ctx.Done())
 	}
-	go w.followTrustDomain(ctx)
+	go w.followMeshConfig(ctx)
 }
 
 // WaitForSync blocks until every cache has its first full list, or ctx ends.

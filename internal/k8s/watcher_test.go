@@ -72,13 +72,13 @@ func (f *fakeAPI) waitForWatches(t *testing.T, namespaces []string, root string)
 	t.Helper()
 	var want []string
 	if len(namespaces) == 0 {
-		want = []string{"services ", "pods ", "namespaces ", "destinationrules ", "peerauthentications "}
+		want = []string{"services ", "pods ", "namespaces ", "destinationrules ", "peerauthentications ", "configmaps "}
 	} else {
 		for _, ns := range namespaces {
 			want = append(want, "services "+ns, "pods "+ns)
 		}
 		for _, ns := range appendMissing(slices.Clone(namespaces), root) {
-			want = append(want, "destinationrules "+ns, "peerauthentications "+ns)
+			want = append(want, "destinationrules "+ns, "peerauthentications "+ns, "configmaps "+ns)
 		}
 	}
 	testutil.Eventually(t, "informer watches to open", func() (bool, string) {

@@ -102,6 +102,8 @@ func TestDeployOnRealCluster(t *testing.T) {
 			{deployNS, "", "secrets", "get", false},
 			{"default", "", "pods", "delete", false},
 		})
+		deployCheckNamedAccess(t, kube, deployRootBundleAccess())
+		deployCheckRootBundleRequests(t, cluster)
 		deployCheckRules(t, cluster, deployNS, deployViewRules())
 		deployCheckRules(t, cluster, "default", deployViewRules())
 	})
@@ -148,6 +150,9 @@ func TestDeployOnRealCluster(t *testing.T) {
 			{deployNS, "rbac.authorization.k8s.io", "rolebindings", "create", false},
 			{"", "", "users", "impersonate", false},
 		})
+		// The root bundles stay readable by name only, the enforce variant's
+		// ConfigMap rights being its own namespace's.
+		deployCheckNamedAccess(t, kube, deployRootBundleAccess())
 		deployCheckRules(t, cluster, deployNS, deployEnforceRules(true))
 		deployCheckRules(t, cluster, "default", deployEnforceRules(false))
 	})
@@ -503,12 +508,32 @@ func (a deployAccess) String() string {
 
 func deployCan(t *testing.T, kube kubernetes.Interface, a deployAccess) (bool, string) {
 	t.Helper()
+	return deployCanNamed(t, kube, deployNamedAccess{deployAccess: a})
+}
+
+// deployNamedAccess is a deployAccess about one object by its name, as
+// RBAC's resourceNames see it: for a list or watch, the name the API server
+// takes from a metadata.name field selector.
+type deployNamedAccess struct {
+	deployAccess
+	name string
+}
+
+func (a deployNamedAccess) String() string {
+	if a.name == "" {
+		return a.deployAccess.String()
+	}
+	return a.deployAccess.String() + " named " + a.name
+}
+
+func deployCanNamed(t *testing.T, kube kubernetes.Interface, a deployNamedAccess) (bool, string) {
+	t.Helper()
 	review, err := kube.AuthorizationV1().SubjectAccessReviews().Create(deployCtx(t), &authorizationv1.SubjectAccessReview{
 		Spec: authorizationv1.SubjectAccessReviewSpec{
 			User:   deploySA,
 			Groups: deployGroups,
 			ResourceAttributes: &authorizationv1.ResourceAttributes{
-				Namespace: a.namespace, Group: a.group, Resource: a.resource, Verb: a.verb,
+				Namespace: a.namespace, Group: a.group, Resource: a.resource, Verb: a.verb, Name: a.name,
 			},
 		},
 	}, metav1.CreateOptions{})
@@ -516,6 +541,86 @@ func deployCan(t *testing.T, kube kubernetes.Interface, a deployAccess) (bool, s
 		t.Fatalf("SubjectAccessReview %s: %v", a, err)
 	}
 	return review.Status.Allowed, review.Status.Reason
+}
+
+func deployCheckNamedAccess(t *testing.T, kube kubernetes.Interface, checks []deployNamedAccess) {
+	t.Helper()
+	for _, a := range checks {
+		if got, reason := deployCanNamed(t, kube, a); got != a.allowed {
+			t.Errorf("%s may %s: allowed %v, want %v (%s)", deploySA, a, got, a.allowed, reason)
+		}
+	}
+}
+
+// deployRootBundleAccess: Istio's root bundles (ConfigMap istio-ca-root-cert)
+// may be read by name, in any namespace and listed and watched across all of
+// them; no other ConfigMap may be listed, watched or read (the mesh config is
+// get only), and no Secret at all, whatever its name.
+func deployRootBundleAccess() []deployNamedAccess {
+	const bundle = "istio-ca-root-cert"
+	named := func(namespace, resource, verb, name string, allowed bool) deployNamedAccess {
+		return deployNamedAccess{deployAccess{namespace, "", resource, verb, allowed}, name}
+	}
+	return []deployNamedAccess{
+		named("default", "configmaps", "list", bundle, true),
+		named("default", "configmaps", "watch", bundle, true),
+		named("", "configmaps", "list", bundle, true),
+		named("", "configmaps", "watch", bundle, true),
+		named("istio-system", "configmaps", "get", bundle, true),
+
+		named("default", "configmaps", "list", "", false),
+		named("default", "configmaps", "watch", "", false),
+		named("", "configmaps", "list", "", false),
+		named("", "configmaps", "watch", "", false),
+		named("default", "configmaps", "get", "app-config", false),
+		named("default", "configmaps", "list", "app-config", false),
+		named("istio-system", "configmaps", "list", "istio", false),
+		named("istio-system", "configmaps", "update", bundle, false),
+		named("istio-system", "configmaps", "delete", bundle, false),
+
+		named("", "secrets", "list", "", false),
+		named("", "secrets", "watch", "", false),
+		named("istio-system", "secrets", "get", "", false),
+		named("istio-system", "secrets", "get", bundle, false),
+		named("istio-system", "secrets", "get", "istio-ca-secret", false), // istiod's self-signed CA key
+		named("istio-system", "secrets", "get", "cacerts", false),         // a plugged-in CA's key
+		named("istio-system", "secrets", "list", "cacerts", false),
+	}
+}
+
+// deployCheckRootBundleRequests makes, as meshlock's ServiceAccount, the
+// requests its root bundle informers make: a list and a watch of ConfigMaps
+// selected by metadata.name=istio-ca-root-cert, in one namespace and across
+// all, are allowed; the same list without the selector is forbidden. This is
+// the API server naming a list by its field selector, which the
+// SubjectAccessReviews above take on trust.
+func deployCheckRootBundleRequests(t *testing.T, cluster *testbed.Cluster) {
+	t.Helper()
+	cfg := rest.CopyConfig(cluster.RESTConfig)
+	cfg.Impersonate = rest.ImpersonationConfig{UserName: deploySA, Groups: deployGroups}
+	kube := kubernetes.NewForConfigOrDie(cfg)
+	selected := metav1.ListOptions{FieldSelector: "metadata.name=istio-ca-root-cert"}
+	for _, namespace := range []string{"default", ""} {
+		where := "across namespaces"
+		if namespace != "" {
+			where = "in " + namespace
+		}
+		testutil.Eventually(t, "meshlock to list root bundles "+where, func() (bool, string) {
+			_, err := kube.CoreV1().ConfigMaps(namespace).List(deployCtx(t), selected)
+			return err == nil, fmt.Sprint(err)
+		})
+		ctx, cancel := context.WithCancel(deployCtx(t))
+		w, err := kube.CoreV1().ConfigMaps(namespace).Watch(ctx, selected)
+		if err != nil {
+			t.Errorf("meshlock cannot watch root bundles %s: %v", where, err)
+		} else {
+			w.Stop()
+		}
+		cancel()
+		if _, err := kube.CoreV1().ConfigMaps(namespace).List(deployCtx(t), metav1.ListOptions{}); !apierrors.IsForbidden(err) {
+			t.Errorf("meshlock listing every ConfigMap %s: %v, want forbidden", where, err)
+		}
+	}
 }
 
 // deployWaitAllowed waits until RBAC's caches see the new bindings.
@@ -626,6 +731,11 @@ func deployViewRules() []string {
 		deployRulesFor("authentication.k8s.io", []string{"tokenreviews"}, "create"),
 		deployRulesFor("authorization.k8s.io", []string{"subjectaccessreviews"}, "create"),
 		[]string{deployRule("get", "configmaps", "") + " [istio]"},
+		[]string{
+			deployRule("get", "configmaps", "") + " [istio-ca-root-cert]",
+			deployRule("list", "configmaps", "") + " [istio-ca-root-cert]",
+			deployRule("watch", "configmaps", "") + " [istio-ca-root-cert]",
+		},
 	)
 }
 

@@ -10,6 +10,7 @@ import { createEnforce } from './enforce.js';
 import { createFindings } from './findings.js';
 import { createGraphView } from './graph-view.js';
 import { createHeader } from './header.js';
+import { createIdentity } from './identity.js';
 import { normalizeSnapshot, parseNamespaces, withNamespaces } from './model.mjs';
 import { createPanel } from './panel.js';
 import { createReport } from './report.js';
@@ -69,6 +70,12 @@ Object.defineProperty(window, 'meshlock', {
     get expanded() {
       return state.expanded ? [...state.expanded].sort() : null;
     },
+    // The identity panel: open or not, the state of GET api/identity and
+    // the refresh its answer is of ("<generatedAt>|<namespace filter>").
+    get identity() {
+      const { open, status, error, refresh } = state.identity;
+      return { open, status, error, refresh };
+    },
   }),
   configurable: false,
   writable: false,
@@ -81,6 +88,7 @@ const graph = createGraphView(store);
 createFindings(store);
 createTables(store);
 createPanel(store, { request });
+createIdentity(store, { request });
 const activity = createActivity({ request });
 createEnforce(store, { request, graph, activity });
 createReport();

@@ -8,6 +8,7 @@
 import { h, icon } from './dom.js';
 import { badgeFor, postureView } from './format.mjs';
 import { NS_PREFIX } from './overview.mjs';
+import { MISMATCH_LABEL, principalMismatchEdges } from './trust.mjs';
 
 // Below FAR_ZOOM the edges' padlocks of a crowded graph hide; the
 // namespaces' stay.
@@ -26,9 +27,13 @@ export function createBadges(store, { graphEl, badgesEl, onNamespace, crowded })
   function sync(ov) {
     if (!badgesEl) return;
     const want = new Set();
+    const mismatch = principalMismatchEdges(state.snapshot?.findings);
     for (const e of ov.edges) {
       want.add(e.id);
       const b = badgeFor(e, state.nodesById);
+      // A principal on it is not its workload's: said in its label, marked ≠.
+      const wrong = mismatch.has(e.id);
+      if (wrong) b.label += `; ${MISMATCH_LABEL}`;
       let el = badgeEls.get(e.id);
       if (!el) {
         el = h('button', {
@@ -44,13 +49,15 @@ export function createBadges(store, { graphEl, badgesEl, onNamespace, crowded })
         el.dataset.status = b.status;
         el.dataset.text = b.text;
         el.dataset.tlsFailing = String(b.tlsFailing);
-        el.className = `padlock padlock-${b.status}${b.tlsFailing ? ' tlsfail' : ''}${b.refused ? ' refused' : ''}${b.idle ? ' idle' : ''}`;
+        el.className = `padlock padlock-${b.status}${b.tlsFailing ? ' tlsfail' : ''}${b.refused ? ' refused' : ''}${b.idle ? ' idle' : ''}${wrong ? ' principal-mismatch' : ''}`;
+        el.dataset.principalMismatch = String(wrong);
         el.setAttribute('aria-label', b.label);
         el.title = b.label;
         el.replaceChildren(
           icon(b.status, 16),
           b.text ? h('span', { class: 'padlock-text', text: b.text }) : '',
           b.tlsFailing ? h('span', { class: 'tls-warn', 'aria-hidden': 'true', text: '⚠' }) : '',
+          wrong ? h('span', { class: 'id-warn', 'aria-hidden': 'true', text: '≠' }) : '',
         );
       }
       el.classList.toggle('selected', store.isSelected('edge', e.id));

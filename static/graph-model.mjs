@@ -1,6 +1,7 @@
 // meshlock's graph in Cytoscape.js's terms, with no DOM: the stylesheet
-// (status by colour and line style, idle edges dashed and light, kinds by
-// shape) and the elements for a
+// (status by colour and line style, idle edges dashed and light, a
+// principal mismatch outlined in violet with a diamond at the caller's end,
+// kinds by shape) and the elements for a
 // snapshot's namespaces, nodes and edges. graph-view.js hands them to
 // Cytoscape; static/test/graph-model.test.mjs checks them under Node.
 
@@ -8,6 +9,8 @@ import { OUTSIDE_GROUP, STATUSES, groupOf, isIdle } from './model.mjs';
 import { displayName, refusedText, tlsFailureText } from './format.mjs';
 
 const COLORS = { locked: '#1e7b34', mixed: '#b35c00', open: '#c0262d', unknown: '#6b7280' };
+// A principal that is not the workload's own (a principal-mismatch finding).
+export const MISMATCH_COLOR = '#7c3aed';
 
 export function graphStyle() {
   return [
@@ -99,6 +102,19 @@ export function graphStyle() {
       style: { 'line-style': 'dashed', 'line-dash-pattern': [3, 6], opacity: 0.45, width: 1.5 },
     },
     {
+      // A principal on it is not its workload's (a principal-mismatch
+      // finding): a violet outline and a diamond at the caller's end, which
+      // a failing handshake's red outline (below) may cover, not the diamond.
+      selector: 'edge.principal-mismatch',
+      style: {
+        'line-outline-width': 2,
+        'line-outline-color': MISMATCH_COLOR,
+        'source-arrow-shape': 'diamond',
+        'source-arrow-color': MISMATCH_COLOR,
+        'source-arrow-fill': 'filled',
+      },
+    },
+    {
       // Handshakes failing: a red outline around whatever the status line is.
       selector: 'edge.tlsfail',
       style: { 'line-outline-width': 2, 'line-outline-color': COLORS.open, 'target-arrow-color': COLORS.open },
@@ -179,13 +195,14 @@ export function namespaceElement(g) {
 }
 
 // linkElement is the bundle of edges between two representatives (l from
-// overview.mjs); breaks as for edgeElement.
-export function linkElement(l, breaks = new Set()) {
+// overview.mjs); breaks and mismatch as for edgeElement.
+export function linkElement(l, breaks = new Set(), mismatch = new Set()) {
   const cut = l.edgeIDs.some((id) => breaks.has(id));
+  const wrong = mismatch.size > 0 && l.edgeIDs.some((id) => mismatch.has(id));
   return {
     group: 'edges',
     data: { id: l.id, source: l.source, target: l.target, width: 1.5 + Math.min(5, Math.log2(l.edges)) },
-    classes: `link ${l.status || 'unknown'}${l.idle ? ' idle' : ''}${cut ? ' breaks' : ''}`,
+    classes: `link ${l.status || 'unknown'}${l.idle ? ' idle' : ''}${wrong ? ' principal-mismatch' : ''}${cut ? ' breaks' : ''}`,
   };
 }
 
@@ -224,12 +241,14 @@ export function edgeWidth(e) {
   return (e.status === 'open' ? 2.5 : 1.5) + Math.min(3.5, Math.log10(1 + scaled) * 1.5);
 }
 
-// edgeElement: breaks are the ids of the edges the open enforce plan would cut.
-export function edgeElement(e, breaks = new Set()) {
+// edgeElement: breaks are the ids of the edges the open enforce plan would
+// cut, mismatch those a principal-mismatch finding names (trust.mjs's
+// principalMismatchEdges).
+export function edgeElement(e, breaks = new Set(), mismatch = new Set()) {
   return {
     group: 'edges',
     data: { id: e.id, source: e.source, target: e.target, width: edgeWidth(e) },
-    classes: `${STATUSES.includes(e.status) ? e.status : 'unknown'}${isIdle(e) ? ' idle' : ''}${tlsFailureText(e) ? ' tlsfail' : ''}${refusedText(e) ? ' refused' : ''}${breaks.has(e.id) ? ' breaks' : ''}`,
+    classes: `${STATUSES.includes(e.status) ? e.status : 'unknown'}${isIdle(e) ? ' idle' : ''}${tlsFailureText(e) ? ' tlsfail' : ''}${refusedText(e) ? ' refused' : ''}${mismatch.has(e.id) ? ' principal-mismatch' : ''}${breaks.has(e.id) ? ' breaks' : ''}`,
   };
 }
 

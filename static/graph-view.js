@@ -27,6 +27,7 @@ import { createGraphLayout } from './graph-layout.js';
 import { edgeElement, graphStyle, groupElements, linkElement, namespaceElement, nodeElement } from './graph-model.mjs';
 import { bounds } from './layout.mjs';
 import { isIdle, shownEdges } from './model.mjs';
+import { principalMismatchEdges } from './trust.mjs';
 import { NS_PREFIX, fitsDagre, namespacesToShow, opensCollapsed, overview } from './overview.mjs';
 
 // createGraphView draws into #graph and #badges; isDrawn(id) tells whether
@@ -180,8 +181,9 @@ export function createGraphView(store) {
     }
     for (const g of groupElements({ nodes: ov.nodes })) want.set(g.data.id, g);
     for (const n of ov.nodes) want.set(n.id, nodeElement(n));
-    for (const e of ov.edges) want.set(e.id, edgeElement(e, state.breakEdges));
-    for (const l of ov.links) want.set(l.id, linkElement(l, state.breakEdges));
+    const mismatch = principalMismatchEdges(snapshot.findings);
+    for (const e of ov.edges) want.set(e.id, edgeElement(e, state.breakEdges, mismatch));
+    for (const l of ov.links) want.set(l.id, linkElement(l, state.breakEdges, mismatch));
 
     // The namespaces that open and close now: a closing one keeps its
     // services' places for when it opens again.

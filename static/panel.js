@@ -2,10 +2,14 @@
 // service or workload, a namespace, a finding) in words, with the findings
 // that name it and, with --allow-enforce, the buttons that open the enforce
 // dialog for its service and namespace; for an edge, what the look-back
-// saw of it and its history chart (history.js). Redrawn with every snapshot.
+// saw of it and its history chart (history.js); for a workload or a service,
+// who its workloads should be (their SPIFFE ids), who they were seen as and
+// their proxy certificate's time left. Redrawn with every snapshot.
 
 import { $, h, icon, keepFocus, page } from './dom.js';
 import { findingButton, SEV_ICON } from './findings.js';
+import { nodeIdentityRows, principalRow } from './identity.js';
+import { ROOT_KINDS, mismatchEnds } from './trust.mjs';
 import {
   GATEWAY_PEER_AUTH_TEXT,
   badgeFor,
@@ -149,6 +153,7 @@ export function createPanel(store, { request }) {
         const refused = refusedText(e);
         const idle = isIdle(e);
         const lb = s.lookback;
+        const ends = mismatchEnds(e, s.findings);
         parts.push(
           failing
             ? h('p', { class: 'tls-failure', role: 'alert', dataset: { testid: 'edge-tls-failure' } }, h('span', { 'aria-hidden': 'true', text: '⚠ ' }), failing)
@@ -173,8 +178,8 @@ export function createPanel(store, { request }) {
             row('Protocol', e.protocol),
             row('From', nodeLink(e.source)),
             row('To', nodeLink(e.target)),
-            row('Client', h('code', { text: e.sourcePrincipal || 'no identity (plaintext or unknown)' })),
-            row('Server', h('code', { text: e.destinationPrincipal || 'no identity (plaintext or unknown)' })),
+            principalRow(row, 'Client', e.sourcePrincipal, ends.has('client'), state.nodesById.get(e.source)),
+            principalRow(row, 'Server', e.destinationPrincipal, ends.has('server'), state.nodesById.get(e.target)),
             row('Client TLS', edgeClientTLS(e, dst)),
             row('Server PeerAuth', !dst ? '—' : dst.kind === 'gateway' ? GATEWAY_PEER_AUTH_TEXT : peerAuthText(dst.peerAuthentication)),
           ),
@@ -208,6 +213,8 @@ export function createPanel(store, { request }) {
               callers.length ? h('ul', { class: 'plain-list', dataset: { testid: 'caller-tls' } }, callers.map((c) => h('li', { text: callerTLSText(c) }))) : '',
             ),
           );
+          // The snapshot names the trust domain and its aliases; the inventory, when loaded, too.
+          facts.push(...nodeIdentityRows(row, n, state.identity.data || state.snapshot));
           if ((n.ports || []).length) {
             facts.push(
               row('Ports', h('ul', { class: 'plain-list', dataset: { testid: 'node-ports' } }, n.ports.map((p) => h('li', { dataset: { testid: 'node-port' }, text: portText(p, gateway) })))),
@@ -288,6 +295,22 @@ export function createPanel(store, { request }) {
         parts.push(
           h('p', { class: `sev-line sev-${f.severity}` }, h('span', { class: 'sev', text: `${SEV_ICON[f.severity] || 'ℹ'} ${f.severity}` }), ' ', f.message),
           (f.objects || []).length ? h('dl', { class: 'facts' }, row('Objects', (f.objects || []).join(', '))) : '',
+          // A root certificate's finding names ConfigMaps only: the identity panel shows the roots.
+          ROOT_KINDS.includes(f.kind)
+            ? h('button', {
+                type: 'button',
+                class: 'tool',
+                'aria-controls': 'identity-panel',
+                dataset: { testid: 'finding-open-identity', focusKey: 'finding-open-identity' },
+                text: 'Show the root certificates',
+                onclick: () => {
+                  if (!state.identity.open) store.setIdentityOpen(true);
+                  const p = $('#identity-panel');
+                  p?.scrollIntoView({ block: 'nearest' });
+                  p?.focus({ preventScroll: true });
+                },
+              })
+            : '',
         );
       }
     }
@@ -298,6 +321,13 @@ export function createPanel(store, { request }) {
 
   store.subscribe('snapshot', render);
   store.subscribe('grouping', render);
+  // The trust domain's aliases (the identity panel's answer) tell an alias from a mismatch.
+  let aliasesOf = null;
+  store.subscribe('identity', () => {
+    if (state.identity.data === aliasesOf) return;
+    aliasesOf = state.identity.data;
+    if (state.selected?.kind === 'node') render();
+  });
   store.subscribe('selection', () => {
     render();
     if (state.selected && window.matchMedia('(max-width: 899px)').matches) {

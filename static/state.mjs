@@ -1,7 +1,7 @@
 // meshlock's store: the one place the page's state lives (the snapshot and
 // its indexes, the selection, the table's sort and status filter, whether
 // idle edges show, the namespace filter, the connection, the edges an
-// enforce plan would cut)
+// enforce plan would cut, the trust inventory of the identity panel)
 // and the topics the views subscribe to. No DOM: static/test/state.test.mjs
 // runs it under Node.
 //
@@ -16,6 +16,8 @@
 //   reconnect   someone asked to reconnect now
 //   breaks      the edges the open enforce plan would cut changed
 //   grouping    state.expanded changed (which namespaces a big mesh draws in full)
+//   identity    state.identity changed: the identity panel opened or closed
+//               (detail {opened} or {closed}), or GET api/identity answered
 
 import { STATUSES } from './model.mjs';
 
@@ -38,6 +40,12 @@ export function createStore({ namespaces = [] } = {}) {
     // A big mesh's graph is collapsed by namespace: expanded holds the
     // namespaces drawn in full; null when every namespace is (a small mesh).
     expanded: null,
+    // The identity panel and what GET api/identity answered (trust.mjs's
+    // loader): status idle, loading, ready or error; data the inventory
+    // (normalizeIdentity), kept when a later load fails; refresh the
+    // refresh it was loaded for (the snapshot's generatedAt and the
+    // namespace filter, "<generatedAt>|<a,b>"), at when (ms).
+    identity: { open: false, status: 'idle', data: null, error: '', refresh: null, at: 0 },
     // Measures for the browser tests (window.meshlock): when the page
     // became ready (ms since navigation), how long the last delta took to
     // apply (parse, store and every view's synchronous update), and how
@@ -147,6 +155,19 @@ export function createStore({ namespaces = [] } = {}) {
       else next.delete(namespace);
       state.expanded = next;
       notify('grouping');
+    },
+
+    // setIdentityOpen opens or closes the identity panel.
+    setIdentityOpen(open) {
+      if (state.identity.open === !!open) return;
+      state.identity = { ...state.identity, open: !!open };
+      notify('identity', open ? { opened: true } : { closed: true });
+    },
+
+    // setIdentity takes what the identity loader says (status, data, error, refresh, at).
+    setIdentity(patch) {
+      state.identity = { ...state.identity, ...patch };
+      notify('identity', {});
     },
 
     // expandNamespaces expands the given namespaces (to show what is in them).

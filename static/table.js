@@ -10,6 +10,7 @@
 import { $, h, icon } from './dom.js';
 import { ago, badgeFor, formatRate, formatWhen, isTime, mtlsText, nodeName, nodeRow, statusPhrase } from './format.mjs';
 import { filterEdges, isIdle, shownEdges, sortEdges } from './model.mjs';
+import { MISMATCH_LABEL, MISMATCH_TAG, principalMismatchEdges } from './trust.mjs';
 
 // rowKeys makes a table's rows work from the keyboard: Enter or Space
 // selects, the arrows move between rows.
@@ -134,21 +135,24 @@ export function createTables(store) {
   // rowKey is everything an edge's row shows (idle rows say how long ago).
   function rowKey(e, now) {
     const seen = isIdle(e) && isTime(e.history?.lastSeen) ? ago(e.history.lastSeen, now) : '';
-    return [e.status, e.rate, e.mtlsRatio, e.protocol, e.tlsFailureRate, isIdle(e), seen, nodeName(e.source, state.nodesById), nodeName(e.target, state.nodesById)].join('|');
+    const wrong = principalMismatchEdges(state.snapshot.findings).has(e.id);
+    return [e.status, e.rate, e.mtlsRatio, e.protocol, e.tlsFailureRate, isIdle(e), seen, wrong, nodeName(e.source, state.nodesById), nodeName(e.target, state.nodesById)].join('|');
   }
 
   // edgeRow is an edge's row: its ends, protocol, rate (or when an idle
-  // one was last seen), mTLS share and status.
+  // one was last seen), mTLS share and status (marked when a principal on
+  // it is not its workload's).
   function edgeRow(e, now) {
     const b = badgeFor(e, state.nodesById);
     const idle = isIdle(e);
+    const wrong = principalMismatchEdges(state.snapshot.findings).has(e.id);
     const seen = idle && isTime(e.history?.lastSeen) ? `last seen ${ago(e.history.lastSeen, now)}` : '';
     return h(
       'tr',
       {
         tabindex: '0',
-        'aria-label': `${nodeName(e.source, state.nodesById)} → ${nodeName(e.target, state.nodesById)}, ${e.protocol}, ${idle ? `idle${seen ? `, ${seen}` : ''}, ` : ''}${statusPhrase(e)}`,
-        dataset: { testid: 'edge-row', edgeId: e.id, status: b.status, ...(idle ? { idle: 'true' } : {}) },
+        'aria-label': `${nodeName(e.source, state.nodesById)} → ${nodeName(e.target, state.nodesById)}, ${e.protocol}, ${idle ? `idle${seen ? `, ${seen}` : ''}, ` : ''}${statusPhrase(e)}${wrong ? `; ${MISMATCH_LABEL}` : ''}`,
+        dataset: { testid: 'edge-row', edgeId: e.id, status: b.status, ...(idle ? { idle: 'true' } : {}), ...(wrong ? { principalMismatch: 'true' } : {}) },
         class: [store.isSelected('edge', e.id) ? 'selected' : '', idle ? 'idle' : ''].filter(Boolean).join(' '),
       },
       endpointCell(state, e.source),
@@ -164,7 +168,13 @@ export function createTables(store) {
           )
         : h('td', { class: 'num', text: formatRate(e.rate, e.protocol) }),
       h('td', { class: 'num', text: mtlsText(e) }),
-      h('td', { class: `status status-${b.status}` }, icon(b.status), ` ${b.status}`),
+      h(
+        'td',
+        { class: `status status-${b.status}` },
+        icon(b.status),
+        ` ${b.status}`,
+        wrong ? [' ', h('span', { class: 'tag tag-mismatch', title: MISMATCH_LABEL, dataset: { testid: 'edge-principal-mismatch' }, text: MISMATCH_TAG })] : '',
+      ),
     );
   }
 

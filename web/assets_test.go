@@ -95,7 +95,7 @@ func TestEmbeddedFiles(t *testing.T) {
 			t.Errorf("%s: an unexpected embedded file", name)
 		}
 	}
-	for _, want := range []string{"app.js", "state.mjs", "stream.js", "api.mjs", "graph-view.js", "table.js", "panel.js", "enforce.js", "activity.js", "model.mjs", "format.mjs"} {
+	for _, want := range []string{"app.js", "state.mjs", "stream.js", "api.mjs", "graph-view.js", "table.js", "panel.js", "enforce.js", "activity.js", "model.mjs", "format.mjs", "identity.js", "trust.mjs"} {
 		if _, ok := assets[want]; !ok {
 			t.Errorf("%s is not embedded", want)
 		}

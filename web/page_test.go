@@ -844,3 +844,59 @@ func TestPageReportForm(t *testing.T) {
 		t.Errorf("%d namespaces in the report of the whole mesh", n)
 	}
 }
+
+// TestPageIdentityShell: the header's Identity button (a button that
+// controls the identity panel, collapsed) with its badge (empty and hidden
+// until the script knows the soonest root); the panel in the side column
+// (hidden, labelled by its heading, a close button, empty containers the
+// script fills from GET api/identity), with and without embed; the legend's
+// line for an edge of a principal mismatch. What the script draws is not
+// in the server's HTML.
+func TestPageIdentityShell(t *testing.T) {
+	for _, target := range []string{"/", "/?embed=1"} {
+		doc := render(t, pageSnapshot(), target)
+		btn := testid(doc, "identity-open")
+		if btn.Length() != 1 || goquery.NodeName(btn) != "button" || btn.AttrOr("type", "") != "button" {
+			t.Fatalf("%s: identity-open: %d elements (<%s>), want one button", target, btn.Length(), goquery.NodeName(btn))
+		}
+		if btn.AttrOr("aria-expanded", "") != "false" || btn.AttrOr("aria-controls", "") != "identity-panel" || !strings.Contains(text(btn), "Identity") {
+			t.Errorf("%s: identity-open: aria-expanded %q, aria-controls %q, text %q", target, btn.AttrOr("aria-expanded", ""), btn.AttrOr("aria-controls", ""), text(btn))
+		}
+		badge := btn.Find(`[data-testid="trust-badge"]`)
+		if _, hidden := badge.Attr("hidden"); badge.Length() != 1 || !hidden || strings.TrimSpace(badge.Text()) != "" {
+			t.Errorf("%s: trust-badge: %d elements, %q: want one empty hidden badge inside the button", target, badge.Length(), text(badge))
+		}
+		panel := testid(doc, "identity-panel")
+		if _, hidden := panel.Attr("hidden"); panel.Length() != 1 || !hidden || goquery.NodeName(panel) != "section" || panel.AttrOr("id", "") != "identity-panel" {
+			t.Fatalf("%s: identity-panel: %d elements (<%s>, hidden %v), want one hidden section", target, panel.Length(), goquery.NodeName(panel), hidden)
+		}
+		if panel.Closest("aside.side").Length() != 1 || panel.AttrOr("tabindex", "") != "-1" {
+			t.Errorf("%s: identity-panel is not a focusable panel of the side column", target)
+		}
+		title := panel.Find("#" + panel.AttrOr("aria-labelledby", "none"))
+		if goquery.NodeName(title) != "h2" || text(title) != "Identity and trust" {
+			t.Errorf("%s: identity-panel is labelled by <%s> %q, want its h2", target, goquery.NodeName(title), text(title))
+		}
+		if c := panel.Find(`[data-testid="identity-close"]`); goquery.NodeName(c) != "button" || c.AttrOr("aria-label", "") == "" {
+			t.Errorf("%s: identity-close: <%s> %q", target, goquery.NodeName(c), c.AttrOr("aria-label", ""))
+		}
+		for _, id := range []string{"identity-status", "identity-body"} {
+			if s := panel.Find(`[data-testid="` + id + `"]`); s.Length() != 1 || s.Children().Length() != 0 || strings.TrimSpace(s.Text()) != "" {
+				t.Errorf("%s: %s is not an empty container: %q", target, id, text(s))
+			}
+		}
+		if testid(doc, "identity-status").AttrOr("aria-live", "") != "polite" {
+			t.Errorf("%s: identity-status does not speak up", target)
+		}
+		legend := testid(doc, "legend-principal-mismatch")
+		if legend.Length() != 1 || !strings.Contains(text(legend), "principal mismatch") || legend.Find(".line-principal").Length() != 1 {
+			t.Errorf("%s: legend-principal-mismatch: %q", target, text(legend))
+		}
+		for _, id := range []string{"identity-root", "identity-roots", "identity-trust-domain", "identity-error", "identity-retry", "identity-ca",
+			"node-cert-expiry", "node-observed-principal", "principal-mismatch", "edge-principal-mismatch", "finding-open-identity"} {
+			if n := testid(doc, id).Length(); n != 0 {
+				t.Errorf("%s: %d data-testid=%s in the server's HTML: the script draws them", target, n, id)
+			}
+		}
+	}
+}

@@ -87,7 +87,7 @@ func restrictSnapshot(s graph.Snapshot, all bool, visible map[string]bool, selec
 	if len(wanted) == 0 {
 		// graph.Filter keeps everything for an empty list: show nothing instead.
 		out := graph.Filter(graph.Snapshot{GeneratedAt: s.GeneratedAt, Window: s.Window, Stale: s.Stale, Error: s.Error,
-			TrustDomain: s.TrustDomain, Sources: s.Sources, Lookback: s.Lookback,
+			TrustDomain: s.TrustDomain, TrustDomainAliases: s.TrustDomainAliases, Sources: s.Sources, Lookback: s.Lookback,
 			Identity: graph.Identity{TrustDomain: s.Identity.TrustDomain, TrustDomainAliases: s.Identity.TrustDomainAliases, CA: s.Identity.CA}}, nil)
 		out.Posture = graph.ComputePosture(nil)
 		return out

@@ -72,15 +72,16 @@ func Build(samples []Sample, cluster Cluster, opts BuildOptions) Snapshot {
 		findingContext{now: opts.GeneratedAt, window: opts.Window, lookback: lookback})
 	findings = dedupeFindings(b.identityFindings(findings, cluster, identity, edges, nodes, opts.Thresholds, opts.GeneratedAt))
 	return Snapshot{
-		GeneratedAt: opts.GeneratedAt,
-		Window:      opts.Window,
-		TrustDomain: cluster.TrustDomain,
-		Lookback:    lookback,
-		Posture:     ComputePosture(edges),
-		Nodes:       nodes,
-		Edges:       edges,
-		Findings:    findings,
-		Identity:    identity,
+		GeneratedAt:        opts.GeneratedAt,
+		Window:             opts.Window,
+		TrustDomain:        cluster.TrustDomain,
+		TrustDomainAliases: slices.Clone(identity.TrustDomainAliases),
+		Lookback:           lookback,
+		Posture:            ComputePosture(edges),
+		Nodes:              nodes,
+		Edges:              edges,
+		Findings:           findings,
+		Identity:           identity,
 	}
 }
 

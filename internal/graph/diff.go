@@ -13,20 +13,22 @@ import (
 // nodes, edges and findings that were added or changed (whole), and the ids
 // of those that went away.
 type Delta struct {
-	GeneratedAt     time.Time      `json:"generatedAt"`
-	Window          string         `json:"window"`
-	TrustDomain     string         `json:"trustDomain,omitempty"`
-	Stale           bool           `json:"stale"`
-	Error           string         `json:"error"`
-	Sources         []SourceStatus `json:"sources"`  // always the new ones, whole
-	Lookback        Lookback       `json:"lookback"` // always the new one, whole
-	Posture         Posture        `json:"posture"`  // always the new one, whole
-	Nodes           []Node         `json:"nodes,omitempty"`
-	RemovedNodes    []string       `json:"removedNodes,omitempty"`
-	Edges           []Edge         `json:"edges,omitempty"`
-	RemovedEdges    []string       `json:"removedEdges,omitempty"`
-	Findings        []Finding      `json:"findings,omitempty"`
-	RemovedFindings []string       `json:"removedFindings,omitempty"`
+	GeneratedAt time.Time `json:"generatedAt"`
+	Window      string    `json:"window"`
+	TrustDomain string    `json:"trustDomain,omitempty"`
+	// TrustDomainAliases are always the new ones, whole (omitted when none).
+	TrustDomainAliases []string       `json:"trustDomainAliases,omitempty"`
+	Stale              bool           `json:"stale"`
+	Error              string         `json:"error"`
+	Sources            []SourceStatus `json:"sources"`  // always the new ones, whole
+	Lookback           Lookback       `json:"lookback"` // always the new one, whole
+	Posture            Posture        `json:"posture"`  // always the new one, whole
+	Nodes              []Node         `json:"nodes,omitempty"`
+	RemovedNodes       []string       `json:"removedNodes,omitempty"`
+	Edges              []Edge         `json:"edges,omitempty"`
+	RemovedEdges       []string       `json:"removedEdges,omitempty"`
+	Findings           []Finding      `json:"findings,omitempty"`
+	RemovedFindings    []string       `json:"removedFindings,omitempty"`
 	// Identity is the new one, whole; not sent (the page asks /api/identity).
 	Identity Identity `json:"-"`
 
@@ -48,16 +50,17 @@ func (d Delta) Empty() bool {
 // equals next. Both are expected in Build's order with unique ids.
 func Diff(old, next Snapshot) Delta {
 	d := Delta{
-		GeneratedAt: next.GeneratedAt,
-		Window:      next.Window,
-		TrustDomain: next.TrustDomain,
-		Stale:       next.Stale,
-		Error:       next.Error,
-		Sources:     next.Sources,
-		Lookback:    next.Lookback,
-		Posture:     next.Posture,
-		Identity:    next.Identity,
-		headerChanged: old.Window != next.Window || old.Stale != next.Stale || old.Error != next.Error || old.TrustDomain != next.TrustDomain ||
+		GeneratedAt:        next.GeneratedAt,
+		Window:             next.Window,
+		TrustDomain:        next.TrustDomain,
+		TrustDomainAliases: next.TrustDomainAliases,
+		Stale:              next.Stale,
+		Error:              next.Error,
+		Sources:            next.Sources,
+		Lookback:           next.Lookback,
+		Posture:            next.Posture,
+		Identity:           next.Identity,
+		headerChanged: old.Window != next.Window || old.Stale != next.Stale || old.Error != next.Error || old.TrustDomain != next.TrustDomain || !slices.Equal(old.TrustDomainAliases, next.TrustDomainAliases) ||
 			!sourcesEqual(old.Sources, next.Sources) || !lookbackEqual(old.Lookback, next.Lookback) ||
 			!postureEqual(old.Posture, next.Posture),
 	}
@@ -70,15 +73,16 @@ func Diff(old, next Snapshot) Delta {
 // Apply returns s with d applied, in Build's order. s is not modified.
 func Apply(s Snapshot, d Delta) Snapshot {
 	out := Snapshot{
-		GeneratedAt: d.GeneratedAt,
-		Window:      d.Window,
-		TrustDomain: d.TrustDomain,
-		Stale:       d.Stale,
-		Error:       d.Error,
-		Sources:     d.Sources,
-		Lookback:    d.Lookback,
-		Posture:     d.Posture,
-		Identity:    d.Identity,
+		GeneratedAt:        d.GeneratedAt,
+		Window:             d.Window,
+		TrustDomain:        d.TrustDomain,
+		TrustDomainAliases: d.TrustDomainAliases,
+		Stale:              d.Stale,
+		Error:              d.Error,
+		Sources:            d.Sources,
+		Lookback:           d.Lookback,
+		Posture:            d.Posture,
+		Identity:           d.Identity,
 	}
 	out.Nodes = applyByID(s.Nodes, d.Nodes, d.RemovedNodes, nodeID)
 	sortNodes(out.Nodes)

@@ -89,6 +89,7 @@ func Filter(s Snapshot, namespaces []string) Snapshot {
 	}
 	out.Posture = ComputePosture(out.Edges)
 	out.Identity = filterIdentity(s.Identity, wanted)
+	out.TrustDomainAliases = slices.Clone(s.TrustDomainAliases)
 	out.Findings = []Finding{}
 	for _, f := range s.Findings {
 		if findingConcerns(f, kept, wanted) {
@@ -132,6 +133,7 @@ func cloneSnapshot(s Snapshot) Snapshot {
 		out.Findings[i] = cloneFinding(f)
 	}
 	out.Identity = filterIdentity(s.Identity, nil)
+	out.TrustDomainAliases = slices.Clone(s.TrustDomainAliases)
 	return out
 }
 

@@ -255,8 +255,11 @@ type Snapshot struct {
 	Window      string    `json:"window"`
 	// TrustDomain is the mesh's (meshConfig.trustDomain); "" when unknown.
 	TrustDomain string `json:"trustDomain,omitempty"`
-	Stale       bool   `json:"stale"`
-	Error       string `json:"error"`
+	// TrustDomainAliases are the mesh config's: principals of these are the
+	// mesh's own too.
+	TrustDomainAliases []string `json:"trustDomainAliases,omitempty"`
+	Stale              bool     `json:"stale"`
+	Error              string   `json:"error"`
 	// Sources are the inputs the graph was built from, each with its own
 	// state; Stale and Error say the same in short (any source failing).
 	Sources []SourceStatus `json:"sources"`

@@ -7,6 +7,7 @@ package demo
 import (
 	"bytes"
 	"context"
+	"crypto/x509/pkix"
 	_ "embed"
 	"errors"
 	"fmt"
@@ -49,11 +50,44 @@ const (
 	BackupRuns = 10 * time.Minute
 )
 
+// The demo's trust: a plugged-in CA whose root, made ten years ago with
+// Istio's tools/certs, runs out RootExpiresIn after the demo starts (the
+// root-cert-expiring warning); one proxy, StalledRotation's, whose
+// certificate stopped rotating and has StalledCertLeft when the dashboard
+// opens (workload-cert-expiring). Everything else is healthy.
+const (
+	RootExpiresIn   = 20 * 24 * time.Hour
+	StalledRotation = "default/details-v1"
+	StalledCertLeft = 5 * time.Hour
+)
+
+// Trust is the demo's CA as of now: the root (O=Istio, CN=Root CA, ten
+// years long) expiring RootExpiresIn after now, and the intermediate istiod
+// signs with, made a year ago for ten years (tools/certs' defaults).
+func Trust(now time.Time) meshsim.Trust {
+	const tenYears = 3650 * 24 * time.Hour
+	expiry := now.Add(RootExpiresIn)
+	issued := now.Add(-365 * 24 * time.Hour)
+	return meshsim.Trust{
+		Roots: []meshsim.CertSpec{{Name: "root", Subject: pkix.Name{Organization: []string{"Istio"}, CommonName: "Root CA"},
+			NotBefore: expiry.Add(-tenYears), NotAfter: expiry}},
+		Intermediate: &meshsim.CertSpec{Subject: pkix.Name{Organization: []string{"Istio"}, CommonName: "Intermediate CA"},
+			NotBefore: issued, NotAfter: issued.Add(tenYears)},
+	}
+}
+
 // Topology is bookinfo plus a backup CronJob (with a sidecar) that called
 // ratings in plaintext during the first minutes of the backfilled hour and
-// stopped: the caller the look-back remembers and the rate window forgets.
+// stopped: the caller the look-back remembers and the rate window forgets;
+// StalledRotation's certificate does not rotate.
 func Topology() meshsim.Topology {
 	t := meshsim.Bookinfo()
+	for i := range t.Workloads {
+		if w := &t.Workloads[i]; w.Namespace+"/"+w.Name == StalledRotation {
+			// The mesh starts the backfilled hour before the dashboard opens.
+			w.StalledCertLeft = StalledCertLeft + backfill
+		}
+	}
 	t.Workloads = append(t.Workloads, meshsim.Workload{
 		Name: "nightly-backup", Namespace: "default", Kind: meshsim.KindCronJob, ServiceAccount: "nightly-backup",
 		Labels: map[string]string{"app": "nightly-backup"}, Sidecar: true,
@@ -108,9 +142,10 @@ type Env struct {
 // Start builds the world as the seed exercise begins: bookinfo with auto
 // mTLS off and bookinfo's DestinationRules without TLS (every edge open),
 // plus the legacy caller without a sidecar and a backup job that ran in the
-// past hour (see Topology). It backfills that hour of
+// past hour (see Topology), and the CA of Trust. It backfills that hour of
 // traffic so rates exist at once, then keeps the mesh running until ctx
-// ends; Close waits for it.
+// ends; Close waits for it. Prometheus scrapes the proxies (job meshsim)
+// and istiod (job istiod).
 func Start(ctx context.Context, logger *slog.Logger) (*Env, error) {
 	env := &Env{
 		Kube:  kubefake.NewClientset(),
@@ -127,7 +162,11 @@ func Start(ctx context.Context, logger *slog.Logger) (*Env, error) {
 			return nil, err
 		}
 	}
-	env.Mesh, err = meshsim.New(meshsim.Options{Topology: Topology(), Istio: env.Istio, AutoMTLS: false, Logger: logger})
+	// The mesh's clock starts one scrape before the backfilled hour, so
+	// that it reads each scrape's time.
+	now := time.Now()
+	env.Mesh, err = meshsim.New(meshsim.Options{Topology: Topology(), Istio: env.Istio, AutoMTLS: false, Logger: logger,
+		Trust: Trust(now), Start: now.Add(-backfill - backfillScrape)})
 	if err != nil {
 		return nil, err
 	}
@@ -144,7 +183,6 @@ func Start(ctx context.Context, logger *slog.Logger) (*Env, error) {
 
 	// The past hour, scraped every 15 s as a real Prometheus would, holds
 	// the backup job's run; the live mesh then moves every second.
-	now := time.Now()
 	for at := now.Add(-backfill); at.Before(now); at = at.Add(backfillScrape) {
 		if err := env.advance(at, backfillScrape); err != nil {
 			env.prom.Close()
@@ -179,15 +217,27 @@ func Start(ctx context.Context, logger *slog.Logger) (*Env, error) {
 	return env, nil
 }
 
-// advance moves the mesh on by d and stores the scrape at ts.
+// advance moves the mesh on by d and stores the scrapes of the proxies
+// and istiod at ts.
 func (env *Env) advance(ts time.Time, d time.Duration) error {
 	env.Mesh.Tick(d)
-	rec := httptest.NewRecorder()
-	env.Mesh.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
-	if rec.Code != http.StatusOK {
-		return fmt.Errorf("meshsim /metrics answered %d", rec.Code)
+	for _, target := range []struct {
+		handler       http.Handler
+		job, instance string
+	}{
+		{env.Mesh.Handler(), "meshsim", "meshsim:15090"},
+		{env.Mesh.IstiodHandler(), "istiod", "istiod.istio-system:15014"},
+	} {
+		rec := httptest.NewRecorder()
+		target.handler.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+		if rec.Code != http.StatusOK {
+			return fmt.Errorf("%s /metrics answered %d", target.job, rec.Code)
+		}
+		if err := env.prom.Ingest(rec.Body, ts, target.job, target.instance); err != nil {
+			return err
+		}
 	}
-	return env.prom.Ingest(rec.Body, ts, "meshsim", "meshsim:15090")
+	return nil
 }
 
 // Close stops the Prometheus API and removes its data; call it after the

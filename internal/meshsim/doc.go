@@ -4,6 +4,10 @@
 // live from a Kubernetes API, reported as Envoy (or ambient's ztunnel and
 // waypoints) would on istio_requests_total and istio_tcp_* with Istio's
 // labels, and published to Kubernetes as the pods
-// their controllers would make. Truth says what really happened, for the
-// tests that compare the dashboard with it.
+// their controllers would make. Its CA is istiod's (trust.go): real root
+// certificates, distributed as istio-ca-root-cert to every namespace, the
+// mesh config's trust domain and aliases, and the certificate expiry
+// istiod and each proxy's istio-agent export, aging on the mesh's clock.
+// Truth says what really happened, for the tests that compare the
+// dashboard with it.
 package meshsim

@@ -6,6 +6,7 @@ package meshsim
 import (
 	"fmt"
 	"maps"
+	"net/http"
 	"net/http/httptest"
 	"slices"
 	"sort"
@@ -46,11 +47,26 @@ func (s sample) String() string {
 	return fmt.Sprintf("%s{%s} %v", s.name, b.String(), s.value)
 }
 
-// scrape reads Handler() the way Prometheus would and returns every series, sorted.
+// scrape reads Handler() the way Prometheus would and returns every
+// series of Envoy's (or ztunnel's) traffic metrics, sorted: istio-agent's
+// istio_agent_* are scrapeAll's.
 func scrape(t *testing.T, m *Mesh) []sample {
 	t.Helper()
+	var out []sample
+	for _, s := range scrapeAll(t, m.Handler()) {
+		if !strings.HasPrefix(s.name, "istio_agent_") {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// scrapeAll reads a metrics handler the way Prometheus would and returns
+// every series, counters' and gauges', sorted.
+func scrapeAll(t *testing.T, h http.Handler) []sample {
+	t.Helper()
 	rec := httptest.NewRecorder()
-	m.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	h.ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
 	if rec.Code != 200 {
 		t.Fatalf("GET /metrics: status %d", rec.Code)
 	}
@@ -62,7 +78,11 @@ func scrape(t *testing.T, m *Mesh) []sample {
 	var out []sample
 	for name, f := range families {
 		for _, metric := range f.GetMetric() {
-			s := sample{name: name, labels: map[string]string{}, value: metric.GetCounter().GetValue()}
+			value := metric.GetCounter().GetValue()
+			if metric.Gauge != nil {
+				value = metric.GetGauge().GetValue()
+			}
+			s := sample{name: name, labels: map[string]string{}, value: value}
 			for _, l := range metric.GetLabel() {
 				s.labels[l.GetName()] = l.GetValue()
 			}

@@ -10,9 +10,11 @@ import (
 	"log/slog"
 	"math"
 	"net/http"
+	"slices"
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	networkingv1 "istio.io/client-go/pkg/apis/networking/v1"
 	securityv1 "istio.io/client-go/pkg/apis/security/v1"
@@ -40,7 +42,19 @@ type Options struct {
 	// (spiffe://<trust domain>/ns/<ns>/sa/<sa>); default "cluster.local"
 	// (pkg/config/mesh/mesh.go DefaultMeshConfig).
 	TrustDomain string
-	Logger      *slog.Logger
+	// TrustDomainAliases is meshConfig.trustDomainAliases: trust domains
+	// whose principals the mesh takes for its own (a client's proxy
+	// accepts a server certificate in any of them:
+	// pilot/pkg/model/push_context.go ServiceAccounts, ExpandWithTrustDomains).
+	TrustDomainAliases []string
+	// Trust is the mesh's CA and the root bundle it distributes; the zero
+	// value is istiod's self-signed CA with one root valid ten years.
+	Trust Trust
+	// Start is the wall-clock time the simulation starts at: the mesh's
+	// clock (Now) is Start plus the simulated time Tick has advanced,
+	// against which certificates age. Default: time.Now() in New.
+	Start  time.Time
+	Logger *slog.Logger
 }
 
 // DefaultTrustDomain is Istio's default meshConfig.trustDomain.
@@ -57,8 +71,13 @@ type Mesh struct {
 	idx         *index
 	root        string
 	trustDomain string
+	aliases     []string
+	trust       *trustState
+	start       time.Time
 	log         *slog.Logger
 	metrics     *metrics
+	// istiodRegistry holds istiod's gauges (IstiodHandler).
+	istiodRegistry *prometheus.Registry
 	// pods are the pods Publish writes, one per workload; policy selectors
 	// are matched against their labels, as istiod matches the real pods'.
 	pods map[*Workload]*corev1.Pod
@@ -90,13 +109,16 @@ func New(opts Options) (*Mesh, error) {
 		return nil, err
 	}
 	m := &Mesh{
-		idx:         idx,
-		root:        opts.RootNamespace,
-		trustDomain: opts.TrustDomain,
-		log:         opts.Logger,
-		metrics:     newMetrics(),
-		autoMTLS:    opts.AutoMTLS,
-		pods:        map[*Workload]*corev1.Pod{},
+		idx:            idx,
+		root:           opts.RootNamespace,
+		trustDomain:    opts.TrustDomain,
+		aliases:        slices.Clone(opts.TrustDomainAliases),
+		start:          opts.Start,
+		log:            opts.Logger,
+		metrics:        newMetrics(),
+		istiodRegistry: prometheus.NewRegistry(),
+		autoMTLS:       opts.AutoMTLS,
+		pods:           map[*Workload]*corev1.Pod{},
 	}
 	if m.root == "" {
 		m.root = istio.DefaultRootNamespace
@@ -104,9 +126,17 @@ func New(opts Options) (*Mesh, error) {
 	if m.trustDomain == "" {
 		m.trustDomain = DefaultTrustDomain
 	}
+	if m.start.IsZero() {
+		m.start = time.Now()
+	}
 	for _, w := range idx.workloads {
 		m.pods[w] = buildPod(w, idx)
 	}
+	if m.trust, err = newTrust(opts.Trust, m.start, m.trustDomain, m.root, m.bundleNamespaces()); err != nil {
+		return nil, err
+	}
+	m.metrics.registry.MustRegister(agentCollector{m})
+	m.istiodRegistry.MustRegister(istiodCollector{m})
 	if m.log == nil {
 		m.log = slog.New(slog.DiscardHandler)
 	}
@@ -164,7 +194,10 @@ func (m *Mesh) SetAutoMTLS(on bool) {
 	m.autoMTLS = on
 }
 
-// Handler serves the metrics in Prometheus text format, like Envoy's /stats/prometheus.
+// Handler serves the proxies' metrics in Prometheus text format, like
+// each pod's merged /stats/prometheus: Envoy's istio_* series and
+// istio-agent's istio_agent_cert_expiry_seconds (labelled with its
+// namespace and pod). istiod's are IstiodHandler's.
 func (m *Mesh) Handler() http.Handler {
 	return promhttp.HandlerFor(m.metrics.registry, promhttp.HandlerOpts{})
 }
@@ -299,18 +332,19 @@ func (m *Mesh) send(st *callerState, n int64, drs []*networkingv1.DestinationRul
 			continue
 		}
 		d := Decide(DecisionInput{
-			ClientSidecar: client.hasProxy(),
-			ClientTLS:     policy.Effective(),
-			EndpointTLS:   policy.EndpointTLS,
-			AutoMTLS:      m.autoMTLS,
-			ServiceMode:   serviceMode,
-			ServerSidecar: server.hasProxy(),
-			ServerGateway: server.Gateway,
-			ServerMode:    m.serverMode(pas, server, port),
-			ClientAmbient: client.Ambient,
-			ServerAmbient: server.Ambient,
-			ServerTunnel:  server.Tunnel,
-			ServerDenied:  server.Ambient && svc.Waypoint == "" && istio.ZtunnelDeniesAll(m.authorizations(), m.pods[server], m.root),
+			ClientSidecar:            client.hasProxy(),
+			ClientTLS:                policy.Effective(),
+			EndpointTLS:              policy.EndpointTLS,
+			AutoMTLS:                 m.autoMTLS,
+			ServiceMode:              serviceMode,
+			ServerSidecar:            server.hasProxy(),
+			ServerGateway:            server.Gateway,
+			ServerMode:               m.serverMode(pas, server, port),
+			ClientAmbient:            client.Ambient,
+			ServerAmbient:            server.Ambient,
+			ServerTunnel:             server.Tunnel,
+			ServerDenied:             server.Ambient && svc.Waypoint == "" && istio.ZtunnelDeniesAll(m.authorizations(), m.pods[server], m.root),
+			ServerUnexpectedIdentity: m.unexpectedIdentity(svc, server),
 		})
 		m.deliver(st, shares[i], client, server, svc, port.Protocol, d)
 	}

@@ -46,12 +46,15 @@ const sidecarStatus = `{"initContainers":["istio-init"],"containers":["istio-pro
 // Publish writes the topology into a Kubernetes API so that informers see
 // it: Namespaces, ServiceAccounts, Services and one Pod per workload, made
 // as the workload's controller would have (the controllers themselves are
-// not created). It creates what is missing and updates what differs; pods
-// whose spec, name or owner differs are recreated because those are
-// immutable.
+// not created); and what istiod writes: the root namespace, the root
+// bundle (ConfigMap istio-ca-root-cert, Mesh.Bundle) in every namespace of
+// the topology and the root namespace, and the mesh config (ConfigMap
+// istio) with the trust domain and its aliases. It creates what is missing
+// and updates what differs; pods whose spec, name or owner differs are
+// recreated because those are immutable.
 func (m *Mesh) Publish(ctx context.Context, kube kubernetes.Interface) error {
 	var errs []error
-	for _, ns := range m.namespaces() {
+	for _, ns := range m.bundleNamespaces() {
 		errs = append(errs, ensureNamespace(ctx, kube, ns))
 	}
 	for _, sa := range m.serviceAccounts() {
@@ -63,6 +66,11 @@ func (m *Mesh) Publish(ctx context.Context, kube kubernetes.Interface) error {
 	for _, w := range sortedValues(m.idx.workloads) {
 		errs = append(errs, ensurePod(ctx, kube, m.pods[w].DeepCopy()))
 	}
+	for _, ns := range m.bundleNamespaces() {
+		certs, ok := m.Bundle(ns)
+		errs = append(errs, ensureRootBundle(ctx, kube, ns, bundlePEM(certs), ok))
+	}
+	errs = append(errs, ensureMeshConfig(ctx, kube, m.root, m.trustDomain, m.aliases))
 	return errors.Join(errs...)
 }
 

@@ -43,6 +43,13 @@ type DecisionInput struct {
 	// connection (an ALLOW policy of L7 rules only, no waypoint:
 	// istio.ZtunnelDeniesAll).
 	ServerDenied bool
+	// ServerUnexpectedIdentity: the endpoint's certificate names none of
+	// the identities the client's proxy expects of the Service (the
+	// ServiceAccounts of its pods, in the trust domain and its aliases:
+	// pilot/pkg/networking/core/cluster_tls.go buildUpstreamTLSSettings,
+	// pilot/pkg/model/push_context.go ServiceAccounts), so Istio mTLS to it
+	// fails the client's certificate check.
+	ServerUnexpectedIdentity bool
 }
 
 // Failure is how a rejected connection fails, which decides what the
@@ -123,10 +130,16 @@ func Decide(in DecisionInput) Decision {
 		}
 	}
 
+	server := serverDescription(in)
 	switch {
 	case d.ClientTLSOrigination:
 		// Neither an Istio proxy nor a plaintext server completes that handshake.
 		d.Failure = FailureHandshake
+	case d.ClientMTLS && in.ServerSidecar && in.ServerUnexpectedIdentity:
+		// The client's proxy refuses the server's certificate (its SAN
+		// matches no expected subjectAltName): a connect failure.
+		d.Failure = FailureHandshake
+		server += " whose certificate names an identity the client does not expect"
 	case in.ServerGateway:
 		// Simplification: a gateway's listeners take TLS from its Gateway
 		// servers, not from PeerAuthentication (pilot/pkg/networking/core/gateway.go);
@@ -141,7 +154,7 @@ func Decide(in DecisionInput) Decision {
 		}
 	}
 	d.Accepted = d.Failure == FailureNone
-	d.Reason = client + ", " + serverDescription(in)
+	d.Reason = client + ", " + server
 	return d
 }
 

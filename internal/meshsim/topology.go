@@ -59,6 +59,25 @@ type Workload struct {
 	// networking.istio.io/tunnel=http the injector adds in an ambient
 	// install): ztunnel then sends it its tunnel, else plain TCP.
 	Tunnel bool
+	// CertPrincipal, when set, is the SPIFFE ID the proxy's certificate
+	// names instead of Istio's spiffe://<trust domain>/ns/<namespace>/sa/<service account>
+	// (another ServiceAccount, another namespace, another or an aliased
+	// trust domain: a certificate not from istiod's usual issuance). It is
+	// the principal reported for the workload. Servers take any client
+	// certificate of the mesh's CA; a client's proxy checks a server's
+	// against the ServiceAccounts of the Service's pods in the trust domain
+	// and its aliases (pilot/pkg/networking/core/cluster_tls.go
+	// SubjectAltNames), so Istio mTLS to a server whose principal is none of
+	// them fails its handshake (UF,URX). For a sidecar or gateway that
+	// takes no HBONE and is behind no waypoint (ztunnel's and waypoints'
+	// checks are not simulated).
+	CertPrincipal string
+	// StalledCertLeft, when not zero, says the proxy's certificate stopped
+	// rotating (istio-agent cannot renew it): it had this long left at the
+	// mesh's start and keeps aging, below zero once expired. Zero: istio-agent
+	// renews its WorkloadCertTTL certificate every WorkloadCertRenewal. For
+	// workloads with an istio-agent (sidecars, gateways, waypoints).
+	StalledCertLeft time.Duration
 }
 
 // WorkloadKind is the kind of controller that made a workload's pod.
@@ -212,6 +231,12 @@ func buildIndex(t Topology) (*index, error) {
 			errs = append(errs, fmt.Errorf("workload %s: Tunnel is for sidecars", key))
 		case w.Waypoint && (w.hasProxy() || w.Ambient):
 			errs = append(errs, fmt.Errorf("workload %s: a waypoint is neither a sidecar, a gateway nor ambient", key))
+		case w.CertPrincipal != "" && (!w.hasProxy() || w.Tunnel):
+			errs = append(errs, fmt.Errorf("workload %s: CertPrincipal is for a sidecar or gateway that takes no HBONE", key))
+		case w.CertPrincipal != "" && !strings.HasPrefix(w.CertPrincipal, "spiffe://"):
+			errs = append(errs, fmt.Errorf("workload %s: CertPrincipal %q is no spiffe:// URI", key, w.CertPrincipal))
+		case w.StalledCertLeft != 0 && !w.hasAgent():
+			errs = append(errs, fmt.Errorf("workload %s: StalledCertLeft needs an istio-agent (a sidecar, gateway or waypoint): ztunnel exports no certificate expiry", key))
 		default:
 			idx.workloads[key] = w
 		}
@@ -250,6 +275,9 @@ func buildIndex(t Topology) (*index, error) {
 		for _, w := range idx.workloads {
 			if w.Namespace == s.Namespace && istio.SelectorMatches(s.Selector, w.Labels) {
 				idx.endpoints[key] = append(idx.endpoints[key], w)
+				if s.Waypoint != "" && w.CertPrincipal != "" {
+					errs = append(errs, fmt.Errorf("workload %s/%s: CertPrincipal behind waypoint %q is not simulated", w.Namespace, w.Name, s.Waypoint))
+				}
 			}
 		}
 		sort.Slice(idx.endpoints[key], func(a, b int) bool { return idx.endpoints[key][a].Name < idx.endpoints[key][b].Name })
@@ -397,6 +425,14 @@ func (w *Workload) canonicalRevision() string {
 
 // principal is the workload's SPIFFE identity (pkg/spiffe/spiffe.go
 // genSpiffeURI: an "@" in the trust domain becomes ".").
+// CertPrincipal, when set, replaces it.
 func (w *Workload) principal(trustDomain string) string {
-	return "spiffe://" + strings.ReplaceAll(trustDomain, "@", ".") + "/ns/" + w.Namespace + "/sa/" + w.ServiceAccount
+	if w.CertPrincipal != "" {
+		return w.CertPrincipal
+	}
+	return spiffeID(trustDomain, w.Namespace, w.ServiceAccount)
+}
+
+func spiffeID(trustDomain, namespace, serviceAccount string) string {
+	return "spiffe://" + strings.ReplaceAll(trustDomain, "@", ".") + "/ns/" + namespace + "/sa/" + serviceAccount
 }

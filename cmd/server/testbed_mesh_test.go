@@ -29,6 +29,13 @@ type testbedMesh struct {
 // startTestbedMesh publishes topology, and rule unless it is nil.
 func startTestbedMesh(t *testing.T, topology meshsim.Topology, autoMTLS bool, rule *networkingv1.DestinationRule) testbedMesh {
 	t.Helper()
+	return startTestbedMeshWith(t, meshsim.Options{Topology: topology, AutoMTLS: autoMTLS}, rule)
+}
+
+// startTestbedMeshWith is startTestbedMesh with meshsim's other options
+// (its CA, trust domain aliases); Prometheus scrapes the proxies and istiod.
+func startTestbedMeshWith(t *testing.T, opts meshsim.Options, rule *networkingv1.DestinationRule) testbedMesh {
+	t.Helper()
 	ctx := t.Context()
 	cluster := testbed.StartCluster(t)
 	kube := kubernetes.NewForConfigOrDie(cluster.RESTConfig)
@@ -39,7 +46,8 @@ func startTestbedMesh(t *testing.T, topology meshsim.Topology, autoMTLS bool, ru
 			t.Fatal(err)
 		}
 	}
-	mesh, err := meshsim.New(meshsim.Options{Topology: topology, Istio: istio, AutoMTLS: autoMTLS})
+	opts.Istio = istio
+	mesh, err := meshsim.New(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -51,5 +59,8 @@ func startTestbedMesh(t *testing.T, topology meshsim.Topology, autoMTLS bool, ru
 	}
 	metrics := httptest.NewServer(mesh.Handler())
 	t.Cleanup(metrics.Close)
-	return testbedMesh{cluster: cluster, kube: kube, mesh: mesh, prometheus: testbed.StartPrometheus(t, strings.TrimPrefix(metrics.URL, "http://"))}
+	istiod := httptest.NewServer(mesh.IstiodHandler())
+	t.Cleanup(istiod.Close)
+	return testbedMesh{cluster: cluster, kube: kube, mesh: mesh, prometheus: testbed.StartPrometheus(t,
+		strings.TrimPrefix(metrics.URL, "http://"), strings.TrimPrefix(istiod.URL, "http://"))}
 }

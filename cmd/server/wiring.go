@@ -221,6 +221,7 @@ func newApp(ctx context.Context, cfg config, src sources, registry *prometheus.R
 		}
 		history = lookback
 	}
+	thresholds := graph.CertThresholds{RootWarn: cfg.CertWarn, RootCritical: cfg.CertCritical, WorkloadWarn: cfg.WorkloadCertWarn}
 	refresher, err := live.NewLoop(live.LoopOptions{
 		History: history,
 		Sources: []live.SourceConfig{
@@ -228,7 +229,7 @@ func newApp(ctx context.Context, cfg config, src sources, registry *prometheus.R
 			{Name: "kubernetes", Source: live.ClusterSource{Reader: watcher}, Changes: watcher.Changes()},
 		},
 		Interval: cfg.Refresh, Window: cfg.Window, Namespaces: cfg.Namespaces, Registerer: registry, Logger: logger,
-		Thresholds: graph.CertThresholds{RootWarn: cfg.CertWarn, RootCritical: cfg.CertCritical, WorkloadWarn: cfg.WorkloadCertWarn},
+		Thresholds: thresholds,
 	})
 	if err != nil {
 		return nil, err
@@ -262,7 +263,7 @@ func newApp(ctx context.Context, cfg config, src sources, registry *prometheus.R
 	handler, err := web.NewHandler(web.Options{
 		Charts: charts,
 		Reports: &report.Generator{Querier: promClient, Cluster: refresher.Cluster, URL: src.prometheusURL,
-			Certs: promClient.FetchCerts},
+			Certs: promClient.FetchCerts, Thresholds: thresholds},
 		BasePath: cfg.BasePath, Registry: registry, Graph: refresher, Stream: hub,
 		AllowEnforce: cfg.AllowEnforce, Enforcer: enforcer, Auth: auth, TrustedOrigins: cfg.TrustedOrigins,
 		FrameAncestors: cfg.FrameAncestors, MetricsElsewhere: cfg.MetricsAddr != "",

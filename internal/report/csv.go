@@ -6,6 +6,7 @@ package report
 import (
 	"encoding/csv"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -100,6 +101,10 @@ func WriteCSV(w io.Writer, r Report) error {
 			"status": status, "kind": root.KeyAlgorithm + " " + strconv.Itoa(root.KeySize),
 			"detail": "sha256 " + root.Fingerprint + "; serial " + root.Serial + "; " + signed + "; not before " + root.NotBefore.UTC().Format(time.RFC3339),
 			"time":   root.NotAfter.UTC().Format(time.RFC3339)})
+	}
+	for _, f := range r.IdentityFindings {
+		rec(map[string]string{"record": "finding", "name": strings.Join(append(append(slices.Clone(f.Nodes), f.Edges...), f.Objects...), "; "),
+			"status": f.Severity, "kind": f.Kind, "detail": f.Message})
 	}
 	if err := cw.WriteAll(rows); err != nil {
 		return err

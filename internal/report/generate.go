@@ -33,6 +33,8 @@ type Generator struct {
 	// Certs, when set, reads the certificate expiries Prometheus has now
 	// (a *prom.Client's FetchCerts): the report's trust inventory is today's.
 	Certs func(ctx context.Context) (graph.CertFigures, error)
+	// Thresholds of the certificate findings; zero ones take the defaults.
+	Thresholds graph.CertThresholds
 }
 
 func (g *Generator) now() time.Time {
@@ -112,7 +114,7 @@ func (g *Generator) Snapshot(ctx context.Context, p Period, src *Source) (graph.
 	snap := graph.Build(nil, g.Cluster(), graph.BuildOptions{
 		GeneratedAt: p.To, Window: formatDuration(p.Length()), History: merged,
 		Lookback: graph.Lookback{Window: formatDuration(p.Length()), State: graph.LookbackReady, From: &from, To: &to},
-		Certs:    certs,
+		Certs:    certs, Thresholds: g.Thresholds,
 	})
 	return snap, nil
 }

@@ -61,11 +61,27 @@ func TestReportCarriesTheTrustInventory(t *testing.T) {
 	if err := WriteJSON(&buf, r); err != nil || !strings.Contains(buf.String(), `"identity": {`) || !strings.Contains(buf.String(), `"fingerprint": "aa"`) {
 		t.Errorf("JSON: %v %s", err, buf.String())
 	}
-	var roots [][]string
+	// The old root ends in 20 days while the root namespace's bundle has a
+	// successor and shop's has not: a warning; cart's certificate has 3 hours left.
+	var kinds []string
+	for _, f := range r.IdentityFindings {
+		kinds = append(kinds, f.Kind+"/"+f.Severity)
+	}
+	slices.Sort(kinds)
+	if !slices.Equal(kinds, []string{"root-cert-expiring/warning", "root-cert-mismatch/warning", "workload-cert-expiring/warning"}) {
+		t.Errorf("identity findings: %v", kinds)
+	}
+	var roots, findings [][]string
 	for _, row := range csvRows(t, r) {
-		if row[column("record")] == "root" {
+		switch row[column("record")] {
+		case "root":
 			roots = append(roots, row)
+		case "finding":
+			findings = append(findings, row)
 		}
+	}
+	if len(findings) != 3 || findings[0][column("kind")] == "" || findings[0][column("detail")] == "" {
+		t.Errorf("CSV finding records: %q", findings)
 	}
 	if len(roots) != 2 || roots[0][column("name")] != "O=old" || roots[0][column("namespace")] != "istio-system shop" ||
 		roots[0][column("time")] != now.Add(20*24*time.Hour).UTC().Format(time.RFC3339) || !strings.Contains(roots[0][column("detail")], "sha256 aa") ||

@@ -61,8 +61,16 @@ type Report struct {
 	// with its validity, istiod's figures) and each workload's identity,
 	// its observed principals those of the period.
 	Identity graph.Identity `json:"identity"`
-	Check    *CheckResult   `json:"check,omitempty"`
+	// IdentityFindings are the findings on roots, principals (seen in the
+	// period) and proxy certificates (root-cert-expiring,
+	// root-cert-mismatch, principal-mismatch, workload-cert-expiring).
+	IdentityFindings []graph.Finding `json:"identityFindings"`
+	Check            *CheckResult    `json:"check,omitempty"`
 }
+
+// identityKinds are the finding kinds a report lists in IdentityFindings.
+var identityKinds = map[string]bool{graph.FindingRootCertExpiring: true, graph.FindingRootCertMismatch: true,
+	graph.FindingPrincipalMismatch: true, graph.FindingWorkloadCertExpiring: true}
 
 // shareRule is the Report's Rule.
 const shareRule = "Shares are increase() over the period by the destination side's reports; traffic only a client reported (no sidecar received it) counts as not proven mutual TLS."
@@ -204,7 +212,12 @@ func Build(in Input, now time.Time) Report {
 		Namespaces: append([]string{}, in.Namespaces...), Source: in.Source, Rule: shareRule,
 		Summary: Summary{Edges: map[string]int{graph.StatusLocked: 0, graph.StatusMixed: 0, graph.StatusOpen: 0, graph.StatusUnknown: 0}},
 		ByNS:    []NamespaceRow{}, Edges: []EdgeRow{}, Exceptions: []Exception{}, Actions: []Action{},
-		Identity: identityWithLists(s.Identity),
+		Identity: identityWithLists(s.Identity), IdentityFindings: []graph.Finding{},
+	}
+	for _, f := range s.Findings {
+		if identityKinds[f.Kind] {
+			r.IdentityFindings = append(r.IdentityFindings, f)
+		}
 	}
 	nodes := make(map[string]graph.Node, len(s.Nodes))
 	for _, n := range s.Nodes {

@@ -22,22 +22,44 @@ type GraphSource interface {
 
 // handleGraph answers the current snapshot; it never queries Prometheus.
 func (h *handlers) handleGraph(w http.ResponseWriter, r *http.Request) {
+	v, ok := h.readView(w, r)
+	if !ok {
+		return
+	}
+	view := h.graphs.view(v.full.GeneratedAt, live.ViewKey(v.selected, v.all, v.visible), v.restrict)
+	writeView(w, r, view)
+}
+
+// readView is what a reading request may see of the current snapshot: its
+// ?namespace= and the actor's read rights. It answers the error itself
+// (400, or 503 when Kubernetes cannot say) and false.
+func (h *handlers) readView(w http.ResponseWriter, r *http.Request) (snapshotView, bool) {
 	namespaces, err := namespacesParam(r)
 	if err != nil {
 		writeError(w, http.StatusBadRequest, err.Error())
-		return
+		return snapshotView{}, false
 	}
 	full := h.opts.Graph.Snapshot()
 	all, visible, err := accessOf(r.Context()).visible(r.Context(), snapshotNamespaces(full))
 	if err != nil {
 		h.opts.Logger.Warn("could not check read rights with Kubernetes", "error", err)
 		writeError(w, http.StatusServiceUnavailable, "could not check your rights with Kubernetes: "+err.Error())
-		return
+		return snapshotView{}, false
 	}
-	view := h.graphs.view(full.GeneratedAt, live.ViewKey(namespaces, all, visible), func() graph.Snapshot {
-		return restrictSnapshot(full, all, visible, namespaces)
-	})
-	writeView(w, r, view)
+	return snapshotView{full: full, selected: namespaces, all: all, visible: visible}, true
+}
+
+// snapshotView is a snapshot and what of it one request may see.
+type snapshotView struct {
+	full     graph.Snapshot
+	selected []string
+	all      bool
+	visible  map[string]bool
+}
+
+// restrict is the part of the snapshot the request may see.
+func (v snapshotView) restrict() graph.Snapshot {
+	return restrictSnapshot(v.full, v.all, v.visible, v.selected)
 }
 
 // view is the current snapshot as the request's actor may see it, filtered

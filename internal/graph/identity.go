@@ -3,7 +3,10 @@
 
 package graph
 
-import "time"
+import (
+	"slices"
+	"time"
+)
 
 // RootBundleName is the ConfigMap in which istiod distributes the mesh's
 // root certificates to every namespace, under RootBundleKey (istio/istio
@@ -131,4 +134,30 @@ func (t CertThresholds) withDefaults() CertThresholds {
 // (istio/istio pkg/spiffe/spiffe.go: spiffe://<td>/ns/<ns>/sa/<sa>).
 func SPIFFEID(trustDomain, namespace, serviceAccount string) string {
 	return "spiffe://" + trustDomain + "/ns/" + namespace + "/sa/" + serviceAccount
+}
+
+// WithLists is id with an empty list, never null, wherever the contract
+// has a list.
+func (id Identity) WithLists() Identity {
+	if id.TrustDomainAliases == nil {
+		id.TrustDomainAliases = []string{}
+	}
+	if id.Roots == nil {
+		id.Roots = []Root{}
+	}
+	if id.Workloads == nil {
+		id.Workloads = []WorkloadIdentity{}
+	}
+	for i := range id.Roots {
+		if id.Roots[i].Namespaces == nil {
+			id.Roots = slices.Clone(id.Roots) // id's own, not its caller's
+			for j := range id.Roots {
+				if id.Roots[j].Namespaces == nil {
+					id.Roots[j].Namespaces = []string{}
+				}
+			}
+			break
+		}
+	}
+	return id
 }

@@ -212,7 +212,7 @@ func Build(in Input, now time.Time) Report {
 		Namespaces: append([]string{}, in.Namespaces...), Source: in.Source, Rule: shareRule,
 		Summary: Summary{Edges: map[string]int{graph.StatusLocked: 0, graph.StatusMixed: 0, graph.StatusOpen: 0, graph.StatusUnknown: 0}},
 		ByNS:    []NamespaceRow{}, Edges: []EdgeRow{}, Exceptions: []Exception{}, Actions: []Action{},
-		Identity: identityWithLists(s.Identity), IdentityFindings: []graph.Finding{},
+		Identity: s.Identity.WithLists(), IdentityFindings: []graph.Finding{},
 	}
 	for _, f := range s.Findings {
 		if identityKinds[f.Kind] {
@@ -426,18 +426,4 @@ func formatVolume(v float64) string {
 	default:
 		return fmt.Sprintf("%.0f", v)
 	}
-}
-
-// identityWithLists has a list, never null, wherever the contract has one.
-func identityWithLists(id graph.Identity) graph.Identity {
-	if id.TrustDomainAliases == nil {
-		id.TrustDomainAliases = []string{}
-	}
-	if id.Roots == nil {
-		id.Roots = []graph.Root{}
-	}
-	if id.Workloads == nil {
-		id.Workloads = []graph.WorkloadIdentity{}
-	}
-	return id
 }

@@ -18,6 +18,8 @@ import {
   ROOT_KINDS,
   certLeftView,
   principalMarks,
+  rootLimits,
+  workloadLimits,
   createIdentityLoader,
   expiryView,
   keyText,
@@ -61,7 +63,7 @@ const MATCH_TAGS = {
 // inventory when loaded (its trust domain aliases are no mismatch).
 export function nodeIdentityRows(row, n, identity) {
   const marks = principalMarks(n, { trustDomain: identity?.trustDomain, aliases: identity?.trustDomainAliases });
-  const cert = certLeftView(n.certExpiry, Date.now());
+  const cert = certLeftView(n.certExpiry, Date.now(), workloadLimits(identity));
   const principals = (testid, list, item) => h('ul', { class: 'plain-list principals', dataset: { testid } }, list.map(item));
   return [
     row(
@@ -137,7 +139,7 @@ export function createIdentity(store, { request }) {
   function renderBadge() {
     if (!badge) return;
     const root = soonestRoot(state.identity.data);
-    const v = root ? expiryView(root.notAfter, Date.now()) : null;
+    const v = root ? expiryView(root.notAfter, Date.now(), rootLimits(state.identity.data)) : null;
     const finding = worstSeverity(state.snapshot?.findings, ROOT_KINDS);
     const level = LEVEL_RANK[finding] > LEVEL_RANK[v?.level || ''] ? finding : v?.level || '';
     const words = [];
@@ -159,7 +161,7 @@ export function createIdentity(store, { request }) {
   }
 
   function rootItem(r, now) {
-    const v = expiryView(r.notAfter, now);
+    const v = expiryView(r.notAfter, now, rootLimits(state.identity.data));
     const ns = namespacesView(r.namespaces);
     const notYet = isTime(r.notBefore) && Date.parse(r.notBefore) > now;
     return h(
@@ -201,7 +203,7 @@ export function createIdentity(store, { request }) {
         h('p', { class: 'none', dataset: { testid: 'identity-ca', known: 'false' }, text: 'Prometheus has no figure of istiod’s CA (citadel_server_root_cert_expiry_timestamp).' }),
       ];
     }
-    const line = (iso, testid) => (iso ? [when(iso), ' ', expiryTag(expiryView(iso, now), testid)] : h('span', { class: 'muted', text: 'unknown' }));
+    const line = (iso, testid) => (iso ? [when(iso), ' ', expiryTag(expiryView(iso, now, rootLimits(state.identity.data)), testid)] : h('span', { class: 'muted', text: 'unknown' }));
     return [
       h('h3', { text: 'istiod’s CA' }),
       h(
@@ -218,7 +220,7 @@ export function createIdentity(store, { request }) {
   function workloadsBlock(workloads, data, now) {
     const known = workloads.filter((w) => isTime(w.certExpiry)).length;
     const soonest = soonestWorkloadCert(data);
-    const left = soonest ? certLeftView(soonest.certExpiry, now) : null;
+    const left = soonest ? certLeftView(soonest.certExpiry, now, workloadLimits(data)) : null;
     return [
       h('h3', { text: 'Workload certificates' }),
       h(

@@ -157,7 +157,27 @@ export function normalizeIdentity(body) {
     roots,
     ca: { rootExpiry: timeOrNull(body.ca?.rootExpiry), chainExpiry: timeOrNull(body.ca?.chainExpiry) },
     workloads: (Array.isArray(body.workloads) ? body.workloads : []).filter((w) => w && typeof w === 'object'),
+    thresholds: thresholdsOf(body.thresholds),
   };
+}
+
+// thresholdsOf reads the server's thresholds (--cert-warn, --cert-critical,
+// --workload-cert-warn, in seconds), the defaults where one is missing.
+function thresholdsOf(t) {
+  const ms = (v, def) => (Number.isFinite(v) && v > 0 ? v * 1000 : def);
+  return {
+    root: { warnMs: ms(t?.rootWarnSeconds, ROOT_WARN_MS), criticalMs: ms(t?.rootCriticalSeconds, ROOT_CRITICAL_MS) },
+    workload: { warnMs: ms(t?.workloadWarnSeconds, WORKLOAD_WARN_MS) },
+  };
+}
+
+// rootLimits and workloadLimits: the thresholds the identity answer
+// (normalized) gives, the defaults without one.
+export function rootLimits(identity) {
+  return identity?.thresholds?.root || { warnMs: ROOT_WARN_MS, criticalMs: ROOT_CRITICAL_MS };
+}
+export function workloadLimits(identity) {
+  return identity?.thresholds?.workload || { warnMs: WORKLOAD_WARN_MS };
 }
 
 // soonestRoot: the root that expires first (normalizeIdentity sorts them so).

@@ -21,6 +21,7 @@ func teamsIdentity() graph.Snapshot {
 	notAfter := time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC)
 	s.Identity = graph.Identity{
 		TrustDomain: "cluster.local", TrustDomainAliases: []string{"old.example"},
+		Thresholds: graph.ThresholdsView{RootWarnSeconds: 2592000, RootCriticalSeconds: 604800, WorkloadWarnSeconds: 21600},
 		Roots: []graph.Root{
 			{RootCert: graph.RootCert{Fingerprint: "aa", Subject: "O=mesh", NotAfter: notAfter}, Namespaces: []string{"istio-system", "team-a", "team-b"}},
 			{RootCert: graph.RootCert{Fingerprint: "bb", Subject: "O=team-b's own", NotAfter: notAfter}, Namespaces: []string{"team-b"}},
@@ -46,7 +47,7 @@ func TestIdentityEndpoint(t *testing.T) {
 	// The contract's names, times in RFC 3339, null where unknown.
 	for _, want := range []string{`"trustDomain":"cluster.local"`, `"trustDomainAliases":["old.example"]`, `"fingerprint":"aa"`,
 		`"notAfter":"2027-01-01T00:00:00Z"`, `"ca":{"rootExpiry":null,"chainExpiry":null}`, `"expectedPrincipal":"spiffe://cluster.local/ns/team-a/sa/front"`,
-		`"observedPrincipals":[]`, `"certExpiry":null`, `"namespaces":["istio-system","team-a","team-b"]`} {
+		`"observedPrincipals":[]`, `"certExpiry":null`, `"thresholds":{"rootWarnSeconds":2592000,`, `"namespaces":["istio-system","team-a","team-b"]`} {
 		if !strings.Contains(body, want) {
 			t.Errorf("answer lacks %s: %s", want, body)
 		}

@@ -66,7 +66,7 @@ func Build(samples []Sample, cluster Cluster, opts BuildOptions) Snapshot {
 		lookback.State = LookbackOff
 	}
 	services := b.clusterServices()
-	identity := b.buildIdentity(cluster, opts.Certs)
+	identity := b.buildIdentity(cluster, opts.Certs, opts.Thresholds)
 	addNodeIdentities(nodes, cluster, services, identity)
 	findings := buildFindings(nodes, edges, services, callers, cluster.Problems,
 		findingContext{now: opts.GeneratedAt, window: opts.Window, lookback: lookback})

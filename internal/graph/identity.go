@@ -66,6 +66,16 @@ type Identity struct {
 	Roots              []Root             `json:"roots"`
 	CA                 CAFigures          `json:"ca"`
 	Workloads          []WorkloadIdentity `json:"workloads"`
+	// Thresholds are those the findings were judged by, so that a viewer
+	// colours certificates as the findings do.
+	Thresholds ThresholdsView `json:"thresholds"`
+}
+
+// ThresholdsView is CertThresholds in whole seconds.
+type ThresholdsView struct {
+	RootWarnSeconds     int64 `json:"rootWarnSeconds"`
+	RootCriticalSeconds int64 `json:"rootCriticalSeconds"`
+	WorkloadWarnSeconds int64 `json:"workloadWarnSeconds"`
 }
 
 // Root is a root certificate and the namespaces whose bundle holds it.

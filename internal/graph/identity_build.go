@@ -147,8 +147,11 @@ func meshWorkload(w *Workload) bool {
 }
 
 // buildIdentity is the trust inventory and every mesh workload's identity.
-func (b *builder) buildIdentity(cluster Cluster, certs *CertFigures) Identity {
+func (b *builder) buildIdentity(cluster Cluster, certs *CertFigures, t CertThresholds) Identity {
+	t = t.withDefaults()
 	id := Identity{
+		Thresholds: ThresholdsView{RootWarnSeconds: int64(t.RootWarn / time.Second), RootCriticalSeconds: int64(t.RootCritical / time.Second),
+			WorkloadWarnSeconds: int64(t.WorkloadWarn / time.Second)},
 		TrustDomain:        cluster.TrustDomain,
 		TrustDomainAliases: slices.Sorted(slices.Values(cluster.TrustDomainAliases)),
 		Roots:              mergeRoots(cluster.Roots),

@@ -24,9 +24,14 @@ import {
   parsePrincipal,
   principalMarks,
   principalMismatchEdges,
+  ROOT_CRITICAL_MS,
+  ROOT_WARN_MS,
+  WORKLOAD_WARN_MS,
+  rootLimits,
   shortFingerprint,
   soonestRoot,
   soonestWorkloadCert,
+  workloadLimits,
   worstSeverity,
 } from '../trust.mjs';
 
@@ -128,7 +133,10 @@ test('normalizeIdentity: the soonest root first, every field present; null for n
   assert.deepEqual(id.ca, { rootExpiry: '2026-12-27T00:00:00Z', chainExpiry: null });
   assert.equal(soonestRoot(id).subject, 'O=old');
   assert.equal(soonestWorkloadCert(id).id, 'default/ratings-v1');
-  assert.deepEqual(normalizeIdentity({}), { trustDomain: '', trustDomainAliases: [], roots: [], ca: { rootExpiry: null, chainExpiry: null }, workloads: [] });
+  assert.deepEqual(normalizeIdentity({}), {
+    trustDomain: '', trustDomainAliases: [], roots: [], ca: { rootExpiry: null, chainExpiry: null }, workloads: [],
+    thresholds: { root: { warnMs: ROOT_WARN_MS, criticalMs: ROOT_CRITICAL_MS }, workload: { warnMs: WORKLOAD_WARN_MS } },
+  });
   assert.equal(soonestRoot(normalizeIdentity({})), null);
   for (const bad of [null, 'text', [], { roots: 'x' }]) assert.equal(normalizeIdentity(bad), null);
 });
@@ -298,4 +306,19 @@ test('the store: opening and closing the identity panel, and the loader’s answ
     [false, 'ready', { closed: true }],
   ]);
   assert.deepEqual(store.state.identity.data, { roots: [] });
+});
+
+test('the server\'s thresholds colour roots and proxy certificates', () => {
+  const id = normalizeIdentity({ thresholds: { rootWarnSeconds: 60 * 86400, rootCriticalSeconds: 14 * 86400, workloadWarnSeconds: 3 * 3600 } });
+  const now = Date.parse('2026-12-07T00:00:00Z');
+  // 40 days out: no finding by default, a warning under --cert-warn=60d.
+  const in40 = new Date(now + 40 * DAY_MS).toISOString();
+  assert.equal(expiryView(in40, now).level, 'ok');
+  assert.equal(expiryView(in40, now, rootLimits(id)).level, 'warning');
+  assert.equal(expiryView(new Date(now + 10 * DAY_MS).toISOString(), now, rootLimits(id)).level, 'critical');
+  // 4 hours left: a warning by default (6 h), none under --workload-cert-warn=3h.
+  const in4h = new Date(now + 4 * 3600 * 1000).toISOString();
+  assert.equal(certLeftView(in4h, now).level, 'warning');
+  assert.equal(certLeftView(in4h, now, workloadLimits(id)).level, 'ok');
+  assert.deepEqual(rootLimits(null), { warnMs: ROOT_WARN_MS, criticalMs: ROOT_CRITICAL_MS });
 });

@@ -205,10 +205,21 @@ func TestIdentityOnRealCluster(t *testing.T) {
 	}
 
 	// The gate: the old root fails a 30-day bar, by name; a 10-day bar passes.
+	// It judges the look-back's traffic too, and fails closed (2) until
+	// Prometheus holds some of it.
 	checkArgs := []string{"check", "--kubeconfig=" + tb.cluster.Kubeconfig, "--prometheus-url=" + tb.prometheus.URL,
 		"--lookback=5m", "--min-mtls=0", "-o", "json"}
-	var stdout, stderr bytes.Buffer
-	code := run(ctx, append(checkArgs, "--cert-min-validity=30d"), envOf(nil), &stdout, &stderr)
+	check := func(args ...string) (int, string, string) {
+		var stdout, stderr bytes.Buffer
+		code := run(ctx, append(slices.Clone(checkArgs), args...), envOf(nil), &stdout, &stderr)
+		return code, stdout.String(), stderr.String()
+	}
+	var code int
+	var stdout, stderr string
+	testutil.Eventually(t, "check has traffic to judge", func() (bool, string) {
+		code, stdout, stderr = check("--cert-min-validity=30d")
+		return code != exitUsage, stderr
+	})
 	var out struct {
 		Check struct {
 			Pass         bool
@@ -216,18 +227,15 @@ func TestIdentityOnRealCluster(t *testing.T) {
 		}
 		Identity graph.Identity
 	}
-	if err := json.Unmarshal(stdout.Bytes(), &out); err != nil || code != exitBelow || out.Check.Pass ||
+	if err := json.Unmarshal([]byte(stdout), &out); err != nil || code != exitBelow || out.Check.Pass ||
 		len(out.Check.Certificates) != 1 || !strings.Contains(out.Check.Certificates[0].Name, oldRoot.Fingerprint) || len(out.Identity.Roots) != 2 {
-		t.Errorf("check --cert-min-validity=30d: exit %d, %v, %+v, stderr %q", code, err, out.Check, stderr.String())
+		t.Errorf("check --cert-min-validity=30d: exit %d, %v, %+v, stderr %q", code, err, out.Check, stderr)
 	}
-	stdout.Reset()
-	if code := run(ctx, append(checkArgs, "--cert-min-validity=10d"), envOf(nil), &stdout, &stderr); code != exitPass {
-		t.Errorf("check --cert-min-validity=10d: exit %d, %s, stderr %q", code, stdout.String(), stderr.String())
+	if code, stdout, stderr := check("--cert-min-validity=10d"); code != exitPass {
+		t.Errorf("check --cert-min-validity=10d: exit %d, %s, stderr %q", code, stdout, stderr)
 	}
-	stdout.Reset()
-	if code := run(ctx, append(checkArgs, "--cert-min-validity=10d", "--workload-certs"), envOf(nil), &stdout, &stderr); code != exitBelow ||
-		!strings.Contains(stdout.String(), `"default/details-v1"`) {
-		t.Errorf("check --cert-min-validity=10d --workload-certs: exit %d, %s, stderr %q", code, stdout.String(), stderr.String())
+	if code, stdout, stderr := check("--cert-min-validity=10d", "--workload-certs"); code != exitBelow || !strings.Contains(stdout, `"default/details-v1"`) {
+		t.Errorf("check --cert-min-validity=10d --workload-certs: exit %d, %s, stderr %q", code, stdout, stderr)
 	}
 }
 

@@ -23,7 +23,7 @@ func TestSubcommandUsageErrorsExitTwoWithOneLine(t *testing.T) {
 		{[]string{"check", "--lookback=30s"}, "--lookback must be at least 1m"},
 		{[]string{"check", "--namespace=Bad_NS"}, "invalid namespace"},
 		{[]string{"check", "--workload-certs"}, "--workload-certs needs --cert-min-validity"},
-		{[]string{"check", "--cert-min-validity=soon"}, "--cert-min-validity"},
+		{[]string{"check", "--cert-min-validity=soon"}, "cert-min-validity: want a duration"},
 		{[]string{"report", "--cert-pod-label=a.b"}, "--cert-pod-label"},
 		{[]string{"report", "-o", "table"}, `-o "table": want json, csv, yaml`},
 		{[]string{"report", "--refresh=1s"}, "flag provided but not defined: -refresh"},

@@ -1,5 +1,5 @@
 // The binary's configuration: flags with MESHLOCK_* environment fallbacks, validation
-// of each value and of their combinations, and the README's generated table of flags.
+// of each value and of their combinations, and the generated table of flags in docs/operating.md.
 
 package main
 
@@ -130,7 +130,7 @@ func applyEnv(fs *flag.FlagSet, getenv func(string) string) (map[string]bool, er
 	return given, envErr
 }
 
-// newFlagSet declares every flag, once, for parsing and for the README.
+// newFlagSet declares every flag, once, for parsing and for the flag table in docs/operating.md.
 func newFlagSet(c *config, namespaces, trustedOrigins *string) *flag.FlagSet {
 	fs := flag.NewFlagSet("meshlock", flag.ContinueOnError)
 	fs.SetOutput(io.Discard) // errors are reported once, by the caller
@@ -197,7 +197,7 @@ func (d *longDuration) Set(v string) error {
 	return nil
 }
 
-// flagsMarkdown is the README's table of flags, made from the flag set so
+// flagsMarkdown is the table of flags in docs/operating.md, made from the flag set so
 // that it cannot drift from the binary.
 func flagsMarkdown() string {
 	var c config

@@ -33,7 +33,7 @@ import (
 // flood is 401 or 429 (never a 5xx: nothing is starved), every one of
 // alice's requests answers 200, and her stream delivers a message for every
 // refresh the server made meanwhile. Her latency is logged (its target, a
-// p99 under 100 ms on a quiet machine, is the README's figure, not a
+// p99 under 100 ms on a quiet machine, is docs/performance.md's figure, not a
 // test's bound: issue 20).
 func TestReviewFloodSparesKnownUsersOnRealCluster(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())

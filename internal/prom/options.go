@@ -21,7 +21,7 @@ const (
 	// DefaultHistoryQueryTimeout bounds a look-back query, which reads a
 	// day of raw samples: at 5,000 edges and a 15 s scrape, one to five
 	// minutes of Prometheus' time on a 2-core machine (extrapolated by make
-	// scale, README).
+	// scale, docs/performance.md).
 	DefaultHistoryQueryTimeout = 10 * time.Minute
 	DefaultMaxResponseBytes    = 64 << 20
 	// The labels Istio's sample Prometheus configuration gives a pod's

@@ -181,7 +181,7 @@ func selects(selector, labels map[string]string) bool {
 }
 
 // judge is the status the graph gives such traffic (graph's edgeOf, from
-// the README: locked only when the server side accounts for all the client
+// docs/graph.md: locked only when the server side accounts for all the client
 // side reported, within graph.SkewTolerance); false when there is no edge.
 func (e *expectedEdge) judge() (want, bool) {
 	f := e.main

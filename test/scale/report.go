@@ -1,4 +1,4 @@
-// The report: a Markdown table row per measurement (for the README) and a short summary.
+// The report: a Markdown table row per measurement (for docs/performance.md) and a short summary.
 
 package main
 

@@ -17,7 +17,7 @@ KUBE_LDFLAGS := -s -w \
 	-X k8s.io/component-base/version.gitTreeState=clean \
 	-X k8s.io/component-base/version.buildDate=2026-01-01T00:00:00Z
 
-.PHONY: loadtest vulncheck all build bench bench-browser docs demo image test-image generate generate-check screenshot testbed test test-js test-unit lint vendor-js clean scale
+.PHONY: loadtest vulncheck all build bench bench-browser docs demo image test-image generate generate-check screenshot testbed test test-js test-unit lint lint-chart vendor-js clean scale
 
 all: build
 
@@ -38,7 +38,7 @@ generate-check: generate
 	@git diff --exit-code -- '*_templ.go' || { echo "generated templ files are out of date: run make generate and commit"; exit 1; }
 
 # kube-apiserver from k8s.io/kubernetes, rebuilt only when the tools module changes.
-testbed: $(TESTBED_BIN)/kube-apiserver $(TESTBED_BIN)/kustomize
+testbed: $(TESTBED_BIN)/kube-apiserver $(TESTBED_BIN)/kustomize $(TESTBED_BIN)/helm
 	@command -v etcd >/dev/null || test -x $(TESTBED_BIN)/etcd || { echo "testbed: etcd missing: apt-get install etcd-server (or run .ci/run)"; exit 1; }
 	@command -v prometheus >/dev/null || { echo "testbed: prometheus missing: apt-get install prometheus (or run .ci/run)"; exit 1; }
 
@@ -51,15 +51,29 @@ $(TESTBED_BIN)/kustomize: test/tools/go.mod test/tools/go.sum
 	@mkdir -p $(TESTBED_BIN)
 	cd test/tools && $(GO) build -ldflags "-s -w" -o $@ sigs.k8s.io/kustomize/kustomize/v5
 
+# helm, to lint deploy/helm/meshlock and render it in the deploy test, from a module of its own
+# (test/tools/helm): Helm's Kubernetes modules never move the kube-apiserver build's.
+HELM_VERSION := $(shell sed -n 's|^require helm.sh/helm/v4 ||p' test/tools/helm/go.mod)
+$(TESTBED_BIN)/helm: test/tools/helm/go.mod test/tools/helm/go.sum
+	@mkdir -p $(TESTBED_BIN)
+	cd test/tools/helm && $(GO) build -trimpath -ldflags "-s -w \
+		-X helm.sh/helm/v4/internal/version.version=$(HELM_VERSION) \
+		-X helm.sh/helm/v4/internal/version.gitTreeState=clean" -o $@ helm.sh/helm/v4/cmd/helm
+
 lint:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' | grep -v '_templ.go$$')); \
 		if [ -n "$$unformatted" ]; then echo "gofmt wants changes in:"; echo "$$unformatted"; exit 1; fi
 	$(GO) vet ./...
 
+# The Helm chart, read-only and with everything on: --strict fails on any warning.
+lint-chart: $(TESTBED_BIN)/helm
+	$(TESTBED_BIN)/helm lint --strict deploy/helm/meshlock
+	$(TESTBED_BIN)/helm lint --strict deploy/helm/meshlock --set enforce.enabled=true --set serviceMonitor.enabled=true --set metrics.port=9090 --set auth.mode=token
+
 # Every test, the integration tests on the real test bed and the browser tests included.
 # Tests assert behaviour and bound time only to detect a hang: they pass on a busy
 # machine. Speed is held to its targets by the benchmarks (bench, bench-browser, scale).
-test: testbed lint generate-check test-js test-image
+test: testbed lint lint-chart generate-check test-js test-image
 	$(GO) test -race -count=1 -timeout 20m ./...
 
 # The image builder is a module of its own: ./... of the main module does not reach it.
@@ -102,11 +116,11 @@ screenshot:
 test-unit:
 	$(GO) test -race -count=1 -short ./internal/... ./web/... ./cmd/...
 
-# Rewrites the README's table of flags from the binary's flag set.
+# Rewrites the table of flags in docs/operating.md from the binary's flag set.
 docs:
 	$(GO) test -count=1 -run TestREADMEDocumentsEveryFlag ./cmd/server/ -args -update-readme
 
-# The graph builder's benchmark, whose figures the README quotes.
+# The graph builder's benchmark, whose figures docs/performance.md quotes.
 bench:
 	$(GO) test -run '^$$' -bench Build -benchmem ./internal/graph/
 	$(GO) test -run '^$$' -bench Publish -benchmem ./internal/live/

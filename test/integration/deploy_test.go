@@ -1,14 +1,17 @@
-// Tests of deploy/ on the real test bed: the kustomize variants render and apply, the pod is hardened
-// (Pod Security restricted), the ServiceAccount has exactly the rights meshlock needs, any namespace works.
+// Tests of deploy/ on the real test bed: the kustomize variants and the Helm chart (deploy/helm/meshlock)
+// render and apply, the pod is hardened (Pod Security restricted), the ServiceAccount has exactly the
+// rights meshlock needs, the chart's the same as kustomize's, any namespace works.
 
 package integration
 
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -22,10 +25,13 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	authorizationv1 "k8s.io/api/authorization/v1"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
@@ -35,6 +41,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/restmapper"
+	sigsyaml "sigs.k8s.io/yaml"
 
 	"github.com/meshlock/meshlock/test/testbed"
 
@@ -59,103 +66,142 @@ var deployGroups = []string{"system:serviceaccounts", "system:serviceaccounts:" 
 // checks the objects, the pod's hardening and, with SubjectAccessReviews and
 // rules reviews, that the ServiceAccount can do exactly what meshlock needs.
 func TestDeployOnRealCluster(t *testing.T) {
-	cluster := testbed.StartCluster(t)
-	var warnings deployWarnings
-	cfg := rest.CopyConfig(cluster.RESTConfig)
-	cfg.WarningHandler = &warnings
-	kube := kubernetes.NewForConfigOrDie(cfg)
+	env := deployStart(t)
 	root := testbed.RepoRoot(t)
+	kustomize := deployVariant{namespaced: true, image: "meshlock:latest"}
 
 	t.Run("base", func(t *testing.T) {
-		objs := deployRender(t, filepath.Join(root, "deploy"))
-		deployApply(t, cfg, objs)
-		if w := warnings.take(); len(w) > 0 {
-			t.Errorf("applying deploy/ drew warnings: %q", w)
-		}
-		deployCheckObjects(t, objs, false)
-		dep := deployCheckWorkload(t, kube, false)
-		deployCheckPodSecurity(t, kube, dep)
-
-		deployWaitAllowed(t, kube, deployAccess{"", "", "pods", "list", true})
-		deployCheckAccess(t, kube, []deployAccess{
-			{"", "", "pods", "list", true},
-			{"", "", "pods", "watch", true},
-			{"default", "", "services", "get", true},
-			{"", "", "services", "watch", true},
-			{"", "", "namespaces", "list", true},
-			{"", "networking.istio.io", "destinationrules", "list", true},
-			{"default", "networking.istio.io", "destinationrules", "watch", true},
-			{"", "security.istio.io", "peerauthentications", "list", true},
-			{"", "security.istio.io", "authorizationpolicies", "watch", true},
-			{"", "authentication.k8s.io", "tokenreviews", "create", true},
-			{"", "authorization.k8s.io", "subjectaccessreviews", "create", true},
-
-			{"default", "networking.istio.io", "destinationrules", "create", false},
-			{"default", "networking.istio.io", "destinationrules", "patch", false},
-			{"default", "networking.istio.io", "destinationrules", "delete", false},
-			{"default", "security.istio.io", "peerauthentications", "create", false},
-			{"istio-system", "security.istio.io", "peerauthentications", "patch", false},
-			{"default", "security.istio.io", "authorizationpolicies", "create", false},
-			{deployNS, "", "configmaps", "create", false},
-			{deployNS, "", "configmaps", "list", false},
-			{"default", "events.k8s.io", "events", "create", false},
-			{deployNS, "", "secrets", "get", false},
-			{"default", "", "pods", "delete", false},
-		})
-		deployCheckNamedAccess(t, kube, deployRootBundleAccess())
-		deployCheckRootBundleRequests(t, cluster)
-		deployCheckRules(t, cluster, deployNS, deployViewRules())
-		deployCheckRules(t, cluster, "default", deployViewRules())
+		env.install(t, "deploy/", deployRender(t, filepath.Join(root, "deploy")), kustomize)
 	})
-
 	t.Run("enforce", func(t *testing.T) {
-		objs := deployRender(t, filepath.Join(root, "deploy", "enforce"))
-		deployApply(t, cfg, objs)
-		if w := warnings.take(); len(w) > 0 {
-			t.Errorf("applying deploy/enforce drew warnings: %q", w)
-		}
-		deployCheckObjects(t, objs, true)
-		dep := deployCheckWorkload(t, kube, true)
-		deployCheckPodSecurity(t, kube, dep)
-
-		deployWaitAllowed(t, kube, deployAccess{"default", "networking.istio.io", "destinationrules", "patch", true})
-		deployWaitAllowed(t, kube, deployAccess{deployNS, "", "configmaps", "create", true})
-		deployCheckAccess(t, kube, []deployAccess{
-			{"default", "networking.istio.io", "destinationrules", "patch", true},
-			{"default", "networking.istio.io", "destinationrules", "create", true},
-			{"default", "networking.istio.io", "destinationrules", "update", true},
-			{"default", "networking.istio.io", "destinationrules", "delete", true},
-			{"istio-system", "security.istio.io", "peerauthentications", "create", true},
-			{"default", "security.istio.io", "peerauthentications", "patch", true},
-			{"default", "security.istio.io", "peerauthentications", "delete", true},
-			{"default", "events.k8s.io", "events", "create", true},
-			{deployNS, "", "configmaps", "create", true},
-			{deployNS, "", "configmaps", "get", true},
-			{deployNS, "", "configmaps", "list", true},
-			{deployNS, "", "configmaps", "update", true},
-			// Still read-only where it was.
-			{"", "", "pods", "list", true},
-			{"", "authentication.k8s.io", "tokenreviews", "create", true},
-
-			{"default", "", "configmaps", "create", false},
-			{"default", "", "configmaps", "get", false},
-			{deployNS, "", "configmaps", "delete", false},
-			{"default", "", "pods", "delete", false},
-			{"default", "", "secrets", "get", false},
-			{deployNS, "", "secrets", "get", false},
-			{"", "", "secrets", "list", false},
-			{"default", "", "events", "create", false}, // core events: meshlock writes events.k8s.io ones
-			{"default", "events.k8s.io", "events", "delete", false},
-			{deployNS, "apps", "deployments", "patch", false},
-			{deployNS, "rbac.authorization.k8s.io", "rolebindings", "create", false},
-			{"", "", "users", "impersonate", false},
-		})
-		// The root bundles stay readable by name only, the enforce variant's
-		// ConfigMap rights being its own namespace's.
-		deployCheckNamedAccess(t, kube, deployRootBundleAccess())
-		deployCheckRules(t, cluster, deployNS, deployEnforceRules(true))
-		deployCheckRules(t, cluster, "default", deployEnforceRules(false))
+		env.install(t, "deploy/enforce", deployRender(t, filepath.Join(root, "deploy", "enforce")), kustomize.withEnforce())
 	})
+}
+
+// deployVariant is what an installation of meshlock should look like.
+type deployVariant struct {
+	enforce    bool
+	namespaced bool   // the rendering installs the Namespace meshlock (kustomize's deploy/ and deploy/enforce)
+	image      string // the container's image
+}
+
+func (v deployVariant) withEnforce() deployVariant {
+	v.enforce = true
+	return v
+}
+
+// deployEnv is a test bed cluster and clients of it that collect the API
+// server's warnings.
+type deployEnv struct {
+	cluster  *testbed.Cluster
+	cfg      *rest.Config
+	kube     kubernetes.Interface
+	warnings *deployWarnings
+}
+
+func deployStart(t *testing.T) *deployEnv {
+	t.Helper()
+	cluster := testbed.StartCluster(t)
+	warnings := &deployWarnings{}
+	cfg := rest.CopyConfig(cluster.RESTConfig)
+	cfg.WarningHandler = warnings
+	return &deployEnv{cluster: cluster, cfg: cfg, kube: kubernetes.NewForConfigOrDie(cfg), warnings: warnings}
+}
+
+// install applies a rendering (what names it: deploy/, the chart with its
+// values) and checks the objects, the workload, its Pod Security and the
+// ServiceAccount's rights, the same for kustomize and Helm: exactly what
+// meshlock needs, read-only or with enforce.
+func (env *deployEnv) install(t *testing.T, what string, objs []*unstructured.Unstructured, want deployVariant) {
+	t.Helper()
+	deployApply(t, env.cfg, objs)
+	if w := env.warnings.take(); len(w) > 0 {
+		t.Errorf("applying %s drew warnings: %q", what, w)
+	}
+	deployCheckObjects(t, objs, want)
+	dep := deployCheckWorkload(t, env.kube, want)
+	deployCheckPodSecurity(t, env.kube, dep)
+
+	if !want.enforce {
+		deployWaitAllowed(t, env.kube, deployAccess{"", "", "pods", "list", true})
+		deployCheckAccess(t, env.kube, deployViewAccess())
+		deployCheckNamedAccess(t, env.kube, deployRootBundleAccess())
+		deployCheckRootBundleRequests(t, env.cluster)
+		deployCheckRules(t, env.cluster, deployNS, deployViewRules())
+		deployCheckRules(t, env.cluster, "default", deployViewRules())
+		return
+	}
+	deployWaitAllowed(t, env.kube, deployAccess{"default", "networking.istio.io", "destinationrules", "patch", true})
+	deployWaitAllowed(t, env.kube, deployAccess{deployNS, "", "configmaps", "create", true})
+	deployCheckAccess(t, env.kube, deployEnforceAccess())
+	// The root bundles stay readable by name only, the enforce variant's
+	// ConfigMap rights being its own namespace's.
+	deployCheckNamedAccess(t, env.kube, deployRootBundleAccess())
+	deployCheckRules(t, env.cluster, deployNS, deployEnforceRules(true))
+	deployCheckRules(t, env.cluster, "default", deployEnforceRules(false))
+}
+
+// deployViewAccess: what read-only meshlock may and may not do.
+func deployViewAccess() []deployAccess {
+	return []deployAccess{
+		{"", "", "pods", "list", true},
+		{"", "", "pods", "watch", true},
+		{"default", "", "services", "get", true},
+		{"", "", "services", "watch", true},
+		{"", "", "namespaces", "list", true},
+		{"", "networking.istio.io", "destinationrules", "list", true},
+		{"default", "networking.istio.io", "destinationrules", "watch", true},
+		{"", "security.istio.io", "peerauthentications", "list", true},
+		{"", "security.istio.io", "authorizationpolicies", "watch", true},
+		{"", "authentication.k8s.io", "tokenreviews", "create", true},
+		{"", "authorization.k8s.io", "subjectaccessreviews", "create", true},
+
+		{"default", "networking.istio.io", "destinationrules", "create", false},
+		{"default", "networking.istio.io", "destinationrules", "patch", false},
+		{"default", "networking.istio.io", "destinationrules", "delete", false},
+		{"default", "security.istio.io", "peerauthentications", "create", false},
+		{"istio-system", "security.istio.io", "peerauthentications", "patch", false},
+		{"default", "security.istio.io", "authorizationpolicies", "create", false},
+		{deployNS, "", "configmaps", "create", false},
+		{deployNS, "", "configmaps", "list", false},
+		{"default", "events.k8s.io", "events", "create", false},
+		{deployNS, "", "secrets", "get", false},
+		{"default", "", "pods", "delete", false},
+	}
+}
+
+// deployEnforceAccess: what meshlock with enforce may and may not do.
+func deployEnforceAccess() []deployAccess {
+	return []deployAccess{
+		{"default", "networking.istio.io", "destinationrules", "patch", true},
+		{"default", "networking.istio.io", "destinationrules", "create", true},
+		{"default", "networking.istio.io", "destinationrules", "update", true},
+		{"default", "networking.istio.io", "destinationrules", "delete", true},
+		{"istio-system", "security.istio.io", "peerauthentications", "create", true},
+		{"default", "security.istio.io", "peerauthentications", "patch", true},
+		{"default", "security.istio.io", "peerauthentications", "delete", true},
+		{"default", "events.k8s.io", "events", "create", true},
+		{deployNS, "", "configmaps", "create", true},
+		{deployNS, "", "configmaps", "get", true},
+		{deployNS, "", "configmaps", "list", true},
+		{deployNS, "", "configmaps", "update", true},
+		// Still read-only where it was.
+		{"", "", "pods", "list", true},
+		{"", "authentication.k8s.io", "tokenreviews", "create", true},
+
+		{"default", "", "configmaps", "create", false},
+		{"default", "", "configmaps", "get", false},
+		{deployNS, "", "configmaps", "delete", false},
+		{"default", "", "pods", "delete", false},
+		{"default", "", "secrets", "get", false},
+		{deployNS, "", "secrets", "get", false},
+		{"", "", "secrets", "list", false},
+		{"default", "", "events", "create", false}, // core events: meshlock writes events.k8s.io ones
+		{"default", "events.k8s.io", "events", "delete", false},
+		{deployNS, "apps", "deployments", "patch", false},
+		{deployNS, "rbac.authorization.k8s.io", "rolebindings", "create", false},
+		{"", "", "users", "impersonate", false},
+	}
 }
 
 // TestDeployRendersIntoAnyNamespace: the base and the enforce component are
@@ -234,6 +280,12 @@ func deployRender(t *testing.T, dir string) []*unstructured.Unstructured {
 	if err != nil {
 		t.Fatalf("kustomize build %s: %v\n%s", dir, err, stderr.String())
 	}
+	return deployDecode(t, "kustomize build "+dir, out)
+}
+
+// deployDecode decodes a rendering's objects (what names it), failing on none.
+func deployDecode(t *testing.T, what string, out []byte) []*unstructured.Unstructured {
+	t.Helper()
 	var objs []*unstructured.Unstructured
 	decoder := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(out), 4096)
 	for {
@@ -241,14 +293,14 @@ func deployRender(t *testing.T, dir string) []*unstructured.Unstructured {
 		if err := decoder.Decode(&m); errors.Is(err, io.EOF) {
 			break
 		} else if err != nil {
-			t.Fatalf("kustomize build %s: decoding its output: %v", dir, err)
+			t.Fatalf("%s: decoding its output: %v", what, err)
 		}
 		if len(m) > 0 {
 			objs = append(objs, &unstructured.Unstructured{Object: m})
 		}
 	}
 	if len(objs) == 0 {
-		t.Fatalf("kustomize build %s rendered nothing", dir)
+		t.Fatalf("%s rendered nothing", what)
 	}
 	return objs
 }
@@ -295,7 +347,7 @@ func deployResource(t *testing.T, dyn dynamic.Interface, mapper meta.RESTMapper,
 
 // deployCheckObjects checks the set of rendered objects: the kinds a
 // variant must have, and no others.
-func deployCheckObjects(t *testing.T, objs []*unstructured.Unstructured, enforce bool) {
+func deployCheckObjects(t *testing.T, objs []*unstructured.Unstructured, variant deployVariant) {
 	t.Helper()
 	var got []string
 	for _, obj := range objs {
@@ -313,9 +365,12 @@ func deployCheckObjects(t *testing.T, objs []*unstructured.Unstructured, enforce
 	}
 	want := []string{
 		"ClusterRole/meshlock-view", "ClusterRoleBinding/meshlock-view", "Deployment/meshlock",
-		"Namespace/meshlock", "Service/meshlock", "ServiceAccount/meshlock",
+		"Service/meshlock", "ServiceAccount/meshlock",
 	}
-	if enforce {
+	if variant.namespaced {
+		want = append(want, "Namespace/meshlock")
+	}
+	if variant.enforce {
 		want = append(want, "ClusterRole/meshlock-enforce", "ClusterRoleBinding/meshlock-enforce",
 			"Role/meshlock-audit", "RoleBinding/meshlock-audit")
 	}
@@ -328,7 +383,7 @@ func deployCheckObjects(t *testing.T, objs []*unstructured.Unstructured, enforce
 
 // deployCheckWorkload reads back the Deployment and Service and checks the
 // hardening, probes, shutdown, scrape annotations and flags.
-func deployCheckWorkload(t *testing.T, kube kubernetes.Interface, enforce bool) *appsv1.Deployment {
+func deployCheckWorkload(t *testing.T, kube kubernetes.Interface, variant deployVariant) *appsv1.Deployment {
 	t.Helper()
 	ctx := deployCtx(t)
 	dep, err := kube.AppsV1().Deployments(deployNS).Get(ctx, "meshlock", metav1.GetOptions{})
@@ -424,11 +479,11 @@ func deployCheckWorkload(t *testing.T, kube kubernetes.Interface, enforce bool) 
 		t.Errorf("pod annotations %v: want prometheus.io/scrape=true, port=8080, path=/metrics", ann)
 	}
 
-	if !strings.HasSuffix(c.Image, "meshlock:latest") {
-		t.Errorf("image %q, want meshlock:latest (kustomize images)", c.Image)
+	if c.Image != variant.image {
+		t.Errorf("image %q, want %s", c.Image, variant.image)
 	}
-	if got := slices.Contains(c.Args, "--allow-enforce"); got != enforce {
-		t.Errorf("args %q: --allow-enforce present %v, want %v", c.Args, got, enforce)
+	if got := slices.Contains(c.Args, "--allow-enforce"); got != variant.enforce {
+		t.Errorf("args %q: --allow-enforce present %v, want %v", c.Args, got, variant.enforce)
 	}
 
 	svc, err := kube.CoreV1().Services(deployNS).Get(ctx, "meshlock", metav1.GetOptions{})
@@ -788,4 +843,454 @@ func (w *deployWarnings) take() []string {
 	out := w.list
 	w.list = nil
 	return out
+}
+
+// The Helm chart, deploy/helm/meshlock: the same installation as the
+// kustomize tree, rendered with `helm template` by the helm the test bed
+// builds (test/tools/helm).
+
+const deployChart = "deploy/helm/meshlock"
+
+// TestDeployHelmOnRealCluster renders the chart with its default values and
+// with enforce.enabled=true, applies each to the test bed's kube-apiserver as
+// it does kustomize's (the enforce rendering on top, an upgrade), into the
+// namespace meshlock made first (as `helm install --create-namespace` does),
+// and holds it to the same checks: the objects, the workload, Pod Security
+// and, with the same SubjectAccessReviews and rules reviews, exactly the
+// rights kustomize's deploy/ and deploy/enforce grant.
+func TestDeployHelmOnRealCluster(t *testing.T) {
+	env := deployStart(t)
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: deployNS}}
+	if _, err := env.kube.CoreV1().Namespaces().Create(deployCtx(t), ns, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	chart := deployVariant{image: "meshlock:" + deployChartAppVersion(t)}
+
+	t.Run("default", func(t *testing.T) {
+		env.install(t, "the chart", deployHelmRender(t, "meshlock", deployNS, ""), chart)
+	})
+	t.Run("enforce", func(t *testing.T) {
+		objs := deployHelmRender(t, "meshlock", deployNS, "enforce: {enabled: true}")
+		env.install(t, "the chart with enforce.enabled", objs, chart.withEnforce())
+	})
+}
+
+// TestDeployHelmMatchesKustomize compares the renderings object by object:
+// the chart's defaults against deploy/, enforce.enabled=true against
+// deploy/enforce. The same objects (but the Namespace, which Helm leaves to
+// --create-namespace), the same RBAC rules and bindings, and a Deployment
+// with the same pod and container security contexts, probes, env (GOMEMLIMIT,
+// GOGC, MESHLOCK_ALLOWED_HOSTS), ports, resources, preStop and grace period,
+// scrape annotations and flags, the chart spelling out two of the binary's
+// defaults (--auth, --prometheus-url).
+func TestDeployHelmMatchesKustomize(t *testing.T) {
+	root := testbed.RepoRoot(t)
+	for _, tc := range []struct{ kustomize, values string }{
+		{"deploy", ""},
+		{"deploy/enforce", "enforce: {enabled: true}"},
+	} {
+		t.Run(tc.kustomize, func(t *testing.T) {
+			kust := deployByName(deployRender(t, filepath.Join(root, tc.kustomize)))
+			chart := deployByName(deployHelmRender(t, "meshlock", deployNS, tc.values))
+			delete(kust, "Namespace/meshlock")
+			if got, want := slices.Sorted(maps.Keys(chart)), slices.Sorted(maps.Keys(kust)); !slices.Equal(got, want) {
+				t.Fatalf("the chart renders %v, kustomize %v", got, want)
+			}
+			for key, k := range kust {
+				h := chart[key]
+				switch k.GetKind() {
+				case "ClusterRole", "Role":
+					deploySame(t, key+" rules", deployField(t, h, "rules"), deployField(t, k, "rules"))
+				case "ClusterRoleBinding", "RoleBinding":
+					deploySame(t, key+" roleRef", deployField(t, h, "roleRef"), deployField(t, k, "roleRef"))
+					deploySame(t, key+" subjects", deployField(t, h, "subjects"), deployField(t, k, "subjects"))
+				case "Service":
+					var hs, ks corev1.Service
+					deployConvert(t, h, &hs)
+					deployConvert(t, k, &ks)
+					deploySame(t, key+" ports", hs.Spec.Ports, ks.Spec.Ports)
+				case "Deployment":
+					deployCompareDeployments(t, h, k)
+				}
+			}
+		})
+	}
+}
+
+// deployCompareDeployments holds the chart's Deployment to kustomize's.
+func deployCompareDeployments(t *testing.T, chartObj, kustObj *unstructured.Unstructured) {
+	t.Helper()
+	var h, k appsv1.Deployment
+	deployConvert(t, chartObj, &h)
+	deployConvert(t, kustObj, &k)
+	hp, kp := h.Spec.Template.Spec, k.Spec.Template.Spec
+	if len(hp.Containers) != 1 || len(kp.Containers) != 1 {
+		t.Fatalf("containers: the chart's %d, kustomize's %d, want 1", len(hp.Containers), len(kp.Containers))
+	}
+	hc, kc := hp.Containers[0], kp.Containers[0]
+	deploySame(t, "replicas", h.Spec.Replicas, k.Spec.Replicas)
+	deploySame(t, "the pod's securityContext", hp.SecurityContext, kp.SecurityContext)
+	deploySame(t, "serviceAccountName", hp.ServiceAccountName, kp.ServiceAccountName)
+	deploySame(t, "enableServiceLinks", hp.EnableServiceLinks, kp.EnableServiceLinks)
+	deploySame(t, "terminationGracePeriodSeconds", hp.TerminationGracePeriodSeconds, kp.TerminationGracePeriodSeconds)
+	deploySame(t, "the pod's annotations", h.Spec.Template.Annotations, k.Spec.Template.Annotations)
+	deploySame(t, "container name", hc.Name, kc.Name)
+	deploySame(t, "the container's securityContext", hc.SecurityContext, kc.SecurityContext)
+	deploySame(t, "livenessProbe", hc.LivenessProbe, kc.LivenessProbe)
+	deploySame(t, "readinessProbe", hc.ReadinessProbe, kc.ReadinessProbe)
+	deploySame(t, "env", hc.Env, kc.Env)
+	deploySame(t, "ports", hc.Ports, kc.Ports)
+	deploySame(t, "resources", hc.Resources, kc.Resources)
+	deploySame(t, "lifecycle", hc.Lifecycle, kc.Lifecycle)
+	// The chart's flags: kustomize's, and the binary's defaults for the values auth.mode and prometheus.url.
+	var extra []string
+	for _, a := range hc.Args {
+		if !slices.Contains(kc.Args, a) {
+			extra = append(extra, a)
+		}
+	}
+	for _, a := range kc.Args {
+		if !slices.Contains(hc.Args, a) {
+			t.Errorf("the chart's args %q lack kustomize's %s", hc.Args, a)
+		}
+	}
+	if want := []string{"--auth=none", "--prometheus-url=http://prometheus.istio-system:9090"}; !slices.Equal(extra, want) {
+		t.Errorf("the chart's args %q: beyond kustomize's %q, want only %q", hc.Args, kc.Args, want)
+	}
+	// The selector: kustomize's app.kubernetes.io/name, and the release.
+	for key, v := range k.Spec.Selector.MatchLabels {
+		if h.Spec.Selector.MatchLabels[key] != v {
+			t.Errorf("the chart's selector %v lacks kustomize's %s=%s", h.Spec.Selector.MatchLabels, key, v)
+		}
+	}
+}
+
+// TestDeployHelmValues renders the chart with every value changed, as
+// release dash in namespace tools, and checks each lands where it should;
+// then that values.schema.json refuses what the server would not take.
+func TestDeployHelmValues(t *testing.T) {
+	values := `
+image: {repository: registry.example/meshlock, tag: v1.2.3, pullPolicy: IfNotPresent}
+imagePullSecrets: [{name: regcred}]
+replicaCount: 2
+prometheus: {url: "http://thanos-query.monitoring:9090"}
+auth: {mode: token}
+namespaces: [bookinfo, shop]
+enforce: {enabled: true}
+extraArgs: [--refresh=10s, --lookback=7d]
+resources: {limits: {memory: 1Gi}}
+goMemLimit: 920MiB
+goGC: "50"
+service: {port: 80}
+podAnnotations: {team: mesh}
+nodeSelector: {kubernetes.io/os: linux}
+tolerations: [{key: dedicated, operator: Equal, value: mesh, effect: NoSchedule}]
+affinity: {nodeAffinity: {requiredDuringSchedulingIgnoredDuringExecution: {nodeSelectorTerms: [{matchExpressions: [{key: kubernetes.io/arch, operator: In, values: [amd64, arm64]}]}]}}}
+`
+	objs := deployHelmRender(t, "dash", "tools", values)
+	byName := deployByName(objs)
+	var names []string
+	for key, obj := range byName {
+		names = append(names, key)
+		switch obj.GetKind() {
+		case "ClusterRole", "ClusterRoleBinding":
+			if obj.GetNamespace() != "" {
+				t.Errorf("%s: cluster-scoped but has namespace %q", key, obj.GetNamespace())
+			}
+		default:
+			if obj.GetNamespace() != "tools" {
+				t.Errorf("%s: namespace %q, want tools", key, obj.GetNamespace())
+			}
+		}
+		if obj.GetKind() == "ClusterRoleBinding" || obj.GetKind() == "RoleBinding" {
+			want := []any{map[string]any{"kind": "ServiceAccount", "name": "dash-meshlock", "namespace": "tools"}}
+			deploySame(t, key+" subjects", deployField(t, obj, "subjects"), want)
+		}
+		if obj.GetLabels()["app.kubernetes.io/instance"] != "dash" {
+			t.Errorf("%s: labels %v, want app.kubernetes.io/instance=dash", key, obj.GetLabels())
+		}
+	}
+	sort.Strings(names)
+	want := []string{
+		"ClusterRole/dash-meshlock-enforce", "ClusterRole/dash-meshlock-view",
+		"ClusterRoleBinding/dash-meshlock-enforce", "ClusterRoleBinding/dash-meshlock-view",
+		"Deployment/dash-meshlock", "Role/dash-meshlock-audit", "RoleBinding/dash-meshlock-audit",
+		"Service/dash-meshlock", "ServiceAccount/dash-meshlock",
+	}
+	if !slices.Equal(names, want) {
+		t.Errorf("rendered %v, want %v", names, want)
+	}
+	deploySame(t, "the enforce binding's role", deployField(t, byName["ClusterRoleBinding/dash-meshlock-enforce"], "roleRef", "name"), "dash-meshlock-enforce")
+
+	var dep appsv1.Deployment
+	deployConvert(t, byName["Deployment/dash-meshlock"], &dep)
+	pod := dep.Spec.Template.Spec
+	c := pod.Containers[0]
+	deploySame(t, "replicas", *dep.Spec.Replicas, int32(2))
+	deploySame(t, "serviceAccountName", pod.ServiceAccountName, "dash-meshlock")
+	deploySame(t, "image", c.Image, "registry.example/meshlock:v1.2.3")
+	deploySame(t, "imagePullPolicy", c.ImagePullPolicy, corev1.PullIfNotPresent)
+	deploySame(t, "imagePullSecrets", pod.ImagePullSecrets, []corev1.LocalObjectReference{{Name: "regcred"}})
+	deploySame(t, "args", c.Args, []string{
+		"--addr=:8080", "--log-format=json", "--auth=token", "--prometheus-url=http://thanos-query.monitoring:9090",
+		"--namespaces=bookinfo,shop", "--allow-enforce", "--refresh=10s", "--lookback=7d",
+	})
+	env := map[string]string{}
+	for _, e := range c.Env {
+		env[e.Name] = e.Value
+	}
+	if env["GOMEMLIMIT"] != "920MiB" || env["GOGC"] != "50" {
+		t.Errorf("env %+v: want GOMEMLIMIT=920MiB, GOGC=50", c.Env)
+	}
+	// A value given merges into the defaults: the memory limit changes, the rest stays.
+	if q := c.Resources.Limits[corev1.ResourceMemory]; q.String() != "1Gi" {
+		t.Errorf("memory limit %s, want 1Gi", q.String())
+	}
+	if q := c.Resources.Requests[corev1.ResourceMemory]; q.String() != "64Mi" {
+		t.Errorf("memory request %s, want the default 64Mi", q.String())
+	}
+	ann := dep.Spec.Template.Annotations
+	if ann["team"] != "mesh" || ann["prometheus.io/scrape"] != "true" {
+		t.Errorf("pod annotations %v: want team=mesh beside prometheus.io/scrape=true", ann)
+	}
+	deploySame(t, "nodeSelector", pod.NodeSelector, map[string]string{"kubernetes.io/os": "linux"})
+	deploySame(t, "tolerations", pod.Tolerations, []corev1.Toleration{{Key: "dedicated", Operator: corev1.TolerationOpEqual, Value: "mesh", Effect: corev1.TaintEffectNoSchedule}})
+	if pod.Affinity == nil || pod.Affinity.NodeAffinity == nil || pod.Affinity.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution == nil {
+		t.Errorf("affinity %+v: want the node affinity given", pod.Affinity)
+	}
+	var svc corev1.Service
+	deployConvert(t, byName["Service/dash-meshlock"], &svc)
+	if len(svc.Spec.Ports) != 1 || svc.Spec.Ports[0].Name != "http" || svc.Spec.Ports[0].Port != 80 || svc.Spec.Ports[0].TargetPort != intstr.FromString("http") {
+		t.Errorf("service ports %+v, want http 80 to the container's http", svc.Spec.Ports)
+	}
+
+	t.Run("without Go runtime settings", func(t *testing.T) {
+		objs := deployHelmRender(t, "meshlock", deployNS, `{goMemLimit: "", goGC: ""}`)
+		var dep appsv1.Deployment
+		deployConvert(t, deployByName(objs)["Deployment/meshlock"], &dep)
+		for _, e := range dep.Spec.Template.Spec.Containers[0].Env {
+			if strings.HasPrefix(e.Name, "GO") {
+				t.Errorf("env %s=%s: goMemLimit and goGC empty should set none", e.Name, e.Value)
+			}
+		}
+	})
+
+	t.Run("refused by the schema", func(t *testing.T) {
+		for _, tc := range []struct{ values, path string }{
+			{"auth: {mode: basic}", "/auth/mode"},
+			{"serviceMonitor: {enable: true}", "enable"},        // misspelt: refused, not ignored
+			{"enforce: {enabled: \"yes\"}", "/enforce/enabled"}, // a string where a boolean belongs
+			{"namespaces: bookinfo", "/namespaces"},             // a list, not a string
+			{"metrics: {port: 8080}", "/metrics/port"},          // the dashboard's own port
+			{"prometheus: {url: prometheus:9090}", "/prometheus/url"},
+		} {
+			out, err := deployHelmTemplate(t, "meshlock", deployNS, tc.values)
+			if err == nil {
+				t.Errorf("values %s: rendered, want refused", tc.values)
+			} else if !strings.Contains(out, tc.path) {
+				t.Errorf("values %s: refused without naming %s: %s", tc.values, tc.path, out)
+			}
+		}
+	})
+}
+
+// TestDeployHelmServiceMonitor: serviceMonitor.enabled=true renders a
+// ServiceMonitor (monitoring.coreos.com/v1) whose selector matches the
+// chart's Service and whose endpoint names the Service's port that carries
+// /metrics: http, or metrics with metrics.port set. Rendered only: the test
+// bed runs no Prometheus Operator and has not its CRDs, so the API server
+// would refuse a ServiceMonitor.
+func TestDeployHelmServiceMonitor(t *testing.T) {
+	for _, obj := range deployHelmRender(t, "meshlock", deployNS, "") {
+		if obj.GetKind() == "ServiceMonitor" {
+			t.Errorf("ServiceMonitor %s rendered by default: it needs the operator's CRDs", obj.GetName())
+		}
+	}
+	for _, tc := range []struct {
+		name, values, port string
+		containerPort      int32
+	}{
+		{"on the dashboard's port", "serviceMonitor: {enabled: true, interval: 15s, labels: {release: kps}}", "http", 8080},
+		{"on a metrics port", "serviceMonitor: {enabled: true, interval: 15s, labels: {release: kps}}\nmetrics: {port: 9090}", "metrics", 9090},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			objs := deployHelmRender(t, "meshlock", deployNS, tc.values)
+			var monitors, services []*unstructured.Unstructured
+			var dep appsv1.Deployment
+			for _, obj := range objs {
+				switch obj.GetKind() {
+				case "ServiceMonitor":
+					monitors = append(monitors, obj)
+				case "Service":
+					services = append(services, obj)
+				case "Deployment":
+					deployConvert(t, obj, &dep)
+				}
+			}
+			if len(monitors) != 1 || len(services) != 1 {
+				t.Fatalf("%d ServiceMonitors and %d Services rendered, want one each", len(monitors), len(services))
+			}
+			sm := monitors[0]
+			var svc corev1.Service
+			deployConvert(t, services[0], &svc)
+			if sm.GetAPIVersion() != "monitoring.coreos.com/v1" || sm.GetNamespace() != deployNS {
+				t.Errorf("ServiceMonitor %s in %q, want monitoring.coreos.com/v1 in %s", sm.GetAPIVersion(), sm.GetNamespace(), deployNS)
+			}
+			if sm.GetLabels()["release"] != "kps" || sm.GetLabels()["app.kubernetes.io/name"] != "meshlock" {
+				t.Errorf("ServiceMonitor labels %v: want release=kps (serviceMonitor.labels) and app.kubernetes.io/name=meshlock", sm.GetLabels())
+			}
+
+			// The selector picks the chart's Service by its labels, in its namespace.
+			var spec struct {
+				Selector          metav1.LabelSelector `json:"selector"`
+				NamespaceSelector struct {
+					MatchNames []string `json:"matchNames"`
+				} `json:"namespaceSelector"`
+				Endpoints []struct {
+					Port     string `json:"port"`
+					Path     string `json:"path"`
+					Interval string `json:"interval"`
+				} `json:"endpoints"`
+			}
+			if err := runtime.DefaultUnstructuredConverter.FromUnstructured(deployField(t, sm, "spec").(map[string]any), &spec); err != nil {
+				t.Fatal(err)
+			}
+			selector, err := metav1.LabelSelectorAsSelector(&spec.Selector)
+			if err != nil || selector.Empty() {
+				t.Fatalf("ServiceMonitor selector %+v: %v (empty: %v)", spec.Selector, err, selector.Empty())
+			}
+			if !selector.Matches(labels.Set(svc.Labels)) {
+				t.Errorf("ServiceMonitor selector %s does not match the Service's labels %v", selector, svc.Labels)
+			}
+			deploySame(t, "namespaceSelector", spec.NamespaceSelector.MatchNames, []string{deployNS})
+
+			// Its one endpoint names the Service's port whose target is the container's port serving /metrics.
+			if len(spec.Endpoints) != 1 {
+				t.Fatalf("ServiceMonitor endpoints %+v, want one", spec.Endpoints)
+			}
+			ep := spec.Endpoints[0]
+			if ep.Port != tc.port || ep.Path != "/metrics" || ep.Interval != "15s" {
+				t.Errorf("ServiceMonitor endpoint %+v, want port %s, path /metrics, interval 15s", ep, tc.port)
+			}
+			var svcPort *corev1.ServicePort
+			for i := range svc.Spec.Ports {
+				if svc.Spec.Ports[i].Name == ep.Port {
+					svcPort = &svc.Spec.Ports[i]
+				}
+			}
+			if svcPort == nil {
+				t.Fatalf("the Service's ports %+v have none named %s, the ServiceMonitor's", svc.Spec.Ports, ep.Port)
+			}
+			c := dep.Spec.Template.Spec.Containers[0]
+			var target *corev1.ContainerPort
+			for i := range c.Ports {
+				if intstr.FromString(c.Ports[i].Name) == svcPort.TargetPort {
+					target = &c.Ports[i]
+				}
+			}
+			if target == nil || target.ContainerPort != tc.containerPort {
+				t.Errorf("the Service's port %s targets %s, want the container's port on %d (ports %+v)", svcPort.Name, svcPort.TargetPort.String(), tc.containerPort, c.Ports)
+			}
+			if got := dep.Spec.Template.Annotations["prometheus.io/port"]; got != fmt.Sprint(tc.containerPort) {
+				t.Errorf("annotation prometheus.io/port %s, want %d", got, tc.containerPort)
+			}
+			metricsAddr := fmt.Sprintf("--metrics-addr=:%d", tc.containerPort)
+			if got := slices.Contains(c.Args, metricsAddr); got != (tc.containerPort != 8080) {
+				t.Errorf("args %q: %s present %v", c.Args, metricsAddr, got)
+			}
+		})
+	}
+}
+
+// deployHelmRender runs `helm template release deploy/helm/meshlock
+// --namespace namespace`, with valuesYAML as a values file when not empty,
+// and decodes every object.
+func deployHelmRender(t *testing.T, release, namespace, valuesYAML string) []*unstructured.Unstructured {
+	t.Helper()
+	out, err := deployHelmTemplate(t, release, namespace, valuesYAML)
+	if err != nil {
+		t.Fatalf("helm template %s with values %q: %v\n%s", deployChart, valuesYAML, err, out)
+	}
+	return deployDecode(t, "helm template "+deployChart, []byte(out))
+}
+
+// deployHelmTemplate runs helm template, answering its output (with its
+// errors on failure). Helm's caches and configuration go to a temporary
+// folder, its kubeconfig nowhere: rendering needs no cluster.
+func deployHelmTemplate(t *testing.T, release, namespace, valuesYAML string) (string, error) {
+	t.Helper()
+	home := t.TempDir()
+	args := []string{"template", release, filepath.Join(testbed.RepoRoot(t), deployChart), "--namespace", namespace}
+	if valuesYAML != "" {
+		file := filepath.Join(home, "values.yaml")
+		if err := os.WriteFile(file, []byte(valuesYAML), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		args = append(args, "--values", file)
+	}
+	cmd := exec.Command(testbed.Binary(t, "helm"), args...)
+	cmd.Env = append(os.Environ(), "HELM_CACHE_HOME="+home, "HELM_CONFIG_HOME="+home, "HELM_DATA_HOME="+home,
+		"KUBECONFIG="+filepath.Join(home, "no-kubeconfig"))
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		return stderr.String(), err
+	}
+	return stdout.String(), nil
+}
+
+// deployChartAppVersion reads the chart's appVersion, its image tag by default.
+func deployChartAppVersion(t *testing.T) string {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(testbed.RepoRoot(t), deployChart, "Chart.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var chart struct {
+		AppVersion string `json:"appVersion"`
+	}
+	if err := sigsyaml.Unmarshal(data, &chart); err != nil || chart.AppVersion == "" {
+		t.Fatalf("%s/Chart.yaml: appVersion %q, %v", deployChart, chart.AppVersion, err)
+	}
+	return chart.AppVersion
+}
+
+// deployByName indexes objects by Kind/name.
+func deployByName(objs []*unstructured.Unstructured) map[string]*unstructured.Unstructured {
+	out := map[string]*unstructured.Unstructured{}
+	for _, obj := range objs {
+		out[obj.GetKind()+"/"+obj.GetName()] = obj
+	}
+	return out
+}
+
+// deployField is an object's field by its path, failing when absent.
+func deployField(t *testing.T, obj *unstructured.Unstructured, path ...string) any {
+	t.Helper()
+	v, ok, err := unstructured.NestedFieldNoCopy(obj.Object, path...)
+	if err != nil || !ok {
+		t.Fatalf("%s %s: no %s (%v)", obj.GetKind(), obj.GetName(), strings.Join(path, "."), err)
+	}
+	return v
+}
+
+// deployConvert decodes an object into its typed form.
+func deployConvert(t *testing.T, obj *unstructured.Unstructured, into any) {
+	t.Helper()
+	if obj == nil {
+		t.Fatal("no such object rendered")
+	}
+	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(obj.Object, into); err != nil {
+		t.Fatalf("%s %s: %v", obj.GetKind(), obj.GetName(), err)
+	}
+}
+
+// deploySame fails when got and want differ (quantities compared by value).
+func deploySame(t *testing.T, what string, got, want any) {
+	t.Helper()
+	if !equality.Semantic.DeepEqual(got, want) {
+		g, _ := json.Marshal(got)
+		w, _ := json.Marshal(want)
+		t.Errorf("%s:\n  the chart's %s\n  want        %s", what, g, w)
+	}
 }

@@ -1,9 +1,9 @@
-// Locating the test bed's built tools (kustomize, ...) and the repository root for integration tests.
+// Locating the test bed's built tools (kustomize, helm) and the repository root for integration tests.
 
 package testbed
 
 // Binary returns the path of a tool the test bed builds (`make testbed`:
-// kustomize, ...), found like its servers: in .testbed/bin (or
+// kustomize from test/tools, helm from test/tools/helm), found like its servers: in .testbed/bin (or
 // $MESHLOCK_TESTBED_BIN), else on PATH. A missing tool fails the test:
 // integration tests never skip.
 func Binary(t TB, name string) string {

@@ -1,27 +1,34 @@
-// Package demo runs meshlock's demo world in-process: meshsim's bookinfo,
+// Package demo runs meshlock's demo world in-process: meshsim's bookinfo
+// (the seed's exercise), the ambient namespace shop and the tour namespace,
 // client-go's and Istio's fake clientsets for Kubernetes, and an embedded
 // Prometheus fed by meshsim every second. The dashboard's own code talks to
 // it exactly as it would to a real cluster and Prometheus.
 package demo
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/x509/pkix"
 	_ "embed"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"time"
 
+	networkingv1 "istio.io/client-go/pkg/apis/networking/v1"
+	securityv1 "istio.io/client-go/pkg/apis/security/v1"
 	istioclient "istio.io/client-go/pkg/clientset/versioned"
 	istiofake "istio.io/client-go/pkg/clientset/versioned/fake"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"k8s.io/client-go/kubernetes"
 	kubefake "k8s.io/client-go/kubernetes/fake"
+	"sigs.k8s.io/yaml"
 
 	"github.com/meshlock/meshlock/internal/k8s"
 	"github.com/meshlock/meshlock/internal/meshsim"
@@ -36,6 +43,12 @@ var BookinfoRules []byte
 //
 //go:embed bookinfo/destination-rule-all-mtls.yaml
 var BookinfoMTLSRules []byte
+
+// TourPolicy is the tour namespace's DestinationRules and
+// PeerAuthentications (see WithTour), as kubectl apply -f would take them.
+//
+//go:embed tour/istio.yaml
+var TourPolicy []byte
 
 // scrapeEvery is how often meshsim advances and is scraped, as a real
 // Prometheus scraping Envoy every second would see it.
@@ -79,7 +92,8 @@ func Trust(now time.Time) meshsim.Trust {
 // Topology is bookinfo plus a backup CronJob (with a sidecar) that called
 // ratings in plaintext during the first minutes of the backfilled hour and
 // stopped: the caller the look-back remembers and the rate window forgets;
-// StalledRotation's certificate does not rotate.
+// StalledRotation's certificate does not rotate. The namespaces shop
+// (WithShop) and tour (WithTour) stand beside it.
 func Topology() meshsim.Topology {
 	t := meshsim.Bookinfo()
 	for i := range t.Workloads {
@@ -93,7 +107,7 @@ func Topology() meshsim.Topology {
 		Labels: map[string]string{"app": "nightly-backup"}, Sidecar: true,
 	})
 	t.Callers = append(t.Callers, meshsim.Caller{From: "default/nightly-backup", To: "default/ratings", Port: 9080, Rate: 2, Until: BackupRuns})
-	return WithShop(t)
+	return WithTour(WithShop(t))
 }
 
 // WithShop adds the ambient namespace "shop" beside bookinfo: web calls cart
@@ -126,6 +140,89 @@ func WithShop(t meshsim.Topology) meshsim.Topology {
 	return t
 }
 
+// TourNamespace is the namespace WithTour adds.
+const TourNamespace = "tour"
+
+// WithTour adds the namespace "tour", a small shop of sidecars that shows
+// every padlock, a gateway, TCP and a finding of each severity at once, each
+// decided by meshsim under TourPolicy: one rule gives every tour host
+// ISTIO_MUTUAL, the namespace is PERMISSIVE and payments STRICT. Auto mTLS
+// is off in the demo, so only a DestinationRule's ISTIO_MUTUAL makes a proxy
+// send mutual TLS.
+//   - ingressgateway, an Istio ingress gateway, calls web with mutual TLS:
+//     locked, from a gateway node (the gateway's proxy reports the request
+//     as its source, web's sidecar as mutual_tls);
+//   - web-v1 calls catalog with mutual TLS (catalog's own rule) and web-v2,
+//     a canary, in plaintext: its workloadSelector rule for catalog, written
+//     to tune a connection pool, replaces the namespace's rule for it
+//     wholesale (pilot/pkg/model/sidecar.go SidecarScope.DestinationRule).
+//     catalog's sidecar reports both: one edge, mixed, about 2/3 mTLS;
+//   - catalog calls catalog-db (PostgreSQL, TCP) with mutual TLS and the
+//     peer metadata exchange: locked, in bytes, both principals known;
+//   - web calls search, which runs without a sidecar (its rule says
+//     DISABLE): only web's proxy reports it, and a sidecar client cannot
+//     tell what went on the wire: unknown;
+//   - price-import, a job without a sidecar, calls catalog in plaintext:
+//     catalog's sidecar cannot name a caller that sends no peer metadata,
+//     so the edge is open, from the unknown node;
+//   - web calls checkout with mutual TLS: locked. web, checkout and
+//     catalog-db, PERMISSIVE and called only with mutual TLS, are ready for
+//     STRICT (info); catalog's plaintext callers, web's canary and the job,
+//     are what STRICT would cut (warning);
+//   - checkout calls payments under a rule left from before payments had a
+//     sidecar, DISABLE: payments is STRICT, its sidecar closes every
+//     plaintext connection (503 UC), so the edge carries only handshake
+//     failures (unknown), a DISABLE towards STRICT and handshakes failing
+//     (both critical).
+func WithTour(t meshsim.Topology) meshsim.Topology {
+	const ns = TourNamespace
+	sidecar := func(name, app, version string) meshsim.Workload {
+		return meshsim.Workload{Name: name, Namespace: ns, ServiceAccount: app, Sidecar: true,
+			Labels: map[string]string{"app": app, "version": version}}
+	}
+	service := func(name string, port int32, protocol meshsim.Protocol) meshsim.Service {
+		portName := "http"
+		if protocol == meshsim.TCP {
+			portName = "tcp-postgres"
+		}
+		return meshsim.Service{Name: name, Namespace: ns, Selector: map[string]string{"app": name},
+			Ports: []meshsim.ServicePort{{Name: portName, Port: port, Protocol: protocol}}}
+	}
+	catalogDB := sidecar("catalog-db", "catalog-db", "v1")
+	catalogDB.Kind = meshsim.KindStatefulSet
+	t.Workloads = append(t.Workloads,
+		meshsim.Workload{Name: "ingressgateway", Namespace: ns, ServiceAccount: "ingressgateway", Gateway: true,
+			Labels: map[string]string{"app": "ingressgateway", "istio": "ingressgateway"}},
+		sidecar("web-v1", "web", "v1"), sidecar("web-v2", "web", "v2"),
+		sidecar("catalog-v1", "catalog", "v1"), catalogDB,
+		sidecar("checkout-v1", "checkout", "v1"), sidecar("payments-v1", "payments", "v1"),
+		meshsim.Workload{Name: "search", Namespace: ns, ServiceAccount: "search", Kind: meshsim.KindStatefulSet,
+			Labels: map[string]string{"app": "search", "version": "v1"}},
+		meshsim.Workload{Name: "price-import", Namespace: ns, ServiceAccount: "price-import", Kind: meshsim.KindCronJob,
+			Labels: map[string]string{"app": "price-import"}},
+	)
+	gateway := meshsim.Service{Name: "ingressgateway", Namespace: ns, Selector: map[string]string{"istio": "ingressgateway"},
+		Ports: []meshsim.ServicePort{{Name: "http", Port: 80, TargetPort: 8080, Protocol: meshsim.HTTP}}}
+	t.Services = append(t.Services, gateway, service("web", 8080, meshsim.HTTP), service("catalog", 8080, meshsim.HTTP),
+		service("catalog-db", 5432, meshsim.TCP), service("search", 9200, meshsim.HTTP),
+		service("checkout", 8080, meshsim.HTTP), service("payments", 8080, meshsim.HTTP))
+	call := func(from, to string, port int32, rate float64) meshsim.Caller {
+		return meshsim.Caller{From: ns + "/" + from, To: ns + "/" + to, Port: port, Rate: rate}
+	}
+	db := call("catalog-v1", "catalog-db", 5432, 1)
+	db.BytesSent, db.BytesReceived = 900, 24000
+	t.Callers = append(t.Callers,
+		call("ingressgateway", "web", 8080, 4),
+		call("web-v1", "catalog", 8080, 2), call("web-v2", "catalog", 8080, 1),
+		call("web-v1", "search", 9200, 1), call("web-v2", "search", 9200, 0.5),
+		call("web-v1", "checkout", 8080, 1), call("web-v2", "checkout", 8080, 0.5),
+		db,
+		call("price-import", "catalog", 8080, 0.5),
+		call("checkout-v1", "payments", 8080, 1),
+	)
+	return t
+}
+
 // Env is a running demo world.
 type Env struct {
 	Kube          kubernetes.Interface
@@ -142,7 +239,8 @@ type Env struct {
 // Start builds the world as the seed exercise begins: bookinfo with auto
 // mTLS off and bookinfo's DestinationRules without TLS (every edge open),
 // plus the legacy caller without a sidecar and a backup job that ran in the
-// past hour (see Topology), and the CA of Trust. It backfills that hour of
+// past hour, shop and tour beside it (see Topology) with TourPolicy, and
+// the CA of Trust. It backfills that hour of
 // traffic so rates exist at once, then keeps the mesh running until ctx
 // ends; Close waits for it. Prometheus scrapes the proxies (job meshsim)
 // and istiod (job istiod).
@@ -161,6 +259,9 @@ func Start(ctx context.Context, logger *slog.Logger) (*Env, error) {
 		if _, err := env.Istio.NetworkingV1().DestinationRules("default").Create(ctx, rule, metav1.CreateOptions{}); err != nil {
 			return nil, err
 		}
+	}
+	if err := applyPolicy(ctx, env.Istio, TourPolicy); err != nil {
+		return nil, fmt.Errorf("tour policy: %w", err)
 	}
 	// The mesh's clock starts one scrape before the backfilled hour, so
 	// that it reads each scrape's time.
@@ -247,4 +348,41 @@ func (env *Env) Close() error {
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	return errors.Join(env.server.Shutdown(shutdownCtx), env.prom.Close())
+}
+
+// applyPolicy creates the DestinationRules and PeerAuthentications of a
+// multi-document YAML stream, each in the namespace it names.
+func applyPolicy(ctx context.Context, client istioclient.Interface, manifest []byte) error {
+	reader := utilyaml.NewYAMLReader(bufio.NewReader(bytes.NewReader(manifest)))
+	for n := 1; ; n++ {
+		doc, err := reader.Read()
+		if errors.Is(err, io.EOF) {
+			return nil
+		} else if err != nil {
+			return fmt.Errorf("document %d: %w", n, err)
+		}
+		var meta metav1.TypeMeta
+		if err := yaml.Unmarshal(doc, &meta); err != nil {
+			return fmt.Errorf("document %d: %w", n, err)
+		}
+		switch meta.Kind {
+		case "":
+			continue // a comment or an empty document
+		case "DestinationRule":
+			rule := &networkingv1.DestinationRule{}
+			if err = yaml.UnmarshalStrict(doc, rule); err == nil {
+				_, err = client.NetworkingV1().DestinationRules(rule.Namespace).Create(ctx, rule, metav1.CreateOptions{})
+			}
+		case "PeerAuthentication":
+			pa := &securityv1.PeerAuthentication{}
+			if err = yaml.UnmarshalStrict(doc, pa); err == nil {
+				_, err = client.SecurityV1().PeerAuthentications(pa.Namespace).Create(ctx, pa, metav1.CreateOptions{})
+			}
+		default:
+			err = fmt.Errorf("kind %q, want DestinationRule or PeerAuthentication", meta.Kind)
+		}
+		if err != nil {
+			return fmt.Errorf("document %d: %w", n, err)
+		}
+	}
 }

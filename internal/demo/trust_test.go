@@ -46,7 +46,7 @@ func TestDemoTrust(t *testing.T) {
 		t.Errorf("the root's %s left is no root-cert-expiring warning", left)
 	}
 
-	for _, ns := range []string{"default", "legacy", "shop", "istio-system"} {
+	for _, ns := range []string{"default", "legacy", "shop", TourNamespace, "istio-system"} {
 		cm, err := env.Kube.CoreV1().ConfigMaps(ns).Get(ctx, graph.RootBundleName, metav1.GetOptions{})
 		if err != nil {
 			t.Fatalf("%s: %v", ns, err)

@@ -104,7 +104,7 @@ vulncheck:
 test-js:
 	node --test static/
 
-# Refreshes static/vendor/ from npm at the versions pinned in package.json and package-lock.json.
+# Refreshes static/vendor/ (and axe-core for the browser tests, test/e2e/testdata/) from npm at the versions pinned in package.json and package-lock.json.
 vendor-js:
 	scripts/vendor-js.sh
 

@@ -17,6 +17,7 @@ import { createReport } from './report.js';
 import { createStore } from './state.mjs';
 import { createStream } from './stream.js';
 import { createTables } from './table.js';
+import { createTheme } from './theme.js';
 
 const store = createStore({ namespaces: parseNamespaces(location.search) });
 const { state } = store;
@@ -76,13 +77,19 @@ Object.defineProperty(window, 'meshlock', {
       const { open, status, error, refresh } = state.identity;
       return { open, status, error, refresh };
     },
+    // The theme: the viewer's choice (system, light, dark) and what it comes to.
+    get theme() {
+      return { ...state.theme };
+    },
   }),
   configurable: false,
   writable: false,
 });
 
-// The views subscribe in the order they draw a snapshot.
+// The views subscribe in the order they draw a snapshot; the theme comes
+// first, so that the graph is drawn in its colours from the start.
 const request = createAPI({ base: document.baseURI });
+createTheme(store);
 createHeader(store);
 const graph = createGraphView(store);
 createFindings(store);

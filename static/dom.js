@@ -39,3 +39,19 @@ export function keepFocus(root, draw) {
   draw();
   if (key) root.querySelector(`[data-focus-key="${CSS.escape(key)}"]`)?.focus({ preventScroll: true });
 }
+
+// tabbables: the elements of root that Tab stops at, in document order
+// (a radio group once: its checked radio, else its first), leaving out
+// what is disabled, out of the Tab order, or not rendered (a closed
+// <details>' content, [hidden]).
+const TABBABLE = 'a[href], button, input:not([type="hidden"]), select, textarea, summary, [tabindex]';
+export function tabbables(root) {
+  return [...root.querySelectorAll(TABBABLE)].filter((el) => {
+    if (el.disabled || el.tabIndex < 0 || el.closest('[inert]') || el.getClientRects().length === 0) return false;
+    if (el.type === 'radio' && el.name) {
+      const group = [...root.querySelectorAll(`input[type="radio"][name="${CSS.escape(el.name)}"]`)].filter((r) => !r.disabled);
+      return el === (group.find((r) => r.checked) || group[0]);
+    }
+    return true;
+  });
+}

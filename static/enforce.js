@@ -4,10 +4,13 @@
 // it would cut, live or seen in the look-back, highlighted on the graph
 // through the store, idle ones drawn for the preview) and
 // applies exactly that plan (its planId), or shows the new plan when the
-// cluster changed meanwhile (409).
+// cluster changed meanwhile (409). It is modal: Tab and Shift+Tab go round
+// its controls (keyboard.mjs's wrapTab), Escape closes it, and the focus
+// goes back to the button that opened it.
 
 import { errorText, unreachableText } from './api.mjs';
-import { $, h, page } from './dom.js';
+import { $, h, page, tabbables } from './dom.js';
+import { wrapTab } from './keyboard.mjs';
 import { normalizeLookback } from './model.mjs';
 import {
   applyState,
@@ -288,6 +291,16 @@ export function createEnforce(store, { request, graph, activity }) {
       loadPlan();
     });
     $('#enforce-cancel').addEventListener('click', () => d.close());
+    // The focus stays in the dialog: from its last control Tab goes to its
+    // first (the page behind is inert; the browser's own controls are not).
+    d.addEventListener('keydown', (ev) => {
+      if (ev.key !== 'Tab' || ev.altKey || ev.ctrlKey || ev.metaKey) return;
+      const stops = tabbables(d);
+      const i = wrapTab(stops.indexOf(document.activeElement), stops.length, ev.shiftKey);
+      if (i < 0) return;
+      ev.preventDefault();
+      stops[i].focus();
+    });
     $('#enforce-apply').addEventListener('click', applyPlan);
     d.addEventListener('close', () => {
       // The close event is queued: the dialog may have been opened again

@@ -1,8 +1,9 @@
 // meshlock's findings: the list in the side column and the finding buttons
 // the side panel reuses. Selecting a finding shows its first edge, else its
-// first node, else the finding itself.
+// first node, else the finding itself. A redraw keeps the focus on the
+// same finding (its data-focus-key).
 
-import { $, h } from './dom.js';
+import { $, h, keepFocus } from './dom.js';
 import { findingTarget } from './model.mjs';
 
 export const SEV_ICON = { critical: '✖', warning: '⚠', info: 'ℹ' };
@@ -15,7 +16,7 @@ export function findingButton(store, f) {
     {
       type: 'button',
       class: `finding sev-${f.severity}`,
-      dataset: { testid: 'finding', findingId: f.id, severity: f.severity, target: target?.id || '', targetKind: target?.kind || '' },
+      dataset: { testid: 'finding', findingId: f.id, severity: f.severity, target: target?.id || '', targetKind: target?.kind || '', focusKey: `finding:${f.id}` },
       onclick: () => selectFinding(store, f.id),
     },
     h('span', { class: 'sev' }, h('span', { 'aria-hidden': 'true', text: SEV_ICON[f.severity] || 'ℹ' }), ` ${f.severity}`),
@@ -42,7 +43,7 @@ export function createFindings(store) {
     const key = snapshot.findings.map((f) => [f.id, f.severity, f.message, findingTarget(f, snapshot, { edges: edgesById, nodes: nodesById })?.id ?? ''].join('|')).join('\n');
     if (shown === key) return;
     shown = key;
-    list.replaceChildren(...snapshot.findings.map((f) => h('li', {}, findingButton(store, f))));
+    keepFocus(list, () => list.replaceChildren(...snapshot.findings.map((f) => h('li', {}, findingButton(store, f)))));
     $('#findings-count').textContent = String(snapshot.findings.length);
     $('#findings-none').hidden = snapshot.findings.length > 0;
   });

@@ -99,7 +99,7 @@ export function statusPhrase(edge) {
     case 'mixed':
       return `mixed, ${formatPercent(edge.mtlsRatio)} mTLS`;
     case 'open':
-      return 'open, plaintext';
+      return 'open, plain text';
   }
   return 'unknown security (the server side did not report)';
 }

@@ -2,8 +2,11 @@
 // drawn by itself (at its midpoint) and, on a collapsed graph, one per
 // namespace (inside its node, or at the top left of an expanded one) with
 // the namespace's status and mTLS share, which expands or collapses it.
-// Buttons, so that they are focusable and have words for screen readers;
-// placed once per animation frame.
+// Buttons, so that they have words for screen readers and take a click;
+// an edge's is out of the Tab order (tabindex -1), since the graph's box
+// walks every edge from the keyboard (graph-keys.js), where a Tab stop per
+// edge would make a long way past the graph. A namespace's stays in it.
+// Placed once per animation frame.
 
 import { h, icon } from './dom.js';
 import { badgeFor, postureView } from './format.mjs';
@@ -39,6 +42,7 @@ export function createBadges(store, { graphEl, badgesEl, onNamespace, crowded })
         el = h('button', {
           type: 'button',
           class: 'padlock',
+          tabindex: '-1',
           dataset: { testid: 'padlock', edgeId: e.id },
           onclick: () => store.select({ kind: 'edge', id: e.id }),
         });
@@ -49,7 +53,7 @@ export function createBadges(store, { graphEl, badgesEl, onNamespace, crowded })
         el.dataset.status = b.status;
         el.dataset.text = b.text;
         el.dataset.tlsFailing = String(b.tlsFailing);
-        el.className = `padlock padlock-${b.status}${b.tlsFailing ? ' tlsfail' : ''}${b.refused ? ' refused' : ''}${b.idle ? ' idle' : ''}${wrong ? ' principal-mismatch' : ''}`;
+        el.className = `padlock padlock-${b.status}${b.tlsFailing ? ' tlsfail' : ''}${b.refused ? ' refused' : ''}${b.idle ? ' idle' : ''}${wrong ? ' principal-mismatch' : ''}${el.classList.contains('kbd-cursor') ? ' kbd-cursor' : ''}`;
         el.dataset.principalMismatch = String(wrong);
         el.setAttribute('aria-label', b.label);
         el.title = b.label;

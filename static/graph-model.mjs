@@ -1,33 +1,105 @@
-// meshlock's graph in Cytoscape.js's terms, with no DOM: the stylesheet
-// (status by colour and line style, idle edges dashed and light, a
-// principal mismatch outlined in violet with a diamond at the caller's end,
-// kinds by shape) and the elements for a
-// snapshot's namespaces, nodes and edges. graph-view.js hands them to
-// Cytoscape; static/test/graph-model.test.mjs checks them under Node.
+// meshlock's graph in Cytoscape.js's terms, with no DOM: the stylesheet in
+// the light or the dark theme's colours (status by colour and line style,
+// idle edges dashed and light, a principal mismatch outlined in violet
+// with a diamond at the caller's end, kinds by shape, the keyboard's
+// cursor) and the elements for a snapshot's namespaces, nodes and edges.
+// graph-view.js hands them to Cytoscape; static/test/graph-model.test.mjs
+// checks them under Node.
 
 import { OUTSIDE_GROUP, STATUSES, groupOf, isIdle } from './model.mjs';
 import { displayName, refusedText, tlsFailureText } from './format.mjs';
 
-const COLORS = { locked: '#1e7b34', mixed: '#b35c00', open: '#c0262d', unknown: '#6b7280' };
-// A principal that is not the workload's own (a principal-mismatch finding).
-export const MISMATCH_COLOR = '#7c3aed';
+// GRAPH_PALETTES: the graph's colours in each theme (theme.mjs), for
+// Cytoscape draws on a canvas and reads no CSS. The status colours are
+// app.css's --locked, --mixed, --open and --unknown of the same theme
+// (static/test/theme.test.mjs holds them equal, and to AA contrast against
+// the canvas, the pane's --panel). mismatch: a principal that is not the
+// workload's own (a principal-mismatch finding); cursor: the keyboard's
+// place in the graph (graph-keys.js).
+export const GRAPH_PALETTES = Object.freeze({
+  light: Object.freeze({
+    canvas: '#ffffff',
+    locked: '#1a7431',
+    mixed: '#9a5200',
+    open: '#c0262d',
+    unknown: '#5f6672',
+    mismatch: '#7c3aed',
+    select: '#1f5bd8',
+    cursor: '#b45309',
+    edge: '#6b7280',
+    nodeBg: '#ffffff',
+    nodeBorder: '#334155',
+    nodeText: '#0f172a',
+    gateway: '#6d28d9',
+    gatewayBg: '#f5f3ff',
+    nosidecarBg: '#f8fafc',
+    unknownNode: '#a16207',
+    unknownNodeBg: '#fef9c3',
+    groupBg: '#eef3f9',
+    groupBorder: '#b8c7da',
+    groupText: '#475569',
+    outsideBg: '#fdf8e4',
+    outsideBorder: '#e2c25a',
+    outsideText: '#7a5600',
+    ambient: '#0f766e',
+    waypointBg: '#ecfdf5',
+    collapsedBg: '#eef3f9',
+    collapsedText: '#334155',
+  }),
+  dark: Object.freeze({
+    canvas: '#172133',
+    locked: '#4ccb73',
+    mixed: '#f0a23b',
+    open: '#ff7b7b',
+    unknown: '#a3acb9',
+    mismatch: '#b79cff',
+    select: '#6aa8ff',
+    cursor: '#fbbf24',
+    edge: '#8d97a6',
+    nodeBg: '#1f2b40',
+    nodeBorder: '#94a3b8',
+    nodeText: '#e6edf6',
+    gateway: '#b79cff',
+    gatewayBg: '#2a2446',
+    nosidecarBg: '#1a2436',
+    unknownNode: '#d9b13b',
+    unknownNodeBg: '#3a3216',
+    groupBg: '#1c273a',
+    groupBorder: '#3d4c66',
+    groupText: '#b9c4d3',
+    outsideBg: '#2d2918',
+    outsideBorder: '#8c7634',
+    outsideText: '#e8c76a',
+    ambient: '#3fd1bd',
+    waypointBg: '#133833',
+    collapsedBg: '#1c273a',
+    collapsedText: '#d3dbe6',
+  }),
+});
 
-export function graphStyle() {
+// paletteOf: the palette of a theme ('light' for anything unknown).
+export const paletteOf = (theme) => GRAPH_PALETTES[theme] || GRAPH_PALETTES.light;
+
+
+// graphStyle: Cytoscape's stylesheet in a theme's colours ('light' or
+// 'dark'); graph-view.js sets it again when the theme changes.
+export function graphStyle(theme = 'light') {
+  const c = paletteOf(theme);
   return [
     {
       selector: 'node',
       style: {
         shape: 'round-rectangle',
-        'background-color': '#ffffff',
+        'background-color': c.nodeBg,
         'border-width': 1.5,
-        'border-color': '#334155',
+        'border-color': c.nodeBorder,
         label: 'data(label)',
         'text-wrap': 'wrap',
         'text-valign': 'center',
         'text-halign': 'center',
         'font-family': 'system-ui, sans-serif',
         'font-size': 12,
-        color: '#0f172a',
+        color: c.nodeText,
       },
     },
     { selector: 'node[w]', style: { width: 'data(w)', height: 'data(h)' } },
@@ -37,39 +109,39 @@ export function graphStyle() {
     // A gateway: its own shape, since PeerAuthentication does not govern it.
     {
       selector: 'node.gateway',
-      style: { shape: 'cut-rectangle', 'border-color': '#6d28d9', 'border-width': 2.5, 'background-color': '#f5f3ff' },
+      style: { shape: 'cut-rectangle', 'border-color': c.gateway, 'border-width': 2.5, 'background-color': c.gatewayBg },
     },
-    { selector: 'node.nosidecar', style: { 'border-style': 'dashed', 'background-color': '#f8fafc' } },
+    { selector: 'node.nosidecar', style: { 'border-style': 'dashed', 'background-color': c.nosidecarBg } },
     {
       selector: 'node.unknown',
       style: {
         shape: 'barrel',
-        'border-color': '#a16207',
+        'border-color': c.unknownNode,
         'border-width': 2,
         'border-style': 'dashed',
-        'background-color': '#fef9c3',
+        'background-color': c.unknownNodeBg,
       },
     },
     {
       selector: ':parent',
       style: {
         shape: 'round-rectangle',
-        'background-color': '#eef3f9',
+        'background-color': c.groupBg,
         'background-opacity': 1,
-        'border-color': '#b8c7da',
+        'border-color': c.groupBorder,
         'border-width': 1,
         label: 'data(label)',
         'text-valign': 'top',
         'text-halign': 'center',
         'font-size': 12,
         'font-weight': 'bold',
-        color: '#475569',
+        color: c.groupText,
         padding: 18,
       },
     },
     {
       selector: `node[id = "${OUTSIDE_GROUP}"]`,
-      style: { 'background-color': '#fdf8e4', 'border-color': '#e2c25a', color: '#8a6100' },
+      style: { 'background-color': c.outsideBg, 'border-color': c.outsideBorder, color: c.outsideText },
     },
     {
       selector: 'edge',
@@ -78,22 +150,22 @@ export function graphStyle() {
         'target-arrow-shape': 'triangle',
         'arrow-scale': 1,
         width: 'data(width)',
-        'line-color': '#6b7280',
-        'target-arrow-color': '#6b7280',
+        'line-color': c.edge,
+        'target-arrow-color': c.edge,
       },
     },
-    { selector: 'edge.locked', style: { 'line-color': COLORS.locked, 'target-arrow-color': COLORS.locked, 'line-style': 'solid' } },
+    { selector: 'edge.locked', style: { 'line-color': c.locked, 'target-arrow-color': c.locked, 'line-style': 'solid' } },
     {
       selector: 'edge.mixed',
-      style: { 'line-color': COLORS.mixed, 'target-arrow-color': COLORS.mixed, 'line-style': 'dashed', 'line-dash-pattern': [8, 4] },
+      style: { 'line-color': c.mixed, 'target-arrow-color': c.mixed, 'line-style': 'dashed', 'line-dash-pattern': [8, 4] },
     },
     {
       selector: 'edge.open',
-      style: { 'line-color': COLORS.open, 'target-arrow-color': COLORS.open, 'line-style': 'dotted' },
+      style: { 'line-color': c.open, 'target-arrow-color': c.open, 'line-style': 'dotted' },
     },
     {
       selector: 'edge.unknown',
-      style: { 'line-color': COLORS.unknown, 'target-arrow-color': COLORS.unknown, 'line-style': 'solid', opacity: 0.75 },
+      style: { 'line-color': c.unknown, 'target-arrow-color': c.unknown, 'line-style': 'solid', opacity: 0.75 },
     },
     {
       // Idle (seen in the look-back only): dashed and light whatever the
@@ -108,41 +180,41 @@ export function graphStyle() {
       selector: 'edge.principal-mismatch',
       style: {
         'line-outline-width': 2,
-        'line-outline-color': MISMATCH_COLOR,
+        'line-outline-color': c.mismatch,
         'source-arrow-shape': 'diamond',
-        'source-arrow-color': MISMATCH_COLOR,
+        'source-arrow-color': c.mismatch,
         'source-arrow-fill': 'filled',
       },
     },
     {
       // Handshakes failing: a red outline around whatever the status line is.
       selector: 'edge.tlsfail',
-      style: { 'line-outline-width': 2, 'line-outline-color': COLORS.open, 'target-arrow-color': COLORS.open },
+      style: { 'line-outline-width': 2, 'line-outline-color': c.open, 'target-arrow-color': c.open },
     },
     {
       // Refused by the destination's policy: a dotted line ending in a bar.
       selector: 'edge.refused',
-      style: { 'line-style': 'dotted', 'target-arrow-shape': 'tee', 'line-outline-width': 2, 'line-outline-color': COLORS.open },
+      style: { 'line-style': 'dotted', 'target-arrow-shape': 'tee', 'line-outline-width': 2, 'line-outline-color': c.open },
     },
     // Ambient workloads: a double border (no sidecar, ztunnel carries them);
     // a waypoint: its own shape.
-    { selector: 'node.ambient', style: { 'border-style': 'double', 'border-width': 4, 'border-color': '#0f766e' } },
+    { selector: 'node.ambient', style: { 'border-style': 'double', 'border-width': 4, 'border-color': c.ambient } },
     {
       selector: 'node.waypoint',
-      style: { shape: 'hexagon', 'border-color': '#0f766e', 'border-width': 2.5, 'background-color': '#ecfdf5' },
+      style: { shape: 'hexagon', 'border-color': c.ambient, 'border-width': 2.5, 'background-color': c.waypointBg },
     },
     {
       selector: 'node:selected',
-      style: { 'border-color': '#2563eb', 'border-width': 3, 'border-style': 'solid' },
+      style: { 'border-color': c.select, 'border-width': 3, 'border-style': 'solid' },
     },
     {
       selector: 'edge:selected',
-      style: { 'underlay-color': '#2563eb', 'underlay-opacity': 0.25, 'underlay-padding': 5 },
+      style: { 'underlay-color': c.select, 'underlay-opacity': 0.3, 'underlay-padding': 5 },
     },
     {
       // An edge the enforce plan in the dialog would cut.
       selector: 'edge.breaks',
-      style: { 'underlay-color': '#c0262d', 'underlay-opacity': 0.4, 'underlay-padding': 7, 'z-index': 20 },
+      style: { 'underlay-color': c.open, 'underlay-opacity': 0.4, 'underlay-padding': 7, 'z-index': 20 },
     },
     // An idle caller the plan would cut must stand out as much as a live one.
     { selector: 'edge.idle.breaks', style: { opacity: 0.9 } },
@@ -152,21 +224,21 @@ export function graphStyle() {
       selector: 'node.ns-collapsed',
       style: {
         shape: 'round-rectangle',
-        'background-color': '#eef3f9',
+        'background-color': c.collapsedBg,
         'border-width': 3,
         // The name at the top; the padlock button (graph-badges.js) below it.
         'text-valign': 'top',
         'text-margin-y': 44,
         'font-size': 16,
         'font-weight': 'bold',
-        color: '#334155',
+        color: c.collapsedText,
       },
     },
-    { selector: 'node.ns-collapsed.locked', style: { 'border-color': COLORS.locked, 'border-style': 'solid' } },
-    { selector: 'node.ns-collapsed.mixed', style: { 'border-color': COLORS.mixed, 'border-style': 'dashed' } },
-    { selector: 'node.ns-collapsed.open', style: { 'border-color': COLORS.open, 'border-style': 'dotted', 'border-width': 4 } },
-    { selector: 'node.ns-collapsed.unknown', style: { 'border-color': COLORS.unknown, 'border-style': 'solid' } },
-    { selector: 'node.ns-collapsed:selected', style: { 'border-color': '#2563eb', 'border-width': 4 } },
+    { selector: 'node.ns-collapsed.locked', style: { 'border-color': c.locked, 'border-style': 'solid' } },
+    { selector: 'node.ns-collapsed.mixed', style: { 'border-color': c.mixed, 'border-style': 'dashed' } },
+    { selector: 'node.ns-collapsed.open', style: { 'border-color': c.open, 'border-style': 'dotted', 'border-width': 4 } },
+    { selector: 'node.ns-collapsed.unknown', style: { 'border-color': c.unknown, 'border-style': 'solid' } },
+    { selector: 'node.ns-collapsed:selected', style: { 'border-color': c.select, 'border-width': 4 } },
     // The edges between a collapsed namespace and anything else, bundled:
     // the status classes above colour them; thicker for more edges. Haystack
     // lines, the cheapest Cytoscape draws (a few hundred of them cost half
@@ -175,10 +247,20 @@ export function graphStyle() {
       selector: 'edge.link',
       style: { 'curve-style': 'haystack', 'haystack-radius': 0, 'target-arrow-shape': 'none', 'mid-target-arrow-shape': 'triangle', opacity: 0.7 },
     },
-    { selector: 'edge.link.locked', style: { 'mid-target-arrow-color': COLORS.locked } },
-    { selector: 'edge.link.mixed', style: { 'mid-target-arrow-color': COLORS.mixed } },
-    { selector: 'edge.link.open', style: { 'mid-target-arrow-color': COLORS.open } },
-    { selector: 'edge.link.unknown', style: { 'mid-target-arrow-color': COLORS.unknown } },
+    { selector: 'edge.link.locked', style: { 'mid-target-arrow-color': c.locked } },
+    { selector: 'edge.link.mixed', style: { 'mid-target-arrow-color': c.mixed } },
+    { selector: 'edge.link.open', style: { 'mid-target-arrow-color': c.open } },
+    { selector: 'edge.link.unknown', style: { 'mid-target-arrow-color': c.unknown } },
+    // The keyboard's place in the graph (graph-keys.js), over the selection:
+    // an outline around a node, a wide underlay under an edge.
+    {
+      selector: 'node.kbd-cursor',
+      style: { 'outline-width': 3, 'outline-color': c.cursor, 'outline-offset': 3, 'outline-opacity': 1 },
+    },
+    {
+      selector: 'edge.kbd-cursor',
+      style: { 'underlay-color': c.cursor, 'underlay-opacity': 0.55, 'underlay-padding': 6, 'z-index': 30 },
+    },
   ];
 }
 

@@ -1,9 +1,10 @@
 // meshlock's graph view: Cytoscape.js draws the snapshot, and a padlock
 // button per drawn edge sits over the canvas at the edge's midpoint. It
-// follows the store's snapshot, selection, idle toggle, breaks and grouping;
-// taps select through the store. Idle edges are drawn only when asked for,
-// when selected (a finding may name one), or when the open enforce plan
-// would cut them.
+// follows the store's snapshot, selection, idle toggle, breaks, grouping
+// and theme (the palette of graph-model.mjs); taps select through the
+// store, and so do Enter and Space on the keyboard's cursor
+// (graph-keys.js). Idle edges are drawn only when asked for, when selected
+// (a finding may name one), or when the open enforce plan would cut them.
 //
 // A big mesh (overview.mjs's threshold) opens collapsed: a node per
 // namespace with its padlock (a button over it, which expands it) and one
@@ -23,6 +24,7 @@
 
 import { $, h } from './dom.js';
 import { createBadges } from './graph-badges.js';
+import { createGraphKeys } from './graph-keys.js';
 import { createGraphLayout } from './graph-layout.js';
 import { edgeElement, graphStyle, groupElements, linkElement, namespaceElement, nodeElement } from './graph-model.mjs';
 import { bounds } from './layout.mjs';
@@ -62,7 +64,7 @@ export function createGraphView(store) {
     }
     cy = window.cytoscape({
       container: graphEl,
-      style: graphStyle(),
+      style: graphStyle(state.theme.resolved),
       elements: [],
       minZoom: 0.05,
       maxZoom: 3,
@@ -70,21 +72,10 @@ export function createGraphView(store) {
       selectionType: 'single',
       autoungrabify: false,
     });
+    graphEl.dataset.theme = state.theme.resolved;
     layout = createGraphLayout(cy, graphEl, state);
     badges.attach(cy);
-    cy.on('tap', 'node', (ev) => {
-      const n = ev.target;
-      if (n.hasClass('ns-collapsed')) {
-        openNamespace(n.id().slice(NS_PREFIX.length));
-        return;
-      }
-      if (n.isParent()) {
-        if (n.id().startsWith(NS_PREFIX)) store.select({ kind: 'namespace', id: n.id().slice(NS_PREFIX.length) });
-        return;
-      }
-      store.select({ kind: 'node', id: n.id() });
-    });
-    cy.on('tap', 'edge', (ev) => store.select({ kind: ev.target.hasClass('link') ? 'link' : 'edge', id: ev.target.id() }));
+    cy.on('tap', 'node, edge', (ev) => activate(ev.target));
     cy.on('tap', (ev) => {
       if (ev.target === cy) store.select(null);
     });
@@ -112,6 +103,24 @@ export function createGraphView(store) {
       if (!userMovedViewport) fitGraph();
       scheduleBadges();
     }).observe(graphEl);
+  }
+
+  // activate does what a tap (or Enter, graph-keys.js) on an element does:
+  // a collapsed namespace expands, a namespace's box, a node or an edge is selected.
+  function activate(el) {
+    if (el.isEdge()) {
+      store.select({ kind: el.hasClass('link') ? 'link' : 'edge', id: el.id() });
+      return;
+    }
+    if (el.hasClass('ns-collapsed')) {
+      openNamespace(el.id().slice(NS_PREFIX.length));
+      return;
+    }
+    if (el.isParent()) {
+      if (el.id().startsWith(NS_PREFIX)) store.select({ kind: 'namespace', id: el.id().slice(NS_PREFIX.length) });
+      return;
+    }
+    store.select({ kind: 'node', id: el.id() });
   }
 
   function closeNamespace(ns) {
@@ -373,5 +382,14 @@ export function createGraphView(store) {
   // A new namespace filter: the stream's next snapshot is of those
   // namespaces, which then open expanded if it is still big.
   store.subscribe('namespaces', () => (filterChanged = true));
+  // The theme's colours: Cytoscape draws on a canvas, so it gets the palette anew.
+  store.subscribe('theme', () => {
+    if (!cy) return;
+    cy.style(graphStyle(state.theme.resolved));
+    graphEl.dataset.theme = state.theme.resolved;
+  });
+  // The keyboard (after the redraws above: it marks what they drew).
+  const keys = createGraphKeys(store, { graphEl, badgesEl: $('#badges'), activate });
+  if (cy) keys.attach(cy);
   return { isDrawn: badges.isDrawn };
 }

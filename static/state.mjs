@@ -18,6 +18,8 @@
 //   grouping    state.expanded changed (which namespaces a big mesh draws in full)
 //   identity    state.identity changed: the identity panel opened or closed
 //               (detail {opened} or {closed}), or GET api/identity answered
+//   theme       state.theme changed: the viewer's choice or the theme it
+//               comes to (the system's preference changed)
 
 import { STATUSES } from './model.mjs';
 
@@ -46,6 +48,9 @@ export function createStore({ namespaces = [] } = {}) {
     // refresh it was loaded for (the snapshot's generatedAt and the
     // namespace filter, "<generatedAt>|<a,b>"), at when (ms).
     identity: { open: false, status: 'idle', data: null, error: '', refresh: null, at: 0 },
+    // The theme (theme.js): the viewer's choice (system, light or dark) and
+    // the theme it comes to, light or dark (the graph's palette follows it).
+    theme: { choice: 'system', resolved: 'light' },
     // Measures for the browser tests (window.meshlock): when the page
     // became ready (ms since navigation), how long the last delta took to
     // apply (parse, store and every view's synchronous update), and how
@@ -168,6 +173,14 @@ export function createStore({ namespaces = [] } = {}) {
     setIdentity(patch) {
       state.identity = { ...state.identity, ...patch };
       notify('identity', {});
+    },
+
+    // setTheme takes the viewer's choice and the theme it comes to; the
+    // same again notifies nothing.
+    setTheme({ choice, resolved }) {
+      if (state.theme.choice === choice && state.theme.resolved === resolved) return;
+      state.theme = { choice, resolved };
+      notify('theme');
     },
 
     // expandNamespaces expands the given namespaces (to show what is in them).

@@ -4,9 +4,12 @@
 // The page is native ES modules, no bundler and no build step: app.js is
 // the entry, importing the other modules of this folder by relative paths
 // ('./state.mjs'). *.mjs modules are pure logic (no DOM), run by Node's
-// test runner too; *.js modules use the DOM. vendor/ holds the minified
+// test runner too; *.js modules use the DOM. One script is not a module:
+// theme-boot.js, a classic script the page's <head> runs before the first
+// paint (the theme chosen on this browser). vendor/ holds the minified
 // browser builds of Cytoscape.js and cytoscape-dagre that
-// scripts/vendor-js.sh copies from npm.
+// scripts/vendor-js.sh copies from npm (axe-core, for the browser tests
+// only, goes to test/e2e/testdata/, never served).
 //
 // The embed names the folder's kinds of file, not files: every module and
 // stylesheet at its top level, icons/ and vendor/. The tests live in test/

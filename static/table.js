@@ -1,6 +1,8 @@
 // meshlock's tables: the edge table (sortable by each column, filtered by
 // status, idle rows only with the idle toggle, rows selectable by click,
-// Enter or Space, arrows between rows)
+// Enter or Space, the arrows, Home and End between rows; one row of a
+// table is in the Tab order, the one last focused, else the selected or
+// the first: a roving tabindex)
 // and the node table (each service and workload's policy and ports), both
 // drawn from the store's snapshot into the tbodies web/page.templ renders.
 // Both are paged (PAGE_SIZE rows, previous and next): a mesh of thousands
@@ -9,31 +11,56 @@
 
 import { $, h, icon } from './dom.js';
 import { ago, badgeFor, formatRate, formatWhen, isTime, mtlsText, nodeName, nodeRow, statusPhrase } from './format.mjs';
+import { rowAfterKey } from './keyboard.mjs';
 import { filterEdges, isIdle, shownEdges, sortEdges } from './model.mjs';
 import { MISMATCH_LABEL, MISMATCH_TAG, principalMismatchEdges } from './trust.mjs';
 
 // rowKeys makes a table's rows work from the keyboard: Enter or Space
-// selects, the arrows move between rows.
-function rowKeys(table, rowSelector, onSelect) {
+// selects, Escape clears the selection (onClear), the arrows, Home and End
+// move between rows (keyboard.mjs), and the row focused last is the one
+// Tab comes back to.
+function rowKeys(table, rowSelector, onSelect, onClear) {
   table.addEventListener('click', (ev) => {
     const row = ev.target.closest(rowSelector);
     if (row) onSelect(row);
   });
+  table.addEventListener('focusin', (ev) => {
+    const row = ev.target.closest?.(rowSelector);
+    if (row) rove(row.parentElement, row);
+  });
   table.addEventListener('keydown', (ev) => {
     const row = ev.target.closest?.(rowSelector);
-    if (!row) return;
+    if (!row || ev.target !== row || ev.altKey || ev.ctrlKey || ev.metaKey) return;
     if (ev.key === 'Enter' || ev.key === ' ') {
       ev.preventDefault();
       onSelect(row);
-    } else if (ev.key === 'ArrowDown' || ev.key === 'ArrowUp') {
-      ev.preventDefault();
-      (ev.key === 'ArrowDown' ? row.nextElementSibling : row.previousElementSibling)?.focus();
+      return;
     }
+    if (ev.key === 'Escape' && onClear?.()) {
+      ev.preventDefault();
+      return;
+    }
+    const rows = [...row.parentElement.rows];
+    const i = rowAfterKey(ev.key, rows.indexOf(row), rows.length);
+    if (i < 0) return;
+    ev.preventDefault();
+    rows[i].focus();
   });
 }
 
+// rove leaves one row of a tbody in the Tab order: current, else the one
+// that already was (if still there), else the selected one, else the first.
+function rove(tbody, current) {
+  const rows = [...tbody.rows];
+  const keep = current || rows.find((r) => r.tabIndex === 0) || rows.find((r) => r.classList.contains('selected')) || rows[0];
+  for (const r of rows) {
+    const want = r === keep ? 0 : -1;
+    if (r.tabIndex !== want) r.tabIndex = want;
+  }
+}
+
 // redrawRows makes a tbody's rows those given (in place where they are
-// already), keeping the focus on the same row.
+// already), keeping the focus on the same row and one row in the Tab order.
 function redrawRows(tbody, rowTestID, key, rows) {
   const focused = document.activeElement?.closest?.(`[data-testid="${rowTestID}"]`)?.dataset[key];
   // Rows kept from the last draw stay in place: only what moved is moved.
@@ -44,6 +71,7 @@ function redrawRows(tbody, rowTestID, key, rows) {
   if (focused && document.activeElement?.closest?.(`[data-testid="${rowTestID}"]`)?.dataset[key] !== focused) {
     [...tbody.rows].find((r) => r.dataset[key] === focused)?.focus({ preventScroll: true });
   }
+  rove(tbody, tbody.contains(document.activeElement) ? document.activeElement.closest('tr') : null);
 }
 
 function endpointCell(state, id) {
@@ -150,7 +178,7 @@ export function createTables(store) {
     return h(
       'tr',
       {
-        tabindex: '0',
+        tabindex: '-1',
         'aria-label': `${nodeName(e.source, state.nodesById)} → ${nodeName(e.target, state.nodesById)}, ${e.protocol}, ${idle ? `idle${seen ? `, ${seen}` : ''}, ` : ''}${statusPhrase(e)}${wrong ? `; ${MISMATCH_LABEL}` : ''}`,
         dataset: { testid: 'edge-row', edgeId: e.id, status: b.status, ...(idle ? { idle: 'true' } : {}), ...(wrong ? { principalMismatch: 'true' } : {}) },
         class: [store.isSelected('edge', e.id) ? 'selected' : '', idle ? 'idle' : ''].filter(Boolean).join(' '),
@@ -228,7 +256,7 @@ export function createTables(store) {
         h(
           'tr',
           {
-            tabindex: '0',
+            tabindex: '-1',
             dataset: { testid: 'node-row', nodeId: r.id, kind: r.kind },
             class: store.isSelected('node', r.id) ? 'selected' : '',
           },
@@ -265,16 +293,22 @@ export function createTables(store) {
     for (const tr of document.querySelectorAll('#node-rows tr')) tr.classList.toggle('selected', store.isSelected('node', tr.dataset.nodeId));
   }
 
+  // Escape on a row clears the side panel (true: there was something to clear).
+  const clearSelection = () => {
+    if (!state.selected) return false;
+    store.select(null);
+    return true;
+  };
   const edgeTable = $('#edge-table');
   if (edgeTable) {
     edgeTable.addEventListener('click', (ev) => {
       const sortBtn = ev.target.closest('button[data-sort]');
       if (sortBtn) store.sortBy(sortBtn.dataset.sort);
     });
-    rowKeys(edgeTable, 'tr[data-edge-id]', (row) => store.select({ kind: 'edge', id: row.dataset.edgeId }, { center: true }));
+    rowKeys(edgeTable, 'tr[data-edge-id]', (row) => store.select({ kind: 'edge', id: row.dataset.edgeId }, { center: true }), clearSelection);
   }
   const nodeTable = $('#node-table');
-  if (nodeTable) rowKeys(nodeTable, 'tr[data-node-id]', (row) => store.select({ kind: 'node', id: row.dataset.nodeId }, { center: true }));
+  if (nodeTable) rowKeys(nodeTable, 'tr[data-node-id]', (row) => store.select({ kind: 'node', id: row.dataset.nodeId }, { center: true }), clearSelection);
   $('#status-filter')?.addEventListener('change', () => {
     store.setStatusFilter([...document.querySelectorAll('#status-filter input[name="status"]')].filter((i) => i.checked).map((i) => i.value));
   });

@@ -70,7 +70,8 @@ func TestStaticHandler(t *testing.T) {
 	if rec := getStatic("/app.js", map[string]string{"If-None-Match": etag}); rec.Code != http.StatusNotModified {
 		t.Errorf("If-None-Match: %d, want 304", rec.Code)
 	}
-	for _, path := range []string{"/", "/icons", "/icons/", "/nope.js", "/../static.go", "/static.go", "/test/model.test.mjs", "/test/fixtures.mjs", "/model.test.mjs"} {
+	for _, path := range []string{"/", "/icons", "/icons/", "/nope.js", "/../static.go", "/static.go", "/test/model.test.mjs", "/test/fixtures.mjs", "/model.test.mjs",
+		"/vendor/axe.min.js", "/axe.min.js", "/test/color.mjs"} { // axe-core is the browser tests' (test/e2e/testdata), never the page's
 		if rec := getStatic(path, nil); rec.Code != http.StatusNotFound {
 			t.Errorf("%s: %d, want 404", path, rec.Code)
 		}
@@ -95,7 +96,8 @@ func TestEmbeddedFiles(t *testing.T) {
 			t.Errorf("%s: an unexpected embedded file", name)
 		}
 	}
-	for _, want := range []string{"app.js", "state.mjs", "stream.js", "api.mjs", "graph-view.js", "table.js", "panel.js", "enforce.js", "activity.js", "model.mjs", "format.mjs", "identity.js", "trust.mjs"} {
+	for _, want := range []string{"app.js", "state.mjs", "stream.js", "api.mjs", "graph-view.js", "table.js", "panel.js", "enforce.js", "activity.js", "model.mjs", "format.mjs", "identity.js", "trust.mjs",
+		"theme.js", "theme.mjs", "theme-boot.js", "keyboard.mjs", "graph-keys.js"} {
 		if _, ok := assets[want]; !ok {
 			t.Errorf("%s is not embedded", want)
 		}
@@ -106,7 +108,9 @@ func TestEmbeddedFiles(t *testing.T) {
 // by a relative specifier with no ?v= (the server answers it no-cache with
 // an ETag, so an upgrade is never served stale), and each one it names is
 // embedded. Every module of the folder is reached from app.js, and none is
-// over about 400 lines.
+// over about 400 lines; the one script of the folder that is not a module
+// (theme-boot.js, which must run before the first paint) is loaded by the
+// page's <head> as a classic script, and imports nothing.
 func TestModuleImports(t *testing.T) {
 	reached := map[string]bool{}
 	var walk func(name string)
@@ -141,8 +145,26 @@ func TestModuleImports(t *testing.T) {
 		}
 	}
 	walk("app.js")
+	classic := map[string]bool{}
+	render(t, pageSnapshot(), "/").Find(`head script[src]`).Each(func(_ int, sc *goquery.Selection) {
+		name, _, _ := strings.Cut(strings.TrimPrefix(sc.AttrOr("src", ""), "static/"), "?")
+		if sc.AttrOr("type", "") != "module" && !strings.Contains(name, "/") {
+			classic[name] = true
+		}
+	})
+	if !classic["theme-boot.js"] || len(classic) != 1 {
+		t.Errorf("the page's classic scripts of the folder: %v, want theme-boot.js only", classic)
+	}
+	for name := range classic {
+		if reached[name] {
+			t.Errorf("%s is a classic script and a module's import", name)
+		}
+		if a, ok := assets[name]; !ok || importRE.MatchString(string(a.body)) || strings.Contains(string(a.body), "export ") {
+			t.Errorf("%s: embedded %v, and must neither import nor export (a classic script)", name, ok)
+		}
+	}
 	for name := range assets {
-		if !strings.Contains(name, "/") && (path.Ext(name) == ".js" || path.Ext(name) == ".mjs") && !reached[name] {
+		if !strings.Contains(name, "/") && (path.Ext(name) == ".js" || path.Ext(name) == ".mjs") && !reached[name] && !classic[name] {
 			t.Errorf("%s is embedded but no module imports it", name)
 		}
 	}

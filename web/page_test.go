@@ -900,3 +900,96 @@ func TestPageIdentityShell(t *testing.T) {
 		}
 	}
 }
+
+// TestPageA11yShell: what the page's themes and keyboard need from the
+// shell, with and without embed. Both colour schemes (the meta tag), the
+// classic theme-boot.js in <head> before the stylesheet (the theme chosen
+// on this browser set before the first paint), and the theme's select at
+// the header's end (hidden: the script shows it, which it needs). The
+// graph's box one stop of the Tab order, an application with its keys
+// described; where the keyboard is in it, for the eye (hidden until the
+// box has the focus, aria-hidden) and for screen readers (a polite live
+// region), empty. The edge padlocks and rows are the script's.
+func TestPageA11yShell(t *testing.T) {
+	for _, target := range []string{"/", "/?embed=1"} {
+		doc := render(t, pageSnapshot(), target)
+		if got := doc.Find(`head meta[name="color-scheme"]`).AttrOr("content", ""); got != "light dark" {
+			t.Errorf("%s: meta color-scheme %q, want light dark", target, got)
+		}
+		var head []string
+		doc.Find("head script[src], head link[rel=stylesheet]").Each(func(_ int, s *goquery.Selection) {
+			head = append(head, goquery.NodeName(s)+" "+s.AttrOr("type", "")+" "+strings.Split(s.AttrOr("src", s.AttrOr("href", "")), "?")[0])
+		})
+		if len(head) < 2 || head[0] != "script  static/theme-boot.js" || !strings.HasPrefix(head[1], "link  static/app.css") {
+			t.Errorf("%s: <head> loads %q: want the classic theme-boot.js first, then the stylesheet", target, head)
+		}
+		if s := doc.Find(`head script[src*="theme-boot.js"]`); s.Is("[defer], [async], [type]") {
+			t.Errorf("%s: theme-boot.js must block rendering: %s", target, s.Nodes[0].Attr)
+		}
+
+		theme := testid(doc, "theme")
+		if _, hidden := theme.Attr("hidden"); theme.Length() != 1 || !hidden {
+			t.Errorf("%s: data-testid=theme: %d elements (hidden %v), want one hidden until the script runs", target, theme.Length(), hidden)
+		}
+		if theme.Parent().Children().Last().AttrOr("data-testid", "") != "theme" || !theme.Parent().Is(".top") {
+			t.Errorf("%s: the theme's select is not at the header's end", target)
+		}
+		sel := testid(doc, "theme-select")
+		var options []string
+		sel.Find("option").Each(func(_ int, o *goquery.Selection) {
+			_, selected := o.Attr("selected")
+			options = append(options, fmt.Sprintf("%s=%s/%v", o.AttrOr("value", ""), text(o), selected))
+		})
+		if goquery.NodeName(sel) != "select" || strings.Join(options, ",") != "system=System/true,light=Light/false,dark=Dark/false" {
+			t.Errorf("%s: theme-select <%s> %v", target, goquery.NodeName(sel), options)
+		}
+		if label := doc.Find(`label[for="theme-select"]`); text(label) != "Theme" || sel.AttrOr("id", "") != "theme-select" {
+			t.Errorf("%s: the theme's select is labelled %q", target, text(label))
+		}
+
+		graphBox := testid(doc, "graph")
+		for attr, want := range map[string]string{"tabindex": "0", "role": "application", "aria-roledescription": "service graph"} {
+			if got := graphBox.AttrOr(attr, ""); got != want {
+				t.Errorf("%s: the graph's %s is %q, want %q", target, attr, got, want)
+			}
+		}
+		if graphBox.AttrOr("aria-label", "") == "" {
+			t.Errorf("%s: the graph has no accessible name", target)
+		}
+		help := doc.Find("#" + graphBox.AttrOr("aria-describedby", "none"))
+		if !help.Is(".sr-only") || !strings.Contains(text(help), "arrow keys") || !strings.Contains(text(help), "Enter") || !strings.Contains(text(help), "Escape") {
+			t.Errorf("%s: the graph is described by %q, want its keys in words", target, text(help))
+		}
+		cursor := testid(doc, "graph-cursor")
+		if _, hidden := cursor.Attr("hidden"); cursor.Length() != 1 || !hidden || cursor.AttrOr("aria-hidden", "") != "true" || cursor.Closest(".graph-wrap").Length() != 1 {
+			t.Errorf("%s: graph-cursor: %d elements (hidden %v, aria-hidden %q), want one hidden caption over the graph", target, cursor.Length(), hidden, cursor.AttrOr("aria-hidden", ""))
+		}
+		if s := cursor.Find("#graph-cursor-text"); s.Length() != 1 || strings.TrimSpace(s.Text()) != "" {
+			t.Errorf("%s: #graph-cursor-text is not an empty container: %q", target, text(s))
+		}
+		if n := cursor.Find("kbd").Length(); n < 5 {
+			t.Errorf("%s: the caption shows %d keys, want the arrows, Enter and Esc", target, n)
+		}
+		live := testid(doc, "graph-live")
+		if live.Length() != 1 || live.AttrOr("aria-live", "") != "polite" || !live.Is(".sr-only") || strings.TrimSpace(live.Text()) != "" {
+			t.Errorf("%s: graph-live: %d elements, aria-live %q, %q: want one empty polite live region for screen readers", target, live.Length(), live.AttrOr("aria-live", ""), text(live))
+		}
+		// The skip link (without embed) goes to a table that can take the focus.
+		if target == "/" && doc.Find(`a.skip[href="#edge-table"]`).Length() != 1 {
+			t.Errorf("%s: no skip link to the edge table", target)
+		}
+		if testid(doc, "edge-table").AttrOr("tabindex", "") != "-1" {
+			t.Errorf("%s: the edge table cannot take the skip link's focus", target)
+		}
+	}
+	// The message page (sign-in, errors) follows the system's scheme too.
+	rec := httptest.NewRecorder()
+	writeMessagePage(rec, httptest.NewRequest(http.MethodGet, "/", nil), http.StatusServiceUnavailable, messageView{TestID: "page-error", Title: "t", Text: "x"})
+	doc, err := goquery.NewDocumentFromReader(rec.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := doc.Find(`head meta[name="color-scheme"]`).AttrOr("content", ""); got != "light dark" {
+		t.Errorf("the message page's meta color-scheme %q, want light dark", got)
+	}
+}

@@ -136,7 +136,7 @@ test('edges failing at the TLS handshake', () => {
   assert.equal(tlsFailureText({ ...edge('a->b:http', 'locked', 3, 1), tlsFailureRate: 0 }), '');
   const b = badgeFor(failing);
   assert.equal(b.tlsFailing, true);
-  assert.match(b.label, /open, plaintext; failing at TLS handshake: 2\.0 req\/s$/);
+  assert.match(b.label, /open, plain text; failing at TLS handshake: 2\.0 req\/s$/);
   assert.equal(badgeFor(edge('a->b:http', 'open', 1, 0)).tlsFailing, false);
 });
 
@@ -243,7 +243,7 @@ test('an idle edge\'s badge says so', () => {
   const b = badgeFor(s.edges.find((e) => e.idle), s.nodesById);
   assert.equal(b.idle, true);
   assert.equal(b.status, 'open');
-  assert.match(b.label, /open, plaintext; idle: no traffic now, seen in the look-back$/);
+  assert.match(b.label, /open, plain text; idle: no traffic now, seen in the look-back$/);
   assert.equal(badgeFor(s.edges.find((e) => !e.idle)).idle, false);
 });
 

@@ -115,3 +115,18 @@ test('subscribers run in the order they subscribed, and may leave', () => {
   store.setSnapshot(base());
   assert.deepEqual(order, ['header', 'graph', 'table', 'header', 'table']);
 });
+
+test('setTheme keeps the choice and the theme it comes to, and notifies theme on a change only', () => {
+  const store = createStore();
+  const seen = [];
+  store.subscribe('theme', (state) => seen.push({ ...state.theme }));
+  assert.deepEqual(store.state.theme, { choice: 'system', resolved: 'light' });
+  store.setTheme({ choice: 'system', resolved: 'light' });
+  store.setTheme({ choice: 'system', resolved: 'dark' }); // the system's preference changed
+  store.setTheme({ choice: 'light', resolved: 'light' });
+  store.setTheme({ choice: 'light', resolved: 'light' });
+  assert.deepEqual(seen, [
+    { choice: 'system', resolved: 'dark' },
+    { choice: 'light', resolved: 'light' },
+  ]);
+});

@@ -349,3 +349,14 @@ func (d *net2Dialer) client() *http.Client {
 	dialer := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(d.local)}}
 	return &http.Client{Transport: &http.Transport{DialContext: dialer.DialContext}}
 }
+
+// The page answers a flood of unknown tokens with what happened (too many
+// attempts: wait), not as if Kubernetes could not be asked.
+func TestPageSaysTooManySignInAttempts(t *testing.T) {
+	rec := httptest.NewRecorder()
+	pageAuthFailure(rec, httptest.NewRequest(http.MethodGet, "/", nil), http.StatusTooManyRequests, "")
+	body := rec.Body.String()
+	if rec.Code != http.StatusTooManyRequests || !strings.Contains(body, "Too many sign-in attempts") || strings.Contains(body, "could not be asked") {
+		t.Errorf("429 page: %d %s", rec.Code, body)
+	}
+}

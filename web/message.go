@@ -39,6 +39,12 @@ func writeMessagePage(w http.ResponseWriter, r *http.Request, status int, m mess
 // pageAuthFailure answers GET / without a valid token: a sign-in
 // explanation (401), never data; 503 when the token could not be checked.
 func pageAuthFailure(w http.ResponseWriter, r *http.Request, status int, _ string) {
+	if status == http.StatusTooManyRequests {
+		// Too many unknown tokens from this address (issue 27): Kubernetes was not asked.
+		writeHTMLMessage(w, r, status, "Too many sign-in attempts",
+			"Too many tokens meshlock did not know came from your address. Wait a few seconds and reload the page.")
+		return
+	}
 	if status != http.StatusUnauthorized {
 		writeHTMLMessage(w, r, status, "meshlock cannot check your token right now",
 			"Kubernetes could not be asked whether the token is valid. Reload the page in a moment.")

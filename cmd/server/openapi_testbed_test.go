@@ -15,7 +15,6 @@ import (
 
 	rbacv1 "k8s.io/api/rbac/v1"
 
-	"github.com/meshlock/meshlock/internal/meshsim"
 	"github.com/meshlock/meshlock/internal/testutil"
 	"github.com/meshlock/meshlock/test/testbed"
 )
@@ -38,11 +37,7 @@ func TestOpenAPIOnRealCluster(t *testing.T) {
 	spec := loadAPISpec(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	topology := meshsim.Bookinfo()
-	topology.Workloads = append(topology.Workloads, meshsim.Workload{Name: "frontend", Namespace: "team-a", ServiceAccount: "frontend",
-		Labels: map[string]string{"app": "frontend"}, Sidecar: true})
-	topology.Callers = append(topology.Callers, meshsim.Caller{From: "team-a/frontend", To: "default/productpage", Port: 9080, Rate: 2})
-	tb := startTestbedMesh(t, topology, true, nil)
+	tb := startTestbedMesh(t, teamATopology(), true, nil)
 	go tb.mesh.Run(ctx, 250*time.Millisecond)
 	grantListServices(t, tb.kube, "team-a", rbacv1.Subject{Kind: "User", APIGroup: "rbac.authorization.k8s.io", Name: testbed.UnprivilegedUser})
 	start := time.Now()

@@ -73,6 +73,16 @@ func sendWithToken(t *testing.T, method, url, token, body string) (*http.Respons
 	return resp, data
 }
 
+// teamATopology is bookinfo and team-a's frontend calling its productpage:
+// a namespace a user may be allowed alone, with an edge into one she may not.
+func teamATopology() meshsim.Topology {
+	topology := meshsim.Bookinfo()
+	topology.Workloads = append(topology.Workloads, meshsim.Workload{Name: "frontend", Namespace: "team-a", ServiceAccount: "frontend",
+		Labels: map[string]string{"app": "frontend"}, Sidecar: true})
+	topology.Callers = append(topology.Callers, meshsim.Caller{From: "team-a/frontend", To: "default/productpage", Port: 9080, Rate: 2})
+	return topology
+}
+
 // Token mode on the real test bed: alice, allowed to list Services in
 // team-a only, sees team-a and a hidden node for bookinfo; the page and
 // /metrics give nothing without a token; a ServiceAccount token's stream is
@@ -80,11 +90,7 @@ func sendWithToken(t *testing.T, method, url, token, body string) (*http.Respons
 func TestReadAuthorisationOnRealCluster(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	topology := meshsim.Bookinfo()
-	topology.Workloads = append(topology.Workloads, meshsim.Workload{Name: "frontend", Namespace: "team-a", ServiceAccount: "frontend",
-		Labels: map[string]string{"app": "frontend"}, Sidecar: true})
-	topology.Callers = append(topology.Callers, meshsim.Caller{From: "team-a/frontend", To: "default/productpage", Port: 9080, Rate: 2})
-	tb := startTestbedMesh(t, topology, true, nil)
+	tb := startTestbedMesh(t, teamATopology(), true, nil)
 	cluster, kube, prometheus := tb.cluster, tb.kube, tb.prometheus
 	go tb.mesh.Run(ctx, 250*time.Millisecond)
 

@@ -147,17 +147,18 @@ func TestEnforceFromThePage(t *testing.T) {
 		}
 	}
 	// The mesh rule for *.local would not reach bookinfo, whose own rules are more specific: the plan says so
-	// (four warnings), as it does of the tour namespace's two DISABLE rules (payments, search), and it changes
-	// nothing on the wire for the ambient shop namespace (a seventh).
+	// (four warnings), as it does of the tour namespace's two DISABLE rules (payments, search) and of its
+	// canary's rule, which selects web v2 and comes first for it, and it changes nothing on the wire for the
+	// ambient shop namespace (an eighth).
 	const dialog = `document.querySelector('[data-testid=enforce-dialog]')`
 	click("Enforce on the mesh", `[data-testid=enforce-mesh]`)
-	browser.WaitFor("the mesh plan warns of bookinfo's rules", dialog+`.dataset.state === 'ready' && document.querySelectorAll('[data-testid=enforce-warning]').length === 7 && `+dialog+`.innerText.includes('ztunnel reads no DestinationRule') && `+dialog+`.innerText.includes('DestinationRule tour/payments is more specific')`,
+	browser.WaitFor("the mesh plan warns of bookinfo's rules", dialog+`.dataset.state === 'ready' && document.querySelectorAll('[data-testid=enforce-warning]').length === 8 && `+dialog+`.innerText.includes('ztunnel reads no DestinationRule') && `+dialog+`.innerText.includes('DestinationRule tour/payments is more specific') && `+dialog+`.innerText.includes('DestinationRule tour/catalog-web-canary selects workloads')`,
 		dialog+`.innerText`)
 	// Closing and opening again at once (the close event comes later) must still load the new plan.
 	if _, err := e2e.Eval[bool](browser, `(document.querySelector('[data-testid=enforce-cancel]').click(), document.querySelector('[data-testid=enforce-mesh]').click(), true)`); err != nil {
 		t.Fatal(err)
 	}
-	browser.WaitFor("the plan after reopening", dialog+`.open && `+dialog+`.dataset.state === 'ready' && document.querySelectorAll('[data-testid=enforce-warning]').length === 7`,
+	browser.WaitFor("the plan after reopening", dialog+`.open && `+dialog+`.dataset.state === 'ready' && document.querySelectorAll('[data-testid=enforce-warning]').length === 8`,
 		dialog+`.dataset.state + ' ' + `+dialog+`.innerText`)
 	click("Cancel", `[data-testid=enforce-cancel]`)
 	browser.WaitFor("the dialog closes", `!`+dialog+`.open`, dialog+`.innerText`)

@@ -310,6 +310,13 @@ func (e *Enforcer) Enforce(ctx context.Context, c Clients, who string, req Enfor
 			return Result{}, err
 		}
 	}
+	if req.Mode == ModeDestinationRule {
+		selected, err := e.selectedRules(ctx, c, req)
+		if err != nil {
+			return Result{}, err
+		}
+		res.Warnings = append(res.Warnings, selected...)
+	}
 	for _, s := range steps {
 		res.Changes = append(res.Changes, s.change)
 	}

@@ -62,24 +62,29 @@ type ruleTarget struct {
 	ports                           []int32 // nil: check the rule without a port
 }
 
-func (e *Enforcer) planDestinationRules(ctx context.Context, c Clients, req EnforceRequest) ([]planStep, error) {
-	var targets []ruleTarget
-	ns := req.Namespace
+// ruleTargets are the hosts a DestinationRule plan covers: the mesh's
+// *.local, or each Service of the request; and the namespace of their rules.
+func (e *Enforcer) ruleTargets(ctx context.Context, c Clients, req EnforceRequest) ([]ruleTarget, string, error) {
 	if req.Scope == ScopeMesh {
-		ns = e.opts.RootNamespace
-		targets = append(targets, ruleTarget{namespace: ns, host: meshHost, fqdn: meshHost, baseName: "default"})
-	} else {
-		services, err := getServices(ctx, c, req)
-		if err != nil {
-			return nil, err
-		}
-		for _, svc := range services {
-			targets = append(targets, ruleTarget{namespace: svc.namespace, host: svc.name,
-				fqdn: istio.ServiceFQDN(svc.name, svc.namespace), baseName: svc.name, ports: svc.ports})
-		}
+		ns := e.opts.RootNamespace
+		return []ruleTarget{{namespace: ns, host: meshHost, fqdn: meshHost, baseName: "default"}}, ns, nil
 	}
-	if len(targets) == 0 {
-		return nil, nil
+	services, err := getServices(ctx, c, req)
+	if err != nil {
+		return nil, "", err
+	}
+	var targets []ruleTarget
+	for _, svc := range services {
+		targets = append(targets, ruleTarget{namespace: svc.namespace, host: svc.name,
+			fqdn: istio.ServiceFQDN(svc.name, svc.namespace), baseName: svc.name, ports: svc.ports})
+	}
+	return targets, req.Namespace, nil
+}
+
+func (e *Enforcer) planDestinationRules(ctx context.Context, c Clients, req EnforceRequest) ([]planStep, error) {
+	targets, ns, err := e.ruleTargets(ctx, c, req)
+	if err != nil || len(targets) == 0 {
+		return nil, err
 	}
 	list, err := c.Istio.NetworkingV1().DestinationRules(ns).List(ctx, metav1.ListOptions{})
 	if err != nil {
@@ -120,6 +125,41 @@ func shadowingRules(ctx context.Context, c Clients) ([]string, error) {
 		if tls := istio.MergedTLS(dr.Spec.GetTrafficPolicy(), nil, 0); tls != istio.TLSModeIstioMutual {
 			warnings = append(warnings, fmt.Sprintf("DestinationRule %s/%s is more specific than %s and sets no ISTIO_MUTUAL, so %s keeps its clients' TLS: enforce on namespace %s to update it",
 				dr.Namespace, dr.Name, meshHost, host, dr.Namespace))
+		}
+	}
+	sort.Strings(warnings)
+	return warnings, nil
+}
+
+// selectedRules names the DestinationRules with a workloadSelector that
+// the plan's rules leave alone while they set no ISTIO_MUTUAL for a host
+// the plan covers: for the clients they select they come first
+// (pilot/pkg/model/sidecar.go, SidecarScope's rules: a rule selecting the
+// workload before the namespace's), so those clients keep sending what
+// they send now.
+func (e *Enforcer) selectedRules(ctx context.Context, c Clients, req EnforceRequest) ([]string, error) {
+	targets, _, err := e.ruleTargets(ctx, c, req)
+	if err != nil || len(targets) == 0 {
+		return nil, err
+	}
+	list, err := c.Istio.NetworkingV1().DestinationRules(metav1.NamespaceAll).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return nil, err
+	}
+	var warnings []string
+	for _, dr := range list.Items {
+		selector := dr.Spec.GetWorkloadSelector()
+		if selector == nil || istio.MergedTLS(dr.Spec.GetTrafficPolicy(), nil, 0) == istio.TLSModeIstioMutual {
+			continue
+		}
+		ruleHost := istio.ResolveRuleHost(dr.Spec.GetHost(), dr.Namespace)
+		for _, t := range targets {
+			host := t.fqdn
+			if istio.HostMatches(ruleHost, host) || istio.HostMatches(host, ruleHost) {
+				warnings = append(warnings, fmt.Sprintf("DestinationRule %s/%s selects workloads (%s) of namespace %s and sets no ISTIO_MUTUAL for %s: for them it replaces the rule enforced here, so they keep sending what they send now; give it tls ISTIO_MUTUAL",
+					dr.Namespace, dr.Name, describeSelector(selector.GetMatchLabels()), dr.Namespace, host))
+				break
+			}
 		}
 	}
 	sort.Strings(warnings)

@@ -19,7 +19,7 @@ import (
 	rules "github.com/meshlock/meshlock/internal/istio"
 )
 
-// Scenarios for the rules in /tmp/istio-rules.md, each naming the Istio
+// Scenarios for the rules of docs/graph.md, each naming the Istio
 // source it models. Every case runs 10 s of simulated time.
 
 const (
@@ -271,7 +271,7 @@ func TestClientSideDestinationRules_pushContext(t *testing.T) {
 	})
 }
 
-// Rule 6. What the client sends (/tmp/istio-rules.md §3, §4): the cluster's
+// Rule 6. What the client sends: the cluster's
 // tls (cluster_builder.go applyDestinationRule) and, when it has none, auto
 // mTLS with the endpoint check reading the port entry's tls or else the
 // top-level one (mtls_checker.go trafficPolicyTLSModeForPort).
@@ -325,7 +325,7 @@ func TestClientTLSDecision_clusterTLSAndMtlsChecker(t *testing.T) {
 	})
 }
 
-// Rule 7. Failures as the client's proxy reports them (/tmp/istio-rules.md §8).
+// Rule 7. Failures as the client's proxy reports them (istio/proxy istio_stats).
 func TestHandshakeFailureFlags_istioStats(t *testing.T) {
 	serverSel := map[string]string{"app": "server"}
 	tcpFail := func(flags string) []sample {

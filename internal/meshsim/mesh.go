@@ -351,7 +351,7 @@ func (m *Mesh) send(st *callerState, n int64, drs []*networkingv1.DestinationRul
 }
 
 // deliver records one decided batch: counts for Outcomes and Truth, and each
-// proxy's series (istio_stats; /tmp/istio-rules.md §8).
+// proxy's series (istio/proxy source/extensions/filters/http/istio_stats; docs/graph.md).
 func (m *Mesh) deliver(st *callerState, n int64, client, server *Workload, svc *Service, protocol Protocol, d Decision) {
 	c := st.caller
 	mtls := d.Accepted && d.ClientMTLS

@@ -79,7 +79,7 @@ func serverLabels(mtls bool) map[string]string {
 }
 
 // bareLabels is the sidecar-less "bare" as its callers' proxies report it,
-// from EDS metadata only (/tmp/istio-rules.md §8): no app, version or principal.
+// from EDS metadata only (istio/proxy istio_stats: the peer from the endpoint's metadata): no app, version or principal.
 func bareLabels() map[string]string {
 	return map[string]string{
 		"destination_workload": "bare", "destination_workload_namespace": "backend", "destination_principal": "unknown",

@@ -38,7 +38,7 @@ generate-check: generate
 	@git diff --exit-code -- '*_templ.go' || { echo "generated templ files are out of date: run make generate and commit"; exit 1; }
 
 # kube-apiserver from k8s.io/kubernetes, rebuilt only when the tools module changes.
-testbed: $(TESTBED_BIN)/kube-apiserver $(TESTBED_BIN)/kustomize $(TESTBED_BIN)/helm
+testbed: $(TESTBED_BIN)/kube-apiserver $(TESTBED_BIN)/kustomize $(TESTBED_BIN)/helm $(TESTBED_BIN)/thanos
 	@command -v etcd >/dev/null || test -x $(TESTBED_BIN)/etcd || { echo "testbed: etcd missing: apt-get install etcd-server (or run .ci/run)"; exit 1; }
 	@command -v prometheus >/dev/null || { echo "testbed: prometheus missing: apt-get install prometheus (or run .ci/run)"; exit 1; }
 
@@ -59,6 +59,17 @@ $(TESTBED_BIN)/helm: test/tools/helm/go.mod test/tools/helm/go.sum
 	cd test/tools/helm && $(GO) build -trimpath -ldflags "-s -w \
 		-X helm.sh/helm/v4/internal/version.version=$(HELM_VERSION) \
 		-X helm.sh/helm/v4/internal/version.gitTreeState=clean" -o $@ helm.sh/helm/v4/cmd/helm
+
+# Thanos (a sidecar beside the test bed's Prometheus and a Querier in front of it), built from its
+# Go module in a module of its own (test/tools/thanos): its Prometheus and gRPC modules never move
+# the kube-apiserver build's nor meshlock's. Its tags are those of Thanos' own release build
+# (.promu.yml): Thanos casts Prometheus' labels.Labels to its protobuf labels in place, which holds
+# only for the slicelabels layout (without the tag its gRPC store API panics at the first call).
+THANOS_VERSION := $(shell sed -n 's|^require github.com/thanos-io/thanos v||p' test/tools/thanos/go.mod)
+$(TESTBED_BIN)/thanos: test/tools/thanos/go.mod test/tools/thanos/go.sum
+	@mkdir -p $(TESTBED_BIN)
+	cd test/tools/thanos && $(GO) build -trimpath -tags netgo,slicelabels -ldflags "-s -w \
+		-X github.com/prometheus/common/version.Version=$(THANOS_VERSION)" -o $@ github.com/thanos-io/thanos/cmd/thanos
 
 lint:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' | grep -v '_templ.go$$')); \

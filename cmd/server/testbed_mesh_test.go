@@ -36,6 +36,16 @@ func startTestbedMesh(t *testing.T, topology meshsim.Topology, autoMTLS bool, ru
 // (its CA, trust domain aliases); Prometheus scrapes the proxies and istiod.
 func startTestbedMeshWith(t *testing.T, opts meshsim.Options, rule *networkingv1.DestinationRule) testbedMesh {
 	t.Helper()
+	return startTestbedMeshScraped(t, opts, rule, func(targets []string) *testbed.Prometheus {
+		return testbed.StartPrometheus(t, targets...)
+	})
+}
+
+// startTestbedMeshScraped publishes the mesh and has scrape start what
+// scrapes its proxies' and istiod's targets (a Prometheus, or one behind
+// Thanos), answering that Prometheus.
+func startTestbedMeshScraped(t *testing.T, opts meshsim.Options, rule *networkingv1.DestinationRule, scrape func(targets []string) *testbed.Prometheus) testbedMesh {
+	t.Helper()
 	ctx := t.Context()
 	cluster := testbed.StartCluster(t)
 	kube := kubernetes.NewForConfigOrDie(cluster.RESTConfig)
@@ -61,6 +71,6 @@ func startTestbedMeshWith(t *testing.T, opts meshsim.Options, rule *networkingv1
 	t.Cleanup(metrics.Close)
 	istiod := httptest.NewServer(mesh.IstiodHandler())
 	t.Cleanup(istiod.Close)
-	return testbedMesh{cluster: cluster, kube: kube, mesh: mesh, prometheus: testbed.StartPrometheus(t,
-		strings.TrimPrefix(metrics.URL, "http://"), strings.TrimPrefix(istiod.URL, "http://"))}
+	return testbedMesh{cluster: cluster, kube: kube, mesh: mesh, prometheus: scrape([]string{
+		strings.TrimPrefix(metrics.URL, "http://"), strings.TrimPrefix(istiod.URL, "http://")})}
 }

@@ -1,12 +1,14 @@
 // StartPrometheus: runs Debian's Prometheus on loopback, scraping the given targets every second
-// (StartPrometheusWith: another interval, a query log).
+// (StartPrometheusWith: another interval, a query log, external labels, the flags a Thanos sidecar needs).
 
 package testbed
 
 import (
 	"fmt"
+	"maps"
 	"net/http"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -17,6 +19,8 @@ import (
 type Prometheus struct {
 	// URL is its HTTP address on loopback: the query API is under /api/v1.
 	URL string
+	// dataDir is its storage.tsdb.path, which a Thanos sidecar reads.
+	dataDir string
 }
 
 // PrometheusOptions configures StartPrometheusWith.
@@ -30,6 +34,15 @@ type PrometheusOptions struct {
 	// every query it evaluates, one JSON object a line (global
 	// query_log_file), with its timings.
 	QueryLogFile string
+	// ExternalLabels are the global external_labels, which a Thanos sidecar
+	// requires (they name this Prometheus among the Querier's stores) and
+	// which the Querier adds to every series it answers.
+	ExternalLabels map[string]string
+	// ForThanos runs Prometheus as a Thanos sidecar needs it (Thanos'
+	// sidecar documentation): min and max block durations both 2h, so that
+	// Prometheus never compacts the blocks the sidecar would ship, and the
+	// lifecycle API, through which the sidecar may reload it.
+	ForThanos bool
 }
 
 // StartPrometheus runs Debian's prometheus with a generated configuration
@@ -63,31 +76,48 @@ func StartPrometheusWith(t TB, opts PrometheusOptions) *Prometheus {
 	if opts.QueryLogFile != "" {
 		queryLog = fmt.Sprintf("  query_log_file: %q\n", opts.QueryLogFile)
 	}
+	external := ""
+	if len(opts.ExternalLabels) > 0 {
+		names := slices.Sorted(maps.Keys(opts.ExternalLabels))
+		external = "  external_labels:\n"
+		for _, name := range names {
+			external += fmt.Sprintf("    %s: %q\n", name, opts.ExternalLabels[name])
+		}
+	}
 	config := fmt.Sprintf(`global:
   scrape_interval: %s
   evaluation_interval: 1s
-%sscrape_configs:
+%s%sscrape_configs:
   - job_name: meshsim
     scrape_interval: %s
     scrape_timeout: %s
     static_configs:
       - targets: [%s]
-`, promDuration(interval), queryLog, promDuration(interval), promDuration(timeout), strings.Join(quoted, ", "))
+`, promDuration(interval), queryLog, external, promDuration(interval), promDuration(timeout), strings.Join(quoted, ", "))
 	configFile := filepath.Join(dir, "prometheus.yml")
 	writeFile(t, configFile, config)
 
 	addr := loopback(FreePort(t))
-	p := startProcess(t, dir, "prometheus", bin,
-		"--config.file="+configFile,
-		"--storage.tsdb.path="+filepath.Join(dir, "data"),
-		"--web.listen-address="+addr,
+	dataDir := filepath.Join(dir, "data")
+	args := []string{
+		"--config.file=" + configFile,
+		"--storage.tsdb.path=" + dataDir,
+		"--web.listen-address=" + addr,
 		"--log.level=warn",
-	)
+	}
+	if opts.ForThanos {
+		args = append(args,
+			"--storage.tsdb.min-block-duration=2h",
+			"--storage.tsdb.max-block-duration=2h",
+			"--web.enable-lifecycle",
+		)
+	}
+	p := startProcess(t, dir, "prometheus", bin, args...)
 	url := "http://" + addr
 	if err := p.waitReady(30*time.Second, httpOK(http.DefaultClient, url+"/-/ready", nil)); err != nil {
 		t.Fatalf("testbed: %v", err)
 	}
-	return &Prometheus{URL: url}
+	return &Prometheus{URL: url, dataDir: dataDir}
 }
 
 // promDuration spells a duration as Prometheus' configuration does (1s, 900ms).

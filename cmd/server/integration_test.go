@@ -53,6 +53,26 @@ func startMeshlock(t *testing.T, args ...string) string {
 	return base
 }
 
+// waitBookinfoLocked waits until bookinfo's edges are locked and the legacy
+// caller's still open, and checks the principals productpage → reviews
+// carries; it answers that snapshot.
+func waitBookinfoLocked(t *testing.T, graphURL string) graph.Snapshot {
+	t.Helper()
+	var s graph.Snapshot
+	testutil.Eventually(t, "bookinfo's edges locked, legacy still open", func() (bool, string) {
+		s = fetchGraph(t, graphURL)
+		e, _ := edgeByID(s, legacyEdge)
+		return allStatus(s, graph.StatusLocked, bookinfoEdges...) && e.Status == graph.StatusOpen,
+			statuses(s, append(bookinfoEdges, legacyEdge)...)
+	})
+	e, _ := edgeByID(s, "default/productpage->default/reviews:http")
+	if e.SourcePrincipal != "spiffe://cluster.local/ns/default/sa/bookinfo-productpage" ||
+		e.DestinationPrincipal != "spiffe://cluster.local/ns/default/sa/bookinfo-reviews" {
+		t.Errorf("principals: %+v", e)
+	}
+	return s
+}
+
 func fetchGraph(t *testing.T, url string) graph.Snapshot {
 	t.Helper()
 	resp, err := http.Get(url)
@@ -155,17 +175,7 @@ func TestGraphOnRealCluster(t *testing.T) {
 	}
 
 	integration.ApplyDestinationRules(t, istio, "default", integration.SharedFixture(t, "bookinfo", "destination-rule-all-mtls.yaml"))
-	testutil.Eventually(t, "bookinfo's edges locked, legacy still open", func() (bool, string) {
-		s = fetchGraph(t, graphURL)
-		e, _ := edgeByID(s, legacyEdge)
-		return allStatus(s, graph.StatusLocked, bookinfoEdges...) && e.Status == graph.StatusOpen,
-			statuses(s, append(bookinfoEdges, legacyEdge)...)
-	})
-	e, _ := edgeByID(s, "default/productpage->default/reviews:http")
-	if e.SourcePrincipal != "spiffe://cluster.local/ns/default/sa/bookinfo-productpage" ||
-		e.DestinationPrincipal != "spiffe://cluster.local/ns/default/sa/bookinfo-reviews" {
-		t.Errorf("principals: %+v", e)
-	}
+	s = waitBookinfoLocked(t, graphURL)
 	if reviews, _ := nodeByID(s, "default/reviews"); reviews.DestinationRuleTLS != "ISTIO_MUTUAL" {
 		t.Errorf("reviews' DestinationRule TLS mode: %+v", reviews)
 	}

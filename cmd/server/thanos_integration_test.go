@@ -66,18 +66,7 @@ func TestGraphThroughThanos(t *testing.T) {
 	base := startMeshlock(t, "--kubeconfig="+tb.cluster.Kubeconfig, "--prometheus-url="+tb.thanos.URL,
 		"--refresh=1s", "--window=4s", "--lookback=0")
 
-	var s graph.Snapshot
-	testutil.Eventually(t, "bookinfo's edges locked, legacy open, through Thanos", func() (bool, string) {
-		s = fetchGraph(t, base+"/api/graph")
-		e, _ := edgeByID(s, legacyEdge)
-		return allStatus(s, graph.StatusLocked, bookinfoEdges...) && e.Status == graph.StatusOpen,
-			statuses(s, append(bookinfoEdges, legacyEdge)...)
-	})
-	e, _ := edgeByID(s, "default/productpage->default/reviews:http")
-	if e.SourcePrincipal != "spiffe://cluster.local/ns/default/sa/bookinfo-productpage" ||
-		e.DestinationPrincipal != "spiffe://cluster.local/ns/default/sa/bookinfo-reviews" {
-		t.Errorf("principals through Thanos: %+v", e)
-	}
+	s := waitBookinfoLocked(t, base+"/api/graph")
 	// The Querier's external label is no edge's or node's part.
 	for _, n := range s.Nodes {
 		if strings.Contains(n.ID, testbed.ThanosCluster) {

@@ -292,9 +292,6 @@ func (b *builder) add(s *Sample) {
 	if !ok {
 		return
 	}
-	if known(s.Source.Principal) || known(s.Destination.Principal) {
-		b.notePrincipals(b.edgeIdx[t.key], s)
-	}
 	destSide := s.Reporter == ReporterServer
 	f := &t.main
 	if s.Measure == MeasureConnections {
@@ -369,8 +366,8 @@ func (b *builder) throughWaypoint(s *Sample) bool {
 	return s.Source.Workload != "" && b.dataPlane[nodeKey{s.Source.Namespace, s.Source.Workload}] == DataPlaneWaypoint
 }
 
-// locate is the edge a sample's traffic belongs to, its callers noted;
-// false for a reporter the graph does not understand, a destination no
+// locate is the edge a sample's traffic belongs to, its callers and the
+// principals its ends presented noted; false for a reporter the graph does not understand, a destination no
 // one can identify (traffic leaving the mesh), or a hop a waypoint reports.
 func (b *builder) locate(s *Sample) (*edgeTraffic, bool) {
 	if s.Reporter != ReporterServer && s.Reporter != ReporterClient {
@@ -384,7 +381,11 @@ func (b *builder) locate(s *Sample) (*edgeTraffic, bool) {
 		return nil, false
 	}
 	source, caller, callers := b.sourceNode(s)
-	t := b.edge(edgeKey{source, target, normalizeProtocol(s.Protocol)})
+	idx := b.edge(edgeKey{source, target, normalizeProtocol(s.Protocol)})
+	t := &b.traffic[idx]
+	if known(s.Source.Principal) || known(s.Destination.Principal) {
+		b.notePrincipals(idx, s)
+	}
 	if caller != (nodeKey{}) {
 		t.addCaller(caller)
 	}
@@ -405,9 +406,6 @@ func (b *builder) addHistory(h *HistorySample) {
 	t, ok := b.locate(&h.Sample)
 	if !ok {
 		return
-	}
-	if known(h.Source.Principal) || known(h.Destination.Principal) {
-		b.notePrincipals(b.edgeIdx[t.key], &h.Sample)
 	}
 	if t.hist == nil {
 		t.hist = &edgeHist{}
@@ -441,14 +439,15 @@ func (t *edgeTraffic) callers() []nodeKey {
 	return append([]nodeKey{t.caller}, t.moreCallers...)
 }
 
-func (b *builder) edge(key edgeKey) *edgeTraffic {
+// edge is the index in traffic of the edge of key, added when new.
+func (b *builder) edge(key edgeKey) int {
 	idx, ok := b.edgeIdx[key]
 	if !ok {
 		idx = len(b.traffic)
 		b.edgeIdx[key] = idx
 		b.traffic = append(b.traffic, edgeTraffic{key: key})
 	}
-	return &b.traffic[idx]
+	return idx
 }
 
 // addRate saturates instead of overflowing: an infinite rate cannot be

@@ -269,11 +269,10 @@ func addNodeIdentities(nodes []Node, cluster Cluster, services map[string]*Servi
 			if w == nil || wi == nil {
 				continue
 			}
-			for _, p := range expectedPrincipals(cluster.TrustDomain, w) {
-				if cluster.TrustDomain == "" {
-					break
+			if cluster.TrustDomain != "" { // else no principal can be expected
+				for _, p := range expectedPrincipals(cluster.TrustDomain, w) {
+					n.ExpectedPrincipals = appendMissing(n.ExpectedPrincipals, p)
 				}
-				n.ExpectedPrincipals = appendMissing(n.ExpectedPrincipals, p)
 			}
 			for _, p := range wi.ObservedPrincipals {
 				n.ObservedPrincipals = appendMissing(n.ObservedPrincipals, p)

@@ -60,14 +60,14 @@ func Build(samples []Sample, cluster Cluster, opts BuildOptions) Snapshot {
 	for i := range opts.History {
 		b.addHistory(&opts.History[i])
 	}
-	nodes, edges, callers := b.result(cluster.ClientTLS)
+	nodes, edges, callers := b.result()
 	lookback := opts.Lookback
 	if lookback.State == "" {
 		lookback.State = LookbackOff
 	}
 	services := b.clusterServices()
 	identity := b.buildIdentity(cluster, opts.Certs, opts.Thresholds)
-	addNodeIdentities(nodes, cluster, services, identity)
+	b.addNodeIdentities(nodes, cluster, services, identity)
 	findings := buildFindings(nodes, edges, services, callers, cluster.Problems,
 		findingContext{now: opts.GeneratedAt, window: opts.Window, lookback: lookback})
 	findings = dedupeFindings(b.identityFindings(findings, cluster, identity, edges, nodes, opts.Thresholds, opts.GeneratedAt))
@@ -85,9 +85,12 @@ func Build(samples []Sample, cluster Cluster, opts BuildOptions) Snapshot {
 	}
 }
 
-// nodeKey is a namespace and a name, used instead of "<ns>/<name>" strings
-// so that resolving a sample allocates nothing.
-type nodeKey struct{ namespace, name string }
+// nodeKey is a cluster (with several), a namespace and a name, used
+// instead of id strings so that resolving a sample allocates nothing.
+type nodeKey struct{ cluster, namespace, name string }
+
+// id is the node id of the key.
+func (k nodeKey) id() string { return ID{k.cluster, k.namespace, k.name}.String() }
 
 type nodeOrigin uint8
 
@@ -191,6 +194,10 @@ type builder struct {
 	// mesh) names none of them.
 	bySA     map[nodeKey][]string
 	identity identityState
+	// multi: the cluster is a Merge of several; members are they, by Name
+	// (with one cluster, the one under "").
+	multi   bool
+	members map[string]*Cluster
 }
 
 // newBuilder sizes its edge table for the samples: an edge has one sample
@@ -209,20 +216,29 @@ func newBuilder(cluster Cluster, samples int) *builder {
 		traffic:  make([]edgeTraffic, 0, samples/4),
 		bySA:     make(map[nodeKey][]string, len(cluster.Workloads)),
 		identity: newIdentityState(cluster),
+		multi:    cluster.Members != nil,
+		members:  map[string]*Cluster{"": &cluster},
+	}
+	if b.multi {
+		b.members = make(map[string]*Cluster, len(cluster.Members))
+		for i := range cluster.Members {
+			b.members[cluster.Members[i].Name] = &cluster.Members[i]
+		}
 	}
 	for i := range cluster.Services {
 		svc := &cluster.Services[i]
 		if svc.Name == "" {
 			continue
 		}
-		key := nodeKey{svc.Namespace, svc.Name}
+		key := nodeKey{svc.Cluster, svc.Namespace, svc.Name}
 		if _, dup := b.byKey[key]; dup {
 			continue // the first listing of a Service wins
 		}
 		b.byKey[key] = len(b.nodes)
 		b.nodes = append(b.nodes, nodeEntry{
 			node: Node{
-				ID:                 NodeID(svc.Namespace, svc.Name),
+				ID:                 key.id(),
+				Cluster:            svc.Cluster,
 				Namespace:          svc.Namespace,
 				Name:               svc.Name,
 				Kind:               serviceKind(svc.Gateway),
@@ -240,7 +256,7 @@ func newBuilder(cluster Cluster, samples int) *builder {
 	for idx := range b.nodes {
 		svc := b.nodes[idx].service
 		for _, w := range svc.Workloads {
-			key := nodeKey{svc.Namespace, w}
+			key := nodeKey{svc.Cluster, svc.Namespace, w}
 			if prev, ok := b.selectedBy[key]; ok && b.nodes[prev].node.Name <= svc.Name {
 				continue
 			}
@@ -249,11 +265,11 @@ func newBuilder(cluster Cluster, samples int) *builder {
 	}
 	b.gateway = make(map[nodeKey]bool)
 	for _, w := range cluster.Workloads {
-		key := nodeKey{w.Namespace, w.Name}
+		key := nodeKey{w.Cluster, w.Namespace, w.Name}
 		b.dataPlane[key] = w.DataPlane
 		b.gateway[key] = b.gateway[key] || w.Gateway
 		for _, sa := range w.ServiceAccounts {
-			k := nodeKey{w.Namespace, sa}
+			k := nodeKey{w.Cluster, w.Namespace, sa}
 			if !slices.Contains(b.bySA[k], w.Name) {
 				b.bySA[k] = append(b.bySA[k], w.Name)
 			}
@@ -277,6 +293,63 @@ func modeOrUnset(mode string) string {
 		return ModeUnset
 	}
 	return mode
+}
+
+// clientTLS is the DestinationRule resolver of a cluster's sidecars.
+func (b *builder) clientTLS(cluster string) ClientTLSFunc {
+	if m := b.members[cluster]; m != nil {
+		return m.ClientTLS
+	}
+	return nil
+}
+
+// clusterOf is the cluster a sample's label names, fallback where Istio
+// did not know it ("unknown", or no label); "" with one cluster, whose
+// ids name none.
+func (b *builder) clusterOf(label, fallback string) string {
+	if !b.multi {
+		return ""
+	}
+	if label == "" || label == Unknown {
+		return fallback
+	}
+	return label
+}
+
+// sourceKey is the sample's calling workload.
+func (b *builder) sourceKey(s *Sample) nodeKey {
+	return nodeKey{b.clusterOf(s.Source.Cluster, ""), s.Source.Namespace, s.Source.Workload}
+}
+
+// destinationCluster is the cluster that served the sample: Istio's
+// destination_cluster is the endpoint's cluster, which a client's proxy
+// knows from the endpoint's metadata; where it does not, the caller's.
+func (b *builder) destinationCluster(s *Sample) string {
+	return b.clusterOf(s.Destination.Cluster, b.clusterOf(s.Source.Cluster, ""))
+}
+
+// destinationKey is the sample's serving workload.
+func (b *builder) destinationKey(s *Sample) nodeKey {
+	return nodeKey{b.destinationCluster(s), s.Destination.Namespace, s.Destination.Workload}
+}
+
+// principalCluster is the cluster of a caller known by its principal only
+// (no metadata exchange, so no source_cluster): the one cluster running
+// workloads as that ServiceAccount, else the destination's.
+func (b *builder) principalCluster(s *Sample, namespace, sa string) string {
+	if c := b.clusterOf(s.Source.Cluster, ""); c != "" || !b.multi {
+		return c
+	}
+	found := ""
+	for name := range b.members {
+		if len(b.bySA[nodeKey{name, namespace, sa}]) > 0 {
+			if found != "" {
+				return b.destinationCluster(s)
+			}
+			found = name
+		}
+	}
+	return cmp.Or(found, b.destinationCluster(s))
 }
 
 // known reports whether a value identifies something.
@@ -340,13 +413,13 @@ func (b *builder) add(s *Sample) {
 //     pilot/pkg/networking/core/cluster_tls.go applyHBONETransportSocketMatches);
 //   - else SecurityUnknown: a sidecar client's report says nothing of it.
 func (b *builder) clientKnowsWire(s *Sample) string {
-	caller := b.dataPlane[nodeKey{s.Source.Namespace, s.Source.Workload}]
+	caller := b.dataPlane[b.sourceKey(s)]
 	switch {
 	case s.Security == SecurityMutualTLS:
 		return SecurityMutualTLS
 	case caller == DataPlaneAmbient:
 		return SecurityPlaintext
-	case caller == DataPlaneSidecar && b.dataPlane[nodeKey{s.Destination.Namespace, s.Destination.Workload}] == DataPlaneAmbient:
+	case caller == DataPlaneSidecar && b.dataPlane[b.destinationKey(s)] == DataPlaneAmbient:
 		return SecurityMutualTLS
 	}
 	return SecurityUnknown
@@ -361,9 +434,9 @@ func (b *builder) clientKnowsWire(s *Sample) string {
 // edge, with the waypoint's view of the caller's security.
 func (b *builder) throughWaypoint(s *Sample) bool {
 	if s.Reporter == ReporterClient {
-		return b.dataPlane[nodeKey{s.Destination.Namespace, s.Destination.Workload}] == DataPlaneWaypoint
+		return b.dataPlane[b.destinationKey(s)] == DataPlaneWaypoint
 	}
-	return s.Source.Workload != "" && b.dataPlane[nodeKey{s.Source.Namespace, s.Source.Workload}] == DataPlaneWaypoint
+	return s.Source.Workload != "" && b.dataPlane[b.sourceKey(s)] == DataPlaneWaypoint
 }
 
 // locate is the edge a sample's traffic belongs to, its callers and the
@@ -495,14 +568,14 @@ func normalizeProtocol(p string) string {
 // principal, workloads) it stands for.
 func (b *builder) sourceNode(s *Sample) (int, nodeKey, []nodeKey) {
 	if known(s.Source.Workload) && known(s.Source.Namespace) {
-		key := nodeKey{s.Source.Namespace, s.Source.Workload}
+		key := b.sourceKey(s)
 		return b.workloadNode(key), key, nil
 	}
 	// mTLS without metadata exchange (TCP) still names the caller's
 	// certificate: the workloads of that namespace and ServiceAccount, which
 	// are inside the mesh, unlike the unknown node.
 	if td, ns, sa, ok := ParsePrincipal(s.Source.Principal); ok && s.Security == SecurityMutualTLS && b.identity.trustedDomain(td) {
-		idx, callers := b.principalNode(nodeKey{ns, sa})
+		idx, callers := b.principalNode(nodeKey{b.principalCluster(s, ns, sa), ns, sa})
 		return idx, nodeKey{}, callers
 	}
 	return b.unknownNode(), nodeKey{}, nil
@@ -516,7 +589,7 @@ func (b *builder) principalNode(sa nodeKey) (int, []nodeKey) {
 	callers := make([]nodeKey, len(names))
 	node := -1
 	for i, name := range names {
-		callers[i] = nodeKey{sa.namespace, name}
+		callers[i] = nodeKey{sa.cluster, sa.namespace, name}
 		idx := b.workloadNode(callers[i])
 		if node >= 0 && idx != node {
 			node = -2 // different nodes: none of them is the caller
@@ -528,11 +601,11 @@ func (b *builder) principalNode(sa nodeKey) (int, []nodeKey) {
 	if node >= 0 {
 		return node, callers
 	}
-	key := nodeKey{sa.namespace, "sa:" + sa.name}
+	key := nodeKey{sa.cluster, sa.namespace, "sa:" + sa.name}
 	idx, ok := b.byKey[key]
 	if !ok {
 		idx = b.addNode(key, Node{
-			ID: NodeID(key.namespace, key.name), Namespace: key.namespace, Name: key.name,
+			ID: key.id(), Cluster: key.cluster, Namespace: key.namespace, Name: key.name,
 			Kind:               KindServiceAccount,
 			InMesh:             true, // it holds a mesh certificate
 			PeerAuthentication: ModeUnset,
@@ -561,10 +634,10 @@ func ParsePrincipal(p string) (trustDomain, namespace, serviceAccount string, ok
 // destinationNode is the destination Service, else the destination workload.
 func (b *builder) destinationNode(s *Sample) (int, bool) {
 	if known(s.Service.Name) && known(s.Service.Namespace) {
-		return b.serviceNode(nodeKey{s.Service.Namespace, s.Service.Name}), true
+		return b.serviceNode(nodeKey{b.destinationCluster(s), s.Service.Namespace, s.Service.Name}), true
 	}
 	if known(s.Destination.Workload) && known(s.Destination.Namespace) {
-		return b.workloadNode(nodeKey{s.Destination.Namespace, s.Destination.Workload}), true
+		return b.workloadNode(b.destinationKey(s)), true
 	}
 	return 0, false
 }
@@ -607,7 +680,7 @@ func (b *builder) serviceNode(key nodeKey) int {
 		return idx
 	}
 	return b.addNode(key, Node{
-		ID: NodeID(key.namespace, key.name), Namespace: key.namespace, Name: key.name,
+		ID: key.id(), Cluster: key.cluster, Namespace: key.namespace, Name: key.name,
 		Kind: KindService, PeerAuthentication: ModeUnset,
 	}, originObservedService)
 }
@@ -623,7 +696,7 @@ func (b *builder) workloadNode(key nodeKey) int {
 	}
 	if !ok {
 		idx = b.addNode(key, Node{
-			ID: NodeID(key.namespace, key.name), Namespace: key.namespace, Name: key.name,
+			ID: key.id(), Cluster: key.cluster, Namespace: key.namespace, Name: key.name,
 			Kind:               workloadKind(b.gateway[key]),
 			InMesh:             b.dataPlane[key] != DataPlaneNone && b.dataPlane[key] != "",
 			DataPlane:          b.dataPlane[key],
@@ -651,7 +724,7 @@ type callerView struct {
 
 // result turns the accumulated traffic into sorted nodes and edges, and the
 // DestinationRule view of every calling workload per target node.
-func (b *builder) result(clientTLS ClientTLSFunc) ([]Node, []Edge, map[string][]callerView) {
+func (b *builder) result() ([]Node, []Edge, map[string][]callerView) {
 	edges := make([]Edge, 0, len(b.traffic))
 	callers := make(map[string][]callerView)
 	for i := range b.traffic {
@@ -671,12 +744,19 @@ func (b *builder) result(clientTLS ClientTLSFunc) ([]Node, []Edge, map[string][]
 		src.used, dst.used = true, true
 		e.Source, e.Target, e.Protocol = src.node.ID, dst.node.ID, t.key.protocol
 		e.ID = EdgeID(e.Source, e.Target, e.Protocol)
+		e.CrossCluster = src.node.Cluster != "" && dst.node.Cluster != "" && src.node.Cluster != dst.node.Cluster
 		edges = append(edges, e)
-		if dst.origin == originClusterService && clientTLS != nil {
+		if dst.origin == originClusterService {
 			for _, c := range t.callers() {
+				// The caller's own cluster's DestinationRules decide what it
+				// sends, whichever cluster serves the host.
+				clientTLS := b.clientTLS(c.cluster)
+				if clientTLS == nil {
+					continue
+				}
 				for _, tls := range clientTLS(c.namespace, c.name, dst.service.Namespace, dst.service.Name) {
 					callers[dst.node.ID] = append(callers[dst.node.ID], callerView{
-						caller: NodeID(c.namespace, c.name), edge: e.ID, tls: tls,
+						caller: c.id(), edge: e.ID, tls: tls,
 					})
 				}
 			}
@@ -687,7 +767,7 @@ func (b *builder) result(clientTLS ClientTLSFunc) ([]Node, []Edge, map[string][]
 		if n.origin == originClusterService || n.used {
 			if views := callers[n.node.ID]; len(views) > 0 {
 				n.node.DestinationRuleTLS, n.node.CallerTLS = callerTLS(views)
-			} else if n.origin == originClusterService && clientTLS != nil {
+			} else if clientTLS := b.clientTLS(n.node.Cluster); n.origin == originClusterService && clientTLS != nil {
 				// No caller yet: findings judge the view from the Service's
 				// own namespace (caller "").
 				for _, tls := range clientTLS(n.service.Namespace, "", n.service.Namespace, n.service.Name) {

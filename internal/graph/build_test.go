@@ -477,7 +477,7 @@ func checkInvariants(t *testing.T, s Snapshot) {
 			t.Errorf("nodes not sorted or not unique at %s", n.ID)
 		}
 		nodes[n.ID] = n
-		wantID := NodeID(n.Namespace, n.Name)
+		wantID := ID{Cluster: n.Cluster, Namespace: n.Namespace, Name: n.Name}.String()
 		if n.Kind == KindUnknown {
 			wantID = Unknown
 		}

@@ -17,18 +17,20 @@ type Delta struct {
 	Window      string    `json:"window"`
 	TrustDomain string    `json:"trustDomain,omitempty"`
 	// TrustDomainAliases are always the new ones, whole (omitted when none).
-	TrustDomainAliases []string       `json:"trustDomainAliases,omitempty"`
-	Stale              bool           `json:"stale"`
-	Error              string         `json:"error"`
-	Sources            []SourceStatus `json:"sources"`  // always the new ones, whole
-	Lookback           Lookback       `json:"lookback"` // always the new one, whole
-	Posture            Posture        `json:"posture"`  // always the new one, whole
-	Nodes              []Node         `json:"nodes,omitempty"`
-	RemovedNodes       []string       `json:"removedNodes,omitempty"`
-	Edges              []Edge         `json:"edges,omitempty"`
-	RemovedEdges       []string       `json:"removedEdges,omitempty"`
-	Findings           []Finding      `json:"findings,omitempty"`
-	RemovedFindings    []string       `json:"removedFindings,omitempty"`
+	TrustDomainAliases []string `json:"trustDomainAliases,omitempty"`
+	// Clusters are always the new ones, whole (omitted with one cluster).
+	Clusters        []string       `json:"clusters,omitempty"`
+	Stale           bool           `json:"stale"`
+	Error           string         `json:"error"`
+	Sources         []SourceStatus `json:"sources"`  // always the new ones, whole
+	Lookback        Lookback       `json:"lookback"` // always the new one, whole
+	Posture         Posture        `json:"posture"`  // always the new one, whole
+	Nodes           []Node         `json:"nodes,omitempty"`
+	RemovedNodes    []string       `json:"removedNodes,omitempty"`
+	Edges           []Edge         `json:"edges,omitempty"`
+	RemovedEdges    []string       `json:"removedEdges,omitempty"`
+	Findings        []Finding      `json:"findings,omitempty"`
+	RemovedFindings []string       `json:"removedFindings,omitempty"`
 	// Identity is the new one, whole; not sent (the page asks /api/identity).
 	Identity Identity `json:"-"`
 
@@ -54,13 +56,14 @@ func Diff(old, next Snapshot) Delta {
 		Window:             next.Window,
 		TrustDomain:        next.TrustDomain,
 		TrustDomainAliases: next.TrustDomainAliases,
+		Clusters:           next.Clusters,
 		Stale:              next.Stale,
 		Error:              next.Error,
 		Sources:            next.Sources,
 		Lookback:           next.Lookback,
 		Posture:            next.Posture,
 		Identity:           next.Identity,
-		headerChanged: old.Window != next.Window || old.Stale != next.Stale || old.Error != next.Error || old.TrustDomain != next.TrustDomain || !slices.Equal(old.TrustDomainAliases, next.TrustDomainAliases) ||
+		headerChanged: old.Window != next.Window || old.Stale != next.Stale || old.Error != next.Error || old.TrustDomain != next.TrustDomain || !slices.Equal(old.TrustDomainAliases, next.TrustDomainAliases) || !slices.Equal(old.Clusters, next.Clusters) ||
 			!sourcesEqual(old.Sources, next.Sources) || !lookbackEqual(old.Lookback, next.Lookback) ||
 			!postureEqual(old.Posture, next.Posture),
 	}
@@ -77,6 +80,7 @@ func Apply(s Snapshot, d Delta) Snapshot {
 		Window:             d.Window,
 		TrustDomain:        d.TrustDomain,
 		TrustDomainAliases: d.TrustDomainAliases,
+		Clusters:           d.Clusters,
 		Stale:              d.Stale,
 		Error:              d.Error,
 		Sources:            d.Sources,
@@ -107,7 +111,7 @@ func sourcesEqual(a, b []SourceStatus) bool {
 
 // nodeEqual treats nil and empty lists alike, as their JSON does.
 func nodeEqual(a, b *Node) bool {
-	return a.ID == b.ID && a.Namespace == b.Namespace && a.Name == b.Name && a.Kind == b.Kind &&
+	return a.ID == b.ID && a.Cluster == b.Cluster && a.Stale == b.Stale && a.Namespace == b.Namespace && a.Name == b.Name && a.Kind == b.Kind &&
 		a.InMesh == b.InMesh && a.PeerAuthentication == b.PeerAuthentication &&
 		a.DestinationRuleTLS == b.DestinationRuleTLS && a.DataPlane == b.DataPlane &&
 		slices.Equal(a.Ports, b.Ports) && slices.Equal(a.CallerTLS, b.CallerTLS) &&

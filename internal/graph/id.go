@@ -1,4 +1,5 @@
-// Node ids: building "<namespace>/<name>" (or "unknown") ids and parsing them back.
+// Node ids: building "<namespace>/<name>" (or "<cluster>/<namespace>/<name>", or "unknown") ids
+// and parsing them back.
 
 package graph
 
@@ -6,8 +7,9 @@ import "strings"
 
 // ID names a node. Its string form, the contract's node id, is made here
 // and read back here only: "<namespace>/<name>" for a Service or a workload,
-// "unknown" for the callers nobody could identify. Cluster is for meshes of
-// several clusters; empty, it leaves the id as the contract has it.
+// "unknown" for the callers nobody could identify. Cluster is set when
+// meshlock watches several clusters: the id is then
+// "<cluster>/<namespace>/<name>".
 type ID struct {
 	Cluster   string
 	Namespace string
@@ -19,24 +21,23 @@ func (id ID) String() string {
 	if id.Namespace == "" {
 		return id.Name // unknown, hidden: the one node of its kind
 	}
-	s := id.Namespace + "/" + id.Name
 	if id.Cluster != "" {
-		s = id.Cluster + ":" + s
+		return id.Cluster + "/" + id.Namespace + "/" + id.Name
 	}
-	return s
+	return id.Namespace + "/" + id.Name
 }
 
-// ParseID reads a node id back.
+// ParseID reads a node id back. Neither a namespace nor a cluster name
+// holds a "/", so the number of parts tells the form.
 func ParseID(s string) ID {
-	cluster, rest, ok := strings.Cut(s, ":")
-	if !ok || strings.Contains(cluster, "/") {
-		cluster, rest = "", s
+	parts := strings.SplitN(s, "/", 3)
+	switch len(parts) {
+	case 3:
+		return ID{Cluster: parts[0], Namespace: parts[1], Name: parts[2]}
+	case 2:
+		return ID{Namespace: parts[0], Name: parts[1]}
 	}
-	ns, name, ok := strings.Cut(rest, "/")
-	if !ok {
-		return ID{Name: s}
-	}
-	return ID{Cluster: cluster, Namespace: ns, Name: name}
+	return ID{Name: s}
 }
 
 // NodeID is the id of a Service or workload node of the local cluster.

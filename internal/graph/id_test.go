@@ -12,7 +12,9 @@ func TestIDRoundTrips(t *testing.T) {
 		{ID{Namespace: "default", Name: "reviews"}, "default/reviews"},
 		{ID{Name: Unknown}, "unknown"},
 		{ID{Namespace: "default", Name: "sa:web"}, "default/sa:web"},
-		{ID{Cluster: "east", Namespace: "default", Name: "reviews"}, "east:default/reviews"},
+		// Issue 24: "<cluster>/<namespace>/<name>" with several clusters.
+		{ID{Cluster: "east", Namespace: "default", Name: "reviews"}, "east/default/reviews"},
+		{ID{Cluster: "east", Namespace: "default", Name: "sa:web"}, "east/default/sa:web"},
 	} {
 		if got := tc.id.String(); got != tc.text {
 			t.Errorf("%+v.String() = %q, want %q", tc.id, got, tc.text)

@@ -34,6 +34,7 @@ type RootCert struct {
 
 // RootBundle is what one namespace's istio-ca-root-cert holds.
 type RootBundle struct {
+	Cluster   string // its cluster's Name
 	Namespace string
 	ConfigMap string
 	// Certs in the bundle's order: more than one during a rotation.
@@ -93,6 +94,7 @@ type CAFigures struct {
 // WorkloadIdentity is who a workload should be and who it was seen as.
 type WorkloadIdentity struct {
 	ID        string `json:"id"` // its node id, "<namespace>/<name>"
+	Cluster   string `json:"cluster,omitempty"`
 	Namespace string `json:"namespace"`
 	Name      string `json:"name"`
 	// ServiceAccount is its pods' (the first, sorted, during a rollout that

@@ -60,14 +60,23 @@ func newIdentityState(cluster Cluster) identityState {
 		judged:     map[workloadPrincipal]*mismatch{},
 		mismatched: map[int][]*mismatch{},
 	}
-	if cluster.TrustDomain != "" {
-		s.trusted[cluster.TrustDomain] = true
+	// Each cluster of a multi-cluster mesh trusts its own domain and
+	// aliases; the principals of any of them are the mesh's (where two
+	// clusters disagree, a cluster-trust finding says so).
+	members := cluster.Members
+	if members == nil {
+		members = []Cluster{cluster}
 	}
-	for _, alias := range cluster.TrustDomainAliases {
-		s.trusted[alias] = true
+	for _, m := range members {
+		if m.TrustDomain != "" {
+			s.trusted[m.TrustDomain] = true
+		}
+		for _, alias := range m.TrustDomainAliases {
+			s.trusted[alias] = true
+		}
 	}
 	for _, w := range cluster.Workloads {
-		s.sas[nodeKey{w.Namespace, w.Name}] = w.ServiceAccounts
+		s.sas[nodeKey{w.Cluster, w.Namespace, w.Name}] = w.ServiceAccounts
 	}
 	return s
 }
@@ -92,8 +101,8 @@ func (s *identityState) parse(p string) spiffeID {
 // notePrincipals records the principals a sample's two ends presented on
 // the edge at traffic index edge.
 func (b *builder) notePrincipals(edge int, s *Sample) {
-	b.notePrincipal(edge, nodeKey{s.Source.Namespace, s.Source.Workload}, s.Source.Principal)
-	b.notePrincipal(edge, nodeKey{s.Destination.Namespace, s.Destination.Workload}, s.Destination.Principal)
+	b.notePrincipal(edge, b.sourceKey(s), s.Source.Principal)
+	b.notePrincipal(edge, b.destinationKey(s), s.Destination.Principal)
 }
 
 func (b *builder) notePrincipal(edge int, w nodeKey, principal string) {
@@ -124,7 +133,7 @@ func (st *identityState) judge(key workloadPrincipal) *mismatch {
 	if !id.ok {
 		return nil // not a SPIFFE id of Istio's form: nothing to compare
 	}
-	name := key.workload.namespace + "/" + key.workload.name
+	name := key.workload.id()
 	if !st.trustedDomain(id.trustDomain) {
 		return &mismatch{key, fmt.Sprintf("%s presents %s, whose trust domain %q is neither the mesh's nor one of its aliases: principal-based policy does not match it",
 			name, key.principal, id.trustDomain), SeverityWarning}
@@ -168,18 +177,18 @@ func (b *builder) buildIdentity(cluster Cluster, certs *CertFigures, t CertThres
 		if !meshWorkload(w) {
 			continue
 		}
-		key := nodeKey{w.Namespace, w.Name}
+		key := nodeKey{w.Cluster, w.Namespace, w.Name}
 		sa := "default" // a pod without one runs as "default"
 		if len(w.ServiceAccounts) > 0 {
 			sa = w.ServiceAccounts[0]
 		}
 		wi := WorkloadIdentity{
-			ID: NodeID(w.Namespace, w.Name), Namespace: w.Namespace, Name: w.Name,
+			ID: key.id(), Cluster: w.Cluster, Namespace: w.Namespace, Name: w.Name,
 			ServiceAccount:     sa,
 			ObservedPrincipals: slices.Sorted(slices.Values(b.identity.observed[key])),
 		}
-		if cluster.TrustDomain != "" { // else no principal can be expected
-			wi.ExpectedPrincipal = SPIFFEID(cluster.TrustDomain, w.Namespace, sa)
+		if td := b.trustDomain(w.Cluster); td != "" { // else no principal can be expected
+			wi.ExpectedPrincipal = SPIFFEID(td, w.Namespace, sa)
 		}
 		if len(w.ServiceAccounts) > 1 {
 			wi.ServiceAccounts = slices.Clone(w.ServiceAccounts)
@@ -199,6 +208,14 @@ func (b *builder) buildIdentity(cluster Cluster, certs *CertFigures, t CertThres
 	}
 	slices.SortFunc(id.Workloads, func(a, b WorkloadIdentity) int { return strings.Compare(a.ID, b.ID) })
 	return id
+}
+
+// trustDomain is the trust domain of a cluster's mesh config.
+func (b *builder) trustDomain(cluster string) string {
+	if m := b.members[cluster]; m != nil {
+		return m.TrustDomain
+	}
+	return ""
 }
 
 // expectedPrincipals of a workload: one per ServiceAccount its pods run as.
@@ -224,8 +241,8 @@ func mergeRoots(bundles []RootBundle) []Root {
 				r = &Root{RootCert: c}
 				byFP[c.Fingerprint] = r
 			}
-			if !slices.Contains(r.Namespaces, b.Namespace) {
-				r.Namespaces = append(r.Namespaces, b.Namespace)
+			if ns := clusterNamespace(b.Cluster, b.Namespace); !slices.Contains(r.Namespaces, ns) {
+				r.Namespaces = append(r.Namespaces, ns)
 			}
 		}
 	}
@@ -242,12 +259,12 @@ func mergeRoots(bundles []RootBundle) []Root {
 // addNodeIdentities gives each node its workloads' expected and observed
 // principals and the soonest proxy certificate expiry: a workload node its
 // own, a Service node those of the workloads it selects.
-func addNodeIdentities(nodes []Node, cluster Cluster, services map[string]*Service, id Identity) {
+func (b *builder) addNodeIdentities(nodes []Node, cluster Cluster, services map[string]*Service, id Identity) {
 	workloads := make(map[nodeKey]*Workload, len(cluster.Workloads))
 	for i := range cluster.Workloads {
 		w := &cluster.Workloads[i]
 		if meshWorkload(w) {
-			workloads[nodeKey{w.Namespace, w.Name}] = w
+			workloads[nodeKey{w.Cluster, w.Namespace, w.Name}] = w
 		}
 	}
 	byID := make(map[string]*WorkloadIdentity, len(id.Workloads))
@@ -264,13 +281,14 @@ func addNodeIdentities(nodes []Node, cluster Cluster, services map[string]*Servi
 			names = []string{n.Name}
 		}
 		for _, name := range names {
-			w := workloads[nodeKey{n.Namespace, name}]
-			wi := byID[NodeID(n.Namespace, name)]
+			key := nodeKey{n.Cluster, n.Namespace, name}
+			w := workloads[key]
+			wi := byID[key.id()]
 			if w == nil || wi == nil {
 				continue
 			}
-			if cluster.TrustDomain != "" { // else no principal can be expected
-				for _, p := range expectedPrincipals(cluster.TrustDomain, w) {
+			if td := b.trustDomain(n.Cluster); td != "" { // else no principal can be expected
+				for _, p := range expectedPrincipals(td, w) {
 					n.ExpectedPrincipals = appendMissing(n.ExpectedPrincipals, p)
 				}
 			}
@@ -299,13 +317,29 @@ func appendMissing(list []string, v string) []string {
 func (b *builder) identityFindings(out []Finding, cluster Cluster, id Identity, edges []Edge, nodes []Node, t CertThresholds, now time.Time) []Finding {
 	t = t.withDefaults()
 	out = appendRootExpiring(out, cluster.Roots, id.Roots, t, now)
-	out = appendRootMismatch(out, cluster)
+	if cluster.Members == nil {
+		out = appendRootMismatch(out, cluster)
+	} else {
+		for _, m := range cluster.Members {
+			out = appendRootMismatch(out, m)
+		}
+		out = b.appendClusterTrust(out, edges)
+	}
 	out = b.appendPrincipalMismatch(out, edges)
 	return appendWorkloadCertExpiring(out, cluster, id, nodes, b, t, now)
 }
 
 func bundleObject(namespace string) string {
 	return objectName("ConfigMap", namespace+"/"+RootBundleName)
+}
+
+// clusterNamespace names a namespace of one cluster of several:
+// "<cluster>/<namespace>"; the namespace alone with one cluster.
+func clusterNamespace(cluster, namespace string) string {
+	if cluster == "" {
+		return namespace
+	}
+	return cluster + "/" + namespace
 }
 
 // appendRootExpiring: a root within RootWarn of its end (critical within
@@ -406,14 +440,17 @@ func appendRootMismatch(out []Finding, cluster Cluster) []Finding {
 		}
 	}
 	for _, ns := range slices.Sorted(maps.Keys(meshNamespaces)) {
-		f := Finding{ID: FindingID(FindingRootCertMismatch, ns), Kind: FindingRootCertMismatch,
-			Objects: []string{bundleObject(ns), bundleObject(cluster.RootNamespace)}}
+		// With several clusters, each compares with its own root namespace,
+		// and names carry the cluster.
+		name, rootName := clusterNamespace(cluster.Name, ns), clusterNamespace(cluster.Name, cluster.RootNamespace)
+		f := Finding{ID: FindingID(FindingRootCertMismatch, name), Kind: FindingRootCertMismatch,
+			Objects: []string{bundleObject(name), bundleObject(rootName)}}
 		b := bundles[ns]
 		if b == nil {
 			f.Severity = SeverityCritical
 			f.Objects = f.Objects[1:]
 			f.Message = fmt.Sprintf("Namespace %s runs mesh workloads but holds no %s ConfigMap: its proxies have no root to verify istiod and their peers with, and new pods cannot start.",
-				ns, RootBundleName)
+				name, RootBundleName)
 			out = append(out, f)
 			continue
 		}
@@ -434,11 +471,11 @@ func appendRootMismatch(out []Finding, cluster Cluster) []Finding {
 		if shared > 0 {
 			f.Severity = SeverityWarning
 			f.Message = fmt.Sprintf("The root bundle of namespace %s holds %d root(s), %s holds %d; %d are shared%s: a rotation under way, or a copy istiod has not updated yet.",
-				ns, len(fps), cluster.RootNamespace, len(rootFPs), shared, problem)
+				name, len(fps), rootName, len(rootFPs), shared, problem)
 		} else {
 			f.Severity = SeverityCritical
 			f.Message = fmt.Sprintf("The root bundle of namespace %s shares no root with %s's%s: a stale copy; its proxies trust another root than the mesh's, and mTLS with the rest of the mesh fails.",
-				ns, cluster.RootNamespace, problem)
+				name, rootName, problem)
 		}
 		out = append(out, f)
 	}
@@ -473,7 +510,7 @@ func (b *builder) appendPrincipalMismatch(out []Finding, edges []Edge) []Finding
 			continue // the edge was dropped (no traffic of its own)
 		}
 		slices.SortFunc(ms, func(x, y *mismatch) int {
-			return cmp.Or(strings.Compare(x.workload.namespace, y.workload.namespace), strings.Compare(x.workload.name, y.workload.name),
+			return cmp.Or(strings.Compare(x.workload.cluster, y.workload.cluster), strings.Compare(x.workload.namespace, y.workload.namespace), strings.Compare(x.workload.name, y.workload.name),
 				strings.Compare(x.principal, y.principal))
 		})
 		f := Finding{ID: FindingID(FindingPrincipalMismatch, edgeID), Kind: FindingPrincipalMismatch,
@@ -513,7 +550,7 @@ func appendWorkloadCertExpiring(out []Finding, cluster Cluster, id Identity, nod
 	pods := make(map[nodeKey][]string, len(cluster.Workloads))
 	for i := range cluster.Workloads {
 		w := &cluster.Workloads[i]
-		pods[nodeKey{w.Namespace, w.Name}] = w.Pods
+		pods[nodeKey{w.Cluster, w.Namespace, w.Name}] = w.Pods
 	}
 	for _, wi := range id.Workloads {
 		if wi.CertExpiry == nil {
@@ -523,7 +560,7 @@ func appendWorkloadCertExpiring(out []Finding, cluster Cluster, id Identity, nod
 		if left >= t.WorkloadWarn {
 			continue
 		}
-		key := nodeKey{wi.Namespace, wi.Name}
+		key := nodeKey{wi.Cluster, wi.Namespace, wi.Name}
 		f := Finding{ID: FindingID(FindingWorkloadCertExpiring, wi.ID), Kind: FindingWorkloadCertExpiring, Severity: SeverityWarning}
 		for _, pod := range pods[key] {
 			f.Objects = append(f.Objects, objectName("Pod", wi.Namespace+"/"+pod))

@@ -55,17 +55,38 @@ func Filter(s Snapshot, namespaces []string) Snapshot {
 	for _, ns := range namespaces {
 		wanted[ns] = true
 	}
-	namespaceOf := make(map[string]string, len(s.Nodes))
+	return filter(s, func(id ID) bool { return id.Namespace != "" && wanted[id.Namespace] })
+}
+
+// FilterClusters keeps what concerns the given clusters, as Filter does for
+// namespaces: edges with an end in one of them (so a caller from another
+// cluster stays in view), the nodes at their ends, findings naming a kept
+// node. An empty list keeps everything.
+func FilterClusters(s Snapshot, clusters []string) Snapshot {
+	if len(clusters) == 0 {
+		return cloneSnapshot(s)
+	}
+	wanted := make(map[string]bool, len(clusters))
+	for _, c := range clusters {
+		wanted[c] = true
+	}
+	return filter(s, func(id ID) bool { return id.Cluster != "" && wanted[id.Cluster] })
+}
+
+// filter keeps the nodes in, the edges with an end in, and what concerns
+// the nodes and namespaces that in says are wanted.
+func filter(s Snapshot, in func(ID) bool) Snapshot {
+	nodeIDs := make(map[string]ID, len(s.Nodes))
 	for _, n := range s.Nodes {
-		namespaceOf[n.ID] = n.Namespace
+		nodeIDs[n.ID] = ID{Cluster: n.Cluster, Namespace: n.Namespace, Name: n.Name}
 	}
 	// The unknown node has no namespace, so it is kept only as an endpoint.
 	inWanted := func(id string) bool {
-		ns, ok := namespaceOf[id]
+		parsed, ok := nodeIDs[id]
 		if !ok {
-			ns = ParseID(id).Namespace
+			parsed = ParseID(id)
 		}
-		return ns != "" && wanted[ns]
+		return in(parsed)
 	}
 
 	out := s
@@ -80,7 +101,7 @@ func Filter(s Snapshot, namespaces []string) Snapshot {
 	out.Nodes = []Node{}
 	kept := make(map[string]bool)
 	for _, n := range s.Nodes {
-		if endpoint[n.ID] || (n.Namespace != "" && wanted[n.Namespace]) {
+		if endpoint[n.ID] || inWanted(n.ID) {
 			n.Ports, n.CallerTLS = slices.Clone(n.Ports), slices.Clone(n.CallerTLS)
 			n.ExpectedPrincipals, n.ObservedPrincipals = slices.Clone(n.ExpectedPrincipals), slices.Clone(n.ObservedPrincipals)
 			out.Nodes = append(out.Nodes, n)
@@ -88,18 +109,20 @@ func Filter(s Snapshot, namespaces []string) Snapshot {
 		}
 	}
 	out.Posture = ComputePosture(out.Edges)
-	out.Identity = filterIdentity(s.Identity, wanted)
+	out.Identity = filterIdentity(s.Identity, in)
 	out.TrustDomainAliases = slices.Clone(s.TrustDomainAliases)
+	out.Clusters = slices.Clone(s.Clusters)
+	out.Sources = slices.Clone(s.Sources)
 	out.Findings = []Finding{}
 	for _, f := range s.Findings {
-		if findingConcerns(f, kept, wanted) {
+		if findingConcerns(f, kept, in) {
 			out.Findings = append(out.Findings, cloneFinding(f))
 		}
 	}
 	return out
 }
 
-func findingConcerns(f Finding, keptNodes, namespaces map[string]bool) bool {
+func findingConcerns(f Finding, keptNodes map[string]bool, in func(ID) bool) bool {
 	for _, id := range f.Nodes {
 		if keptNodes[id] {
 			return true
@@ -108,10 +131,10 @@ func findingConcerns(f Finding, keptNodes, namespaces map[string]bool) bool {
 	if len(f.Nodes) > 0 {
 		return false
 	}
-	// Objects read "<Kind> <namespace>/<name>".
+	// Objects read "<Kind> <namespace>/<name>" (or "<Kind> <cluster>/<namespace>/<name>").
 	for _, obj := range f.Objects {
 		_, name, _ := strings.Cut(obj, " ")
-		if ns := ParseID(name).Namespace; ns != "" && namespaces[ns] {
+		if id := ParseID(name); id.Namespace != "" && in(id) {
 			return true
 		}
 	}
@@ -134,21 +157,28 @@ func cloneSnapshot(s Snapshot) Snapshot {
 	}
 	out.Identity = filterIdentity(s.Identity, nil)
 	out.TrustDomainAliases = slices.Clone(s.TrustDomainAliases)
+	out.Clusters = slices.Clone(s.Clusters)
+	out.Sources = slices.Clone(s.Sources)
 	return out
 }
 
 // filterIdentity keeps the workloads of the wanted namespaces and the roots
 // one of them holds, with only those namespaces named; nil wanted keeps
 // everything. The result shares no memory with id.
-func filterIdentity(id Identity, wanted map[string]bool) Identity {
-	keep := func(ns string) bool { return wanted == nil || wanted[ns] }
+func filterIdentity(id Identity, in func(ID) bool) Identity {
+	keep := func(cluster, ns string) bool { return in == nil || in(ID{Cluster: cluster, Namespace: ns}) }
 	out := id
 	out.TrustDomainAliases = slices.Clone(id.TrustDomainAliases)
 	out.Roots = make([]Root, 0, len(id.Roots))
 	for _, r := range id.Roots {
 		var namespaces []string
 		for _, ns := range r.Namespaces {
-			if keep(ns) {
+			// "<cluster>/<namespace>" with several clusters.
+			cluster, namespace, ok := strings.Cut(ns, "/")
+			if !ok {
+				cluster, namespace = "", ns
+			}
+			if keep(cluster, namespace) {
 				namespaces = append(namespaces, ns)
 			}
 		}
@@ -159,7 +189,7 @@ func filterIdentity(id Identity, wanted map[string]bool) Identity {
 	}
 	out.Workloads = make([]WorkloadIdentity, 0, len(id.Workloads))
 	for _, w := range id.Workloads {
-		if keep(w.Namespace) {
+		if keep(w.Cluster, w.Namespace) {
 			w.ObservedPrincipals, w.ServiceAccounts = slices.Clone(w.ObservedPrincipals), slices.Clone(w.ServiceAccounts)
 			out.Workloads = append(out.Workloads, w)
 		}

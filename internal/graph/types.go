@@ -52,6 +52,9 @@ const Unknown = "unknown"
 // Peer is one end of a connection as a report names it; "" where the
 // reporting proxy did not know.
 type Peer struct {
+	// Cluster is the Istio cluster ID of the peer's proxy (source_cluster,
+	// destination_cluster); read only when meshlock watches several.
+	Cluster   string
 	Namespace string
 	Workload  string
 	Principal string // SPIFFE id, from the peer's certificate
@@ -95,6 +98,14 @@ const (
 // Cluster is what Kubernetes says, with Istio's policy already resolved by
 // internal/k8s for each Service.
 type Cluster struct {
+	// Name is the Istio cluster ID when meshlock watches several clusters
+	// (the value of Istio's source_cluster and destination_cluster labels);
+	// "" with one.
+	Name string
+	// Members are the clusters Merge made this one of, each as its source
+	// gave it; nil for one cluster. Each member's own policy, trust domain
+	// and root bundles decide for its workloads.
+	Members []Cluster
 	// Namespaces that exist (and are watched).
 	Namespaces []string
 	Services   []Service
@@ -122,6 +133,7 @@ type Cluster struct {
 
 // Service is a Kubernetes Service and the policy that applies to it.
 type Service struct {
+	Cluster   string // its cluster's Name
 	Namespace string
 	Name      string
 	// Workloads are the names of the workloads (in Namespace) it selects.
@@ -191,6 +203,7 @@ type ClientTLSFunc func(clientNamespace, clientWorkload, serviceNamespace, servi
 
 // Workload is a group of pods that Istio reports under one workload name.
 type Workload struct {
+	Cluster   string // its cluster's Name
 	Namespace string
 	Name      string
 	// ServiceAccounts of its pods, sorted (more than one during a rollout
@@ -221,6 +234,7 @@ const (
 // PolicyProblem is a DestinationRule or PeerAuthentication that could not
 // be read; it becomes a finding.
 type PolicyProblem struct {
+	Cluster   string // its cluster's Name
 	Kind      string // DestinationRule or PeerAuthentication
 	Namespace string
 	Name      string
@@ -258,8 +272,11 @@ type Snapshot struct {
 	// TrustDomainAliases are the mesh config's: principals of these are the
 	// mesh's own too.
 	TrustDomainAliases []string `json:"trustDomainAliases,omitempty"`
-	Stale              bool     `json:"stale"`
-	Error              string   `json:"error"`
+	// Clusters are the names of the clusters watched, sorted, when there
+	// are several (node ids then begin with the cluster).
+	Clusters []string `json:"clusters,omitempty"`
+	Stale    bool     `json:"stale"`
+	Error    string   `json:"error"`
 	// Sources are the inputs the graph was built from, each with its own
 	// state; Stale and Error say the same in short (any source failing).
 	Sources []SourceStatus `json:"sources"`
@@ -276,16 +293,20 @@ type Snapshot struct {
 
 // SourceStatus is the state of one input of the graph.
 type SourceStatus struct {
-	Name  string `json:"name"` // "prometheus", "kubernetes"
-	OK    bool   `json:"ok"`   // its last fetch succeeded
-	Error string `json:"error,omitempty"`
+	Name string `json:"name"` // "prometheus", "kubernetes", or "kubernetes/<cluster>"
+	// Cluster is the cluster a Kubernetes source watches, when several are.
+	Cluster string `json:"cluster,omitempty"`
+	OK      bool   `json:"ok"` // its last fetch succeeded
+	Error   string `json:"error,omitempty"`
 	// LastSuccess is when its last good data was fetched; nil before the first.
 	LastSuccess *time.Time `json:"lastSuccess"`
 }
 
 // Node is a Service, a workload without a Service, or the unknown caller.
 type Node struct {
-	ID                 string `json:"id"`
+	ID string `json:"id"`
+	// Cluster is the node's Istio cluster ID, when meshlock watches several.
+	Cluster            string `json:"cluster,omitempty"`
 	Namespace          string `json:"namespace"`
 	Name               string `json:"name"`
 	Kind               string `json:"kind"`
@@ -310,6 +331,9 @@ type Node struct {
 	// CertExpiry is when the soonest of its proxies' certificates expires,
 	// where Prometheus has istio-agent's figure.
 	CertExpiry *time.Time `json:"certExpiry,omitempty"`
+	// Stale: its cluster's Kubernetes API is not answering; what it says of
+	// policy is that cluster's last good answer.
+	Stale bool `json:"stale,omitempty"`
 }
 
 // CallerTLS is what one calling workload's DestinationRules set for one
@@ -345,6 +369,10 @@ type Edge struct {
 	Idle bool `json:"idle,omitempty"`
 	// History is its traffic over the look-back; omitted when none is known.
 	History EdgeHistory `json:"history,omitzero"`
+	// CrossCluster: its ends are in different clusters.
+	CrossCluster bool `json:"crossCluster,omitempty"`
+	// Stale: an end's cluster's Kubernetes API is not answering.
+	Stale bool `json:"stale,omitempty"`
 }
 
 // Posture is the mesh's mTLS share, HTTP and TCP apart (requests/s are

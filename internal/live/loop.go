@@ -28,6 +28,10 @@ type LoopOptions struct {
 	Window time.Duration
 	// Namespaces limits the snapshot; empty shows all.
 	Namespaces []string
+	// Clusters are the names of the clusters watched when there are
+	// several, each with a source of its own (SourceConfig.Cluster); empty
+	// for one cluster, whose ids name none.
+	Clusters []string
 	// History, when set, is the look-back (a *Lookback) merged into every
 	// build; nil turns the look-back off.
 	History HistorySource
@@ -57,6 +61,18 @@ func (o *LoopOptions) validate() error {
 			return errors.New("live: every source needs a Source and a name of its own")
 		}
 		names[s.Name] = true
+		if s.Cluster != "" && (!slices.Contains(o.Clusters, s.Cluster) || names["cluster:"+s.Cluster]) {
+			return errors.New("live: a source's Cluster must be one of Clusters, each watched by one source")
+		}
+		names["cluster:"+s.Cluster] = true
+	}
+	for _, c := range o.Clusters {
+		if !names["cluster:"+c] {
+			return errors.New("live: cluster " + c + " has no source")
+		}
+	}
+	if len(o.Clusters) == 1 {
+		return errors.New("live: Clusters names several clusters, or none")
 	}
 	if o.Interval <= 0 || o.Window <= 0 {
 		return errors.New("live: Interval and Window must be positive")
@@ -253,17 +269,31 @@ func (l *Loop) fetch(ctx context.Context, i int) {
 func (l *Loop) rebuild() {
 	l.mu.Lock()
 	var samples []graph.Sample
-	var cluster graph.Cluster
-	haveCluster := false
 	var certs *graph.CertFigures
 	complete := true
 	var reasons []string
+	// With several clusters, one that has never answered does not hold
+	// back the others: the graph is built once one of them has.
+	clustersAnswered, clustersLive := 0, 0
+	staleClusters := map[string]bool{}
 	for _, s := range l.sources {
 		if s.err != nil {
 			reasons = append(reasons, s.cfg.Name+": "+s.err.Error())
 		}
+		if s.cfg.Cluster != "" {
+			if s.err != nil || !s.have {
+				staleClusters[s.cfg.Cluster] = true
+			} else {
+				clustersLive++
+			}
+			if s.have {
+				clustersAnswered++
+			}
+		}
 		if !s.have {
-			complete = false
+			if s.cfg.Cluster == "" {
+				complete = false
+			}
 			continue
 		}
 		switch {
@@ -276,13 +306,6 @@ func (l *Loop) rebuild() {
 		default:
 			samples = append(slices.Clip(samples), s.part.Samples...)
 		}
-		if s.part.Cluster != nil {
-			if haveCluster {
-				cluster = mergeClusters(cluster, *s.part.Cluster)
-			} else {
-				cluster, haveCluster = *s.part.Cluster, true
-			}
-		}
 		if s.part.Certs != nil {
 			certs = mergeCerts(certs, s.part.Certs)
 		}
@@ -292,6 +315,11 @@ func (l *Loop) rebuild() {
 	lookback := lookbackOff
 	if l.opts.History != nil {
 		history, lookback = l.opts.History.Current()
+	}
+	cluster := l.clusterLocked()
+	multi := len(l.opts.Clusters) > 0
+	if multi && clustersAnswered == 0 {
+		complete = false
 	}
 	var next graph.Snapshot
 	if complete {
@@ -311,6 +339,17 @@ func (l *Loop) rebuild() {
 	}
 	next.Sources = l.statusLocked()
 	next.Stale, next.Error = len(reasons) > 0 || !complete, strings.Join(reasons, "; ")
+	if multi {
+		next.Clusters = slices.Sorted(slices.Values(l.opts.Clusters))
+		// A cluster whose API is down makes only its own part stale: the
+		// view is stale when Prometheus is, or no cluster answers.
+		if complete && clustersLive > 0 && !l.otherSourceFailingLocked() {
+			next.Stale = false
+		}
+		if complete && len(staleClusters) > 0 {
+			next = markStale(next, staleClusters)
+		}
+	}
 	l.snapshot = next
 	subscribers := l.subscribers
 	l.mu.Unlock()
@@ -319,11 +358,42 @@ func (l *Loop) rebuild() {
 	}
 }
 
+// otherSourceFailingLocked: a source other than a cluster's has failed or
+// not answered yet; l.mu is held.
+func (l *Loop) otherSourceFailingLocked() bool {
+	for _, s := range l.sources {
+		if s.cfg.Cluster == "" && (s.err != nil || !s.have) {
+			return true
+		}
+	}
+	return false
+}
+
+// markStale marks the nodes of the given clusters, and the edges with an
+// end in one, stale. next was built for this refresh alone and is not yet
+// shared, so its lists are changed in place, as copies would cost a
+// 20,000-edge graph some 7 MB a refresh.
+func markStale(next graph.Snapshot, clusters map[string]bool) graph.Snapshot {
+	stale := map[string]bool{}
+	for i := range next.Nodes {
+		if n := &next.Nodes[i]; clusters[n.Cluster] {
+			n.Stale = true
+			stale[n.ID] = true
+		}
+	}
+	for i := range next.Edges {
+		if e := &next.Edges[i]; stale[e.Source] || stale[e.Target] {
+			e.Stale = true
+		}
+	}
+	return next
+}
+
 // statusLocked is every source's state; l.mu is held.
 func (l *Loop) statusLocked() []graph.SourceStatus {
 	out := make([]graph.SourceStatus, len(l.sources))
 	for i, s := range l.sources {
-		out[i] = graph.SourceStatus{Name: s.cfg.Name, OK: s.err == nil}
+		out[i] = graph.SourceStatus{Name: s.cfg.Name, Cluster: s.cfg.Cluster, OK: s.err == nil}
 		if s.err != nil {
 			out[i].Error = s.err.Error()
 		}
@@ -349,10 +419,24 @@ func (l *Loop) lookback() graph.Lookback {
 func (l *Loop) Cluster() graph.Cluster {
 	l.mu.RLock()
 	defer l.mu.RUnlock()
+	return l.clusterLocked()
+}
+
+// clusterLocked merges what the cluster sources said last; with several
+// clusters, each named (graph.Merge), so that ids carry the cluster even
+// while some have not answered. l.mu is held.
+func (l *Loop) clusterLocked() graph.Cluster {
 	var cluster graph.Cluster
+	var members []graph.Cluster
 	have := false
 	for _, s := range l.sources {
 		if !s.have || s.part.Cluster == nil {
+			continue
+		}
+		if s.cfg.Cluster != "" {
+			c := *s.part.Cluster
+			c.Name = s.cfg.Cluster
+			members = append(members, c)
 			continue
 		}
 		if have {
@@ -360,6 +444,9 @@ func (l *Loop) Cluster() graph.Cluster {
 		} else {
 			cluster, have = *s.part.Cluster, true
 		}
+	}
+	if len(l.opts.Clusters) > 0 {
+		return graph.Merge(members...)
 	}
 	return cluster
 }
@@ -421,14 +508,25 @@ func (l *Loop) Snapshot() graph.Snapshot {
 }
 
 // Ready says why the dashboard cannot yet show true data, or nil: every
-// source's last fetch must have succeeded.
+// source's last fetch must have succeeded, but for clusters of several,
+// of which one answering is enough.
 func (l *Loop) Ready() error {
 	l.mu.RLock()
 	defer l.mu.RUnlock()
+	var clusterErrs []string
+	clusterOK := false
 	for _, s := range l.sources {
-		if s.err != nil {
+		switch {
+		case s.cfg.Cluster != "" && s.err == nil:
+			clusterOK = true
+		case s.cfg.Cluster != "":
+			clusterErrs = append(clusterErrs, s.cfg.Name+": "+s.err.Error())
+		case s.err != nil:
 			return errors.New(s.cfg.Name + ": " + s.err.Error())
 		}
+	}
+	if len(clusterErrs) > 0 && !clusterOK {
+		return errors.New(strings.Join(clusterErrs, "; "))
 	}
 	return nil
 }

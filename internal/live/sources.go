@@ -40,6 +40,10 @@ type SourceConfig struct {
 	// fetched again and the graph rebuilt (a burst gathered for a moment),
 	// without waiting for the next interval.
 	Changes <-chan struct{}
+	// Cluster names the cluster a Kubernetes source watches when the loop
+	// has several (LoopOptions.Clusters): its part is that cluster's, and
+	// while it fails only that cluster's nodes and edges are stale.
+	Cluster string
 }
 
 // SampleFunc adapts a traffic source (internal/prom's Client.Fetch).

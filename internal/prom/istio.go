@@ -40,11 +40,13 @@ func istioSample(m labels, protocol, measure string, rate float64) (graph.Sample
 		Protocol: protocol,
 		Measure:  measure,
 		Source: graph.Peer{
+			Cluster:   label("source_cluster"),
 			Namespace: label("source_workload_namespace"),
 			Workload:  label("source_workload"),
 			Principal: label("source_principal"),
 		},
 		Destination: graph.Peer{
+			Cluster:   label("destination_cluster"),
 			Namespace: label("destination_workload_namespace"),
 			Workload:  label("destination_workload"),
 			Principal: label("destination_principal"),

@@ -39,9 +39,11 @@ const (
 // groups by nothing the graph does not use.
 var edgeLabels = []string{
 	"reporter",
+	"source_cluster",
 	"source_workload",
 	"source_workload_namespace",
 	"source_principal",
+	"destination_cluster",
 	"destination_workload",
 	"destination_workload_namespace",
 	"destination_service",

@@ -11,23 +11,23 @@ func TestQueriesAreTheFixedSet(t *testing.T) {
 	want := []Query{
 		{
 			Name:   "http",
-			PromQL: `sum by (reporter, source_workload, source_workload_namespace, source_principal, destination_workload, destination_workload_namespace, destination_service, destination_service_name, destination_service_namespace, destination_principal, connection_security_policy, request_protocol, response_code, response_flags) (rate(istio_requests_total{reporter=~"source|destination|waypoint"}[1m]))`,
+			PromQL: `sum by (reporter, source_cluster, source_workload, source_workload_namespace, source_principal, destination_cluster, destination_workload, destination_workload_namespace, destination_service, destination_service_name, destination_service_namespace, destination_principal, connection_security_policy, request_protocol, response_code, response_flags) (rate(istio_requests_total{reporter=~"source|destination|waypoint"}[1m]))`,
 		},
 		{
 			Name:   "tcp",
-			PromQL: `sum by (reporter, source_workload, source_workload_namespace, source_principal, destination_workload, destination_workload_namespace, destination_service, destination_service_name, destination_service_namespace, destination_principal, connection_security_policy) (rate(istio_tcp_sent_bytes_total{reporter=~"source|destination|waypoint"}[1m]))`,
+			PromQL: `sum by (reporter, source_cluster, source_workload, source_workload_namespace, source_principal, destination_cluster, destination_workload, destination_workload_namespace, destination_service, destination_service_name, destination_service_namespace, destination_principal, connection_security_policy) (rate(istio_tcp_sent_bytes_total{reporter=~"source|destination|waypoint"}[1m]))`,
 		},
 		{
 			Name:   "tcp_received",
-			PromQL: `sum by (reporter, source_workload, source_workload_namespace, source_principal, destination_workload, destination_workload_namespace, destination_service, destination_service_name, destination_service_namespace, destination_principal, connection_security_policy) (rate(istio_tcp_received_bytes_total{reporter=~"source|destination|waypoint"}[1m]))`,
+			PromQL: `sum by (reporter, source_cluster, source_workload, source_workload_namespace, source_principal, destination_cluster, destination_workload, destination_workload_namespace, destination_service, destination_service_name, destination_service_namespace, destination_principal, connection_security_policy) (rate(istio_tcp_received_bytes_total{reporter=~"source|destination|waypoint"}[1m]))`,
 		},
 		{
 			Name:   "tcp_connections",
-			PromQL: `sum by (reporter, source_workload, source_workload_namespace, source_principal, destination_workload, destination_workload_namespace, destination_service, destination_service_name, destination_service_namespace, destination_principal, connection_security_policy, response_flags) (rate(istio_tcp_connections_opened_total{reporter=~"source|destination|waypoint"}[1m]))`,
+			PromQL: `sum by (reporter, source_cluster, source_workload, source_workload_namespace, source_principal, destination_cluster, destination_workload, destination_workload_namespace, destination_service, destination_service_name, destination_service_namespace, destination_principal, connection_security_policy, response_flags) (rate(istio_tcp_connections_opened_total{reporter=~"source|destination|waypoint"}[1m]))`,
 		},
 		{
 			Name:   "tcp_refused",
-			PromQL: `sum by (reporter, source_workload, source_workload_namespace, source_principal, destination_workload, destination_workload_namespace, destination_service, destination_service_name, destination_service_namespace, destination_principal, connection_security_policy, response_flags) (rate(istio_tcp_connections_closed_total{reporter="destination", response_flags="DENY"}[1m]))`,
+			PromQL: `sum by (reporter, source_cluster, source_workload, source_workload_namespace, source_principal, destination_cluster, destination_workload, destination_workload_namespace, destination_service, destination_service_name, destination_service_namespace, destination_principal, connection_security_policy, response_flags) (rate(istio_tcp_connections_closed_total{reporter="destination", response_flags="DENY"}[1m]))`,
 		},
 	}
 	got := Queries(time.Minute)

@@ -23,6 +23,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
@@ -55,6 +56,16 @@ type Cluster struct {
 
 	caPEM  []byte
 	tokens map[string]string
+
+	// What StartAPIServer needs to run the kube-apiserver again as before:
+	// same port, certificates, token file and etcd.
+	dir           string
+	apiserverBin  string
+	apiserverArgs []string
+	admin         *rest.Config // RESTConfig as made: a test may change the field
+	mu            sync.Mutex
+	apiserver     *process
+	starts        int
 }
 
 // ConfigFor returns a rest.Config that talks to the cluster as user
@@ -89,24 +100,24 @@ func StartCluster(t TB) *Cluster {
 	writeFile(t, tokenFile, tokenCSV)
 
 	port := FreePort(t)
-	apiserver := startProcess(t, dir, "kube-apiserver", apiserverBin,
-		"--etcd-servers="+etcdURL,
+	args := []string{
+		"--etcd-servers=" + etcdURL,
 		"--bind-address=127.0.0.1",
 		"--advertise-address=127.0.0.1",
 		// No kubernetes Endpoints for a loopback address: it would be refused.
 		"--endpoint-reconciler-type=none",
 		fmt.Sprintf("--secure-port=%d", port),
-		"--tls-cert-file="+certFile,
-		"--tls-private-key-file="+keyFile,
-		"--token-auth-file="+tokenFile,
+		"--tls-cert-file=" + certFile,
+		"--tls-private-key-file=" + keyFile,
+		"--token-auth-file=" + tokenFile,
 		"--authorization-mode=RBAC",
 		"--service-account-issuer=https://kubernetes.default.svc.cluster.local",
-		"--service-account-key-file="+saKey,
-		"--service-account-signing-key-file="+saKey,
+		"--service-account-key-file=" + saKey,
+		"--service-account-signing-key-file=" + saKey,
 		"--service-cluster-ip-range=10.96.0.0/16",
 		"--enable-priority-and-fairness=false",
 		"--profiling=false",
-	)
+	}
 
 	url := "https://" + loopback(port)
 	cfg := &rest.Config{
@@ -116,20 +127,69 @@ func StartCluster(t TB) *Cluster {
 		QPS:             200,
 		Burst:           400,
 	}
-	httpClient, err := rest.HTTPClientFor(cfg)
-	if err != nil {
-		t.Fatalf("testbed: %v", err)
-	}
-	if err := apiserver.waitReady(60*time.Second, httpOK(httpClient, url+"/readyz", nil)); err != nil {
-		t.Fatalf("testbed: %v", err)
-	}
-
-	c := &Cluster{URL: url, RESTConfig: cfg, caPEM: caPEM, tokens: tokens}
+	c := &Cluster{URL: url, RESTConfig: cfg, caPEM: caPEM, tokens: tokens,
+		dir: dir, apiserverBin: apiserverBin, apiserverArgs: args, admin: rest.CopyConfig(cfg)}
+	c.startAPIServer(t)
 	c.Kubeconfig = writeKubeconfig(t, dir, c)
 	if err := installCRDs(cfg, crdPath); err != nil {
 		t.Fatalf("testbed: Istio CRDs: %v", err)
 	}
 	return c
+}
+
+// StopAPIServer stops the cluster's kube-apiserver (SIGTERM, SIGKILL after
+// 10s) and returns once it has exited: its address refuses connections
+// until StartAPIServer. etcd keeps running. Stopping a stopped API server
+// does nothing.
+func (c *Cluster) StopAPIServer() {
+	c.mu.Lock()
+	p := c.apiserver
+	c.mu.Unlock()
+	if p != nil {
+		p.stop()
+	}
+}
+
+// StartAPIServer starts the kube-apiserver again after StopAPIServer, on
+// the same address with the same certificate, tokens and etcd, so that
+// URL, RESTConfig, ConfigFor and Kubeconfig work as before. It returns once
+// /readyz answers and Istio's APIs are served again; the new process is
+// stopped when t's test ends. It fails t if the API server is running.
+func (c *Cluster) StartAPIServer(t TB) {
+	t.Helper()
+	c.startAPIServer(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	// Discovery of CRD groups can lag /readyz; StartCluster promises them.
+	if err := waitServed(ctx, c.admin, "networking.istio.io/v1", "security.istio.io/v1"); err != nil {
+		t.Fatalf("testbed: after restart: %v", err)
+	}
+}
+
+// startAPIServer runs the kube-apiserver and waits until /readyz answers.
+func (c *Cluster) startAPIServer(t TB) {
+	t.Helper()
+	c.mu.Lock()
+	if c.apiserver != nil && c.apiserver.exited() == nil {
+		c.mu.Unlock()
+		t.Fatalf("testbed: the kube-apiserver at %s is running: StopAPIServer first", c.URL)
+	}
+	c.starts++
+	// A log file per run: the stopped server's log stays for a failure's report.
+	name := "kube-apiserver"
+	if c.starts > 1 {
+		name = fmt.Sprintf("kube-apiserver-%d", c.starts)
+	}
+	p := startProcess(t, c.dir, name, c.apiserverBin, c.apiserverArgs...)
+	c.apiserver = p
+	c.mu.Unlock()
+	httpClient, err := rest.HTTPClientFor(c.admin)
+	if err != nil {
+		t.Fatalf("testbed: %v", err)
+	}
+	if err := p.waitReady(60*time.Second, httpOK(httpClient, c.URL+"/readyz", nil)); err != nil {
+		t.Fatalf("testbed: %v", err)
+	}
 }
 
 func startEtcd(t TB, bin, dir string) string {

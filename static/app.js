@@ -11,7 +11,7 @@ import { createFindings } from './findings.js';
 import { createGraphView } from './graph-view.js';
 import { createHeader } from './header.js';
 import { createIdentity } from './identity.js';
-import { normalizeSnapshot, parseNamespaces, withNamespaces } from './model.mjs';
+import { filterQuery, normalizeSnapshot, parseClusters, parseNamespaces } from './model.mjs';
 import { createPanel } from './panel.js';
 import { createReport } from './report.js';
 import { createStore } from './state.mjs';
@@ -19,7 +19,7 @@ import { createStream } from './stream.js';
 import { createTables } from './table.js';
 import { createTheme } from './theme.js';
 
-const store = createStore({ namespaces: parseNamespaces(location.search) });
+const store = createStore({ namespaces: parseNamespaces(location.search), clusters: parseClusters(location.search) });
 const { state } = store;
 
 // The read-only hook for browser tests.
@@ -55,6 +55,10 @@ Object.defineProperty(window, 'meshlock', {
     get showIdle() {
       return state.showIdle;
     },
+    // The cluster filter (?cluster=a,b; several clusters only).
+    get clusters() {
+      return [...state.clusters];
+    },
     // ms from the navigation's start to ready; the last delta's apply time.
     get readyMs() {
       return state.readyMs;
@@ -66,8 +70,9 @@ Object.defineProperty(window, 'meshlock', {
     get layouts() {
       return state.layouts;
     },
-    // The namespaces drawn in full when the graph is collapsed; null when
-    // everything is drawn (a small mesh).
+    // The namespaces drawn in full when the graph is collapsed (their keys:
+    // "<cluster>/<namespace>" with several clusters); null when everything
+    // is drawn (a small mesh).
     get expanded() {
       return state.expanded ? [...state.expanded].sort() : null;
     },
@@ -119,7 +124,7 @@ if (initial) {
     if (!state.snapshot && (state.connected || !state.reconnectAt)) return; // still connecting
     off();
     if (state.snapshot) return;
-    request(`api/graph${withNamespaces('', state.namespaces)}`)
+    request(`api/graph${filterQuery(state.namespaces, state.clusters)}`)
       .then((res) => {
         if (res.ok && !state.snapshot) store.setSnapshot(normalizeSnapshot(res.body), { fresh: true });
       })

@@ -6,12 +6,14 @@
 // applies exactly that plan (its planId), or shows the new plan when the
 // cluster changed meanwhile (409). It is modal: Tab and Shift+Tab go round
 // its controls (keyboard.mjs's wrapTab), Escape closes it, and the focus
-// goes back to the button that opened it.
+// goes back to the button that opened it. With several clusters a
+// namespace's or a service's request names its cluster (data-cluster of
+// the button).
 
 import { errorText, unreachableText } from './api.mjs';
 import { $, h, page, tabbables } from './dom.js';
 import { wrapTab } from './keyboard.mjs';
-import { normalizeLookback } from './model.mjs';
+import { isMultiCluster, normalizeLookback } from './model.mjs';
 import {
   applyState,
   breakEdgeId,
@@ -44,7 +46,11 @@ export function createEnforce(store, { request, graph, activity }) {
 
   function openEnforce(button) {
     const d = enforce.dialog;
-    const target = enforceTarget(button.dataset.enforce, button.dataset.namespace || '', button.dataset.service || '');
+    let cluster = button.dataset.cluster || '';
+    // The mesh of one cluster at a time: the one the cluster filter selects.
+    const needsCluster = button.dataset.enforce === 'mesh' && isMultiCluster(store.state.snapshot);
+    if (needsCluster && store.state.clusters.length === 1) cluster = store.state.clusters[0];
+    const target = enforceTarget(button.dataset.enforce, button.dataset.namespace || '', button.dataset.service || '', cluster);
     if (!d || !target || d.open) return;
     enforce.target = target;
     enforce.openerKey = button.dataset.focusKey || '';
@@ -53,8 +59,15 @@ export function createEnforce(store, { request, graph, activity }) {
     d.dataset.scope = target.scope;
     d.dataset.namespace = target.namespace;
     d.dataset.service = target.service;
+    if (target.cluster) d.dataset.cluster = target.cluster;
+    else delete d.dataset.cluster;
     d.showModal();
     d.querySelector('input[name="enforce-mode"]:checked')?.focus();
+    if (needsCluster && !cluster) {
+      Object.assign(enforce, { loading: false, plan: null, error: 'Several clusters are shown, and a change is made in one at a time: choose one cluster in the cluster filter to enforce mesh-wide in it.' });
+      renderEnforce();
+      return;
+    }
     loadPlan();
   }
 

@@ -5,7 +5,7 @@
 // web/page_test.go alike; those of the look-back (times, volumes) only the
 // script writes, and format.test.mjs checks them alone.
 
-import { STATUSES, finite, isIdle, normalizePosture } from './model.mjs';
+import { STATUSES, crossClusterText, finite, isIdle, isStale, normalizePosture } from './model.mjs';
 
 export const SHARE_SEPARATOR = ' · ';
 
@@ -113,11 +113,12 @@ export function displayName(n) {
   return n.name;
 }
 
-// nodeName is the short name of a node id ("default/reviews" → "reviews").
+// nodeName is the short name of a node id ("default/reviews" → "reviews",
+// "east/default/reviews" → "reviews").
 export function nodeName(id, nodesById) {
   const n = nodesById && nodesById.get(id);
   if (n && (n.name || n.kind === 'hidden')) return displayName(n);
-  const i = id.indexOf('/');
+  const i = id.lastIndexOf('/');
   return i < 0 ? id : id.slice(i + 1);
 }
 
@@ -136,7 +137,11 @@ export function badgeFor(edge, nodesById) {
   if (refused) label += `; ${refused}`;
   const idle = isIdle(edge);
   if (idle) label += '; idle: no traffic now, seen in the look-back';
-  return { status, icon: `lock-${status}.svg`, text, label, tlsFailing: !!failing, refused: !!refused, idle };
+  const cross = crossClusterText(edge, nodesById);
+  if (cross) label += `; ${cross}`;
+  const stale = isStale(edge);
+  if (stale) label += "; stale: a cluster's Kubernetes API is not answering";
+  return { status, icon: `lock-${status}.svg`, text, label, tlsFailing: !!failing, refused: !!refused, idle, crossCluster: !!cross, stale };
 }
 
 // refusedText: "refused by policy: 2.0 conn/s" (ambient mode's STRICT
@@ -194,6 +199,9 @@ export function nodeRow(n) {
   const varies = n.destinationRuleTLS === 'VARIES';
   return {
     id: n.id,
+    // With several clusters only: a single cluster's rows are as they were.
+    ...(n.cluster ? { cluster: n.cluster } : {}),
+    ...(isStale(n) ? { stale: true } : {}),
     namespace: n.namespace || '',
     name: displayName(n),
     kind: n.kind,

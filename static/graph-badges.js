@@ -6,11 +6,16 @@
 // an edge's is out of the Tab order (tabindex -1), since the graph's box
 // walks every edge from the keyboard (graph-keys.js), where a Tab stop per
 // edge would make a long way past the graph. A namespace's stays in it.
+// With several clusters, a cluster's name is a button too, at the top left
+// of its box (data-testid cluster-group), which shows it in the side panel;
+// an edge between clusters has ⇄ on its padlock, a stale one is faded.
 // Placed once per animation frame.
 
 import { h, icon } from './dom.js';
+import { clusterStaleText } from './cluster-words.mjs';
 import { badgeFor, postureView } from './format.mjs';
-import { NS_PREFIX } from './overview.mjs';
+import { clusterGroupOf, staleClusters } from './model.mjs';
+import { NS_PREFIX, namespaceName } from './overview.mjs';
 import { MISMATCH_LABEL, principalMismatchEdges } from './trust.mjs';
 
 // Below FAR_ZOOM the edges' padlocks of a crowded graph hide; the
@@ -20,10 +25,11 @@ const FAR_ZOOM = 0.5;
 // createBadges: onNamespace(namespace, open) is what a namespace's padlock does.
 // crowded() says whether the graph is big enough for that (not a small
 // mesh laid out by dagre, whose padlocks always show).
-export function createBadges(store, { graphEl, badgesEl, onNamespace, crowded }) {
+export function createBadges(store, { graphEl, badgesEl, onNamespace, onCluster, crowded }) {
   const { state } = store;
   const badgeEls = new Map(); // edge id → button
   const nsBadgeEls = new Map(); // namespace node id → button
+  const clusterEls = new Map(); // cluster box id → button
   let cy = null;
   let frame = 0;
 
@@ -53,8 +59,12 @@ export function createBadges(store, { graphEl, badgesEl, onNamespace, crowded })
         el.dataset.status = b.status;
         el.dataset.text = b.text;
         el.dataset.tlsFailing = String(b.tlsFailing);
-        el.className = `padlock padlock-${b.status}${b.tlsFailing ? ' tlsfail' : ''}${b.refused ? ' refused' : ''}${b.idle ? ' idle' : ''}${wrong ? ' principal-mismatch' : ''}${el.classList.contains('kbd-cursor') ? ' kbd-cursor' : ''}`;
+        el.className = `padlock padlock-${b.status}${b.tlsFailing ? ' tlsfail' : ''}${b.refused ? ' refused' : ''}${b.idle ? ' idle' : ''}${b.crossCluster ? ' cross-cluster' : ''}${b.stale ? ' stale' : ''}${wrong ? ' principal-mismatch' : ''}${el.classList.contains('kbd-cursor') ? ' kbd-cursor' : ''}`;
         el.dataset.principalMismatch = String(wrong);
+        if (b.crossCluster) el.dataset.crossCluster = 'true';
+        else delete el.dataset.crossCluster;
+        if (b.stale) el.dataset.stale = 'true';
+        else delete el.dataset.stale;
         el.setAttribute('aria-label', b.label);
         el.title = b.label;
         el.replaceChildren(
@@ -62,6 +72,7 @@ export function createBadges(store, { graphEl, badgesEl, onNamespace, crowded })
           b.text ? h('span', { class: 'padlock-text', text: b.text }) : '',
           b.tlsFailing ? h('span', { class: 'tls-warn', 'aria-hidden': 'true', text: '⚠' }) : '',
           wrong ? h('span', { class: 'id-warn', 'aria-hidden': 'true', text: '≠' }) : '',
+          b.crossCluster ? h('span', { class: 'cross-mark', 'aria-hidden': 'true', text: '⇄' }) : '',
         );
       }
       el.classList.toggle('selected', store.isSelected('edge', e.id));
@@ -74,7 +85,54 @@ export function createBadges(store, { graphEl, badgesEl, onNamespace, crowded })
       }
     }
     syncNamespaces(ov);
+    syncClusters(ov);
     schedule();
+  }
+
+  // A cluster's name (several clusters only): a button at the top left of
+  // its box that shows the cluster in the side panel; it says when the
+  // cluster's Kubernetes API is not answering.
+  function syncClusters(ov) {
+    const want = new Set();
+    const stale = new Set(staleClusters(state.snapshot));
+    const clusters = [...new Set(ov.namespaces.map((g) => g.cluster).filter(Boolean))];
+    for (const cluster of clusters) {
+      const id = clusterGroupOf(cluster);
+      want.add(id);
+      const down = stale.has(cluster);
+      const members = ov.namespaces.filter((g) => g.cluster === cluster).length;
+      const label = `Cluster ${cluster}: ${members} namespace${members === 1 ? '' : 's'}${down ? `; ${clusterStaleText(cluster, state.snapshot)}, its part of the graph is the last good one` : ''}. Show it.`;
+      let el = clusterEls.get(id);
+      if (!el) {
+        el = h('button', {
+          type: 'button',
+          class: 'cluster-label',
+          dataset: { testid: 'cluster-group', cluster, focusKey: `cluster:${cluster}` },
+          onclick: () => onCluster?.(cluster),
+        });
+        clusterEls.set(id, el);
+        badgesEl.append(el);
+      }
+      const key = `${down}|${label}`;
+      if (el.dataset.key !== key) {
+        el.dataset.key = key;
+        el.dataset.stale = String(down);
+        el.className = `cluster-label${down ? ' stale' : ''}`;
+        el.setAttribute('aria-label', label);
+        el.title = label;
+        el.replaceChildren(
+          h('span', { class: 'cluster-name', text: `cluster ${cluster}` }),
+          down ? h('span', { class: 'cluster-stale', text: ' · API not answering' }) : '',
+        );
+      }
+      el.classList.toggle('selected', store.isSelected('cluster', cluster));
+    }
+    for (const [id, el] of clusterEls) {
+      if (!want.has(id)) {
+        el.remove();
+        clusterEls.delete(id);
+      }
+    }
   }
 
   // A namespace's padlock (collapsed graphs only): its status and share
@@ -87,14 +145,14 @@ export function createBadges(store, { graphEl, badgesEl, onNamespace, crowded })
       const p = postureView(g.posture);
       const share = p.parts[0]?.percent || '';
       const expanded = !g.collapsed;
-      const label = `Namespace ${g.namespace}: ${g.status ? `${status}${p.parts.length ? `, ${p.text} mTLS` : ''}` : 'no traffic'}; ${g.members} service${g.members === 1 ? '' : 's'}, ${g.edges} edge${g.edges === 1 ? '' : 's'} in. ${expanded ? 'Collapse' : 'Expand'} it.`;
+      const label = `${cap(namespaceName(g.key))}: ${g.status ? `${status}${p.parts.length ? `, ${p.text} mTLS` : ''}` : 'no traffic'}; ${g.members} service${g.members === 1 ? '' : 's'}, ${g.edges} edge${g.edges === 1 ? '' : 's'} in. ${expanded ? 'Collapse' : 'Expand'} it.`;
       let el = nsBadgeEls.get(g.id);
       if (!el) {
         el = h('button', {
           type: 'button',
           class: 'padlock ns-padlock',
-          dataset: { testid: 'namespace-padlock', namespace: g.namespace },
-          onclick: () => onNamespace(g.namespace, !state.expanded?.has(g.namespace)),
+          dataset: { testid: 'namespace-padlock', namespace: g.namespace, ...(g.cluster ? { cluster: g.cluster } : {}) },
+          onclick: () => onNamespace(g.key, !state.expanded?.has(g.key)),
         });
         nsBadgeEls.set(g.id, el);
         badgesEl.append(el);
@@ -115,7 +173,7 @@ export function createBadges(store, { graphEl, badgesEl, onNamespace, crowded })
           h('span', { class: 'ns-toggle', 'aria-hidden': 'true', text: expanded ? '−' : '+' }),
         );
       }
-      el.classList.toggle('selected', store.isSelected('namespace', g.namespace));
+      el.classList.toggle('selected', store.isSelected('namespace', g.key));
     }
     for (const [id, el] of nsBadgeEls) {
       if (!want.has(id)) {
@@ -128,6 +186,7 @@ export function createBadges(store, { graphEl, badgesEl, onNamespace, crowded })
   function showSelection() {
     for (const [id, el] of badgeEls) el.classList.toggle('selected', store.isSelected('edge', id));
     for (const [id, el] of nsBadgeEls) el.classList.toggle('selected', store.isSelected('namespace', id.slice(NS_PREFIX.length)));
+    for (const [id, el] of clusterEls) el.classList.toggle('selected', store.isSelected('cluster', el.dataset.cluster));
   }
 
   function schedule() {
@@ -144,6 +203,14 @@ export function createBadges(store, { graphEl, badgesEl, onNamespace, crowded })
     const off = !Number.isFinite(p.x) || p.x < 0 || p.y < 0 || p.x > w || p.y > hgt;
     el.classList.toggle('offscreen', off);
     if (!off) el.style.transform = `translate(${Math.round(p.x)}px, ${Math.round(p.y)}px) translate(-50%, -50%)${scale < 1 ? ` scale(${scale.toFixed(2)})` : ''}`;
+  }
+
+  // placeCorner puts a cluster's name with its top left corner at p (kept
+  // inside the graph's box while any of its cluster shows).
+  function placeCorner(el, p, w, hgt) {
+    const off = !Number.isFinite(p.x) || p.x > w || p.y > hgt;
+    el.classList.toggle('offscreen', off);
+    if (!off) el.style.transform = `translate(${Math.round(Math.max(p.x, 0))}px, ${Math.round(Math.max(p.y, 0))}px)`;
   }
 
   // place puts each padlock where its edge or namespace is drawn, from the
@@ -181,6 +248,14 @@ export function createBadges(store, { graphEl, badgesEl, onNamespace, crowded })
         spots.push([el, { x: p.x, y: p.y - Math.min(18, (half * 2 * zoom) / 3) }, true]);
       }
     }
+    for (const [id, el] of clusterEls) {
+      const n = cy.getElementById(id);
+      if (n.empty()) continue;
+      // Its name's place: the top left corner of its box, inside it.
+      const bb = n.boundingBox({ includeLabels: false });
+      const p = at({ x: bb.x1, y: bb.y1 });
+      placeCorner(el, { x: p.x + 6, y: p.y + 4 }, w, hgt);
+    }
     const nsScale = Math.min(1, Math.max(0.5, zoom / 0.7));
     for (const [el, p, ns] of spots) placeOne(el, p, w, hgt, ns ? nsScale : 1);
   }
@@ -193,3 +268,5 @@ export function createBadges(store, { graphEl, badgesEl, onNamespace, crowded })
     isDrawn: (id) => badgeEls.has(id),
   };
 }
+
+const cap = (s) => (s ? s[0].toUpperCase() + s.slice(1) : s);

@@ -11,7 +11,7 @@ import { $ } from './dom.js';
 import { badgeFor, nodeName } from './format.mjs';
 import { nodeLabel } from './graph-model.mjs';
 import { cursorPlace, firstCursor, graphCursorAfterKey, graphKeyModel, validCursor } from './keyboard.mjs';
-import { NS_PREFIX } from './overview.mjs';
+import { NS_PREFIX, namespaceName } from './overview.mjs';
 
 // createGraphKeys: activate(element) is what a tap on it does.
 export function createGraphKeys(store, { graphEl, badgesEl, activate }) {
@@ -110,7 +110,7 @@ export function createGraphKeys(store, { graphEl, badgesEl, activate }) {
     if (announce && live) live.textContent = text;
   }
 
-  const nameOf = (id) => (id.startsWith(NS_PREFIX) && !state.nodesById.has(id) ? `namespace ${id.slice(NS_PREFIX.length)}` : nodeName(id, state.nodesById));
+  const nameOf = (id) => (id.startsWith(NS_PREFIX) && !state.nodesById.has(id) ? namespaceName(id.slice(NS_PREFIX.length)) : nodeName(id, state.nodesById));
 
   // describe: the cursor's element in words, with its place in the walk.
   function describe(c) {
@@ -129,13 +129,13 @@ export function createGraphKeys(store, { graphEl, badgesEl, activate }) {
     const out = calls.filter((e) => e.source === c.id).length;
     const counts = `${out} call${out === 1 ? '' : 's'} out, ${calls.length - out} in`;
     if (el.hasClass('ns-collapsed')) {
-      const [ns, members] = String(el.data('label') || '').split('\n');
-      return `Namespace ${ns}, collapsed (${members || 'no services'}); ${counts}${selected}. Enter expands it. ${cap(place)}.`;
+      const members = String(el.data('label') || '').split('\n')[1];
+      return `${cap(namespaceName(c.id.slice(NS_PREFIX.length)))}, collapsed (${members || 'no services'}); ${counts}${selected}. Enter expands it. ${cap(place)}.`;
     }
     const n = state.nodesById.get(c.id);
     const label = n ? nodeLabel(n).split('\n') : [c.id];
     const kind = n?.kind === 'service' ? 'Service ' : '';
-    const ns = n?.namespace ? ` in ${n.namespace}` : '';
+    const ns = n?.namespace ? ` in ${n.namespace}${n.cluster ? ` (cluster ${n.cluster})` : ''}${n.stale ? ', stale' : ''}` : '';
     return `${kind}${label[0]}${ns}: ${label.slice(1).join(', ') || n?.kind || ''}; ${counts}${selected}. ${cap(place)}.`;
   }
 

@@ -1,7 +1,8 @@
 // meshlock's graph layouts on Cytoscape's elements (graph-view.js decides
 // when): dagre over the whole of a small mesh; for a bigger one, each
 // expanded namespace's services laid out by layout.mjs within their block
-// and the blocks (collapsed namespaces are one node each) packed in rows;
+// and the blocks (collapsed namespaces are one node each) packed in rows,
+// with several clusters each cluster's blocks packed together in its box;
 // and a node a delta adds placed beside its namespace's services, moving
 // nothing else. Every whole layout and every packing counts in
 // state.layouts (window.meshlock.layouts).
@@ -13,6 +14,9 @@ import { OUTSIDE_GROUP } from './model.mjs';
 // A compound node's padding and label, as graphStyle draws them.
 const GROUP_PAD = 18;
 const GROUP_LABEL = 20;
+// A cluster's box (several clusters): its padding and label.
+const CLUSTER_PAD = 26;
+const CLUSTER_LABEL = 22;
 
 export function createGraphLayout(cy, graphEl, state) {
   // savedBlocks: the services' places in a namespace that was collapsed
@@ -71,7 +75,7 @@ export function createGraphLayout(cy, graphEl, state) {
       const b = bounds(pos, sizeOf);
       blocks.push({ id, w: b.w + 2 * GROUP_PAD, h: b.h + 2 * GROUP_PAD + GROUP_LABEL });
     }
-    const centres = packBlocks(blocks, { aspect: aspectOf() });
+    const centres = packNested(blocks);
     cy.batch(() => {
       for (const [id, c] of centres) {
         const pos = inside.get(id);
@@ -82,6 +86,56 @@ export function createGraphLayout(cy, graphEl, state) {
         for (const [kid, p] of pos) cy.getElementById(kid).position({ x: c.x + p.x, y: c.y + p.y + GROUP_LABEL / 2 });
       }
     });
+  }
+
+  // packNested packs the blocks in rows; with several clusters, each
+  // cluster's namespace blocks are packed together first, and the
+  // clusters' boxes (with the callers outside the mesh) in rows after.
+  function packNested(blocks) {
+    const aspect = aspectOf();
+    const byCluster = new Map();
+    const top = [];
+    for (const b of blocks) {
+      const parent = cy.getElementById(b.id).parent();
+      if (parent.nonempty() && parent.hasClass('cluster')) {
+        const id = parent.id();
+        if (!byCluster.has(id)) {
+          byCluster.set(id, []);
+          top.push({ id, cluster: true });
+        }
+        byCluster.get(id).push(b);
+      } else {
+        top.push(b);
+      }
+    }
+    if (!byCluster.size) return packBlocks(blocks, { aspect });
+    const inner = new Map(); // cluster id → Map(block id → centre relative to the cluster's)
+    for (const t of top) {
+      if (!t.cluster) continue;
+      const list = byCluster.get(t.id);
+      const pos = packBlocks(list, { aspect });
+      const size = new Map(list.map((b) => [b.id, b]));
+      const b = bounds(pos, (id) => size.get(id));
+      const cx = (b.x1 + b.x2) / 2;
+      const cyy = (b.y1 + b.y2) / 2;
+      for (const p of pos.values()) {
+        p.x -= cx;
+        p.y -= cyy - CLUSTER_LABEL / 2;
+      }
+      inner.set(t.id, pos);
+      t.w = b.w + 2 * CLUSTER_PAD;
+      t.h = b.h + 2 * CLUSTER_PAD + CLUSTER_LABEL;
+    }
+    const out = new Map();
+    for (const [id, c] of packBlocks(top, { aspect, gap: 80 })) {
+      const pos = inner.get(id);
+      if (!pos) {
+        out.set(id, c);
+        continue;
+      }
+      for (const [bid, p] of pos) out.set(bid, { x: c.x + p.x, y: c.y + p.y });
+    }
+    return out;
   }
 
   // blockLayout: a namespace's services where they were when it collapsed,
@@ -126,7 +180,7 @@ export function createGraphLayout(cy, graphEl, state) {
     cy.batch(() => {
       for (const id of ids) {
         const n = cy.getElementById(id);
-        if (n.isParent() || n.hasClass('group')) continue; // a parent follows its children
+        if (n.isParent() || n.hasClass('group') || n.hasClass('cluster')) continue; // a parent follows its children
         const siblings = n.parent().nonempty() ? n.siblings().filter(placed) : cy.collection();
         const sib = siblings.nonempty() ? bounds(new Map(siblings.map((s) => [s.id(), s.position()])), sizeOf) : null;
         n.position(placeBelow(sib, sizeOf(id), all));

@@ -2,11 +2,13 @@
 // the light or the dark theme's colours (status by colour and line style,
 // idle edges dashed and light, a principal mismatch outlined in violet
 // with a diamond at the caller's end, kinds by shape, the keyboard's
-// cursor) and the elements for a snapshot's namespaces, nodes and edges.
+// cursor, several clusters' compounds, edges between clusters doubled with
+// a hollow square at the caller's end, a cluster's stale part faded) and
+// the elements for a snapshot's clusters, namespaces, nodes and edges.
 // graph-view.js hands them to Cytoscape; static/test/graph-model.test.mjs
 // checks them under Node.
 
-import { OUTSIDE_GROUP, STATUSES, groupOf, isIdle } from './model.mjs';
+import { CLUSTER_PREFIX, OUTSIDE_GROUP, STATUSES, clusterGroupOf, groupOf, isCrossCluster, isIdle, isStale } from './model.mjs';
 import { displayName, refusedText, tlsFailureText } from './format.mjs';
 
 // GRAPH_PALETTES: the graph's colours in each theme (theme.mjs), for
@@ -140,6 +142,22 @@ export function graphStyle(theme = 'light') {
       },
     },
     {
+      // A cluster (several clusters only): a box round its namespaces' boxes,
+      // open (the canvas shows through), with a double border and its name.
+      selector: 'node.cluster',
+      style: {
+        'background-opacity': 0,
+        'border-style': 'double',
+        'border-width': 5,
+        'border-color': c.nodeBorder,
+        'font-size': 14,
+        padding: 26,
+      },
+    },
+    // A cluster whose Kubernetes API is not answering: a dashed border (its
+    // nodes and edges fade, below; its label says so).
+    { selector: 'node.cluster.stale', style: { 'border-style': 'dashed', 'border-width': 2.5 } },
+    {
       selector: `node[id = "${OUTSIDE_GROUP}"]`,
       style: { 'background-color': c.outsideBg, 'border-color': c.outsideBorder, color: c.outsideText },
     },
@@ -174,6 +192,20 @@ export function graphStyle(theme = 'light') {
       style: { 'line-style': 'dashed', 'line-dash-pattern': [3, 6], opacity: 0.45, width: 1.5 },
     },
     {
+      // Between two clusters: a second line beside it (a ghost) and a
+      // hollow square at the caller's end, whatever the status line is.
+      selector: 'edge.cross-cluster',
+      style: {
+        ghost: 'yes',
+        'ghost-offset-x': 3,
+        'ghost-offset-y': 3,
+        'ghost-opacity': 0.45,
+        'source-arrow-shape': 'square',
+        'source-arrow-fill': 'hollow',
+        'source-arrow-color': c.nodeBorder,
+      },
+    },
+    {
       // A principal on it is not its workload's (a principal-mismatch
       // finding): a violet outline and a diamond at the caller's end, which
       // a failing handshake's red outline (below) may cover, not the diamond.
@@ -196,6 +228,10 @@ export function graphStyle(theme = 'light') {
       selector: 'edge.refused',
       style: { 'line-style': 'dotted', 'target-arrow-shape': 'tee', 'line-outline-width': 2, 'line-outline-color': c.open },
     },
+    // A cluster's part whose Kubernetes API is not answering (the last good
+    // one): faded, nodes and edges alike.
+    { selector: 'node.stale', style: { opacity: 0.45 } },
+    { selector: 'edge.stale', style: { opacity: 0.35 } },
     // Ambient workloads: a double border (no sidecar, ztunnel carries them);
     // a waypoint: its own shape.
     { selector: 'node.ambient', style: { 'border-style': 'double', 'border-width': 4, 'border-color': c.ambient } },
@@ -267,14 +303,29 @@ export function graphStyle(theme = 'light') {
 // Sizes of a collapsed namespace's node.
 export const NAMESPACE_NODE = { w: 200, h: 96 };
 
-// namespaceElement is a collapsed namespace's node (g from overview.mjs).
-export function namespaceElement(g) {
+// namespaceElement is a collapsed namespace's node (g from overview.mjs);
+// with several clusters, inside its cluster's box (stale: that cluster's
+// Kubernetes API is not answering).
+export function namespaceElement(g, stale = false) {
+  const data = { id: g.id, label: `${g.namespace}\n${g.members} service${g.members === 1 ? '' : 's'}`, w: NAMESPACE_NODE.w, h: NAMESPACE_NODE.h };
+  if (g.cluster) data.parent = clusterGroupOf(g.cluster);
+  return { group: 'nodes', data, classes: `ns-collapsed ${g.status || 'none'}${stale ? ' stale' : ''}` };
+}
+
+// clusterElement is a cluster's box (several clusters only): stale when
+// its Kubernetes API is not answering.
+export function clusterElement(cluster, stale = false) {
   return {
     group: 'nodes',
-    data: { id: g.id, label: `${g.namespace}\n${g.members} service${g.members === 1 ? '' : 's'}`, w: NAMESPACE_NODE.w, h: NAMESPACE_NODE.h },
-    classes: `ns-collapsed ${g.status || 'none'}`,
+    data: { id: clusterGroupOf(cluster), label: stale ? `cluster ${cluster} (API not answering)` : `cluster ${cluster}` },
+    selectable: false,
+    grabbable: false,
+    classes: stale ? 'cluster stale' : 'cluster',
   };
 }
+
+// clusterOfElement: the cluster a cluster box's id names, '' for another.
+export const clusterOfElement = (id) => (id.startsWith(CLUSTER_PREFIX) ? id.slice(CLUSTER_PREFIX.length) : '');
 
 // linkElement is the bundle of edges between two representatives (l from
 // overview.mjs); breaks and mismatch as for edgeElement.
@@ -308,7 +359,7 @@ export function nodeElement(n) {
   const kindClasses = { unknown: 'unknown', hidden: 'unknown', workload: 'workload', serviceaccount: 'workload serviceaccount', gateway: 'gateway' };
   const outside = n.kind === 'unknown' || n.kind === 'hidden';
   const planes = { ambient: 'ambient', waypoint: 'waypoint' };
-  const classes = [kindClasses[n.kind] || '', !n.inMesh && !outside ? 'nosidecar' : '', planes[n.dataPlane] || ''].filter(Boolean).join(' ');
+  const classes = [kindClasses[n.kind] || '', !n.inMesh && !outside ? 'nosidecar' : '', planes[n.dataPlane] || '', isStale(n) ? 'stale' : ''].filter(Boolean).join(' ');
   return {
     group: 'nodes',
     data: { id: n.id, parent: groupOf(n), label, w: Math.max(70, longest * 7 + 20), h: 40 },
@@ -330,15 +381,29 @@ export function edgeElement(e, breaks = new Set(), mismatch = new Set()) {
   return {
     group: 'edges',
     data: { id: e.id, source: e.source, target: e.target, width: edgeWidth(e) },
-    classes: `${STATUSES.includes(e.status) ? e.status : 'unknown'}${isIdle(e) ? ' idle' : ''}${tlsFailureText(e) ? ' tlsfail' : ''}${refusedText(e) ? ' refused' : ''}${mismatch.has(e.id) ? ' principal-mismatch' : ''}${breaks.has(e.id) ? ' breaks' : ''}`,
+    classes: `${STATUSES.includes(e.status) ? e.status : 'unknown'}${isIdle(e) ? ' idle' : ''}${tlsFailureText(e) ? ' tlsfail' : ''}${refusedText(e) ? ' refused' : ''}${isCrossCluster(e) ? ' cross-cluster' : ''}${isStale(e) ? ' stale' : ''}${mismatch.has(e.id) ? ' principal-mismatch' : ''}${breaks.has(e.id) ? ' breaks' : ''}`,
   };
 }
 
-export function groupElements(snapshot) {
+// groupElements: the compounds of the nodes: a namespace's box each (and
+// the callers outside the mesh); with several clusters a cluster's box
+// first, holding its namespaces' (staleClusters: the names of those whose
+// Kubernetes API is not answering). With one cluster, as it always was.
+export function groupElements(snapshot, staleClusters = new Set()) {
+  const clusters = new Map();
   const groups = new Map();
   for (const n of snapshot.nodes) {
     const g = groupOf(n);
-    if (!groups.has(g)) groups.set(g, g === OUTSIDE_GROUP ? 'outside the mesh' : n.namespace);
+    if (groups.has(g)) continue;
+    const data = { id: g, label: g === OUTSIDE_GROUP ? 'outside the mesh' : n.namespace };
+    if (g !== OUTSIDE_GROUP && n.cluster) {
+      data.parent = clusterGroupOf(n.cluster);
+      if (!clusters.has(n.cluster)) clusters.set(n.cluster, clusterElement(n.cluster, staleClusters.has(n.cluster)));
+    }
+    groups.set(g, data);
   }
-  return [...groups].map(([id, label]) => ({ group: 'nodes', data: { id, label }, selectable: false, grabbable: false, classes: 'group' }));
+  return [
+    ...clusters.values(),
+    ...[...groups.values()].map((data) => ({ group: 'nodes', data, selectable: false, grabbable: false, classes: 'group' })),
+  ];
 }

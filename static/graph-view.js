@@ -12,6 +12,11 @@
 // namespace expands on a tap or a click of its padlock, and the namespace
 // filter's namespaces open expanded.
 //
+// With several clusters the namespaces are grouped by cluster first: a box
+// per cluster holds its namespaces' (each namespace known by its key,
+// "<cluster>/<namespace>": the same name in two clusters is two
+// namespaces), its name a button over the canvas (graph-badges.js).
+//
 // The layout runs once and is kept: a delta restyles what changed (one
 // Cytoscape batch, only the elements whose look changed) and places a new
 // node beside its namespace's, never laying the graph out again. A whole
@@ -26,9 +31,9 @@ import { $, h } from './dom.js';
 import { createBadges } from './graph-badges.js';
 import { createGraphKeys } from './graph-keys.js';
 import { createGraphLayout } from './graph-layout.js';
-import { edgeElement, graphStyle, groupElements, linkElement, namespaceElement, nodeElement } from './graph-model.mjs';
+import { clusterElement, clusterOfElement, edgeElement, graphStyle, groupElements, linkElement, namespaceElement, nodeElement } from './graph-model.mjs';
 import { bounds } from './layout.mjs';
-import { isIdle, shownEdges } from './model.mjs';
+import { clusterGroupOf, isIdle, namespaceKeysFor, shownEdges, staleClusters } from './model.mjs';
 import { principalMismatchEdges } from './trust.mjs';
 import { NS_PREFIX, fitsDagre, namespacesToShow, opensCollapsed, overview } from './overview.mjs';
 
@@ -41,6 +46,7 @@ export function createGraphView(store) {
     graphEl,
     badgesEl: $('#badges'),
     onNamespace: (ns, open) => (open ? openNamespace(ns) : closeNamespace(ns)),
+    onCluster: (cluster) => showCluster(cluster),
     crowded: () => layoutMode === 'blocks',
   });
   let cy = null;
@@ -118,6 +124,7 @@ export function createGraphView(store) {
     }
     if (el.isParent()) {
       if (el.id().startsWith(NS_PREFIX)) store.select({ kind: 'namespace', id: el.id().slice(NS_PREFIX.length) });
+      else if (clusterOfElement(el.id())) store.select({ kind: 'cluster', id: clusterOfElement(el.id()) });
       return;
     }
     store.select({ kind: 'node', id: el.id() });
@@ -128,17 +135,26 @@ export function createGraphView(store) {
     store.select({ kind: 'namespace', id: ns });
   }
 
+  // showCluster shows a cluster in the side panel and brings its box into view.
+  function showCluster(cluster) {
+    store.select({ kind: 'cluster', id: cluster });
+    bringIntoView(clusterGroupOf(cluster));
+  }
+
   // openNamespace expands a collapsed namespace, shows it in the side
   // panel, and brings it into view.
   function openNamespace(ns) {
     store.toggleNamespace(ns, true);
     store.select({ kind: 'namespace', id: ns });
-    const block = cy?.getElementById(NS_PREFIX + ns);
-    if (block && block.nonempty()) {
-      userMovedViewport = true;
-      cy.fit(block, 40);
-      if (cy.zoom() > 1.4) cy.zoom({ level: 1.4, renderedPosition: block.renderedPosition() });
-    }
+    bringIntoView(NS_PREFIX + ns);
+  }
+
+  function bringIntoView(id) {
+    const box = cy?.getElementById(id);
+    if (!box || box.empty()) return;
+    userMovedViewport = true;
+    cy.fit(box, 40);
+    if (cy.zoom() > 1.4) cy.zoom({ level: 1.4, renderedPosition: box.renderedPosition() });
   }
 
   // decideMode picks, for a whole snapshot, whether the graph is collapsed
@@ -149,7 +165,7 @@ export function createGraphView(store) {
     const wasCollapsed = state.expanded !== null;
     // The namespace filter's namespaces open expanded (those the user
     // opened stay open across reconnects, until the filter changes).
-    if (collapse && (!wasCollapsed || filterChanged)) store.setExpanded(new Set(state.namespaces));
+    if (collapse && (!wasCollapsed || filterChanged)) store.setExpanded(new Set(namespaceKeysFor(snapshot, state.namespaces)));
     else if (!collapse && wasCollapsed) store.setExpanded(null);
     filterChanged = false;
     if (layoutMode !== null && (mode !== layoutMode || collapse !== wasCollapsed)) rebuild = true;
@@ -180,15 +196,22 @@ export function createGraphView(store) {
     const edges = shownEdges(snapshot.edges, state.showIdle, keptEdges());
     const ov = overview(snapshot, edges, state.expanded, state.nodesById);
 
-    // What to draw: parents before their children, nodes before edges.
+    // What to draw: parents before their children, nodes before edges;
+    // with several clusters, their boxes first.
     const want = new Map();
     const nowCollapsed = new Set();
+    const stale = new Set(staleClusters(snapshot));
+    for (const g of ov.namespaces) {
+      if (!g.cluster || want.has(clusterGroupOf(g.cluster))) continue;
+      const el = clusterElement(g.cluster, stale.has(g.cluster));
+      want.set(el.data.id, el);
+    }
     for (const g of ov.namespaces) {
       if (!g.collapsed) continue;
-      want.set(g.id, namespaceElement(g));
+      want.set(g.id, namespaceElement(g, stale.has(g.cluster)));
       nowCollapsed.add(g.id);
     }
-    for (const g of groupElements({ nodes: ov.nodes })) want.set(g.data.id, g);
+    for (const g of groupElements({ nodes: ov.nodes }, stale)) want.set(g.data.id, g);
     for (const n of ov.nodes) want.set(n.id, nodeElement(n));
     const mismatch = principalMismatchEdges(snapshot.findings);
     for (const e of ov.edges) want.set(e.id, edgeElement(e, state.breakEdges, mismatch));
@@ -235,7 +258,7 @@ export function createGraphView(store) {
     // Places: a whole layout when the graph is new, the services of the
     // namespaces that opened, beside their namespace for new nodes.
     // (The services of a namespace that opened are not new to the graph.)
-    const isGroup = (d) => d.classes?.includes('group');
+    const isGroup = (d) => /(^| )(group|cluster)( |$)/.test(d.classes || '');
     const openedSet = new Set(opened);
     const newNodes = added.filter((id) => !isGroup(want.get(id)) && !openedSet.has(want.get(id).data.parent));
     const wantNodes = [...want.values()].filter((d) => d.group === 'nodes' && !isGroup(d)).length;
@@ -302,6 +325,7 @@ export function createGraphView(store) {
     if (!sel) return null;
     if (sel.kind === 'edge' || sel.kind === 'node' || sel.kind === 'link') return sel.id;
     if (sel.kind === 'namespace') return NS_PREFIX + sel.id;
+    if (sel.kind === 'cluster') return clusterGroupOf(sel.id);
     return null;
   }
 
@@ -327,7 +351,7 @@ export function createGraphView(store) {
       const el = id ? cy.getElementById(id) : cy.collection();
       if (el.nonempty()) {
         if (el.selectable()) el.select();
-        if (center && target.kind !== 'namespace') cy.animate({ center: { eles: el }, duration: 200 });
+        if (center && target.kind !== 'namespace' && target.kind !== 'cluster') cy.animate({ center: { eles: el }, duration: 200 });
       }
     }
     badges.showSelection();
@@ -382,6 +406,7 @@ export function createGraphView(store) {
   // A new namespace filter: the stream's next snapshot is of those
   // namespaces, which then open expanded if it is still big.
   store.subscribe('namespaces', () => (filterChanged = true));
+  store.subscribe('clusters', () => (filterChanged = true));
   // The theme's colours: Cytoscape draws on a canvas, so it gets the palette anew.
   store.subscribe('theme', () => {
     if (!cy) return;

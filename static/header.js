@@ -1,11 +1,14 @@
 // meshlock's header: the mTLS shares and the counts of the server's
 // posture, the data's time and freshness, the look-back's state, the
-// banners (stale data, a lost stream), the empty-graph message and the
-// namespace selector, drawn into the skeleton web/page.templ renders.
+// banners (stale data, a cluster's Kubernetes API not answering, a lost
+// stream), the empty-graph message, the namespace selector and, with
+// several clusters only, the cluster selector (?cluster=a,b) and each
+// cluster's source state, drawn into the skeleton web/page.templ renders.
 
 import { $, h } from './dom.js';
+import { clusterStaleText, sourceView } from './cluster-words.mjs';
 import { emptyMessage, formatFreshness, hasTime, lookbackView, postureView, SHARE_SEPARATOR } from './format.mjs';
-import { STATUSES, namespacesOf, withNamespaces } from './model.mjs';
+import { STATUSES, clustersOf, isMultiCluster, namespaceClusters, namespacesOf, staleClusters, withClusters, withNamespaces } from './model.mjs';
 
 // One formatter for the data's time (toLocaleTimeString makes one per call).
 const timeFormat = new Intl.DateTimeFormat([], { hour: '2-digit', minute: '2-digit', second: '2-digit' });
@@ -60,7 +63,42 @@ export function createHeader(store) {
     renderLookback();
     renderBanners();
     renderNamespaceOptions();
+    renderClusterOptions();
+    renderSources();
+    renderLegend();
     renderEmpty();
+  }
+
+  // The legend's marks of several clusters show only with several clusters.
+  function renderLegend() {
+    const multi = isMultiCluster(state.snapshot);
+    for (const li of document.querySelectorAll('.legend .legend-cluster')) li.hidden = !multi;
+  }
+
+  // renderSources lists each input's state beside the data's time, with
+  // several clusters only: Prometheus, and each cluster's Kubernetes API.
+  function renderSources() {
+    const el = $('[data-testid="source-status"]');
+    if (!el) return;
+    const s = state.snapshot;
+    const list = isMultiCluster(s) ? s.sources || [] : [];
+    el.hidden = list.length === 0;
+    const views = list.map((src) => ({ src, v: sourceView(src) }));
+    const key = views.map(({ v }) => `${v.state}|${v.text}|${v.title}`).join('\n');
+    if (el.dataset.key === key) return;
+    el.dataset.key = key;
+    el.replaceChildren(
+      h('span', { class: 'sr-only', text: 'Sources: ' }),
+      ...views.map(({ src, v }, i) =>
+        h(
+          'span',
+          { class: `source source-${v.state}`, title: v.title, dataset: { testid: 'source', source: src.name, state: v.state, ...(src.cluster ? { cluster: src.cluster } : {}) } },
+          i ? h('span', { class: 'source-sep', 'aria-hidden': 'true', text: ' · ' }) : '',
+          v.state === 'down' ? h('span', { class: 'source-warn', 'aria-hidden': 'true', text: '⚠ ' }) : '',
+          v.text,
+        ),
+      ),
+    );
   }
 
   // renderLookback: "Look-back 7d", "Look-back loading (since …)…" or off;
@@ -114,9 +152,32 @@ export function createHeader(store) {
     } else if (stale) {
       stale.remove();
     }
+    // Some clusters' Kubernetes APIs not answering (the snapshot is not
+    // stale as a whole): their part of the graph is the last good one.
+    let part = $('[data-testid="cluster-stale-banner"]', box);
+    const down = s && !s.stale ? staleClusters(s) : [];
+    if (down.length) {
+      const text = down.map((c) => clusterStaleText(c, s)).join('; ');
+      if (!part) {
+        part = h('div', { class: 'banner banner-stale banner-clusters', role: 'status', dataset: { testid: 'cluster-stale-banner' } });
+        box.prepend(part);
+      }
+      if (part.dataset.text !== text) {
+        part.dataset.text = text;
+        part.dataset.clusters = down.join(',');
+        part.replaceChildren(
+          h('strong', { text: down.length === 1 ? 'A cluster is not answering:' : 'Clusters not answering:' }),
+          ' ',
+          h('span', { class: 'reason', text }),
+          `. ${down.length === 1 ? 'Its' : 'Their'} part of the graph is the last good one, drawn faded.`,
+        );
+      }
+    } else if (part) {
+      part.remove();
+    }
     let disc = $('[data-testid="disconnected-banner"]', box);
-    const down = !state.connected && state.reconnectAt > 0;
-    if (down) {
+    const lost = !state.connected && state.reconnectAt > 0;
+    if (lost) {
       const secs = Math.max(0, Math.ceil((state.reconnectAt - Date.now()) / 1000));
       const msg = secs > 0 ? `reconnecting in ${secs}s…` : 'reconnecting…';
       if (!disc) {
@@ -137,7 +198,7 @@ export function createHeader(store) {
     }
     const conn = $('#conn');
     if (conn) {
-      const st = state.connected ? 'live' : down ? 'down' : 'connecting';
+      const st = state.connected ? 'live' : lost ? 'down' : 'connecting';
       conn.dataset.state = st;
       conn.textContent = st === 'live' ? 'live' : st === 'down' ? 'reconnecting…' : 'connecting…';
     }
@@ -173,10 +234,47 @@ export function createHeader(store) {
       select.size = Math.min(Math.max(names.length, 2), 3);
     }
     for (const opt of select.options) opt.selected = state.namespaces.includes(opt.value);
+    // With several clusters the filter still names namespaces (in every
+    // cluster): each option says which clusters have it.
+    if (state.snapshot && isMultiCluster(state.snapshot)) {
+      const where = namespaceClusters(state.snapshot);
+      for (const opt of select.options) {
+        const clusters = where.get(opt.value) || [];
+        const text = clusters.length ? `${opt.value} (${clusters.join(', ')})` : opt.value;
+        if (opt.textContent !== text) opt.textContent = text;
+        opt.title = clusters.length ? `Namespace ${opt.value} in cluster${clusters.length === 1 ? '' : 's'} ${clusters.join(', ')}` : '';
+      }
+    }
     const summary = $('#ns-summary');
     if (summary) {
       const n = state.namespaces;
       summary.textContent = n.length === 0 ? 'all' : n.length === 1 ? n[0] : `${n[0]} +${n.length - 1}`;
+    }
+  }
+
+  // renderClusterOptions: the cluster selector, shown with several clusters
+  // only (the snapshot names them), its options the configured clusters.
+  function renderClusterOptions() {
+    const form = $('#cluster-form');
+    const select = $('#cluster-select');
+    if (!form || !select) return;
+    const s = state.snapshot;
+    const names = [...new Set([...(s ? clustersOf(s) : []), ...state.clusters])].sort();
+    form.hidden = !(s && isMultiCluster(s)) || names.length < 2;
+    if ([...select.options].map((o) => o.value).join('\n') !== names.join('\n')) {
+      select.replaceChildren(...names.map((c) => h('option', { value: c, text: c })));
+      select.size = Math.min(Math.max(names.length, 2), 3);
+    }
+    const down = new Set(s ? staleClusters(s) : []);
+    for (const opt of select.options) {
+      opt.selected = state.clusters.includes(opt.value);
+      const text = down.has(opt.value) ? `${opt.value} (API not answering)` : opt.value;
+      if (opt.textContent !== text) opt.textContent = text;
+    }
+    const summary = $('#cluster-summary');
+    if (summary) {
+      const c = state.clusters;
+      summary.textContent = c.length === 0 ? 'all' : c.length === 1 ? c[0] : `${c[0]} +${c.length - 1}`;
     }
   }
 
@@ -218,11 +316,44 @@ export function createHeader(store) {
     if (applyBtn) applyBtn.hidden = true; // changes apply at once
   }
 
+  // initClusters wires the cluster selector as the namespace selector is:
+  // a change applies at once, kept in the page's URL (?cluster=a,b).
+  function initClusters() {
+    const form = $('#cluster-form');
+    const select = $('#cluster-select');
+    if (!form || !select) return;
+    const apply = (clusters) => {
+      history.replaceState(history.state, '', `${location.pathname}${withClusters(location.search, clusters)}${location.hash}`);
+      store.setClusters(clusters);
+    };
+    select.addEventListener('mousedown', (ev) => {
+      const opt = ev.target.closest?.('option');
+      if (!opt || ev.shiftKey || ev.ctrlKey || ev.metaKey) return;
+      ev.preventDefault();
+      opt.selected = !opt.selected;
+      select.focus();
+      select.dispatchEvent(new Event('change', { bubbles: true }));
+    });
+    select.addEventListener('change', () => apply([...select.selectedOptions].map((o) => o.value)));
+    form.addEventListener('submit', (ev) => {
+      ev.preventDefault();
+      apply([...select.selectedOptions].map((o) => o.value));
+    });
+    $('#cluster-all')?.addEventListener('click', (ev) => {
+      ev.preventDefault();
+      apply([]);
+    });
+    const applyBtn = $('#cluster-apply');
+    if (applyBtn) applyBtn.hidden = true; // changes apply at once
+  }
+
   initNamespaces();
+  initClusters();
   for (const s of STATUSES) $(`[data-testid="count-${s}"]`)?.addEventListener('click', () => store.onlyStatus(s));
   store.subscribe('snapshot', render);
   store.subscribe('connection', renderBanners);
   store.subscribe('namespaces', renderNamespaceOptions);
+  store.subscribe('clusters', renderClusterOptions);
   store.subscribe('table', renderChipsPressed);
   setInterval(() => {
     tickFreshness();

@@ -5,6 +5,11 @@
 // format.mjs words what this computes; static/test/ tests both with
 // `node --test static/`.
 
+import { namespaceKey, normalizeClusters, normalizeSources } from './clusters.mjs';
+
+// Several clusters' logic lives in clusters.mjs; the views get it from here too.
+export * from './clusters.mjs';
+
 export const finite = (x) => typeof x === 'number' && Number.isFinite(x);
 
 export const STATUSES = ['locked', 'mixed', 'open', 'unknown'];
@@ -37,6 +42,8 @@ export function normalizeSnapshot(s) {
     error: s.error ?? '',
     posture: normalizePosture(s.posture),
     lookback: normalizeLookback(s.lookback),
+    clusters: normalizeClusters(s.clusters),
+    sources: normalizeSources(s.sources),
     nodes: [...(s.nodes || [])].sort(byID),
     edges: [...(s.edges || [])].sort(byID),
     findings: [...(s.findings || [])].sort(compareFindings),
@@ -87,6 +94,10 @@ export function applyDelta(s, d) {
     error: d.error ?? '',
     posture: d.posture ? normalizePosture(d.posture) : s.posture,
     lookback: d.lookback ? normalizeLookback(d.lookback) : s.lookback,
+    // The configured clusters do not change while meshlock runs: a delta
+    // without them keeps the last; the sources come whole with every delta.
+    clusters: Array.isArray(d.clusters) ? normalizeClusters(d.clusters) : s.clusters || [],
+    sources: Array.isArray(d.sources) ? normalizeSources(d.sources) : s.sources || [],
     nodes: applyList(s.nodes, d.nodes, d.removedNodes, byID),
     edges: applyList(s.edges, d.edges, d.removedEdges, byID),
     findings: applyList(s.findings, d.findings, d.removedFindings, compareFindings),
@@ -167,46 +178,73 @@ export function postureOf(edges) {
 }
 
 export const OUTSIDE_GROUP = 'group:outside';
-
-// groupOf is the compound parent of a node: its namespace, or the
-// "outside the mesh" group for the unknown caller (and anything without a
-// namespace).
+// groupOf is the compound parent of a node: its namespace (with several
+// clusters, its cluster's namespace), or the "outside the mesh" group for
+// the unknown caller (and anything without a namespace).
 export function groupOf(node) {
-  if (node.kind === 'unknown' || !node.namespace) return OUTSIDE_GROUP;
-  return `ns:${node.namespace}`;
+  const key = namespaceKey(node);
+  return key ? `ns:${key}` : OUTSIDE_GROUP;
 }
 
-// parseNamespaces reads ?namespace=a,b (also repeated) from a search string.
-export function parseNamespaces(search) {
+// parseList reads ?<name>=a,b (also repeated) from a search string.
+export function parseList(search, name) {
   const params = new URLSearchParams(search);
   const out = [];
-  for (const value of params.getAll('namespace')) {
-    for (let ns of value.split(',')) {
-      ns = ns.trim();
-      if (ns && !out.includes(ns)) out.push(ns);
+  for (const value of params.getAll(name)) {
+    for (let x of value.split(',')) {
+      x = x.trim();
+      if (x && !out.includes(x)) out.push(x);
     }
   }
   return out;
 }
 
-// withNamespaces returns search with the namespace filter replaced (one
+function paramName(part) {
+  const raw = part.split('=')[0].replace(/\+/g, ' ');
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    return raw;
+  }
+}
+
+// withList returns search with the parameter name replaced (one
 // comma-separated parameter, or none for all), other parameters kept.
-export function withNamespaces(search, namespaces) {
-  const params = new URLSearchParams(search);
-  params.delete('namespace');
-  const out = params.toString();
+export function withList(search, name, list) {
+  // Other parameters stay as they were written (another filter's commas too).
+  const out = String(search || '')
+    .replace(/^\?/, '')
+    .split('&')
+    .filter((part) => part && paramName(part) !== name)
+    .join('&');
   // Commas stay readable: ?namespace=a,b rather than a%2Cb.
-  const ns = namespaces.length ? `namespace=${namespaces.map(encodeURIComponent).join(',')}` : '';
-  const all = [out, ns].filter(Boolean).join('&');
+  const value = list.length ? `${name}=${list.map(encodeURIComponent).join(',')}` : '';
+  const all = [out, value].filter(Boolean).join('&');
   return all ? `?${all}` : '';
 }
 
+// parseNamespaces reads ?namespace=a,b (also repeated) from a search string.
+export const parseNamespaces = (search) => parseList(search, 'namespace');
+
+// withNamespaces returns search with the namespace filter replaced.
+export const withNamespaces = (search, namespaces) => withList(search, 'namespace', namespaces);
+
+// parseClusters reads ?cluster=a,b (also repeated), as parseNamespaces.
+export const parseClusters = (search) => parseList(search, 'cluster');
+
+// withClusters returns search with the cluster filter replaced.
+export const withClusters = (search, clusters) => withList(search, 'cluster', clusters);
+
+// filterQuery: the query of api/graph and the stream for the namespace and
+// the cluster filters ('' for everything).
+export const filterQuery = (namespaces, clusters = []) => withClusters(withNamespaces('', namespaces), clusters);
+
 // streamURL is the WebSocket address of the stream, relative to the page:
 // ws: or wss: as the page, same host, path and base.
-export function streamURL(pageHref, namespaces) {
+export function streamURL(pageHref, namespaces, clusters = []) {
   const url = new URL('api/stream', pageHref);
   url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
-  url.search = withNamespaces('', namespaces);
+  url.search = filterQuery(namespaces, clusters);
   url.hash = '';
   return url.toString();
 }

@@ -4,7 +4,7 @@
 // expanded namespaces. graph-view.js draws it; static/test/overview.test.mjs
 // tests it under Node.
 
-import { isIdle, postureOf } from './model.mjs';
+import { isIdle, namespaceKey, namespaceKeyOfID, parseNamespaceKey, postureOf } from './model.mjs';
 
 // A mesh of more than COLLAPSE_NODES nodes or COLLAPSE_EDGES edges opens
 // collapsed: one node per namespace. Below that every service is drawn,
@@ -30,24 +30,28 @@ export function fitsDagre(snapshot) {
 
 export const NS_PREFIX = 'ns:';
 export const LINK_PREFIX = 'link:';
-export const nsID = (namespace) => NS_PREFIX + namespace;
+// nsID is a namespace's node on the graph, by its key (model.mjs's
+// namespaceKey: the namespace, or "<cluster>/<namespace>" with several
+// clusters).
+export const nsID = (key) => NS_PREFIX + key;
 
 // representative is what stands for a node on the graph: the node itself,
 // or its namespace's node when that namespace is collapsed. expanded is
-// null when nothing is collapsed (a small mesh), else the expanded
-// namespaces. Nodes outside any namespace (the unknown caller, the hidden
-// node) always stand for themselves.
+// null when nothing is collapsed (a small mesh), else the keys of the
+// expanded namespaces. Nodes outside any namespace (the unknown caller,
+// the hidden node) always stand for themselves.
 export function representative(node, expanded) {
-  if (!expanded || !node?.namespace || node.kind === 'unknown' || node.kind === 'hidden') return node?.id;
-  return expanded.has(node.namespace) ? node.id : nsID(node.namespace);
+  const key = namespaceKey(node);
+  if (!expanded || !key) return node?.id;
+  return expanded.has(key) ? node.id : nsID(key);
 }
 
-// endNamespace is the namespace of a node id the snapshot may not hold (an
-// edge's end): its own, else the part before "/".
+// endNamespace is the namespace key of a node id the snapshot may not hold
+// (an edge's end): its own, else the part before the last "/".
 function endNamespace(id, nodesById) {
   const n = nodesById.get(id);
-  if (n) return n.kind === 'unknown' || n.kind === 'hidden' ? '' : n.namespace || '';
-  return id.includes('/') ? id.slice(0, id.indexOf('/')) : '';
+  if (n) return namespaceKey(n);
+  return namespaceKeyOfID(id);
 }
 
 function endRepresentative(id, nodesById, expanded) {
@@ -98,8 +102,9 @@ export function parseLinkID(id) {
 // overview is what the graph draws of snapshot with edges (the edges
 // shown: idle ones only when asked) when expanded namespaces are drawn in
 // full (expanded null: all of them):
-//   namespaces  [{namespace, id, collapsed, members, ...summary}] for every
-//               namespace with a node, its summary over the edges into it
+//   namespaces  [{namespace, cluster, key, id, collapsed, members, ...summary}]
+//               for every namespace with a node (a namespace per cluster
+//               with several: cluster '' with one), its summary over the edges into it
 //               (the traffic its services receive, what enforcing on the
 //               namespace governs)
 //   nodes       the nodes drawn one by one
@@ -114,12 +119,15 @@ export function overview(snapshot, edges, expanded, nodesById = new Map(snapshot
   const nsOf = new Map();
   const repOf = new Map();
   for (const n of snapshot.nodes) {
-    const ns = n.kind === 'unknown' || n.kind === 'hidden' ? '' : n.namespace || '';
+    const ns = namespaceKey(n);
     nsOf.set(n.id, ns);
     repOf.set(n.id, representative(n, expanded));
     if (ns) {
       let g = namespaces.get(ns);
-      if (!g) namespaces.set(ns, (g = { namespace: ns, id: nsID(ns), collapsed: !!expanded && !expanded.has(ns), members: 0, inbound: [] }));
+      if (!g) {
+        g = { namespace: n.namespace, cluster: n.cluster || '', key: ns, id: nsID(ns), collapsed: !!expanded && !expanded.has(ns), members: 0, inbound: [] };
+        namespaces.set(ns, g);
+      }
       g.members++;
       if (g.collapsed) continue;
     }
@@ -168,8 +176,8 @@ export function linkEdges(snapshot, id, expanded, nodesById = new Map(snapshot.n
   );
 }
 
-// namespacesToShow: the namespaces to expand so that an edge or a node is
-// drawn by itself.
+// namespacesToShow: the namespaces (keys) to expand so that an edge or a
+// node is drawn by itself.
 export function namespacesToShow(target, state) {
   const ids = target?.kind === 'edge' ? [state.edgesById.get(target.id)?.source, state.edgesById.get(target.id)?.target] : target?.kind === 'node' ? [target.id] : [];
   const out = [];
@@ -179,4 +187,11 @@ export function namespacesToShow(target, state) {
     if (ns && !out.includes(ns)) out.push(ns);
   }
   return out;
+}
+
+// namespaceName words a namespace key: "namespace shop", or with several
+// clusters "namespace shop in cluster east".
+export function namespaceName(key) {
+  const { cluster, namespace } = parseNamespaceKey(key);
+  return cluster ? `namespace ${namespace} in cluster ${cluster}` : `namespace ${namespace}`;
 }

@@ -4,7 +4,10 @@
 // dialog for its service and namespace; for an edge, what the look-back
 // saw of it and its history chart (history.js); for a workload or a service,
 // who its workloads should be (their SPIFFE ids), who they were seen as and
-// their proxy certificate's time left. Redrawn with every snapshot.
+// their proxy certificate's time left. With several clusters: each one's
+// cluster, an edge between clusters ("crosses clusters west → east"), a
+// cluster's part whose Kubernetes API is not answering (stale), and a
+// cluster itself (its namespaces, its API's state). Redrawn with every snapshot.
 
 import { $, h, icon, keepFocus, page } from './dom.js';
 import { findingButton, SEV_ICON } from './findings.js';
@@ -29,9 +32,24 @@ import {
   tlsFailureText,
   refusedText,
 } from './format.mjs';
+import { clusterStaleText, staleTexts } from './cluster-words.mjs';
+import { createClusterPanel } from './cluster-panel.js';
 import { createHistory } from './history.js';
-import { STATUSES, findingsForEdge, findingsForNode, idleCount, isIdle, postureOf, traffic } from './model.mjs';
-import { NS_PREFIX, linkEdges, parseLinkID, summary } from './overview.mjs';
+import {
+  STATUSES,
+  clusterOf,
+  crossClusterText,
+  findingsForEdge,
+  findingsForNode,
+  idleCount,
+  isIdle,
+  namespaceKey,
+  parseNamespaceKey,
+  postureOf,
+  staleClusters,
+  traffic,
+} from './model.mjs';
+import { NS_PREFIX, linkEdges, namespaceName, parseLinkID, summary } from './overview.mjs';
 
 // DATA_PLANE_FACTS says how a node's pods meet the mesh.
 const DATA_PLANE_FACTS = {
@@ -49,6 +67,7 @@ export function createPanel(store, { request }) {
   function row(label, ...value) {
     return [h('dt', {}, label), h('dd', {}, ...value)];
   }
+  const { staleNote, clusterLink, clusterParts } = createClusterPanel(store, { row });
 
   function nodeLink(id) {
     return h('button', {
@@ -69,10 +88,12 @@ export function createPanel(store, { request }) {
     return share === null ? 'security not known' : `${formatPercent(share)} mTLS`;
   }
 
-  // enforceButton opens the enforce dialog for a namespace or a service.
-  function enforceButton(scope, namespace, service, text) {
-    const dataset = { testid: `enforce-${scope}`, enforce: scope, namespace, focusKey: `enforce:${scope}:${namespace}/${service || ''}` };
+  // enforceButton opens the enforce dialog for a namespace or a service
+  // (of a cluster, with several: the enforce request names it).
+  function enforceButton(scope, namespace, service, text, cluster = '') {
+    const dataset = { testid: `enforce-${scope}`, enforce: scope, namespace, focusKey: `enforce:${scope}:${cluster ? `${cluster}/` : ''}${namespace}/${service || ''}` };
     if (service) dataset.service = service;
+    if (cluster) dataset.cluster = cluster;
     return h('button', { type: 'button', class: 'enforce-btn', 'aria-haspopup': 'dialog', dataset }, icon('locked'), text);
   }
 
@@ -83,8 +104,8 @@ export function createPanel(store, { request }) {
     return h(
       'div',
       { class: 'enforce-actions' },
-      service && n.kind === 'service' ? enforceButton('service', n.namespace, n.name, `Enforce mTLS on ${n.name}`) : '',
-      enforceButton('namespace', n.namespace, '', `Enforce mTLS on namespace ${n.namespace}`),
+      service && n.kind === 'service' ? enforceButton('service', n.namespace, n.name, `Enforce mTLS on ${n.name}${n.cluster ? ` in cluster ${n.cluster}` : ''}`, n.cluster || '') : '',
+      enforceButton('namespace', n.namespace, '', `Enforce mTLS on ${namespaceName(namespaceKey(n))}`, n.cluster || ''),
     );
   }
 
@@ -115,15 +136,17 @@ export function createPanel(store, { request }) {
     ];
   }
 
-  // namespaceToggle expands or collapses a namespace of a collapsed graph.
+  // namespaceToggle expands or collapses a namespace (by its key) of a collapsed graph.
   function namespaceToggle(ns) {
     const open = state.expanded?.has(ns);
+    const { cluster, namespace } = parseNamespaceKey(ns);
+    const name = cluster ? `${namespace} (cluster ${cluster})` : namespace;
     return h('button', {
       type: 'button',
       class: 'tool',
       'aria-expanded': String(!!open),
-      dataset: { testid: 'namespace-toggle', namespace: ns, focusKey: `ns-toggle:${ns}` },
-      text: open ? `Collapse ${ns} in the graph` : `Expand ${ns} in the graph`,
+      dataset: { testid: 'namespace-toggle', namespace, ...(cluster ? { cluster } : {}), focusKey: `ns-toggle:${ns}` },
+      text: open ? `Collapse ${name} in the graph` : `Expand ${name} in the graph`,
       onclick: () => store.toggleNamespace(ns, !open),
     });
   }
@@ -154,7 +177,11 @@ export function createPanel(store, { request }) {
         const idle = isIdle(e);
         const lb = s.lookback;
         const ends = mismatchEnds(e, s.findings);
+        const cross = crossClusterText(e, state.nodesById);
+        const fromCluster = clusterOf(e.source, state.nodesById);
+        const toCluster = clusterOf(e.target, state.nodesById);
         parts.push(
+          staleNote(staleTexts(e, s, state.nodesById)),
           failing
             ? h('p', { class: 'tls-failure', role: 'alert', dataset: { testid: 'edge-tls-failure' } }, h('span', { 'aria-hidden': 'true', text: '⚠ ' }), failing)
             : '',
@@ -178,6 +205,11 @@ export function createPanel(store, { request }) {
             row('Protocol', e.protocol),
             row('From', nodeLink(e.source)),
             row('To', nodeLink(e.target)),
+            cross
+              ? row('Clusters', h('span', { class: 'tag tag-cross', dataset: { testid: 'edge-cross-cluster' }, text: cross }))
+              : fromCluster || toCluster
+                ? row('Cluster', h('span', { dataset: { testid: 'edge-cluster' } }, clusterLink(toCluster || fromCluster)))
+                : '',
             principalRow(row, 'Client', e.sourcePrincipal, ends.has('client'), state.nodesById.get(e.source)),
             principalRow(row, 'Server', e.destinationPrincipal, ends.has('server'), state.nodesById.get(e.target)),
             row('Client TLS', edgeClientTLS(e, dst)),
@@ -198,11 +230,13 @@ export function createPanel(store, { request }) {
       } else {
         title.append(`${displayName(n)} `, h('span', { class: 'tag', text: n.kind }));
         const facts = [];
+        parts.push(staleNote(staleTexts(n, s, state.nodesById)));
         if (n.kind === 'unknown') {
           facts.push(row('What', 'Callers Istio could not identify: from outside the mesh, or without a sidecar.'));
         } else {
           const gateway = n.kind === 'gateway';
           const callers = n.destinationRuleTLS === 'VARIES' ? n.callerTLS || [] : [];
+          if (n.cluster) facts.push(row('Cluster', h('span', { dataset: { testid: 'node-cluster' } }, clusterLink(n.cluster))));
           facts.push(
             row('Namespace', n.namespace),
             row('PeerAuthentication', h('span', { dataset: { testid: 'node-peerauth' }, text: gateway ? GATEWAY_PEER_AUTH_TEXT : peerAuthText(n.peerAuthentication) })),
@@ -239,11 +273,19 @@ export function createPanel(store, { request }) {
         parts.push(h('dl', { class: 'facts' }, facts), h('h3', { text: 'Findings' }), findingsBlock(findingsForNode(s, n.id)), enforceBlock(n));
       }
     } else if (sel.kind === 'namespace') {
-      const ns = sel.id;
-      const nodes = s.nodes.filter((n) => n.namespace === ns && n.kind !== 'unknown');
+      // Its id is its key: "<cluster>/<namespace>" with several clusters.
+      const key = sel.id;
+      const { cluster, namespace: ns } = parseNamespaceKey(key);
+      const nodes = s.nodes.filter((n) => namespaceKey(n) === key);
       title.append(`${ns} `, h('span', { class: 'tag', text: 'namespace' }));
+      if (cluster) {
+        parts.push(
+          staleClusters(s).includes(cluster) ? staleNote([clusterStaleText(cluster, s)]) : '',
+          h('p', { class: 'ns-in-cluster' }, 'In cluster ', h('span', { dataset: { testid: 'namespace-cluster' } }, clusterLink(cluster))),
+        );
+      }
       if (!nodes.length) {
-        parts.push(h('p', { class: 'hint', text: `No service of namespace ${ns} is in the graph.` }));
+        parts.push(h('p', { class: 'hint', text: `No service of ${namespaceName(key)} is in the graph.` }));
       } else {
         const ids = new Set(nodes.map((n) => n.id));
         const inbound = postureView(postureOf(s.edges.filter((e) => ids.has(e.target))));
@@ -257,13 +299,15 @@ export function createPanel(store, { request }) {
         );
       }
       // A collapsed graph (a big mesh): the namespace opens and closes here too.
-      if (state.expanded && nodes.length) parts.push(namespaceToggle(ns));
-      if (page.allowEnforce) parts.push(h('div', { class: 'enforce-actions' }, enforceButton('namespace', ns, '', `Enforce mTLS on namespace ${ns}`)));
+      if (state.expanded && nodes.length) parts.push(namespaceToggle(key));
+      if (page.allowEnforce) parts.push(h('div', { class: 'enforce-actions' }, enforceButton('namespace', ns, '', `Enforce mTLS on ${namespaceName(key)}`, cluster)));
+    } else if (sel.kind === 'cluster') {
+      parts.push(...clusterParts(title, sel.id));
     } else if (sel.kind === 'link') {
       // The edges between two ends of which one at least is a collapsed namespace.
       const ends = parseLinkID(sel.id);
       const list = linkEdges(s, sel.id, state.expanded, state.nodesById);
-      const endName = (id) => (id.startsWith(NS_PREFIX) ? `namespace ${id.slice(NS_PREFIX.length)}` : nodeName(id, state.nodesById));
+      const endName = (id) => (id.startsWith(NS_PREFIX) ? namespaceName(id.slice(NS_PREFIX.length)) : nodeName(id, state.nodesById));
       title.append(ends ? `${endName(ends.source)} → ${endName(ends.target)} ` : 'Edges ', h('span', { class: 'tag', text: 'edges' }));
       if (!list.length) parts.push(h('p', { class: 'hint', text: 'These edges are no longer in the graph.' }));
       else {

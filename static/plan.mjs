@@ -16,11 +16,15 @@ export function modeLabel(mode) {
 }
 
 // enforceTarget reads the scope of an enforce button's dataset: the mesh,
-// a namespace or a service (null when the dataset is incomplete).
-export function enforceTarget(scope, namespace = '', service = '') {
-  if (scope === 'mesh') return { scope: 'mesh', namespace: '', service: '' };
-  if (scope === 'namespace' && namespace) return { scope: 'namespace', namespace, service: '' };
-  if (scope === 'service' && namespace && service) return { scope: 'service', namespace, service };
+// a namespace or a service (null when the dataset is incomplete); with
+// several clusters, the cluster too (the node's, or for the mesh the one
+// the cluster filter selects: a change is made in one cluster at a time;
+// none with one cluster).
+export function enforceTarget(scope, namespace = '', service = '', cluster = '') {
+  const of = cluster ? { cluster } : {};
+  if (scope === 'mesh') return { scope: 'mesh', namespace: '', service: '', ...of };
+  if (scope === 'namespace' && namespace) return { scope: 'namespace', namespace, service: '', ...of };
+  if (scope === 'service' && namespace && service) return { scope: 'service', namespace, service, ...of };
   return null;
 }
 
@@ -29,21 +33,23 @@ export function enforceTarget(scope, namespace = '', service = '') {
 export function scopeLabel(t) {
   switch (t?.scope) {
     case 'mesh':
-      return 'mesh';
+      return t.cluster ? `mesh in cluster ${t.cluster}` : 'mesh';
     case 'namespace':
-      return `namespace ${t.namespace}`;
+      return `namespace ${t.namespace}${t.cluster ? ` in cluster ${t.cluster}` : ''}`;
     case 'service':
-      return `service ${t.namespace}/${t.service}`;
+      return `service ${t.namespace}/${t.service}${t.cluster ? ` in cluster ${t.cluster}` : ''}`;
   }
   return t?.scope || '';
 }
 
 // enforceRequest is the body of POST api/enforce. Fields a scope does not
 // use are left out: the server refuses them rather than widen the scope.
+// cluster only when the target has one (several clusters).
 export function enforceRequest(target, mode, dryRun) {
   const req = { scope: target.scope, mode, dryRun: !!dryRun };
   if (target.scope === 'namespace' || target.scope === 'service') req.namespace = target.namespace;
   if (target.scope === 'service') req.service = target.service;
+  if (target.cluster) req.cluster = target.cluster;
   return req;
 }
 

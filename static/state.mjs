@@ -12,10 +12,13 @@
 //   table       the sort or the status filter changed
 //   idle        showIdle changed (the graph and the table show idle edges or not)
 //   namespaces  the namespace filter changed (the stream restarts)
+//   clusters    the cluster filter changed (the stream restarts; several
+//               clusters only)
 //   connection  connected, ready or reconnectAt changed
 //   reconnect   someone asked to reconnect now
 //   breaks      the edges the open enforce plan would cut changed
-//   grouping    state.expanded changed (which namespaces a big mesh draws in full)
+//   grouping    state.expanded changed (which namespaces a big mesh draws in
+//               full: their keys, "<cluster>/<namespace>" with several clusters)
 //   identity    state.identity changed: the identity panel opened or closed
 //               (detail {opened} or {closed}), or GET api/identity answered
 //   theme       state.theme changed: the viewer's choice or the theme it
@@ -23,13 +26,18 @@
 
 import { STATUSES } from './model.mjs';
 
-export function createStore({ namespaces = [] } = {}) {
+export function createStore({ namespaces = [], clusters = [] } = {}) {
   const state = {
     snapshot: null, // the current snapshot (normalized)
     nodesById: new Map(),
     edgesById: new Map(),
     namespaces: [...namespaces],
-    selected: null, // {kind: 'edge'|'node'|'namespace'|'finding', id}
+    // The cluster filter (?cluster=a,b), with several clusters only.
+    clusters: [...clusters],
+    // {kind: 'edge'|'node'|'namespace'|'cluster'|'link'|'finding', id}; a
+    // namespace's id is its key (namespaceKey: "<cluster>/<namespace>" with
+    // several clusters), a cluster's its name.
+    selected: null,
     sort: { key: 'source', dir: 'ascending' },
     statusFilter: new Set(STATUSES),
     // Idle edges (known from the look-back only) are hidden until asked for.
@@ -39,8 +47,9 @@ export function createStore({ namespaces = [] } = {}) {
     reconnectAt: 0, // when the next attempt is due (0: not waiting)
     reconnects: 0,
     breakEdges: new Set(),
-    // A big mesh's graph is collapsed by namespace: expanded holds the
-    // namespaces drawn in full; null when every namespace is (a small mesh).
+    // A big mesh's graph is collapsed by namespace: expanded holds the keys
+    // of the namespaces drawn in full; null when every namespace is (a
+    // small mesh).
     expanded: null,
     // The identity panel and what GET api/identity answered (trust.mjs's
     // loader): status idle, loading, ready or error; data the inventory
@@ -128,6 +137,11 @@ export function createStore({ namespaces = [] } = {}) {
     setNamespaces(list) {
       state.namespaces = [...list];
       notify('namespaces');
+    },
+
+    setClusters(list) {
+      state.clusters = [...list];
+      notify('clusters');
     },
 
     setConnection(patch) {

@@ -1,5 +1,5 @@
 // meshlock's live stream: a WebSocket to api/stream (relative to the page,
-// ws: or wss: as the page) with the namespace filter; the first message is
+// ws: or wss: as the page) with the namespace and cluster filters; the first message is
 // a snapshot, then deltas. On a close it reconnects with backoff (0.5 s
 // doubling to 10 s), at once when asked or when the browser is back
 // online; a close with 4001 (the token stopped passing) reloads the page.
@@ -18,7 +18,7 @@ export function createStream(store) {
     timer = 0;
     let sock;
     try {
-      sock = new WebSocket(streamURL(location.href, state.namespaces));
+      sock = new WebSocket(streamURL(location.href, state.namespaces, state.clusters));
     } catch {
       scheduleReconnect();
       return;
@@ -83,7 +83,7 @@ export function createStream(store) {
   function restart() {
     const old = ws;
     ws = null;
-    if (old) old.close(1000, 'namespace filter changed');
+    if (old) old.close(1000, 'filter changed');
     fromStream = false;
     attempt = 0;
     state.connected = false;
@@ -91,6 +91,7 @@ export function createStream(store) {
   }
 
   store.subscribe('namespaces', restart);
+  store.subscribe('clusters', restart);
   store.subscribe('reconnect', reconnectNow);
   window.addEventListener('online', reconnectNow);
   return { connect };

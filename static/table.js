@@ -8,11 +8,15 @@
 // Both are paged (PAGE_SIZE rows, previous and next): a mesh of thousands
 // of edges would otherwise rebuild thousands of rows for every delta. Only
 // the page shown is drawn, and only again when one of its rows changed.
+// With several clusters an end's cluster comes before its namespace
+// ("east/ default/ reviews"), an edge between clusters says so ("crosses
+// clusters west → east") and a stale row (its cluster's Kubernetes API
+// not answering) is marked.
 
 import { $, h, icon } from './dom.js';
 import { ago, badgeFor, formatRate, formatWhen, isTime, mtlsText, nodeName, nodeRow, statusPhrase } from './format.mjs';
 import { rowAfterKey } from './keyboard.mjs';
-import { filterEdges, isIdle, shownEdges, sortEdges } from './model.mjs';
+import { clusterOf, crossClusterText, filterEdges, isIdle, isStale, namespaceKeyOfID, parseNamespaceKey, shownEdges, sortEdges } from './model.mjs';
 import { MISMATCH_LABEL, MISMATCH_TAG, principalMismatchEdges } from './trust.mjs';
 
 // rowKeys makes a table's rows work from the keyboard: Enter or Space
@@ -76,8 +80,15 @@ function redrawRows(tbody, rowTestID, key, rows) {
 
 function endpointCell(state, id) {
   const n = state.nodesById.get(id);
-  const ns = n ? n.namespace : id.includes('/') ? id.slice(0, id.indexOf('/')) : '';
-  return h('td', { class: 'ep' }, ns ? h('span', { class: 'ns-part', text: `${ns}/` }) : '', h('span', { class: 'name-part', text: nodeName(id, state.nodesById) }));
+  const ns = n ? n.namespace : parseNamespaceKey(namespaceKeyOfID(id)).namespace;
+  const cluster = clusterOf(id, state.nodesById);
+  return h(
+    'td',
+    { class: 'ep' },
+    cluster ? h('span', { class: 'cl-part', dataset: { testid: 'row-cluster' }, text: `${cluster}/` }) : '',
+    ns ? h('span', { class: 'ns-part', text: `${ns}/` }) : '',
+    h('span', { class: 'name-part', text: nodeName(id, state.nodesById) }),
+  );
 }
 
 export const PAGE_SIZE = 100;
@@ -164,7 +175,7 @@ export function createTables(store) {
   function rowKey(e, now) {
     const seen = isIdle(e) && isTime(e.history?.lastSeen) ? ago(e.history.lastSeen, now) : '';
     const wrong = principalMismatchEdges(state.snapshot.findings).has(e.id);
-    return [e.status, e.rate, e.mtlsRatio, e.protocol, e.tlsFailureRate, isIdle(e), seen, wrong, nodeName(e.source, state.nodesById), nodeName(e.target, state.nodesById)].join('|');
+    return [e.status, e.rate, e.mtlsRatio, e.protocol, e.tlsFailureRate, isIdle(e), seen, wrong, nodeName(e.source, state.nodesById), nodeName(e.target, state.nodesById), crossClusterText(e, state.nodesById), isStale(e)].join('|');
   }
 
   // edgeRow is an edge's row: its ends, protocol, rate (or when an idle
@@ -175,13 +186,24 @@ export function createTables(store) {
     const idle = isIdle(e);
     const wrong = principalMismatchEdges(state.snapshot.findings).has(e.id);
     const seen = idle && isTime(e.history?.lastSeen) ? `last seen ${ago(e.history.lastSeen, now)}` : '';
+    const cross = crossClusterText(e, state.nodesById);
+    const stale = isStale(e);
+    const extra = `${cross ? `; ${cross}` : ''}${stale ? "; stale: a cluster's Kubernetes API is not answering" : ''}`;
     return h(
       'tr',
       {
         tabindex: '-1',
-        'aria-label': `${nodeName(e.source, state.nodesById)} → ${nodeName(e.target, state.nodesById)}, ${e.protocol}, ${idle ? `idle${seen ? `, ${seen}` : ''}, ` : ''}${statusPhrase(e)}${wrong ? `; ${MISMATCH_LABEL}` : ''}`,
-        dataset: { testid: 'edge-row', edgeId: e.id, status: b.status, ...(idle ? { idle: 'true' } : {}), ...(wrong ? { principalMismatch: 'true' } : {}) },
-        class: [store.isSelected('edge', e.id) ? 'selected' : '', idle ? 'idle' : ''].filter(Boolean).join(' '),
+        'aria-label': `${nodeName(e.source, state.nodesById)} → ${nodeName(e.target, state.nodesById)}, ${e.protocol}, ${idle ? `idle${seen ? `, ${seen}` : ''}, ` : ''}${statusPhrase(e)}${wrong ? `; ${MISMATCH_LABEL}` : ''}${extra}`,
+        dataset: {
+          testid: 'edge-row',
+          edgeId: e.id,
+          status: b.status,
+          ...(idle ? { idle: 'true' } : {}),
+          ...(wrong ? { principalMismatch: 'true' } : {}),
+          ...(cross ? { crossCluster: 'true' } : {}),
+          ...(stale ? { stale: 'true' } : {}),
+        },
+        class: [store.isSelected('edge', e.id) ? 'selected' : '', idle ? 'idle' : '', stale ? 'stale' : ''].filter(Boolean).join(' '),
       },
       endpointCell(state, e.source),
       endpointCell(state, e.target),
@@ -202,6 +224,8 @@ export function createTables(store) {
         icon(b.status),
         ` ${b.status}`,
         wrong ? [' ', h('span', { class: 'tag tag-mismatch', title: MISMATCH_LABEL, dataset: { testid: 'edge-principal-mismatch' }, text: MISMATCH_TAG })] : '',
+        cross ? [' ', h('span', { class: 'tag tag-cross', title: cross, dataset: { testid: 'edge-cross-cluster' }, text: cross })] : '',
+        stale ? [' ', h('span', { class: 'tag tag-stale', title: "Its cluster's Kubernetes API is not answering: the last good state", dataset: { testid: 'edge-stale' }, text: 'stale' })] : '',
       ),
     );
   }
@@ -257,10 +281,17 @@ export function createTables(store) {
           'tr',
           {
             tabindex: '-1',
-            dataset: { testid: 'node-row', nodeId: r.id, kind: r.kind },
-            class: store.isSelected('node', r.id) ? 'selected' : '',
+            dataset: { testid: 'node-row', nodeId: r.id, kind: r.kind, ...(r.cluster ? { cluster: r.cluster } : {}), ...(r.stale ? { stale: 'true' } : {}) },
+            class: [store.isSelected('node', r.id) ? 'selected' : '', r.stale ? 'stale' : ''].filter(Boolean).join(' '),
           },
-          h('td', { class: 'ep' }, r.namespace ? h('span', { class: 'ns-part', text: `${r.namespace}/` }) : '', h('span', { class: 'name-part', text: r.name })),
+          h(
+            'td',
+            { class: 'ep' },
+            r.cluster ? h('span', { class: 'cl-part', dataset: { testid: 'row-cluster' }, text: `${r.cluster}/` }) : '',
+            r.namespace ? h('span', { class: 'ns-part', text: `${r.namespace}/` }) : '',
+            h('span', { class: 'name-part', text: r.name }),
+            r.stale ? [' ', h('span', { class: 'tag tag-stale', dataset: { testid: 'node-stale' }, text: 'stale' })] : '',
+          ),
           h('td', { text: r.kind }),
           h('td', { dataset: { testid: 'node-dataplane' }, text: r.dataPlane }),
           h('td', { dataset: { testid: 'node-peerauth' }, text: r.peerAuth }),

@@ -74,7 +74,9 @@ func changeViews(changes []k8s.Change) []changeView {
 // actionView is one applied action of the audit trail, as GET /api/actions
 // lists it: who, when, what, and how it ended.
 type actionView struct {
-	ID            string       `json:"id"`
+	ID string `json:"id"`
+	// Cluster is the cluster it changed, with several.
+	Cluster       string       `json:"cluster,omitempty"`
 	Who           string       `json:"who"`
 	At            time.Time    `json:"at"`
 	Scope         string       `json:"scope"`

@@ -23,6 +23,9 @@ import (
 type Actor struct {
 	Who     string
 	Clients k8s.Clients
+	// ClusterClients, with several clusters, carry the identity in each,
+	// by cluster name.
+	ClusterClients map[string]k8s.Clients
 	// User is the user Kubernetes' TokenReview answered (token mode only):
 	// SubjectAccessReviews ask about exactly this user.
 	User authenticationv1.UserInfo

@@ -82,7 +82,12 @@ func (h *handlers) handleEnforce(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	actor := actorOf(r)
-	result, err := h.opts.Enforcer.Enforce(r.Context(), actor.Clients, actor.Who, req)
+	enforcer, clients, err := h.target(actor, req.Cluster)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	result, err := enforcer.Enforce(r.Context(), clients, actor.Who, req)
 	if err != nil && !errors.Is(err, k8s.ErrPlanChanged) {
 		h.writeEnforceError(w, err)
 		return
@@ -122,7 +127,7 @@ func ambientWarnings(s graph.Snapshot, req k8s.EnforceRequest) []string {
 		if n.Kind != graph.KindService || n.DataPlane != graph.DataPlaneAmbient {
 			continue
 		}
-		if (req.Scope == k8s.ScopeNamespace && n.Namespace != req.Namespace) ||
+		if n.Cluster != req.Cluster || (req.Scope == k8s.ScopeNamespace && n.Namespace != req.Namespace) ||
 			(req.Scope == k8s.ScopeService && (n.Namespace != req.Namespace || n.Name != req.Service)) {
 			continue
 		}
@@ -153,7 +158,7 @@ func requireJSON(r *http.Request) error {
 }
 
 // enforceFields are the request's keys, spelled exactly so.
-var enforceFields = []string{"scope", "namespace", "service", "mode", "dryRun", "planId"}
+var enforceFields = []string{"cluster", "scope", "namespace", "service", "mode", "dryRun", "planId"}
 
 // decodeEnforceRequest reads one JSON object, strictly. encoding/json
 // matches keys case-insensitively and lets a later duplicate win, so
@@ -208,6 +213,8 @@ func decodeEnforceRequest(body io.Reader) (k8s.EnforceRequest, error) {
 			return req, fmt.Errorf("%s must be a string", key)
 		}
 		switch key {
+		case "cluster":
+			req.Cluster = value
 		case "scope":
 			req.Scope = value
 		case "namespace":
@@ -307,8 +314,14 @@ func breaksOf(s graph.Snapshot, req k8s.EnforceRequest) []breakView {
 	for _, n := range s.Nodes {
 		nodes[n.ID] = n
 	}
+	// With several clusters, a PeerAuthentication binds the servers of its
+	// own cluster, whoever calls them; a DestinationRule the clients of its
+	// own cluster, whichever cluster serves them.
 	inScope := func(n graph.Node) bool {
 		if n.Kind != graph.KindService {
+			return false
+		}
+		if req.Mode == k8s.ModePeerAuthentication && n.Cluster != req.Cluster {
 			return false
 		}
 		switch req.Scope {
@@ -338,7 +351,7 @@ func breaksOf(s graph.Snapshot, req k8s.EnforceRequest) []breakView {
 			continue
 		}
 		for _, e := range s.Edges {
-			if e.Target != n.ID || e.Source == graph.Unknown {
+			if e.Target != n.ID || e.Source == graph.Unknown || nodes[e.Source].Cluster != req.Cluster {
 				continue
 			}
 			out = append(out, newBreak(e, graph.LastSeen(e, s.GeneratedAt), "ISTIO_MUTUAL towards a server without a sidecar"))
@@ -348,7 +361,7 @@ func breaksOf(s graph.Snapshot, req k8s.EnforceRequest) []breakView {
 }
 
 func (h *handlers) handleActions(w http.ResponseWriter, r *http.Request) {
-	actions, err := h.opts.Enforcer.Actions(r.Context(), actorOf(r).Clients)
+	actions, err := h.actions(r)
 	if err != nil {
 		h.writeEnforceError(w, err)
 		return
@@ -358,8 +371,10 @@ func (h *handlers) handleActions(w http.ResponseWriter, r *http.Request) {
 	all, visible := h.visibleNamespaces(r)
 	shown := []actionView{}
 	for _, a := range actions {
-		if all || actionVisible(r, a, visible, h.namespaceVisible) {
-			shown = append(shown, newActionView(a))
+		if all || actionVisible(r, a.Action, visible, h.namespaceVisible) {
+			v := newActionView(a.Action)
+			v.Cluster = a.cluster
+			shown = append(shown, v)
 		}
 	}
 	writeJSON(w, http.StatusOK, shown)
@@ -388,12 +403,29 @@ func (h *handlers) handleUndo(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no action "+clip(id)+" that you can see")
 		return
 	}
-	action, err := h.opts.Enforcer.Undo(r.Context(), actor.Clients, actor.Who, id)
+	// The audit trail of the cluster that holds the action undoes it there.
+	cluster := ""
+	if len(h.opts.Enforcers) > 0 {
+		found, err := h.actionCluster(r, id)
+		if err != nil {
+			h.writeEnforceError(w, err)
+			return
+		}
+		cluster = found
+	}
+	enforcer, clients, err := h.target(actor, cluster)
+	if err != nil {
+		writeError(w, http.StatusNotFound, "no action "+clip(id)+" that you can see")
+		return
+	}
+	action, err := enforcer.Undo(r.Context(), clients, actor.Who, id)
 	if err != nil {
 		h.writeEnforceError(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, newActionView(action))
+	v := newActionView(action)
+	v.Cluster = cluster
+	writeJSON(w, http.StatusOK, v)
 }
 
 // requireEnforce answers 403 to writes unless --allow-enforce is on.
@@ -410,14 +442,14 @@ func (h *handlers) requireEnforce(next http.Handler) http.Handler {
 // actionShown says whether the action id exists and the request's actor may
 // see it (as GET /api/actions would list it).
 func (h *handlers) actionShown(r *http.Request, id string) bool {
-	actions, err := h.opts.Enforcer.Actions(r.Context(), actorOf(r).Clients)
+	actions, err := h.actions(r)
 	if err != nil {
 		return false
 	}
 	for _, a := range actions {
 		if a.ID == id {
 			all, visible := h.visibleNamespaces(r)
-			return all || actionVisible(r, a, visible, h.namespaceVisible)
+			return all || actionVisible(r, a.Action, visible, h.namespaceVisible)
 		}
 	}
 	return false

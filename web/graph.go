@@ -26,7 +26,7 @@ func (h *handlers) handleGraph(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	view := h.graphs.view(v.full.GeneratedAt, live.ViewKey(v.selected, v.all, v.visible), v.restrict)
+	view := h.graphs.view(v.full.GeneratedAt, live.ViewKey(v.selected, v.all, v.visible)+clusterKey(v.clusters), v.restrict)
 	writeView(w, r, view)
 }
 
@@ -39,6 +39,11 @@ func (h *handlers) readView(w http.ResponseWriter, r *http.Request) (snapshotVie
 		writeError(w, http.StatusBadRequest, err.Error())
 		return snapshotView{}, false
 	}
+	clusters, err := clustersParam(r)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return snapshotView{}, false
+	}
 	full := h.opts.Graph.Snapshot()
 	all, visible, err := accessOf(r.Context()).visible(r.Context(), snapshotNamespaces(full))
 	if err != nil {
@@ -46,20 +51,29 @@ func (h *handlers) readView(w http.ResponseWriter, r *http.Request) (snapshotVie
 		writeError(w, http.StatusServiceUnavailable, "could not check your rights with Kubernetes: "+err.Error())
 		return snapshotView{}, false
 	}
-	return snapshotView{full: full, selected: namespaces, all: all, visible: visible}, true
+	return snapshotView{full: full, selected: namespaces, clusters: clusters, all: all, visible: visible}, true
 }
 
 // snapshotView is a snapshot and what of it one request may see.
 type snapshotView struct {
 	full     graph.Snapshot
 	selected []string
+	clusters []string // ?cluster=; empty: every cluster
 	all      bool
 	visible  map[string]bool
 }
 
 // restrict is the part of the snapshot the request may see.
 func (v snapshotView) restrict() graph.Snapshot {
-	return restrictSnapshot(v.full, v.all, v.visible, v.selected)
+	return restrictClusters(restrictSnapshot(v.full, v.all, v.visible, v.selected), v.clusters)
+}
+
+// restrictClusters keeps the selected clusters' part (graph.FilterClusters).
+func restrictClusters(s graph.Snapshot, clusters []string) graph.Snapshot {
+	if len(clusters) == 0 {
+		return s
+	}
+	return graph.FilterClusters(s, clusters)
 }
 
 // view is the current snapshot as the request's actor may see it, filtered

@@ -30,8 +30,13 @@ type Options struct {
 	// AllowEnforce shows enforce actions and allows writes; without it
 	// every write answers 403.
 	AllowEnforce bool
-	// Enforcer performs writes and keeps the audit trail. Required.
+	// Enforcer performs writes and keeps the audit trail. Required with
+	// one cluster.
 	Enforcer Enforcer
+	// Enforcers, with several clusters, are each cluster's write side, by
+	// cluster name: an enforce request must name its cluster, and the
+	// actor's clients for it (Actor.ClusterClients) write there.
+	Enforcers map[string]Enforcer
 	// Auth decides who each /api/ request acts as. Required.
 	Auth Authenticator
 	// FrameAncestors is the CSP frame-ancestors value: who may embed the
@@ -77,8 +82,8 @@ func (o *Options) validate() error {
 	if o.Graph == nil {
 		return errors.New("web: Graph is required")
 	}
-	if o.Enforcer == nil || o.Auth == nil {
-		return errors.New("web: Enforcer and Auth are required")
+	if (o.Enforcer == nil && len(o.Enforcers) < 2) || o.Auth == nil {
+		return errors.New("web: Enforcer (or Enforcers of several clusters) and Auth are required")
 	}
 	if o.Stream == nil {
 		return errors.New("web: Stream is required")

@@ -76,7 +76,13 @@ func (h *pageHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return graph.Filter(full, selected), snapshotNamespaces(graph.Snapshot{Nodes: full.Nodes}), nil
 		}
 	}
+	clusters, err := clustersParam(r)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
 	shown, choices, err := view(r, namespaces)
+	shown = restrictClusters(shown, clusters)
 	if err != nil {
 		writeHTMLMessage(w, r, http.StatusServiceUnavailable, "meshlock cannot show the mesh right now",
 			"It could not check your rights with Kubernetes. Reload the page in a moment.")

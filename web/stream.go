@@ -50,6 +50,11 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
 	}
+	clusters, err := clustersParam(r)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
 	if !h.originAllowed(r) {
 		writeError(w, http.StatusForbidden, "this page's origin may not open the stream; add it to --trusted-origins")
 		return
@@ -109,7 +114,7 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	go func() {
 		var v *live.Viewer
 		defer func() { h.unregister(v, party) }()
-		h.stream(conn, &v, namespaces, acc)
+		h.stream(conn, &v, namespaces, clusters, acc)
 		h.opts.Logger.Debug("stream viewer disconnected", "remote", remote)
 	}()
 }
@@ -155,7 +160,7 @@ func (j *jsonErrors) flush() {
 // until the socket or the hub ends. In token mode it checks the token and
 // the rights before each message, and moves to another view when the rights
 // changed. *vp is the viewer, for the caller's cleanup.
-func (h *Hub) stream(conn *websocket.Conn, vp **live.Viewer, namespaces []string, acc access) {
+func (h *Hub) stream(conn *websocket.Conn, vp **live.Viewer, namespaces, clusters []string, acc access) {
 	readDone := h.discardReads(conn)
 	defer func() {
 		_ = conn.CloseNow()
@@ -222,8 +227,10 @@ func (h *Hub) stream(conn *websocket.Conn, vp **live.Viewer, namespaces []string
 		}
 		all, visible := lastAll, lastVisible
 		return live.View{
-			Key:   live.ViewKey(namespaces, all, visible),
-			Apply: func(s graph.Snapshot) graph.Snapshot { return restrictSnapshot(s, all, visible, namespaces) },
+			Key: live.ViewKey(namespaces, all, visible) + clusterKey(clusters),
+			Apply: func(s graph.Snapshot) graph.Snapshot {
+				return restrictClusters(restrictSnapshot(s, all, visible, namespaces), clusters)
+			},
 		}, true
 	}
 

@@ -79,3 +79,48 @@ export const historyAnswer = (patch = {}) => ({
   ],
   ...patch,
 });
+
+// twoClusters: a mesh over two clusters, east and west, as the server sends
+// it when it watches several (issue 24): the clusters named, each node's
+// cluster in its id, the same namespace (default) in both, an edge between
+// the clusters, and west's Kubernetes API not answering since 20:58 (its
+// nodes and the edges touching them stale, the snapshot not stale as a whole).
+export const WEST_DOWN_SINCE = '2026-11-26T20:58:00Z';
+const node = (cluster, namespace, name, patch = {}) => ({
+  id: `${cluster}/${namespace}/${name}`,
+  cluster,
+  namespace,
+  name,
+  kind: 'service',
+  inMesh: true,
+  peerAuthentication: 'UNSET',
+  ...patch,
+});
+export const twoClusters = () =>
+  normalizeSnapshot({
+    generatedAt: '2026-11-26T21:00:00Z',
+    window: '1m',
+    stale: false,
+    error: 'kubernetes/west: connection refused',
+    clusters: ['west', 'east'],
+    sources: [
+      { name: 'prometheus', ok: true, lastSuccess: '2026-11-26T21:00:00Z' },
+      { name: 'kubernetes/east', cluster: 'east', ok: true, lastSuccess: '2026-11-26T21:00:00Z' },
+      { name: 'kubernetes/west', cluster: 'west', ok: false, error: 'connection refused', lastSuccess: WEST_DOWN_SINCE },
+    ],
+    nodes: [
+      node('east', 'default', 'reviews'),
+      node('east', 'default', 'ratings', { peerAuthentication: 'STRICT' }),
+      node('west', 'default', 'ratings', { stale: true }),
+      node('west', 'shop', 'cart', { stale: true }),
+      node('west', 'shop', 'sa:checkout', { kind: 'serviceaccount', name: 'checkout', stale: true }),
+      { id: 'unknown', namespace: '', name: 'unknown', kind: 'unknown', inMesh: false, peerAuthentication: '' },
+    ],
+    edges: [
+      edge('east/default/reviews->east/default/ratings:http', 'locked', 3, 1),
+      { ...edge('east/default/reviews->west/default/ratings:http', 'mixed', 2, 0.5), crossCluster: true, stale: true },
+      { ...edge('west/shop/cart->west/default/ratings:http', 'open', 1, 0), stale: true },
+      { ...edge('unknown->west/shop/cart:http', 'open', 1, 0), stale: true },
+    ],
+    findings: [],
+  });

@@ -179,3 +179,9 @@ test('breaksText says how far back the plan looked for callers', () => {
   assert.deepEqual([off.scope, off.headline, off.none, off.warn], ['Live callers only (look-back off).', '1 live caller would be cut off', 'No live caller would be cut.', '']);
   assert.equal(breaksText([], null, when).scope, 'Live callers only.');
 });
+
+test('the mesh of one cluster of several: the request names it', () => {
+  const t = enforceTarget('mesh', '', '', 'east');
+  assert.equal(scopeLabel(t), 'mesh in cluster east');
+  assert.deepEqual(enforceRequest(t, 'peerauthentication', true), { scope: 'mesh', mode: 'peerauthentication', dryRun: true, cluster: 'east' });
+});

@@ -1,0 +1,116 @@
+// Several clusters on the write side (issue 24): which cluster's Enforcer and clients a request
+// writes with, and the audit trails of every cluster read as one.
+
+package web
+
+import (
+	"fmt"
+	"maps"
+	"net/http"
+	"slices"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/meshlock/meshlock/internal/k8s"
+)
+
+// target is the write side and the actor's clients of the cluster a
+// request names: with several clusters it must name one of them; with one,
+// none.
+func (h *handlers) target(actor Actor, cluster string) (Enforcer, k8s.Clients, error) {
+	if len(h.opts.Enforcers) == 0 {
+		if cluster != "" {
+			return nil, k8s.Clients{}, fmt.Errorf("cluster %s: meshlock watches one cluster here, so a request names none", clip(cluster))
+		}
+		return h.opts.Enforcer, actor.Clients, nil
+	}
+	names := strings.Join(slices.Sorted(maps.Keys(h.opts.Enforcers)), ", ")
+	if cluster == "" {
+		return nil, k8s.Clients{}, fmt.Errorf("cluster is required: meshlock watches the clusters %s, and a change is made in one at a time", names)
+	}
+	enforcer, ok := h.opts.Enforcers[cluster]
+	clients, haveClients := actor.ClusterClients[cluster]
+	if !ok || !haveClients {
+		return nil, k8s.Clients{}, fmt.Errorf("unknown cluster %s: the clusters are %s", clip(cluster), names)
+	}
+	return enforcer, clients, nil
+}
+
+// clusterAction is an action of the audit trail and the cluster that
+// keeps it ("" with one cluster).
+type clusterAction struct {
+	k8s.Action
+	cluster string
+}
+
+// actions are the audit trails of every cluster, newest first within each
+// cluster, the clusters in name order. A cluster whose trail cannot be read
+// fails the whole answer: a list without it would hide its changes.
+func (h *handlers) actions(r *http.Request) ([]clusterAction, error) {
+	actor := actorOf(r)
+	if len(h.opts.Enforcers) == 0 {
+		list, err := h.opts.Enforcer.Actions(r.Context(), actor.Clients)
+		out := make([]clusterAction, len(list))
+		for i, a := range list {
+			out[i] = clusterAction{Action: a}
+		}
+		return out, err
+	}
+	var out []clusterAction
+	for _, name := range slices.Sorted(maps.Keys(h.opts.Enforcers)) {
+		list, err := h.opts.Enforcers[name].Actions(r.Context(), actor.ClusterClients[name])
+		if err != nil {
+			return nil, fmt.Errorf("cluster %s: %w", name, err)
+		}
+		for _, a := range list {
+			out = append(out, clusterAction{Action: a, cluster: name})
+		}
+	}
+	return out, nil
+}
+
+// actionCluster is the cluster whose audit trail holds action id.
+func (h *handlers) actionCluster(r *http.Request, id string) (string, error) {
+	actions, err := h.actions(r)
+	if err != nil {
+		return "", err
+	}
+	for _, a := range actions {
+		if a.ID == id {
+			return a.cluster, nil
+		}
+	}
+	return "", fmt.Errorf("%w: no action %s in any cluster's audit trail", k8s.ErrNotFound, clip(id))
+}
+
+// clustersParam reads ?cluster=a,b: names of clusters (Istio cluster IDs,
+// which a node id holds before its namespace, so never a "/"). A name no
+// cluster has selects nothing, as a namespace no node is in does.
+func clustersParam(r *http.Request) ([]string, error) {
+	var out []string
+	for _, value := range r.URL.Query()["cluster"] {
+		for name := range strings.SplitSeq(value, ",") {
+			name = strings.TrimSpace(name)
+			if name == "" {
+				continue
+			}
+			if len(out) == maxNamespacesParam {
+				return nil, fmt.Errorf("at most %d clusters in cluster= (leave it out for all)", maxNamespacesParam)
+			}
+			if len(name) > 63 || strings.ContainsAny(name, "/ \t") || !utf8.ValidString(name) {
+				return nil, fmt.Errorf("invalid cluster %s: a cluster ID has no / or spaces and at most 63 characters", quoteInput(name))
+			}
+			out = append(out, name)
+		}
+	}
+	slices.Sort(out)
+	return slices.Compact(out), nil
+}
+
+// clusterKey is the part of a view's cache key that ?cluster= selects.
+func clusterKey(clusters []string) string {
+	if len(clusters) == 0 {
+		return ""
+	}
+	return "|cl=" + strings.Join(clusters, ",")
+}

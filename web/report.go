@@ -73,15 +73,16 @@ func (h *handlers) handleReport(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	shown := restrictSnapshot(snap, all, visible, selected)
-	actions, err := h.opts.Enforcer.Actions(r.Context(), actorOf(r).Clients)
+	actions, err := h.actions(r)
 	if err != nil {
 		writeError(w, http.StatusServiceUnavailable, "could not read the audit trail of enforce actions: "+err.Error())
 		return
 	}
 	var kept []k8s.Action
 	for _, a := range actions {
-		if (all || actionVisible(r, a, visible, h.namespaceVisible)) && report.ActionConcerns(a, selected) {
-			kept = append(kept, a)
+		if (all || actionVisible(r, a.Action, visible, h.namespaceVisible)) && report.ActionConcerns(a.Action, selected) {
+			a.Action.Cluster = a.cluster
+			kept = append(kept, a.Action)
 		}
 	}
 	rep := report.Build(report.Input{Period: period, Snapshot: shown, Actions: kept, Source: src, Namespaces: selected}, time.Now())

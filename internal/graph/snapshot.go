@@ -73,6 +73,14 @@ func FilterClusters(s Snapshot, clusters []string) Snapshot {
 	return filter(s, func(id ID) bool { return id.Cluster != "" && wanted[id.Cluster] })
 }
 
+// FilterBy keeps what concerns the nodes and namespaces in says are wanted
+// (in sees a node's or a namespace's ID: Name empty for a namespace), as
+// Filter and FilterClusters do: edges with an end wanted, the nodes at
+// their ends, findings naming a kept node or an object of a wanted
+// namespace, the identity of wanted namespaces. The unknown node is kept
+// only as an end. The result shares no memory with s.
+func FilterBy(s Snapshot, in func(ID) bool) Snapshot { return filter(s, in) }
+
 // filter keeps the nodes in, the edges with an end in, and what concerns
 // the nodes and namespaces that in says are wanted.
 func filter(s Snapshot, in func(ID) bool) Snapshot {

@@ -37,7 +37,10 @@ const (
 
 // Action is one applied enforce action, as recorded in the cluster.
 type Action struct {
-	ID        string         `json:"id"`
+	ID string `json:"id"`
+	// Cluster is the cluster whose audit trail keeps it, set by whoever
+	// reads the trails of several clusters (web); never stored.
+	Cluster   string         `json:"cluster,omitempty"`
 	Who       string         `json:"who"`
 	At        time.Time      `json:"at"`
 	Scope     string         `json:"scope"`

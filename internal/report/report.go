@@ -189,7 +189,9 @@ type Exception struct {
 
 // Action is one enforce action of the period, from the audit trail.
 type Action struct {
-	ID        string     `json:"id"`
+	ID string `json:"id"`
+	// Cluster is the cluster it changed, with several.
+	Cluster   string     `json:"cluster,omitempty"`
 	Who       string     `json:"who"`
 	At        time.Time  `json:"at"`
 	Scope     string     `json:"scope"`
@@ -317,7 +319,7 @@ func inPeriod(a k8s.Action, p Period) bool {
 }
 
 func actionOf(a k8s.Action) Action {
-	out := Action{ID: a.ID, Who: a.Who, At: a.At.UTC(), Scope: a.Scope, Mode: a.Mode, Namespace: a.Namespace,
+	out := Action{ID: a.ID, Cluster: a.Cluster, Who: a.Who, At: a.At.UTC(), Scope: a.Scope, Mode: a.Mode, Namespace: a.Namespace,
 		Service: a.Service, Objects: []string{}, Undone: a.UndoneAt != nil, UndoneBy: a.UndoneBy, Error: a.Error}
 	if a.UndoneAt != nil {
 		t := a.UndoneAt.UTC()

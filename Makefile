@@ -28,7 +28,7 @@ build:
 DEMO_ADDR ?= 127.0.0.1:8080
 demo:
 	@echo "meshlock demo: open http://$(DEMO_ADDR)/ (Ctrl-C stops it)"
-	$(GO) run ./cmd/server --demo --addr=$(DEMO_ADDR)
+	$(GO) run ./cmd/server --demo --demo-clusters=2 --addr=$(DEMO_ADDR)
 
 generate:
 	$(GO) tool templ generate

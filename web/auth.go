@@ -27,13 +27,27 @@ type Actor struct {
 	// by cluster name.
 	ClusterClients map[string]k8s.Clients
 	// User is the user Kubernetes' TokenReview answered (token mode only):
-	// SubjectAccessReviews ask about exactly this user.
+	// SubjectAccessReviews ask about exactly this user. With several
+	// clusters it is the first accepting cluster's, in name order.
 	User authenticationv1.UserInfo
+	// ClusterUsers, in token mode with several clusters, are the users of
+	// the clusters that accepted the token, by cluster name: each cluster
+	// reviews the token itself, and the others are hidden from the actor.
+	ClusterUsers map[string]authenticationv1.UserInfo
 
 	// token is rechecked while a stream is open (token mode only).
 	token string
 	// expires is the token's exp claim when it is a JWT, else zero.
 	expires time.Time
+}
+
+// WhoIn is the actor's name in cluster: the user that cluster's own
+// TokenReview answered, for its audit trail; Who otherwise.
+func (a Actor) WhoIn(cluster string) string {
+	if u, ok := a.ClusterUsers[cluster]; ok && cluster != "" {
+		return u.Username
+	}
+	return a.Who
 }
 
 // Authenticator decides the actor of an /api/ request. An error wrapping
@@ -46,7 +60,8 @@ type Authenticator interface {
 // mesh and whose credentials can stop being valid (TokenAuth). An
 // Authenticator without it (ServerIdentity) lets everyone see everything.
 type readAuthorizer interface {
-	// canRead says whether actor may see namespace; "" asks for all of them.
+	// canRead says whether actor may see namespace, a namespace key
+	// ("<cluster>/<namespace>" with several clusters); "" asks for all.
 	canRead(ctx context.Context, actor Actor, namespace string) (bool, error)
 	// canGetMetrics says whether actor may read /metrics.
 	canGetMetrics(ctx context.Context, actor Actor) (bool, error)
@@ -75,6 +90,20 @@ type TokenAuth struct {
 	Review func(ctx context.Context, token string) (string, error)
 	// ClientsFor builds clients that authenticate with the token.
 	ClientsFor func(token string) (k8s.Clients, error)
+	// Clusters, with several clusters, review the token each in its own
+	// cluster, by cluster name (Reviewer, Review and ClientsFor are then
+	// unused): a cluster that does not accept it is hidden from its user.
+	Clusters map[string]ClusterTokenAuth
+}
+
+// ClusterTokenAuth is one cluster's side of TokenAuth with several clusters.
+type ClusterTokenAuth struct {
+	// Reviewer asks this cluster's TokenReviews and SubjectAccessReviews.
+	// Required.
+	Reviewer *KubeReviewer
+	// ClientsFor builds clients of this cluster that authenticate with
+	// the token. Required.
+	ClientsFor func(token string) (k8s.Clients, error)
 }
 
 // bearerToken reads Authorization: Bearer <token>.
@@ -91,6 +120,9 @@ func (a TokenAuth) Authenticate(r *http.Request) (Actor, error) {
 	token, err := bearerToken(r)
 	if err != nil {
 		return Actor{}, err
+	}
+	if len(a.Clusters) > 0 {
+		return a.authenticateClusters(r.Context(), token, sourceOf(r))
 	}
 	user, err := a.review(r.Context(), token, sourceOf(r))
 	if err != nil {
@@ -116,6 +148,9 @@ func (a TokenAuth) review(ctx context.Context, token, source string) (authentica
 }
 
 func (a TokenAuth) canRead(ctx context.Context, actor Actor, namespace string) (bool, error) {
+	if len(a.Clusters) > 0 {
+		return a.canReadClusters(ctx, actor, namespace)
+	}
 	if a.Reviewer == nil {
 		return false, nil
 	}
@@ -123,6 +158,9 @@ func (a TokenAuth) canRead(ctx context.Context, actor Actor, namespace string) (
 }
 
 func (a TokenAuth) canGetMetrics(ctx context.Context, actor Actor) (bool, error) {
+	if len(a.Clusters) > 0 {
+		return a.canGetMetricsClusters(ctx, actor)
+	}
 	if a.Reviewer == nil {
 		return false, nil
 	}
@@ -130,6 +168,9 @@ func (a TokenAuth) canGetMetrics(ctx context.Context, actor Actor) (bool, error)
 }
 
 func (a TokenAuth) recheck(ctx context.Context, actor Actor) error {
+	if len(a.Clusters) > 0 {
+		return a.recheckClusters(ctx, actor)
+	}
 	user, err := a.review(ctx, actor.token, "")
 	if err != nil {
 		return err

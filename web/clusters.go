@@ -30,8 +30,13 @@ func (h *handlers) target(actor Actor, cluster string) (Enforcer, k8s.Clients, e
 	}
 	enforcer, ok := h.opts.Enforcers[cluster]
 	clients, haveClients := actor.ClusterClients[cluster]
-	if !ok || !haveClients {
+	if !ok {
 		return nil, k8s.Clients{}, fmt.Errorf("unknown cluster %s: the clusters are %s", clip(cluster), names)
+	}
+	if !haveClients {
+		// Token mode: this cluster reviewed the token and said no (or
+		// could not be asked), so nothing may be written there as them.
+		return nil, k8s.Clients{}, fmt.Errorf("cluster %s %w: Kubernetes there does not know you, so meshlock cannot write there as you", clip(cluster), errClusterRefusedToken)
 	}
 	return enforcer, clients, nil
 }
@@ -58,11 +63,15 @@ func (h *handlers) actions(r *http.Request) ([]clusterAction, error) {
 	}
 	var out []clusterAction
 	for _, name := range slices.Sorted(maps.Keys(h.opts.Enforcers)) {
+		if _, ok := actor.ClusterClients[name]; !ok {
+			continue // token mode: a cluster that did not accept the token is hidden, its trail too
+		}
 		list, err := h.opts.Enforcers[name].Actions(r.Context(), actor.ClusterClients[name])
 		if err != nil {
 			return nil, fmt.Errorf("cluster %s: %w", name, err)
 		}
 		for _, a := range list {
+			a.Cluster = name // its namespaces are this cluster's (actionVisible)
 			out = append(out, clusterAction{Action: a, cluster: name})
 		}
 	}

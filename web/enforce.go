@@ -83,11 +83,16 @@ func (h *handlers) handleEnforce(w http.ResponseWriter, r *http.Request) {
 	}
 	actor := actorOf(r)
 	enforcer, clients, err := h.target(actor, req.Cluster)
+	if errors.Is(err, errClusterRefusedToken) {
+		writeError(w, http.StatusForbidden, err.Error())
+		return
+	}
 	if err != nil {
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
 	}
-	result, err := enforcer.Enforce(r.Context(), clients, actor.Who, req)
+	// Each cluster's audit trail names the user that cluster knows.
+	result, err := enforcer.Enforce(r.Context(), clients, actor.WhoIn(req.Cluster), req)
 	if err != nil && !errors.Is(err, k8s.ErrPlanChanged) {
 		h.writeEnforceError(w, err)
 		return
@@ -381,11 +386,12 @@ func (h *handlers) handleActions(w http.ResponseWriter, r *http.Request) {
 }
 
 // actionVisible: every namespace of the action and its objects is one the
-// user may see (asked for those the current graph does not show).
+// user may see (asked for those the current graph does not show); they are
+// namespaces of the action's cluster (a.Cluster, set by actions).
 func actionVisible(r *http.Request, a k8s.Action, visible map[string]bool, ask func(*http.Request, string) bool) bool {
-	namespaces := []string{a.Namespace}
+	namespaces := []string{namespaceKey(a.Cluster, a.Namespace)}
 	for _, o := range a.Objects {
-		namespaces = append(namespaces, o.Namespace)
+		namespaces = append(namespaces, namespaceKey(a.Cluster, o.Namespace))
 	}
 	for _, ns := range namespaces {
 		if ns != "" && !visible[ns] && !ask(r, ns) {
@@ -418,7 +424,7 @@ func (h *handlers) handleUndo(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no action "+clip(id)+" that you can see")
 		return
 	}
-	action, err := enforcer.Undo(r.Context(), clients, actor.Who, id)
+	action, err := enforcer.Undo(r.Context(), clients, actor.WhoIn(cluster), id)
 	if err != nil {
 		h.writeEnforceError(w, err)
 		return

@@ -77,7 +77,8 @@ func restrictClusters(s graph.Snapshot, clusters []string) graph.Snapshot {
 }
 
 // view is the current snapshot as the request's actor may see it, filtered
-// to selected, and the namespaces of the snapshot they may choose from.
+// to selected, and the namespace names of the snapshot they may choose
+// from (in some cluster, with several).
 func (h *handlers) view(r *http.Request, selected []string) (graph.Snapshot, []string, error) {
 	full := h.opts.Graph.Snapshot()
 	all, visible, err := accessOf(r.Context()).visible(r.Context(), snapshotNamespaces(full))
@@ -85,12 +86,7 @@ func (h *handlers) view(r *http.Request, selected []string) (graph.Snapshot, []s
 		h.opts.Logger.Warn("could not check read rights with Kubernetes", "error", err)
 		return graph.Snapshot{}, nil, err
 	}
-	var choices []string
-	for _, ns := range snapshotNamespaces(graph.Snapshot{Nodes: full.Nodes}) {
-		if all || visible[ns] {
-			choices = append(choices, ns)
-		}
-	}
+	choices := namespaceChoices(snapshotNamespaces(graph.Snapshot{Nodes: full.Nodes}), func(key string) bool { return all || visible[key] })
 	return restrictSnapshot(full, all, visible, selected), choices, nil
 }
 

@@ -85,6 +85,13 @@ func (o *Options) validate() error {
 	if (o.Enforcer == nil && len(o.Enforcers) < 2) || o.Auth == nil {
 		return errors.New("web: Enforcer (or Enforcers of several clusters) and Auth are required")
 	}
+	if auth, ok := o.Auth.(TokenAuth); ok {
+		for name, c := range auth.Clusters {
+			if c.Reviewer == nil || c.ClientsFor == nil {
+				return errors.New("web: TokenAuth.Clusters[" + name + "] needs Reviewer and ClientsFor")
+			}
+		}
+	}
 	if o.Stream == nil {
 		return errors.New("web: Stream is required")
 	}

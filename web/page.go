@@ -73,7 +73,7 @@ func (h *pageHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if view == nil {
 		view = func(_ *http.Request, selected []string) (graph.Snapshot, []string, error) {
 			full := h.opts.Graph.Snapshot()
-			return graph.Filter(full, selected), snapshotNamespaces(graph.Snapshot{Nodes: full.Nodes}), nil
+			return graph.Filter(full, selected), namespaceChoices(snapshotNamespaces(graph.Snapshot{Nodes: full.Nodes}), func(string) bool { return true }), nil
 		}
 	}
 	clusters, err := clustersParam(r)

@@ -110,5 +110,11 @@ func (h *handlers) mayReadSome(r *http.Request, selected []string) bool {
 	if len(selected) == 0 {
 		return len(visible) > 0
 	}
-	return slices.ContainsFunc(selected, func(ns string) bool { return visible[ns] })
+	// visible holds namespace keys; selected names namespaces of any cluster.
+	for key := range visible {
+		if slices.Contains(selected, namespaceOfKey(key)) {
+			return true
+		}
+	}
+	return false
 }

@@ -15,12 +15,32 @@ import (
 // they have no right to. It carries no name, namespace or principal.
 const Hidden = "hidden"
 
-// snapshotNamespaces lists every namespace s names (nodes, callers of a
-// DestinationRule, findings' objects), sorted: the namespaces whose read
-// rights decide what a viewer sees. A namespace a viewer selects that the
-// mesh does not have is not among them: there is nothing of it to show, so
-// its right is never asked (issue 27: a ?namespace= of 10,000 made-up names
-// sent 10,000 SubjectAccessReviews).
+// The unit of read rights is a namespace key: the namespace's name with one
+// cluster, "<cluster>/<namespace>" with several (a cluster's namespace is
+// its own: the same name elsewhere may be another team's).
+
+// namespaceKey is the key of namespace in cluster ("" with one cluster).
+func namespaceKey(cluster, namespace string) string {
+	if cluster == "" || namespace == "" {
+		return namespace
+	}
+	return cluster + "/" + namespace
+}
+
+// namespaceOfKey is the namespace's name in a key, what ?namespace= selects.
+func namespaceOfKey(key string) string {
+	if _, ns, ok := strings.Cut(key, "/"); ok {
+		return ns
+	}
+	return key
+}
+
+// snapshotNamespaces lists the key of every namespace s names (nodes,
+// callers of a DestinationRule, findings' objects), sorted: the namespaces
+// whose read rights decide what a viewer sees. A namespace a viewer selects
+// that the mesh does not have is not among them: there is nothing of it to
+// show, so its right is never asked (issue 27: a ?namespace= of 10,000
+// made-up names sent 10,000 SubjectAccessReviews).
 func snapshotNamespaces(s graph.Snapshot) []string {
 	seen := map[string]bool{}
 	add := func(ns string) {
@@ -29,7 +49,7 @@ func snapshotNamespaces(s graph.Snapshot) []string {
 		}
 	}
 	for _, n := range s.Nodes {
-		add(n.Namespace)
+		add(namespaceKey(n.Cluster, n.Namespace))
 		for _, c := range n.CallerTLS {
 			add(namespaceOfID(c.Caller))
 		}
@@ -41,29 +61,46 @@ func snapshotNamespaces(s graph.Snapshot) []string {
 	}
 	// Workloads and root bundles of namespaces the graph has no node of.
 	for _, w := range s.Identity.Workloads {
-		add(w.Namespace)
+		add(namespaceKey(w.Cluster, w.Namespace))
 	}
 	for _, r := range s.Identity.Roots {
 		for _, ns := range r.Namespaces {
-			add(ns)
+			add(ns) // already "<cluster>/<namespace>" with several clusters
 		}
 	}
 	return sortedCopy(seen)
 }
 
-// namespaceOfID is the namespace of a node id "<namespace>/<name>", "" for
-// the unknown caller.
-func namespaceOfID(id string) string { return graph.ParseID(id).Namespace }
+// namespaceChoices are the namespace names of keys that keep allows,
+// sorted, once each: what ?namespace= can select.
+func namespaceChoices(keys []string, keep func(key string) bool) []string {
+	seen := map[string]bool{}
+	for _, key := range keys {
+		if keep(key) {
+			seen[namespaceOfKey(key)] = true
+		}
+	}
+	return sortedCopy(seen)
+}
 
-// namespaceOfObject reads a finding's object, "<Kind> <namespace>/<name>".
+// namespaceOfID is the namespace key of a node id, "" for the unknown
+// caller.
+func namespaceOfID(id string) string {
+	parsed := graph.ParseID(id)
+	return namespaceKey(parsed.Cluster, parsed.Namespace)
+}
+
+// namespaceOfObject reads a finding's object, "<Kind> <namespace>/<name>"
+// (or "<Kind> <cluster>/<namespace>/<name>").
 func namespaceOfObject(obj string) string {
 	_, name, _ := strings.Cut(obj, " ")
 	return namespaceOfID(name)
 }
 
-// restrictSnapshot is what a viewer with these rights sees of s, filtered
-// to selected (graph.Filter's meaning; empty selects all they may see).
-// With all it is graph.Filter. Otherwise only the visible namespaces are
+// restrictSnapshot is what a viewer with these rights (visible holds
+// namespace keys) sees of s, filtered to selected (namespace names, in
+// every cluster, as graph.Filter; empty selects all they may see). With
+// all it is graph.Filter. Otherwise only the visible namespaces are
 // kept, and an edge between a visible node and one the viewer may not see
 // leads to the single node Hidden instead: edges that then share source,
 // target and protocol become one (rates added), so that nothing tells how
@@ -74,14 +111,10 @@ func restrictSnapshot(s graph.Snapshot, all bool, visible map[string]bool, selec
 	if all {
 		return graph.Filter(s, selected)
 	}
-	var wanted []string
-	if len(selected) == 0 {
-		wanted = sortedCopy(visible)
-	} else {
-		for _, ns := range selected {
-			if visible[ns] {
-				wanted = append(wanted, ns)
-			}
+	wanted := map[string]bool{}
+	for key, ok := range visible {
+		if ok && (len(selected) == 0 || slices.Contains(selected, namespaceOfKey(key))) {
+			wanted[key] = true
 		}
 	}
 	if len(wanted) == 0 {
@@ -92,7 +125,9 @@ func restrictSnapshot(s graph.Snapshot, all bool, visible map[string]bool, selec
 		out.Posture = graph.ComputePosture(nil)
 		return out
 	}
-	f := graph.Filter(s, wanted)
+	f := graph.FilterBy(s, func(id graph.ID) bool {
+		return id.Namespace != "" && wanted[namespaceKey(id.Cluster, id.Namespace)]
+	})
 
 	shown := func(id string) bool {
 		ns := namespaceOfID(id)
@@ -104,7 +139,7 @@ func restrictSnapshot(s graph.Snapshot, all bool, visible map[string]bool, selec
 	out.Nodes = make([]graph.Node, 0, len(f.Nodes)+1)
 	anyHidden := false
 	for _, n := range f.Nodes {
-		if (n.Namespace != "" && !visible[n.Namespace]) || hidden(n.ID) {
+		if (n.Namespace != "" && !visible[namespaceKey(n.Cluster, n.Namespace)]) || hidden(n.ID) {
 			anyHidden = true
 			continue
 		}

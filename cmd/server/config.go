@@ -58,6 +58,12 @@ type config struct {
 	WorkloadCertWarn   time.Duration
 	CertNamespaceLabel string
 	CertPodLabel       string
+	// Clusters (issue 24) are the clusters watched when there are several,
+	// each an Istio cluster ID and a context of --kubeconfig; empty: one
+	// cluster, --context's.
+	Clusters []clusterFlag
+	// DemoClusters is how many clusters --demo simulates: 1 or 2.
+	DemoClusters int
 	// given are the flags set on the command line or by MESHLOCK_* variables.
 	given map[string]bool
 }
@@ -162,6 +168,17 @@ func newFlagSet(c *config, namespaces, trustedOrigins *string) *flag.FlagSet {
 	fs.Var((*longDuration)(&c.CertCritical), "cert-critical", "a root certificate expiring within this (or expired) is critical; at most --cert-warn")
 	c.WorkloadCertWarn = graph.DefaultWorkloadWarn
 	fs.Var((*longDuration)(&c.WorkloadCertWarn), "workload-cert-warn", "a proxy certificate with less left is a finding (workload-cert-expiring): Istio renews a 24h certificate at half its life")
+	fs.Func("cluster", "NAME=CONTEXT: watch several clusters in one view, each its Istio cluster ID (the source_cluster/destination_cluster labels) and a context of --kubeconfig; repeat it, or comma-separate (at least two; node ids then begin with the cluster)", func(v string) error {
+		for _, item := range splitList(v) {
+			name, context, ok := strings.Cut(item, "=")
+			if !ok {
+				return fmt.Errorf("want NAME=CONTEXT, got %q", item)
+			}
+			c.Clusters = append(c.Clusters, clusterFlag{Name: strings.TrimSpace(name), Context: strings.TrimSpace(context)})
+		}
+		return nil
+	})
+	fs.IntVar(&c.DemoClusters, "demo-clusters", 1, "with --demo: how many clusters it simulates, 1 or 2 (make demo shows 2, one serving part of reviews through an east-west gateway)")
 
 	return fs
 }
@@ -171,7 +188,7 @@ func newFlagSet(c *config, namespaces, trustedOrigins *string) *flag.FlagSet {
 // check and report.
 func sourceFlags(fs *flag.FlagSet, c *config, demoUsage string) {
 	fs.BoolVar(&c.Demo, "demo", false, demoUsage)
-	fs.StringVar(&c.PrometheusURL, "prometheus-url", "http://prometheus.istio-system:9090", "any Prometheus-compatible query API (Prometheus, Thanos, Mimir)")
+	fs.StringVar(&c.PrometheusURL, "prometheus-url", "http://prometheus.istio-system:9090", "a Prometheus query API: Prometheus, or a Thanos Querier over several clusters (tested); others speaking it untested")
 	fs.StringVar(&c.PrometheusBearerTokenFile, "prometheus-bearer-token-file", "", "file holding a bearer token for the Prometheus API")
 	fs.StringVar(&c.PrometheusCAFile, "prometheus-ca-file", "", "CA bundle that verifies the Prometheus API's certificate")
 	fs.StringVar(&c.Kubeconfig, "kubeconfig", "", "kubeconfig file (default: in-cluster config, else $KUBECONFIG, else ~/.kube/config)")
@@ -180,6 +197,49 @@ func sourceFlags(fs *flag.FlagSet, c *config, demoUsage string) {
 	fs.StringVar(&c.AuditNamespace, "audit-namespace", "", "where the audit trail of enforce actions is kept, as ConfigMaps (default: meshlock's own namespace in a cluster, else default)")
 	fs.StringVar(&c.CertNamespaceLabel, "cert-namespace-label", "namespace", "the label naming a proxy's namespace on istio_agent_cert_expiry_seconds (Istio's sample scrape config adds it)")
 	fs.StringVar(&c.CertPodLabel, "cert-pod-label", "pod", "the label naming a proxy's pod on istio_agent_cert_expiry_seconds")
+}
+
+// clusterFlag is one --cluster NAME=CONTEXT.
+type clusterFlag struct{ Name, Context string }
+
+// validateClusters: at least two, each name an Istio cluster ID fit for a
+// node id (no "/") and each once, each context once.
+func (c config) validateClusters() error {
+	if c.DemoClusters != 1 && c.DemoClusters != 2 {
+		return fmt.Errorf("--demo-clusters must be 1 or 2, got %d", c.DemoClusters)
+	}
+	if c.given["demo-clusters"] && !c.Demo {
+		return errors.New("--demo-clusters needs --demo")
+	}
+	if len(c.Clusters) == 0 {
+		return nil
+	}
+	if len(c.Clusters) == 1 {
+		return fmt.Errorf("--cluster names each of several clusters, got one (%s): for one cluster, use --context", c.Clusters[0].Name)
+	}
+	if c.Context != "" {
+		return errors.New("--context and --cluster cannot be used together: --cluster names each cluster's context")
+	}
+	if c.Demo {
+		return errors.New("--cluster cannot be used with --demo, which runs its own simulated clusters (--demo-clusters)")
+	}
+	names, contexts := map[string]bool{}, map[string]bool{}
+	for _, cl := range c.Clusters {
+		if cl.Name == "" || cl.Context == "" {
+			return fmt.Errorf("--cluster: want NAME=CONTEXT, both given, got %q", cl.Name+"="+cl.Context)
+		}
+		if strings.ContainsAny(cl.Name, "/ \t") || !model.LabelValue(cl.Name).IsValid() || len(cl.Name) > 63 {
+			return fmt.Errorf("--cluster: %q is not a cluster ID meshlock can name nodes by (no /, no spaces, at most 63 characters)", cl.Name)
+		}
+		if names[cl.Name] {
+			return fmt.Errorf("--cluster: %s is named twice", cl.Name)
+		}
+		if contexts[cl.Context] {
+			return fmt.Errorf("--cluster: context %s is given to two clusters", cl.Context)
+		}
+		names[cl.Name], contexts[cl.Context] = true, true
+	}
+	return nil
 }
 
 // longDuration is a flag of days as well as hours (7d, 2w, 36h), spelled as
@@ -308,6 +368,9 @@ func (c config) validate() error {
 		return fmt.Errorf("--workload-cert-warn must be positive, got %s", live.FormatLookback(c.WorkloadCertWarn))
 	}
 	if err := c.validateCertLabels(); err != nil {
+		return err
+	}
+	if err := c.validateClusters(); err != nil {
 		return err
 	}
 	return c.validateCombination()

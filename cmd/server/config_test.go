@@ -81,6 +81,14 @@ func TestParseConfigSources(t *testing.T) {
 			func(c config) bool { return len(c.TrustedOrigins) == 2 }},
 		{"allowed hosts", nil, map[string]string{"MESHLOCK_ALLOWED_HOSTS": "meshlock.example, 10.0.0.5"},
 			func(c config) bool { return slices.Equal(c.AllowedHosts, []string{"meshlock.example", "10.0.0.5"}) }},
+		{"one cluster by default", nil, nil, func(c config) bool { return c.Clusters == nil && c.DemoClusters == 1 }},
+		{"several clusters, repeated", []string{"--cluster=west=kind-west", "--cluster", "east=kind-east"}, nil, func(c config) bool {
+			return slices.Equal(c.Clusters, []clusterFlag{{"west", "kind-west"}, {"east", "kind-east"}})
+		}},
+		{"several clusters from the environment", nil, map[string]string{"MESHLOCK_CLUSTER": "west=kind-west, east=kind-east"}, func(c config) bool {
+			return slices.Equal(c.Clusters, []clusterFlag{{"west", "kind-west"}, {"east", "kind-east"}})
+		}},
+		{"the demo's two clusters", []string{"--demo", "--demo-clusters=2"}, nil, func(c config) bool { return c.DemoClusters == 2 }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -140,6 +148,16 @@ func TestParseConfigRejects(t *testing.T) {
 		{"a label that is no label", []string{"--cert-pod-label=pod-name"}, nil, "--cert-pod-label"},
 		{"the same label twice", []string{"--cert-pod-label=namespace"}, nil, "must differ"},
 		{"allowed host with a scheme", []string{"--allowed-hosts=https://meshlock.example"}, nil, "--allowed-hosts"},
+		{"one cluster named", []string{"--cluster=west=kind-west"}, nil, "for one cluster, use --context"},
+		{"a cluster without a context", []string{"--cluster=west", "--cluster=east=e"}, nil, "want NAME=CONTEXT"},
+		{"a cluster with an empty context", []string{"--cluster=west=", "--cluster=east=e"}, nil, "both given"},
+		{"a cluster name with a slash", []string{"--cluster=we/st=w", "--cluster=east=e"}, nil, "not a cluster ID"},
+		{"a cluster named twice", []string{"--cluster=west=w", "--cluster=west=e"}, nil, "named twice"},
+		{"a context given twice", []string{"--cluster=west=w", "--cluster=east=w"}, nil, "given to two clusters"},
+		{"clusters and a context", []string{"--cluster=west=w", "--cluster=east=e", "--context=w"}, nil, "--context and --cluster"},
+		{"clusters and the demo", []string{"--demo", "--cluster=west=w", "--cluster=east=e"}, nil, "--cluster cannot be used with --demo"},
+		{"three demo clusters", []string{"--demo", "--demo-clusters=3"}, nil, "--demo-clusters must be 1 or 2"},
+		{"demo clusters without the demo", []string{"--demo-clusters=2"}, nil, "--demo-clusters needs --demo"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	istioclient "istio.io/client-go/pkg/clientset/versioned"
@@ -42,32 +43,72 @@ type sources struct {
 	restConfig *rest.Config
 	// auditNamespace is where the audit trail lives by default.
 	auditNamespace string
+	// clusters are the clusters watched: one, named "" (kube and istio
+	// above), or several (--cluster, the demo's two), each named.
+	clusters []clusterSource
+}
+
+// clusterSource is one cluster's clients.
+type clusterSource struct {
+	name       string
+	kube       kubernetes.Interface
+	istio      istioclient.Interface
+	restConfig *rest.Config // nil in the demo
+}
+
+// names are the clusters' names when there are several, else nil.
+func (s sources) names() []string {
+	if len(s.clusters) < 2 {
+		return nil
+	}
+	out := make([]string, len(s.clusters))
+	for i, c := range s.clusters {
+		out[i] = c.name
+	}
+	return out
 }
 
 // openSources connects to the cluster named by the flags, or starts the demo world.
 func openSources(ctx context.Context, cfg config, logger *slog.Logger) (sources, error) {
 	if cfg.Demo {
-		env, err := demo.Start(ctx, logger)
+		env, err := demo.StartWith(ctx, logger, demo.Options{Clusters: max(cfg.DemoClusters, 1)})
 		if err != nil {
 			return sources{}, fmt.Errorf("demo: %w", err)
 		}
-		return sources{kube: env.Kube, istio: env.Istio, prometheusURL: env.PrometheusURL, close: env.Close, auditNamespace: "meshlock"}, nil
+		src := sources{kube: env.Kube, istio: env.Istio, prometheusURL: env.PrometheusURL, close: env.Close, auditNamespace: "meshlock"}
+		for _, c := range env.Clusters {
+			src.clusters = append(src.clusters, clusterSource{name: c.Name, kube: c.Kube, istio: c.Istio})
+		}
+		return src, nil
 	}
-	restConfig, err := kubeConfig(cfg.Kubeconfig, cfg.Context)
-	if err != nil {
-		return sources{}, fmt.Errorf("kubernetes config: %w", err)
+	contexts := []clusterFlag{{Context: cfg.Context}}
+	if len(cfg.Clusters) > 0 {
+		contexts = cfg.Clusters
 	}
-	restConfig.UserAgent = "meshlock"
-	kube, err := kubernetes.NewForConfig(restConfig)
-	if err != nil {
-		return sources{}, err
+	src := sources{prometheusURL: cfg.PrometheusURL, close: func() error { return nil }, auditNamespace: ownNamespace()}
+	for _, c := range contexts {
+		restConfig, err := kubeConfig(cfg.Kubeconfig, c.Context)
+		if err != nil {
+			if c.Name != "" {
+				return sources{}, fmt.Errorf("kubernetes config of cluster %s: %w", c.Name, err)
+			}
+			return sources{}, fmt.Errorf("kubernetes config: %w", err)
+		}
+		restConfig.UserAgent = "meshlock"
+		kube, err := kubernetes.NewForConfig(restConfig)
+		if err != nil {
+			return sources{}, err
+		}
+		istio, err := istioclient.NewForConfig(restConfig)
+		if err != nil {
+			return sources{}, err
+		}
+		src.clusters = append(src.clusters, clusterSource{name: c.Name, kube: kube, istio: istio, restConfig: restConfig})
 	}
-	istio, err := istioclient.NewForConfig(restConfig)
-	if err != nil {
-		return sources{}, err
-	}
-	return sources{kube: kube, istio: istio, prometheusURL: cfg.PrometheusURL, close: func() error { return nil },
-		restConfig: restConfig, auditNamespace: ownNamespace()}, nil
+	// The first cluster's clients serve what knows one cluster only (the
+	// server's identity, token reviews).
+	src.kube, src.istio, src.restConfig = src.clusters[0].kube, src.clusters[0].istio, src.clusters[0].restConfig
+	return src, nil
 }
 
 // ownNamespace is the namespace meshlock runs in (its service account's),
@@ -95,28 +136,58 @@ func authenticator(ctx context.Context, cfg config, src sources, logger *slog.Lo
 				who = "meshlock (server identity)"
 			}
 		}
-		return web.ServerIdentity{Actor: web.Actor{Who: who, Clients: server}}, nil
+		actor := web.Actor{Who: who, Clients: server}
+		if src.names() != nil {
+			actor.ClusterClients = map[string]k8s.Clients{}
+			for _, c := range src.clusters {
+				actor.ClusterClients[c.name] = k8s.Clients{Kube: c.kube, Istio: c.istio}
+			}
+		}
+		return web.ServerIdentity{Actor: actor}, nil
 	}
 	if src.restConfig == nil {
 		return nil, errors.New("--auth=token needs a Kubernetes API: it cannot be used with --demo")
 	}
+	if src.names() == nil {
+		review, err := tokenReview(cfg, src.restConfig)
+		if err != nil {
+			return nil, err
+		}
+		return web.TokenAuth{Reviewer: review.Reviewer, ClientsFor: review.ClientsFor}, nil
+	}
+	// Several clusters: each reviews the token itself, with its own
+	// clients; a cluster that does not accept it is hidden from its holder.
+	clusters := map[string]web.ClusterTokenAuth{}
+	for _, c := range src.clusters {
+		review, err := tokenReview(cfg, c.restConfig)
+		if err != nil {
+			return nil, err
+		}
+		clusters[c.name] = review
+	}
+	return web.TokenAuth{Clusters: clusters}, nil
+}
+
+// tokenReview is one cluster's side of --auth=token: its TokenReviews and
+// SubjectAccessReviews, and clients that act with the token there.
+func tokenReview(cfg config, restConfig *rest.Config) (web.ClusterTokenAuth, error) {
 	// Reviews have clients of their own, with their own client-side rate
 	// limits (client-go's default, 5 QPS and a burst of 10, shared with the
 	// informers, let 150 bad tokens starve everyone: issue 27), one for
 	// TokenReviews and one for SubjectAccessReviews, so that unknown tokens
 	// never use up the rate known users' rights need.
 	reviewClient := func(qps float32, burst int) (kubernetes.Interface, error) {
-		c := rest.CopyConfig(src.restConfig)
+		c := rest.CopyConfig(restConfig)
 		c.QPS, c.Burst = qps, burst
 		return kubernetes.NewForConfig(c)
 	}
 	tokenKube, err := reviewClient(tokenReviewQPS, tokenReviewBurst)
 	if err != nil {
-		return nil, err
+		return web.ClusterTokenAuth{}, err
 	}
 	accessKube, err := reviewClient(accessReviewQPS, accessReviewBurst)
 	if err != nil {
-		return nil, err
+		return web.ClusterTokenAuth{}, err
 	}
 	// Token answers are kept half a refresh: with the streams' recheck every
 	// half refresh, a revoked token's stream closes within one refresh.
@@ -125,12 +196,12 @@ func authenticator(ctx context.Context, cfg config, src sources, logger *slog.Lo
 	reviewer, err := web.NewKubeReviewer(web.KubeReviewerOptions{Kube: accessKube, TokenKube: tokenKube,
 		TTL: reviewInterval(cfg.Refresh), AccessTTL: cfg.Refresh})
 	if err != nil {
-		return nil, err
+		return web.ClusterTokenAuth{}, err
 	}
-	return web.TokenAuth{
+	return web.ClusterTokenAuth{
 		Reviewer: reviewer,
 		ClientsFor: func(token string) (k8s.Clients, error) {
-			userConfig := rest.AnonymousClientConfig(src.restConfig)
+			userConfig := rest.AnonymousClientConfig(restConfig)
 			userConfig.BearerToken = token
 			kube, err := kubernetes.NewForConfig(userConfig)
 			if err != nil {
@@ -187,7 +258,7 @@ func kubeConfig(path, context string) (*rest.Config, error) {
 
 // app is everything serve runs: the watcher, the refresh loop and the handler.
 type app struct {
-	watcher   *k8s.Watcher
+	watchers  []*k8s.Watcher // one per cluster
 	refresher *live.Loop
 	lookback  *live.Lookback // nil when --lookback=0
 	hub       *web.Hub
@@ -195,12 +266,24 @@ type app struct {
 }
 
 func newApp(ctx context.Context, cfg config, src sources, registry *prometheus.Registry, logger *slog.Logger) (*app, error) {
-	watcher, err := k8s.NewWatcher(k8s.Options{
-		Kube: src.kube, Istio: src.istio, Namespaces: cfg.Namespaces,
-		RootNamespace: cfg.IstioRootNamespace, Logger: logger,
-	})
-	if err != nil {
-		return nil, err
+	// Each cluster is a source of its own: its caches, its status, its
+	// staleness; Prometheus (one, or a Thanos Querier over all) is one.
+	var watchers []*k8s.Watcher
+	var clusterSources []live.SourceConfig
+	for _, c := range src.clusters {
+		w, err := k8s.NewWatcher(k8s.Options{
+			Kube: c.kube, Istio: c.istio, Namespaces: cfg.Namespaces,
+			RootNamespace: cfg.IstioRootNamespace, Logger: clusterLogger(logger, c.name),
+		})
+		if err != nil {
+			return nil, err
+		}
+		watchers = append(watchers, w)
+		sc := live.SourceConfig{Name: "kubernetes", Source: live.ClusterSource{Reader: w}, Changes: w.Changes()}
+		if src.names() != nil {
+			sc.Name, sc.Cluster = "kubernetes/"+c.name, c.name
+		}
+		clusterSources = append(clusterSources, sc)
 	}
 	promClient, err := prom.New(prom.Options{
 		URL: src.prometheusURL, BearerTokenFile: cfg.PrometheusBearerTokenFile, CAFile: cfg.PrometheusCAFile,
@@ -224,10 +307,10 @@ func newApp(ctx context.Context, cfg config, src sources, registry *prometheus.R
 	thresholds := graph.CertThresholds{RootWarn: cfg.CertWarn, RootCritical: cfg.CertCritical, WorkloadWarn: cfg.WorkloadCertWarn}
 	refresher, err := live.NewLoop(live.LoopOptions{
 		History: history,
-		Sources: []live.SourceConfig{
+		Sources: append([]live.SourceConfig{
 			{Name: "prometheus", Source: live.PrometheusSource{Samples: promClient.Fetch, Certs: promClient.FetchCerts}},
-			{Name: "kubernetes", Source: live.ClusterSource{Reader: watcher}, Changes: watcher.Changes()},
-		},
+		}, clusterSources...),
+		Clusters: src.names(),
 		Interval: cfg.Refresh, Window: cfg.Window, Namespaces: cfg.Namespaces, Registerer: registry, Logger: logger,
 		Thresholds: thresholds,
 	})
@@ -241,15 +324,28 @@ func newApp(ctx context.Context, cfg config, src sources, registry *prometheus.R
 	}
 	refresher.Subscribe(hub.Publish)
 	auditNamespace := cmp.Or(cfg.AuditNamespace, src.auditNamespace)
-	enforcer, err := k8s.NewEnforcer(k8s.EnforcerOptions{
-		RootNamespace: cfg.IstioRootNamespace, AuditNamespace: auditNamespace,
-		// Audit records are the server's to write, whoever acts.
-		AuditClient: src.kube, Logger: logger,
-		// The demo's fake clientsets would store a dry-run write.
-		LocalDryRun: cfg.Demo,
-	})
-	if err != nil {
-		return nil, err
+	// Each cluster keeps the audit trail of the changes made in it.
+	var enforcer web.Enforcer
+	var enforcers map[string]web.Enforcer
+	for _, c := range src.clusters {
+		e, err := k8s.NewEnforcer(k8s.EnforcerOptions{
+			RootNamespace: cfg.IstioRootNamespace, AuditNamespace: auditNamespace,
+			// Audit records are the server's to write, whoever acts.
+			AuditClient: c.kube, Logger: clusterLogger(logger, c.name),
+			// The demo's fake clientsets would store a dry-run write.
+			LocalDryRun: cfg.Demo,
+		})
+		if err != nil {
+			return nil, err
+		}
+		if src.names() == nil {
+			enforcer = e
+			continue
+		}
+		if enforcers == nil {
+			enforcers = map[string]web.Enforcer{}
+		}
+		enforcers[c.name] = e
 	}
 	auth, err := authenticator(ctx, cfg, src, logger)
 	if err != nil {
@@ -265,7 +361,7 @@ func newApp(ctx context.Context, cfg config, src sources, registry *prometheus.R
 		Reports: &report.Generator{Querier: promClient, Cluster: refresher.Cluster, URL: src.prometheusURL,
 			Certs: promClient.FetchCerts, Thresholds: thresholds},
 		BasePath: cfg.BasePath, Registry: registry, Graph: refresher, Stream: hub,
-		AllowEnforce: cfg.AllowEnforce, Enforcer: enforcer, Auth: auth, TrustedOrigins: cfg.TrustedOrigins,
+		AllowEnforce: cfg.AllowEnforce, Enforcer: enforcer, Enforcers: enforcers, Auth: auth, TrustedOrigins: cfg.TrustedOrigins,
 		FrameAncestors: cfg.FrameAncestors, MetricsElsewhere: cfg.MetricsAddr != "",
 		CheckHost: cfg.Auth == "none", AllowedHosts: cfg.AllowedHosts,
 		MaxLongQueries: cfg.MaxLongQueries, MaxLongQueriesPerParty: cfg.MaxLongQueriesPerUser,
@@ -274,23 +370,40 @@ func newApp(ctx context.Context, cfg config, src sources, registry *prometheus.R
 	if err != nil {
 		return nil, err
 	}
-	return &app{watcher: watcher, refresher: refresher, lookback: lookback, hub: hub, handler: handler}, nil
+	return &app{watchers: watchers, refresher: refresher, lookback: lookback, hub: hub, handler: handler}, nil
 }
 
 // start runs the informers and, once they have synced (or after a minute,
 // serving a stale view meanwhile), the refresh loop.
 func (a *app) start(ctx context.Context, logger *slog.Logger) {
-	a.watcher.Start(ctx)
+	for _, w := range a.watchers {
+		w.Start(ctx)
+	}
 	if a.lookback != nil {
 		go a.lookback.Run(ctx) // never waits for the caches: the past is Prometheus' alone
 	}
 	go func() {
+		// The clusters sync side by side; one that is down is waited for a
+		// minute at most, as one cluster is.
 		syncCtx, cancel := context.WithTimeout(ctx, time.Minute)
-		err := a.watcher.WaitForSync(syncCtx)
-		cancel()
-		if err != nil && !errors.Is(ctx.Err(), context.Canceled) {
-			logger.Warn("kubernetes caches are slow to sync; refreshing anyway", "error", err)
+		var wg sync.WaitGroup
+		for _, w := range a.watchers {
+			wg.Go(func() {
+				if err := w.WaitForSync(syncCtx); err != nil && !errors.Is(ctx.Err(), context.Canceled) {
+					logger.Warn("kubernetes caches are slow to sync; refreshing anyway", "error", err)
+				}
+			})
 		}
+		wg.Wait()
+		cancel()
 		a.refresher.Run(ctx)
 	}()
+}
+
+// clusterLogger names the cluster in what one of several logs.
+func clusterLogger(logger *slog.Logger, cluster string) *slog.Logger {
+	if cluster == "" {
+		return logger
+	}
+	return logger.With("cluster", cluster)
 }

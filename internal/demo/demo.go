@@ -20,6 +20,7 @@ import (
 	"net/http/httptest"
 	"time"
 
+	securityapi "istio.io/api/security/v1beta1"
 	networkingv1 "istio.io/client-go/pkg/apis/networking/v1"
 	securityv1 "istio.io/client-go/pkg/apis/security/v1"
 	istioclient "istio.io/client-go/pkg/clientset/versioned"
@@ -223,10 +224,61 @@ func WithTour(t meshsim.Topology) meshsim.Topology {
 	return t
 }
 
+// Two clusters' names (StartWith): West is the primary, everything of
+// Start's world but reviews-v3; East runs reviews-v3 and tour's
+// recommendations.
+const (
+	West = "west"
+	East = "east"
+)
+
+// TopologyTwoClusters is Topology over two clusters of one multi-primary,
+// multi-network mesh (West the primary, East): reviews-v3 moves to East, so
+// reviews is served in both (namespace default declared in both); each
+// cluster runs an east-west gateway; East also runs tour's
+// recommendations, called by web-v1 from West. reviews-v3 keeps calling
+// ratings, now from East to West.
+func TopologyTwoClusters() meshsim.Topology {
+	t := Topology()
+	for i := range t.Workloads {
+		if w := &t.Workloads[i]; w.Namespace+"/"+w.Name == "default/reviews-v3" {
+			w.Cluster = East
+		}
+	}
+	westGW, gwService := meshsim.EastWestGateway("")
+	eastGW, _ := meshsim.EastWestGateway(East)
+	t.Workloads = append(t.Workloads, westGW, eastGW, meshsim.Workload{
+		Name: "recommendations-v1", Namespace: TourNamespace, Cluster: East, ServiceAccount: "recommendations", Sidecar: true,
+		Labels: map[string]string{"app": "recommendations", "version": "v1"},
+	})
+	t.Services = append(t.Services, gwService, meshsim.Service{
+		Name: "recommendations", Namespace: TourNamespace, Selector: map[string]string{"app": "recommendations"},
+		Ports: []meshsim.ServicePort{{Name: "http", Port: 8080, Protocol: meshsim.HTTP}},
+	})
+	t.Callers = append(t.Callers, meshsim.Caller{From: TourNamespace + "/web-v1", To: TourNamespace + "/recommendations", Port: 8080, Rate: 1})
+	return t
+}
+
+// Options chooses the demo world.
+type Options struct {
+	// Clusters is 1 (Start's world) or 2 (West and East, TopologyTwoClusters).
+	Clusters int
+}
+
+// ClusterEnv is one cluster's API servers.
+type ClusterEnv struct {
+	Name  string // "" with one cluster
+	Kube  kubernetes.Interface
+	Istio istioclient.Interface
+}
+
 // Env is a running demo world.
 type Env struct {
-	Kube          kubernetes.Interface
-	Istio         istioclient.Interface
+	// Kube and Istio are the (primary) cluster's, Clusters[0]'s.
+	Kube  kubernetes.Interface
+	Istio istioclient.Interface
+	// Clusters are the clusters in order (West, East); one named "" with one cluster.
+	Clusters      []ClusterEnv
 	Mesh          *meshsim.Mesh
 	PrometheusURL string
 
@@ -245,10 +297,45 @@ type Env struct {
 // ends; Close waits for it. Prometheus scrapes the proxies (job meshsim)
 // and istiod (job istiod).
 func Start(ctx context.Context, logger *slog.Logger) (*Env, error) {
+	return StartWith(ctx, logger, Options{Clusters: 1})
+}
+
+// StartWith starts Start's world (Clusters 1) or the two-cluster world
+// (Clusters 2): West as Start's but reviews-v3, with a cross-network
+// Gateway; East (TopologyTwoClusters) with its own Istio config: a
+// mesh-wide STRICT PeerAuthentication and a cross-network Gateway, and auto
+// mTLS on (Istio's default), so East is locked while West starts open.
+// One Prometheus scrapes every cluster's proxies, as a Thanos Querier over
+// both would answer.
+func StartWith(ctx context.Context, logger *slog.Logger, opts Options) (*Env, error) {
+	if opts.Clusters != 1 && opts.Clusters != 2 {
+		return nil, fmt.Errorf("demo: %d clusters, want 1 or 2", opts.Clusters)
+	}
 	env := &Env{
 		Kube:  kubefake.NewClientset(),
 		Istio: istiofake.NewSimpleClientset(),
 		done:  make(chan struct{}),
+	}
+	env.Clusters = []ClusterEnv{{Kube: env.Kube, Istio: env.Istio}}
+	topology := Topology()
+	meshOpts := meshsim.Options{Istio: env.Istio, AutoMTLS: false, Logger: logger}
+	if opts.Clusters == 2 {
+		env.Clusters[0].Name = West
+		east := ClusterEnv{Name: East, Kube: kubefake.NewClientset(), Istio: istiofake.NewSimpleClientset()}
+		env.Clusters = append(env.Clusters, east)
+		topology = TopologyTwoClusters()
+		meshOpts.ClusterName = West
+		meshOpts.Remotes = []meshsim.RemoteCluster{{Name: East, Istio: east.Istio, AutoMTLS: true}}
+		for _, c := range env.Clusters {
+			if _, err := c.Istio.NetworkingV1().Gateways("istio-system").Create(ctx, meshsim.CrossNetworkGateway(), metav1.CreateOptions{}); err != nil {
+				return nil, err
+			}
+		}
+		strict := &securityv1.PeerAuthentication{ObjectMeta: metav1.ObjectMeta{Name: "default", Namespace: "istio-system"}}
+		strict.Spec.Mtls = &securityapi.PeerAuthentication_MutualTLS{Mode: securityapi.PeerAuthentication_MutualTLS_STRICT}
+		if _, err := east.Istio.SecurityV1().PeerAuthentications("istio-system").Create(ctx, strict, metav1.CreateOptions{}); err != nil {
+			return nil, err
+		}
 	}
 	rules, err := k8s.DecodeDestinationRules(bytes.NewReader(BookinfoRules))
 	if err != nil {
@@ -266,13 +353,15 @@ func Start(ctx context.Context, logger *slog.Logger) (*Env, error) {
 	// The mesh's clock starts one scrape before the backfilled hour, so
 	// that it reads each scrape's time.
 	now := time.Now()
-	env.Mesh, err = meshsim.New(meshsim.Options{Topology: Topology(), Istio: env.Istio, AutoMTLS: false, Logger: logger,
-		Trust: Trust(now), Start: now.Add(-backfill - backfillScrape)})
+	meshOpts.Topology, meshOpts.Trust, meshOpts.Start = topology, Trust(now), now.Add(-backfill-backfillScrape)
+	env.Mesh, err = meshsim.New(meshOpts)
 	if err != nil {
 		return nil, err
 	}
-	if err := env.Mesh.Publish(ctx, env.Kube); err != nil {
-		return nil, fmt.Errorf("publish bookinfo: %w", err)
+	for _, c := range env.Clusters {
+		if err := env.Mesh.PublishCluster(ctx, c.Name, c.Kube); err != nil {
+			return nil, fmt.Errorf("publish bookinfo: %w", err)
+		}
 	}
 	if err := env.Mesh.Start(ctx); err != nil {
 		return nil, err

@@ -185,6 +185,9 @@ type builder struct {
 	selectedBy map[nodeKey]int
 	dataPlane  map[nodeKey]string
 	gateway    map[nodeKey]bool
+	// networkGateway are the east-west gateways, whose own reports are
+	// hops of connections both sidecars report.
+	networkGateway map[nodeKey]bool
 	// resolved caches a source/destination workload's node.
 	resolved map[nodeKey]int
 	edgeIdx  map[edgeKey]int
@@ -264,10 +267,14 @@ func newBuilder(cluster Cluster, samples int) *builder {
 		}
 	}
 	b.gateway = make(map[nodeKey]bool)
+	b.networkGateway = make(map[nodeKey]bool)
 	for _, w := range cluster.Workloads {
 		key := nodeKey{w.Cluster, w.Namespace, w.Name}
 		b.dataPlane[key] = w.DataPlane
 		b.gateway[key] = b.gateway[key] || w.Gateway
+		if w.NetworkGateway {
+			b.networkGateway[key] = true
+		}
 		for _, sa := range w.ServiceAccounts {
 			k := nodeKey{w.Cluster, w.Namespace, sa}
 			if !slices.Contains(b.bySA[k], w.Name) {
@@ -447,6 +454,14 @@ func (b *builder) locate(s *Sample) (*edgeTraffic, bool) {
 		return nil, false
 	}
 	if b.throughWaypoint(s) {
+		return nil, false
+	}
+	// An east-west gateway's report (reporter="source", itself the source,
+	// the server its destination, security unknown: it passes TLS through
+	// unterminated, pilot/pkg/networking/core/gateway.go
+	// builtAutoPassthroughFilterChains) is a hop of the caller's connection,
+	// which the caller's and the server's sidecars report end to end.
+	if s.Reporter == ReporterClient && len(b.networkGateway) > 0 && b.networkGateway[b.sourceKey(s)] {
 		return nil, false
 	}
 	target, ok := b.destinationNode(s)

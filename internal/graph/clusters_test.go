@@ -222,3 +222,19 @@ func TestFilterClusters(t *testing.T) {
 		t.Errorf("an empty list keeps %d of %d nodes", len(all.Nodes), len(s.Nodes))
 	}
 }
+
+// The east-west gateway's own report of the connections it passes
+// through is no edge: the two sidecars report them end to end.
+func TestBuildSkipsTheEastWestGatewaysHop(t *testing.T) {
+	west, east := twoClusters()
+	east.Workloads = append(east.Workloads, Workload{Namespace: "istio-system", Name: "istio-eastwestgateway", Gateway: true, NetworkGateway: true})
+	hop := Sample{Reporter: ReporterClient, Protocol: ProtocolTCP, Measure: MeasureBytes,
+		Source:      Peer{Cluster: "east", Namespace: "istio-system", Workload: "istio-eastwestgateway"},
+		Destination: Peer{Cluster: "east", Namespace: "default", Workload: "reviews-v3"},
+		Service:     ServiceRef{Namespace: "default", Name: "reviews"}, Rate: 100}
+	s := Build([]Sample{hop, crossSample(ReporterServer, "west", "east", "productpage-v1", "reviews-v3", SecurityMutualTLS, 1)},
+		Merge(west, east), BuildOptions{})
+	if len(s.Edges) != 1 || s.Edges[0].Source != "west/default/productpage" {
+		t.Fatalf("edges = %+v, want the caller's only", s.Edges)
+	}
+}

@@ -218,6 +218,11 @@ type Workload struct {
 	// Gateway is true for Istio ingress and egress gateways (the istio
 	// label, or the Gateway API's gateway-name label).
 	Gateway bool
+	// NetworkGateway: an east-west gateway of a multi-network mesh (a
+	// gateway labelled with its network), which passes the sidecars' mTLS
+	// through by SNI (AUTO_PASSTHROUGH): both sidecars report the
+	// connection, the gateway's own report is a hop of it.
+	NetworkGateway bool
 	// Pods are the names of its pods, sorted, to join each proxy's
 	// certificate expiry (reported per pod) to the workload.
 	Pods []string

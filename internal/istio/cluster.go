@@ -71,6 +71,7 @@ func BuildCluster(s Objects, root string) graph.Cluster {
 			wl.DataPlane = graph.DataPlaneNone // every replica must agree
 		}
 		wl.Gateway = wl.Gateway || IsGateway(pod)
+		wl.NetworkGateway = wl.NetworkGateway || IsNetworkGateway(pod)
 		// Pods come in name order, so Pods is sorted as it grows.
 		wl.Pods = append(wl.Pods, pod.Name)
 		if sa := serviceAccount(pod); !slices.Contains(wl.ServiceAccounts, sa) {

@@ -152,6 +152,18 @@ func IsGateway(pod *corev1.Pod) bool {
 		l["operator.istio.io/component"] == "IngressGateways" || l["operator.istio.io/component"] == "EgressGateways"
 }
 
+// labelNetwork names a pod's network; on a gateway it makes the gateway
+// the network's east-west gateway (istio/istio
+// pilot/pkg/serviceregistry/kube/controller/network.go; the label
+// samples/multicluster/gen-eastwest-gateway.sh puts on its pods).
+const labelNetwork = "topology.istio.io/network"
+
+// IsNetworkGateway reports whether the pod is an east-west gateway: a
+// gateway that carries its network's label.
+func IsNetworkGateway(pod *corev1.Pod) bool {
+	return IsGateway(pod) && pod.Labels[labelNetwork] != ""
+}
+
 // DataPlane is how a pod meets the mesh, as Istio decides it:
 //   - a waypoint (its Deployment's label gateway.istio.io/managed, which
 //     istio/istio pilot/pkg/model/context.go IsWaypointProxy reads);

@@ -278,6 +278,23 @@ func TestIsGateway(t *testing.T) {
 	}
 }
 
+// An east-west gateway is a gateway labelled with its network
+// (pilot/pkg/serviceregistry/kube/controller/network.go).
+func TestIsNetworkGateway(t *testing.T) {
+	for _, tc := range []struct {
+		labels []string
+		want   bool
+	}{
+		{[]string{"istio", "eastwestgateway", "topology.istio.io/network", "east"}, true},
+		{[]string{"istio", "ingressgateway"}, false},
+		{[]string{"app", "web", "topology.istio.io/network", "east"}, false},
+	} {
+		if got := IsNetworkGateway(testutil.Pod("x", "p", testutil.WithLabels(tc.labels...))); got != tc.want {
+			t.Errorf("IsNetworkGateway(%v) = %v", tc.labels, got)
+		}
+	}
+}
+
 // Workloads are judged whole: all their ServiceAccounts, a sidecar only
 // when every pod has one, whatever order the cache lists them in.
 func TestWorkloadsJudgedWhole(t *testing.T) {

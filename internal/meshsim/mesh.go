@@ -19,15 +19,10 @@ import (
 	networkingv1 "istio.io/client-go/pkg/apis/networking/v1"
 	securityv1 "istio.io/client-go/pkg/apis/security/v1"
 	"istio.io/client-go/pkg/clientset/versioned"
-	"istio.io/client-go/pkg/informers/externalversions"
-	networkinglisters "istio.io/client-go/pkg/listers/networking/v1"
-	securitylisters "istio.io/client-go/pkg/listers/security/v1"
 	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 
 	"github.com/meshlock/meshlock/internal/istio"
-	"github.com/meshlock/meshlock/internal/k8s"
 )
 
 // Options configures a Mesh.
@@ -55,6 +50,14 @@ type Options struct {
 	// against which certificates age. Default: time.Now() in New.
 	Start  time.Time
 	Logger *slog.Logger
+	// ClusterName is the primary cluster's Istio cluster ID, reported as
+	// source_cluster and destination_cluster; default "Kubernetes"
+	// (Istio's default).
+	ClusterName string
+	// Remotes are further primary clusters, each its own network (named
+	// after it) with its own istiod reading its own Istio config: an Istio
+	// multi-primary, multi-network mesh (multicluster.go).
+	Remotes []RemoteCluster
 }
 
 // DefaultTrustDomain is Istio's default meshConfig.trustDomain.
@@ -82,10 +85,8 @@ type Mesh struct {
 	// are matched against their labels, as istiod matches the real pods'.
 	pods map[*Workload]*corev1.Pod
 
-	factory externalversions.SharedInformerFactory
-	drs     networkinglisters.DestinationRuleLister
-	pas     securitylisters.PeerAuthenticationLister
-	aps     securitylisters.AuthorizationPolicyLister
+	// clusters are the primary (first) and the remote clusters.
+	clusters []*clusterState
 
 	mu       sync.Mutex // guards everything below
 	started  bool
@@ -104,7 +105,17 @@ type callerState struct {
 
 // New validates the topology and prepares the informers (started by Start).
 func New(opts Options) (*Mesh, error) {
-	idx, err := buildIndex(opts.Topology)
+	names := []string{opts.ClusterName}
+	if names[0] == "" {
+		names[0] = DefaultClusterName
+	}
+	for i, r := range opts.Remotes {
+		if r.Name == "" || slices.Contains(names, r.Name) {
+			return nil, fmt.Errorf("meshsim: remote cluster %d: a name is required, unique and not the primary's (%q)", i, r.Name)
+		}
+		names = append(names, r.Name)
+	}
+	idx, err := buildIndex(opts.Topology, names)
 	if err != nil {
 		return nil, err
 	}
@@ -123,6 +134,19 @@ func New(opts Options) (*Mesh, error) {
 	if m.root == "" {
 		m.root = istio.DefaultRootNamespace
 	}
+	multi := len(opts.Remotes) > 0
+	m.clusters = append(m.clusters, newClusterState(names[0], m.root, opts.Istio, multi))
+	for _, r := range opts.Remotes {
+		cs := newClusterState(r.Name, r.RootNamespace, r.Istio, true)
+		cs.autoMTLS = r.AutoMTLS
+		m.clusters = append(m.clusters, cs)
+	}
+	if multi {
+		for _, cs := range m.clusters {
+			cs.network = cs.name
+		}
+	}
+	m.findNetworkGateways()
 	if m.trustDomain == "" {
 		m.trustDomain = DefaultTrustDomain
 	}
@@ -131,6 +155,10 @@ func New(opts Options) (*Mesh, error) {
 	}
 	for _, w := range idx.workloads {
 		m.pods[w] = buildPod(w, idx)
+		if cs := m.clusters[w.clusterIdx]; cs.gateway == w && cs.network != "" {
+			// The gateway's own network label (gen-eastwest-gateway.sh).
+			m.pods[w].Labels[labelNetwork] = cs.network
+		}
 	}
 	if m.trust, err = newTrust(opts.Trust, m.start, m.trustDomain, m.root, m.bundleNamespaces()); err != nil {
 		return nil, err
@@ -142,12 +170,6 @@ func New(opts Options) (*Mesh, error) {
 	}
 	for _, c := range opts.Topology.Callers {
 		m.callers = append(m.callers, &callerState{caller: c, truth: CallerTruth{Protocol: idx.services[c.To].port(c.Port).Protocol}})
-	}
-	if opts.Istio != nil {
-		m.factory = externalversions.NewSharedInformerFactory(opts.Istio, 0)
-		policy := k8s.NewPolicyInformers(m.factory, metav1.NamespaceAll)
-		m.drs, m.pas = policy.RuleLister, policy.AuthnLister
-		_, m.aps = k8s.NewAuthorizationInformer(m.factory, metav1.NamespaceAll)
 	}
 	return m, nil
 }
@@ -161,13 +183,15 @@ func (m *Mesh) Start(ctx context.Context) error {
 	}
 	m.started = true
 	m.mu.Unlock()
-	if m.factory == nil {
-		return nil
-	}
-	m.factory.Start(ctx.Done())
-	for typ, ok := range m.factory.WaitForCacheSync(ctx.Done()) {
-		if !ok {
-			return fmt.Errorf("meshsim: informer cache for %v did not sync: %w", typ, context.Cause(ctx))
+	for _, cs := range m.clusters {
+		if cs.factory == nil {
+			continue
+		}
+		cs.factory.Start(ctx.Done())
+		for typ, ok := range cs.factory.WaitForCacheSync(ctx.Done()) {
+			if !ok {
+				return fmt.Errorf("meshsim: informer cache of cluster %s for %v did not sync: %w", cs.name, typ, context.Cause(ctx))
+			}
 		}
 	}
 	return nil
@@ -187,7 +211,8 @@ func (m *Mesh) Run(ctx context.Context, every time.Duration) {
 	}
 }
 
-// SetAutoMTLS switches mesh-wide auto mTLS (meshConfig.enableAutoMtls).
+// SetAutoMTLS switches mesh-wide auto mTLS (meshConfig.enableAutoMtls) of
+// the primary cluster.
 func (m *Mesh) SetAutoMTLS(on bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -221,7 +246,7 @@ func (m *Mesh) Tick(d time.Duration) {
 	if d <= 0 {
 		return
 	}
-	drs, pas := m.policies()
+	pol := m.clusterPolicies()
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.elapsed += d
@@ -235,33 +260,25 @@ func (m *Mesh) Tick(d time.Duration) {
 		n := owed - st.emitted
 		st.emitted = owed
 		if n > 0 {
-			m.send(st, n, drs, pas)
+			m.send(st, n, pol)
 		}
 	}
 }
 
+// policies are the primary cluster's DestinationRules and PeerAuthentications.
 func (m *Mesh) policies() ([]*networkingv1.DestinationRule, []*securityv1.PeerAuthentication) {
-	if m.drs == nil {
-		return nil, nil
-	}
-	drs, err := m.drs.List(labels.Everything())
-	if err != nil {
-		m.log.Error("listing DestinationRules from cache", "err", err)
-	}
-	pas, err := m.pas.List(labels.Everything())
-	if err != nil {
-		m.log.Error("listing PeerAuthentications from cache", "err", err)
-	}
-	return drs, pas
+	p := m.clusterPolicies()[0]
+	return p.drs, p.pas
 }
 
 // authorizations are the AuthorizationPolicies in the cache (ztunnel's
 // share of them: what ZtunnelDeniesAll judges).
 func (m *Mesh) authorizations() []*securityv1.AuthorizationPolicy {
-	if m.aps == nil {
+	primary := m.clusters[0]
+	if primary.aps == nil {
 		return nil
 	}
-	aps, err := m.aps.List(labels.Everything())
+	aps, err := primary.aps.List(labels.Everything())
 	if err != nil {
 		m.log.Error("listing AuthorizationPolicies from cache", "err", err)
 	}
@@ -270,32 +287,43 @@ func (m *Mesh) authorizations() []*securityv1.AuthorizationPolicy {
 
 // clientView is what istiod hands the caller's proxy for its service port:
 // the DestinationRule policy (resolved for the client's own labels) and the
-// Service namespace's namespace/mesh-level PeerAuthentication mode.
-func (m *Mesh) clientView(c Caller, drs []*networkingv1.DestinationRule, pas []*securityv1.PeerAuthentication) (istio.ClientPolicy, istio.PeerMode) {
+// Service namespace's namespace/mesh-level PeerAuthentication mode. Each
+// primary's istiod reads its own cluster's config only, in its own root
+// namespace, so these are the client's cluster's.
+func (m *Mesh) clientView(c Caller, pol []policySet) (istio.ClientPolicy, istio.PeerMode) {
 	client := m.idx.workloads[c.From]
 	svc := m.idx.services[c.To]
-	policy := istio.ResolveClientPolicy(drs, istio.ClientPolicyQuery{
+	cs, p := m.clusters[client.clusterIdx], pol[client.clusterIdx]
+	policy := istio.ResolveClientPolicy(p.drs, istio.ClientPolicyQuery{
 		ClientNamespace: client.Namespace, ClientLabels: m.pods[client].Labels,
 		ServiceName: svc.Name, ServiceNS: svc.Namespace,
-		ServicePort: c.Port, Subset: c.Subset, RootNamespace: m.root,
+		ServicePort: c.Port, Subset: c.Subset, RootNamespace: cs.root,
 	})
-	return policy, istio.EffectivePeerMode(pas, m.root, svc.Namespace, nil, 0)
+	return policy, istio.EffectivePeerMode(p.pas, cs.root, svc.Namespace, nil, 0)
 }
 
 // serverMode is the endpoint's effective PeerAuthentication mode on the
-// port's target port (the container port; portLevelMtls keys on it).
-func (m *Mesh) serverMode(pas []*securityv1.PeerAuthentication, server *Workload, port *ServicePort) istio.PeerMode {
-	return istio.EffectivePeerMode(pas, m.root, server.Namespace, m.pods[server].Labels, port.targetPort())
+// port's target port (the container port; portLevelMtls keys on it) as
+// its own cluster's istiod composes it for its sidecar: what it enforces.
+func (m *Mesh) serverMode(pol []policySet, server *Workload, port *ServicePort) istio.PeerMode {
+	return m.modeSeenBy(pol, server.clusterIdx, server, port)
+}
+
+// modeSeenBy is the endpoint's mode as the istiod of cluster composes it
+// from that cluster's PeerAuthentications (the client's istiod, for auto
+// mTLS: pilot/pkg/xds/endpoints/mtls_checker.go).
+func (m *Mesh) modeSeenBy(pol []policySet, cluster int, server *Workload, port *ServicePort) istio.PeerMode {
+	return istio.EffectivePeerMode(pol[cluster].pas, m.clusters[cluster].root, server.Namespace, m.pods[server].Labels, port.targetPort())
 }
 
 // send spreads n requests of one caller round-robin over the service's
 // endpoints and records each endpoint's share under one decision.
-func (m *Mesh) send(st *callerState, n int64, drs []*networkingv1.DestinationRule, pas []*securityv1.PeerAuthentication) {
+func (m *Mesh) send(st *callerState, n int64, pol []policySet) {
 	c := st.caller
 	client := m.idx.workloads[c.From]
 	svc := m.idx.services[c.To]
 	port := svc.port(c.Port)
-	policy, serviceMode := m.clientView(c, drs, pas)
+	policy, serviceMode := m.clientView(c, pol)
 
 	if !policy.SubsetFound {
 		m.failWithoutEndpoint(st, n, client, svc, port.Protocol, flagNoCluster)
@@ -303,9 +331,17 @@ func (m *Mesh) send(st *callerState, n int64, drs []*networkingv1.DestinationRul
 	}
 	var endpoints []*Workload
 	for _, w := range m.idx.endpoints[c.To] {
-		if istio.SelectorMatches(policy.SubsetLabels, m.pods[w].Labels) {
-			endpoints = append(endpoints, w)
+		if !istio.SelectorMatches(policy.SubsetLabels, m.pods[w].Labels) {
+			continue
 		}
+		if w.clusterIdx != client.clusterIdx {
+			// Without a proxy, kube-proxy reaches only the client's own
+			// cluster's pods; a proxy's EDS keeps another network's only for mTLS.
+			if !client.hasProxy() || !keepCrossNetwork(policy, w, m.modeSeenBy(pol, client.clusterIdx, w, port)) {
+				continue
+			}
+		}
+		endpoints = append(endpoints, w)
 	}
 	if len(endpoints) == 0 {
 		m.failWithoutEndpoint(st, n, client, svc, port.Protocol, flagNoHealthy)
@@ -331,15 +367,19 @@ func (m *Mesh) send(st *callerState, n int64, drs []*networkingv1.DestinationRul
 			m.deliverViaWaypoint(st, shares[i], client, waypoint, server, svc, port.Protocol)
 			continue
 		}
+		crossNetwork := server.clusterIdx != client.clusterIdx
 		d := Decide(DecisionInput{
 			ClientSidecar:            client.hasProxy(),
 			ClientTLS:                policy.Effective(),
 			EndpointTLS:              policy.EndpointTLS,
-			AutoMTLS:                 m.autoMTLS,
+			AutoMTLS:                 m.autoMTLSOf(client.clusterIdx),
 			ServiceMode:              serviceMode,
 			ServerSidecar:            server.hasProxy(),
 			ServerGateway:            server.Gateway,
-			ServerMode:               m.serverMode(pas, server, port),
+			ServerMode:               m.serverMode(pol, server, port),
+			EndpointMode:             m.modeSeenBy(pol, client.clusterIdx, server, port),
+			CrossNetwork:             crossNetwork,
+			NetworkGateway:           crossNetwork && m.gatewayListening(server.clusterIdx, pol),
 			ClientAmbient:            client.Ambient,
 			ServerAmbient:            server.Ambient,
 			ServerTunnel:             server.Tunnel,
@@ -355,7 +395,7 @@ func (m *Mesh) send(st *callerState, n int64, drs []*networkingv1.DestinationRul
 func (m *Mesh) deliver(st *callerState, n int64, client, server *Workload, svc *Service, protocol Protocol, d Decision) {
 	c := st.caller
 	mtls := d.Accepted && d.ClientMTLS
-	st.count(d, n)
+	st.count(d, n, m.truthCluster(server))
 	if !d.Accepted {
 		m.log.Debug("request failed", "caller", c.Key(), "server", server.Name, "count", n, "reason", d.Reason)
 	}
@@ -365,8 +405,12 @@ func (m *Mesh) deliver(st *callerState, n int64, client, server *Workload, svc *
 	exchanged := d.Accepted && client.hasProxy() && server.hasProxy() &&
 		(protocol == HTTP || (mtls && !c.NoMetadataExchange))
 
+	crossNetwork := server.clusterIdx != client.clusterIdx
 	if client.hasProxy() {
 		dst := endpointPeer(server, mtls, m.trustDomain)
+		if crossNetwork {
+			dst = gatewayEndpointPeer(server, mtls, m.trustDomain)
+		}
 		if exchanged {
 			dst = knownPeer(server, mtls, m.trustDomain)
 		}
@@ -383,7 +427,7 @@ func (m *Mesh) deliver(st *callerState, n int64, client, server *Workload, svc *
 			connectionSecurityPolicy: unknown, // a client cannot tell whether its cert was verified
 		}
 		switch d.Failure {
-		case FailureHandshake:
+		case FailureHandshake, FailureUnreachable:
 			r.responseCode, r.responseFlags = "503", flagHandshake
 		case FailureReset:
 			// TCP: the connect succeeded and the peer closed it; tcp_proxy sets no flag.
@@ -395,6 +439,10 @@ func (m *Mesh) deliver(st *callerState, n int64, client, server *Workload, svc *
 		m.metrics.record(r, protocol, n, c, d.Accepted)
 	}
 
+	// The east-west gateway forwards what its AUTO_PASSTHROUGH chains match: Istio mTLS.
+	if crossNetwork && d.ClientMTLS && d.Failure != FailureUnreachable {
+		m.gatewayReport(st, n, m.clusters[server.clusterIdx].gateway, server, svc, d)
+	}
 	if client.Ambient {
 		m.ztunnelReport(reporterSource, st, n, client, server, svc, d)
 	}
@@ -441,7 +489,7 @@ func (m *Mesh) deliver(st *callerState, n int64, client, server *Workload, svc *
 // port's protocol; the server's ztunnel names the waypoint as the source.
 func (m *Mesh) deliverViaWaypoint(st *callerState, n int64, client, waypoint, server *Workload, svc *Service, protocol Protocol) {
 	d := Decision{ClientMTLS: true, HBONE: true, Accepted: true, Reason: "ztunnel sends its tunnel to the waypoint, which sends its tunnel to the server"}
-	st.count(d, n)
+	st.count(d, n, m.truthCluster(server))
 	c := st.caller
 	withBytes := c.BytesSent+c.BytesReceived > 0
 	toWaypoint := report{reporter: reporterSource, source: knownPeer(client, true, m.trustDomain), destination: knownPeer(waypoint, true, m.trustDomain),

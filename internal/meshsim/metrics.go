@@ -33,7 +33,6 @@ var tcpLabelNames = func() []string {
 
 const (
 	unknown          = "unknown"
-	clusterName      = "Kubernetes"
 	reporterSource   = "source"
 	reporterDest     = "destination"
 	reporterWaypoint = "waypoint"
@@ -94,13 +93,13 @@ var unknownPeer = peer{
 }
 
 // knownPeer is a workload's own metadata, as its proxy knows it and as peer
-// metadata exchange tells the other side. The principal comes from the
+// metadata exchange tells the other side, its cluster its istiod's cluster ID. The principal comes from the
 // certificate, so it is only known over mTLS.
 func knownPeer(w *Workload, mtls bool, trustDomain string) peer {
 	p := peer{
 		workload: w.reportedName(), namespace: w.Namespace, principal: unknown,
 		app: orUnknown(w.Labels["app"]), version: orUnknown(w.Labels["version"]),
-		cluster: clusterName, canonicalService: w.canonicalService(), canonicalRevision: w.canonicalRevision(),
+		cluster: w.clusterID, canonicalService: w.canonicalService(), canonicalRevision: w.canonicalRevision(),
 	}
 	if mtls {
 		p.principal = w.principal(trustDomain)

@@ -51,27 +51,75 @@ const sidecarStatus = `{"initContainers":["istio-init"],"containers":["istio-pro
 // the topology and the root namespace, and the mesh config (ConfigMap
 // istio) with the trust domain and its aliases. It creates what is missing
 // and updates what differs; pods whose spec, name or owner differs are
-// recreated because those are immutable.
+// recreated because those are immutable. With remote clusters, it writes
+// the primary cluster's share (PublishCluster).
 func (m *Mesh) Publish(ctx context.Context, kube kubernetes.Interface) error {
-	var errs []error
-	for _, ns := range m.bundleNamespaces() {
-		errs = append(errs, ensureNamespace(ctx, kube, ns))
+	return m.PublishCluster(ctx, "", kube)
+}
+
+// PublishCluster is Publish for one cluster of the mesh ("" the primary):
+// the pods of its workloads, the Services declared in it (Service.Clusters
+// and wherever a selected workload runs), their namespaces and
+// ServiceAccounts, and its root namespace, bundles and mesh config. In a
+// mesh of several clusters its root namespace is labelled with its network
+// (topology.istio.io/network, which istiod reads for every pod of the
+// cluster: pilot/pkg/serviceregistry/kube/controller/controller.go
+// Network), as are its east-west gateway's Service and pod.
+func (m *Mesh) PublishCluster(ctx context.Context, cluster string, kube kubernetes.Interface) error {
+	ci, ok := m.clusterIndex(cluster)
+	if !ok {
+		return fmt.Errorf("meshsim: no cluster %q", cluster)
 	}
-	for _, sa := range m.serviceAccounts() {
+	cs := m.clusters[ci]
+	namespaces := m.clusterNamespaces(ci)
+	var errs []error
+	for _, ns := range namespaces {
+		var labels map[string]string
+		if ns == cs.root && cs.network != "" {
+			labels = map[string]string{labelNetwork: cs.network}
+		}
+		errs = append(errs, ensureNamespace(ctx, kube, ns, labels))
+	}
+	for _, sa := range m.serviceAccounts(ci) {
 		errs = append(errs, ensureServiceAccount(ctx, kube, sa))
 	}
-	for _, s := range sortedValues(m.idx.services) {
-		errs = append(errs, ensureService(ctx, kube, desiredService(s)))
+	for _, key := range sortedKeys(m.idx.services) {
+		if s := m.idx.services[key]; slices.Contains(m.idx.declared[key], ci) {
+			want := desiredService(s)
+			if m.isNetworkGatewayService(s) {
+				want.Labels[labelNetwork] = cs.network
+			}
+			errs = append(errs, ensureService(ctx, kube, want))
+		}
 	}
 	for _, w := range sortedValues(m.idx.workloads) {
-		errs = append(errs, ensurePod(ctx, kube, m.pods[w].DeepCopy()))
+		if w.clusterIdx == ci {
+			errs = append(errs, ensurePod(ctx, kube, m.pods[w].DeepCopy()))
+		}
 	}
-	for _, ns := range m.bundleNamespaces() {
+	for _, ns := range namespaces {
 		certs, ok := m.Bundle(ns)
 		errs = append(errs, ensureRootBundle(ctx, kube, ns, bundlePEM(certs), ok))
 	}
-	errs = append(errs, ensureMeshConfig(ctx, kube, m.root, m.trustDomain, m.aliases))
+	errs = append(errs, ensureMeshConfig(ctx, kube, cs.root, m.trustDomain, m.aliases))
 	return errors.Join(errs...)
+}
+
+// clusterNamespaces are the namespaces of a cluster's workloads and
+// Services, and its root namespace: all of bundleNamespaces with one cluster.
+func (m *Mesh) clusterNamespaces(ci int) []string {
+	set := map[string]bool{m.clusters[ci].root: true}
+	for _, w := range m.idx.workloads {
+		if w.clusterIdx == ci {
+			set[w.Namespace] = true
+		}
+	}
+	for key, s := range m.idx.services {
+		if slices.Contains(m.idx.declared[key], ci) {
+			set[s.Namespace] = true
+		}
+	}
+	return slices.Sorted(maps.Keys(set))
 }
 
 func sortedValues[T any](byKey map[string]*T) []*T {
@@ -93,9 +141,12 @@ func (m *Mesh) namespaces() []string {
 	return slices.Sorted(maps.Keys(set))
 }
 
-func (m *Mesh) serviceAccounts() []*corev1.ServiceAccount {
+func (m *Mesh) serviceAccounts(ci int) []*corev1.ServiceAccount {
 	set := map[string]*corev1.ServiceAccount{}
 	for _, w := range m.idx.workloads {
+		if w.clusterIdx != ci {
+			continue
+		}
 		set[w.Namespace+"/"+w.ServiceAccount] = &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{
 			Name: w.ServiceAccount, Namespace: w.Namespace, Labels: map[string]string{managedByLabel: managedByValue},
 		}}
@@ -103,13 +154,23 @@ func (m *Mesh) serviceAccounts() []*corev1.ServiceAccount {
 	return sortedValues(set)
 }
 
-func ensureNamespace(ctx context.Context, kube kubernetes.Interface, name string) error {
-	_, err := kube.CoreV1().Namespaces().Get(ctx, name, metav1.GetOptions{})
+// ensureNamespace creates the namespace with labels, or adds those labels
+// to an existing one, whose other labels others (e.g. istio-injection) own.
+func ensureNamespace(ctx context.Context, kube kubernetes.Interface, name string, labels map[string]string) error {
+	got, err := kube.CoreV1().Namespaces().Get(ctx, name, metav1.GetOptions{})
+	if err == nil {
+		if containsAll(got.Labels, labels) {
+			return nil
+		}
+		updated := got.DeepCopy()
+		updated.Labels = mergeStrings(updated.Labels, labels)
+		_, err = kube.CoreV1().Namespaces().Update(ctx, updated, metav1.UpdateOptions{})
+		return wrap(err, "update namespace %s", name)
+	}
 	if !apierrors.IsNotFound(err) {
 		return wrap(err, "get namespace %s", name)
 	}
-	// An existing namespace is left alone: others (e.g. istio-injection labels) own it.
-	_, err = kube.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}, metav1.CreateOptions{})
+	_, err = kube.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels}}, metav1.CreateOptions{})
 	return wrap(ignoreExists(err), "create namespace %s", name)
 }
 

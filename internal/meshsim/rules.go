@@ -34,6 +34,15 @@ type DecisionInput struct {
 	// ServerMode is the endpoint's effective PeerAuthentication mode on its
 	// target port (consulted by auto mTLS even for a gateway's endpoint).
 	ServerMode istio.PeerMode
+	// EndpointMode is that mode as the client's istiod composes it, from
+	// its own cluster's PeerAuthentications, which auto mTLS reads
+	// (mtls_checker.go); "" means ServerMode (one cluster). ServerMode is
+	// what the server's sidecar enforces.
+	EndpointMode istio.PeerMode
+	// CrossNetwork: the endpoint is on another network, reached through
+	// its network's east-west gateway (decideCrossNetwork), and
+	// NetworkGateway says that gateway listens on 15443 in AUTO_PASSTHROUGH.
+	CrossNetwork, NetworkGateway bool
 	// ClientAmbient and ServerAmbient: the end's traffic is carried by its
 	// node's ztunnel (ambient mode).
 	ClientAmbient, ServerAmbient bool
@@ -73,6 +82,9 @@ const (
 	// src/proxy/inbound_passthrough.rs; the deny is istiod's STRICT policy,
 	// pilot/pkg/serviceregistry/ambient/policies.go).
 	FailureDenied Failure = "denied"
+	// FailureUnreachable: an endpoint of another network with no east-west
+	// gateway listening for it: reported like a failed handshake ("UF,URX").
+	FailureUnreachable Failure = "unreachable"
 )
 
 // Decision is what the client sends and whether the server accepts it.
@@ -91,6 +103,9 @@ type Decision struct {
 
 // Decide applies Istio's client and server rules to one connection.
 func Decide(in DecisionInput) Decision {
+	if in.CrossNetwork {
+		return decideCrossNetwork(in)
+	}
 	if in.ClientAmbient || in.ServerAmbient {
 		return decideAmbient(in)
 	}
@@ -121,8 +136,12 @@ func Decide(in DecisionInput) Decision {
 		// make Effective() DISABLE) keeps the endpoint's own tlsMode label
 		// without consulting PeerAuthentication; otherwise the endpoint needs
 		// tlsMode=istio and a mode other than DISABLE on its target port.
+		mode := in.EndpointMode
+		if mode == "" {
+			mode = in.ServerMode
+		}
 		d.ClientMTLS = in.ServerSidecar && !in.ServerGateway &&
-			(in.EndpointTLS == istio.TLSModeIstioMutual || in.ServerMode != istio.PeerModeDisable)
+			(in.EndpointTLS == istio.TLSModeIstioMutual || mode != istio.PeerModeDisable)
 		if d.ClientMTLS {
 			client = "client mTLS (auto mTLS)"
 		} else {

@@ -28,9 +28,14 @@ const (
 type Workload struct {
 	// Name is the controller's name (the pod's for Kind Pod), reported as
 	// *_workload unless WorkloadNameLabel overrides it. Callers name the
-	// workload by it ("<namespace>/<name>") in any case.
+	// workload by it ("<namespace>/<name>") in any case, unique over every
+	// cluster.
 	Name      string
 	Namespace string
+	// Cluster is the Istio cluster ID of the cluster the workload runs in:
+	// "" (or Options.ClusterName) the primary, else a RemoteCluster's Name.
+	// Sidecars and gateways only in a remote cluster.
+	Cluster string
 	// Kind is the controller that owns the pod; "" means Deployment.
 	Kind WorkloadKind
 	// WorkloadNameLabel, when set, is put on the pod as the label
@@ -78,6 +83,10 @@ type Workload struct {
 	// renews its WorkloadCertTTL certificate every WorkloadCertRenewal. For
 	// workloads with an istio-agent (sidecars, gateways, waypoints).
 	StalledCertLeft time.Duration
+
+	// Set by buildIndex: the cluster's index in Mesh.clusters and its ID.
+	clusterIdx int
+	clusterID  string
 }
 
 // WorkloadKind is the kind of controller that made a workload's pod.
@@ -114,6 +123,10 @@ type Service struct {
 	// namespace that its ambient callers' traffic goes through (the label
 	// istio.io/use-waypoint on the Service).
 	Waypoint string
+	// Clusters names further clusters the Service is declared in without a
+	// selected workload there ("" the primary). It is declared wherever a
+	// workload it selects runs, and in the primary when nowhere else.
+	Clusters []string
 }
 
 // Caller is a steady stream of requests (HTTP) or connections (TCP) from a
@@ -196,21 +209,46 @@ type index struct {
 	workloads map[string]*Workload // "<ns>/<name>"
 	services  map[string]*Service
 	// endpoints are the workloads a service selects, sorted by name so that
-	// round-robin spreading is deterministic.
+	// round-robin spreading is deterministic: in every cluster, as istiod
+	// merges the endpoints of one hostname from every cluster's registry
+	// (pilot/pkg/serviceregistry/aggregate/controller.go Services and
+	// mergeService, one Service with a ClusterVIPs entry per cluster:
+	// pilot/pkg/model/service.go; pilot/pkg/model/endpointshards.go, a
+	// shard per cluster).
 	endpoints map[string][]*Workload
+	// declared are the indexes of the clusters each service is declared in, sorted.
+	declared map[string][]int
 }
 
-func buildIndex(t Topology) (*index, error) {
+// buildIndex validates the topology of a mesh of the named clusters (the
+// primary first). It works on a copy of the workloads.
+func buildIndex(t Topology, clusters []string) (*index, error) {
 	idx := &index{
 		workloads: map[string]*Workload{},
 		services:  map[string]*Service{},
 		endpoints: map[string][]*Workload{},
+		declared:  map[string][]int{},
 	}
+	clusterOf := func(name string) (int, bool) {
+		if name == "" {
+			return 0, true
+		}
+		i := slices.Index(clusters, name)
+		return max(i, 0), i >= 0
+	}
+	t.Workloads = slices.Clone(t.Workloads)
 	var errs []error
 	for i := range t.Workloads {
 		w := &t.Workloads[i]
 		key := w.Namespace + "/" + w.Name
+		ci, known := clusterOf(w.Cluster)
+		w.clusterIdx, w.clusterID = ci, clusters[ci]
 		switch {
+		case !known:
+			errs = append(errs, fmt.Errorf("workload %s: unknown cluster %q", key, w.Cluster))
+		case ci > 0 && (w.Ambient || w.Waypoint):
+			// Ambient multi-network is feature-gated in Istio; not simulated.
+			errs = append(errs, fmt.Errorf("workload %s: ambient and waypoints only in the primary cluster", key))
 		case w.Name == "" || w.Namespace == "":
 			errs = append(errs, fmt.Errorf("workload %d: name and namespace are required", i))
 		case w.ServiceAccount == "":
@@ -272,13 +310,29 @@ func buildIndex(t Topology) (*index, error) {
 			}
 		}
 		idx.services[key] = s
+		declared := map[int]bool{}
+		for _, name := range s.Clusters {
+			if ci, ok := clusterOf(name); ok {
+				declared[ci] = true
+			} else {
+				errs = append(errs, fmt.Errorf("service %s: unknown cluster %q", key, name))
+			}
+		}
 		for _, w := range idx.workloads {
 			if w.Namespace == s.Namespace && istio.SelectorMatches(s.Selector, w.Labels) {
 				idx.endpoints[key] = append(idx.endpoints[key], w)
+				declared[w.clusterIdx] = true
 				if s.Waypoint != "" && w.CertPrincipal != "" {
 					errs = append(errs, fmt.Errorf("workload %s/%s: CertPrincipal behind waypoint %q is not simulated", w.Namespace, w.Name, s.Waypoint))
 				}
 			}
+		}
+		if len(declared) == 0 {
+			declared[0] = true
+		}
+		idx.declared[key] = slices.Sorted(maps.Keys(declared))
+		if s.Waypoint != "" && len(idx.declared[key]) > 1 {
+			errs = append(errs, fmt.Errorf("service %s: a waypoint for a service of several clusters is not simulated", key))
 		}
 		sort.Slice(idx.endpoints[key], func(a, b int) bool { return idx.endpoints[key][a].Name < idx.endpoints[key][b].Name })
 	}
@@ -295,6 +349,8 @@ func buildIndex(t Topology) (*index, error) {
 			errs = append(errs, fmt.Errorf("caller %s: service has no port %d", key, c.Port))
 		case len(idx.endpoints[c.To]) == 0:
 			errs = append(errs, fmt.Errorf("caller %s: service selects no workload", key))
+		case idx.workloads[c.From].Ambient && slices.ContainsFunc(idx.endpoints[c.To], func(w *Workload) bool { return w.clusterIdx != idx.workloads[c.From].clusterIdx }):
+			errs = append(errs, fmt.Errorf("caller %s: an ambient caller of a service of several clusters is not simulated", key))
 		case c.Rate < 0 || c.BytesSent < 0 || c.BytesReceived < 0:
 			errs = append(errs, fmt.Errorf("caller %s: rate and byte counts must not be negative", key))
 		case keys[key]:

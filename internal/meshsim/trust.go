@@ -325,9 +325,11 @@ func (m *Mesh) Bundle(namespace string) ([]Cert, bool) {
 // the topology's and the root namespace.
 func (m *Mesh) bundleNamespaces() []string {
 	namespaces := m.namespaces()
-	if !slices.Contains(namespaces, m.root) {
-		namespaces = append(namespaces, m.root)
-		slices.Sort(namespaces)
+	for _, cs := range m.clusters {
+		if !slices.Contains(namespaces, cs.root) {
+			namespaces = append(namespaces, cs.root)
+			slices.Sort(namespaces)
+		}
 	}
 	return namespaces
 }

@@ -4,6 +4,8 @@
 package meshsim
 
 import (
+	"maps"
+
 	"github.com/meshlock/meshlock/internal/istio"
 )
 
@@ -43,6 +45,21 @@ type CallerTruth struct {
 	// NoEndpoint never left the client: an undefined subset (NC) or a
 	// subset selecting no endpoint (UH).
 	NoEndpoint int64
+	// Cluster is the caller's cluster, whose config decides what it sends
+	// ("" in a single-cluster mesh).
+	Cluster string
+	// ByServerCluster splits MTLS, Plaintext and HandshakeFailed by the
+	// cluster of the endpoint each went to (nil in a single-cluster mesh).
+	// HandshakeFailed includes connections to another network with no
+	// east-west gateway listening.
+	ByServerCluster map[string]ClusterTraffic
+}
+
+// ClusterTraffic is the share of a caller's traffic that went to the
+// endpoints of one cluster.
+type ClusterTraffic struct {
+	MTLS, Plaintext Delivered
+	HandshakeFailed int64
 }
 
 // Delivered counts accepted requests or connections and, for TCP, their
@@ -60,6 +77,9 @@ type ServiceTruth struct {
 	// all (DISABLE: plaintext to every endpoint).
 	NamespaceMode istio.PeerMode
 	Ports         []PortTruth
+	// Clusters are the clusters the Service is declared in (nil in a
+	// single-cluster mesh); NamespaceMode is the primary cluster's.
+	Clusters []string
 }
 
 // PortTruth is one Service port and what each endpoint enforces on it.
@@ -73,8 +93,11 @@ type PortTruth struct {
 // EndpointTruth is one selected workload on a port's target port.
 type EndpointTruth struct {
 	Workload string // "<namespace>/<name>" as in Caller.From
-	Sidecar  bool   // an Istio proxy (sidecar or gateway) runs in the pod
-	Gateway  bool
+	// Cluster is the cluster it runs in ("" in a single-cluster mesh),
+	// whose PeerAuthentications PeerAuthentication composes.
+	Cluster string
+	Sidecar bool // an Istio proxy (sidecar or gateway) runs in the pod
+	Gateway bool
 	// PeerAuthentication is the effective mode composed for the pod's labels
 	// and the target port (PERMISSIVE when nothing sets one). Auto mTLS
 	// consults it for every endpoint with tlsMode=istio; it decides what the
@@ -87,16 +110,18 @@ type EndpointTruth struct {
 
 // Truth returns the counts so far and the modes meshsim would use now.
 func (m *Mesh) Truth() Truth {
-	drs, pas := m.policies()
+	pol := m.clusterPolicies()
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	out := Truth{AutoMTLS: m.autoMTLS, Callers: map[string]CallerTruth{}, Services: map[string]ServiceTruth{}}
 	for _, st := range m.callers {
 		t := st.truth
+		t.ByServerCluster = maps.Clone(t.ByServerCluster)
 		client := m.idx.workloads[st.caller.From]
+		t.Cluster = m.truthCluster(client)
 		t.ClientSidecar = client.hasProxy()
 		if t.ClientSidecar {
-			policy, _ := m.clientView(st.caller, drs, pas)
+			policy, _ := m.clientView(st.caller, pol)
 			t.ClientTLS = policy.Effective()
 			if policy.Rule != nil {
 				t.Rule = policy.Rule.Namespace + "/" + policy.Rule.Name
@@ -105,14 +130,19 @@ func (m *Mesh) Truth() Truth {
 		out.Callers[st.caller.Key()] = t
 	}
 	for key, svc := range m.idx.services {
-		st := ServiceTruth{NamespaceMode: istio.EffectivePeerMode(pas, m.root, svc.Namespace, nil, 0)}
+		st := ServiceTruth{NamespaceMode: istio.EffectivePeerMode(pol[0].pas, m.root, svc.Namespace, nil, 0)}
+		if m.multiCluster() {
+			for _, ci := range m.idx.declared[key] {
+				st.Clusters = append(st.Clusters, m.clusters[ci].name)
+			}
+		}
 		for i := range svc.Ports {
 			p := &svc.Ports[i]
 			pt := PortTruth{Port: p.Port, TargetPort: p.targetPort(), TargetPortName: p.TargetPortName, Protocol: p.Protocol}
 			for _, w := range m.idx.endpoints[key] {
 				pt.Endpoints = append(pt.Endpoints, EndpointTruth{
-					Workload: w.Namespace + "/" + w.Name, Sidecar: w.hasProxy(), Gateway: w.Gateway,
-					PeerAuthentication: m.serverMode(pas, w, p), Enforced: w.tlsModeIstio(),
+					Workload: w.Namespace + "/" + w.Name, Cluster: m.truthCluster(w), Sidecar: w.hasProxy(), Gateway: w.Gateway,
+					PeerAuthentication: m.serverMode(pol, w, p), Enforced: w.tlsModeIstio(),
 				})
 			}
 			st.Ports = append(st.Ports, pt)
@@ -122,21 +152,50 @@ func (m *Mesh) Truth() Truth {
 	return out
 }
 
-// count adds a decided batch to the caller's outcome and truth.
-func (st *callerState) count(d Decision, n int64) {
+// truthCluster names a workload's cluster in Truth: "" in a single-cluster mesh.
+func (m *Mesh) truthCluster(w *Workload) string {
+	if !m.multiCluster() {
+		return ""
+	}
+	return w.clusterID
+}
+
+// count adds a decided batch to the caller's outcome and truth, and to
+// the share of the server's cluster when it is named.
+func (st *callerState) count(d Decision, n int64, serverCluster string) {
+	var share *ClusterTraffic
+	if serverCluster != "" {
+		if st.truth.ByServerCluster == nil {
+			st.truth.ByServerCluster = map[string]ClusterTraffic{}
+		}
+		s := st.truth.ByServerCluster[serverCluster]
+		share = &s
+		defer func() { st.truth.ByServerCluster[serverCluster] = s }()
+	}
 	if !d.Accepted {
 		st.outcome.Failed += n
 		st.truth.HandshakeFailed += n
+		if share != nil {
+			share.HandshakeFailed += n
+		}
 		return
 	}
 	st.outcome.Succeeded += n
-	bucket := &st.truth.Plaintext
-	if d.ClientMTLS {
-		bucket = &st.truth.MTLS
+	buckets := []*Delivered{&st.truth.Plaintext}
+	if share != nil {
+		buckets = append(buckets, &share.Plaintext)
 	}
-	bucket.Count += n
-	if st.truth.Protocol == TCP {
-		bucket.BytesSent += n * st.caller.BytesSent
-		bucket.BytesReceived += n * st.caller.BytesReceived
+	if d.ClientMTLS {
+		buckets = []*Delivered{&st.truth.MTLS}
+		if share != nil {
+			buckets = append(buckets, &share.MTLS)
+		}
+	}
+	for _, b := range buckets {
+		b.Count += n
+		if st.truth.Protocol == TCP {
+			b.BytesSent += n * st.caller.BytesSent
+			b.BytesReceived += n * st.caller.BytesReceived
+		}
 	}
 }

@@ -5,6 +5,7 @@ package k8s
 
 import (
 	"github.com/meshlock/meshlock/internal/istio"
+	"time"
 
 	"context"
 	"errors"
@@ -195,6 +196,28 @@ func (w *Watcher) Synced() bool {
 		}
 	}
 	return true
+}
+
+// reachTimeout bounds Reachable: an API server that does not answer within
+// it is down for this refresh.
+const reachTimeout = 2 * time.Second
+
+// Reachable asks the API server's /readyz, which every authenticated
+// identity may read (Kubernetes' system:public-info-viewer ClusterRole).
+// The caches keep answering while the server is down, so only a request
+// tells the outage, and the cluster's part is then marked stale. A client
+// without a REST client (client-go's fakes) is always reachable.
+func (w *Watcher) Reachable(ctx context.Context) error {
+	rc := w.opts.Kube.Discovery().RESTClient()
+	if rc == nil {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, reachTimeout)
+	defer cancel()
+	if err := rc.Get().AbsPath("/readyz").Do(ctx).Error(); err != nil {
+		return fmt.Errorf("the API server does not answer: %w", err)
+	}
+	return nil
 }
 
 // Changes receives a value (coalesced) after any watched object changes,

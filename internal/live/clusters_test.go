@@ -149,3 +149,23 @@ func findNode(s graph.Snapshot, id string) *graph.Node {
 	}
 	return nil
 }
+
+// unreachableReader has synced caches whose API server does not answer.
+type unreachableReader struct{ err error }
+
+func (unreachableReader) Cluster() (graph.Cluster, error)   { return *bookinfo().Cluster, nil }
+func (unreachableReader) Synced() bool                      { return true }
+func (u unreachableReader) Reachable(context.Context) error { return u.err }
+
+// Synced caches keep answering while their API server is down: the source
+// asks the server, and fails while it does not answer.
+func TestClusterSourceFailsWhileItsAPIServerDoesNotAnswer(t *testing.T) {
+	down := errors.New("the API server does not answer: connection refused")
+	if _, err := (ClusterSource{Reader: unreachableReader{err: down}}).Fetch(context.Background(), time.Now()); !errors.Is(err, down) {
+		t.Errorf("Fetch = %v, want %v", err, down)
+	}
+	part, err := ClusterSource{Reader: unreachableReader{}}.Fetch(context.Background(), time.Now())
+	if err != nil || part.Cluster == nil {
+		t.Errorf("a reachable server: %v, %+v", err, part)
+	}
+}

@@ -114,10 +114,23 @@ type ClusterSource struct{ Reader ClusterReader }
 // errNotSynced is the Kubernetes source's state until its caches are full.
 var errNotSynced = errors.New("caches are not synced yet")
 
-// Fetch reads the caches, refusing until they are synced.
-func (c ClusterSource) Fetch(context.Context, time.Time) (Part, error) {
+// reachable is a ClusterReader that can tell whether its API server
+// answers now (internal/k8s's Watcher): its caches cannot.
+type reachable interface {
+	Reachable(ctx context.Context) error
+}
+
+// Fetch reads the caches, refusing until they are synced, and while the
+// API server does not answer (the caches then hold its last state, which
+// the loop keeps, marked stale).
+func (c ClusterSource) Fetch(ctx context.Context, _ time.Time) (Part, error) {
 	if !c.Reader.Synced() {
 		return Part{}, errNotSynced
+	}
+	if r, ok := c.Reader.(reachable); ok {
+		if err := r.Reachable(ctx); err != nil {
+			return Part{}, err
+		}
 	}
 	cluster, err := c.Reader.Cluster()
 	if err != nil {

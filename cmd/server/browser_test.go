@@ -45,7 +45,11 @@ func demoDashboard(t *testing.T, args ...string) (string, *demo.Env, *switchable
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	logger := slog.New(slog.DiscardHandler)
-	env, err := demo.Start(ctx, logger)
+	cfg, err := parseConfig(append([]string{"--demo"}, args...), func(string) string { return "" }, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	env, err := demo.StartWith(ctx, logger, demo.Options{Clusters: cfg.DemoClusters})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,11 +60,8 @@ func demoDashboard(t *testing.T, args ...string) (string, *demo.Env, *switchable
 	prom := &switchablePrometheus{proxy: httputil.NewSingleHostReverseProxy(target)}
 	promServer := httptest.NewServer(prom)
 
-	cfg, err := parseConfig(append([]string{"--demo"}, args...), func(string) string { return "" }, io.Discard)
-	if err != nil {
-		t.Fatal(err)
-	}
-	src := sources{kube: env.Kube, istio: env.Istio, prometheusURL: promServer.URL, close: env.Close, auditNamespace: "meshlock"}
+	src := demoSources(env)
+	src.prometheusURL = promServer.URL
 	app, err := newApp(ctx, cfg, src, prometheus.NewRegistry(), logger)
 	if err != nil {
 		t.Fatal(err)

@@ -75,11 +75,7 @@ func openSources(ctx context.Context, cfg config, logger *slog.Logger) (sources,
 		if err != nil {
 			return sources{}, fmt.Errorf("demo: %w", err)
 		}
-		src := sources{kube: env.Kube, istio: env.Istio, prometheusURL: env.PrometheusURL, close: env.Close, auditNamespace: "meshlock"}
-		for _, c := range env.Clusters {
-			src.clusters = append(src.clusters, clusterSource{name: c.Name, kube: c.Kube, istio: c.Istio})
-		}
-		return src, nil
+		return demoSources(env), nil
 	}
 	contexts := []clusterFlag{{Context: cfg.Context}}
 	if len(cfg.Clusters) > 0 {
@@ -109,6 +105,15 @@ func openSources(ctx context.Context, cfg config, logger *slog.Logger) (sources,
 	// server's identity, token reviews).
 	src.kube, src.istio, src.restConfig = src.clusters[0].kube, src.clusters[0].istio, src.clusters[0].restConfig
 	return src, nil
+}
+
+// demoSources are the demo world's clusters and Prometheus.
+func demoSources(env *demo.Env) sources {
+	src := sources{kube: env.Kube, istio: env.Istio, prometheusURL: env.PrometheusURL, close: env.Close, auditNamespace: "meshlock"}
+	for _, c := range env.Clusters {
+		src.clusters = append(src.clusters, clusterSource{name: c.Name, kube: c.Kube, istio: c.Istio})
+	}
+	return src
 }
 
 // ownNamespace is the namespace meshlock runs in (its service account's),
@@ -266,6 +271,9 @@ type app struct {
 }
 
 func newApp(ctx context.Context, cfg config, src sources, registry *prometheus.Registry, logger *slog.Logger) (*app, error) {
+	if len(src.clusters) == 0 { // one cluster, given by its clients alone
+		src.clusters = []clusterSource{{kube: src.kube, istio: src.istio, restConfig: src.restConfig}}
+	}
 	// Each cluster is a source of its own: its caches, its status, its
 	// staleness; Prometheus (one, or a Thanos Querier over all) is one.
 	var watchers []*k8s.Watcher

@@ -312,6 +312,41 @@ func TestTwoClustersThroughThanos(t *testing.T) {
 	if _, err := eastIstio.SecurityV1().PeerAuthentications("default").Get(ctx, pas.Items[0].Name, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
 		t.Errorf("east's PeerAuthentication after undo: %v, want gone", err)
 	}
+
+	// Token mode: each cluster reviews the token itself. A token only west
+	// knows sees west's part, east's end of the crossing edge hidden; one
+	// only east knows, the reverse; one neither knows, nothing.
+	tokenBase := startMeshlock(t, "--kubeconfig="+mergedKubeconfig(t, map[string]*testbed.Cluster{"west": west, "east": east}),
+		"--cluster=west=ctx-west", "--cluster=east=ctx-east", "--prometheus-url="+thanos.URL,
+		"--refresh=1s", "--window=4s", "--lookback=0", "--auth=token")
+	for _, tc := range []struct {
+		token, sees, hides, edge string
+	}{
+		{west.Token(testbed.AdminUser), "west", "east", "west/default/productpage->hidden:http"},
+		{east.Token(testbed.AdminUser), "east", "west", "hidden->east/default/reviews:http"},
+	} {
+		var seen graph.Snapshot
+		testutil.Eventually(t, tc.sees+"'s admin sees "+tc.sees+" only", func() (bool, string) {
+			resp, data := sendWithToken(t, http.MethodGet, tokenBase+"/api/graph", tc.token, "")
+			if resp.StatusCode != http.StatusOK || json.Unmarshal(data, &seen) != nil {
+				return false, resp.Status
+			}
+			_, ok := edgeByID(seen, tc.edge)
+			return ok, statuses(seen, tc.edge)
+		})
+		for _, n := range seen.Nodes {
+			if n.Cluster == tc.hides || strings.HasPrefix(n.ID, tc.hides+"/") {
+				t.Errorf("a token %s does not accept shows its node %s", tc.hides, n.ID)
+			}
+		}
+		body := fmt.Sprintf(`{"cluster":%q,"scope":"mesh","mode":"peerauthentication","dryRun":true}`, tc.hides)
+		if resp, data := sendWithToken(t, http.MethodPost, tokenBase+"/api/enforce", tc.token, body); resp.StatusCode != http.StatusForbidden {
+			t.Errorf("a write to %s with a token it does not accept: %d %s, want 403", tc.hides, resp.StatusCode, data)
+		}
+	}
+	if resp, _ := sendWithToken(t, http.MethodGet, tokenBase+"/api/graph", "no-such-token", ""); resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("a token no cluster accepts: %d, want 401", resp.StatusCode)
+	}
 }
 
 // waitFor polls the graph until ok, answering that snapshot.

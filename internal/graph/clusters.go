@@ -26,7 +26,25 @@ func Merge(clusters ...Cluster) Cluster {
 	out := Cluster{Members: make([]Cluster, len(clusters))}
 	var domains []string
 	for i, c := range clusters {
-		c.Services = stamp(c.Services, func(s *Service) { s.Cluster = c.Name })
+		// Policy objects are named "<cluster>/<namespace>/<name>": the
+		// same rule name in two clusters is two rules, and findings say in
+		// which cluster to look.
+		c.Services = stamp(c.Services, func(s *Service) {
+			s.Cluster = c.Name
+			s.PeerAuthenticationSource = qualify(c.Name, s.PeerAuthenticationSource)
+			s.DestinationRuleSource = qualify(c.Name, s.DestinationRuleSource)
+			s.Ports = stamp(s.Ports, func(p *ServicePort) { p.PeerAuthenticationSource = qualify(c.Name, p.PeerAuthenticationSource) })
+			s.L7PoliciesWithoutWaypoint = stamp(s.L7PoliciesWithoutWaypoint, func(p *string) { *p = qualify(c.Name, *p) })
+		})
+		if clientTLS := c.ClientTLS; clientTLS != nil {
+			c.ClientTLS = func(clientNamespace, clientWorkload, serviceNamespace, serviceName string) []ClientTLS {
+				out := clientTLS(clientNamespace, clientWorkload, serviceNamespace, serviceName)
+				for i := range out {
+					out[i].Rule = qualify(c.Name, out[i].Rule)
+				}
+				return out
+			}
+		}
 		c.Workloads = stamp(c.Workloads, func(w *Workload) { w.Cluster = c.Name })
 		c.Problems = stamp(c.Problems, func(p *PolicyProblem) { p.Cluster = c.Name })
 		c.Roots = stamp(c.Roots, func(r *RootBundle) { r.Cluster = c.Name })
@@ -58,6 +76,14 @@ func Merge(clusters ...Cluster) Cluster {
 		out.TrustDomain = domains[0]
 	}
 	return out
+}
+
+// qualify prefixes a "<namespace>/<name>" with its cluster; "" stays "".
+func qualify(cluster, name string) string {
+	if cluster == "" || name == "" {
+		return name
+	}
+	return cluster + "/" + name
 }
 
 func stamp[T any](in []T, set func(*T)) []T {

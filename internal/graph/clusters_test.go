@@ -238,3 +238,29 @@ func TestBuildSkipsTheEastWestGatewaysHop(t *testing.T) {
 		t.Fatalf("edges = %+v, want the caller's only", s.Edges)
 	}
 }
+
+// Policy objects of several clusters are named with their cluster: the
+// finding says in which cluster's API the rule is, and the same name in
+// two clusters stays two rules.
+func TestMergeNamesPolicyObjectsWithTheirCluster(t *testing.T) {
+	west, east := twoClusters()
+	east.Services[0].PeerAuthenticationSource = "istio-system/default"
+	east.Problems = []PolicyProblem{{Kind: "DestinationRule", Namespace: "default", Name: "broken", Message: "bad host"}}
+	s := Build([]Sample{crossSample(ReporterServer, "west", "east", "productpage-v1", "reviews-v3", SecurityMutualTLS, 1)},
+		Merge(west, east), BuildOptions{})
+	got := findingsOfKind(s, FindingPolicyUnreadable)
+	if len(got) != 1 || !slices.Equal(got[0].Objects, []string{"DestinationRule east/default/broken"}) {
+		t.Errorf("unreadable findings = %+v", got)
+	}
+	if n := nodeByID(s, "east/default/reviews"); n == nil || n.CallerTLS != nil || n.DestinationRuleTLS != TLSDisable {
+		t.Fatalf("east's reviews = %+v", n)
+	}
+	m := Merge(west, east)
+	if m.Services[2].PeerAuthenticationSource != "east/istio-system/default" || east.Services[0].PeerAuthenticationSource != "istio-system/default" {
+		t.Errorf("merged source %q, east's own %q: want it qualified in the merge, the input unchanged",
+			m.Services[2].PeerAuthenticationSource, east.Services[0].PeerAuthenticationSource)
+	}
+	if tls := m.Members[0].ClientTLS("default", "productpage-v1", "default", "reviews"); len(tls) != 1 || tls[0].Rule != "west/default/reviews" {
+		t.Errorf("west's client TLS = %+v, want its rule named with west", tls)
+	}
+}

@@ -457,7 +457,7 @@ func appendServiceFindings(out []Finding, n Node, svc *Service, in []*Edge, inMe
 
 func unreadableFinding(p PolicyProblem) Finding {
 	kind := orDefault(p.Kind, "policy")
-	object := kind + " " + NodeID(p.Namespace, p.Name)
+	object := kind + " " + clusterNamespace(p.Cluster, p.Namespace) + "/" + p.Name
 	reason := strings.TrimRight(strings.TrimSpace(p.Message), ".")
 	if reason != "" {
 		reason = " (" + reason + ")"

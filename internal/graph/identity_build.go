@@ -563,7 +563,7 @@ func appendWorkloadCertExpiring(out []Finding, cluster Cluster, id Identity, nod
 		key := nodeKey{wi.Cluster, wi.Namespace, wi.Name}
 		f := Finding{ID: FindingID(FindingWorkloadCertExpiring, wi.ID), Kind: FindingWorkloadCertExpiring, Severity: SeverityWarning}
 		for _, pod := range pods[key] {
-			f.Objects = append(f.Objects, objectName("Pod", wi.Namespace+"/"+pod))
+			f.Objects = append(f.Objects, objectName("Pod", clusterNamespace(wi.Cluster, wi.Namespace)+"/"+pod))
 		}
 		if idx, ok := b.selectedBy[key]; ok && shown[b.nodes[idx].node.ID] {
 			f.Nodes = []string{b.nodes[idx].node.ID}

@@ -103,6 +103,10 @@ func newError(kind error, format string, args ...any) error {
 
 // EnforceRequest is the body of POST /api/enforce.
 type EnforceRequest struct {
+	// Cluster is the cluster the change is for when meshlock watches
+	// several (web picks that cluster's Enforcer and clients); the
+	// Enforcer itself writes to the cluster of its clients.
+	Cluster   string
 	Scope     string
 	Namespace string
 	Service   string

@@ -159,8 +159,9 @@ SCALE ?= 20,50,5000
 DURATION ?= 2m
 SCRAPE_INTERVAL ?= 1s
 SCALE_FLAGS ?=
+CLUSTERS ?= 1
 scale: testbed
-	$(GO) run ./test/scale -scale=$(SCALE) -duration=$(DURATION) -scrape-interval=$(SCRAPE_INTERVAL) $(SCALE_FLAGS)
+	$(GO) run ./test/scale -scale=$(SCALE) -clusters=$(CLUSTERS) -duration=$(DURATION) -scrape-interval=$(SCRAPE_INTERVAL) $(SCALE_FLAGS)
 
 clean:
 	rm -rf bin .testbed

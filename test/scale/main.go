@@ -29,6 +29,23 @@ type options struct {
 	browser        bool
 	querySets      int    // rounds of the query-set comparison, 0 none
 	profiles       string // folder for meshlock's CPU and heap profiles, none when empty
+	clusters       int    // test-bed clusters the mesh is spread over
+	// compareClusters, when 2 or more, runs the mesh on one cluster and
+	// then on that many, the same edges in all, and compares them.
+	compareClusters int
+}
+
+// mesh names the measured mesh: the scale, or with several clusters
+// clusters × each one's share.
+func (o options) mesh() string {
+	if o.clusters <= 1 {
+		return o.scale.String()
+	}
+	scales := clusterScales(o.scale, o.clusters)
+	if first, last := scales[0], scales[len(scales)-1]; first.Edges != last.Edges {
+		return fmt.Sprintf("%d × %d×%d×%d–%d", o.clusters, first.Namespaces, first.Services, last.Edges, first.Edges)
+	}
+	return fmt.Sprintf("%d × %s", o.clusters, scales[0])
 }
 
 func parseFlags(args []string) (options, error) {
@@ -46,6 +63,8 @@ func parseFlags(args []string) (options, error) {
 	fs.BoolVar(&o.publishOnly, "publish-only", false, "only time publishing the mesh to the API server")
 	fs.IntVar(&o.querySets, "query-sets", 10, "rounds of the live queries run alone against those of issue 14's time, after the period; 0 skips it")
 	fs.StringVar(&o.profiles, "profiles", "", "folder for meshlock's CPU profile (30 s of the period) and heap profile (its end), none when empty")
+	fs.IntVar(&o.clusters, "clusters", 1, "spread the mesh over this many clusters (each its own kube-apiserver, -scale's namespaces and Services, an even share of its edges); meshlock watches them all with --cluster")
+	fs.IntVar(&o.compareClusters, "compare-clusters", 0, "run the mesh on one cluster, then on this many (2 or more) with the same edges in all, and print both and their ratios")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -65,6 +84,14 @@ func parseFlags(args []string) (options, error) {
 		return o, fmt.Errorf("-query-sets %d: 0 or more", o.querySets)
 	case o.publishWorkers < 1:
 		return o, fmt.Errorf("-publish-workers %d: at least 1", o.publishWorkers)
+	case o.clusters < 1 || o.clusters > o.scale.Edges:
+		return o, fmt.Errorf("-clusters %d: from 1 to the edges (%d)", o.clusters, o.scale.Edges)
+	case o.compareClusters != 0 && (o.compareClusters < 2 || o.compareClusters > o.scale.Edges):
+		return o, fmt.Errorf("-compare-clusters %d: from 2 to the edges (%d)", o.compareClusters, o.scale.Edges)
+	case o.compareClusters != 0 && o.clusters != 1:
+		return o, fmt.Errorf("-compare-clusters sets the clusters: not with -clusters %d", o.clusters)
+	case o.compareClusters != 0 && o.publishOnly:
+		return o, fmt.Errorf("-compare-clusters measures meshlock: not with -publish-only")
 	}
 	return o, nil
 }
@@ -83,10 +110,37 @@ func main() {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	r.Cleanup(cancel)
-	res := run(ctx, r, opts)
-	report(os.Stdout, opts, res)
+	if opts.compareClusters > 0 {
+		compareClusters(ctx, r, opts)
+	} else {
+		res := run(ctx, r, opts)
+		report(os.Stdout, opts, res)
+		if opts.clusters > 1 && !opts.publishOnly {
+			if err := sameQueries(fixedQueries(), res.queriesPerRefresh()); err != nil {
+				r.Errorf("%v", err)
+			}
+		}
+	}
 	r.Close()
 	if r.Failed() {
 		os.Exit(1)
+	}
+}
+
+// compareClusters runs the one-cluster mesh, then the several-cluster one,
+// each on a test bed of its own stopped before the next starts.
+func compareClusters(ctx context.Context, r *testbed.Runner, o options) {
+	one, several := o, o
+	one.clusters, several.clusters = 1, o.compareClusters
+	var results []result
+	for _, run1 := range []options{one, several} {
+		r.Logf("== %s", run1.mesh())
+		s := newStage(r)
+		results = append(results, run(ctx, s, run1))
+		s.close()
+	}
+	reportComparison(os.Stdout, one, several, results[0], results[1])
+	if err := sameQueries(results[0].queriesPerRefresh(), results[1].queriesPerRefresh()); err != nil {
+		r.Errorf("%v", err)
 	}
 }

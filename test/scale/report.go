@@ -5,6 +5,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"math"
 	"strings"
 	"time"
 
@@ -22,7 +23,7 @@ const (
 func report(w io.Writer, o options, res result) {
 	if o.publishOnly {
 		fmt.Fprintf(w, "Mesh %s: %d Services, %d workloads, %d namespaces published in %s (%d namespaces at a time), on %s.\n",
-			o.scale, res.plan.services, res.plan.workloads, o.scale.Namespaces, res.publishTime.Round(time.Millisecond), o.publishWorkers, res.machine)
+			o.mesh(), res.plan.services, res.plan.workloads, o.scale.Namespaces*max(1, o.clusters), res.publishTime.Round(time.Millisecond), o.publishWorkers, res.machine)
 		return
 	}
 	m := res.metrics
@@ -48,7 +49,7 @@ func report(w io.Writer, o options, res result) {
 	fmt.Fprintln(w, "| mesh (ns×svc×edges) | scrape | period | refreshes | queries / refresh | refresh mean | Prometheus eval / refresh | /api/graph (median of 5) | /api/graph size | RSS now / peak | CPU over the period | edges matching the truth |")
 	fmt.Fprintln(w, "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
 	fmt.Fprintf(w, "| %s | %s | %s | %.0f | %.2f | %s | %s | %s | %s, %s | %s / %s | %.1f s (%.0f %% of a core) | %d / %d |\n",
-		o.scale, o.scrapeInterval, res.period.Round(time.Second), m.Refreshes,
+		o.mesh(), o.scrapeInterval, res.period.Round(time.Second), m.Refreshes,
 		perRefresh(m.Queries), ms(time.Duration(perRefresh(m.RefreshTotal)*float64(time.Second))),
 		ms(seconds(perLogged(res.evals.Eval))),
 		ms(res.graphTime), kb(res.graphBytes), gz,
@@ -66,7 +67,7 @@ func report(w io.Writer, o options, res result) {
 		}
 		for _, p := range points {
 			fmt.Fprintf(w, "| %s | %s / %s | %s | %s | %d | %d | %.3g | %.3g |\n",
-				o.scale, prom.FormatWindow(p.rng), prom.FormatWindow(p.step), ms(p.wall), ms(seconds(p.eval.Eval)), p.returned, lb.series,
+				o.mesh(), prom.FormatWindow(p.rng), prom.FormatWindow(p.step), ms(p.wall), ms(seconds(p.eval.Eval)), p.returned, lb.series,
 				p.rawSamples, p.rawSamples/p.eval.Eval)
 		}
 	}
@@ -74,7 +75,7 @@ func report(w io.Writer, o options, res result) {
 	fmt.Fprintln(w)
 	fmt.Fprintf(w, "Machine: %s; load average over the last minute of the period %s (everything on it shares the cores: meshlock, Prometheus, the API server, the simulated mesh).\n", res.machine, res.load)
 	fmt.Fprintf(w, "Mesh %s: %d Services, %d workloads (%d with a sidecar), %d callers (%d TCP), %d DestinationRules, %d PeerAuthentications; published in %s.\n",
-		o.scale, res.plan.services, res.plan.workloads, res.plan.sidecars, res.plan.callers, res.plan.tcpCallers,
+		o.mesh(), res.plan.services, res.plan.workloads, res.plan.sidecars, res.plan.callers, res.plan.tcpCallers,
 		res.plan.rules, res.plan.peers, res.publishTime.Round(time.Millisecond))
 	fmt.Fprintf(w, "meshlock (--refresh=%s --window=%s --lookback=0, %s as deploy/base sets them) was ready with a fresh graph %s after it started.\n",
 		o.refresh, prom.FormatWindow(window), strings.Join(res.env, " "), res.readyAfter.Round(100*time.Millisecond))
@@ -217,3 +218,82 @@ func kb(n int) string {
 }
 
 func mib(n int64) string { return fmt.Sprintf("%.0f MiB", float64(n)/(1<<20)) }
+
+// queriesPerRefresh is meshlock's queries over its refreshes in the period.
+func (res result) queriesPerRefresh() float64 {
+	if res.metrics.Refreshes == 0 {
+		return 0
+	}
+	return res.metrics.Queries / res.metrics.Refreshes
+}
+
+func (res result) refreshMean() time.Duration {
+	if res.metrics.Refreshes == 0 {
+		return 0
+	}
+	return seconds(res.metrics.RefreshTotal / res.metrics.Refreshes)
+}
+
+// evalPerRefresh is Prometheus' evalTotalTime per refresh, as report reckons it.
+func (res result) evalPerRefresh() time.Duration {
+	if res.evals.Count == 0 {
+		return 0
+	}
+	return seconds(res.evals.Eval / float64(res.evals.Count) * res.queriesPerRefresh())
+}
+
+// fixedQueries is the size of the live query set, whatever the clusters.
+func fixedQueries() float64 { return float64(len(prom.Queries(window))) }
+
+// sameQueries: the cluster is a label of the series, not a query each, so
+// several clusters must ask what one does.
+func sameQueries(want, got float64) error {
+	if math.Abs(got-want) > 0.005 {
+		return fmt.Errorf("several clusters made %.2f queries a refresh, one %.2f: the queries must not grow with the clusters", got, want)
+	}
+	return nil
+}
+
+// reportComparison prints both runs' reports, then the several clusters'
+// figures against one's.
+func reportComparison(w io.Writer, one, several options, a, b result) {
+	fmt.Fprintf(w, "## One cluster: %s\n\n", one.mesh())
+	report(w, one, a)
+	fmt.Fprintf(w, "\n## %d clusters: %s\n\n", several.clusters, several.mesh())
+	report(w, several, b)
+	fmt.Fprintf(w, "\n## %d clusters against one, the same %d edges in all\n\n", several.clusters, one.scale.Edges)
+	fmt.Fprintln(w, "| mesh (clusters × ns×svc×edges) | queries / refresh | refresh mean | Prometheus eval / refresh | /api/graph (median of 5) | /api/graph size (gzip) | RSS now / peak | CPU over the period | edges matching the truth |")
+	fmt.Fprintln(w, "| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+	for _, row := range []struct {
+		mesh string
+		res  result
+	}{{"1 × " + one.mesh(), a}, {several.mesh(), b}} {
+		r := row.res
+		fmt.Fprintf(w, "| %s | %.2f | %s | %s | %s | %s (%s) | %s / %s | %.1f s | %d / %d |\n",
+			row.mesh, r.queriesPerRefresh(), ms(r.refreshMean()), ms(r.evalPerRefresh()), ms(r.graphTime),
+			kb(r.graphBytes), kb(r.graphGzip), mib(r.proc.RSS), mib(r.proc.PeakRSS), r.cpu.Seconds(),
+			r.compared.Matched, r.compared.Expected)
+	}
+	fmt.Fprintf(w, "| %d / 1 | %s | %s | %s | %s | %s (%s) | %s / %s | %s | |\n", several.clusters,
+		ratio(b.queriesPerRefresh(), a.queriesPerRefresh()),
+		ratio(b.refreshMean().Seconds(), a.refreshMean().Seconds()),
+		ratio(b.evalPerRefresh().Seconds(), a.evalPerRefresh().Seconds()),
+		ratio(b.graphTime.Seconds(), a.graphTime.Seconds()),
+		ratio(float64(b.graphBytes), float64(a.graphBytes)), ratio(float64(b.graphGzip), float64(a.graphGzip)),
+		ratio(float64(b.proc.RSS), float64(a.proc.RSS)), ratio(float64(b.proc.PeakRSS), float64(a.proc.PeakRSS)),
+		ratio(b.cpu.Seconds(), a.cpu.Seconds()))
+	verdict := "the same"
+	if sameQueries(a.queriesPerRefresh(), b.queriesPerRefresh()) != nil {
+		verdict = "NOT the same: the run fails"
+	}
+	fmt.Fprintf(w, "\nQueries per refresh: %.2f with one cluster, %.2f with %d (%s).\n",
+		a.queriesPerRefresh(), b.queriesPerRefresh(), several.clusters, verdict)
+}
+
+// ratio is several / one, "–" where one is nothing.
+func ratio(several, one float64) string {
+	if one == 0 {
+		return "–"
+	}
+	return fmt.Sprintf("%.2f×", several/one)
+}

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -31,6 +32,7 @@ import (
 	networkingv1 "istio.io/client-go/pkg/apis/networking/v1"
 	securityv1 "istio.io/client-go/pkg/apis/security/v1"
 	istioclient "istio.io/client-go/pkg/clientset/versioned"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
@@ -108,19 +110,24 @@ type lookbackPoint struct {
 	rawSamples float64 // series × samples per series in the range
 }
 
-func run(ctx context.Context, r *testbed.Runner, o options) result {
+func run(ctx context.Context, r testbed.TB, o options) result {
+	// The mesh's ticker and informers end with the run, not the command:
+	// a comparison's next run must not share the cores with them.
+	ctx, cancel := context.WithCancel(ctx)
+	r.Cleanup(cancel)
 	res := result{machine: machine()}
 	var err error
 	if res.env, err = testbed.DeployedRuntimeEnv(testbed.RepoRoot(r)); err != nil {
 		r.Fatalf("%v", err)
 	}
-	plan, err := Generate(o.scale, o.seed)
+	plans, err := generatePlans(o.scale, o.clusters, o.seed)
 	if err != nil {
 		r.Fatalf("%v", err)
 	}
+	plan := joinPlans(plans)
 	res.plan = summarize(plan)
 	r.Logf("mesh %s: %d services, %d workloads (%d with a sidecar), %d callers (%d TCP), %d DestinationRules, %d PeerAuthentications",
-		o.scale, res.plan.services, res.plan.workloads, res.plan.sidecars, res.plan.callers, res.plan.tcpCallers, res.plan.rules, res.plan.peers)
+		o.mesh(), res.plan.services, res.plan.workloads, res.plan.sidecars, res.plan.callers, res.plan.tcpCallers, res.plan.rules, res.plan.peers)
 
 	// meshlock compiles while the test bed starts.
 	binDir := r.TempDir()
@@ -128,33 +135,58 @@ func run(ctx context.Context, r *testbed.Runner, o options) result {
 	go func() { built <- buildMeshlock(testbed.RepoRoot(r), filepath.Join(binDir, "meshlock")) }()
 
 	start := time.Now()
-	cluster := testbed.StartCluster(r)
+	clusters := make([]*testbed.Cluster, len(plans))
+	for i := range clusters {
+		clusters[i] = testbed.StartCluster(r)
+	}
 	res.clusterUp = time.Since(start)
-	r.Logf("test bed: kube-apiserver up in %s", res.clusterUp.Round(time.Millisecond))
+	if len(clusters) == 1 {
+		r.Logf("test bed: kube-apiserver up in %s", res.clusterUp.Round(time.Millisecond))
+	} else {
+		r.Logf("test bed: %d kube-apiservers up in %s", len(clusters), res.clusterUp.Round(time.Millisecond))
+	}
 
 	// Publishing makes some 4 requests an object: without client-side
 	// rate limiting and a few namespaces at once it takes seconds, not minutes.
-	fast := rest.CopyConfig(cluster.RESTConfig)
-	fast.QPS = -1
-	kube := kubernetes.NewForConfigOrDie(fast)
-	istio := istioclient.NewForConfigOrDie(fast)
+	kubes := make([]kubernetes.Interface, len(clusters))
+	istios := make([]istioclient.Interface, len(clusters))
+	for i, c := range clusters {
+		fast := rest.CopyConfig(c.RESTConfig)
+		fast.QPS = -1
+		kubes[i] = kubernetes.NewForConfigOrDie(fast)
+		istios[i] = istioclient.NewForConfigOrDie(fast)
+	}
 	start = time.Now()
-	if err := publish(ctx, kube, plan.Topology, o.publishWorkers); err != nil {
-		r.Fatalf("publishing the mesh: %v", err)
+	for i, cp := range plans {
+		if err := publish(ctx, kubes[i], cp.plan.Topology, o.publishWorkers); err != nil {
+			r.Fatalf("publishing the mesh: %v", err)
+		}
 	}
 	res.publishTime = time.Since(start)
-	if err := checkPublished(ctx, kube, res.plan); err != nil {
-		r.Fatalf("%v", err)
+	for i, cp := range plans {
+		if err := checkPublished(ctx, kubes[i], summarize(cp.plan)); err != nil {
+			r.Fatalf("%v", err)
+		}
 	}
 	r.Logf("published %d Services and %d pods in %s (%d namespaces at a time)", res.plan.services, res.plan.workloads, res.publishTime.Round(time.Millisecond), o.publishWorkers)
 	if o.publishOnly {
 		return res
 	}
-	if err := createPolicies(ctx, istio, plan); err != nil {
-		r.Fatalf("%v", err)
+	for i, cp := range plans {
+		if err := createPolicies(ctx, istios[i], cp.plan); err != nil {
+			r.Fatalf("%v", err)
+		}
 	}
 
-	mesh, err := meshsim.New(meshsim.Options{Topology: plan.Topology, Istio: istio, AutoMTLS: true})
+	meshOpts := meshsim.Options{Topology: plan.Topology, Istio: istios[0], AutoMTLS: true}
+	if len(plans) > 1 {
+		// Multi-primary: each cluster's istiod reads its own policies.
+		meshOpts.ClusterName = plans[0].name
+		for i, cp := range plans[1:] {
+			meshOpts.Remotes = append(meshOpts.Remotes, meshsim.RemoteCluster{Name: cp.name, Istio: istios[i+1], AutoMTLS: true})
+		}
+	}
+	mesh, err := meshsim.New(meshOpts)
 	if err != nil {
 		r.Fatalf("%v", err)
 	}
@@ -175,14 +207,28 @@ func run(ctx context.Context, r *testbed.Runner, o options) result {
 		r.Fatalf("building meshlock: %v", err)
 	}
 	addr := fmt.Sprintf("127.0.0.1:%d", testbed.FreePort(r))
+	kubeconfig := clusters[0].Kubeconfig
+	var clusterArgs []string
+	if len(plans) > 1 {
+		kubeconfig = filepath.Join(binDir, "kubeconfig")
+		names, paths := make([]string, len(plans)), make([]string, len(plans))
+		for i, cp := range plans {
+			names[i], paths[i] = cp.name, clusters[i].Kubeconfig
+			clusterArgs = append(clusterArgs, "--cluster="+cp.name+"="+cp.name)
+		}
+		if err := writeMergedKubeconfig(names, paths, kubeconfig); err != nil {
+			r.Fatalf("kubeconfig: %v", err)
+		}
+	}
 	args := []string{
-		"--kubeconfig=" + cluster.Kubeconfig,
+		"--kubeconfig=" + kubeconfig,
 		"--prometheus-url=" + promServer.URL,
 		"--refresh=" + o.refresh.String(),
 		"--window=" + prom.FormatWindow(window),
 		"--addr=" + addr,
 		"--lookback=0",
 	}
+	args = append(args, clusterArgs...)
 	base := "http://" + addr
 	metricsBase := base
 	if o.profiles != "" {
@@ -245,7 +291,11 @@ func run(ctx context.Context, r *testbed.Runner, o options) result {
 	for _, e := range snap.Edges {
 		res.counts[e.Status]++
 	}
-	res.compared = compareEdges(snap.Edges, expectedEdges(plan.Topology, truth))
+	expected := expectedEdges(plan.Topology, truth)
+	if len(plans) > 1 {
+		expected = qualifyEdges(expected, namespaceClusters(plans))
+	}
+	res.compared = compareEdges(snap.Edges, expected)
 	if o.browser {
 		res.page = openPage(r, base)
 	}
@@ -324,6 +374,7 @@ func publish(ctx context.Context, kube kubernetes.Interface, t meshsim.Topology,
 	}
 	for _, w := range t.Workloads {
 		p := part(w.Namespace)
+		w.Cluster = "" // each cluster is published by itself, as the only one
 		p.Workloads = append(p.Workloads, w)
 	}
 	jobs := make(chan string)
@@ -334,7 +385,7 @@ func publish(ctx context.Context, kube kubernetes.Interface, t meshsim.Topology,
 			for ns := range jobs {
 				m, err := meshsim.New(meshsim.Options{Topology: *byNamespace[ns]})
 				if err == nil {
-					err = m.Publish(ctx, kube)
+					err = publishRetrying(ctx, m, kube)
 				}
 				errs[slices.Index(order, ns)] = err
 			}
@@ -346,6 +397,20 @@ func publish(ctx context.Context, kube kubernetes.Interface, t meshsim.Topology,
 	close(jobs)
 	wg.Wait()
 	return errors.Join(errs...)
+}
+
+// publishRetrying publishes one namespace's mesh. Every namespace's mesh
+// also writes the root namespace's istio-ca-root-cert, each with a CA of its
+// own, so two at once may conflict; Publish is idempotent, so it is tried
+// again after a random pause that keeps the workers out of step.
+func publishRetrying(ctx context.Context, m *meshsim.Mesh, kube kubernetes.Interface) error {
+	for try := 1; ; try++ {
+		err := m.Publish(ctx, kube)
+		if !apierrors.IsConflict(err) || try == 20 {
+			return err
+		}
+		time.Sleep(50*time.Millisecond + rand.N(500*time.Millisecond))
+	}
 }
 
 // checkPublished counts what the API server holds, so that a partial
@@ -388,7 +453,7 @@ func createPolicies(ctx context.Context, istio istioclient.Interface, p Plan) er
 
 // serveMetrics serves the mesh's metrics on loopback for Prometheus and
 // returns the host:port.
-func serveMetrics(r *testbed.Runner, handler http.Handler) string {
+func serveMetrics(r testbed.TB, handler http.Handler) string {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		r.Fatalf("metrics listener: %v", err)
@@ -410,7 +475,7 @@ type meshlockProcess struct {
 	once sync.Once
 }
 
-func startMeshlock(r *testbed.Runner, bin, dir string, args ...string) *meshlockProcess {
+func startMeshlock(r testbed.TB, bin, dir string, args ...string) *meshlockProcess {
 	logPath := filepath.Join(dir, "meshlock.log")
 	logFile, err := os.Create(logPath)
 	if err != nil {
@@ -526,7 +591,7 @@ func ready(client *http.Client, base string, last *string) bool {
 // serverState reads meshlock's counters and its process's figures just
 // after a refresh ends, when none is half done: the period then holds
 // whole refreshes, each with all its queries.
-func serverState(r *testbed.Runner, client *http.Client, base string, p *meshlockProcess, refresh time.Duration) (serverMetrics, procStats) {
+func serverState(r testbed.TB, client *http.Client, base string, p *meshlockProcess, refresh time.Duration) (serverMetrics, procStats) {
 	read := func() serverMetrics {
 		if err := p.exited(); err != nil {
 			r.Fatalf("%v", err)
@@ -563,7 +628,7 @@ func serverState(r *testbed.Runner, client *http.Client, base string, p *meshloc
 // timeGraph GETs /api/graph five times and answers the median time, the
 // size as sent (0 when gzip was asked and the server answered without it)
 // and the decoded body.
-func timeGraph(r *testbed.Runner, client *http.Client, base string, gzipped bool) (time.Duration, int, []byte) {
+func timeGraph(r testbed.TB, client *http.Client, base string, gzipped bool) (time.Duration, int, []byte) {
 	var times []time.Duration
 	var size int
 	var body []byte
@@ -601,7 +666,7 @@ func timeGraph(r *testbed.Runner, client *http.Client, base string, gzipped bool
 }
 
 // saveProfile saves one of meshlock's pprof profiles.
-func saveProfile(r *testbed.Runner, metricsBase, name, path string) {
+func saveProfile(r testbed.TB, metricsBase, name, path string) {
 	resp, err := http.Get(metricsBase + "/debug/pprof/" + name)
 	if err != nil {
 		r.Errorf("profile %s: %v", name, err)
@@ -622,7 +687,7 @@ func saveProfile(r *testbed.Runner, metricsBase, name, path string) {
 	r.Logf("wrote %s", path)
 }
 
-func newPromAPI(r *testbed.Runner, url string) promv1.API {
+func newPromAPI(r testbed.TB, url string) promv1.API {
 	c, err := promapi.NewClient(promapi.Config{Address: url})
 	if err != nil {
 		r.Fatalf("Prometheus client: %v", err)
@@ -676,7 +741,7 @@ var istioCounters = []string{"istio_requests_total", "istio_tcp_sent_bytes_total
 // over 1m, 2m, … up to the time the mesh has run, at a step of 1m, then
 // over the longest range in one step: the same samples in fewer subquery
 // steps, which tells a cost per sample from a cost per step.
-func measureLookback(ctx context.Context, r *testbed.Runner, url string, api promv1.API, queryLog string, meshStart time.Time, interval time.Duration) *lookbackResult {
+func measureLookback(ctx context.Context, r testbed.TB, url string, api promv1.API, queryLog string, meshStart time.Time, interval time.Duration) *lookbackResult {
 	res := &lookbackResult{step: time.Minute}
 	// The next whole minute gives the range one more minute of the mesh's past.
 	end := time.Now().Truncate(time.Minute).Add(time.Minute)
@@ -754,7 +819,7 @@ type pageResult struct {
 
 // openPage opens the dashboard as a user would and waits for
 // window.meshlock.ready.
-func openPage(r *testbed.Runner, base string) *pageResult {
+func openPage(r testbed.TB, base string) *pageResult {
 	b := e2e.StartBrowser(r, 1280, 800)
 	res := &pageResult{}
 	res.readyMs, res.wall, res.err = b.OpenReady(base+"/", 20*time.Millisecond)

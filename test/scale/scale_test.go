@@ -1,13 +1,18 @@
-// Unit tests of the scale command's pure parts: the topology generator, the parsers of /metrics,
-// the query log and /proc, and the expected edges. None needs the test bed.
+// Unit tests of the scale command's pure parts: the topology generator and its split over
+// clusters, the parsers of /metrics, the query log and /proc, the expected edges, the kubeconfig
+// merge and the reports. None needs the test bed.
 
 package main
 
 import (
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
 	"time"
+
+	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
 	"github.com/meshlock/meshlock/internal/graph"
 	"github.com/meshlock/meshlock/internal/meshsim"
@@ -336,6 +341,200 @@ func TestReport(t *testing.T) {
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("the report lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+func TestClusterScales(t *testing.T) {
+	got := clusterScales(Scale{20, 50, 5000}, 2)
+	if !reflect.DeepEqual(got, []Scale{{20, 50, 2500}, {20, 50, 2500}}) {
+		t.Errorf("5000 edges over 2: %v", got)
+	}
+	got = clusterScales(Scale{2, 3, 7}, 3)
+	if !reflect.DeepEqual(got, []Scale{{2, 3, 3}, {2, 3, 2}, {2, 3, 2}}) {
+		t.Errorf("7 edges over 3: %v", got)
+	}
+	o := options{scale: Scale{20, 50, 5000}, clusters: 2}
+	if o.mesh() != "2 × 20×50×2500" {
+		t.Errorf("mesh %q", o.mesh())
+	}
+	if o.clusters = 3; o.mesh() != "3 × 20×50×1666–1667" {
+		t.Errorf("mesh %q", o.mesh())
+	}
+	if o.clusters = 1; o.mesh() != "20×50×5000" {
+		t.Errorf("one cluster: mesh %q, want the scale as before", o.mesh())
+	}
+}
+
+// One cluster is Generate's plan as before; several split the edges, each
+// cluster's callers staying in it, its namespaces its own.
+func TestGeneratePlans(t *testing.T) {
+	sc := Scale{Namespaces: 3, Services: 10, Edges: 41}
+	one, err := generatePlans(sc, 1, 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _ := Generate(sc, 5)
+	if len(one) != 1 || one[0].name != "" || !reflect.DeepEqual(one[0].plan, want) || !reflect.DeepEqual(joinPlans(one), want) {
+		t.Errorf("one cluster: %+v", one)
+	}
+
+	plans, err := generatePlans(sc, 2, 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(plans) != 2 || plans[0].name != "c1" || plans[1].name != "c2" {
+		t.Fatalf("plans %+v", plans)
+	}
+	clusterOf := namespaceClusters(plans)
+	if clusterOf["ns-00"] != "c1" || clusterOf["c2-ns-02"] != "c2" || len(clusterOf) != 6 {
+		t.Errorf("namespaces %v", clusterOf)
+	}
+	for i, cp := range plans {
+		top := cp.plan.Topology
+		if len(top.Services) != 30 || len(top.Callers) != []int{21, 20}[i] {
+			t.Errorf("%s: %d Services, %d callers", cp.name, len(top.Services), len(top.Callers))
+		}
+		for _, w := range top.Workloads {
+			if w.Cluster != cp.name || clusterOf[w.Namespace] != cp.name {
+				t.Errorf("%s: workload %s/%s in cluster %q", cp.name, w.Namespace, w.Name, w.Cluster)
+			}
+		}
+		for _, c := range top.Callers {
+			from, _, _ := strings.Cut(c.From, "/")
+			to, _, _ := strings.Cut(c.To, "/")
+			if clusterOf[from] != cp.name || clusterOf[to] != cp.name {
+				t.Errorf("%s: caller %s leaves the cluster", cp.name, c.Key())
+			}
+		}
+		prefix := []string{"", "c2-"}[i]
+		if cp.plan.Peers[0] != (Peer{prefix + "ns-00", modeStrict}) || cp.plan.Rules[0].Namespace != prefix+"ns-00" {
+			t.Errorf("%s: peers %+v, rules %+v", cp.name, cp.plan.Peers, cp.plan.Rules)
+		}
+	}
+	all := joinPlans(plans)
+	if s := summarize(all); s.services != 60 || s.callers != 41 || s.peers != 4 {
+		t.Errorf("joined %+v", s)
+	}
+	// meshsim takes it as one multi-primary mesh.
+	if _, err := meshsim.New(meshsim.Options{Topology: all.Topology, ClusterName: "c1", Remotes: []meshsim.RemoteCluster{{Name: "c2"}}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := generatePlans(Scale{1, 2, 1}, 2, 1); err == nil {
+		t.Error("1 edge split over 2 clusters")
+	}
+}
+
+func TestQualifyEdges(t *testing.T) {
+	e1, e2 := &expectedEdge{protocol: graph.ProtocolHTTP}, &expectedEdge{protocol: graph.ProtocolTCP}
+	got := qualifyEdges(map[string]*expectedEdge{
+		"ns-00/svc-001->ns-00/svc-002:http": e1,
+		"unknown->c2-ns-01/svc-003:tcp":     e2,
+	}, map[string]string{"ns-00": "c1", "c2-ns-01": "c2"})
+	want := map[string]*expectedEdge{
+		"c1/ns-00/svc-001->c1/ns-00/svc-002:http": e1,
+		"unknown->c2/c2-ns-01/svc-003:tcp":        e2,
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("got %v", got)
+	}
+}
+
+// Each cluster's admin context, renamed after the cluster, in one file
+// meshlock's --cluster reads.
+func TestMergeKubeconfigs(t *testing.T) {
+	testbedConfig := func(server, token string) *clientcmdapi.Config {
+		cfg := clientcmdapi.NewConfig()
+		cfg.Clusters["testbed"] = &clientcmdapi.Cluster{Server: server, CertificateAuthorityData: []byte("ca of " + server)}
+		cfg.AuthInfos["admin"] = &clientcmdapi.AuthInfo{Token: token}
+		cfg.AuthInfos["alice"] = &clientcmdapi.AuthInfo{Token: "alice"}
+		cfg.Contexts["testbed"] = &clientcmdapi.Context{Cluster: "testbed", AuthInfo: "admin"}
+		cfg.Contexts["alice"] = &clientcmdapi.Context{Cluster: "testbed", AuthInfo: "alice"}
+		cfg.CurrentContext = "testbed"
+		return cfg
+	}
+	a, b := testbedConfig("https://127.0.0.1:1", "t1"), testbedConfig("https://127.0.0.1:2", "t2")
+	merged, err := mergeKubeconfigs([]string{"c1", "c2"}, []*clientcmdapi.Config{a, b})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(merged.Contexts) != 2 || merged.CurrentContext != "c1" {
+		t.Errorf("contexts %v, current %q", merged.Contexts, merged.CurrentContext)
+	}
+	path := filepath.Join(t.TempDir(), "kubeconfig")
+	if err := clientcmd.WriteToFile(*merged, path); err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range map[string][2]string{"c1": {"https://127.0.0.1:1", "t1"}, "c2": {"https://127.0.0.1:2", "t2"}} {
+		cfg, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(
+			&clientcmd.ClientConfigLoadingRules{ExplicitPath: path}, &clientcmd.ConfigOverrides{CurrentContext: name}).ClientConfig()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cfg.Host != want[0] || cfg.BearerToken != want[1] || string(cfg.CAData) != "ca of "+want[0] {
+			t.Errorf("context %s: host %s, token %s, CA %q", name, cfg.Host, cfg.BearerToken, cfg.CAData)
+		}
+	}
+	if _, err := mergeKubeconfigs([]string{"c1", "c1"}, []*clientcmdapi.Config{a, b}); err == nil {
+		t.Error("a cluster named twice")
+	}
+	b.CurrentContext = "gone"
+	if _, err := mergeKubeconfigs([]string{"c1", "c2"}, []*clientcmdapi.Config{a, b}); err == nil {
+		t.Error("a kubeconfig without its current context")
+	}
+}
+
+// The comparison prints both runs, their ratios and whether the queries
+// per refresh are the same.
+func TestReportComparison(t *testing.T) {
+	one := options{scale: Scale{20, 50, 5000}, clusters: 1, duration: time.Minute, scrapeInterval: time.Second, refresh: 5 * time.Second}
+	several := one
+	several.clusters = 2
+	res := func(queries, refreshTotal, eval float64, rss int64) result {
+		return result{period: time.Minute, metrics: serverMetrics{Queries: queries, Refreshes: 12, RefreshTotal: refreshTotal},
+			evals: evalSum{Count: int(queries), Eval: eval}, proc: procStats{RSS: rss, PeakRSS: rss},
+			graphTime: 10 * time.Millisecond, graphBytes: 1 << 20, graphGzip: 100 << 10}
+	}
+	a, b := res(84, 6, 4.2, 100<<20), res(84, 9, 6.3, 150<<20)
+	var w strings.Builder
+	reportComparison(&w, one, several, a, b)
+	out := w.String()
+	for _, want := range []string{
+		"| 20×50×5000 | 1s |", // the one-cluster run's row as before
+		"| 2 × 20×50×2500 | 1s |",
+		"| 1 × 20×50×5000 | 7.00 | 500.0 ms | 350.0 ms |",
+		"| 2 × 20×50×2500 | 7.00 | 750.0 ms | 525.0 ms |",
+		"| 2 / 1 | 1.00× | 1.50× | 1.50× | 1.00× | 1.00× (1.00×) | 1.50× / 1.50× |",
+		"7.00 with one cluster, 7.00 with 2 (the same)",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the comparison lacks %q:\n%s", want, out)
+		}
+	}
+	if err := sameQueries(a.queriesPerRefresh(), b.queriesPerRefresh()); err != nil {
+		t.Error(err)
+	}
+	b.metrics.Queries = 96
+	if err := sameQueries(a.queriesPerRefresh(), b.queriesPerRefresh()); err == nil {
+		t.Error("8 queries a refresh against 7 passed")
+	}
+}
+
+func TestParseClusterFlags(t *testing.T) {
+	o, err := parseFlags([]string{"-scale=2,3,4"})
+	if err != nil || o.clusters != 1 || o.compareClusters != 0 {
+		t.Errorf("defaults: %+v %v", o, err)
+	}
+	o, err = parseFlags([]string{"-scale=2,3,4", "-clusters=1", "-compare-clusters=2"})
+	if err != nil || o.compareClusters != 2 {
+		t.Errorf("-compare-clusters beside make's -clusters=1: %+v %v", o, err)
+	}
+	for _, bad := range [][]string{
+		{"-clusters=0"}, {"-clusters=5", "-scale=2,3,4"}, {"-compare-clusters=1"},
+		{"-clusters=2", "-compare-clusters=2"}, {"-compare-clusters=2", "-publish-only"},
+	} {
+		if _, err := parseFlags(bad); err == nil {
+			t.Errorf("%v accepted", bad)
 		}
 	}
 }

@@ -108,7 +108,13 @@ func (s svc) port() int32 {
 // sidecar, which fails the handshake). Partly injected Services get no
 // rule, so that which endpoint got plaintext follows from auto mTLS alone
 // (see expectedEdges).
-func Generate(sc Scale, seed uint64) (Plan, error) {
+func Generate(sc Scale, seed uint64) (Plan, error) { return generate(sc, seed, "", "") }
+
+// generate is Generate for one cluster of several: its namespaces begin
+// with prefix, so that no two clusters declare the same Service (meshsim,
+// as Istio, would make them one service with endpoints in both), and its
+// workloads run in cluster.
+func generate(sc Scale, seed uint64, prefix, cluster string) (Plan, error) {
 	if sc.Namespaces < 1 || sc.Services < 1 || sc.Edges < 1 {
 		return Plan{}, errors.New("every dimension of the scale must be at least 1")
 	}
@@ -117,13 +123,13 @@ func Generate(sc Scale, seed uint64) (Plan, error) {
 	services := make([]svc, 0, sc.Namespaces*sc.Services)
 	for i := range sc.Namespaces {
 		for j := range sc.Services {
-			services = append(services, svc{ns: namespaceName(i), name: serviceName(j), tcp: rng.Float64() < tcpShare, sidecar: rng.Float64() < sidecarShare})
+			services = append(services, svc{ns: prefix + namespaceName(i), name: serviceName(j), tcp: rng.Float64() < tcpShare, sidecar: rng.Float64() < sidecarShare})
 		}
 	}
 	// A set number rather than a coin each, so that even a small mesh has mixed edges.
 	var injected []int
 	for i, s := range services {
-		if s.sidecar && (s.ns != namespaceName(0) || sc.Namespaces == 1) {
+		if s.sidecar && (s.ns != prefix+namespaceName(0) || sc.Namespaces == 1) {
 			injected = append(injected, i)
 		}
 	}
@@ -142,12 +148,12 @@ func Generate(sc Scale, seed uint64) (Plan, error) {
 			Ports: []meshsim.ServicePort{port},
 		})
 		t.Workloads = append(t.Workloads, meshsim.Workload{
-			Namespace: s.ns, Name: s.name + "-v1", ServiceAccount: s.name, Sidecar: s.sidecar,
+			Namespace: s.ns, Name: s.name + "-v1", ServiceAccount: s.name, Sidecar: s.sidecar, Cluster: cluster,
 			Labels: map[string]string{"app": s.name, "version": "v1"},
 		})
 		if s.partial {
 			t.Workloads = append(t.Workloads, meshsim.Workload{
-				Namespace: s.ns, Name: s.name + "-legacy", ServiceAccount: s.name + "-legacy",
+				Namespace: s.ns, Name: s.name + "-legacy", ServiceAccount: s.name + "-legacy", Cluster: cluster,
 				Labels: map[string]string{"app": s.name, "version": "legacy"},
 			})
 		}
@@ -166,11 +172,11 @@ func Generate(sc Scale, seed uint64) (Plan, error) {
 		t.Callers = append(t.Callers, c)
 	}
 
-	plan.Peers = append(plan.Peers, Peer{Namespace: namespaceName(0), Mode: modeStrict})
+	plan.Peers = append(plan.Peers, Peer{Namespace: prefix + namespaceName(0), Mode: modeStrict})
 	if sc.Namespaces > 1 {
-		plan.Peers = append(plan.Peers, Peer{Namespace: namespaceName(1), Mode: modePermissive})
+		plan.Peers = append(plan.Peers, Peer{Namespace: prefix + namespaceName(1), Mode: modePermissive})
 	}
-	plan.Rules = pickRules(rng, services)
+	plan.Rules = pickRules(rng, services, prefix+namespaceName(0))
 	return plan, nil
 }
 
@@ -220,7 +226,7 @@ func pickPairs(rng *rand.Rand, sc Scale, total int) ([][2]int, error) {
 }
 
 // pickRules chooses the DestinationRules (see Generate).
-func pickRules(rng *rand.Rand, services []svc) []Rule {
+func pickRules(rng *rand.Rand, services []svc, first string) []Rule {
 	n := max(1, len(services)/100)
 	taken := map[int]bool{}
 	var rules []Rule
@@ -243,7 +249,7 @@ func pickRules(rng *rand.Rand, services []svc) []Rule {
 		}
 	}
 	anywhere := func(svc) bool { return true }
-	add(modeDisable, func(s svc) bool { return s.ns == namespaceName(0) && s.sidecar })
+	add(modeDisable, func(s svc) bool { return s.ns == first && s.sidecar })
 	add(modeIstioMutual, func(s svc) bool { return !s.sidecar })
 	for range n - 1 {
 		add(modeDisable, anywhere)

@@ -251,10 +251,11 @@ export function createBadges(store, { graphEl, badgesEl, onNamespace, onCluster,
     for (const [id, el] of clusterEls) {
       const n = cy.getElementById(id);
       if (n.empty()) continue;
-      // Its name's place: the top left corner of its box, inside it.
+      // Its name's place: the top left corner of its box, on its border
+      // (as a fieldset's legend), so it covers little of what is inside.
       const bb = n.boundingBox({ includeLabels: false });
       const p = at({ x: bb.x1, y: bb.y1 });
-      placeCorner(el, { x: p.x + 6, y: p.y + 4 }, w, hgt);
+      placeCorner(el, { x: p.x + 8, y: p.y - 12 }, w, hgt);
     }
     const nsScale = Math.min(1, Math.max(0.5, zoom / 0.7));
     for (const [el, p, ns] of spots) placeOne(el, p, w, hgt, ns ? nsScale : 1);

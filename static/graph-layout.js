@@ -1,15 +1,17 @@
 // meshlock's graph layouts on Cytoscape's elements (graph-view.js decides
-// when): dagre over the whole of a small mesh; for a bigger one, each
-// expanded namespace's services laid out by layout.mjs within their block
-// and the blocks (collapsed namespaces are one node each) packed in rows,
-// with several clusters each cluster's blocks packed together in its box;
-// and a node a delta adds placed beside its namespace's services, moving
-// nothing else. Every whole layout and every packing counts in
-// state.layouts (window.meshlock.layouts).
+// when): dagre over the whole of a small mesh (with several clusters, over
+// each cluster's box on its own, the boxes then placed side by side by
+// layout.mjs's placeClusters, as dagre's nested compounds overlap); for a
+// bigger one, each expanded namespace's services laid out by layout.mjs
+// within their block and the blocks (collapsed namespaces are one node
+// each) packed in rows, with several clusters each cluster's blocks packed
+// together in its box; and a node a delta adds placed beside its
+// namespace's services, moving nothing else. Every whole layout and every
+// packing counts in state.layouts (window.meshlock.layouts).
 
 import { NAMESPACE_NODE } from './graph-model.mjs';
-import { bounds, layered, packBlocks, placeBelow } from './layout.mjs';
-import { OUTSIDE_GROUP } from './model.mjs';
+import { bounds, clusterOrder, layered, packBlocks, placeBelow, placeClusters } from './layout.mjs';
+import { OUTSIDE_GROUP, clusterGroupOf, clustersOf } from './model.mjs';
 
 // A compound node's padding and label, as graphStyle draws them.
 const GROUP_PAD = 18;
@@ -17,6 +19,7 @@ const GROUP_LABEL = 20;
 // A cluster's box (several clusters): its padding and label.
 const CLUSTER_PAD = 26;
 const CLUSTER_LABEL = 22;
+const DAGRE = { name: 'dagre', rankDir: 'LR', nodeSep: 30, rankSep: 90, edgeSep: 12, padding: 30, fit: false, animate: false };
 
 export function createGraphLayout(cy, graphEl, state) {
   // savedBlocks: the services' places in a namespace that was collapsed
@@ -40,10 +43,46 @@ export function createGraphLayout(cy, graphEl, state) {
     if (cy.nodes().empty()) return;
     if (mode === 'dagre') {
       state.layouts++;
-      cy.layout({ name: 'dagre', rankDir: 'LR', nodeSep: 30, rankSep: 90, edgeSep: 12, padding: 30, fit: false, animate: false }).run();
+      const clusters = cy.nodes('.cluster');
+      if (clusters.nonempty()) dagreByCluster(clusters);
+      else cy.layout(DAGRE).run();
       return;
     }
     packAll(null);
+  }
+
+  // dagreByCluster lays each cluster's box out by dagre on its own (its
+  // namespaces and services, the edges among them), and what is outside
+  // every cluster (the callers outside the mesh) likewise; placeClusters
+  // then puts the boxes side by side, the outside on the left, the
+  // clusters in clusterOrder's (callers first, else the snapshot's order);
+  // edges between them cross over.
+  function dagreByCluster(clusters) {
+    const order = clustersOf(state.snapshot).map(clusterGroupOf);
+    const rank = (id) => (order.includes(id) ? order.indexOf(id) : order.length);
+    const byName = clusters.map((c) => c.id()).sort((a, b) => rank(a) - rank(b) || (a < b ? -1 : a > b ? 1 : 0));
+    const boxOf = (n) => n.ancestors('.cluster').id() || 'outside';
+    const ids = clusterOrder(byName, cy.edges().map((e) => [boxOf(e.source()), boxOf(e.target())]));
+    const rest = cy.nodes().orphans().not('.cluster');
+    const part = (id, nodes, padX, top, bottom) => {
+      if (nodes.empty()) return null;
+      nodes.union(nodes.edgesWith(nodes)).layout(DAGRE).run();
+      const pos = currentPlaces(nodes.filter((n) => !n.isParent()));
+      const b = bounds(pos, sizeOf);
+      return { id, w: b.w + 2 * padX, h: b.h + top + bottom, dy: (top - bottom) / 2, pos };
+    };
+    const boxes = ids
+      .map((id) => part(id, cy.getElementById(id).descendants(), GROUP_PAD + CLUSTER_PAD, GROUP_PAD + GROUP_LABEL + CLUSTER_PAD + CLUSTER_LABEL, GROUP_PAD + CLUSTER_PAD))
+      .filter(Boolean);
+    const grouped = rest.some((n) => n.isParent());
+    const outside = part('outside', rest.union(rest.descendants()), grouped ? GROUP_PAD : 0, grouped ? GROUP_PAD + GROUP_LABEL : 0, grouped ? GROUP_PAD : 0);
+    const centres = placeClusters(boxes, outside, { aspect: aspectOf() });
+    cy.batch(() => {
+      for (const box of [...boxes, ...(outside ? [outside] : [])]) {
+        const c = centres.get(box.id);
+        for (const [id, p] of box.pos) cy.getElementById(id).position({ x: c.x + p.x, y: c.y + box.dy + p.y });
+      }
+    });
   }
 
   // blockIDs: the namespace nodes (collapsed or parents), in name order, the

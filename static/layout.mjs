@@ -195,3 +195,74 @@ export function placeBelow(siblings, z, all, gap = 30) {
   if (all && all.w > 0) return { x: all.x2 + 2 * gap + z.w / 2, y: all.y1 + z.h / 2 };
   return { x: 0, y: 0 };
 }
+
+// placeClusters places several clusters' boxes ({id, w, h}, in the order
+// given, each laid out on its own) so that none overlaps another: in rows
+// of the same number of boxes, left to right then top to bottom, as many
+// rows (one: side by side) as let the whole fill a box aspect (width ÷
+// height) wide at the largest scale, fewer on a tie; each row centred. The
+// box of what is outside every cluster (the callers outside the mesh;
+// null: none) goes left of them all, centred on their height. The result
+// maps each id to its box's centre, the whole centred on (0, 0); one
+// cluster and nothing outside stays where it is, at (0, 0). When the
+// whole is less wide than the aspect would allow (its height limits the
+// scale), the gaps across widen, up to maxGap, for the edges between the
+// boxes and their padlocks: the scale is the same.
+export function placeClusters(clusters, outside = null, { gap = 80, aspect = 1.6, maxGap = 4 * gap } = {}) {
+  const out = new Map();
+  const n = clusters.length;
+  let best = null;
+  for (let rows = 1; rows <= Math.max(1, n); rows++) {
+    const cols = Math.ceil(n / rows);
+    if (rows > 1 && Math.ceil(n / (rows - 1)) === cols) continue; // the same grid as fewer rows
+    const lines = [];
+    for (let i = 0; i < n; i += cols) {
+      const row = clusters.slice(i, i + cols);
+      lines.push({ row, w: row.reduce((acc, b) => acc + b.w, 0) + gap * (row.length - 1), h: Math.max(...row.map((b) => b.h)) });
+    }
+    const cw = Math.max(0, ...lines.map((l) => l.w));
+    const ch = lines.reduce((acc, l) => acc + l.h, 0) + gap * Math.max(0, lines.length - 1);
+    const w = outside ? outside.w + (n ? gap + cw : 0) : cw;
+    const h = Math.max(ch, outside ? outside.h : 0);
+    const scale = Math.min(aspect / (w || 1), 1 / (h || 1));
+    if (!best || scale > best.scale * (1 + 1e-9)) best = { scale, lines, cw, ch, w, h };
+  }
+  // The gaps across: as wide as the aspect leaves room for, within maxGap.
+  const slots = (best.lines.length ? Math.max(...best.lines.map((l) => l.row.length)) - 1 : 0) + (outside && n ? 1 : 0);
+  const gx = slots ? gap + Math.max(0, Math.min(maxGap - gap, (aspect * best.h - best.w) / slots)) : gap;
+  const cw = best.cw + (gx - gap) * Math.max(0, ...best.lines.map((l) => l.row.length - 1));
+  const x0 = outside ? outside.w + gx : 0;
+  let y = 0;
+  for (const line of best.lines) {
+    const lw = line.w + (gx - gap) * (line.row.length - 1);
+    let x = x0 + (cw - lw) / 2;
+    for (const b of line.row) {
+      out.set(b.id, { x: x + b.w / 2, y: y + line.h / 2 });
+      x += b.w + gx;
+    }
+    y += line.h + gap;
+  }
+  if (outside) out.set(outside.id, { x: outside.w / 2, y: best.ch / 2 });
+  const all = [...clusters, ...(outside ? [outside] : [])];
+  const size = new Map(all.map((b) => [b.id, b]));
+  return centred(out, (id) => size.get(id));
+}
+
+// clusterOrder orders clusters' boxes (ids, in their default order) so that
+// traffic reads left to right, as dagre's ranks do: first those that call
+// the others (and those the callers outside the mesh call) more than they
+// are called, by (calls out + calls from outside − calls in), ties in the
+// order given. links: [from, to] pairs of box ids, one per edge, outside
+// the id of what is outside every cluster.
+export function clusterOrder(ids, links, outside = 'outside') {
+  const score = new Map(ids.map((id) => [id, 0]));
+  for (const [from, to] of links) {
+    if (from === to || !score.has(to)) continue;
+    if (from === outside) score.set(to, score.get(to) + 1);
+    else if (score.has(from)) {
+      score.set(from, score.get(from) + 1);
+      score.set(to, score.get(to) - 1);
+    }
+  }
+  return ids.map((id, i) => [id, i]).sort((a, b) => score.get(b[0]) - score.get(a[0]) || a[1] - b[1]).map(([id]) => id);
+}

@@ -38,7 +38,8 @@ func Merge(clusters ...Cluster) Cluster {
 		})
 		if clientTLS := c.ClientTLS; clientTLS != nil {
 			c.ClientTLS = func(clientNamespace, clientWorkload, serviceNamespace, serviceName string) []ClientTLS {
-				out := clientTLS(clientNamespace, clientWorkload, serviceNamespace, serviceName)
+				// A copy: the resolver may answer from a cache of its own.
+				out := slices.Clone(clientTLS(clientNamespace, clientWorkload, serviceNamespace, serviceName))
 				for i := range out {
 					out[i].Rule = qualify(c.Name, out[i].Rule)
 				}

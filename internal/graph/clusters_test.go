@@ -263,4 +263,15 @@ func TestMergeNamesPolicyObjectsWithTheirCluster(t *testing.T) {
 	if tls := m.Members[0].ClientTLS("default", "productpage-v1", "default", "reviews"); len(tls) != 1 || tls[0].Rule != "west/default/reviews" {
 		t.Errorf("west's client TLS = %+v, want its rule named with west", tls)
 	}
+	// A resolver answering from its cache: merged at every refresh, the
+	// rule is named with its cluster once.
+	cached := []ClientTLS{{Port: 9080, TLS: TLSDisable, Rule: "default/reviews"}}
+	west.ClientTLS = func(_, _, _, _ string) []ClientTLS { return cached }
+	var tls []ClientTLS
+	for range 3 {
+		tls = Merge(west, east).Members[0].ClientTLS("default", "productpage-v1", "default", "reviews")
+	}
+	if tls[0].Rule != "west/default/reviews" || cached[0].Rule != "default/reviews" {
+		t.Errorf("after three merges: %q, the cache %q", tls[0].Rule, cached[0].Rule)
+	}
 }

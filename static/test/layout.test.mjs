@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 
-import { bounds, layered, packBlocks, placeBelow } from '../layout.mjs';
+import { bounds, clusterOrder, layered, packBlocks, placeBelow, placeClusters } from '../layout.mjs';
 
 const size = () => ({ w: 100, h: 40 });
 
@@ -87,4 +87,98 @@ test('placeBelow: under its namespace, else right of the graph', () => {
   assert.deepEqual(placeBelow(siblings, { w: 100, h: 40 }, siblings), { x: 50, y: 150 });
   assert.deepEqual(placeBelow(null, { w: 100, h: 40 }, siblings), { x: 410, y: 20 });
   assert.deepEqual(placeBelow(null, { w: 100, h: 40 }, null), { x: 0, y: 0 });
+});
+
+// gapBetween: the least distance, along x or y, between two placed boxes
+// that do not overlap (negative when they do).
+function gapBetween(p, a, q, b) {
+  return Math.max(Math.abs(p.x - q.x) - (a.w + b.w) / 2, Math.abs(p.y - q.y) - (a.h + b.h) / 2);
+}
+
+test('placeClusters: two clusters of different sizes side by side, in order, the outside on the left', () => {
+  const west = { id: 'cl:west', w: 700, h: 420 };
+  const east = { id: 'cl:east', w: 260, h: 150 };
+  const outside = { id: 'outside', w: 160, h: 80 };
+  const all = [west, east, outside];
+  const sz = (id) => all.find((b) => b.id === id);
+  const pos = placeClusters([west, east], outside, { gap: 80, aspect: 2.5 });
+  assert.deepEqual([...pos.keys()].sort(), ['cl:east', 'cl:west', 'outside']);
+  assert.deepEqual(overlaps(pos, sz), []);
+  for (const [a, b] of [[west, east], [west, outside], [east, outside]]) {
+    assert.ok(gapBetween(pos.get(a.id), a, pos.get(b.id), b) >= 80 - 1e-9, `${a.id} and ${b.id} too close`);
+  }
+  // Side by side in the order given, the outside left of both.
+  assert.ok(pos.get('outside').x < pos.get('cl:west').x);
+  assert.ok(pos.get('cl:west').x + west.w / 2 < pos.get('cl:east').x - east.w / 2);
+  const b = bounds(pos, sz);
+  assert.ok(Math.abs(b.x1 + b.x2) < 1e-9 && Math.abs(b.y1 + b.y2) < 1e-9, 'centred on (0, 0)');
+  // A tall box's pane (a narrow aspect) stacks them instead, still apart.
+  const tall = placeClusters([west, east], null, { gap: 80, aspect: 0.5 });
+  assert.deepEqual(overlaps(tall, sz), []);
+  assert.ok(tall.get('cl:west').y < tall.get('cl:east').y);
+});
+
+test('placeClusters: three clusters of different sizes never overlap, whatever the aspect', () => {
+  const boxes = [
+    { id: 'cl:a', w: 900, h: 300 },
+    { id: 'cl:b', w: 200, h: 600 },
+    { id: 'cl:c', w: 400, h: 120 },
+  ];
+  const outside = { id: 'outside', w: 150, h: 700 };
+  const all = [...boxes, outside];
+  const sz = (id) => all.find((b) => b.id === id);
+  for (const aspect of [0.3, 1, 1.6, 3, 8]) {
+    for (const out of [null, outside]) {
+      const pos = placeClusters(boxes, out, { gap: 60, aspect });
+      assert.equal(pos.size, out ? 4 : 3);
+      assert.deepEqual(overlaps(pos, sz), [], `aspect ${aspect}`);
+      for (let i = 0; i < all.length; i++) {
+        for (let j = i + 1; j < all.length; j++) {
+          const [a, c] = [all[i], all[j]];
+          if (!pos.has(a.id) || !pos.has(c.id)) continue;
+          assert.ok(gapBetween(pos.get(a.id), a, pos.get(c.id), c) >= 60 - 1e-9, `aspect ${aspect}: ${a.id} and ${c.id}`);
+        }
+      }
+      if (out) for (const b of boxes) assert.ok(pos.get('outside').x + outside.w / 2 <= pos.get(b.id).x - b.w / 2 - 60 + 1e-9);
+    }
+  }
+  // A wide pane: one row, in the order given.
+  const row = placeClusters(boxes, null, { gap: 60, aspect: 8 });
+  assert.ok(row.get('cl:a').x < row.get('cl:b').x && row.get('cl:b').x < row.get('cl:c').x);
+});
+
+test('placeClusters: one cluster stays as it was laid out; none, nothing', () => {
+  const one = placeClusters([{ id: 'cl:only', w: 640, h: 300 }], null, { aspect: 1.6 });
+  assert.deepEqual([...one], [['cl:only', { x: 0, y: 0 }]]);
+  assert.equal(placeClusters([], null).size, 0);
+  assert.deepEqual([...placeClusters([], { id: 'outside', w: 100, h: 50 })], [['outside', { x: 0, y: 0 }]]);
+});
+
+test('placeClusters: a pane wider than the boxes widens the gaps across, not the scale', () => {
+  const west = { id: 'cl:west', w: 700, h: 420 };
+  const east = { id: 'cl:east', w: 260, h: 150 };
+  const outside = { id: 'outside', w: 160, h: 80 };
+  const sz = (id) => [west, east, outside].find((b) => b.id === id);
+  // 160 + 700 + 260 = 1120 wide, two gaps; 4 × 420 = 1680 wide allowed: 280 each.
+  const pos = placeClusters([west, east], outside, { gap: 80, aspect: 4 });
+  assert.ok(Math.abs(gapBetween(pos.get('cl:west'), west, pos.get('cl:east'), east) - 280) < 1e-9);
+  assert.ok(Math.abs(gapBetween(pos.get('outside'), outside, pos.get('cl:west'), west) - 280) < 1e-9);
+  assert.equal(bounds(pos, sz).h, 420);
+  // Never wider than maxGap.
+  const wide = placeClusters([west, east], outside, { gap: 80, aspect: 20, maxGap: 200 });
+  assert.ok(Math.abs(gapBetween(wide.get('cl:west'), west, wide.get('cl:east'), east) - 200) < 1e-9);
+});
+
+test('clusterOrder: callers first, ties in the order given', () => {
+  const links = [
+    ['outside', 'cl:west'],
+    ['outside', 'cl:west'],
+    ['cl:west', 'cl:east'],
+    ['cl:west', 'cl:east'],
+    ['cl:east', 'cl:west'],
+    ['cl:east', 'cl:east'],
+  ];
+  assert.deepEqual(clusterOrder(['cl:east', 'cl:west'], links), ['cl:west', 'cl:east']);
+  assert.deepEqual(clusterOrder(['cl:east', 'cl:west'], []), ['cl:east', 'cl:west']);
+  assert.deepEqual(clusterOrder(['cl:a', 'cl:b', 'cl:c'], [['cl:c', 'cl:b'], ['cl:b', 'cl:a']]), ['cl:c', 'cl:b', 'cl:a']);
 });

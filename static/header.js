@@ -286,15 +286,11 @@ export function createHeader(store) {
     }
   }
 
-  function initNamespaces() {
-    const form = $('#ns-form');
-    const select = $('#namespace-select');
+  // initFilter wires a multiple select (namespaces, clusters): a plain
+  // click toggles one option, as a list of checkboxes would, and a change
+  // applies at once, kept in the page's URL.
+  function initFilter({ form, select, all, applyButton, apply }) {
     if (!form || !select) return;
-    const apply = (namespaces) => {
-      history.replaceState(history.state, '', `${location.pathname}${withNamespaces(location.search, namespaces)}${location.hash}`);
-      store.setNamespaces(namespaces);
-    };
-    // A plain click toggles one option, as a list of checkboxes would.
     select.addEventListener('mousedown', (ev) => {
       const opt = ev.target.closest?.('option');
       if (!opt || ev.shiftKey || ev.ctrlKey || ev.metaKey) return;
@@ -308,43 +304,32 @@ export function createHeader(store) {
       ev.preventDefault();
       apply([...select.selectedOptions].map((o) => o.value));
     });
-    $('#ns-all')?.addEventListener('click', (ev) => {
+    all?.addEventListener('click', (ev) => {
       ev.preventDefault();
       apply([]);
     });
-    const applyBtn = $('#ns-apply');
-    if (applyBtn) applyBtn.hidden = true; // changes apply at once
+    if (applyButton) applyButton.hidden = true; // changes apply at once
   }
 
-  // initClusters wires the cluster selector as the namespace selector is:
-  // a change applies at once, kept in the page's URL (?cluster=a,b).
+  function initNamespaces() {
+    initFilter({
+      form: $('#ns-form'), select: $('#namespace-select'), all: $('#ns-all'), applyButton: $('#ns-apply'),
+      apply: (namespaces) => {
+        history.replaceState(history.state, '', `${location.pathname}${withNamespaces(location.search, namespaces)}${location.hash}`);
+        store.setNamespaces(namespaces);
+      },
+    });
+  }
+
+  // initClusters: ?cluster=a,b, as the namespaces' ?namespace=.
   function initClusters() {
-    const form = $('#cluster-form');
-    const select = $('#cluster-select');
-    if (!form || !select) return;
-    const apply = (clusters) => {
-      history.replaceState(history.state, '', `${location.pathname}${withClusters(location.search, clusters)}${location.hash}`);
-      store.setClusters(clusters);
-    };
-    select.addEventListener('mousedown', (ev) => {
-      const opt = ev.target.closest?.('option');
-      if (!opt || ev.shiftKey || ev.ctrlKey || ev.metaKey) return;
-      ev.preventDefault();
-      opt.selected = !opt.selected;
-      select.focus();
-      select.dispatchEvent(new Event('change', { bubbles: true }));
+    initFilter({
+      form: $('#cluster-form'), select: $('#cluster-select'), all: $('#cluster-all'), applyButton: $('#cluster-apply'),
+      apply: (clusters) => {
+        history.replaceState(history.state, '', `${location.pathname}${withClusters(location.search, clusters)}${location.hash}`);
+        store.setClusters(clusters);
+      },
     });
-    select.addEventListener('change', () => apply([...select.selectedOptions].map((o) => o.value)));
-    form.addEventListener('submit', (ev) => {
-      ev.preventDefault();
-      apply([...select.selectedOptions].map((o) => o.value));
-    });
-    $('#cluster-all')?.addEventListener('click', (ev) => {
-      ev.preventDefault();
-      apply([]);
-    });
-    const applyBtn = $('#cluster-apply');
-    if (applyBtn) applyBtn.hidden = true; // changes apply at once
   }
 
   initNamespaces();

@@ -169,3 +169,36 @@ func TestClusterSourceFailsWhileItsAPIServerDoesNotAnswer(t *testing.T) {
 		t.Errorf("a reachable server: %v, %+v", err, part)
 	}
 }
+
+// handshake is a source that answers only once its partner has started
+// fetching: fetched one after the other, the two would wait for ever.
+type handshake struct {
+	mine, theirs chan struct{}
+	part         Part
+}
+
+func (h handshake) Fetch(ctx context.Context, _ time.Time) (Part, error) {
+	close(h.mine)
+	select {
+	case <-h.theirs:
+		return h.part, nil
+	case <-ctx.Done():
+		return Part{}, ctx.Err()
+	}
+}
+
+// A refresh fetches its sources side by side: a cluster whose API server
+// is slow to answer holds back neither Prometheus nor another cluster.
+func TestRefreshFetchesSourcesSideBySide(t *testing.T) {
+	a, b := make(chan struct{}), make(chan struct{})
+	l := newClustersLoop(t,
+		SourceConfig{Name: "prometheus", Source: &scripted{part: crossTraffic()}},
+		SourceConfig{Name: "kubernetes/west", Source: handshake{mine: a, theirs: b, part: bookinfo()}, Cluster: "west"},
+		SourceConfig{Name: "kubernetes/east", Source: handshake{mine: b, theirs: a, part: bookinfo()}, Cluster: "east"})
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	l.Refresh(ctx)
+	if s := l.Snapshot(); s.Stale || l.Ready() != nil {
+		t.Errorf("stale %v (%s), ready %v: a source waited for the other", s.Stale, s.Error, l.Ready())
+	}
+}

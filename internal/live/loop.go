@@ -227,8 +227,9 @@ func (l *Loop) Run(ctx context.Context) {
 			}
 		case <-settle:
 			settle = nil
+			at := l.opts.Now().UTC()
 			for i := range pending {
-				l.fetch(ctx, i)
+				l.fetch(ctx, i, at)
 			}
 			pending = map[int]bool{}
 			l.rebuild()
@@ -236,19 +237,24 @@ func (l *Loop) Run(ctx context.Context) {
 	}
 }
 
-// Refresh fetches every source once and rebuilds the graph.
+// Refresh fetches every source once, side by side, and rebuilds the
+// graph: a cluster whose API server does not answer holds back no other
+// source (its probe waits up to its timeout).
 func (l *Loop) Refresh(ctx context.Context) {
 	start := time.Now()
 	defer func() { l.duration.Observe(time.Since(start).Seconds()) }()
+	// One time for the refresh, read once: every source's part is of it.
+	at := l.opts.Now().UTC()
+	var wg sync.WaitGroup
 	for i := range l.sources {
-		l.fetch(ctx, i)
+		wg.Go(func() { l.fetch(ctx, i, at) })
 	}
+	wg.Wait()
 	l.rebuild()
 }
 
-func (l *Loop) fetch(ctx context.Context, i int) {
+func (l *Loop) fetch(ctx context.Context, i int, at time.Time) {
 	s := l.sources[i]
-	at := l.opts.Now().UTC()
 	part, err := s.cfg.Source.Fetch(ctx, at)
 	if err != nil {
 		l.failures.WithLabelValues(s.cfg.Name).Inc()

@@ -1075,8 +1075,29 @@ affinity: {nodeAffinity: {requiredDuringSchedulingIgnoredDuringExecution: {nodeS
 		}
 	})
 
+	t.Run("several clusters", func(t *testing.T) {
+		objs := deployHelmRender(t, "meshlock", deployNS, `{clusters: {kubeconfigSecret: meshlock-clusters, contexts: {west: kind-west, east: kind-east}}}`)
+		var dep appsv1.Deployment
+		deployConvert(t, deployByName(objs)["Deployment/meshlock"], &dep)
+		pod := dep.Spec.Template.Spec
+		c := pod.Containers[0]
+		args := c.Args[len(c.Args)-3:]
+		deploySame(t, "args", args, []string{"--kubeconfig=/etc/meshlock/clusters/kubeconfig", "--cluster=east=kind-east", "--cluster=west=kind-west"})
+		deploySame(t, "mounts", c.VolumeMounts, []corev1.VolumeMount{{Name: "clusters", MountPath: "/etc/meshlock/clusters", ReadOnly: true}})
+		if len(pod.Volumes) != 1 || pod.Volumes[0].Secret == nil || pod.Volumes[0].Secret.SecretName != "meshlock-clusters" ||
+			len(pod.Volumes[0].Secret.Items) != 1 || pod.Volumes[0].Secret.Items[0].Key != "kubeconfig" {
+			t.Errorf("volumes %+v, want the Secret meshlock-clusters' kubeconfig", pod.Volumes)
+		}
+		if out, err := deployHelmTemplate(t, "meshlock", deployNS, `{clusters: {contexts: {west: a, east: b}}}`); err == nil ||
+			!strings.Contains(out, "clusters.kubeconfigSecret") {
+			t.Errorf("contexts without the Secret: %v %s, want refused naming clusters.kubeconfigSecret", err, out)
+		}
+	})
+
 	t.Run("refused by the schema", func(t *testing.T) {
 		for _, tc := range []struct{ values, path string }{
+			{"clusters: {kubeconfigSecret: kc, contexts: {west: kind-west}}", "/clusters/contexts"}, // one cluster: use the one meshlock runs in
+			{"clusters: {kubeconfigSecret: kc, contexts: {we/st: a, east: b}}", "we/st"}, // no node id could hold it
 			{"auth: {mode: basic}", "/auth/mode"},
 			{"serviceMonitor: {enable: true}", "enable"},        // misspelt: refused, not ignored
 			{"enforce: {enabled: \"yes\"}", "/enforce/enabled"}, // a string where a boolean belongs

@@ -1097,7 +1097,7 @@ affinity: {nodeAffinity: {requiredDuringSchedulingIgnoredDuringExecution: {nodeS
 	t.Run("refused by the schema", func(t *testing.T) {
 		for _, tc := range []struct{ values, path string }{
 			{"clusters: {kubeconfigSecret: kc, contexts: {west: kind-west}}", "/clusters/contexts"}, // one cluster: use the one meshlock runs in
-			{"clusters: {kubeconfigSecret: kc, contexts: {we/st: a, east: b}}", "we/st"}, // no node id could hold it
+			{"clusters: {kubeconfigSecret: kc, contexts: {we/st: a, east: b}}", "we/st"},            // no node id could hold it
 			{"auth: {mode: basic}", "/auth/mode"},
 			{"serviceMonitor: {enable: true}", "enable"},        // misspelt: refused, not ignored
 			{"enforce: {enabled: \"yes\"}", "/enforce/enabled"}, // a string where a boolean belongs

@@ -317,7 +317,9 @@ func (b *builder) clusterOf(label, fallback string) string {
 	if !b.multi {
 		return ""
 	}
-	if label == "" || label == Unknown {
+	// A value holding "/" would make ParseID read the node id as another
+	// cluster, namespace and name: Istio's cluster IDs never hold one.
+	if label == "" || label == Unknown || strings.Contains(label, "/") {
 		return fallback
 	}
 	return label

@@ -136,6 +136,23 @@ func TestBuildTwoClustersPrincipalOnlyCaller(t *testing.T) {
 	}
 }
 
+// A hostile or broken cluster label holding "/" must not shift the parts of
+// a node id: it counts as unknown, so the destination falls back to the
+// caller's cluster and the caller to the one running its workload.
+func TestBuildTwoClustersIgnoresClusterLabelWithSlash(t *testing.T) {
+	west, east := twoClusters()
+	s := crossSample(ReporterServer, "west", "east/evil", "productpage-v1", "reviews-v1", SecurityMutualTLS, 1)
+	snap := Build([]Sample{s}, Merge(west, east), BuildOptions{})
+	if e := edgeByID(snap, EdgeID("west/default/productpage", "west/default/reviews", "http")); e == nil || e.CrossCluster {
+		t.Fatalf("edges = %+v, want west → west", snap.Edges)
+	}
+	for _, n := range snap.Nodes {
+		if id := ParseID(n.ID); id.Cluster != n.Cluster || id.Namespace != n.Namespace || id.Name != n.Name {
+			t.Errorf("node %s parses as %+v, is %s/%s/%s", n.ID, id, n.Cluster, n.Namespace, n.Name)
+		}
+	}
+}
+
 func TestClusterTrustFinding(t *testing.T) {
 	now := time.Date(2026, 12, 7, 0, 0, 0, 0, time.UTC)
 	crossing := []Sample{crossSample(ReporterServer, "west", "east", "productpage-v1", "reviews-v3", SecurityMutualTLS, 1)}

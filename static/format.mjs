@@ -141,7 +141,44 @@ export function badgeFor(edge, nodesById) {
   if (cross) label += `; ${cross}`;
   const stale = isStale(edge);
   if (stale) label += "; stale: a cluster's Kubernetes API is not answering";
-  return { status, icon: `lock-${status}.svg`, text, label, tlsFailing: !!failing, refused: !!refused, idle, crossCluster: !!cross, stale };
+  const authz = authzDecision(edge);
+  if (authz) label += `; ${authzText(edge)}`;
+  const denied = deniedText(edge);
+  if (denied) label += `; ${denied}`;
+  return { status, icon: `lock-${status}.svg`, text, label, tlsFailing: !!failing, refused: !!refused, idle, crossCluster: !!cross, stale, authz, denied: !!denied };
+}
+
+// authzDecision is the edge's access decision when it is not a plain
+// allow: 'deny' or 'conditional'; '' otherwise (also with no policy).
+export function authzDecision(edge) {
+  const d = edge.authorization?.decision;
+  return d === 'deny' || d === 'conditional' ? d : '';
+}
+
+// authzText says what the target's AuthorizationPolicies decide for the
+// caller: "access denied by default/ratings-callers", "access
+// conditional (mTLS allowed, plaintext denied) by …", "access allowed";
+// '' when no policy applies anywhere in its cluster.
+export function authzText(edge) {
+  const a = edge.authorization;
+  if (!a || !a.decision) return '';
+  const word = { allow: 'allowed', deny: 'denied', conditional: 'conditional' }[a.decision] || a.decision;
+  let s = `access ${word}`;
+  const parts = [];
+  if (a.mutualTls) parts.push(`mTLS ${{ allow: 'allowed', deny: 'denied' }[a.mutualTls] || a.mutualTls}`);
+  if (a.plaintext) parts.push(`plaintext ${{ allow: 'allowed', deny: 'denied' }[a.plaintext] || a.plaintext}`);
+  if (parts.length) s += ` (${parts.join(', ')})`;
+  if (a.policies?.length) s += ` by ${a.policies.join(', ')}`;
+  else if (a.decision === 'allow') s += ' (no policy selects it)';
+  return s;
+}
+
+// deniedText: "denied by access policy: 0.5 req/s", what the destination's
+// proxy reported denying now; '' when none.
+export function deniedText(edge) {
+  const r = edge.deniedRate;
+  if (!finite(r) || r <= 0) return '';
+  return `denied by access policy: ${formatNumber(r)} ${edge.protocol === 'tcp' ? 'conn/s' : 'req/s'}`;
 }
 
 // refusedText: "refused by policy: 2.0 conn/s" (ambient mode's STRICT

@@ -59,8 +59,10 @@ export function createBadges(store, { graphEl, badgesEl, onNamespace, onCluster,
         el.dataset.status = b.status;
         el.dataset.text = b.text;
         el.dataset.tlsFailing = String(b.tlsFailing);
-        el.className = `padlock padlock-${b.status}${b.tlsFailing ? ' tlsfail' : ''}${b.refused ? ' refused' : ''}${b.idle ? ' idle' : ''}${b.crossCluster ? ' cross-cluster' : ''}${b.stale ? ' stale' : ''}${wrong ? ' principal-mismatch' : ''}${el.classList.contains('kbd-cursor') ? ' kbd-cursor' : ''}`;
+        el.className = `padlock padlock-${b.status}${b.tlsFailing ? ' tlsfail' : ''}${b.refused ? ' refused' : ''}${b.idle ? ' idle' : ''}${b.crossCluster ? ' cross-cluster' : ''}${b.stale ? ' stale' : ''}${wrong ? ' principal-mismatch' : ''}${b.authz ? ` authz-${b.authz}` : ''}${el.classList.contains('kbd-cursor') ? ' kbd-cursor' : ''}`;
         el.dataset.principalMismatch = String(wrong);
+        if (b.authz) el.dataset.authz = b.authz;
+        else delete el.dataset.authz;
         if (b.crossCluster) el.dataset.crossCluster = 'true';
         else delete el.dataset.crossCluster;
         if (b.stale) el.dataset.stale = 'true';
@@ -72,6 +74,8 @@ export function createBadges(store, { graphEl, badgesEl, onNamespace, onCluster,
           b.text ? h('span', { class: 'padlock-text', text: b.text }) : '',
           b.tlsFailing ? h('span', { class: 'tls-warn', 'aria-hidden': 'true', text: '⚠' }) : '',
           wrong ? h('span', { class: 'id-warn', 'aria-hidden': 'true', text: '≠' }) : '',
+          // Denied by access policy ⊘, or decided by what meshlock cannot see ◐.
+          b.authz ? h('span', { class: `authz-mark authz-mark-${b.authz}`, 'aria-hidden': 'true', text: b.authz === 'deny' ? '⊘' : '◐' }) : '',
           b.crossCluster ? h('span', { class: 'cross-mark', 'aria-hidden': 'true', text: '⇄' }) : '',
         );
       }

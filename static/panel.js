@@ -31,6 +31,8 @@ import {
   statusPhrase,
   tlsFailureText,
   refusedText,
+  authzText,
+  deniedText,
 } from './format.mjs';
 import { clusterStaleText, staleTexts } from './cluster-words.mjs';
 import { createClusterPanel } from './cluster-panel.js';
@@ -111,6 +113,20 @@ export function createPanel(store, { request }) {
 
   // edgeClientTLS is what the edge's caller sends: the target's mode, or, when
   // its callers differ (VARIES), this caller's entry.
+  // accessBlock: the target's AuthorizationPolicies' decision for this
+  // caller, the deciding policies, and the dry-run ones that would change it.
+  function accessBlock(e) {
+    const a = e.authorization;
+    if (!a) return h('span', { class: 'muted', dataset: { testid: 'edge-access' }, text: 'allowed: no AuthorizationPolicy in its cluster (or not judged)' });
+    const cls = a.decision === 'deny' ? 'status status-open' : a.decision === 'conditional' ? 'status status-mixed' : 'status status-locked';
+    return h(
+      'span',
+      { dataset: { testid: 'edge-access', decision: a.decision } },
+      h('span', { class: cls, text: authzText(e) }),
+      a.dryRun?.length ? h('span', { class: 'muted', text: ` — in dry run, would change it: ${a.dryRun.join(', ')}` }) : '',
+    );
+  }
+
   function edgeClientTLS(e, dst) {
     if (dst?.destinationRuleTLS !== 'VARIES') return destinationRuleText(dst?.destinationRuleTLS);
     const c = (dst.callerTLS || []).find((x) => x.caller === e.source);
@@ -189,6 +205,10 @@ export function createPanel(store, { request }) {
             ? h('p', { class: 'tls-failure', role: 'alert', dataset: { testid: 'edge-refused' } }, h('span', { 'aria-hidden': 'true', text: '⛔ ' }),
                 `${refused}: the destination's policy (STRICT in ambient mode) turns these connections away; nothing of them reaches it`)
             : '',
+          deniedText(e)
+            ? h('p', { class: 'tls-failure', role: 'alert', dataset: { testid: 'edge-denied' } }, h('span', { 'aria-hidden': 'true', text: '⊘ ' }),
+                `${deniedText(e)}: the destination's AuthorizationPolicies turn these callers away`)
+            : '',
           h(
             'dl',
             { class: 'facts' },
@@ -214,6 +234,7 @@ export function createPanel(store, { request }) {
             principalRow(row, 'Server', e.destinationPrincipal, ends.has('server'), state.nodesById.get(e.target)),
             row('Client TLS', edgeClientTLS(e, dst)),
             row('Server PeerAuth', !dst ? '—' : dst.kind === 'gateway' ? GATEWAY_PEER_AUTH_TEXT : peerAuthText(dst.peerAuthentication)),
+            row('Access', accessBlock(e)),
           ),
           // The chart is asked for once per edge opened, not per snapshot.
           lb && lb.state !== 'off' ? history.element(e.id, { heading: `Over the look-back (${lookbackSpan(lb) || lb.window})` }) : '',

@@ -1503,7 +1503,7 @@ func legend() templ.Component {
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 118, "\" alt=\"\" width=\"14\" height=\"14\"><span class=\"line line-unknown\" aria-hidden=\"true\"></span> unknown: server side did not report</li><li><span class=\"tls-warn\" aria-hidden=\"true\">⚠</span><span class=\"line line-tlsfail\" aria-hidden=\"true\"></span> failing at the TLS handshake</li><li data-testid=\"legend-idle\"><span class=\"line line-idle\" aria-hidden=\"true\"></span> idle: no traffic now, seen in the look-back (hidden unless shown)</li><li data-testid=\"legend-refused\"><span class=\"line line-refused\" aria-hidden=\"true\"></span> refused by the destination's policy (ambient STRICT)</li><li data-testid=\"legend-principal-mismatch\"><span class=\"line line-principal\" aria-hidden=\"true\"></span><span class=\"id-warn\" aria-hidden=\"true\">≠</span> principal mismatch: an identity that is not its workload's</li><li><span class=\"shape shape-gateway\" aria-hidden=\"true\"></span> gateway</li><li><span class=\"shape shape-ambient\" aria-hidden=\"true\"></span> ambient (ztunnel)</li><li><span class=\"shape shape-waypoint\" aria-hidden=\"true\"></span> waypoint</li><!-- Several clusters only (static/header.js shows them): last and short, so that they share the legend's last line; the rest of their words for screen readers and on hover. --><li data-testid=\"legend-cluster\" class=\"legend-cluster\" hidden title=\"A cluster's box holds its namespaces; its name is a button\"><span class=\"shape shape-cluster\" aria-hidden=\"true\"></span> cluster</li><li data-testid=\"legend-cross-cluster\" class=\"legend-cluster\" hidden title=\"Crosses clusters: a doubled line, a hollow square at the caller's end\"><span class=\"line line-cross-cluster\" aria-hidden=\"true\"></span><span class=\"cross-mark\" aria-hidden=\"true\">⇄</span> crosses clusters<span class=\"sr-only\">: a doubled line, a hollow square at the caller's end</span></li><li data-testid=\"legend-stale\" class=\"legend-cluster\" hidden title=\"Stale: its cluster's Kubernetes API is not answering (the last good state, faded)\"><span class=\"line line-stale\" aria-hidden=\"true\"></span> stale: cluster API not answering<span class=\"sr-only\">(the last good state, faded)</span></li></ul>")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 118, "\" alt=\"\" width=\"14\" height=\"14\"><span class=\"line line-unknown\" aria-hidden=\"true\"></span> unknown: server side did not report</li><li><span class=\"tls-warn\" aria-hidden=\"true\">⚠</span><span class=\"line line-tlsfail\" aria-hidden=\"true\"></span> failing at the TLS handshake</li><li data-testid=\"legend-idle\"><span class=\"line line-idle\" aria-hidden=\"true\"></span> idle: no traffic now, seen in the look-back (hidden unless shown)</li><li data-testid=\"legend-refused\"><span class=\"line line-refused\" aria-hidden=\"true\"></span> refused by the destination's policy (ambient STRICT)</li><li data-testid=\"legend-principal-mismatch\"><span class=\"line line-principal\" aria-hidden=\"true\"></span><span class=\"id-warn\" aria-hidden=\"true\">≠</span> principal mismatch: an identity that is not its workload's</li><li data-testid=\"legend-authz\"><span class=\"authz-mark authz-mark-deny\" aria-hidden=\"true\">⊘</span> denied, <span class=\"authz-mark authz-mark-conditional\" aria-hidden=\"true\">◐</span> conditional by AuthorizationPolicy</li><li><span class=\"shape shape-gateway\" aria-hidden=\"true\"></span> gateway</li><li><span class=\"shape shape-ambient\" aria-hidden=\"true\"></span> ambient (ztunnel)</li><li><span class=\"shape shape-waypoint\" aria-hidden=\"true\"></span> waypoint</li><!-- Several clusters only (static/header.js shows them): last and short, so that they share the legend's last line; the rest of their words for screen readers and on hover. --><li data-testid=\"legend-cluster\" class=\"legend-cluster\" hidden title=\"A cluster's box holds its namespaces; its name is a button\"><span class=\"shape shape-cluster\" aria-hidden=\"true\"></span> cluster</li><li data-testid=\"legend-cross-cluster\" class=\"legend-cluster\" hidden title=\"Crosses clusters: a doubled line, a hollow square at the caller's end\"><span class=\"line line-cross-cluster\" aria-hidden=\"true\"></span><span class=\"cross-mark\" aria-hidden=\"true\">⇄</span> crosses clusters<span class=\"sr-only\">: a doubled line, a hollow square at the caller's end</span></li><li data-testid=\"legend-stale\" class=\"legend-cluster\" hidden title=\"Stale: its cluster's Kubernetes API is not answering (the last good state, faded)\"><span class=\"line line-stale\" aria-hidden=\"true\"></span> stale: cluster API not answering<span class=\"sr-only\">(the last good state, faded)</span></li></ul>")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
@@ -1538,7 +1538,7 @@ func enforceMeshButton() templ.Component {
 		var templ_7745c5c3_Var80 string
 		templ_7745c5c3_Var80, templ_7745c5c3_Err = templruntime.NewAttributeExpression(assetURL("icons/lock-locked.svg")).ResolveURL(ctx)
 		if templ_7745c5c3_Err != nil {
-			return templ.Error{Err: templ_7745c5c3_Err, FileName: `web/page.templ`, Line: 395, Col: 47}
+			return templ.Error{Err: templ_7745c5c3_Err, FileName: `web/page.templ`, Line: 396, Col: 47}
 		}
 		_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ_7745c5c3_Var80)
 		if templ_7745c5c3_Err != nil {
@@ -1584,7 +1584,7 @@ func enforceDialog() templ.Component {
 			var templ_7745c5c3_Var82 string
 			templ_7745c5c3_Var82, templ_7745c5c3_Err = templruntime.NewAttributeExpression(m.Value).Resolve(ctx)
 			if templ_7745c5c3_Err != nil {
-				return templ.Error{Err: templ_7745c5c3_Err, FileName: `web/page.templ`, Line: 415, Col: 61}
+				return templ.Error{Err: templ_7745c5c3_Err, FileName: `web/page.templ`, Line: 416, Col: 61}
 			}
 			_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ_7745c5c3_Var82)
 			if templ_7745c5c3_Err != nil {
@@ -1597,7 +1597,7 @@ func enforceDialog() templ.Component {
 			var templ_7745c5c3_Var83 string
 			templ_7745c5c3_Var83, templ_7745c5c3_Err = templruntime.NewAttributeExpression("enforce-mode-" + m.Value).Resolve(ctx)
 			if templ_7745c5c3_Err != nil {
-				return templ.Error{Err: templ_7745c5c3_Err, FileName: `web/page.templ`, Line: 415, Col: 103}
+				return templ.Error{Err: templ_7745c5c3_Err, FileName: `web/page.templ`, Line: 416, Col: 103}
 			}
 			_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ_7745c5c3_Var83)
 			if templ_7745c5c3_Err != nil {
@@ -1620,7 +1620,7 @@ func enforceDialog() templ.Component {
 			var templ_7745c5c3_Var84 string
 			templ_7745c5c3_Var84, templ_7745c5c3_Err = templ.JoinStringErrs(m.Label)
 			if templ_7745c5c3_Err != nil {
-				return templ.Error{Err: templ_7745c5c3_Err, FileName: `web/page.templ`, Line: 416, Col: 39}
+				return templ.Error{Err: templ_7745c5c3_Err, FileName: `web/page.templ`, Line: 417, Col: 39}
 			}
 			_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var84))
 			if templ_7745c5c3_Err != nil {
@@ -1633,7 +1633,7 @@ func enforceDialog() templ.Component {
 			var templ_7745c5c3_Var85 string
 			templ_7745c5c3_Var85, templ_7745c5c3_Err = templ.JoinStringErrs(m.Hint)
 			if templ_7745c5c3_Err != nil {
-				return templ.Error{Err: templ_7745c5c3_Err, FileName: `web/page.templ`, Line: 417, Col: 38}
+				return templ.Error{Err: templ_7745c5c3_Err, FileName: `web/page.templ`, Line: 418, Col: 38}
 			}
 			_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var85))
 			if templ_7745c5c3_Err != nil {
@@ -1733,7 +1733,7 @@ func messagePage(m messageView) templ.Component {
 		var templ_7745c5c3_Var89 string
 		templ_7745c5c3_Var89, templ_7745c5c3_Err = templ.JoinStringErrs(m.Title)
 		if templ_7745c5c3_Err != nil {
-			return templ.Error{Err: templ_7745c5c3_Err, FileName: `web/page.templ`, Line: 474, Col: 31}
+			return templ.Error{Err: templ_7745c5c3_Err, FileName: `web/page.templ`, Line: 475, Col: 31}
 		}
 		_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var89))
 		if templ_7745c5c3_Err != nil {
@@ -1746,7 +1746,7 @@ func messagePage(m messageView) templ.Component {
 		var templ_7745c5c3_Var90 string
 		templ_7745c5c3_Var90, templ_7745c5c3_Err = templruntime.NewAttributeExpression(assetURL("icons/lock-locked.svg")).ResolveURL(ctx)
 		if templ_7745c5c3_Err != nil {
-			return templ.Error{Err: templ_7745c5c3_Err, FileName: `web/page.templ`, Line: 475, Col: 81}
+			return templ.Error{Err: templ_7745c5c3_Err, FileName: `web/page.templ`, Line: 476, Col: 81}
 		}
 		_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ_7745c5c3_Var90)
 		if templ_7745c5c3_Err != nil {
@@ -1759,7 +1759,7 @@ func messagePage(m messageView) templ.Component {
 		var templ_7745c5c3_Var91 string
 		templ_7745c5c3_Var91, templ_7745c5c3_Err = templruntime.NewAttributeExpression(assetURL("app.css")).ResolveURL(ctx)
 		if templ_7745c5c3_Err != nil {
-			return templ.Error{Err: templ_7745c5c3_Err, FileName: `web/page.templ`, Line: 476, Col: 52}
+			return templ.Error{Err: templ_7745c5c3_Err, FileName: `web/page.templ`, Line: 477, Col: 52}
 		}
 		_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ_7745c5c3_Var91)
 		if templ_7745c5c3_Err != nil {
@@ -1772,7 +1772,7 @@ func messagePage(m messageView) templ.Component {
 		var templ_7745c5c3_Var92 string
 		templ_7745c5c3_Var92, templ_7745c5c3_Err = templruntime.NewAttributeExpression(m.TestID).Resolve(ctx)
 		if templ_7745c5c3_Err != nil {
-			return templ.Error{Err: templ_7745c5c3_Err, FileName: `web/page.templ`, Line: 479, Col: 47}
+			return templ.Error{Err: templ_7745c5c3_Err, FileName: `web/page.templ`, Line: 480, Col: 47}
 		}
 		_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ_7745c5c3_Var92)
 		if templ_7745c5c3_Err != nil {
@@ -1785,7 +1785,7 @@ func messagePage(m messageView) templ.Component {
 		var templ_7745c5c3_Var93 string
 		templ_7745c5c3_Var93, templ_7745c5c3_Err = templ.JoinStringErrs(m.Title)
 		if templ_7745c5c3_Err != nil {
-			return templ.Error{Err: templ_7745c5c3_Err, FileName: `web/page.templ`, Line: 481, Col: 17}
+			return templ.Error{Err: templ_7745c5c3_Err, FileName: `web/page.templ`, Line: 482, Col: 17}
 		}
 		_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var93))
 		if templ_7745c5c3_Err != nil {
@@ -1798,7 +1798,7 @@ func messagePage(m messageView) templ.Component {
 		var templ_7745c5c3_Var94 string
 		templ_7745c5c3_Var94, templ_7745c5c3_Err = templ.JoinStringErrs(m.Text)
 		if templ_7745c5c3_Err != nil {
-			return templ.Error{Err: templ_7745c5c3_Err, FileName: `web/page.templ`, Line: 482, Col: 44}
+			return templ.Error{Err: templ_7745c5c3_Err, FileName: `web/page.templ`, Line: 483, Col: 44}
 		}
 		_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var94))
 		if templ_7745c5c3_Err != nil {

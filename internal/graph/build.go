@@ -68,8 +68,9 @@ func Build(samples []Sample, cluster Cluster, opts BuildOptions) Snapshot {
 	services := b.clusterServices()
 	identity := b.buildIdentity(cluster, opts.Certs, opts.Thresholds)
 	b.addNodeIdentities(nodes, cluster, services, identity)
-	findings := buildFindings(nodes, edges, services, callers, cluster.Problems,
-		findingContext{now: opts.GeneratedAt, window: opts.Window, lookback: lookback})
+	fctx := findingContext{now: opts.GeneratedAt, window: opts.Window, lookback: lookback}
+	findings := buildFindings(nodes, edges, services, callers, cluster.Problems, fctx)
+	findings = append(findings, authzFindings(nodes, edges, cluster.AccessPolicies, fctx)...)
 	findings = dedupeFindings(b.identityFindings(findings, cluster, identity, edges, nodes, opts.Thresholds, opts.GeneratedAt))
 	return Snapshot{
 		GeneratedAt:        opts.GeneratedAt,
@@ -134,6 +135,9 @@ type flow struct {
 	// the ones it counted opened (destPlain, destMTLS), and among those a
 	// caller's proxy counted (source).
 	refused, refusedMTLS float64
+	// denied is what the destination's proxy reported denied by access
+	// policy (OutcomeDenied); also among destMTLS and destPlain.
+	denied float64
 }
 
 func (f *flow) empty() bool {
@@ -175,7 +179,12 @@ type edgeTraffic struct {
 	hist *edgeHist
 }
 
-type edgeHist struct{ main, conns histFlow }
+type edgeHist struct {
+	main, conns histFlow
+	// sourcePrincipals are the principals a destination saw over mTLS,
+	// by volume: an idle edge's callers.
+	sourcePrincipals []principalRate
+}
 
 type builder struct {
 	nodes      []nodeEntry
@@ -196,7 +205,10 @@ type builder struct {
 	// known by principal only; a principal of another trust domain (another
 	// mesh) names none of them.
 	bySA     map[nodeKey][]string
-	identity identityState
+	// serviceAccounts are each workload's, to name the principal of a
+	// caller whose own was not reported.
+	serviceAccounts map[nodeKey][]string
+	identity        identityState
 	// multi: the cluster is a Merge of several; members are they, by Name
 	// (with one cluster, the one under "").
 	multi   bool
@@ -268,6 +280,7 @@ func newBuilder(cluster Cluster, samples int) *builder {
 	}
 	b.gateway = make(map[nodeKey]bool)
 	b.networkGateway = make(map[nodeKey]bool)
+	b.serviceAccounts = make(map[nodeKey][]string, len(cluster.Workloads))
 	for _, w := range cluster.Workloads {
 		key := nodeKey{w.Cluster, w.Namespace, w.Name}
 		b.dataPlane[key] = w.DataPlane
@@ -275,6 +288,7 @@ func newBuilder(cluster Cluster, samples int) *builder {
 		if w.NetworkGateway {
 			b.networkGateway[key] = true
 		}
+		b.serviceAccounts[key] = w.ServiceAccounts
 		for _, sa := range w.ServiceAccounts {
 			k := nodeKey{w.Cluster, w.Namespace, sa}
 			if !slices.Contains(b.bySA[k], w.Name) {
@@ -378,6 +392,11 @@ func (b *builder) add(s *Sample) {
 	f := &t.main
 	if s.Measure == MeasureConnections {
 		f = &t.conns
+	}
+	if destSide && s.Outcome == OutcomeDenied {
+		// Reached the server's proxy (so counted below by its security)
+		// and was denied there.
+		f.denied = addRate(f.denied, rate)
 	}
 	switch {
 	case destSide && s.Outcome == OutcomeRefused:
@@ -505,6 +524,13 @@ func (b *builder) addHistory(h *HistorySample) {
 		f = &t.hist.conns
 	}
 	f.add(h)
+	if h.Reporter == ReporterServer && h.Security == SecurityMutualTLS && h.Outcome != OutcomeRefused {
+		vol := h.Volume
+		if !(vol >= 0) || math.IsInf(vol, 1) {
+			vol = 0
+		}
+		t.hist.sourcePrincipals = addPrincipal(t.hist.sourcePrincipals, h.Source.Principal, vol)
+	}
 	if h.Reporter == ReporterClient {
 		if security := b.clientKnowsWire(&h.Sample); security != SecurityUnknown {
 			f.addWire(h, security)
@@ -753,7 +779,7 @@ func (b *builder) result() ([]Node, []Edge, map[string][]callerView) {
 			e.History = h
 		case hOK:
 			// Idle now, seen in the look-back: judged by its history.
-			e = Edge{Idle: true, Status: hStatus, MTLSRatio: hRatio, History: h}
+			e = Edge{Idle: true, Status: hStatus, MTLSRatio: hRatio, History: h, SourcePrincipal: topPrincipal(t.hist.sourcePrincipals)}
 		default:
 			continue
 		}
@@ -762,6 +788,9 @@ func (b *builder) result() ([]Node, []Edge, map[string][]callerView) {
 		e.Source, e.Target, e.Protocol = src.node.ID, dst.node.ID, t.key.protocol
 		e.ID = EdgeID(e.Source, e.Target, e.Protocol)
 		e.CrossCluster = src.node.Cluster != "" && dst.node.Cluster != "" && src.node.Cluster != dst.node.Cluster
+		if dst.origin == originClusterService {
+			b.authorizeEdge(&e, t, dst)
+		}
 		edges = append(edges, e)
 		if dst.origin == originClusterService {
 			for _, c := range t.callers() {
@@ -832,7 +861,10 @@ func edgeOf(t *edgeTraffic) (Edge, bool) {
 	if f.empty() {
 		f = &conns
 	}
-	e := Edge{TLSFailureRate: addRate(t.main.failed, t.conns.failed), RefusedRate: addRate(t.conns.refused, t.conns.refusedMTLS)}
+	e := Edge{TLSFailureRate: addRate(t.main.failed, t.conns.failed), RefusedRate: addRate(t.conns.refused, t.conns.refusedMTLS),
+		// A node proxy refusing a caller that presented an identity can
+		// only be its access policy: STRICT refuses plaintext alone.
+		DeniedRate: addRate(addRate(t.main.denied, t.conns.denied), t.conns.refusedMTLS)}
 	dest := addRate(f.destMTLS, f.destPlain)
 	// A client that knows the wire and saw only its tunnel vouches for
 	// what no destination reported (a destination's proxy not scraped).

@@ -46,6 +46,20 @@ func Merge(clusters ...Cluster) Cluster {
 				return out
 			}
 		}
+		if authorize := c.Authorize; authorize != nil {
+			c.Authorize = func(serviceNamespace, serviceName, principal string) (Authorization, bool) {
+				a, ok := authorize(serviceNamespace, serviceName, principal)
+				a = *a.Clone() // the resolver may answer from a cache of its own
+				for i := range a.Policies {
+					a.Policies[i] = qualify(c.Name, a.Policies[i])
+				}
+				for i := range a.DryRun {
+					a.DryRun[i] = qualify(c.Name, a.DryRun[i])
+				}
+				return a, ok
+			}
+		}
+		c.AccessPolicies = stamp(c.AccessPolicies, func(p *AccessPolicy) { p.Cluster = c.Name })
 		c.Workloads = stamp(c.Workloads, func(w *Workload) { w.Cluster = c.Name })
 		c.Problems = stamp(c.Problems, func(p *PolicyProblem) { p.Cluster = c.Name })
 		c.Roots = stamp(c.Roots, func(r *RootBundle) { r.Cluster = c.Name })
@@ -55,6 +69,7 @@ func Merge(clusters ...Cluster) Cluster {
 		out.Workloads = append(out.Workloads, c.Workloads...)
 		out.Problems = append(out.Problems, c.Problems...)
 		out.Roots = append(out.Roots, c.Roots...)
+		out.AccessPolicies = append(out.AccessPolicies, c.AccessPolicies...)
 		for _, ns := range c.Namespaces {
 			if !slices.Contains(out.Namespaces, ns) {
 				out.Namespaces = append(out.Namespaces, ns)

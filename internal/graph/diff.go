@@ -134,11 +134,14 @@ func edgeEqual(a, b *Edge) bool {
 	if math.Float64bits(x.Rate) != math.Float64bits(y.Rate) ||
 		math.Float64bits(x.MTLSRatio) != math.Float64bits(y.MTLSRatio) ||
 		math.Float64bits(x.TLSFailureRate) != math.Float64bits(y.TLSFailureRate) ||
-		math.Float64bits(x.RefusedRate) != math.Float64bits(y.RefusedRate) {
+		math.Float64bits(x.RefusedRate) != math.Float64bits(y.RefusedRate) ||
+		math.Float64bits(x.DeniedRate) != math.Float64bits(y.DeniedRate) ||
+		!authorizationEqual(x.Authorization, y.Authorization) {
 		return false
 	}
 	x.Rate, x.MTLSRatio, y.Rate, y.MTLSRatio, x.TLSFailureRate, y.TLSFailureRate = 0, 0, 0, 0, 0, 0
-	x.RefusedRate, y.RefusedRate = 0, 0
+	x.RefusedRate, y.RefusedRate, x.DeniedRate, y.DeniedRate = 0, 0, 0, 0
+	x.Authorization, y.Authorization = nil, nil
 	return x == y
 }
 

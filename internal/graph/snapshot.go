@@ -102,6 +102,7 @@ func filter(s Snapshot, in func(ID) bool) Snapshot {
 	endpoint := make(map[string]bool)
 	for _, e := range s.Edges {
 		if inWanted(e.Source) || inWanted(e.Target) {
+			e.Authorization = e.Authorization.Clone()
 			out.Edges = append(out.Edges, e)
 			endpoint[e.Source], endpoint[e.Target] = true, true
 		}
@@ -159,6 +160,9 @@ func cloneSnapshot(s Snapshot) Snapshot {
 		out.Nodes[i] = n
 	}
 	out.Edges = append(make([]Edge, 0, len(s.Edges)), s.Edges...)
+	for i := range out.Edges {
+		out.Edges[i].Authorization = out.Edges[i].Authorization.Clone()
+	}
 	out.Findings = make([]Finding, len(s.Findings))
 	for i, f := range s.Findings {
 		out.Findings[i] = cloneFinding(f)

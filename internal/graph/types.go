@@ -36,6 +36,10 @@ const (
 	// closed at once, refused by policy (ambient's STRICT): nothing of them
 	// reached the workload, plaintext or not.
 	OutcomeRefused = "refused"
+	// OutcomeDenied: a server's report of requests its proxy's
+	// authorization (Istio's AuthorizationPolicies) denied; they reached
+	// the proxy, as mTLS or plaintext, and not the workload.
+	OutcomeDenied = "denied"
 )
 
 // Protocols of an edge.
@@ -129,6 +133,65 @@ type Cluster struct {
 	// Roots are the root bundles Istio distributes (the istio-ca-root-cert
 	// ConfigMap) in the root namespace and every watched namespace.
 	Roots []RootBundle
+	// Authorize judges callers of a Service by its access policy; nil when
+	// the cluster has none (everything is allowed).
+	Authorize AuthorizeFunc
+	// AccessPolicies are the cluster's access policies (Istio's
+	// AuthorizationPolicies) as findings need them.
+	AccessPolicies []AccessPolicy
+}
+
+// Authorization decisions.
+const (
+	AuthzAllow = "allow"
+	AuthzDeny  = "deny"
+	// AuthzConditional: it depends on what meshlock cannot see (the
+	// request's path, method, headers, JWT, source IP, an external
+	// authorizer), or differs between the Service's ports or workloads.
+	AuthzConditional = "conditional"
+)
+
+// Authorization is what the serving workloads' access policy decides for
+// an edge's callers.
+type Authorization struct {
+	Decision string `json:"decision"`
+	// Policies are the deciding policies, "<namespace>/<name>" (with
+	// several clusters "<cluster>/<namespace>/<name>"), sorted.
+	Policies []string `json:"policies,omitempty"`
+	// DryRun are the policies in dry-run mode that, enforced, would change
+	// the decision.
+	DryRun []string `json:"dryRun,omitempty"`
+	// MutualTLS and Plaintext are the decisions for the edge's mTLS share
+	// (the caller's principal) and its plaintext share (no principal), set
+	// when the edge has both and they differ; Decision is then conditional.
+	MutualTLS string `json:"mutualTls,omitempty"`
+	Plaintext string `json:"plaintext,omitempty"`
+}
+
+// AuthorizeFunc answers what the access policy of the workloads Service
+// (serviceNamespace, serviceName) selects decides for a caller presenting
+// principal (its SPIFFE id; "" for plaintext), over every
+// port of the Service; false when it cannot be judged (no proxy enforces a
+// policy there, or a proxy meshlock does not model, a waypoint, does). It
+// must be pure.
+type AuthorizeFunc func(serviceNamespace, serviceName, principal string) (Authorization, bool)
+
+// AccessPolicy is an access policy (an Istio AuthorizationPolicy) as
+// findings need it.
+type AccessPolicy struct {
+	Cluster   string // its cluster's Name
+	Namespace string
+	Name      string
+	Action    string // ALLOW, DENY, AUDIT, CUSTOM
+	// SelectsNothing: its selector or targetRefs select no workload.
+	SelectsNothing bool
+	// AllowsNothing: an ALLOW policy without rules, which matches nothing
+	// and so denies every request to what it selects.
+	AllowsNothing bool
+	// Services are the Services (in Namespace, or every namespace for the
+	// root namespace's) some of whose workloads it applies to, as
+	// "<namespace>/<name>", sorted.
+	Services []string
 }
 
 // Service is a Kubernetes Service and the policy that applies to it.
@@ -378,6 +441,13 @@ type Edge struct {
 	CrossCluster bool `json:"crossCluster,omitempty"`
 	// Stale: an end's cluster's Kubernetes API is not answering.
 	Stale bool `json:"stale,omitempty"`
+	// Authorization is what the target's access policy decides for the
+	// caller, live or idle; omitted when the target's cluster has no
+	// access policy (all allowed) or it cannot be judged.
+	Authorization *Authorization `json:"authorization,omitempty"`
+	// DeniedRate is the rate (requests/s, or TCP connections/s) the
+	// destination's proxy denied by access policy, as its metrics tell.
+	DeniedRate float64 `json:"deniedRate,omitempty"`
 }
 
 // Posture is the mesh's mTLS share, HTTP and TCP apart (requests/s are

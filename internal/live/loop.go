@@ -468,6 +468,10 @@ func mergeClusters(a, b graph.Cluster) graph.Cluster {
 	if a.ClientTLS == nil {
 		a.ClientTLS = b.ClientTLS
 	}
+	if a.Authorize == nil {
+		a.Authorize = b.Authorize
+	}
+	a.AccessPolicies = slices.Concat(a.AccessPolicies, b.AccessPolicies)
 	a.Roots = slices.Concat(a.Roots, b.Roots)
 	if a.TrustDomain == "" {
 		a.TrustDomain, a.TrustDomainAliases = b.TrustDomain, b.TrustDomainAliases

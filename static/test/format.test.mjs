@@ -12,6 +12,9 @@ import {
   badgeFor,
   dataPlaneText,
   refusedText,
+  authzDecision,
+  authzText,
+  deniedText,
   callerTLSText,
   destinationRuleText,
   displayName,
@@ -257,4 +260,23 @@ test('ambient mode: data planes in words, refusals on an edge', () => {
   assert.equal(refusedText({}), '');
   const b = badgeFor({ ...edge('default/legacy->default/ratings:tcp', 'unknown', 0, 0, 'tcp'), refusedRate: 2 }, new Map());
   assert.ok(b.refused && b.label.includes('refused by policy'), b.label);
+});
+
+test('access policy words: decision, shares, policies, denials now', () => {
+  const deny = { source: 'default/productpage', target: 'default/ratings', protocol: 'http', status: 'open', mtlsRatio: 0, rate: 1,
+    authorization: { decision: 'deny', policies: ['default/ratings-callers'] } };
+  assert.equal(authzText(deny), 'access denied by default/ratings-callers');
+  assert.equal(authzDecision(deny), 'deny');
+  const mixed = { authorization: { decision: 'conditional', mutualTls: 'allow', plaintext: 'deny', policies: ['default/p'] } };
+  assert.equal(authzText(mixed), 'access conditional (mTLS allowed, plaintext denied) by default/p');
+  assert.equal(authzDecision(mixed), 'conditional');
+  assert.equal(authzText({ authorization: { decision: 'allow' } }), 'access allowed (no policy selects it)');
+  assert.equal(authzDecision({ authorization: { decision: 'allow' } }), '');
+  assert.equal(authzText({}), '');
+  assert.equal(deniedText({ deniedRate: 0.5, protocol: 'http' }), 'denied by access policy: 0.50 req/s');
+  assert.equal(deniedText({ deniedRate: 2, protocol: 'tcp' }), 'denied by access policy: 2.0 conn/s');
+  assert.equal(deniedText({}), '');
+  const b = badgeFor(deny, new Map());
+  assert.equal(b.authz, 'deny');
+  assert.match(b.label, /access denied by default\/ratings-callers/);
 });

@@ -1,0 +1,148 @@
+// Access policy on edges: what the target's AuthorizationPolicies decide for each caller, by its
+// principal over mTLS and without one over plaintext (the cluster's AuthorizeFunc judges).
+
+package graph
+
+import (
+	"slices"
+	"strings"
+)
+
+// authorizeEdge sets the edge's Authorization from the serving cluster's
+// AuthorizeFunc: the caller's principals judge its mTLS share, no
+// principal its plaintext share (a plaintext caller matches no principal
+// or namespace rule: istio/istio pilot/pkg/security/authz/model/
+// generator.go builds them on the peer certificate's URI SAN).
+func (b *builder) authorizeEdge(e *Edge, t *edgeTraffic, dst *nodeEntry) {
+	m := b.members[dst.node.Cluster]
+	if m == nil || m.Authorize == nil {
+		return
+	}
+	if t.conns.refused > 0 && !strings.EqualFold(dst.node.PeerAuthentication, ModeStrict) {
+		// A node proxy refusing plaintext where STRICT does not apply:
+		// only an access policy does that.
+		e.DeniedRate = addRate(e.DeniedRate, t.conns.refused)
+	}
+	mtls, plain := securityShares(e)
+	var parts []Authorization
+	var mtlsPart, plainPart *Authorization
+	if mtls {
+		principals := b.edgePrincipals(e, t)
+		if len(principals) > 0 {
+			var judged []Authorization
+			for _, p := range principals {
+				if a, ok := m.Authorize(dst.service.Namespace, dst.service.Name, p); ok {
+					judged = append(judged, a)
+				}
+			}
+			if len(judged) > 0 {
+				a := combineAuthorizations(judged)
+				mtlsPart = &a
+				parts = append(parts, a)
+			}
+		}
+	}
+	if plain {
+		if a, ok := m.Authorize(dst.service.Namespace, dst.service.Name, ""); ok {
+			plainPart = &a
+			parts = append(parts, a)
+		}
+	}
+	if len(parts) == 0 {
+		return
+	}
+	out := combineAuthorizations(parts)
+	if mtlsPart != nil && plainPart != nil && mtlsPart.Decision != plainPart.Decision {
+		out.MutualTLS, out.Plaintext = mtlsPart.Decision, plainPart.Decision
+	}
+	e.Authorization = &out
+}
+
+// securityShares: which of mTLS and plaintext the edge carried, now or in
+// the look-back; an edge of unknown security may carry either.
+func securityShares(e *Edge) (mtls, plain bool) {
+	switch e.Status {
+	case StatusLocked:
+		return true, false
+	case StatusOpen:
+		return false, true
+	case StatusMixed:
+		return true, true
+	}
+	return true, true
+}
+
+// edgePrincipals are the principals the caller presented (live, else in
+// the look-back), else those its workloads' ServiceAccounts give in its
+// cluster's trust domain.
+func (b *builder) edgePrincipals(e *Edge, t *edgeTraffic) []string {
+	var out []string
+	add := func(list []principalRate) {
+		for _, p := range list {
+			if !slices.Contains(out, p.principal) {
+				out = append(out, p.principal)
+			}
+		}
+	}
+	add(t.sourcePrincipals)
+	if t.hist != nil {
+		add(t.hist.sourcePrincipals)
+	}
+	if len(out) == 0 && e.SourcePrincipal != "" {
+		out = append(out, e.SourcePrincipal)
+	}
+	if len(out) > 0 {
+		slices.Sort(out)
+		return out
+	}
+	for _, c := range t.callers() {
+		td := "cluster.local" // the mesh config's default
+		if m := b.members[c.cluster]; m != nil && m.TrustDomain != "" {
+			td = m.TrustDomain
+		}
+		for _, sa := range b.serviceAccounts[c] {
+			if p := SPIFFEID(td, c.namespace, sa); !slices.Contains(out, p) {
+				out = append(out, p)
+			}
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// combineAuthorizations: one decision where all agree, else conditional;
+// the policies and dry-run policies of all.
+func combineAuthorizations(list []Authorization) Authorization {
+	out := Authorization{Decision: list[0].Decision}
+	for _, a := range list {
+		if a.Decision != out.Decision {
+			out.Decision = AuthzConditional
+		}
+		out.Policies = append(out.Policies, a.Policies...)
+		out.DryRun = append(out.DryRun, a.DryRun...)
+	}
+	slices.Sort(out.Policies)
+	out.Policies = slices.Compact(out.Policies)
+	slices.Sort(out.DryRun)
+	out.DryRun = slices.Compact(out.DryRun)
+	return out
+}
+
+// authorizationEqual compares two edges' authorizations by value.
+func authorizationEqual(a, b *Authorization) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return a.Decision == b.Decision && a.MutualTLS == b.MutualTLS && a.Plaintext == b.Plaintext &&
+		slices.Equal(a.Policies, b.Policies) && slices.Equal(a.DryRun, b.DryRun)
+}
+
+// Clone is a copy sharing no memory with a; nil stays nil.
+func (a *Authorization) Clone() *Authorization {
+	if a == nil {
+		return nil
+	}
+	c := *a
+	c.Policies, c.DryRun = slices.Clone(a.Policies), slices.Clone(a.DryRun)
+	return &c
+}

@@ -1,0 +1,215 @@
+// AuthorizationPolicies for the graph: the judge of each edge's callers (EvaluateAuthorization over
+// a Service's workloads and ports) and each policy's reach, for the authz-* findings.
+
+package istio
+
+import (
+	"cmp"
+	"slices"
+	"sync"
+
+	securityapi "istio.io/api/security/v1beta1"
+	typeapi "istio.io/api/type/v1beta1"
+	securityv1 "istio.io/client-go/pkg/apis/security/v1"
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/meshlock/meshlock/internal/graph"
+)
+
+// Authorizer judges the callers of the cluster's Services by their
+// AuthorizationPolicies; nil when there are none, so that nothing is
+// judged where everything is allowed. trustDomain and aliases are the mesh
+// config's.
+func Authorizer(s Objects, root, trustDomain string, aliases []string) graph.AuthorizeFunc {
+	if len(s.Authzs) == 0 {
+		return nil
+	}
+	services := make(map[workloadKey]*corev1.Service, len(s.Services))
+	for _, svc := range s.Services {
+		services[workloadKey{svc.Namespace, svc.Name}] = svc
+	}
+	pods := podsByNamespace(s.Pods)
+	type key struct{ ns, name, principal string }
+	var mu sync.Mutex
+	cache := map[key]authzAnswer{}
+	return func(serviceNamespace, serviceName, principal string) (graph.Authorization, bool) {
+		k := key{serviceNamespace, serviceName, principal}
+		mu.Lock()
+		defer mu.Unlock()
+		if got, ok := cache[k]; ok {
+			return *got.a.Clone(), got.ok
+		}
+		svc := services[workloadKey{serviceNamespace, serviceName}]
+		var ans authzAnswer
+		if svc != nil {
+			ans.a, ans.ok = authorizeService(svc, selectedPods(svc, pods[serviceNamespace]), s.NamespaceLabels[serviceNamespace],
+				s.Authzs, root, trustDomain, aliases, principal)
+		}
+		cache[k] = ans
+		return *ans.a.Clone(), ans.ok
+	}
+}
+
+type authzAnswer struct {
+	a  graph.Authorization
+	ok bool
+}
+
+func podsByNamespace(list []*corev1.Pod) map[string][]*corev1.Pod {
+	out := map[string][]*corev1.Pod{}
+	for _, pod := range list {
+		if pod.DeletionTimestamp != nil || pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed {
+			continue
+		}
+		out[pod.Namespace] = append(out[pod.Namespace], pod)
+	}
+	return out
+}
+
+// authorizeService judges a caller on every port of every pod the Service
+// selects, each by the proxy that enforces there: its sidecar (or gateway),
+// or its node's ztunnel (ambient without a waypoint). A pod without a
+// proxy enforces nothing, so allows. Not judged: a Service a waypoint
+// serves (its policies attach by targetRef to the waypoint, which meshlock
+// does not model), one selecting waypoints, or one with no pod.
+func authorizeService(svc *corev1.Service, pods []*corev1.Pod, namespaceLabels map[string]string,
+	policies []*securityv1.AuthorizationPolicy, root, trustDomain string, aliases []string, principal string) (graph.Authorization, bool) {
+	if w := cmp.Or(svc.Labels[useWaypoint], namespaceLabels[useWaypoint]); w != "" && w != "none" {
+		return graph.Authorization{}, false
+	}
+	var judged []AuthzDecision
+	for _, pod := range pods {
+		plane := DataPlane(pod, namespaceLabels)
+		switch plane {
+		case graph.DataPlaneWaypoint:
+			return graph.Authorization{}, false
+		case graph.DataPlaneNone:
+			judged = append(judged, AuthzDecision{Decision: AuthzAllow})
+			continue
+		}
+		if w := pod.Labels[useWaypoint]; plane == graph.DataPlaneAmbient && w != "" && w != "none" {
+			return graph.Authorization{}, false
+		}
+		target := AuthzTarget{Namespace: pod.Namespace, Labels: pod.Labels, Ambient: plane == graph.DataPlaneAmbient,
+			TrustDomain: trustDomain, TrustDomainAliases: aliases}
+		for _, port := range svc.Spec.Ports {
+			tp, ok := TargetPort(port, pod)
+			if !ok {
+				continue // no inbound listener for it on this pod
+			}
+			target.Protocol = authzProtocol(PortProtocol(port))
+			judged = append(judged, EvaluateAuthorization(policies, target, root, AuthzRequest{Principal: principal, Port: tp}))
+		}
+	}
+	if len(judged) == 0 {
+		return graph.Authorization{}, false
+	}
+	out := graph.Authorization{Decision: judged[0].Decision}
+	for _, d := range judged {
+		if d.Decision != out.Decision {
+			out.Decision = graph.AuthzConditional // ports or pods disagree
+		}
+		out.Policies = append(out.Policies, d.Policies...)
+		out.DryRun = append(out.DryRun, d.DryRun...)
+	}
+	slices.Sort(out.Policies)
+	out.Policies = slices.Compact(out.Policies)
+	slices.Sort(out.DryRun)
+	out.DryRun = slices.Compact(out.DryRun)
+	return out, true
+}
+
+// authzProtocol is the inbound chain a port gets: HTTP's (the HTTP RBAC
+// filter) for HTTP-like protocols, TCP's (the network RBAC filter) for the
+// rest, both when Istio sniffs (pilot/pkg/networking/core/
+// listener_builder.go: a port of unknown protocol gets both chains).
+func authzProtocol(p string) string {
+	switch p {
+	case "http", "http2", "grpc", "grpc-web", "http_proxy":
+		return AuthzProtocolHTTP
+	case "auto":
+		return AuthzProtocolUnknown
+	}
+	return AuthzProtocolTCP
+}
+
+// AccessPolicies describes each AuthorizationPolicy's reach: the Services
+// whose pods it applies to, whether it selects anything at all, and
+// whether it is an ALLOW without rules (which denies all it selects).
+func AccessPolicies(s Objects, root string) []graph.AccessPolicy {
+	if len(s.Authzs) == 0 {
+		return nil
+	}
+	pods := podsByNamespace(s.Pods)
+	services := map[workloadKey]bool{}
+	for _, svc := range s.Services {
+		services[workloadKey{svc.Namespace, svc.Name}] = true
+	}
+	var out []graph.AccessPolicy
+	for _, p := range s.Authzs {
+		ap := graph.AccessPolicy{Namespace: p.Namespace, Name: p.Name, Action: p.Spec.GetAction().String(),
+			AllowsNothing: p.Spec.GetAction() == securityapi.AuthorizationPolicy_ALLOW && !slices.ContainsFunc(p.Spec.GetRules(), func(r *securityapi.Rule) bool { return r != nil })}
+		selects := false
+		if refs := targetRefs(p); len(refs) > 0 {
+			// A targetRef selects what it names, when that exists
+			// (pilot/pkg/model/policyattachment.go).
+			for _, r := range refs {
+				ns := cmp.Or(r.GetNamespace(), p.Namespace)
+				switch r.GetKind() {
+				case "Service":
+					selects = selects || services[workloadKey{ns, r.GetName()}]
+				case "Gateway":
+					selects = selects || slices.ContainsFunc(pods[ns], func(pod *corev1.Pod) bool {
+						return pod.Labels["gateway.networking.k8s.io/gateway-name"] == r.GetName()
+					})
+				default:
+					selects = true // GatewayClass, ServiceEntry: not judged
+				}
+			}
+		}
+		for _, svc := range s.Services {
+			if p.Namespace != root && p.Namespace != svc.Namespace {
+				continue
+			}
+			for _, pod := range selectedPods(svc, pods[svc.Namespace]) {
+				plane := DataPlane(pod, s.NamespaceLabels[pod.Namespace])
+				target := AuthzTarget{Namespace: pod.Namespace, Labels: pod.Labels, Ambient: plane == graph.DataPlaneAmbient}
+				if plane != graph.DataPlaneNone && authzApplies(p, target, root) {
+					ap.Services = append(ap.Services, svc.Namespace+"/"+svc.Name)
+					break
+				}
+			}
+		}
+		if !selects && len(targetRefs(p)) == 0 {
+			// A selector (or none) selects the pods it matches in its
+			// namespace, or in every namespace from the root namespace.
+			for ns, list := range pods {
+				if p.Namespace != root && p.Namespace != ns {
+					continue
+				}
+				if slices.ContainsFunc(list, func(pod *corev1.Pod) bool {
+					return SelectorMatches(p.Spec.GetSelector().GetMatchLabels(), pod.Labels)
+				}) {
+					selects = true
+					break
+				}
+			}
+		}
+		ap.SelectsNothing = !selects
+		slices.Sort(ap.Services)
+		out = append(out, ap)
+	}
+	slices.SortFunc(out, func(a, b graph.AccessPolicy) int {
+		return cmp.Or(cmp.Compare(a.Namespace, b.Namespace), cmp.Compare(a.Name, b.Name))
+	})
+	return out
+}
+
+// targetRefs are the policy's targetRefs, the deprecated targetRef among them.
+func targetRefs(p *securityv1.AuthorizationPolicy) []*typeapi.PolicyTargetReference {
+	refs := p.Spec.GetTargetRefs()
+	if len(refs) == 0 && p.Spec.GetTargetRef() != nil {
+		refs = append(refs, p.Spec.GetTargetRef())
+	}
+	return refs
+}

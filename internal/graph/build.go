@@ -204,7 +204,7 @@ type builder struct {
 	// bySA lists the workloads running as each ServiceAccount, for callers
 	// known by principal only; a principal of another trust domain (another
 	// mesh) names none of them.
-	bySA     map[nodeKey][]string
+	bySA map[nodeKey][]string
 	// serviceAccounts are each workload's, to name the principal of a
 	// caller whose own was not reported.
 	serviceAccounts map[nodeKey][]string

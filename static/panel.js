@@ -270,6 +270,15 @@ export function createPanel(store, { request }) {
           );
           // The snapshot names the trust domain and its aliases; the inventory, when loaded, too.
           facts.push(...nodeIdentityRows(row, n, state.identity.data || state.snapshot));
+          if (n.kind === 'service' || n.kind === 'gateway') {
+            const aps = n.authorizationPolicies || [];
+            facts.push(
+              row(
+                'AuthorizationPolicies',
+                h('span', { dataset: { testid: 'node-authz' }, text: aps.length ? aps.join(', ') : 'none applies: every caller is allowed' }),
+              ),
+            );
+          }
           if ((n.ports || []).length) {
             facts.push(
               row('Ports', h('ul', { class: 'plain-list', dataset: { testid: 'node-ports' } }, n.ports.map((p) => h('li', { dataset: { testid: 'node-port' }, text: portText(p, gateway) })))),

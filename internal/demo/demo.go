@@ -45,8 +45,8 @@ var BookinfoRules []byte
 //go:embed bookinfo/destination-rule-all-mtls.yaml
 var BookinfoMTLSRules []byte
 
-// TourPolicy is the tour namespace's DestinationRules and
-// PeerAuthentications (see WithTour), as kubectl apply -f would take them.
+// TourPolicy is the tour namespace's DestinationRules, PeerAuthentications
+// and AuthorizationPolicy (see WithTour), as kubectl apply -f would take them.
 //
 //go:embed tour/istio.yaml
 var TourPolicy []byte
@@ -147,9 +147,10 @@ const TourNamespace = "tour"
 // WithTour adds the namespace "tour", a small shop of sidecars that shows
 // every padlock, a gateway, TCP and a finding of each severity at once, each
 // decided by meshsim under TourPolicy: one rule gives every tour host
-// ISTIO_MUTUAL, the namespace is PERMISSIVE and payments STRICT. Auto mTLS
-// is off in the demo, so only a DestinationRule's ISTIO_MUTUAL makes a proxy
-// send mutual TLS.
+// ISTIO_MUTUAL, the namespace is PERMISSIVE and payments STRICT, and
+// catalog takes callers of the tour's identities only. Auto mTLS is off in
+// the demo, so only a DestinationRule's ISTIO_MUTUAL makes a proxy send
+// mutual TLS.
 //   - ingressgateway, an Istio ingress gateway, calls web with mutual TLS:
 //     locked, from a gateway node (the gateway's proxy reports the request
 //     as its source, web's sidecar as mutual_tls);
@@ -157,7 +158,10 @@ const TourNamespace = "tour"
 //     a canary, in plaintext: its workloadSelector rule for catalog, written
 //     to tune a connection pool, replaces the namespace's rule for it
 //     wholesale (pilot/pkg/model/sidecar.go SidecarScope.DestinationRule).
-//     catalog's sidecar reports both: one edge, mixed, about 2/3 mTLS;
+//     catalog's sidecar reports both: one edge, mixed, about 2/3 mTLS.
+//     catalog's AuthorizationPolicy (ALLOW from namespace tour) refuses
+//     the canary's plaintext requests with 403: a peer's namespace comes
+//     from its certificate, and plaintext has none;
 //   - catalog calls catalog-db (PostgreSQL, TCP) with mutual TLS and the
 //     peer metadata exchange: locked, in bytes, both principals known;
 //   - web calls search, which runs without a sidecar (its rule says
@@ -165,7 +169,8 @@ const TourNamespace = "tour"
 //     tell what went on the wire: unknown;
 //   - price-import, a job without a sidecar, calls catalog in plaintext:
 //     catalog's sidecar cannot name a caller that sends no peer metadata,
-//     so the edge is open, from the unknown node;
+//     so the edge is open, from the unknown node, and every request of it
+//     is refused by catalog's AuthorizationPolicy (403);
 //   - web calls checkout with mutual TLS: locked. web, checkout and
 //     catalog-db, PERMISSIVE and called only with mutual TLS, are ready for
 //     STRICT (info); catalog's plaintext callers, web's canary and the job,
@@ -439,8 +444,9 @@ func (env *Env) Close() error {
 	return errors.Join(env.server.Shutdown(shutdownCtx), env.prom.Close())
 }
 
-// applyPolicy creates the DestinationRules and PeerAuthentications of a
-// multi-document YAML stream, each in the namespace it names.
+// applyPolicy creates the DestinationRules, PeerAuthentications and
+// AuthorizationPolicies of a multi-document YAML stream, each in the
+// namespace it names.
 func applyPolicy(ctx context.Context, client istioclient.Interface, manifest []byte) error {
 	reader := utilyaml.NewYAMLReader(bufio.NewReader(bytes.NewReader(manifest)))
 	for n := 1; ; n++ {
@@ -467,8 +473,13 @@ func applyPolicy(ctx context.Context, client istioclient.Interface, manifest []b
 			if err = yaml.UnmarshalStrict(doc, pa); err == nil {
 				_, err = client.SecurityV1().PeerAuthentications(pa.Namespace).Create(ctx, pa, metav1.CreateOptions{})
 			}
+		case "AuthorizationPolicy":
+			ap := &securityv1.AuthorizationPolicy{}
+			if err = yaml.UnmarshalStrict(doc, ap); err == nil {
+				_, err = client.SecurityV1().AuthorizationPolicies(ap.Namespace).Create(ctx, ap, metav1.CreateOptions{})
+			}
 		default:
-			err = fmt.Errorf("kind %q, want DestinationRule or PeerAuthentication", meta.Kind)
+			err = fmt.Errorf("kind %q, want DestinationRule, PeerAuthentication or AuthorizationPolicy", meta.Kind)
 		}
 		if err != nil {
 			return fmt.Errorf("document %d: %w", n, err)

@@ -8,12 +8,16 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	promapi "github.com/prometheus/client_golang/api"
+	promv1 "github.com/prometheus/client_golang/api/prometheus/v1"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/common/model"
 	istiofake "istio.io/client-go/pkg/clientset/versioned/fake"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -103,6 +107,9 @@ func TestDemoTour(t *testing.T) {
 		graph.FindingID(graph.FindingStrictWouldCut, "tour/catalog"):        graph.SeverityWarning,
 		graph.FindingID(graph.FindingDisableTowardsStrict, "tour/payments"): graph.SeverityCritical,
 		graph.FindingID(graph.FindingTLSHandshakeFailing, "tour/payments"):  graph.SeverityCritical,
+		// catalog-callers (ALLOW from namespace tour) denies its plaintext
+		// callers while catalog still accepts plaintext.
+		graph.FindingID(graph.FindingAuthzDeniesPlaintext, "tour/catalog"): graph.SeverityCritical,
 	}
 	var s graph.Snapshot
 	testutil.Eventually(t, "the tour namespace's padlocks and findings", func() (bool, string) {
@@ -168,6 +175,26 @@ func TestDemoTour(t *testing.T) {
 	if e, _ := edgeOf(s, refusedEdge); !(e.TLSFailureRate > 0) || e.Rate != 0 {
 		t.Errorf("checkout -> payments: %+v, want only handshake failures", e)
 	}
+	// Access by identity: web's mTLS share is allowed, its canary's
+	// plaintext denied; the job without a sidecar is denied outright, and
+	// catalog's sidecar answers its requests 403, taken as denials.
+	if e, _ := edgeOf(s, mixedEdge); e.Authorization == nil || e.Authorization.Decision != graph.AuthzConditional ||
+		e.Authorization.MutualTLS != graph.AuthzAllow || e.Authorization.Plaintext != graph.AuthzDeny ||
+		!slices.Equal(e.Authorization.Policies, []string{"tour/catalog-callers"}) || !(e.DeniedRate > 0) {
+		t.Errorf("web -> catalog: %+v %+v", e, e.Authorization)
+	}
+	if e, _ := edgeOf(s, openEdge); e.Authorization == nil || e.Authorization.Decision != graph.AuthzDeny || !(e.DeniedRate > 0) {
+		t.Errorf("unknown -> catalog: %+v %+v", e, e.Authorization)
+	}
+	if e, _ := edgeOf(s, gatewayEdge); e.Authorization == nil || e.Authorization.Decision != graph.AuthzAllow || len(e.Authorization.Policies) != 0 {
+		t.Errorf("no policy selects web, so all allowed: %+v", e.Authorization)
+	}
+	if n, _ := nodeOf(s, "tour/catalog"); !slices.Equal(n.AuthorizationPolicies, []string{"tour/catalog-callers"}) {
+		t.Errorf("catalog's policies: %v", n.AuthorizationPolicies)
+	}
+	if f, _ := findingOf(s, graph.FindingID(graph.FindingAuthzDeniesPlaintext, "tour/catalog")); !slices.Equal(f.Edges, []string{mixedEdge, openEdge}) {
+		t.Errorf("plaintext denied on %v", f.Edges)
+	}
 	// STRICT on catalog would cut web (its canary) and the job without a sidecar.
 	if f, _ := findingOf(s, graph.FindingID(graph.FindingStrictWouldCut, "tour/catalog")); !slices.Equal(f.Edges, []string{mixedEdge, openEdge}) {
 		t.Errorf("STRICT on catalog would cut %v", f.Edges)
@@ -219,6 +246,11 @@ func TestTourPolicyApplies(t *testing.T) {
 	if err != nil || len(authns.Items) != 2 {
 		t.Fatalf("%d PeerAuthentications (%v), want 2", len(authns.Items), err)
 	}
+	authzs, err := client.SecurityV1().AuthorizationPolicies(TourNamespace).List(ctx, metav1.ListOptions{})
+	if err != nil || len(authzs.Items) != 1 || authzs.Items[0].Name != "catalog-callers" ||
+		authzs.Items[0].Spec.GetRules()[0].GetFrom()[0].GetSource().GetNamespaces()[0] != TourNamespace {
+		t.Fatalf("AuthorizationPolicies %+v (%v), want catalog-callers from namespace tour", authzs, err)
+	}
 	for _, bad := range []string{
 		"apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x, namespace: tour}\n",
 		"apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: x, namespace: tour, lables: {}}\nspec: {host: web}\n",
@@ -226,5 +258,55 @@ func TestTourPolicyApplies(t *testing.T) {
 		if err := applyPolicy(ctx, istiofake.NewSimpleClientset(), []byte(bad)); err == nil {
 			t.Errorf("applied %q", bad)
 		}
+	}
+}
+
+// catalog's AuthorizationPolicy (ALLOW from namespace tour) refuses its
+// two plaintext callers, price-import and web's canary, which carry no
+// identity: meshsim's truth says so, and catalog's sidecar reports their
+// requests as 403s, response_flags "-", in the demo's Prometheus; web-v1's,
+// over mTLS, go through.
+func TestDemoTourDenial(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	env, err := Start(ctx, slog.New(slog.DiscardHandler))
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cancel()
+		if err := env.Close(); err != nil {
+			t.Error(err)
+		}
+	})
+	truth := env.Mesh.Truth().Callers
+	for _, caller := range []string{"tour/price-import->tour/catalog:8080", "tour/web-v2->tour/catalog:8080"} {
+		tr := truth[caller]
+		if tr.Denied == 0 || tr.DeniedMTLS != 0 || tr.Plaintext.Count != 0 || tr.MTLS.Count != 0 {
+			t.Errorf("%s: %+v, want every request denied", caller, tr)
+		}
+		if len(tr.Authorization) != 1 || !tr.Authorization[0].Denied || !slices.Equal(tr.Authorization[0].Policies, []string{"tour/catalog-callers"}) {
+			t.Errorf("%s's authorization: %+v, want denied by tour/catalog-callers", caller, tr.Authorization)
+		}
+	}
+	if tr := truth["tour/web-v1->tour/catalog:8080"]; tr.Denied != 0 || tr.MTLS.Count == 0 ||
+		len(tr.Authorization) != 1 || tr.Authorization[0].Decision != "allow" {
+		t.Errorf("web-v1 -> catalog: %+v, want allowed over mTLS", tr)
+	}
+	client, err := promapi.NewClient(promapi.Config{Address: env.PrometheusURL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	value, _, _, err := promv1.NewAPI(client).Query(ctx, `sum by (source_workload, response_code, response_flags) (istio_requests_total{`+
+		`reporter="destination",destination_workload="catalog-v1"})`, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]bool{}
+	for _, s := range value.(model.Vector) {
+		got[string(s.Metric["source_workload"])+" "+string(s.Metric["response_code"])+" "+string(s.Metric["response_flags"])] = s.Value > 0
+	}
+	if want := map[string]bool{"web-v1 200 -": true, "web-v2 403 -": true, "unknown 403 -": true}; !maps.Equal(got, want) {
+		t.Errorf("catalog's requests by caller, code and flags: %v, want %v", got, want)
 	}
 }

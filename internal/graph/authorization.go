@@ -56,6 +56,36 @@ func (b *builder) authorizeEdge(e *Edge, t *edgeTraffic, dst *nodeEntry) {
 		out.MutualTLS, out.Plaintext = mtlsPart.Decision, plainPart.Decision
 	}
 	e.Authorization = &out
+	if out.Decision != AuthzAllow && !e.Idle {
+		// Envoy's RBAC filter answers 403 and sets no response flag
+		// (envoy source/extensions/filters/http/rbac/rbac_filter.cc;
+		// istio/proxy test/envoye2e/stats_plugin/stats_test.go
+		// TestStats403Failure), like an application's own 403: on an edge
+		// the policy denies, or may, they are taken as its denials.
+		e.DeniedRate = addRate(e.DeniedRate, t.main.forbidden)
+	}
+}
+
+// addNodePolicies names on each Service node the access policies that
+// apply to its workloads.
+func addNodePolicies(nodes []Node, policies []AccessPolicy) {
+	if len(policies) == 0 {
+		return
+	}
+	byNode := map[string][]string{}
+	for _, p := range policies {
+		for _, s := range p.Services {
+			ns, name, _ := strings.Cut(s, "/")
+			id := ID{Cluster: p.Cluster, Namespace: ns, Name: name}.String()
+			byNode[id] = append(byNode[id], qualify(p.Cluster, p.Namespace+"/"+p.Name))
+		}
+	}
+	for i := range nodes {
+		if list := byNode[nodes[i].ID]; len(list) > 0 && nodes[i].Kind != KindWorkload {
+			slices.Sort(list)
+			nodes[i].AuthorizationPolicies = slices.Compact(list)
+		}
+	}
 }
 
 // securityShares: which of mTLS and plaintext the edge carried, now or in

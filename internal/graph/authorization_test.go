@@ -133,16 +133,23 @@ func TestEdgeAuthorizationFromServiceAccount(t *testing.T) {
 	}
 }
 
-// Denials the server's proxy reported are the edge's deniedRate, still
-// counted as the traffic they were, and named as callers denied now.
+// The server's 403s on an edge its policy denies are the edge's
+// deniedRate, still counted as the traffic they were, and named as callers
+// denied now; on an allowed edge they are the application's own.
 func TestDeniedRate(t *testing.T) {
 	c := bookinfo()
-	denied := mtls("default/productpage-v1", ratings, 0.5)
-	denied.Outcome = OutcomeDenied
-	s := build([]Sample{mtls("default/productpage-v1", ratings, 1.5), denied}, c)
+	c.Authorize = allowOnly(reviewsPrincipal)
+	forbidden := mtls("default/productpage-v1", ratings, 0.5)
+	forbidden.Outcome = OutcomeForbidden
+	appForbidden := mtls("default/reviews-v1", ratings, 0.25)
+	appForbidden.Outcome = OutcomeForbidden
+	s := build([]Sample{mtls("default/productpage-v1", ratings, 1.5), forbidden, mtls("default/reviews-v1", ratings, 1), appForbidden}, c)
 	e, _ := findEdge(s, EdgeID(productpage, ratings, "http"))
 	if e.DeniedRate != 0.5 || e.Rate != 2 || e.Status != StatusLocked {
 		t.Fatalf("edge = %+v", e)
+	}
+	if e, _ := findEdge(s, EdgeID("default/reviews", ratings, "http")); e.DeniedRate != 0 {
+		t.Errorf("an allowed caller's 403s are the application's: %+v", e)
 	}
 	f := authzFinding(s, FindingAuthzDeniesObserved)
 	if f == nil || !strings.Contains(f.Message, "denied now, 0.5/s") {
@@ -173,6 +180,12 @@ func TestAccessPolicyFindings(t *testing.T) {
 	if f := authzFinding(s, FindingAuthzAllowNothing); f == nil || !slices.Equal(f.Nodes, []string{details, ratings}) ||
 		!slices.Equal(f.Objects, []string{"AuthorizationPolicy default/allow-nothing"}) {
 		t.Errorf("allow nothing: %+v", f)
+	}
+	for _, n := range s.Nodes {
+		want := map[string][]string{details: {"default/allow-nothing", "default/fine"}, ratings: {"default/allow-nothing"}}[n.ID]
+		if !slices.Equal(n.AuthorizationPolicies, want) {
+			t.Errorf("%s applies %v, want %v", n.ID, n.AuthorizationPolicies, want)
+		}
 	}
 	n := 0
 	for _, f := range s.Findings {

@@ -68,6 +68,7 @@ func Build(samples []Sample, cluster Cluster, opts BuildOptions) Snapshot {
 	services := b.clusterServices()
 	identity := b.buildIdentity(cluster, opts.Certs, opts.Thresholds)
 	b.addNodeIdentities(nodes, cluster, services, identity)
+	addNodePolicies(nodes, cluster.AccessPolicies)
 	fctx := findingContext{now: opts.GeneratedAt, window: opts.Window, lookback: lookback}
 	findings := buildFindings(nodes, edges, services, callers, cluster.Problems, fctx)
 	findings = append(findings, authzFindings(nodes, edges, cluster.AccessPolicies, fctx)...)
@@ -135,9 +136,9 @@ type flow struct {
 	// the ones it counted opened (destPlain, destMTLS), and among those a
 	// caller's proxy counted (source).
 	refused, refusedMTLS float64
-	// denied is what the destination's proxy reported denied by access
-	// policy (OutcomeDenied); also among destMTLS and destPlain.
-	denied float64
+	// forbidden is what the destination's proxy reported answered 403
+	// (OutcomeForbidden); also among destMTLS and destPlain.
+	forbidden float64
 }
 
 func (f *flow) empty() bool {
@@ -393,10 +394,9 @@ func (b *builder) add(s *Sample) {
 	if s.Measure == MeasureConnections {
 		f = &t.conns
 	}
-	if destSide && s.Outcome == OutcomeDenied {
-		// Reached the server's proxy (so counted below by its security)
-		// and was denied there.
-		f.denied = addRate(f.denied, rate)
+	if destSide && s.Outcome == OutcomeForbidden {
+		// Reached the server's proxy, so counted below by its security.
+		f.forbidden = addRate(f.forbidden, rate)
 	}
 	switch {
 	case destSide && s.Outcome == OutcomeRefused:
@@ -864,7 +864,7 @@ func edgeOf(t *edgeTraffic) (Edge, bool) {
 	e := Edge{TLSFailureRate: addRate(t.main.failed, t.conns.failed), RefusedRate: addRate(t.conns.refused, t.conns.refusedMTLS),
 		// A node proxy refusing a caller that presented an identity can
 		// only be its access policy: STRICT refuses plaintext alone.
-		DeniedRate: addRate(addRate(t.main.denied, t.conns.denied), t.conns.refusedMTLS)}
+		DeniedRate: t.conns.refusedMTLS}
 	dest := addRate(f.destMTLS, f.destPlain)
 	// A client that knows the wire and saw only its tunnel vouches for
 	// what no destination reported (a destination's proxy not scraped).

@@ -116,7 +116,7 @@ func nodeEqual(a, b *Node) bool {
 		a.DestinationRuleTLS == b.DestinationRuleTLS && a.DataPlane == b.DataPlane &&
 		slices.Equal(a.Ports, b.Ports) && slices.Equal(a.CallerTLS, b.CallerTLS) &&
 		slices.Equal(a.ExpectedPrincipals, b.ExpectedPrincipals) && slices.Equal(a.ObservedPrincipals, b.ObservedPrincipals) &&
-		timeEqual(a.CertExpiry, b.CertExpiry)
+		timeEqual(a.CertExpiry, b.CertExpiry) && slices.Equal(a.AuthorizationPolicies, b.AuthorizationPolicies)
 }
 
 // timeEqual compares two optional moments by value.

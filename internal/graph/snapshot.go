@@ -113,6 +113,7 @@ func filter(s Snapshot, in func(ID) bool) Snapshot {
 		if endpoint[n.ID] || inWanted(n.ID) {
 			n.Ports, n.CallerTLS = slices.Clone(n.Ports), slices.Clone(n.CallerTLS)
 			n.ExpectedPrincipals, n.ObservedPrincipals = slices.Clone(n.ExpectedPrincipals), slices.Clone(n.ObservedPrincipals)
+			n.AuthorizationPolicies = slices.Clone(n.AuthorizationPolicies)
 			out.Nodes = append(out.Nodes, n)
 			kept[n.ID] = true
 		}
@@ -157,6 +158,7 @@ func cloneSnapshot(s Snapshot) Snapshot {
 	for i, n := range s.Nodes {
 		n.Ports, n.CallerTLS = slices.Clone(n.Ports), slices.Clone(n.CallerTLS)
 		n.ExpectedPrincipals, n.ObservedPrincipals = slices.Clone(n.ExpectedPrincipals), slices.Clone(n.ObservedPrincipals)
+		n.AuthorizationPolicies = slices.Clone(n.AuthorizationPolicies)
 		out.Nodes[i] = n
 	}
 	out.Edges = append(make([]Edge, 0, len(s.Edges)), s.Edges...)

@@ -36,10 +36,10 @@ const (
 	// closed at once, refused by policy (ambient's STRICT): nothing of them
 	// reached the workload, plaintext or not.
 	OutcomeRefused = "refused"
-	// OutcomeDenied: a server's report of requests its proxy's
-	// authorization (Istio's AuthorizationPolicies) denied; they reached
-	// the proxy, as mTLS or plaintext, and not the workload.
-	OutcomeDenied = "denied"
+	// OutcomeForbidden: a server's report of requests answered 403, by its
+	// proxy's access policy or by the workload itself, which the metrics do
+	// not tell apart; counted denied only on an edge the policy denies.
+	OutcomeForbidden = "forbidden"
 )
 
 // Protocols of an edge.
@@ -399,6 +399,10 @@ type Node struct {
 	// CertExpiry is when the soonest of its proxies' certificates expires,
 	// where Prometheus has istio-agent's figure.
 	CertExpiry *time.Time `json:"certExpiry,omitempty"`
+	// AuthorizationPolicies are the access policies that apply to some of
+	// a Service node's workloads, "<namespace>/<name>" (with several
+	// clusters "<cluster>/<namespace>/<name>"), sorted.
+	AuthorizationPolicies []string `json:"authorizationPolicies,omitempty"`
 	// Stale: its cluster's Kubernetes API is not answering; what it says of
 	// policy is that cluster's last good answer.
 	Stale bool `json:"stale,omitempty"`

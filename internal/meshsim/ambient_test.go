@@ -191,7 +191,7 @@ func TestWaypointReports(t *testing.T) {
 // pilot/pkg/serviceregistry/ambient/authorization.go). The destination's
 // ztunnel counts each connection opened (mutual_tls) and closes it with
 // DENY; the caller's closes with CONNECT (istio/ztunnel src/proxy/h2/client.rs).
-// An ALLOW policy with a rule wholly L4 is not judged (meshsim accepts).
+// An ALLOW policy whose rule is wholly L4 is enforced as written (authz.go): web's principal matches it.
 func TestZtunnelDropsL7Rules(t *testing.T) {
 	topology := Topology{
 		Workloads: []Workload{

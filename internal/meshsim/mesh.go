@@ -20,7 +20,6 @@ import (
 	securityv1 "istio.io/client-go/pkg/apis/security/v1"
 	"istio.io/client-go/pkg/clientset/versioned"
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/labels"
 
 	"github.com/meshlock/meshlock/internal/istio"
 )
@@ -64,6 +63,7 @@ type Options struct {
 const DefaultTrustDomain = "cluster.local"
 
 // CallerOutcome counts a caller's requests (HTTP) or connections (TCP).
+// Failed includes those an AuthorizationPolicy refused (CallerTruth.Denied).
 type CallerOutcome struct {
 	Succeeded int64
 	Failed    int64
@@ -101,6 +101,9 @@ type callerState struct {
 	cursor  int   // round-robin position over the service's endpoints
 	outcome CallerOutcome
 	truth   CallerTruth
+	// authz is the AuthorizationPolicy evaluation of the latest batch to
+	// each endpoint ("<ns>/<name>") where a policy took part.
+	authz map[string]AuthorizationTruth
 }
 
 // New validates the topology and prepares the informers (started by Start).
@@ -271,20 +274,6 @@ func (m *Mesh) policies() ([]*networkingv1.DestinationRule, []*securityv1.PeerAu
 	return p.drs, p.pas
 }
 
-// authorizations are the AuthorizationPolicies in the cache (ztunnel's
-// share of them: what ZtunnelDeniesAll judges).
-func (m *Mesh) authorizations() []*securityv1.AuthorizationPolicy {
-	primary := m.clusters[0]
-	if primary.aps == nil {
-		return nil
-	}
-	aps, err := primary.aps.List(labels.Everything())
-	if err != nil {
-		m.log.Error("listing AuthorizationPolicies from cache", "err", err)
-	}
-	return aps
-}
-
 // clientView is what istiod hands the caller's proxy for its service port:
 // the DestinationRule policy (resolved for the client's own labels) and the
 // Service namespace's namespace/mesh-level PeerAuthentication mode. Each
@@ -364,7 +353,7 @@ func (m *Mesh) send(st *callerState, n int64, pol []policySet) {
 		// are for gateways and ztunnel), and a client without a data plane
 		// reaches the pod's ztunnel directly.
 		if waypoint != nil && client.Ambient {
-			m.deliverViaWaypoint(st, shares[i], client, waypoint, server, svc, port.Protocol)
+			m.deliverViaWaypoint(st, shares[i], client, waypoint, server, svc, port, pol)
 			continue
 		}
 		crossNetwork := server.clusterIdx != client.clusterIdx
@@ -383,18 +372,33 @@ func (m *Mesh) send(st *callerState, n int64, pol []policySet) {
 			ClientAmbient:            client.Ambient,
 			ServerAmbient:            server.Ambient,
 			ServerTunnel:             server.Tunnel,
-			ServerDenied:             server.Ambient && svc.Waypoint == "" && istio.ZtunnelDeniesAll(m.authorizations(), m.pods[server], m.root),
 			ServerUnexpectedIdentity: m.unexpectedIdentity(svc, server),
 		})
+		// A connection the server took is judged by its enforcer's
+		// AuthorizationPolicies (authz.go); one refused before never
+		// reaches them.
+		if a := m.authorizerFor(pol, server, port); a != nil && d.Accepted {
+			t := a.judge(client, d.ClientMTLS, m.trustDomain)
+			st.recordAuthorization(server.Namespace+"/"+server.Name, t)
+			if t.Denied {
+				d = t.deny(d)
+			}
+		}
 		m.deliver(st, shares[i], client, server, svc, port.Protocol, d)
 	}
 }
 
 // deliver records one decided batch: counts for Outcomes and Truth, and each
 // proxy's series (istio/proxy source/extensions/filters/http/istio_stats; docs/graph.md).
+// A batch refused by AuthorizationPolicy (FailureForbidden) reached the
+// server's filters: what each side reports of it is metrics.go's.
 func (m *Mesh) deliver(st *callerState, n int64, client, server *Workload, svc *Service, protocol Protocol, d Decision) {
 	c := st.caller
-	mtls := d.Accepted && d.ClientMTLS
+	forbidden := d.Failure == FailureForbidden
+	// connected: the connection was set up and reached the server's
+	// filters (accepted, or refused there by AuthorizationPolicy).
+	connected := d.Accepted || forbidden
+	mtls := connected && d.ClientMTLS
 	st.count(d, n, m.truthCluster(server))
 	if !d.Accepted {
 		m.log.Debug("request failed", "caller", c.Key(), "server", server.Name, "count", n, "reason", d.Reason)
@@ -402,8 +406,16 @@ func (m *Mesh) deliver(st *callerState, n int64, client, server *Workload, svc *
 	// TCP peer metadata is exchanged in-band after the istio-peer-exchange
 	// ALPN, which only Istio mTLS between two proxies offers; HTTP's travels
 	// in headers, plaintext too (metadata_exchange.cc, peer_metadata/filter.cc).
-	exchanged := d.Accepted && client.hasProxy() && server.hasProxy() &&
-		(protocol == HTTP || (mtls && !c.NoMetadataExchange))
+	// Under a denial the server has read the caller's before its RBAC
+	// filter runs (the exchange precedes it on the inbound chain); the
+	// caller reads the server's from the 403's headers (a local reply runs
+	// through the whole encoder chain), but not over TCP, whose connection
+	// the network RBAC filter closes without flushing (rbac_filter.cc
+	// closeConnection, NoFlush).
+	proxies := client.hasProxy() && server.hasProxy()
+	tcpExchange := mtls && !c.NoMetadataExchange
+	serverKnowsClient := connected && proxies && (protocol == HTTP || tcpExchange)
+	clientKnowsServer := proxies && ((connected && protocol == HTTP) || (d.Accepted && tcpExchange))
 
 	crossNetwork := server.clusterIdx != client.clusterIdx
 	if client.hasProxy() {
@@ -411,7 +423,7 @@ func (m *Mesh) deliver(st *callerState, n int64, client, server *Workload, svc *
 		if crossNetwork {
 			dst = gatewayEndpointPeer(server, mtls, m.trustDomain)
 		}
-		if exchanged {
+		if clientKnowsServer {
 			dst = knownPeer(server, mtls, m.trustDomain)
 		}
 		r := report{
@@ -435,6 +447,16 @@ func (m *Mesh) deliver(st *callerState, n int64, client, server *Workload, svc *
 			if protocol == HTTP {
 				r.responseFlags = flagUpstreamClosed
 			}
+		case FailureForbidden:
+			if d.Enforcer == EnforcerZtunnel {
+				// The sidecar's HBONE CONNECT is answered 401: the tunnel
+				// never opens, a connect failure to its router (approximated).
+				r.responseCode, r.responseFlags = "503", flagHandshake
+			} else {
+				// The server's 403, relayed as is; or, TCP, the connection
+				// closed after the handshake (tcp_proxy: no flag once connected).
+				r.responseCode = "403"
+			}
 		}
 		m.metrics.record(r, protocol, n, c, d.Accepted)
 	}
@@ -451,12 +473,16 @@ func (m *Mesh) deliver(st *callerState, n int64, client, server *Workload, svc *
 	}
 
 	// The server's proxy reports only what reached its listener's filters: a
-	// failed handshake or a refused plaintext connection never gets there.
+	// failed handshake or a refused plaintext connection never gets there;
+	// a request its RBAC filter refused does (istio.stats runs on every
+	// stream's completion and every connection's close), with response_code
+	// 403 and response_flags "-" (istio/proxy test/envoye2e/stats_plugin
+	// stats_test.go TestStats403Failure), a TCP one opened and closed with "-".
 	// A gateway reports only as reporter=source (istio/istio#31468, #19237).
-	if d.Accepted && server.hasProxy() && !server.Gateway {
+	if connected && server.hasProxy() && !server.Gateway {
 		src := unknownPeer
 		switch {
-		case exchanged:
+		case serverKnowsClient:
 			src = knownPeer(client, mtls, m.trustDomain)
 		case mtls:
 			src = principalOnlyPeer(client, m.trustDomain)
@@ -465,16 +491,20 @@ func (m *Mesh) deliver(st *callerState, n int64, client, server *Workload, svc *
 		if mtls {
 			policy = policyMutualTLS
 		}
+		code := "200"
+		if forbidden {
+			code = "403"
+		}
 		m.metrics.record(report{
 			reporter:                 reporterDest,
 			source:                   src,
 			destination:              knownPeer(server, mtls, m.trustDomain),
 			service:                  svc,
 			serviceNamespace:         server.Namespace,
-			responseCode:             "200",
+			responseCode:             code,
 			responseFlags:            flagNone,
 			connectionSecurityPolicy: policy,
-		}, protocol, n, c, true)
+		}, protocol, n, c, d.Accepted)
 	}
 }
 
@@ -487,18 +517,34 @@ func (m *Mesh) deliver(st *callerState, n int64, client, server *Workload, svc *
 // ztunnel names the waypoint as the destination workload and the Service
 // as the destination; the waypoint names the caller and the server, in the
 // port's protocol; the server's ztunnel names the waypoint as the source.
-func (m *Mesh) deliverViaWaypoint(st *callerState, n int64, client, waypoint, server *Workload, svc *Service, protocol Protocol) {
+func (m *Mesh) deliverViaWaypoint(st *callerState, n int64, client, waypoint, server *Workload, svc *Service, port *ServicePort, pol []policySet) {
+	protocol := port.Protocol
 	d := Decision{ClientMTLS: true, HBONE: true, Accepted: true, Reason: "ztunnel sends its tunnel to the waypoint, which sends its tunnel to the server"}
+	// The waypoint enforces the policies bound to it (authz.go), the
+	// caller's identity from its tunnel; a refusal ends there: a 403 (HTTP)
+	// or a closed connection (TCP), reported by the waypoint with "-", the
+	// caller's tunnel to it opened and closed without a flag, nothing
+	// reaching the server's ztunnel. (The server's ztunnel, which would
+	// judge the waypoint's identity, is not simulated.)
+	t := m.waypointAuthorizer(pol, waypoint, port).judge(client, true, m.trustDomain)
+	st.recordAuthorization(server.Namespace+"/"+server.Name, t)
+	if t.Denied {
+		d = t.deny(d)
+	}
 	st.count(d, n, m.truthCluster(server))
 	c := st.caller
-	withBytes := c.BytesSent+c.BytesReceived > 0
+	withBytes := d.Accepted && c.BytesSent+c.BytesReceived > 0
+	code := "200"
+	if !d.Accepted {
+		code = "403"
+	}
 	toWaypoint := report{reporter: reporterSource, source: knownPeer(client, true, m.trustDomain), destination: knownPeer(waypoint, true, m.trustDomain),
 		service: svc, serviceNamespace: svc.Namespace, responseFlags: flagNone, connectionSecurityPolicy: policyMutualTLS}
 	m.metrics.record(toWaypoint, TCP, n, c, withBytes)
 	m.metrics.record(report{reporter: reporterWaypoint, source: knownPeer(client, true, m.trustDomain), destination: knownPeer(server, true, m.trustDomain),
-		service: svc, serviceNamespace: svc.Namespace, responseCode: "200", responseFlags: flagNone, connectionSecurityPolicy: policyMutualTLS},
-		protocol, n, c, true)
-	if server.Ambient {
+		service: svc, serviceNamespace: svc.Namespace, responseCode: code, responseFlags: flagNone, connectionSecurityPolicy: policyMutualTLS},
+		protocol, n, c, d.Accepted)
+	if server.Ambient && d.Accepted {
 		fromWaypoint := report{reporter: reporterDest, source: knownPeer(waypoint, true, m.trustDomain), destination: knownPeer(server, true, m.trustDomain),
 			service: svc, serviceNamespace: svc.Namespace, responseFlags: flagNone, connectionSecurityPolicy: policyMutualTLS}
 		m.metrics.record(fromWaypoint, TCP, n, c, withBytes)
@@ -532,10 +578,14 @@ func (m *Mesh) ztunnelReport(reporter string, st *callerState, n int64, client, 
 	}
 	c := st.caller
 	withBytes := d.Accepted && c.BytesSent+c.BytesReceived > 0
+	// ztunnel refuses plaintext under STRICT and what its
+	// AuthorizationPolicies deny alike (src/proxy/inbound.rs assert_rbac,
+	// inbound_passthrough.rs: ResponseFlags::AuthorizationPolicyDenied).
+	refused := d.Failure == FailureDenied || (d.Failure == FailureForbidden && d.Enforcer == EnforcerZtunnel)
 	switch {
-	case d.Failure == FailureDenied && reporter == reporterDest:
+	case refused && reporter == reporterDest:
 		m.metrics.recordRefused(r, n, flagDenied)
-	case d.Failure == FailureDenied:
+	case refused:
 		m.metrics.recordRefused(r, n, flagConnect)
 	default:
 		m.metrics.record(r, TCP, n, c, withBytes)

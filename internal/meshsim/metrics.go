@@ -56,6 +56,58 @@ const (
 	flagConnect = "CONNECT"
 )
 
+// What an AuthorizationPolicy denial looks like in Istio's metrics, which
+// meshsim reproduces (FailureForbidden; mesh.go deliver, deliverViaWaypoint,
+// ztunnelReport):
+//
+//   - A sidecar's HTTP RBAC filter (envoy source/extensions/filters/http/rbac/rbac_filter.cc
+//     decodeHeaders, the "enforced denied" branch) answers a local reply,
+//     sendLocalReply(Http::Code::Forbidden, "RBAC: access denied", ...,
+//     details "rbac_access_denied_matched_policy[<policy>]"), and sets no
+//     response flag. The server's istio.stats still reports the stream:
+//     reporter=destination, response_code 403, response_flags "-", its
+//     usual connection_security_policy and peer labels (istio/proxy
+//     test/envoye2e/stats_plugin/stats_test.go TestStats403Failure with
+//     testdata/filters/rbac.yaml.tmpl, expecting
+//     testdata/metric/server_request_total.yaml.tmpl with response_code
+//     "403" and response_flags "-"). The caller's proxy relays an upstream
+//     403: reporter=source, response_code 403, response_flags "-".
+//   - A sidecar's network RBAC filter (envoy source/extensions/filters/network/rbac/rbac_filter.cc
+//     onData, the Deny branch) sets only the connection termination
+//     details and closes (closeConnection: NoFlush, "rbac_deny_close"), no
+//     response flag. istio.stats registered its connection callbacks when
+//     the chain was built (istio/proxy
+//     source/extensions/filters/http/istio_stats/istio_stats.cc
+//     initializeReadFilterCallbacks, onEvent → reportHelper(true), as of
+//     the parent of d13a386d7, which moved istio/proxy's code to
+//     envoyproxy/envoy), so the
+//     server reports the connection opened and closed with "-"; the
+//     caller's tcp_proxy, connected when the upstream closes, sets no flag
+//     either: opened and closed with "-" at both reporters. meshsim counts
+//     no bytes (a real proxy may count the first bytes read before the
+//     verdict).
+//   - Envoy has no RBAC response flag: its CoreResponseFlag list (envoy
+//     envoy/stream_info/stream_info.h, last UnconditionalDropOverload
+//     "UDO") has none, and neither RBAC filter calls setResponseFlag
+//     (envoyproxy/envoy#21197 asked for one; #12873 was closed by #12912,
+//     the matched policy in the response code details instead). Only
+//     ext_authz's UAEX marks an authorization refusal.
+//   - ztunnel (flagDenied): opened with "-" and closed with DENY at the
+//     destination (istio/ztunnel src/proxy/inbound.rs assert_rbac →
+//     InboundFlagError(UNAUTHORIZED, ResponseFlags::AuthorizationPolicyDenied);
+//     inbound_passthrough.rs for plaintext; metrics.rs encodes it "DENY"),
+//     CONNECT at the caller's ztunnel. Newer ztunnels also count it in
+//     istio_tcp_connections_failed_total (metrics.rs connection_failures),
+//     which meshsim does not export.
+//   - Nothing in istio_requests_total tells an RBAC 403 from the
+//     application's own 403: both are response_code 403 with
+//     response_flags "-". Only the access log (%RESPONSE_CODE_DETAILS%
+//     rbac_access_denied_matched_policy[...] against via_upstream) or
+//     Envoy's own rbac.denied counters, which Istio does not export by
+//     default, tell them apart. A deniedRate read from the metrics is
+//     therefore the rate of 403s (HTTP), plus DENY closes (ztunnel); TCP
+//     denials at a sidecar look like short connections without bytes.
+
 type metrics struct {
 	registry    *prometheus.Registry
 	requests    *prometheus.CounterVec

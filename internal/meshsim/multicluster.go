@@ -148,6 +148,7 @@ func (listThenWatch) IsWatchListSemanticsUnSupported() bool { return true }
 type policySet struct {
 	drs []*networkingv1.DestinationRule
 	pas []*securityv1.PeerAuthentication
+	aps []*securityv1.AuthorizationPolicy
 	gws []*networkingv1.Gateway
 }
 
@@ -163,6 +164,9 @@ func (m *Mesh) clusterPolicies() []policySet {
 		}
 		if out[i].pas, err = cs.pas.List(labels.Everything()); err != nil {
 			m.log.Error("listing PeerAuthentications from cache", "cluster", cs.name, "err", err)
+		}
+		if out[i].aps, err = cs.aps.List(labels.Everything()); err != nil {
+			m.log.Error("listing AuthorizationPolicies from cache", "cluster", cs.name, "err", err)
 		}
 		if cs.gws != nil {
 			if out[i].gws, err = cs.gws.List(labels.Everything()); err != nil {

@@ -48,10 +48,6 @@ type DecisionInput struct {
 	ClientAmbient, ServerAmbient bool
 	// ServerTunnel: the endpoint's sidecar takes HBONE inbound.
 	ServerTunnel bool
-	// ServerDenied: the ambient endpoint's ztunnel refuses every
-	// connection (an ALLOW policy of L7 rules only, no waypoint:
-	// istio.ZtunnelDeniesAll).
-	ServerDenied bool
 	// ServerUnexpectedIdentity: the endpoint's certificate names none of
 	// the identities the client's proxy expects of the Service (the
 	// ServiceAccounts of its pods, in the trust domain and its aliases:
@@ -82,6 +78,12 @@ const (
 	// src/proxy/inbound_passthrough.rs; the deny is istiod's STRICT policy,
 	// pilot/pkg/serviceregistry/ambient/policies.go).
 	FailureDenied Failure = "denied"
+	// FailureForbidden: the connection was set up and the server's
+	// enforcer (Decision.Enforcer) refused it by AuthorizationPolicy
+	// (authz.go; what each reports: metrics.go). A sidecar answers HTTP
+	// 403 with response_flags "-", or closes a TCP connection ("-", no
+	// bytes); ztunnel closes it with DENY (its caller's ztunnel CONNECT).
+	FailureForbidden Failure = "forbidden"
 	// FailureUnreachable: an endpoint of another network with no east-west
 	// gateway listening for it: reported like a failed handshake ("UF,URX").
 	FailureUnreachable Failure = "unreachable"
@@ -98,7 +100,10 @@ type Decision struct {
 	ClientTLSOrigination bool
 	Accepted             bool
 	Failure              Failure
-	Reason               string
+	// Enforcer is who refused it by AuthorizationPolicy (FailureForbidden):
+	// EnforcerSidecar, EnforcerZtunnel or EnforcerWaypoint.
+	Enforcer string
+	Reason   string
 }
 
 // Decide applies Istio's client and server rules to one connection.
@@ -207,8 +212,6 @@ func decideAmbient(in DecisionInput) Decision {
 	d.ClientMTLS = d.HBONE
 	server := "ambient server " + string(in.ServerMode)
 	switch {
-	case in.ServerAmbient && in.ServerDenied:
-		d.Failure, server = FailureDenied, "ambient server whose ALLOW policy's L7 rules ztunnel drops"
 	case d.HBONE:
 		if !in.ServerAmbient {
 			server = "sidecar taking HBONE"

@@ -23,8 +23,9 @@ type Truth struct {
 }
 
 // CallerTruth is one caller's traffic. Every request (HTTP) or connection
-// (TCP) it issued is in exactly one of MTLS, Plaintext, HandshakeFailed and
-// NoEndpoint, whoever did or did not report it.
+// (TCP) it issued is in exactly one of MTLS, Plaintext, HandshakeFailed,
+// Denied and NoEndpoint, whoever did or did not report it; Outcomes counts
+// Denied as Failed.
 type CallerTruth struct {
 	Protocol Protocol
 	// ClientSidecar: the caller runs an Istio proxy; without one it always
@@ -42,6 +43,18 @@ type CallerTruth struct {
 	// TLS to a listener that does not take it ("UF,URX"), or plaintext to a
 	// STRICT sidecar ("UC" for HTTP). They carry no bytes.
 	HandshakeFailed int64
+	// Denied were refused by an AuthorizationPolicy once the connection
+	// was set up (FailureForbidden): HTTP 403 from a sidecar or waypoint,
+	// a TCP connection its network RBAC filter closed, a connection
+	// ztunnel closed with DENY. DeniedMTLS of them came over Istio mTLS
+	// (the enforcer saw the caller's principal); they carry no bytes.
+	Denied, DeniedMTLS int64
+	// Authorization is the AuthorizationPolicy evaluation meshsim applied
+	// to the caller's latest batch at each server endpoint where a policy
+	// took part (deciding, conditional or dry-run), by Endpoint; an
+	// endpoint not listed was judged by no policy (or has no enforcer:
+	// no proxy, a gateway) and took everything. See AuthorizationTruth.
+	Authorization []AuthorizationTruth
 	// NoEndpoint never left the client: an undefined subset (NC) or a
 	// subset selecting no endpoint (UH).
 	NoEndpoint int64
@@ -60,6 +73,7 @@ type CallerTruth struct {
 type ClusterTraffic struct {
 	MTLS, Plaintext Delivered
 	HandshakeFailed int64
+	Denied          int64 // CallerTruth.Denied's share
 }
 
 // Delivered counts accepted requests or connections and, for TCP, their
@@ -117,6 +131,7 @@ func (m *Mesh) Truth() Truth {
 	for _, st := range m.callers {
 		t := st.truth
 		t.ByServerCluster = maps.Clone(t.ByServerCluster)
+		t.Authorization = st.authorizationTruth()
 		client := m.idx.workloads[st.caller.From]
 		t.Cluster = m.truthCluster(client)
 		t.ClientSidecar = client.hasProxy()
@@ -171,6 +186,17 @@ func (st *callerState) count(d Decision, n int64, serverCluster string) {
 		s := st.truth.ByServerCluster[serverCluster]
 		share = &s
 		defer func() { st.truth.ByServerCluster[serverCluster] = s }()
+	}
+	if d.Failure == FailureForbidden {
+		st.outcome.Failed += n
+		st.truth.Denied += n
+		if d.ClientMTLS {
+			st.truth.DeniedMTLS += n
+		}
+		if share != nil {
+			share.Denied += n
+		}
+		return
 	}
 	if !d.Accepted {
 		st.outcome.Failed += n

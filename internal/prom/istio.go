@@ -69,6 +69,12 @@ func istioSample(m labels, protocol, measure string, rate float64) (graph.Sample
 		if m.get("response_flags") == "DENY" {
 			s.Outcome = graph.OutcomeRefused
 		}
+		// A 403 from the server's side: its proxy's access policy (Envoy's
+		// RBAC filter sets no response flag: rbac_filter.cc sendLocalReply)
+		// or the application; the graph tells them apart by the policy.
+		if m.get("response_code") == "403" {
+			s.Outcome = graph.OutcomeForbidden
+		}
 	case "source":
 		s.Reporter = graph.ReporterClient
 		s.Outcome = outcome(m.get("response_code"), m.get("response_flags"), measure == graph.MeasureConnections)

@@ -41,6 +41,22 @@ func TestIstioSample(t *testing.T) {
 					t.Errorf("%+v", s)
 				}
 			}},
+		// Envoy's RBAC filter answers 403 and sets no flag (envoy
+		// source/extensions/filters/http/rbac/rbac_filter.cc; istio/proxy
+		// test/envoye2e/stats_plugin/stats_test.go TestStats403Failure): a
+		// server's 403 is forbidden, still traffic of its security.
+		{name: "a destination's 403", metric: base("reporter", "destination", "connection_security_policy", "mutual_tls", "response_code", "403", "response_flags", "-"),
+			check: func(t *testing.T, s graph.Sample) {
+				if s.Outcome != graph.OutcomeForbidden || s.Security != graph.SecurityMutualTLS {
+					t.Errorf("%+v", s)
+				}
+			}},
+		{name: "a client's 403 was delivered", metric: base("reporter", "source", "response_code", "403", "response_flags", "-"),
+			check: func(t *testing.T, s graph.Sample) {
+				if s.Outcome != graph.OutcomeDelivered {
+					t.Errorf("%+v", s)
+				}
+			}},
 		{name: "a waypoint reports for the server side", metric: base("reporter", "waypoint", "connection_security_policy", "none"),
 			check: func(t *testing.T, s graph.Sample) {
 				if s.Reporter != graph.ReporterServer || s.Security != graph.SecurityPlaintext {

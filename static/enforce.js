@@ -8,13 +8,17 @@
 // its controls (keyboard.mjs's wrapTab), Escape closes it, and the focus
 // goes back to the button that opened it. With several clusters a
 // namespace's or a service's request names its cluster (data-cluster of
-// the button).
+// the button). For a service or a namespace it offers a third mode, "Allow
+// only these callers" (an ALLOW AuthorizationPolicy of the callers seen,
+// optionally as Istio's dry run), with the same preview of breaks; for the
+// mesh that choice is hidden and disabled.
 
 import { errorText, unreachableText } from './api.mjs';
 import { $, h, page, tabbables } from './dom.js';
 import { wrapTab } from './keyboard.mjs';
 import { isMultiCluster, normalizeLookback } from './model.mjs';
 import {
+  ENFORCE_MODES,
   applyState,
   breakEdgeId,
   breaksText,
@@ -22,8 +26,10 @@ import {
   diffStats,
   enforceRequest,
   enforceTarget,
+  enforceTitle,
   foldDiff,
   lineDiff,
+  modeFits,
   planSummary,
   scopeLabel,
 } from './plan.mjs';
@@ -35,6 +41,7 @@ export function createEnforce(store, { request, graph, activity }) {
     dialog: null,
     target: null, // {scope, namespace, service}
     mode: 'destinationrule',
+    policyDryRun: false, // mode authorization: write it with istio.io/dry-run
     openerKey: '', // data-focus-key of the button that opened the dialog
     seq: 0, // the newest plan request; older answers are dropped
     controller: null,
@@ -54,6 +61,13 @@ export function createEnforce(store, { request, graph, activity }) {
     if (!d || !target || d.open) return;
     enforce.target = target;
     enforce.openerKey = button.dataset.focusKey || '';
+    // A mode that does not fit the scope (authorization for the mesh) is
+    // hidden and disabled; if it was the one chosen, the first mode is.
+    for (const r of d.querySelectorAll('input[name="enforce-mode"]')) {
+      const fits = modeFits(r.value, target);
+      r.closest('label').hidden = !fits;
+      if (!fits && r.checked) d.querySelector('input[name="enforce-mode"]').checked = true;
+    }
     enforce.mode = d.querySelector('input[name="enforce-mode"]:checked')?.value || 'destinationrule';
     $('#enforce-scope').textContent = `Scope: ${scopeLabel(target)}`;
     d.dataset.scope = target.scope;
@@ -82,7 +96,7 @@ export function createEnforce(store, { request, graph, activity }) {
     let plan = null;
     let error = '';
     try {
-      const res = await request('api/enforce', { method: 'POST', payload: enforceRequest(enforce.target, enforce.mode, true), signal: controller.signal });
+      const res = await request('api/enforce', { method: 'POST', payload: enforceRequest(enforce.target, enforce.mode, true, enforce), signal: controller.signal });
       if (res.ok && res.body && typeof res.body === 'object') plan = res.body;
       else error = errorText(res.status, res.body);
     } catch (err) {
@@ -105,7 +119,7 @@ export function createEnforce(store, { request, graph, activity }) {
     let result = null;
     try {
       // The planId makes the server apply exactly the plan shown, or refuse.
-      const payload = { ...enforceRequest(enforce.target, enforce.mode, false), planId: enforce.plan?.planId || '' };
+      const payload = { ...enforceRequest(enforce.target, enforce.mode, false, enforce), planId: enforce.plan?.planId || '' };
       const res = await request('api/enforce', { method: 'POST', payload });
       if (res.ok) result = res.body;
       else error = errorText(res.status, res.body);
@@ -120,7 +134,8 @@ export function createEnforce(store, { request, graph, activity }) {
     enforce.applying = false;
     if (result) {
       if (seq === enforce.seq && enforce.dialog.open) enforce.dialog.close();
-      activity.announce(`Applied to ${scopeLabel(enforce.target)}: the padlocks follow within a refresh or two.`, result.actionId || '');
+      const follow = enforce.mode === 'authorization' ? 'the edges it denies are marked' : 'the padlocks follow';
+      activity.announce(`Applied to ${scopeLabel(enforce.target)}: ${follow} within a refresh or two.`, result.actionId || '');
       return;
     }
     if (seq === enforce.seq && enforce.dialog.open) {
@@ -253,7 +268,14 @@ export function createEnforce(store, { request, graph, activity }) {
     d.dataset.state = loading ? 'loading' : applying ? 'applying' : error ? 'error' : plan ? 'ready' : 'idle';
     d.dataset.mode = enforce.mode;
     d.setAttribute('aria-busy', String(loading || applying));
-    for (const r of d.querySelectorAll('input[name="enforce-mode"]')) r.disabled = applying;
+    for (const r of d.querySelectorAll('input[name="enforce-mode"]')) r.disabled = applying || !modeFits(r.value, enforce.target);
+    $('#enforce-title').textContent = enforceTitle(enforce.mode);
+    const dry = $('#enforce-policy-dry-run');
+    if (dry) {
+      dry.closest('label').hidden = enforce.mode !== 'authorization';
+      dry.disabled = applying;
+      dry.checked = enforce.policyDryRun;
+    }
     const status = $('#enforce-status');
     const s = planSummary(plan);
     if (loading) status.textContent = 'Computing the plan (dry run)…';
@@ -286,6 +308,33 @@ export function createEnforce(store, { request, graph, activity }) {
     $('#enforce-apply-reason').textContent = st.reason;
   }
 
+  // addAuthorizationChoice adds mode authorization to the dialog's modes
+  // (a radio of the same group, so the fieldset's legend and arrow keys
+  // hold for it) and, after the fieldset, its option: Istio's dry run.
+  function addAuthorizationChoice() {
+    const modes = $('#enforce-modes');
+    if (!modes || modes.querySelector('input[value="authorization"]')) return;
+    const m = ENFORCE_MODES.find((x) => x.value === 'authorization');
+    modes.append(
+      h(
+        'label',
+        { class: 'enforce-mode' },
+        h('input', { type: 'radio', name: 'enforce-mode', value: m.value, dataset: { testid: 'enforce-mode-authorization' } }),
+        h('span', { class: 'mode-name', text: m.label }),
+        h('span', { class: 'mode-hint', text: m.hint }),
+      ),
+    );
+    modes.after(
+      h(
+        'label',
+        { class: 'enforce-mode enforce-policy-dry-run', hidden: true },
+        h('input', { type: 'checkbox', id: 'enforce-policy-dry-run', dataset: { testid: 'enforce-policy-dry-run' } }),
+        h('span', { class: 'mode-name', text: 'Dry run in Istio' }),
+        h('span', { class: 'mode-hint', text: 'Writes the policy with istio.io/dry-run: Istio logs what it would deny and denies nothing yet.' }),
+      ),
+    );
+  }
+
   function init() {
     const d = $('#enforce-dialog');
     if (!page.allowEnforce || !d) {
@@ -294,11 +343,17 @@ export function createEnforce(store, { request, graph, activity }) {
       return;
     }
     enforce.dialog = d;
+    addAuthorizationChoice();
     document.addEventListener('click', (ev) => {
       const b = ev.target.closest?.('button[data-enforce]');
       if (b) openEnforce(b);
     });
     d.addEventListener('change', (ev) => {
+      if (ev.target.id === 'enforce-policy-dry-run') {
+        enforce.policyDryRun = ev.target.checked;
+        loadPlan();
+        return;
+      }
       if (ev.target.name !== 'enforce-mode' || !ev.target.checked) return;
       enforce.mode = ev.target.value;
       loadPlan();

@@ -6,6 +6,8 @@
 // script writes, and format.test.mjs checks them alone.
 
 import { STATUSES, crossClusterText, finite, isIdle, isStale, normalizePosture } from './model.mjs';
+import { authzDecision, authzText, deniedText } from './access.mjs';
+import { formatNumber } from './number.mjs';
 
 export const SHARE_SEPARATOR = ' · ';
 
@@ -53,14 +55,7 @@ export function formatPercent(share) {
   return `${pct}%`;
 }
 
-export function formatNumber(v) {
-  const a = Math.abs(v);
-  if (a === 0) return '0';
-  if (a < 0.01) return '<0.01';
-  if (a < 1) return v.toFixed(2);
-  if (a < 100) return v.toFixed(1);
-  return v.toFixed(0);
-}
+export { formatNumber } from './number.mjs';
 
 // formatRate: req/s for HTTP and gRPC, bytes/s (SI multiples) for TCP.
 export function formatRate(rate, protocol) {
@@ -148,38 +143,6 @@ export function badgeFor(edge, nodesById) {
   return { status, icon: `lock-${status}.svg`, text, label, tlsFailing: !!failing, refused: !!refused, idle, crossCluster: !!cross, stale, authz, denied: !!denied };
 }
 
-// authzDecision is the edge's access decision when it is not a plain
-// allow: 'deny' or 'conditional'; '' otherwise (also with no policy).
-export function authzDecision(edge) {
-  const d = edge.authorization?.decision;
-  return d === 'deny' || d === 'conditional' ? d : '';
-}
-
-// authzText says what the target's AuthorizationPolicies decide for the
-// caller: "access denied by default/ratings-callers", "access
-// conditional (mTLS allowed, plaintext denied) by …", "access allowed";
-// '' when no policy applies anywhere in its cluster.
-export function authzText(edge) {
-  const a = edge.authorization;
-  if (!a || !a.decision) return '';
-  const word = { allow: 'allowed', deny: 'denied', conditional: 'conditional' }[a.decision] || a.decision;
-  let s = `access ${word}`;
-  const parts = [];
-  if (a.mutualTls) parts.push(`mTLS ${{ allow: 'allowed', deny: 'denied' }[a.mutualTls] || a.mutualTls}`);
-  if (a.plaintext) parts.push(`plaintext ${{ allow: 'allowed', deny: 'denied' }[a.plaintext] || a.plaintext}`);
-  if (parts.length) s += ` (${parts.join(', ')})`;
-  if (a.policies?.length) s += ` by ${a.policies.join(', ')}`;
-  else if (a.decision === 'allow') s += ' (no policy selects it)';
-  return s;
-}
-
-// deniedText: "denied by access policy: 0.5 req/s", what the destination's
-// proxy reported denying now; '' when none.
-export function deniedText(edge) {
-  const r = edge.deniedRate;
-  if (!finite(r) || r <= 0) return '';
-  return `denied by access policy: ${formatNumber(r)} ${edge.protocol === 'tcp' ? 'conn/s' : 'req/s'}`;
-}
 
 // refusedText: "refused by policy: 2.0 conn/s" (ambient mode's STRICT
 // turning plaintext away at the destination's ztunnel), or ''.

@@ -31,9 +31,8 @@ import {
   statusPhrase,
   tlsFailureText,
   refusedText,
-  authzText,
-  deniedText,
 } from './format.mjs';
+import { authzText, deniedText } from './access.mjs';
 import { clusterStaleText, staleTexts } from './cluster-words.mjs';
 import { createClusterPanel } from './cluster-panel.js';
 import { createHistory } from './history.js';

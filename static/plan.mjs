@@ -1,6 +1,7 @@
-// meshlock's pure logic for enforcing mTLS: the enforce request, the plan's
-// summary and diff, whether Apply may be pressed, the callers it would cut
-// (live or idle, over the look-back), the recorded actions and their undo.
+// meshlock's pure logic for enforcing mTLS (and allowing only the callers
+// seen): the enforce request, the plan's summary and diff, whether Apply
+// may be pressed, the callers it would cut (live or idle, over the
+// look-back), the recorded actions and their undo.
 // No DOM, no network: enforce.js and activity.js draw it.
 
 import { ago, formatRate, formatVolume, formatWhen, isTime, lookbackSpan } from './format.mjs';
@@ -9,7 +10,23 @@ import { finite } from './model.mjs';
 export const ENFORCE_MODES = [
   { value: 'destinationrule', label: 'DestinationRule ISTIO_MUTUAL (client side)' },
   { value: 'peerauthentication', label: 'PeerAuthentication STRICT (server side)' },
+  {
+    value: 'authorization',
+    label: 'Allow only these callers',
+    hint: 'An ALLOW AuthorizationPolicy of the callers seen (by identity, or whole namespaces); every other caller is denied. For a service or a namespace.',
+  },
 ];
+
+// modeFits: mode authorization is for a service or a namespace (the
+// server refuses it for the mesh); the other modes fit every scope.
+export function modeFits(mode, target) {
+  return mode !== 'authorization' || target?.scope === 'service' || target?.scope === 'namespace';
+}
+
+// enforceTitle heads the dialog for a mode.
+export function enforceTitle(mode) {
+  return mode === 'authorization' ? 'Allow only the callers seen' : 'Enforce mTLS';
+}
 
 export function modeLabel(mode) {
   return ENFORCE_MODES.find((m) => m.value === mode)?.label || mode || '';
@@ -44,12 +61,14 @@ export function scopeLabel(t) {
 
 // enforceRequest is the body of POST api/enforce. Fields a scope does not
 // use are left out: the server refuses them rather than widen the scope.
-// cluster only when the target has one (several clusters).
-export function enforceRequest(target, mode, dryRun) {
+// cluster only when the target has one (several clusters); policyDryRun
+// (Istio's istio.io/dry-run) only for mode authorization, and only when on.
+export function enforceRequest(target, mode, dryRun, { policyDryRun = false } = {}) {
   const req = { scope: target.scope, mode, dryRun: !!dryRun };
   if (target.scope === 'namespace' || target.scope === 'service') req.namespace = target.namespace;
   if (target.scope === 'service') req.service = target.service;
   if (target.cluster) req.cluster = target.cluster;
+  if (mode === 'authorization' && policyDryRun) req.policyDryRun = true;
   return req;
 }
 
@@ -67,13 +86,16 @@ export function planSummary(plan) {
 }
 
 // applyState says whether Apply may be pressed, and if not, why.
-export function applyState({ loading = false, applying = false, plan = null, error = '' } = {}) {
+export function applyState({ loading = false, applying = false, plan = null, error = '', mode = '' } = {}) {
   if (loading) return { enabled: false, reason: 'Computing the plan…' };
   if (applying) return { enabled: false, reason: 'Applying…' };
   if (!plan) return { enabled: false, reason: error ? 'No plan: see the error above.' : 'No plan yet.' };
   const s = planSummary(plan);
   if (s.conflicts) return { enabled: false, reason: `${s.conflicts} conflict${s.conflicts === 1 ? '' : 's'}: resolve ${s.conflicts === 1 ? 'it' : 'them'} in the cluster first.` };
-  if (s.changing === 0) return { enabled: false, reason: s.total ? 'Nothing to change: mTLS is already enforced here.' : 'Nothing to change: no service in scope.' };
+  if (s.changing === 0) {
+    const done = mode === 'authorization' ? 'the policy already allows these callers' : 'mTLS is already enforced here';
+    return { enabled: false, reason: s.total ? `Nothing to change: ${done}.` : 'Nothing to change: no service in scope.' };
+  }
   return { enabled: true, reason: '' };
 }
 

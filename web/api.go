@@ -1,19 +1,19 @@
 // The JSON shapes of the enforce API (the contract's POST /api/enforce,
 // GET /api/actions, POST /api/actions/{id}/undo), owned here, by the API:
-// internal/k8s's types are its domain and its audit records' storage.
+// internal/enforce's types are its domain and its audit records' storage.
 
 package web
 
 import (
 	"time"
 
+	"github.com/meshlock/meshlock/internal/enforce"
 	"github.com/meshlock/meshlock/internal/graph"
-	"github.com/meshlock/meshlock/internal/k8s"
 )
 
 // enforceRequestBody is the body of POST /api/enforce as the contract
 // spells it (decodeEnforceRequest reads it key by key, strictly, into a
-// k8s.EnforceRequest).
+// enforce.Request).
 type enforceRequestBody struct {
 	Scope     string `json:"scope"`
 	Namespace string `json:"namespace"`
@@ -21,10 +21,14 @@ type enforceRequestBody struct {
 	Mode      string `json:"mode"`
 	DryRun    bool   `json:"dryRun"`
 	PlanID    string `json:"planId,omitempty"`
+	// PolicyDryRun (mode authorization): the policy is written with
+	// istio.io/dry-run, logged and not enforced.
+	PolicyDryRun bool `json:"policyDryRun,omitempty"`
 }
 
-func requestBody(r k8s.EnforceRequest) enforceRequestBody {
-	return enforceRequestBody{Scope: r.Scope, Namespace: r.Namespace, Service: r.Service, Mode: r.Mode, DryRun: r.DryRun, PlanID: r.PlanID}
+func requestBody(r enforce.Request) enforceRequestBody {
+	return enforceRequestBody{Scope: r.Scope, Namespace: r.Namespace, Service: r.Service, Mode: r.Mode, DryRun: r.DryRun, PlanID: r.PlanID,
+		PolicyDryRun: r.PolicyDryRun}
 }
 
 // enforceResponse is the contract's answer to POST /api/enforce.
@@ -51,6 +55,34 @@ type planChangedResponse struct {
 	enforceResponse
 }
 
+// breakView is a caller the change would cut: one live now, or one seen in
+// the look-back and idle now (enforce.Break).
+type breakView struct {
+	Source   string  `json:"source"`
+	Target   string  `json:"target"`
+	Protocol string  `json:"protocol"`
+	Rate     float64 `json:"rate"` // now; 0 when idle
+	Reason   string  `json:"reason"`
+	// Idle: nothing in the rate window; the look-back saw it.
+	Idle bool `json:"idle"`
+	// LastSeen is when it last sent what the change would refuse (the
+	// snapshot's time while it still does).
+	LastSeen time.Time `json:"lastSeen"`
+	// Volume is its traffic over the look-back, in History's unit; 0 when
+	// the look-back knows nothing of it.
+	Volume float64 `json:"volume"`
+	Unit   string  `json:"unit,omitempty"`
+}
+
+func breakViews(breaks []enforce.Break) []breakView {
+	out := make([]breakView, len(breaks))
+	for i, b := range breaks {
+		out[i] = breakView{Source: b.Source, Target: b.Target, Protocol: b.Protocol, Rate: b.Rate, Reason: b.Reason,
+			Idle: b.Idle, LastSeen: b.LastSeen, Volume: b.Volume, Unit: b.Unit}
+	}
+	return out
+}
+
 // changeView is one object of a plan.
 type changeView struct {
 	Action    string `json:"action"` // create, update or unchanged
@@ -62,7 +94,7 @@ type changeView struct {
 	Conflict  string `json:"conflict,omitempty"`
 }
 
-func changeViews(changes []k8s.Change) []changeView {
+func changeViews(changes []enforce.Change) []changeView {
 	out := make([]changeView, len(changes))
 	for i, c := range changes {
 		out[i] = changeView{Action: c.Action, Kind: c.Kind, Namespace: c.Namespace, Name: c.Name,
@@ -103,7 +135,7 @@ type objectView struct {
 	RolledBack bool   `json:"rolledBack,omitempty"`
 }
 
-func newActionView(a k8s.Action) actionView {
+func newActionView(a enforce.Action) actionView {
 	v := actionView{ID: a.ID, Who: a.Who, At: a.At, Scope: a.Scope, Mode: a.Mode, Namespace: a.Namespace,
 		Service: a.Service, Objects: make([]objectView, len(a.Objects)), UndoneAt: a.UndoneAt, UndoneBy: a.UndoneBy,
 		Error: a.Error, RolledBack: a.RolledBack, RollbackError: a.RollbackError}

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/meshlock/meshlock/internal/enforce"
 	"github.com/meshlock/meshlock/internal/graph"
 	"github.com/meshlock/meshlock/internal/k8s"
 )
@@ -235,7 +236,7 @@ func TestSeveralClustersWritesGoOnlyWhereTheTokenIsAccepted(t *testing.T) {
 	west, east := clusterKubes()
 	westW, eastW := &scriptedEnforcer{}, &scriptedEnforcer{}
 	handler := clusterTokenHandler(t, west, east, westW, eastW)
-	enforce := func(token, cluster string) *httptest.ResponseRecorder {
+	doEnforce := func(token, cluster string) *httptest.ResponseRecorder {
 		req := httptest.NewRequest(http.MethodPost, "/api/enforce", strings.NewReader(
 			`{"cluster":"`+cluster+`","scope":"namespace","namespace":"default","mode":"peerauthentication","dryRun":true}`))
 		req.Header.Set("Content-Type", "application/json")
@@ -244,24 +245,24 @@ func TestSeveralClustersWritesGoOnlyWhereTheTokenIsAccepted(t *testing.T) {
 		handler.ServeHTTP(rec, req)
 		return rec
 	}
-	if rec := enforce("alice-token", "east"); rec.Code != http.StatusForbidden || !strings.Contains(rec.Body.String(), "did not accept your token") {
+	if rec := doEnforce("alice-token", "east"); rec.Code != http.StatusForbidden || !strings.Contains(rec.Body.String(), "did not accept your token") {
 		t.Errorf("alice writing to east: %d %s, want 403", rec.Code, rec.Body)
 	}
-	if rec := enforce("alice-token", "north"); rec.Code != http.StatusBadRequest {
+	if rec := doEnforce("alice-token", "north"); rec.Code != http.StatusBadRequest {
 		t.Errorf("an unknown cluster: %d, want 400", rec.Code)
 	}
 	if len(eastW.requests) != 0 {
 		t.Errorf("east was asked %d times", len(eastW.requests))
 	}
 	// Each cluster's audit trail names the user that cluster knows.
-	if rec := enforce("bob-token", "west"); rec.Code != http.StatusOK || !slices.Equal(westW.whos, []string{"bob.west"}) {
+	if rec := doEnforce("bob-token", "west"); rec.Code != http.StatusOK || !slices.Equal(westW.whos, []string{"bob.west"}) {
 		t.Errorf("bob writing to west: %d, recorded as %v", rec.Code, westW.whos)
 	}
-	if rec := enforce("bob-token", "east"); rec.Code != http.StatusOK || !slices.Equal(eastW.whos, []string{"bob.east"}) {
+	if rec := doEnforce("bob-token", "east"); rec.Code != http.StatusOK || !slices.Equal(eastW.whos, []string{"bob.east"}) {
 		t.Errorf("bob writing to east: %d, recorded as %v", rec.Code, eastW.whos)
 	}
 	// east's trail is not read with alice's token, nor shown to her.
-	eastW.actions = []k8s.Action{{ID: "e1", Who: "admin", Namespace: "default"}}
+	eastW.actions = []enforce.Action{{ID: "e1", Who: "admin", Namespace: "default"}}
 	rec := request(t, handler, http.MethodGet, "/api/actions", "alice-token")
 	if rec.Code != http.StatusOK || strings.Contains(rec.Body.String(), "e1") {
 		t.Errorf("alice's actions: %d %s", rec.Code, rec.Body)

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/meshlock/meshlock/internal/enforce"
 	"github.com/meshlock/meshlock/internal/k8s"
 )
 
@@ -44,7 +45,7 @@ func (h *handlers) target(actor Actor, cluster string) (Enforcer, k8s.Clients, e
 // clusterAction is an action of the audit trail and the cluster that
 // keeps it ("" with one cluster).
 type clusterAction struct {
-	k8s.Action
+	enforce.Action
 	cluster string
 }
 
@@ -89,7 +90,7 @@ func (h *handlers) actionCluster(r *http.Request, id string) (string, error) {
 			return a.cluster, nil
 		}
 	}
-	return "", fmt.Errorf("%w: no action %s in any cluster's audit trail", k8s.ErrNotFound, clip(id))
+	return "", fmt.Errorf("%w: no action %s in any cluster's audit trail", enforce.ErrNotFound, clip(id))
 }
 
 // clustersParam reads ?cluster=a,b: names of clusters (Istio cluster IDs,

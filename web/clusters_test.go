@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/meshlock/meshlock/internal/enforce"
 	"github.com/meshlock/meshlock/internal/graph"
 	"github.com/meshlock/meshlock/internal/k8s"
 )
@@ -101,8 +102,8 @@ func TestEnforceOneClusterRefusesACluster(t *testing.T) {
 }
 
 func TestActionsOfEveryClusterAndUndoWhereKept(t *testing.T) {
-	west := &scriptedEnforcer{actions: []k8s.Action{{ID: "w1", Who: "demo"}}}
-	east := &scriptedEnforcer{actions: []k8s.Action{{ID: "e1", Who: "demo"}}}
+	west := &scriptedEnforcer{actions: []enforce.Action{{ID: "w1", Who: "demo"}}}
+	east := &scriptedEnforcer{actions: []enforce.Action{{ID: "e1", Who: "demo"}}}
 	h := clustersHandler(t, west, east)
 	code, body := do(t, h, writeCase{"GET", "/api/actions", "", nil})
 	var list []actionView

@@ -1,5 +1,6 @@
-// The write API: POST /api/enforce (strict JSON decoding, the live edges a change would cut),
-// GET /api/actions and POST /api/actions/{id}/undo, with the write side's errors mapped to statuses.
+// The write API: POST /api/enforce (strict JSON decoding; the plan and the callers it would cut are
+// internal/enforce's), GET /api/actions and POST /api/actions/{id}/undo, with the write side's
+// errors mapped to statuses.
 
 package web
 
@@ -16,51 +17,23 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
-	"time"
 
 	"github.com/go-chi/chi/v5"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 
-	"github.com/meshlock/meshlock/internal/graph"
+	"github.com/meshlock/meshlock/internal/enforce"
 	"github.com/meshlock/meshlock/internal/k8s"
 )
 
-// Enforcer is the write side (internal/k8s.Enforcer).
+// Enforcer is the write side (internal/enforce.Enforcer).
 type Enforcer interface {
-	Enforce(ctx context.Context, c k8s.Clients, who string, req k8s.EnforceRequest) (k8s.Result, error)
-	Actions(ctx context.Context, c k8s.Clients) ([]k8s.Action, error)
-	Undo(ctx context.Context, c k8s.Clients, who, actionID string) (k8s.Action, error)
+	Enforce(ctx context.Context, c k8s.Clients, who string, req enforce.Request) (enforce.Result, error)
+	Actions(ctx context.Context, c k8s.Clients) ([]enforce.Action, error)
+	Undo(ctx context.Context, c k8s.Clients, who, actionID string) (enforce.Action, error)
 }
 
 // maxRequestBody caps what a write request may send.
 const maxRequestBody = 64 << 10
-
-// breakView is a caller the change would cut: one live now, or one seen in
-// the look-back and idle now.
-type breakView struct {
-	Source   string  `json:"source"`
-	Target   string  `json:"target"`
-	Protocol string  `json:"protocol"`
-	Rate     float64 `json:"rate"` // now; 0 when idle
-	Reason   string  `json:"reason"`
-	// Idle: nothing in the rate window; the look-back saw it.
-	Idle bool `json:"idle"`
-	// LastSeen is when it last sent what the change would refuse (the
-	// snapshot's time while it still does).
-	LastSeen time.Time `json:"lastSeen"`
-	// Volume is its traffic over the look-back, in History's unit; 0 when
-	// the look-back knows nothing of it.
-	Volume float64 `json:"volume"`
-	Unit   string  `json:"unit,omitempty"`
-}
-
-func newBreak(e graph.Edge, lastSeen time.Time, reason string) breakView {
-	if e.Idle {
-		reason += " (idle now, seen in the look-back)"
-	}
-	return breakView{Source: e.Source, Target: e.Target, Protocol: e.Protocol, Rate: e.Rate, Reason: reason,
-		Idle: e.Idle, LastSeen: lastSeen, Volume: e.History.Volume, Unit: e.History.Unit}
-}
 
 func (h *handlers) handleEnforce(w http.ResponseWriter, r *http.Request) {
 	if err := requireJSON(r); err != nil {
@@ -93,7 +66,7 @@ func (h *handlers) handleEnforce(w http.ResponseWriter, r *http.Request) {
 	}
 	// Each cluster's audit trail names the user that cluster knows.
 	result, err := enforcer.Enforce(r.Context(), clients, actor.WhoIn(req.Cluster), req)
-	if err != nil && !errors.Is(err, k8s.ErrPlanChanged) {
+	if err != nil && !errors.Is(err, enforce.ErrPlanChanged) {
 		h.writeEnforceError(w, err)
 		return
 	}
@@ -105,44 +78,17 @@ func (h *handlers) handleEnforce(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusServiceUnavailable, "could not check your read rights with Kubernetes: try again")
 		return
 	}
+	breaks, warnings := enforce.Preview(shown, req, result)
 	answer := enforceResponse{
 		DryRun: result.DryRun, ActionID: result.ActionID, PlanID: result.PlanID, Changes: changes,
-		Breaks: breaksOf(shown, req), Lookback: shown.Lookback, ServerValidated: result.ServerValidated,
-		Warnings: append(result.Warnings, ambientWarnings(shown, req)...),
+		Breaks: breakViews(breaks), Lookback: shown.Lookback, ServerValidated: result.ServerValidated,
+		Warnings: append(result.Warnings, warnings...),
 	}
 	if err != nil {
 		writeJSON(w, http.StatusConflict, planChangedResponse{Error: err.Error(), enforceResponse: answer})
 		return
 	}
 	writeJSON(w, http.StatusOK, answer)
-}
-
-// ambientWarnings say what a DestinationRule does not do for the ambient
-// workloads in scope: ztunnel reads no DestinationRule (istio/ztunnel
-// src/xds/types.rs), so ambient callers' traffic is the same before and
-// after; sidecar callers send them HBONE with or without it
-// (istio/istio pilot/pkg/networking/core/cluster_tls.go), so only their
-// traffic to sidecars changes.
-func ambientWarnings(s graph.Snapshot, req k8s.EnforceRequest) []string {
-	if req.Mode != k8s.ModeDestinationRule {
-		return nil
-	}
-	var ambient []string
-	for _, n := range s.Nodes {
-		if n.Kind != graph.KindService || n.DataPlane != graph.DataPlaneAmbient {
-			continue
-		}
-		if n.Cluster != req.Cluster || (req.Scope == k8s.ScopeNamespace && n.Namespace != req.Namespace) ||
-			(req.Scope == k8s.ScopeService && (n.Namespace != req.Namespace || n.Name != req.Service)) {
-			continue
-		}
-		ambient = append(ambient, n.ID)
-	}
-	if len(ambient) == 0 {
-		return nil
-	}
-	return []string{fmt.Sprintf("%s %s in ambient mode: ztunnel reads no DestinationRule, so this changes nothing on the wire for ambient callers (their ztunnel already sends its tunnel), and sidecar callers already reach ambient workloads over HBONE. To refuse plaintext there, enforce a STRICT PeerAuthentication.",
-		strings.Join(ambient, ", "), map[bool]string{true: "is", false: "are"}[len(ambient) == 1])}
 }
 
 // requireJSON refuses a body that does not say it is JSON: a form or a
@@ -163,7 +109,7 @@ func requireJSON(r *http.Request) error {
 }
 
 // enforceFields are the request's keys, spelled exactly so.
-var enforceFields = []string{"cluster", "scope", "namespace", "service", "mode", "dryRun", "planId"}
+var enforceFields = []string{"cluster", "scope", "namespace", "service", "mode", "dryRun", "planId", "policyDryRun"}
 
 // decodeEnforceRequest reads one JSON object, strictly. encoding/json
 // matches keys case-insensitively and lets a later duplicate win, so
@@ -171,8 +117,8 @@ var enforceFields = []string{"cluster", "scope", "namespace", "service", "mode",
 // and must be spelled exactly, once each. dryRun must be present and a
 // boolean, so that nothing is applied by accident; nothing may follow the
 // object.
-func decodeEnforceRequest(body io.Reader) (k8s.EnforceRequest, error) {
-	var req k8s.EnforceRequest
+func decodeEnforceRequest(body io.Reader) (enforce.Request, error) {
+	var req enforce.Request
 	dec := json.NewDecoder(body)
 	if tok, err := dec.Token(); err != nil {
 		return req, malformed(err)
@@ -210,6 +156,17 @@ func decodeEnforceRequest(body io.Reader) (k8s.EnforceRequest, error) {
 				req.DryRun = false
 			default:
 				return req, errors.New("dryRun must be a boolean: true to see the plan, false to apply it")
+			}
+			continue
+		}
+		if key == "policyDryRun" {
+			switch string(raw) {
+			case "true":
+				req.PolicyDryRun = true
+			case "false":
+				req.PolicyDryRun = false
+			default:
+				return req, errors.New("policyDryRun must be a boolean: true to write the policy with istio.io/dry-run")
 			}
 			continue
 		}
@@ -277,11 +234,11 @@ func clip(s string) string {
 // writeEnforceError maps the write side's errors to statuses.
 func (h *handlers) writeEnforceError(w http.ResponseWriter, err error) {
 	switch {
-	case errors.Is(err, k8s.ErrInvalid):
+	case errors.Is(err, enforce.ErrInvalid):
 		writeError(w, http.StatusBadRequest, err.Error())
-	case errors.Is(err, k8s.ErrNotFound):
+	case errors.Is(err, enforce.ErrNotFound):
 		writeError(w, http.StatusNotFound, err.Error())
-	case errors.Is(err, k8s.ErrConflict), apierrors.IsConflict(err), apierrors.IsAlreadyExists(err):
+	case errors.Is(err, enforce.ErrConflict), apierrors.IsConflict(err), apierrors.IsAlreadyExists(err):
 		writeError(w, http.StatusConflict, err.Error())
 	case apierrors.IsForbidden(err):
 		writeError(w, http.StatusForbidden, err.Error())
@@ -310,61 +267,6 @@ func unreachable(err error) bool {
 		errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, context.DeadlineExceeded)
 }
 
-// breaksOf lists the callers the change would cut, from the current graph
-// and its look-back: plaintext callers into servers turning STRICT, and
-// callers with a sidecar (which ISTIO_MUTUAL makes send mTLS) into servers
-// without one.
-func breaksOf(s graph.Snapshot, req k8s.EnforceRequest) []breakView {
-	nodes := map[string]graph.Node{}
-	for _, n := range s.Nodes {
-		nodes[n.ID] = n
-	}
-	// With several clusters, a PeerAuthentication binds the servers of its
-	// own cluster, whoever calls them; a DestinationRule the clients of its
-	// own cluster, whichever cluster serves them.
-	inScope := func(n graph.Node) bool {
-		if n.Kind != graph.KindService {
-			return false
-		}
-		if req.Mode == k8s.ModePeerAuthentication && n.Cluster != req.Cluster {
-			return false
-		}
-		switch req.Scope {
-		case k8s.ScopeNamespace:
-			return n.Namespace == req.Namespace
-		case k8s.ScopeService:
-			return n.Namespace == req.Namespace && n.Name == req.Service
-		default:
-			return true
-		}
-	}
-	out := []breakView{}
-	for _, n := range s.Nodes {
-		if !inScope(n) {
-			continue
-		}
-		if req.Mode == k8s.ModePeerAuthentication {
-			if !n.InMesh {
-				continue // no sidecar enforces STRICT there
-			}
-			for _, e := range graph.CallersCutByStrict(s, n.ID) {
-				out = append(out, newBreak(e, graph.LastPlaintext(e, s.GeneratedAt), "plaintext caller: STRICT refuses it"))
-			}
-			continue
-		}
-		if n.InMesh {
-			continue
-		}
-		for _, e := range s.Edges {
-			if e.Target != n.ID || e.Source == graph.Unknown || nodes[e.Source].Cluster != req.Cluster {
-				continue
-			}
-			out = append(out, newBreak(e, graph.LastSeen(e, s.GeneratedAt), "ISTIO_MUTUAL towards a server without a sidecar"))
-		}
-	}
-	return out
-}
-
 func (h *handlers) handleActions(w http.ResponseWriter, r *http.Request) {
 	actions, err := h.actions(r)
 	if err != nil {
@@ -388,7 +290,7 @@ func (h *handlers) handleActions(w http.ResponseWriter, r *http.Request) {
 // actionVisible: every namespace of the action and its objects is one the
 // user may see (asked for those the current graph does not show); they are
 // namespaces of the action's cluster (a.Cluster, set by actions).
-func actionVisible(r *http.Request, a k8s.Action, visible map[string]bool, ask func(*http.Request, string) bool) bool {
+func actionVisible(r *http.Request, a enforce.Action, visible map[string]bool, ask func(*http.Request, string) bool) bool {
 	namespaces := []string{namespaceKey(a.Cluster, a.Namespace)}
 	for _, o := range a.Objects {
 		namespaces = append(namespaces, namespaceKey(a.Cluster, o.Namespace))

@@ -23,6 +23,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
+	"github.com/meshlock/meshlock/internal/enforce"
 	"github.com/meshlock/meshlock/internal/graph"
 	"github.com/meshlock/meshlock/internal/k8s"
 )
@@ -30,14 +31,14 @@ import (
 // scriptedEnforcer records what it is asked and answers err or a result.
 type scriptedEnforcer struct {
 	err      error
-	result   k8s.Result
-	actions  []k8s.Action // nil: one action a1
-	requests []k8s.EnforceRequest
+	result   enforce.Result
+	actions  []enforce.Action // nil: one action a1
+	requests []enforce.Request
 	whos     []string
 	undone   []string
 }
 
-func (s *scriptedEnforcer) Enforce(_ context.Context, _ k8s.Clients, who string, req k8s.EnforceRequest) (k8s.Result, error) {
+func (s *scriptedEnforcer) Enforce(_ context.Context, _ k8s.Clients, who string, req enforce.Request) (enforce.Result, error) {
 	s.requests = append(s.requests, req)
 	s.whos = append(s.whos, who)
 	result := s.result
@@ -45,17 +46,17 @@ func (s *scriptedEnforcer) Enforce(_ context.Context, _ k8s.Clients, who string,
 	return result, s.err
 }
 
-func (s *scriptedEnforcer) Actions(context.Context, k8s.Clients) ([]k8s.Action, error) {
+func (s *scriptedEnforcer) Actions(context.Context, k8s.Clients) ([]enforce.Action, error) {
 	if s.actions != nil {
 		return s.actions, s.err
 	}
-	return []k8s.Action{{ID: "a1", Who: "demo"}}, s.err
+	return []enforce.Action{{ID: "a1", Who: "demo"}}, s.err
 }
 
-func (s *scriptedEnforcer) Undo(_ context.Context, _ k8s.Clients, who, id string) (k8s.Action, error) {
+func (s *scriptedEnforcer) Undo(_ context.Context, _ k8s.Clients, who, id string) (enforce.Action, error) {
 	s.undone = append(s.undone, id)
 	s.whos = append(s.whos, who)
-	return k8s.Action{ID: id}, s.err
+	return enforce.Action{ID: id}, s.err
 }
 
 // bookinfoWithLegacy: ratings has a plaintext caller from outside the mesh;
@@ -133,9 +134,9 @@ func TestEnforceRequests(t *testing.T) {
 		{"unknown mode", true, nil, writeCase{"POST", "/api/enforce", `{"scope":"mesh","mode":"firewall","dryRun":true}`, nil}, 400, "firewall", 0},
 		{"invalid namespace", true, nil, writeCase{"POST", "/api/enforce", `{"scope":"namespace","namespace":"Default","mode":"peerauthentication","dryRun":true}`, nil}, 400, "Default", 0},
 		{"oversized body", true, nil, writeCase{"POST", "/api/enforce", `{"scope":"mesh","mode":"peerauthentication","namespace":"` + strings.Repeat("a", maxRequestBody) + `"}`, nil}, 400, "larger than", 0},
-		{"conflict", true, fmt.Errorf("%w: DestinationRule default/ratings changed meanwhile", k8s.ErrConflict), writeCase{"POST", "/api/enforce", namespaceDryRun, nil}, 409, "changed meanwhile", 1},
+		{"conflict", true, fmt.Errorf("%w: DestinationRule default/ratings changed meanwhile", enforce.ErrConflict), writeCase{"POST", "/api/enforce", namespaceDryRun, nil}, 409, "changed meanwhile", 1},
 		{"RBAC forbids", true, forbidden, writeCase{"POST", "/api/enforce", namespaceDryRun, nil}, 403, `User \"alice\" cannot patch`, 1},
-		{"unknown action", true, fmt.Errorf("%w: no action x9", k8s.ErrNotFound), writeCase{"POST", "/api/actions/x9/undo", "", nil}, 404, "no action x9", 0},
+		{"unknown action", true, fmt.Errorf("%w: no action x9", enforce.ErrNotFound), writeCase{"POST", "/api/actions/x9/undo", "", nil}, 404, "no action x9", 0},
 		{"cross-site write refused", true, nil, writeCase{"POST", "/api/enforce", namespaceDryRun, map[string]string{"Sec-Fetch-Site": "cross-site", "Origin": "https://evil.example"}}, 403, "cross-origin", 0},
 		{"trusted portal may write", true, nil, writeCase{"POST", "/api/enforce", namespaceDryRun, map[string]string{"Sec-Fetch-Site": "cross-site", "Origin": "https://portal.example"}}, 200, `"changes":[]`, 1},
 		{"the audit trail is readable when read-only", false, nil, writeCase{"GET", "/api/actions", "", nil}, 200, `"a1"`, 0},
@@ -258,6 +259,9 @@ func TestEnforceDecoderRefuses(t *testing.T) {
 		{"text/plain", `{` + ns + `,"dryRun":true}`, "text/plain", "Content-Type: application/json"},
 		{"no Content-Type", `{` + ns + `,"dryRun":true}`, "-", "Content-Type: application/json"},
 		{"another charset", `{` + ns + `,"dryRun":true}`, "application/json; charset=latin1", "UTF-8"},
+		{"policyDryRun a string", `{"scope":"namespace","namespace":"default","mode":"authorization","dryRun":true,"policyDryRun":"true"}`, "", "policyDryRun must be a boolean"},
+		{"policyDryRun with another mode", `{` + ns + `,"dryRun":true,"policyDryRun":true}`, "", "policyDryRun is for mode authorization only"},
+		{"authorization for the mesh", `{"scope":"mesh","mode":"authorization","dryRun":true}`, "", "takes scope service or namespace"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			enforcer := &scriptedEnforcer{}
@@ -282,6 +286,24 @@ func TestEnforceDecoderRefuses(t *testing.T) {
 	}
 }
 
+// Mode authorization and its policyDryRun reach the enforcer as sent.
+func TestEnforceAuthorizationRequest(t *testing.T) {
+	enforcer := &scriptedEnforcer{}
+	handler := enforceHandler(t, enforcer, true, ServerIdentity{})
+	for _, body := range []string{
+		`{"scope":"service","namespace":"default","service":"ratings","mode":"authorization","dryRun":true,"policyDryRun":true}`,
+		`{"scope":"namespace","namespace":"default","mode":"authorization","dryRun":true}`,
+		`{"scope":"namespace","namespace":"default","mode":"peerauthentication","dryRun":true,"policyDryRun":false}`,
+	} {
+		if code, answer := do(t, handler, writeCase{"POST", "/api/enforce", body, nil}); code != http.StatusOK || !strings.Contains(answer, `"breaks":[`) {
+			t.Errorf("%s: %d %s", body, code, answer)
+		}
+	}
+	if len(enforcer.requests) != 3 || !enforcer.requests[0].PolicyDryRun || enforcer.requests[0].Mode != enforce.ModeAuthorization || enforcer.requests[1].PolicyDryRun {
+		t.Errorf("the enforcer got %+v", enforcer.requests)
+	}
+}
+
 // A key of a megabyte is not echoed back whole.
 func TestEnforceDecoderDoesNotEchoInput(t *testing.T) {
 	handler := enforceHandler(t, &scriptedEnforcer{}, true, ServerIdentity{})
@@ -294,7 +316,7 @@ func TestEnforceDecoderDoesNotEchoInput(t *testing.T) {
 
 // An apply carries the planId to the enforcer; the dry run answers it.
 func TestEnforceApplyCarriesPlanID(t *testing.T) {
-	enforcer := &scriptedEnforcer{result: k8s.Result{PlanID: "p1", ActionID: "a1"}}
+	enforcer := &scriptedEnforcer{result: enforce.Result{PlanID: "p1", ActionID: "a1"}}
 	handler := enforceHandler(t, enforcer, true, ServerIdentity{})
 	code, body := do(t, handler, writeCase{"POST", "/api/enforce", namespaceDryRun, nil})
 	if code != http.StatusOK || !strings.Contains(body, `"planId":"p1"`) {
@@ -312,10 +334,10 @@ func TestEnforceApplyCarriesPlanID(t *testing.T) {
 // An apply of a plan the live state no longer gives answers 409 with the
 // error and the new plan (its planId and changes), so the page can show it.
 func TestEnforceStalePlanAnswersTheNewPlan(t *testing.T) {
-	changes := []k8s.Change{{Action: k8s.ActionUpdate, Kind: k8s.KindPeerAuthentication, Namespace: "default", Name: "default", YAML: "y"}}
+	changes := []enforce.Change{{Action: enforce.ActionUpdate, Kind: enforce.KindPeerAuthentication, Namespace: "default", Name: "default", YAML: "y"}}
 	enforcer := &scriptedEnforcer{
-		result: k8s.Result{PlanID: "p2", Changes: changes},
-		err:    fmt.Errorf("%w: the cluster changed since the plan was made", k8s.ErrPlanChanged),
+		result: enforce.Result{PlanID: "p2", Changes: changes},
+		err:    fmt.Errorf("%w: the cluster changed since the plan was made", enforce.ErrPlanChanged),
 	}
 	handler := enforceHandler(t, enforcer, true, ServerIdentity{})
 	apply := `{"scope":"namespace","namespace":"default","mode":"peerauthentication","dryRun":false,"planId":"p1"}`
@@ -363,6 +385,7 @@ func FuzzDecodeEnforceRequest(f *testing.F) {
 	f.Add(`{"scope":"mesh","mode":"peerauthentication","dryRun":true} {}`)
 	f.Add(`{"scope":"mesh","mode":"peerauthentication","dryRun":"true"}`)
 	f.Add(`{"scope":"mesh","dry\u0052un":true,"dryRun":false}`)
+	f.Add(`{"scope":"service","namespace":"default","service":"reviews","mode":"authorization","dryRun":true,"policyDryRun":true}`)
 	f.Fuzz(func(t *testing.T, body string) {
 		req, err := decodeEnforceRequest(strings.NewReader(body))
 		if err != nil {

@@ -21,6 +21,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	k8stesting "k8s.io/client-go/testing"
 
+	"github.com/meshlock/meshlock/internal/enforce"
 	"github.com/meshlock/meshlock/internal/graph"
 	"github.com/meshlock/meshlock/internal/k8s"
 	"github.com/meshlock/meshlock/internal/report"
@@ -320,8 +321,8 @@ func TestReadyzInTokenModeNamesNoSource(t *testing.T) {
 // nothing reaches Kubernetes.
 func TestUndoOfAnInvisibleActionIsNotFound(t *testing.T) {
 	f := &fakeKube{tokens: map[string]string{"alice-token": "alice"}, rights: map[string][]string{"alice": {"team-a"}}}
-	enforcer := &scriptedEnforcer{actions: []k8s.Action{{ID: "theirs", Who: "bob", At: time.Now(), Namespace: "team-b",
-		Objects: []k8s.ActionObject{{Kind: "PeerAuthentication", Namespace: "team-b", Name: "default"}}}}}
+	enforcer := &scriptedEnforcer{actions: []enforce.Action{{ID: "theirs", Who: "bob", At: time.Now(), Namespace: "team-b",
+		Objects: []enforce.ActionObject{{Kind: "PeerAuthentication", Namespace: "team-b", Name: "default"}}}}}
 	handler, err := NewHandler(Options{BasePath: "/", Registry: newRegistry(), Graph: &fixedGraph{snapshot: teamsSnapshot()},
 		Stream: http.NotFoundHandler(), Enforcer: enforcer, AllowEnforce: true,
 		Auth: TokenAuth{Reviewer: newReviewer(t, f, KubeReviewerOptions{TTL: time.Minute}),

@@ -11,8 +11,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/meshlock/meshlock/internal/enforce"
 	"github.com/meshlock/meshlock/internal/graph"
-	"github.com/meshlock/meshlock/internal/k8s"
 	"github.com/meshlock/meshlock/internal/report"
 )
 
@@ -78,7 +78,7 @@ func (h *handlers) handleReport(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusServiceUnavailable, "could not read the audit trail of enforce actions: "+err.Error())
 		return
 	}
-	var kept []k8s.Action
+	var kept []enforce.Action
 	for _, a := range actions {
 		if (all || actionVisible(r, a.Action, visible, h.namespaceVisible)) && report.ActionConcerns(a.Action, selected) {
 			a.Action.Cluster = a.cluster

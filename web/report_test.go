@@ -11,8 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/meshlock/meshlock/internal/enforce"
 	"github.com/meshlock/meshlock/internal/graph"
-	"github.com/meshlock/meshlock/internal/k8s"
 	"github.com/meshlock/meshlock/internal/report"
 )
 
@@ -55,7 +55,7 @@ func reportHandler(t *testing.T, q reportQuerier, enforcer *scriptedEnforcer) ht
 }
 
 func TestReportEndpoint(t *testing.T) {
-	enforcer := &scriptedEnforcer{actions: []k8s.Action{
+	enforcer := &scriptedEnforcer{actions: []enforce.Action{
 		{ID: "in", Who: "alice", At: time.Now().Add(-time.Hour), Namespace: "default", Service: "ratings", Mode: "STRICT"},
 		{ID: "elsewhere", Who: "bob", At: time.Now().Add(-time.Hour), Namespace: "shop"},
 		{ID: "before", Who: "carol", At: time.Now().Add(-30 * 24 * time.Hour), Namespace: "default"},

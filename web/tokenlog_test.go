@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/meshlock/meshlock/internal/enforce"
 	"github.com/meshlock/meshlock/internal/k8s"
 	"github.com/meshlock/meshlock/internal/testutil"
 )
@@ -57,10 +58,10 @@ func TestTokenModeActionsAndBreaksAreFiltered(t *testing.T) {
 		rights: map[string][]string{"alice": {"team-a"}, "admin": {"*"}}}
 	reviewer := newReviewer(t, f, KubeReviewerOptions{TTL: time.Minute})
 	auth := TokenAuth{Reviewer: reviewer, ClientsFor: func(string) (k8s.Clients, error) { return k8s.Clients{}, nil }}
-	enforcer := &scriptedEnforcer{actions: []k8s.Action{
-		{ID: "mine", Namespace: "team-a", Objects: []k8s.ActionObject{{Namespace: "team-a", Name: "web"}}},
-		{ID: "theirs", Namespace: "team-b", Objects: []k8s.ActionObject{{Namespace: "team-b", Name: "secret-db"}}},
-		{ID: "mesh", Scope: "mesh", Objects: []k8s.ActionObject{{Namespace: "istio-system", Name: "default"}}},
+	enforcer := &scriptedEnforcer{actions: []enforce.Action{
+		{ID: "mine", Namespace: "team-a", Objects: []enforce.ActionObject{{Namespace: "team-a", Name: "web"}}},
+		{ID: "theirs", Namespace: "team-b", Objects: []enforce.ActionObject{{Namespace: "team-b", Name: "secret-db"}}},
+		{ID: "mesh", Scope: "mesh", Objects: []enforce.ActionObject{{Namespace: "istio-system", Name: "default"}}},
 	}}
 	handler, err := NewHandler(Options{BasePath: "/", Registry: newRegistry(), Graph: &fixedGraph{snapshot: teamsSnapshot()},
 		Stream: http.NotFoundHandler(), Enforcer: enforcer, Auth: auth, AllowEnforce: true})
@@ -69,7 +70,7 @@ func TestTokenModeActionsAndBreaksAreFiltered(t *testing.T) {
 	}
 	ids := func(token string) string {
 		rec := request(t, handler, http.MethodGet, "/api/actions", token)
-		var got []k8s.Action
+		var got []enforce.Action
 		if err := json.Unmarshal(rec.Body.Bytes(), &got); err != nil {
 			t.Fatalf("%s: %v", rec.Body, err)
 		}

@@ -23,6 +23,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/meshlock/meshlock/internal/enforce"
 	"github.com/meshlock/meshlock/internal/graph"
 	"github.com/meshlock/meshlock/internal/k8s"
 	"github.com/meshlock/meshlock/test/e2e"
@@ -530,12 +531,12 @@ type readOnly struct{}
 
 var errReadOnly = errors.New("this test's dashboard does not enforce")
 
-func (readOnly) Enforce(context.Context, k8s.Clients, string, k8s.EnforceRequest) (k8s.Result, error) {
-	return k8s.Result{}, errReadOnly
+func (readOnly) Enforce(context.Context, k8s.Clients, string, enforce.Request) (enforce.Result, error) {
+	return enforce.Result{}, errReadOnly
 }
-func (readOnly) Actions(context.Context, k8s.Clients) ([]k8s.Action, error) { return nil, nil }
-func (readOnly) Undo(context.Context, k8s.Clients, string, string) (k8s.Action, error) {
-	return k8s.Action{}, errReadOnly
+func (readOnly) Actions(context.Context, k8s.Clients) ([]enforce.Action, error) { return nil, nil }
+func (readOnly) Undo(context.Context, k8s.Clients, string, string) (enforce.Action, error) {
+	return enforce.Action{}, errReadOnly
 }
 
 // snapshotDashboard serves s through meshlock's real handler and stream (as

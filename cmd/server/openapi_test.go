@@ -406,6 +406,12 @@ func TestOpenAPIEnforceRequestMatchesTheServer(t *testing.T) {
 		{`{"scope":"service","namespace":"default","service":"9ratings","mode":"destinationrule","dryRun":true}`, false},
 		{`{"scope":"cluster","mode":"destinationrule","dryRun":true}`, false},
 		{`{"scope":"mesh","mode":"strict","dryRun":true}`, false},
+		{`{"scope":"service","namespace":"default","service":"ratings","mode":"authorization","dryRun":true,"policyDryRun":true}`, true},
+		{`{"scope":"namespace","namespace":"default","mode":"authorization","dryRun":true}`, true},
+		{`{"scope":"namespace","namespace":"default","mode":"peerauthentication","dryRun":true,"policyDryRun":false}`, true},
+		{`{"scope":"mesh","mode":"authorization","dryRun":true}`, false},
+		{`{"scope":"namespace","namespace":"default","mode":"destinationrule","dryRun":true,"policyDryRun":true}`, false},
+		{`{"scope":"namespace","namespace":"default","mode":"authorization","dryRun":true,"policyDryRun":"yes"}`, false},
 		{`{"mode":"destinationrule","dryRun":true}`, false},
 		{`["scope","mesh"]`, false},
 	} {

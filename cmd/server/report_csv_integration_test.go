@@ -27,7 +27,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
-	"github.com/meshlock/meshlock/internal/k8s"
+	"github.com/meshlock/meshlock/internal/enforce"
 	"github.com/meshlock/meshlock/internal/testutil"
 	"github.com/meshlock/meshlock/test/testbed"
 )
@@ -76,7 +76,7 @@ func craftedExporter(t *testing.T) string {
 }
 
 // writeAuditRecord stores an enforce action as meshlock's audit trail does.
-func writeAuditRecord(t *testing.T, kube kubernetes.Interface, a k8s.Action) {
+func writeAuditRecord(t *testing.T, kube kubernetes.Interface, a enforce.Action) {
 	t.Helper()
 	data, err := json.Marshal(a)
 	if err != nil {
@@ -84,7 +84,7 @@ func writeAuditRecord(t *testing.T, kube kubernetes.Interface, a k8s.Action) {
 	}
 	cm := &corev1.ConfigMap{
 		ObjectMeta: metav1.ObjectMeta{Name: "meshlock-action-" + a.ID, Namespace: a.Namespace,
-			Labels: map[string]string{k8s.ManagedByLabel: k8s.ManagedByValue, "app.kubernetes.io/component": "audit-record"}},
+			Labels: map[string]string{enforce.ManagedByLabel: enforce.ManagedByValue, "app.kubernetes.io/component": "audit-record"}},
 		Data: map[string]string{"action.json": string(data)},
 	}
 	if _, err := kube.CoreV1().ConfigMaps(a.Namespace).Create(t.Context(), cm, metav1.CreateOptions{}); err != nil {
@@ -147,9 +147,9 @@ func TestReportCSVNeutralisesCraftedLabelsAndUsers(t *testing.T) {
 
 	users := []string{`=HYPERLINK("http://x","y")`, "\tcmd", "\rcmd"}
 	for i, who := range users {
-		writeAuditRecord(t, kube, k8s.Action{ID: fmt.Sprintf("%s-%08x", time.Now().UTC().Format("20060102-150405"), i), Who: who,
+		writeAuditRecord(t, kube, enforce.Action{ID: fmt.Sprintf("%s-%08x", time.Now().UTC().Format("20060102-150405"), i), Who: who,
 			At: time.Now(), Scope: "namespace", Mode: "destinationrule", Namespace: "default",
-			Objects: []k8s.ActionObject{{Kind: "DestinationRule", Namespace: "default", Name: "all", Action: "create", Previous: "absent"}}})
+			Objects: []enforce.ActionObject{{Kind: "DestinationRule", Namespace: "default", Name: "all", Action: "create", Previous: "absent"}}})
 	}
 
 	edgeName := craftedNS + "/" + craftedWorkload + " -> " + craftedTargetNS + "/" + craftedService

@@ -20,6 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"k8s.io/apimachinery/pkg/util/validation"
 
+	"github.com/meshlock/meshlock/internal/enforce"
 	"github.com/meshlock/meshlock/internal/graph"
 	"github.com/meshlock/meshlock/internal/k8s"
 	"github.com/meshlock/meshlock/internal/live"
@@ -245,7 +246,7 @@ func (sc subcommand) makeReport(ctx context.Context, logger *slog.Logger, stderr
 	if len(sc.namespaces) > 0 {
 		snap = graph.Filter(snap, sc.namespaces)
 	}
-	enforcer, err := k8s.NewEnforcer(k8s.EnforcerOptions{RootNamespace: sc.cfg.IstioRootNamespace,
+	enforcer, err := enforce.New(enforce.Options{RootNamespace: sc.cfg.IstioRootNamespace,
 		AuditNamespace: cmp.Or(sc.cfg.AuditNamespace, src.auditNamespace), AuditClient: src.kube, Logger: logger})
 	if err != nil {
 		return report.Report{}, err
@@ -257,7 +258,7 @@ func (sc subcommand) makeReport(ctx context.Context, logger *slog.Logger, stderr
 		}
 		logger.Warn("could not read the audit trail of enforce actions; the check does not need it", "error", err)
 	}
-	var kept []k8s.Action
+	var kept []enforce.Action
 	for _, a := range actions {
 		if report.ActionConcerns(a, sc.namespaces) {
 			kept = append(kept, a)

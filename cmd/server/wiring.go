@@ -23,6 +23,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/meshlock/meshlock/internal/demo"
+	"github.com/meshlock/meshlock/internal/enforce"
 	"github.com/meshlock/meshlock/internal/graph"
 	"github.com/meshlock/meshlock/internal/k8s"
 	"github.com/meshlock/meshlock/internal/live"
@@ -336,12 +337,14 @@ func newApp(ctx context.Context, cfg config, src sources, registry *prometheus.R
 	var enforcer web.Enforcer
 	var enforcers map[string]web.Enforcer
 	for _, c := range src.clusters {
-		e, err := k8s.NewEnforcer(k8s.EnforcerOptions{
+		e, err := enforce.New(enforce.Options{
 			RootNamespace: cfg.IstioRootNamespace, AuditNamespace: auditNamespace,
 			// Audit records are the server's to write, whoever acts.
 			AuditClient: c.kube, Logger: clusterLogger(logger, c.name),
 			// The demo's fake clientsets would store a dry-run write.
 			LocalDryRun: cfg.Demo,
+			// Mode authorization allows the callers the graph has seen.
+			Graph: refresher.Snapshot,
 		})
 		if err != nil {
 			return nil, err

@@ -27,19 +27,27 @@ func (b *builder) authorizeEdge(e *Edge, t *edgeTraffic, dst *nodeEntry) {
 	var parts []Authorization
 	var mtlsPart, plainPart *Authorization
 	if mtls {
+		var judged []Authorization
 		principals := b.edgePrincipals(e, t)
-		if len(principals) > 0 {
-			var judged []Authorization
-			for _, p := range principals {
-				if a, ok := m.Authorize(dst.service.Namespace, dst.service.Name, p); ok {
-					judged = append(judged, a)
+		for _, p := range principals {
+			if a, ok := m.Authorize(dst.service.Namespace, dst.service.Name, p); ok {
+				judged = append(judged, a)
+			}
+		}
+		if len(principals) == 0 {
+			// An identity no one reported: allowed where no policy applies
+			// to anyone, else it depends on who it is.
+			if a, ok := m.Authorize(dst.service.Namespace, dst.service.Name, ""); ok {
+				if a.Decision != AuthzAllow || len(a.Policies) > 0 {
+					a = Authorization{Decision: AuthzConditional, Policies: a.Policies, DryRun: a.DryRun}
 				}
+				judged = append(judged, a)
 			}
-			if len(judged) > 0 {
-				a := combineAuthorizations(judged)
-				mtlsPart = &a
-				parts = append(parts, a)
-			}
+		}
+		if len(judged) > 0 {
+			a := combineAuthorizations(judged)
+			mtlsPart = &a
+			parts = append(parts, a)
 		}
 	}
 	if plain {

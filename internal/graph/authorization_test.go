@@ -133,6 +133,25 @@ func TestEdgeAuthorizationFromServiceAccount(t *testing.T) {
 	}
 }
 
+// An mTLS caller whose identity no one reported (no principal, no
+// ServiceAccount known) depends on who it is, unless no policy applies.
+func TestEdgeAuthorizationUnknownPrincipal(t *testing.T) {
+	c := bookinfo()
+	c.Workloads = nil
+	c.Authorize = allowOnly(reviewsPrincipal)
+	s := sample(ReporterServer, "default/productpage-v1", ratings, SecurityMutualTLS, 1)
+	s.Source.Principal = ""
+	d := sample(ReporterServer, "default/productpage-v1", details, SecurityMutualTLS, 1)
+	d.Source.Principal = ""
+	snap := build([]Sample{s, d}, c)
+	if e, _ := findEdge(snap, EdgeID(productpage, ratings, "http")); e.Authorization == nil || e.Authorization.Decision != AuthzConditional {
+		t.Errorf("unknown caller of ratings: %+v", e.Authorization)
+	}
+	if e, _ := findEdge(snap, EdgeID(productpage, details, "http")); e.Authorization == nil || e.Authorization.Decision != AuthzAllow {
+		t.Errorf("unknown caller of details, which no policy selects: %+v", e.Authorization)
+	}
+}
+
 // The server's 403s on an edge its policy denies are the edge's
 // deniedRate, still counted as the traffic they were, and named as callers
 // denied now; on an allowed edge they are the application's own.

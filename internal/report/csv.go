@@ -5,6 +5,7 @@ package report
 
 import (
 	"encoding/csv"
+	"fmt"
 	"io"
 	"slices"
 	"strconv"
@@ -102,6 +103,11 @@ func WriteCSV(w io.Writer, r Report) error {
 			"detail": "sha256 " + root.Fingerprint + "; serial " + root.Serial + "; " + signed + "; not before " + root.NotBefore.UTC().Format(time.RFC3339),
 			"time":   root.NotAfter.UTC().Format(time.RFC3339)})
 	}
+	for _, a := range r.Access {
+		rec(map[string]string{"record": "access", "namespace": a.Namespace, "name": a.Service, "status": a.State,
+			"policy": strings.Join(a.Policies, " "),
+			"detail": fmt.Sprintf("%d allowed, %d denied, %d conditional", a.Allowed, a.Denied, a.Conditional) + deniedList(a.DeniedCallers)})
+	}
 	for _, f := range r.IdentityFindings {
 		rec(map[string]string{"record": "finding", "name": strings.Join(append(append(slices.Clone(f.Nodes), f.Edges...), f.Objects...), "; "),
 			"status": f.Severity, "kind": f.Kind, "detail": f.Message})
@@ -152,4 +158,12 @@ func edgePolicy(p Policy) string {
 		parts = append(parts, "DestinationRule "+p.DestinationRuleTLS)
 	}
 	return strings.Join(parts, "; ")
+}
+
+// deniedList names the denied callers after the counts: "; denied: a, b".
+func deniedList(ids []string) string {
+	if len(ids) == 0 {
+		return ""
+	}
+	return "; denied: " + strings.Join(ids, ", ")
 }

@@ -11,8 +11,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/meshlock/meshlock/internal/enforce"
 	"github.com/meshlock/meshlock/internal/graph"
-	"github.com/meshlock/meshlock/internal/k8s"
 )
 
 // Input is what a report is made of: the graph of the period (from
@@ -21,7 +21,7 @@ import (
 type Input struct {
 	Period   Period
 	Snapshot graph.Snapshot
-	Actions  []k8s.Action
+	Actions  []enforce.Action
 	Source   Source
 	// Namespaces asked for; empty: all the reader may see.
 	Namespaces []string
@@ -65,7 +65,9 @@ type Report struct {
 	// period) and proxy certificates (root-cert-expiring,
 	// root-cert-mismatch, principal-mismatch, workload-cert-expiring).
 	IdentityFindings []graph.Finding `json:"identityFindings"`
-	Check            *CheckResult    `json:"check,omitempty"`
+	// Access is each Service's authorization state (issue 25).
+	Access []ServiceAccess `json:"access"`
+	Check  *CheckResult    `json:"check,omitempty"`
 }
 
 // identityKinds are the finding kinds a report lists in IdentityFindings.
@@ -274,6 +276,7 @@ func Build(in Input, now time.Time) Report {
 		}
 	}
 	r.Summary.finish()
+	r.Access = accessOf(s)
 	for _, nsRow := range rows {
 		nsRow.finish()
 		r.ByNS = append(r.ByNS, *nsRow)
@@ -295,7 +298,7 @@ func Build(in Input, now time.Time) Report {
 }
 
 // ActionConcerns: no namespace asked for, or the action touched one.
-func ActionConcerns(a k8s.Action, namespaces []string) bool {
+func ActionConcerns(a enforce.Action, namespaces []string) bool {
 	if len(namespaces) == 0 {
 		return true
 	}
@@ -313,12 +316,12 @@ func ActionConcerns(a k8s.Action, namespaces []string) bool {
 }
 
 // inPeriod: the action was applied or undone in the period.
-func inPeriod(a k8s.Action, p Period) bool {
+func inPeriod(a enforce.Action, p Period) bool {
 	in := func(t time.Time) bool { return t.After(p.From) && !t.After(p.To) }
 	return in(a.At) || (a.UndoneAt != nil && in(*a.UndoneAt))
 }
 
-func actionOf(a k8s.Action) Action {
+func actionOf(a enforce.Action) Action {
 	out := Action{ID: a.ID, Cluster: a.Cluster, Who: a.Who, At: a.At.UTC(), Scope: a.Scope, Mode: a.Mode, Namespace: a.Namespace,
 		Service: a.Service, Objects: []string{}, Undone: a.UndoneAt != nil, UndoneBy: a.UndoneBy, Error: a.Error}
 	if a.UndoneAt != nil {

@@ -12,8 +12,8 @@ import (
 
 	"sigs.k8s.io/yaml"
 
+	"github.com/meshlock/meshlock/internal/enforce"
 	"github.com/meshlock/meshlock/internal/graph"
-	"github.com/meshlock/meshlock/internal/k8s"
 )
 
 var now = time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
@@ -179,9 +179,9 @@ func weekReport(t *testing.T) Report {
 	if q.calls != 7 || src.Queries != 7 || src.Resolution != "8m" || src.Retention != "15d" {
 		t.Fatalf("queries %d, source %+v; want 7 day-long queries at 8m, retention 15d", q.calls, src)
 	}
-	actions := []k8s.Action{
+	actions := []enforce.Action{
 		{ID: "a1", Who: "alice", At: now.Add(-2 * 24 * time.Hour), Scope: "service", Mode: "STRICT", Namespace: "shop", Service: "cart",
-			Objects: []k8s.ActionObject{{Kind: "PeerAuthentication", Namespace: "shop", Name: "cart", Action: "create"}}},
+			Objects: []enforce.ActionObject{{Kind: "PeerAuthentication", Namespace: "shop", Name: "cart", Action: "create"}}},
 		{ID: "old", Who: "bob", At: now.Add(-30 * 24 * time.Hour), Namespace: "shop"},
 	}
 	return Build(Input{Period: p, Snapshot: snap, Actions: actions, Source: src}, now)

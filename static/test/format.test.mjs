@@ -5,6 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 
+import { authzDecision, authzText, deniedText } from '../access.mjs';
 import { NOW, edge, base, history, lookback, serverPosture, withLookback } from './fixtures.mjs';
 import {
   GATEWAY_PEER_AUTH_TEXT,
@@ -12,9 +13,6 @@ import {
   badgeFor,
   dataPlaneText,
   refusedText,
-  authzDecision,
-  authzText,
-  deniedText,
   callerTLSText,
   destinationRuleText,
   displayName,

@@ -13,8 +13,10 @@ import {
   diffStats,
   enforceRequest,
   enforceTarget,
+  enforceTitle,
   foldDiff,
   lineDiff,
+  modeFits,
   modeLabel,
   planSummary,
   scopeLabel,
@@ -51,6 +53,29 @@ test('enforceRequest sends only the fields the scope uses', () => {
     service: 'cart',
   });
   assert.equal(JSON.stringify(enforceRequest(enforceTarget('mesh'), 'destinationrule', true)), '{"scope":"mesh","mode":"destinationrule","dryRun":true}');
+});
+
+test('mode authorization: for a service or a namespace, policyDryRun only with it and only when on', () => {
+  const svc = enforceTarget('service', 'default', 'reviews');
+  assert.equal(modeFits('authorization', svc), true);
+  assert.equal(modeFits('authorization', enforceTarget('namespace', 'default')), true);
+  assert.equal(modeFits('authorization', enforceTarget('mesh')), false);
+  assert.equal(modeFits('destinationrule', enforceTarget('mesh')), true);
+  assert.deepEqual(enforceRequest(svc, 'authorization', true, { policyDryRun: true }), {
+    scope: 'service',
+    mode: 'authorization',
+    dryRun: true,
+    namespace: 'default',
+    service: 'reviews',
+    policyDryRun: true,
+  });
+  assert.equal('policyDryRun' in enforceRequest(svc, 'authorization', true), false);
+  assert.equal('policyDryRun' in enforceRequest(svc, 'peerauthentication', true, { policyDryRun: true }), false);
+  assert.equal(modeLabel('authorization'), 'Allow only these callers');
+  assert.equal(enforceTitle('authorization'), 'Allow only the callers seen');
+  assert.equal(enforceTitle('destinationrule'), 'Enforce mTLS');
+  const same = { action: 'unchanged', kind: 'AuthorizationPolicy', namespace: 'default', name: 'reviews' };
+  assert.match(applyState({ plan: plan(same), mode: 'authorization' }).reason, /already allows these callers/);
 });
 
 test('modeLabel', () => {

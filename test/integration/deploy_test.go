@@ -180,6 +180,10 @@ func deployEnforceAccess() []deployAccess {
 		{"istio-system", "security.istio.io", "peerauthentications", "create", true},
 		{"default", "security.istio.io", "peerauthentications", "patch", true},
 		{"default", "security.istio.io", "peerauthentications", "delete", true},
+		// Mode authorization (issue 25).
+		{"default", "security.istio.io", "authorizationpolicies", "create", true},
+		{"default", "security.istio.io", "authorizationpolicies", "patch", true},
+		{"default", "security.istio.io", "authorizationpolicies", "delete", true},
 		{"default", "events.k8s.io", "events", "create", true},
 		{deployNS, "", "configmaps", "create", true},
 		{deployNS, "", "configmaps", "get", true},
@@ -799,7 +803,7 @@ func deployViewRules() []string {
 func deployEnforceRules(ownNamespace bool) []string {
 	rules := slices.Concat(deployViewRules(),
 		deployRulesFor("networking.istio.io", []string{"destinationrules"}, "create", "update", "patch", "delete"),
-		deployRulesFor("security.istio.io", []string{"peerauthentications"}, "create", "update", "patch", "delete"),
+		deployRulesFor("security.istio.io", []string{"peerauthentications", "authorizationpolicies"}, "create", "update", "patch", "delete"),
 		deployRulesFor("events.k8s.io", []string{"events"}, "create"),
 	)
 	if ownNamespace {

@@ -22,6 +22,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/meshlock/meshlock/internal/enforce"
 	"github.com/meshlock/meshlock/internal/istio"
 	"github.com/meshlock/meshlock/internal/k8s"
 	"github.com/meshlock/meshlock/test/testbed"
@@ -36,7 +37,7 @@ type enfEnv struct {
 	kube     kubernetes.Interface
 	istio    istioclient.Interface
 	clients  k8s.Clients
-	enforcer *k8s.Enforcer
+	enforcer *enforce.Enforcer
 }
 
 // enfStart starts a test bed with the audit and root namespaces.
@@ -54,14 +55,14 @@ func enfStart(t *testing.T) *enfEnv {
 			t.Fatal(err)
 		}
 	}
-	env.enforcer = env.newEnforcer(t, k8s.EnforcerOptions{})
+	env.enforcer = env.newEnforcer(t, enforce.Options{})
 	return env
 }
 
-func (env *enfEnv) newEnforcer(t *testing.T, opts k8s.EnforcerOptions) *k8s.Enforcer {
+func (env *enfEnv) newEnforcer(t *testing.T, opts enforce.Options) *enforce.Enforcer {
 	t.Helper()
 	opts.AuditNamespace = enfAuditNS
-	e, err := k8s.NewEnforcer(opts)
+	e, err := enforce.New(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -185,8 +186,8 @@ func enfAssertSpecs(t *testing.T, what string, got, want map[string]string) {
 	}
 }
 
-func enfRequest(scope, namespace, service, mode string, dryRun bool) k8s.EnforceRequest {
-	return k8s.EnforceRequest{Scope: scope, Namespace: namespace, Service: service, Mode: mode, DryRun: dryRun}
+func enfRequest(scope, namespace, service, mode string, dryRun bool) enforce.Request {
+	return enforce.Request{Scope: scope, Namespace: namespace, Service: service, Mode: mode, DryRun: dryRun}
 }
 
 // (1) The bookinfo fixture case: the result equals destination-rule-all-mtls.yaml.
@@ -197,7 +198,7 @@ func TestEnforceBookinfoDestinationRules(t *testing.T) {
 	before := enfRawSpecs(t, env.istio, "default")
 	enfAssertSpecs(t, "the fixture as applied", enfClusterSpecs(t, env.istio, "default"), enfFixtureSpecs(t, "destination-rule-all.yaml"))
 
-	plan, err := env.enforcer.Enforce(ctx, env.clients, "admin", enfRequest(k8s.ScopeNamespace, "default", "", k8s.ModeDestinationRule, true))
+	plan, err := env.enforcer.Enforce(ctx, env.clients, "admin", enfRequest(enforce.ScopeNamespace, "default", "", enforce.ModeDestinationRule, true))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -207,7 +208,7 @@ func TestEnforceBookinfoDestinationRules(t *testing.T) {
 	var names []string
 	for _, c := range plan.Changes {
 		names = append(names, c.Name)
-		if c.Action != k8s.ActionUpdate || c.Kind != k8s.KindDestinationRule || c.Namespace != "default" || c.Conflict != "" {
+		if c.Action != enforce.ActionUpdate || c.Kind != enforce.KindDestinationRule || c.Namespace != "default" || c.Conflict != "" {
 			t.Errorf("planned change: %+v", c)
 		}
 		if !strings.Contains(c.YAML, "mode: ISTIO_MUTUAL") || !strings.Contains(c.YAML, "subsets:") || strings.Contains(c.YAML, "resourceVersion") || strings.Contains(c.YAML, "managedFields") {
@@ -224,7 +225,7 @@ func TestEnforceBookinfoDestinationRules(t *testing.T) {
 		t.Fatalf("the dry run was recorded: %v %v", actions, err)
 	}
 
-	res, err := enfApply(ctx, env.enforcer, env.clients, "admin", enfRequest(k8s.ScopeNamespace, "default", "", k8s.ModeDestinationRule, false))
+	res, err := enfApply(ctx, env.enforcer, env.clients, "admin", enfRequest(enforce.ScopeNamespace, "default", "", enforce.ModeDestinationRule, false))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -233,12 +234,12 @@ func TestEnforceBookinfoDestinationRules(t *testing.T) {
 	}
 	enfAssertSpecs(t, "after enforce", enfClusterSpecs(t, env.istio, "default"), enfFixtureSpecs(t, "destination-rule-all-mtls.yaml"))
 
-	again, err := env.enforcer.Enforce(ctx, env.clients, "admin", enfRequest(k8s.ScopeNamespace, "default", "", k8s.ModeDestinationRule, true))
+	again, err := env.enforcer.Enforce(ctx, env.clients, "admin", enfRequest(enforce.ScopeNamespace, "default", "", enforce.ModeDestinationRule, true))
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, c := range again.Changes {
-		if c.Action != k8s.ActionUnchanged {
+		if c.Action != enforce.ActionUnchanged {
 			t.Errorf("second plan: %+v, want unchanged", c)
 		}
 	}
@@ -272,14 +273,14 @@ func TestEnforcePeerAuthenticationScopes(t *testing.T) {
 	enfService(t, env.kube, "default", "reviews", map[string]string{"app": "reviews", "tier": "backend"})
 
 	cases := []struct {
-		req                 k8s.EnforceRequest
+		req                 enforce.Request
 		namespace, name     string
 		selector            map[string]string
 		existingUpdatedFrom *securityapi.PeerAuthentication_MutualTLS_Mode
 	}{
-		{req: enfRequest(k8s.ScopeMesh, "", "", k8s.ModePeerAuthentication, false), namespace: "istio-system", name: "default"},
-		{req: enfRequest(k8s.ScopeNamespace, "default", "", k8s.ModePeerAuthentication, false), namespace: "default", name: "default"},
-		{req: enfRequest(k8s.ScopeService, "default", "reviews", k8s.ModePeerAuthentication, false), namespace: "default", name: "reviews",
+		{req: enfRequest(enforce.ScopeMesh, "", "", enforce.ModePeerAuthentication, false), namespace: "istio-system", name: "default"},
+		{req: enfRequest(enforce.ScopeNamespace, "default", "", enforce.ModePeerAuthentication, false), namespace: "default", name: "default"},
+		{req: enfRequest(enforce.ScopeService, "default", "reviews", enforce.ModePeerAuthentication, false), namespace: "default", name: "reviews",
 			selector: map[string]string{"app": "reviews", "tier": "backend"}},
 	}
 	for _, tc := range cases {
@@ -289,7 +290,7 @@ func TestEnforcePeerAuthenticationScopes(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s dry run: %v", tc.req.Scope, err)
 		}
-		if len(plan.Changes) != 1 || plan.Changes[0].Action != k8s.ActionCreate || plan.Changes[0].Name != tc.name || !strings.Contains(plan.Changes[0].YAML, "mode: STRICT") {
+		if len(plan.Changes) != 1 || plan.Changes[0].Action != enforce.ActionCreate || plan.Changes[0].Name != tc.name || !strings.Contains(plan.Changes[0].YAML, "mode: STRICT") {
 			t.Fatalf("%s plan: %+v", tc.req.Scope, plan.Changes)
 		}
 		if _, err := env.istio.SecurityV1().PeerAuthentications(tc.namespace).Get(ctx, tc.name, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
@@ -317,11 +318,11 @@ func TestEnforcePeerAuthenticationScopes(t *testing.T) {
 	if _, err := env.istio.SecurityV1().PeerAuthentications(ns).Create(ctx, permissive, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	res, err := enfApply(ctx, env.enforcer, env.clients, "admin", enfRequest(k8s.ScopeNamespace, ns, "", k8s.ModePeerAuthentication, false))
+	res, err := enfApply(ctx, env.enforcer, env.clients, "admin", enfRequest(enforce.ScopeNamespace, ns, "", enforce.ModePeerAuthentication, false))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(res.Changes) != 1 || res.Changes[0].Action != k8s.ActionUpdate {
+	if len(res.Changes) != 1 || res.Changes[0].Action != enforce.ActionUpdate {
 		t.Fatalf("changes: %+v", res.Changes)
 	}
 	pa := enfGetPA(t, env.istio, ns, "default")
@@ -339,7 +340,7 @@ func TestEnforceConcurrentChangeConflicts(t *testing.T) {
 	before := enfRawSpecs(t, env.istio, "default")
 
 	var foreign string
-	enforcer := env.newEnforcer(t, k8s.EnforcerOptions{BeforeWrite: func(ctx context.Context, c k8s.Change) {
+	enforcer := env.newEnforcer(t, enforce.Options{BeforeWrite: func(ctx context.Context, c enforce.Change) {
 		if c.Name != "ratings" {
 			return
 		}
@@ -356,8 +357,8 @@ func TestEnforceConcurrentChangeConflicts(t *testing.T) {
 		}
 		foreign = enfNormalJSON(t, &dr.Spec)
 	}})
-	_, err := enfApply(ctx, enforcer, env.clients, "admin", enfRequest(k8s.ScopeNamespace, "default", "", k8s.ModeDestinationRule, false))
-	if !errors.Is(err, k8s.ErrConflict) {
+	_, err := enfApply(ctx, enforcer, env.clients, "admin", enfRequest(enforce.ScopeNamespace, "default", "", enforce.ModeDestinationRule, false))
+	if !errors.Is(err, enforce.ErrConflict) {
 		t.Fatalf("err = %v, want ErrConflict", err)
 	}
 	if !strings.Contains(err.Error(), "DestinationRule default/ratings") {
@@ -397,7 +398,7 @@ func TestEnforceUndoRestoresExactly(t *testing.T) {
 	}
 	before := enfRawSpecs(t, env.istio, "default")
 
-	res, err := enfApply(ctx, env.enforcer, env.clients, "admin", enfRequest(k8s.ScopeNamespace, "default", "", k8s.ModeDestinationRule, false))
+	res, err := enfApply(ctx, env.enforcer, env.clients, "admin", enfRequest(enforce.ScopeNamespace, "default", "", enforce.ModeDestinationRule, false))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -405,7 +406,7 @@ func TestEnforceUndoRestoresExactly(t *testing.T) {
 	for _, c := range res.Changes {
 		actions[c.Name] = c.Action
 	}
-	if actions["mongodb"] != k8s.ActionCreate || actions["reviews"] != k8s.ActionUpdate || len(actions) != 5 {
+	if actions["mongodb"] != enforce.ActionCreate || actions["reviews"] != enforce.ActionUpdate || len(actions) != 5 {
 		t.Fatalf("changes: %v", actions)
 	}
 	created, err := env.istio.NetworkingV1().DestinationRules("default").Get(ctx, "mongodb", metav1.GetOptions{})
@@ -439,10 +440,10 @@ func TestEnforceUndoRestoresExactly(t *testing.T) {
 		t.Errorf("labels/annotations after undo: %v %v", reviews.Labels, reviews.Annotations)
 	}
 
-	if _, err := env.enforcer.Undo(ctx, env.clients, "bob", res.ActionID); !errors.Is(err, k8s.ErrConflict) || !strings.Contains(err.Error(), "already undone") {
+	if _, err := env.enforcer.Undo(ctx, env.clients, "bob", res.ActionID); !errors.Is(err, enforce.ErrConflict) || !strings.Contains(err.Error(), "already undone") {
 		t.Errorf("second undo: %v, want ErrConflict already undone", err)
 	}
-	if _, err := env.enforcer.Undo(ctx, env.clients, "bob", "20260101-000000-00000000"); !errors.Is(err, k8s.ErrNotFound) {
+	if _, err := env.enforcer.Undo(ctx, env.clients, "bob", "20260101-000000-00000000"); !errors.Is(err, enforce.ErrNotFound) {
 		t.Errorf("unknown action: %v, want ErrNotFound", err)
 	}
 
@@ -453,7 +454,7 @@ func TestEnforceUndoRestoresExactly(t *testing.T) {
 		t.Fatal(err)
 	}
 	paBefore := enfNormalJSON(t, &enfGetPA(t, env.istio, "default", "default").Spec)
-	res, err = enfApply(ctx, env.enforcer, env.clients, "admin", enfRequest(k8s.ScopeNamespace, "default", "", k8s.ModePeerAuthentication, false))
+	res, err = enfApply(ctx, env.enforcer, env.clients, "admin", enfRequest(enforce.ScopeNamespace, "default", "", enforce.ModePeerAuthentication, false))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -470,7 +471,7 @@ func TestEnforceUndoAfterForeignEditConflicts(t *testing.T) {
 	env := enfStart(t)
 	enfBookinfo(t, env)
 	ctx := enfCtx(t)
-	res, err := enfApply(ctx, env.enforcer, env.clients, "admin", enfRequest(k8s.ScopeNamespace, "default", "", k8s.ModeDestinationRule, false))
+	res, err := enfApply(ctx, env.enforcer, env.clients, "admin", enfRequest(enforce.ScopeNamespace, "default", "", enforce.ModeDestinationRule, false))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -485,7 +486,7 @@ func TestEnforceUndoAfterForeignEditConflicts(t *testing.T) {
 	before := enfRawSpecs(t, env.istio, "default")
 
 	_, err = env.enforcer.Undo(ctx, env.clients, "bob", res.ActionID)
-	if !errors.Is(err, k8s.ErrConflict) || !strings.Contains(err.Error(), "DestinationRule default/reviews") {
+	if !errors.Is(err, enforce.ErrConflict) || !strings.Contains(err.Error(), "DestinationRule default/reviews") {
 		t.Fatalf("undo after a foreign edit: %v, want ErrConflict naming DestinationRule default/reviews", err)
 	}
 	t.Logf("refused undo: %v", err)
@@ -525,7 +526,7 @@ func TestEnforceForbiddenForUnprivilegedUser(t *testing.T) {
 	}
 	aliceCfg := env.cluster.ConfigFor(testbed.UnprivilegedUser)
 	alice := k8s.Clients{Kube: kubernetes.NewForConfigOrDie(aliceCfg), Istio: istioclient.NewForConfigOrDie(aliceCfg)}
-	enforcer := env.newEnforcer(t, k8s.EnforcerOptions{AuditClient: env.kube})
+	enforcer := env.newEnforcer(t, enforce.Options{AuditClient: env.kube})
 	before := enfRawSpecs(t, env.istio, "default")
 
 	// RBAC takes a moment to see the new binding.
@@ -533,10 +534,10 @@ func TestEnforceForbiddenForUnprivilegedUser(t *testing.T) {
 		_, err := alice.Kube.CoreV1().Services("default").List(ctx, metav1.ListOptions{})
 		return err == nil, "list: " + errString(err)
 	})
-	for _, req := range []k8s.EnforceRequest{
-		enfRequest(k8s.ScopeNamespace, "default", "", k8s.ModeDestinationRule, true),
-		enfRequest(k8s.ScopeNamespace, "default", "", k8s.ModeDestinationRule, false),
-		enfRequest(k8s.ScopeService, "default", "reviews", k8s.ModePeerAuthentication, false),
+	for _, req := range []enforce.Request{
+		enfRequest(enforce.ScopeNamespace, "default", "", enforce.ModeDestinationRule, true),
+		enfRequest(enforce.ScopeNamespace, "default", "", enforce.ModeDestinationRule, false),
+		enfRequest(enforce.ScopeService, "default", "reviews", enforce.ModePeerAuthentication, false),
 	} {
 		_, err := enfApply(ctx, enforcer, alice, testbed.UnprivilegedUser, req)
 		if !apierrors.IsForbidden(err) {
@@ -569,12 +570,12 @@ func TestEnforceAuditSurvivesRestart(t *testing.T) {
 	enfBookinfo(t, env)
 	ctx := enfCtx(t)
 	before := enfRawSpecs(t, env.istio, "default")
-	res, err := enfApply(ctx, env.enforcer, env.clients, "carol", enfRequest(k8s.ScopeService, "default", "reviews", k8s.ModeDestinationRule, false))
+	res, err := enfApply(ctx, env.enforcer, env.clients, "carol", enfRequest(enforce.ScopeService, "default", "reviews", enforce.ModeDestinationRule, false))
 	if err != nil {
 		t.Fatal(err)
 	}
 
-	restarted := env.newEnforcer(t, k8s.EnforcerOptions{})
+	restarted := env.newEnforcer(t, enforce.Options{})
 	actions, err := restarted.Actions(ctx, env.clients)
 	if err != nil {
 		t.Fatal(err)
@@ -583,16 +584,16 @@ func TestEnforceAuditSurvivesRestart(t *testing.T) {
 		t.Fatalf("actions after a restart: %+v", actions)
 	}
 	a := actions[0]
-	if a.ID != res.ActionID || a.Who != "carol" || a.Scope != k8s.ScopeService || a.Mode != k8s.ModeDestinationRule ||
+	if a.ID != res.ActionID || a.Who != "carol" || a.Scope != enforce.ScopeService || a.Mode != enforce.ModeDestinationRule ||
 		a.Namespace != "default" || a.Service != "reviews" || a.At.IsZero() || a.UndoneAt != nil {
 		t.Errorf("recorded action: %+v", a)
 	}
-	if len(a.Objects) != 1 || a.Objects[0].Kind != k8s.KindDestinationRule || a.Objects[0].Name != "reviews" ||
-		a.Objects[0].Action != k8s.ActionUpdate || !strings.Contains(a.Objects[0].Previous, "name: reviews") ||
+	if len(a.Objects) != 1 || a.Objects[0].Kind != enforce.KindDestinationRule || a.Objects[0].Name != "reviews" ||
+		a.Objects[0].Action != enforce.ActionUpdate || !strings.Contains(a.Objects[0].Previous, "name: reviews") ||
 		strings.Contains(a.Objects[0].Previous, "ISTIO_MUTUAL") || a.Objects[0].ResourceVersion == "" {
 		t.Errorf("recorded objects: %+v", a.Objects)
 	}
-	cms, err := env.kube.CoreV1().ConfigMaps(enfAuditNS).List(ctx, metav1.ListOptions{LabelSelector: k8s.ManagedByLabel + "=" + k8s.ManagedByValue})
+	cms, err := env.kube.CoreV1().ConfigMaps(enfAuditNS).List(ctx, metav1.ListOptions{LabelSelector: enforce.ManagedByLabel + "=" + enforce.ManagedByValue})
 	if err != nil || len(cms.Items) != 1 {
 		t.Errorf("audit ConfigMaps: %v %v", cms, err)
 	}
@@ -614,7 +615,7 @@ func TestEnforceEmitsEvents(t *testing.T) {
 	env := enfStart(t)
 	enfBookinfo(t, env)
 	ctx := enfCtx(t)
-	res, err := enfApply(ctx, env.enforcer, env.clients, "erin", enfRequest(k8s.ScopeNamespace, "default", "", k8s.ModeDestinationRule, false))
+	res, err := enfApply(ctx, env.enforcer, env.clients, "erin", enfRequest(enforce.ScopeNamespace, "default", "", enforce.ModeDestinationRule, false))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -627,7 +628,7 @@ func TestEnforceEmitsEvents(t *testing.T) {
 	}
 	seen := map[string][]string{}
 	for _, ev := range events.Items {
-		if ev.Regarding.Kind != k8s.KindDestinationRule || !strings.Contains(ev.Note, res.ActionID) {
+		if ev.Regarding.Kind != enforce.KindDestinationRule || !strings.Contains(ev.Note, res.ActionID) {
 			continue
 		}
 		if ev.Reason == "MeshlockEnforced" && !strings.Contains(ev.Note, "erin") || ev.Reason == "MeshlockUndone" && !strings.Contains(ev.Note, "frank") {

@@ -38,6 +38,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
+	"github.com/meshlock/meshlock/internal/enforce"
 	"github.com/meshlock/meshlock/internal/graph"
 	"github.com/meshlock/meshlock/internal/k8s"
 	"github.com/meshlock/meshlock/internal/live"
@@ -98,7 +99,7 @@ func startDashboard(t *testing.T, cfg *rest.Config, prometheusURL string) *dashb
 		t.Fatal(err)
 	}
 	refresher.Subscribe(hub.Publish)
-	enforcer, err := k8s.NewEnforcer(k8s.EnforcerOptions{AuditNamespace: enfAuditNS, AuditClient: kube, Logger: logger})
+	enforcer, err := enforce.New(enforce.Options{AuditNamespace: enfAuditNS, AuditClient: kube, Logger: logger})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -692,7 +693,7 @@ func TestFaultThirdOfFourWritesRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	var actions []k8s.Action
+	var actions []enforce.Action
 	if err := json.NewDecoder(resp.Body).Decode(&actions); err != nil {
 		t.Fatal(err)
 	}

@@ -5,13 +5,14 @@ package integration
 import (
 	"context"
 
+	"github.com/meshlock/meshlock/internal/enforce"
 	"github.com/meshlock/meshlock/internal/k8s"
 )
 
 // enfApply does what the page does: a dry run, then an apply carrying the
 // dry run's planId (an apply without one is refused). A dry run, or a
 // request that has its planId, goes as is.
-func enfApply(ctx context.Context, e *k8s.Enforcer, c k8s.Clients, who string, req k8s.EnforceRequest) (k8s.Result, error) {
+func enfApply(ctx context.Context, e *enforce.Enforcer, c k8s.Clients, who string, req enforce.Request) (enforce.Result, error) {
 	if req.DryRun || req.PlanID != "" {
 		return e.Enforce(ctx, c, who, req)
 	}

@@ -1,11 +1,9 @@
-// The enforcement domain: EnforceRequest and its validation, the Enforcer, and Enforce, which plans,
+// The enforcement domain: Request and its validation, the Enforcer, and Enforce, which plans,
 // dry-runs or applies mTLS enforcement with optimistic concurrency and rollback, and records it.
 
-package k8s
+package enforce
 
 import (
-	"github.com/meshlock/meshlock/internal/istio"
-
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -18,20 +16,22 @@ import (
 	"strings"
 	"time"
 
-	istioclient "istio.io/client-go/pkg/clientset/versioned"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/client-go/kubernetes"
+
+	"github.com/meshlock/meshlock/internal/graph"
+	"github.com/meshlock/meshlock/internal/istio"
+	"github.com/meshlock/meshlock/internal/k8s"
 )
 
-// This file is meshlock's write side: it plans and applies mTLS enforcement
-// (DestinationRules with ISTIO_MUTUAL or PeerAuthentications STRICT), with a
+// This file is meshlock's write side: it plans and applies what a Mode plans
+// (mode.go; DestinationRules with ISTIO_MUTUAL, PeerAuthentications STRICT), with a
 // server-side dry run for the preview, optimistic concurrency and a rollback
 // when a multi-object action fails midway. audit.go records every applied
 // action in the cluster and undoes it.
 
-// Scopes and modes of an EnforceRequest (see the contract, section Enforce).
+// Scopes and modes of a Request (see the contract, section Enforce).
 const (
 	ScopeMesh      = "mesh"
 	ScopeNamespace = "namespace"
@@ -39,6 +39,7 @@ const (
 
 	ModeDestinationRule    = "destinationrule"
 	ModePeerAuthentication = "peerauthentication"
+	ModeAuthorization      = "authorization"
 )
 
 // Change actions.
@@ -50,8 +51,9 @@ const (
 
 // Kinds meshlock writes.
 const (
-	KindDestinationRule    = "DestinationRule"
-	KindPeerAuthentication = "PeerAuthentication"
+	KindDestinationRule     = "DestinationRule"
+	KindPeerAuthentication  = "PeerAuthentication"
+	KindAuthorizationPolicy = "AuthorizationPolicy"
 )
 
 // FieldManager is the default field manager of meshlock's writes.
@@ -101,8 +103,8 @@ func newError(kind error, format string, args ...any) error {
 	return &enforceError{kind: kind, msg: fmt.Sprintf(format, args...)}
 }
 
-// EnforceRequest is the body of POST /api/enforce.
-type EnforceRequest struct {
+// Request is the body of POST /api/enforce.
+type Request struct {
 	// Cluster is the cluster the change is for when meshlock watches
 	// several (web picks that cluster's Enforcer and clients); the
 	// Enforcer itself writes to the cluster of its clients.
@@ -115,6 +117,9 @@ type EnforceRequest struct {
 	// PlanID is the planId of the dry run an apply carries out: an apply
 	// needs it, so that what is written is exactly the plan a person saw.
 	PlanID string
+	// PolicyDryRun (mode authorization only) writes the policy with Istio's
+	// istio.io/dry-run annotation: its decisions are logged, not enforced.
+	PolicyDryRun bool
 }
 
 // Validate rejects what can never succeed: an unknown scope or mode, an
@@ -122,17 +127,28 @@ type EnforceRequest struct {
 // Kubernetes requires of Services), a missing namespace or service, and a
 // namespace or service given where the scope does not use it (so that a
 // mistaken request never widens to the whole mesh or namespace).
-func (r EnforceRequest) Validate() error {
+func (r Request) Validate() error {
 	if !r.DryRun && r.PlanID == "" {
 		return newError(ErrInvalid, "an apply (dryRun false) needs the planId of the dry run whose plan it applies")
 	}
-	switch r.Mode {
-	case ModeDestinationRule, ModePeerAuthentication:
-	case "":
-		return newError(ErrInvalid, "mode is required: %s or %s", ModeDestinationRule, ModePeerAuthentication)
-	default:
-		return newError(ErrInvalid, "unknown mode %s: want %s or %s", quoteClipped(r.Mode), ModeDestinationRule, ModePeerAuthentication)
+	mode := modeOf(r.Mode)
+	switch {
+	case r.Mode == "":
+		return newError(ErrInvalid, "mode is required: %s", modeNames())
+	case mode == nil:
+		return newError(ErrInvalid, "unknown mode %s: want %s", quoteClipped(r.Mode), modeNames())
 	}
+	if r.PolicyDryRun && r.Mode != ModeAuthorization {
+		return newError(ErrInvalid, "policyDryRun is for mode %s only: Istio's istio.io/dry-run annotation is an AuthorizationPolicy's", ModeAuthorization)
+	}
+	if err := r.validateScope(); err != nil {
+		return err
+	}
+	return mode.validate(r)
+}
+
+// validateScope checks the scope and the names it takes.
+func (r Request) validateScope() error {
 	switch r.Scope {
 	case ScopeMesh:
 		if r.Namespace != "" || r.Service != "" {
@@ -185,13 +201,6 @@ func quoteClipped(s string) string {
 	return strings.ToValidUTF8(q[:limit], "") + "…"
 }
 
-// Clients are the identity an action is performed with: the server's own,
-// or the user's token with --auth=token, so Kubernetes RBAC decides.
-type Clients struct {
-	Kube  kubernetes.Interface
-	Istio istioclient.Interface
-}
-
 // Change is one object of a plan or of an applied action.
 type Change struct {
 	Action    string // create, update or unchanged
@@ -224,10 +233,12 @@ type Result struct {
 	// Warnings say where the change will not have the effect a person
 	// expects, though nothing stops it (e.g. rules that shadow a mesh rule).
 	Warnings []string
+	// authz is what mode authorization judged the callers with, for Preview.
+	authz *authzPlan
 }
 
-// EnforcerOptions configure an Enforcer.
-type EnforcerOptions struct {
+// Options configure an Enforcer.
+type Options struct {
 	// RootNamespace is Istio's root namespace; default istio-system.
 	RootNamespace string
 	// AuditNamespace is where audit records (ConfigMaps) live; required.
@@ -250,16 +261,20 @@ type EnforcerOptions struct {
 	// action (not of a dry run, nor of a rollback). It exists for tests that
 	// make a concurrent change real.
 	BeforeWrite func(ctx context.Context, c Change)
+	// Graph is the current graph (the live loop's snapshot, every cluster):
+	// mode authorization allows the callers it has seen. Without it that
+	// mode answers an error.
+	Graph func() graph.Snapshot
 }
 
 // Enforcer plans, applies, records and undoes mTLS enforcement. It keeps no
 // state of its own: every record lives in the cluster.
 type Enforcer struct {
-	opts EnforcerOptions
+	opts Options
 }
 
-// NewEnforcer checks opts and fills in the defaults.
-func NewEnforcer(opts EnforcerOptions) (*Enforcer, error) {
+// New checks opts and fills in the defaults.
+func New(opts Options) (*Enforcer, error) {
 	if opts.RootNamespace == "" {
 		opts.RootNamespace = istio.DefaultRootNamespace
 	}
@@ -284,7 +299,7 @@ func NewEnforcer(opts EnforcerOptions) (*Enforcer, error) {
 	return &Enforcer{opts: opts}, nil
 }
 
-func (e *Enforcer) auditClient(c Clients) kubernetes.Interface {
+func (e *Enforcer) auditClient(c k8s.Clients) kubernetes.Interface {
 	if e.opts.AuditClient != nil {
 		return e.opts.AuditClient
 	}
@@ -297,29 +312,22 @@ func (e *Enforcer) auditClient(c Clients) kubernetes.Interface {
 // ErrPlanChanged. A plan with any conflict applies nothing and answers
 // ErrConflict (a dry run reports the conflicts in the changes instead). A
 // plan that changes nothing writes and records nothing.
-func (e *Enforcer) Enforce(ctx context.Context, c Clients, who string, req EnforceRequest) (Result, error) {
+func (e *Enforcer) Enforce(ctx context.Context, c k8s.Clients, who string, req Request) (Result, error) {
 	if err := req.Validate(); err != nil {
 		return Result{}, err
 	}
 	if c.Kube == nil || c.Istio == nil {
 		return Result{}, errors.New("enforce: both a Kubernetes and an Istio client are needed")
 	}
-	steps, err := e.plan(ctx, c, req)
+	mode := modeOf(req.Mode)
+	p, err := mode.plan(ctx, e, c, req)
 	if err != nil {
 		return Result{}, err
 	}
-	res := Result{DryRun: req.DryRun, PlanID: planID(req, steps), ServerValidated: !e.opts.LocalDryRun, Changes: make([]Change, 0, len(steps))}
-	if req.Scope == ScopeMesh && req.Mode == ModeDestinationRule {
-		if res.Warnings, err = shadowingRules(ctx, c); err != nil {
-			return Result{}, err
-		}
-	}
-	if req.Mode == ModeDestinationRule {
-		selected, err := e.selectedRules(ctx, c, req)
-		if err != nil {
-			return Result{}, err
-		}
-		res.Warnings = append(res.Warnings, selected...)
+	steps := p.steps
+	res := Result{DryRun: req.DryRun, PlanID: planID(req, steps), ServerValidated: !e.opts.LocalDryRun, Changes: make([]Change, 0, len(steps)), authz: p.authz}
+	if res.Warnings, err = mode.warnings(ctx, e, c, req); err != nil {
+		return Result{}, err
 	}
 	for _, s := range steps {
 		res.Changes = append(res.Changes, s.change)
@@ -361,7 +369,7 @@ func (e *Enforcer) Enforce(ctx context.Context, c Clients, who string, req Enfor
 // every change its action, object, the YAML it writes, the state it
 // replaces, its conflict and the resourceVersion that guards it. The same
 // live state gives the same id; any change to the objects gives another.
-func planID(req EnforceRequest, steps []planStep) string {
+func planID(req Request, steps []planStep) string {
 	h := sha256.New()
 	enc := json.NewEncoder(h)
 	_ = enc.Encode([]string{req.Scope, req.Namespace, req.Service, req.Mode})
@@ -372,7 +380,7 @@ func planID(req EnforceRequest, steps []planStep) string {
 	return hex.EncodeToString(h.Sum(nil)[:16])
 }
 
-func (e *Enforcer) apply(ctx context.Context, c Clients, who string, req EnforceRequest, steps []planStep, res Result) (Result, error) {
+func (e *Enforcer) apply(ctx context.Context, c k8s.Clients, who string, req Request, steps []planStep, res Result) (Result, error) {
 	now := e.opts.Now().UTC()
 	action := Action{
 		ID: newActionID(now), Who: who, At: now,
@@ -421,7 +429,7 @@ func (e *Enforcer) apply(ctx context.Context, c Clients, who string, req Enforce
 	}
 	for _, d := range done {
 		e.emitEvent(ctx, c, d.result, d.write.kind, "MeshlockEnforced",
-			fmt.Sprintf("meshlock action %s by %s: %s %s mTLS (%s scope)", action.ID, who, actionVerb(d.write), modeWord(req.Mode), req.Scope))
+			fmt.Sprintf("meshlock action %s by %s: %s %s (%s scope)", action.ID, who, actionVerb(d.write), modeOf(req.Mode).effect(), req.Scope))
 	}
 	e.opts.Logger.Info("enforce applied", "action", action.ID, "who", who, "scope", req.Scope, "mode", req.Mode,
 		"namespace", req.Namespace, "service", req.Service, "objects", len(action.Objects))
@@ -437,7 +445,7 @@ const rollbackActor = "meshlock (rollback)"
 // complete rollback counts as the action's undo; after an incomplete one,
 // Undo restores the objects the rollback could not. A failure to record is
 // logged: the request's own error is what the caller needs.
-func (e *Enforcer) recordFailure(ctx context.Context, c Clients, action Action, outcome []error, cause, rbErr error) {
+func (e *Enforcer) recordFailure(ctx context.Context, c k8s.Clients, action Action, outcome []error, cause, rbErr error) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
 	action.Error = cause.Error()
@@ -463,13 +471,6 @@ func actionVerb(w objectWrite) string {
 		return "created to enforce"
 	}
 	return "updated to enforce"
-}
-
-func modeWord(mode string) string {
-	if mode == ModePeerAuthentication {
-		return "STRICT"
-	}
-	return "ISTIO_MUTUAL"
 }
 
 // writeError turns a failed write into the error the web layer maps:
@@ -516,7 +517,7 @@ type appliedWrite struct {
 // the resourceVersion the write produced, so a rollback never overwrites a
 // later change by someone else. It answers the outcome of each write of
 // done, in done's order (nil: restored).
-func (e *Enforcer) rollback(ctx context.Context, c Clients, done []appliedWrite) []error {
+func (e *Enforcer) rollback(ctx context.Context, c k8s.Clients, done []appliedWrite) []error {
 	// The request's context may be what failed; a rollback must still run.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
@@ -529,39 +530,4 @@ func (e *Enforcer) rollback(ctx context.Context, c Clients, done []appliedWrite)
 		}
 	}
 	return outcome
-}
-
-// getServices reads the Services of the scope, sorted by name. Namespace
-// scope takes the Services that select pods: a Service without a selector
-// (the API server's own "kubernetes", an ExternalName, hand-made Endpoints)
-// points outside the mesh, where ISTIO_MUTUAL would cut every caller off.
-func getServices(ctx context.Context, c Clients, req EnforceRequest) ([]serviceRef, error) {
-	if req.Scope == ScopeService {
-		svc, err := c.Kube.CoreV1().Services(req.Namespace).Get(ctx, req.Service, metav1.GetOptions{})
-		if apierrors.IsNotFound(err) {
-			return nil, &enforceError{kind: ErrNotFound, cause: err, msg: fmt.Sprintf("Service %s/%s does not exist", req.Namespace, req.Service)}
-		}
-		if err != nil {
-			return nil, err
-		}
-		return []serviceRef{newServiceRef(svc)}, nil
-	}
-	if _, err := c.Kube.CoreV1().Namespaces().Get(ctx, req.Namespace, metav1.GetOptions{}); apierrors.IsNotFound(err) {
-		return nil, &enforceError{kind: ErrNotFound, cause: err, msg: fmt.Sprintf("namespace %s does not exist", req.Namespace)}
-	}
-	// Any other error (a user who may not read namespaces) is not decisive:
-	// the Service list below answers for itself.
-	list, err := c.Kube.CoreV1().Services(req.Namespace).List(ctx, metav1.ListOptions{})
-	if err != nil {
-		return nil, err
-	}
-	var out []serviceRef
-	for i := range list.Items {
-		if len(list.Items[i].Spec.Selector) == 0 {
-			continue
-		}
-		out = append(out, newServiceRef(&list.Items[i]))
-	}
-	slices.SortFunc(out, func(a, b serviceRef) int { return strings.Compare(a.name, b.name) })
-	return out, nil
 }

@@ -1,7 +1,7 @@
 // Tests of applying plans: an apply needs the planId it was shown, a no-op apply records nothing,
 // and failed applies and incomplete rollbacks are recorded and undoable as far as they need.
 
-package k8s
+package enforce
 
 import (
 	"context"

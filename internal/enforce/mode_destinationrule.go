@@ -1,61 +1,102 @@
-// Planning enforcement: which DestinationRules get ISTIO_MUTUAL (merged or new, shadowing rules
-// named) and which PeerAuthentications become STRICT, for mesh, namespace or service scope.
+// Mode destinationrule: mTLS by DestinationRule. ISTIO_MUTUAL merged into the rule istiod uses for
+// each host of the scope (or a new rule), the rules that shadow it named, and as breaks the callers
+// with a sidecar that would send mTLS to a server without one.
 
-package k8s
+package enforce
 
 import (
-	"github.com/meshlock/meshlock/internal/istio"
-
 	"context"
 	"fmt"
-	"maps"
 	"slices"
 	"sort"
 	"strings"
 
 	networkingapi "istio.io/api/networking/v1alpha3"
-	securityapi "istio.io/api/security/v1beta1"
-	typeapi "istio.io/api/type/v1beta1"
 	networkingv1 "istio.io/client-go/pkg/apis/networking/v1"
-	securityv1 "istio.io/client-go/pkg/apis/security/v1"
-	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/meshlock/meshlock/internal/graph"
+	"github.com/meshlock/meshlock/internal/istio"
+	"github.com/meshlock/meshlock/internal/k8s"
 )
+
+// destinationRuleMode makes clients send Istio mTLS: tls ISTIO_MUTUAL.
+type destinationRuleMode struct{}
+
+func (destinationRuleMode) Name() string { return ModeDestinationRule }
+
+func (destinationRuleMode) effect() string { return "ISTIO_MUTUAL mTLS" }
+
+func (destinationRuleMode) validate(Request) error { return nil }
+
+func (destinationRuleMode) plan(ctx context.Context, e *Enforcer, c k8s.Clients, req Request) (planned, error) {
+	steps, err := e.planDestinationRules(ctx, c, req)
+	return planned{steps: steps}, err
+}
+
+// warnings: at mesh scope the rules a *.local rule cannot reach, at every
+// scope the workload-selected rules that come first for their clients.
+func (destinationRuleMode) warnings(ctx context.Context, e *Enforcer, c k8s.Clients, req Request) ([]string, error) {
+	var warnings []string
+	if req.Scope == ScopeMesh {
+		shadowing, err := shadowingRules(ctx, c)
+		if err != nil {
+			return nil, err
+		}
+		warnings = shadowing
+	}
+	selected, err := e.selectedRules(ctx, c, req)
+	if err != nil {
+		return nil, err
+	}
+	return append(warnings, selected...), nil
+}
+
+// preview: callers with a sidecar (which ISTIO_MUTUAL makes send mTLS)
+// into servers without one. With several clusters, a DestinationRule binds
+// the clients of its own cluster, whichever cluster serves them.
+func (destinationRuleMode) preview(s graph.Snapshot, req Request, _ Result) ([]Break, []string) {
+	nodes := map[string]graph.Node{}
+	for _, n := range s.Nodes {
+		nodes[n.ID] = n
+	}
+	out := []Break{}
+	for _, n := range servicesInScope(s, req, false) {
+		if n.InMesh {
+			continue
+		}
+		for _, e := range s.Edges {
+			if e.Target != n.ID || e.Source == graph.Unknown || nodes[e.Source].Cluster != req.Cluster {
+				continue
+			}
+			out = append(out, newBreak(e, graph.LastSeen(e, s.GeneratedAt), "ISTIO_MUTUAL towards a server without a sidecar"))
+		}
+	}
+	return out, ambientWarnings(s, req)
+}
+
+// ambientWarnings say what a DestinationRule does not do for the ambient
+// workloads in scope: ztunnel reads no DestinationRule (istio/ztunnel
+// src/xds/types.rs), so ambient callers' traffic is the same before and
+// after; sidecar callers send them HBONE with or without it
+// (istio/istio pilot/pkg/networking/core/cluster_tls.go), so only their
+// traffic to sidecars changes.
+func ambientWarnings(s graph.Snapshot, req Request) []string {
+	var ambient []string
+	for _, n := range servicesInScope(s, req, true) {
+		if n.DataPlane == graph.DataPlaneAmbient {
+			ambient = append(ambient, n.ID)
+		}
+	}
+	if len(ambient) == 0 {
+		return nil
+	}
+	return []string{fmt.Sprintf("%s %s in ambient mode: ztunnel reads no DestinationRule, so this changes nothing on the wire for ambient callers (their ztunnel already sends its tunnel), and sidecar callers already reach ambient workloads over HBONE. To refuse plaintext there, enforce a STRICT PeerAuthentication.",
+		strings.Join(ambient, ", "), map[bool]string{true: "is", false: "are"}[len(ambient) == 1])}
+}
 
 // meshHost is the host of the mesh-wide DestinationRule.
 const meshHost = "*.local"
-
-// absent is the recorded previous state of an object the action created.
-const absent = "absent"
-
-type serviceRef struct {
-	name, namespace string
-	selector        map[string]string
-	ports           []int32
-}
-
-func newServiceRef(svc *corev1.Service) serviceRef {
-	ref := serviceRef{name: svc.Name, namespace: svc.Namespace, selector: svc.Spec.Selector}
-	for _, p := range svc.Spec.Ports {
-		ref.ports = append(ref.ports, p.Port)
-	}
-	return ref
-}
-
-// planStep is one object of a plan.
-type planStep struct {
-	change   Change
-	write    objectWrite
-	previous string // YAML of the object before, or "absent"
-}
-
-func (e *Enforcer) plan(ctx context.Context, c Clients, req EnforceRequest) ([]planStep, error) {
-	if req.Mode == ModePeerAuthentication {
-		return e.planPeerAuthentication(ctx, c, req)
-	}
-	return e.planDestinationRules(ctx, c, req)
-}
 
 type ruleTarget struct {
 	namespace, host, fqdn, baseName string
@@ -64,7 +105,7 @@ type ruleTarget struct {
 
 // ruleTargets are the hosts a DestinationRule plan covers: the mesh's
 // *.local, or each Service of the request; and the namespace of their rules.
-func (e *Enforcer) ruleTargets(ctx context.Context, c Clients, req EnforceRequest) ([]ruleTarget, string, error) {
+func (e *Enforcer) ruleTargets(ctx context.Context, c k8s.Clients, req Request) ([]ruleTarget, string, error) {
 	if req.Scope == ScopeMesh {
 		ns := e.opts.RootNamespace
 		return []ruleTarget{{namespace: ns, host: meshHost, fqdn: meshHost, baseName: "default"}}, ns, nil
@@ -81,7 +122,7 @@ func (e *Enforcer) ruleTargets(ctx context.Context, c Clients, req EnforceReques
 	return targets, req.Namespace, nil
 }
 
-func (e *Enforcer) planDestinationRules(ctx context.Context, c Clients, req EnforceRequest) ([]planStep, error) {
+func (e *Enforcer) planDestinationRules(ctx context.Context, c k8s.Clients, req Request) ([]planStep, error) {
 	targets, ns, err := e.ruleTargets(ctx, c, req)
 	if err != nil || len(targets) == 0 {
 		return nil, err
@@ -111,7 +152,7 @@ func (e *Enforcer) planDestinationRules(ctx context.Context, c Clients, req Enfo
 // cannot reach: istiod gives a host only its most specific rule, so a rule
 // for a single host that does not say ISTIO_MUTUAL keeps that host's
 // clients as they are.
-func shadowingRules(ctx context.Context, c Clients) ([]string, error) {
+func shadowingRules(ctx context.Context, c k8s.Clients) ([]string, error) {
 	list, err := c.Istio.NetworkingV1().DestinationRules(metav1.NamespaceAll).List(ctx, metav1.ListOptions{})
 	if err != nil {
 		return nil, err
@@ -137,7 +178,7 @@ func shadowingRules(ctx context.Context, c Clients) ([]string, error) {
 // (pilot/pkg/model/sidecar.go, SidecarScope's rules: a rule selecting the
 // workload before the namespace's), so those clients keep sending what
 // they send now.
-func (e *Enforcer) selectedRules(ctx context.Context, c Clients, req EnforceRequest) ([]string, error) {
+func (e *Enforcer) selectedRules(ctx context.Context, c k8s.Clients, req Request) ([]string, error) {
 	targets, _, err := e.ruleTargets(ctx, c, req)
 	if err != nil || len(targets) == 0 {
 		return nil, err
@@ -182,7 +223,7 @@ func planRule(rules []*networkingv1.DestinationRule, t ruleTarget, taken map[str
 	sort.SliceStable(group, func(i, j int) bool { return istio.OlderFirst(group[i].ObjectMeta, group[j].ObjectMeta) })
 
 	if len(group) == 0 {
-		name := freeName(t.baseName, taken)
+		name := freeName(t.baseName, "mtls", taken)
 		taken[name] = true
 		dr := &networkingv1.DestinationRule{
 			ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: t.namespace, Labels: map[string]string{ManagedByLabel: ManagedByValue}},
@@ -283,167 +324,4 @@ func verifyRuleTLS(dr *networkingv1.DestinationRule, ports []int32) []string {
 		}
 	}
 	return problems
-}
-
-// freeName is base, or the first of base-mtls, base-mtls-2, … not taken.
-func freeName(base string, taken map[string]bool) string {
-	if !taken[base] {
-		return base
-	}
-	for i := 1; ; i++ {
-		name := base + "-mtls"
-		if i > 1 {
-			name = fmt.Sprintf("%s-mtls-%d", base, i)
-		}
-		if !taken[name] {
-			return name
-		}
-	}
-}
-
-func createStep(kind string, obj istioObject) (planStep, error) {
-	yaml, err := objectYAML(obj)
-	if err != nil {
-		return planStep{}, err
-	}
-	return planStep{
-		change:   Change{Action: ActionCreate, Kind: kind, Namespace: obj.GetNamespace(), Name: obj.GetName(), YAML: yaml},
-		write:    objectWrite{kind: kind, namespace: obj.GetNamespace(), name: obj.GetName(), create: obj},
-		previous: absent,
-	}, nil
-}
-
-func updateStep(kind string, current, merged istioObject, b *patchBuilder, conflicts []string) (planStep, error) {
-	previous, err := objectYAML(current)
-	if err != nil {
-		return planStep{}, err
-	}
-	step := planStep{
-		change: Change{Action: ActionUpdate, Kind: kind, Namespace: current.GetNamespace(), Name: current.GetName(),
-			Previous: previous, Conflict: strings.Join(conflicts, "; ")},
-		previous: previous,
-		write: objectWrite{kind: kind, namespace: current.GetNamespace(), name: current.GetName(),
-			ops: b.ops, inverse: b.inverse, resourceVersion: current.GetResourceVersion(), fingerprint: fingerprint(current)},
-	}
-	if len(b.ops) == 0 {
-		step.change.Action = ActionUnchanged
-	}
-	if step.change.YAML, err = objectYAML(merged); err != nil {
-		return planStep{}, err
-	}
-	return step, nil
-}
-
-func (e *Enforcer) planPeerAuthentication(ctx context.Context, c Clients, req EnforceRequest) ([]planStep, error) {
-	var ns, name, decideNS string
-	var selector map[string]string
-	switch req.Scope {
-	case ScopeMesh:
-		ns, name = e.opts.RootNamespace, "default"
-	case ScopeNamespace:
-		ns, name, decideNS = req.Namespace, "default", req.Namespace
-		if _, err := c.Kube.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{}); apierrors.IsNotFound(err) {
-			return nil, &enforceError{kind: ErrNotFound, cause: err, msg: fmt.Sprintf("namespace %s does not exist", ns)}
-		}
-	case ScopeService:
-		services, err := getServices(ctx, c, req)
-		if err != nil {
-			return nil, err
-		}
-		svc := services[0]
-		if len(svc.selector) == 0 {
-			return nil, newError(ErrInvalid, "Service %s/%s has no selector, so no PeerAuthentication can select its pods", svc.namespace, svc.name)
-		}
-		ns, name, decideNS, selector = svc.namespace, svc.name, svc.namespace, svc.selector
-	}
-	list, err := c.Istio.SecurityV1().PeerAuthentications(ns).List(ctx, metav1.ListOptions{})
-	if err != nil {
-		return nil, err
-	}
-	var existing *securityv1.PeerAuthentication
-	for _, pa := range list.Items {
-		if pa.Name == name {
-			existing = pa
-		}
-	}
-
-	var step planStep
-	var planned *securityv1.PeerAuthentication
-	if existing == nil {
-		planned = &securityv1.PeerAuthentication{
-			ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns, Labels: map[string]string{ManagedByLabel: ManagedByValue}},
-		}
-		if len(selector) > 0 {
-			planned.Spec.Selector = &typeapi.WorkloadSelector{MatchLabels: maps.Clone(selector)}
-		}
-		planned.Spec.Mtls = &securityapi.PeerAuthentication_MutualTLS{Mode: securityapi.PeerAuthentication_MutualTLS_STRICT}
-		if step, err = createStep(KindPeerAuthentication, planned); err != nil {
-			return nil, err
-		}
-	} else {
-		doc, err := toDoc(existing)
-		if err != nil {
-			return nil, err
-		}
-		b := &patchBuilder{doc: doc}
-		var conflicts []string
-		if have := existing.Spec.GetSelector().GetMatchLabels(); !maps.Equal(have, selector) {
-			conflicts = append(conflicts, fmt.Sprintf("it selects %s, not %s", describeSelector(have), describeSelector(selector)))
-		}
-		strict := securityapi.PeerAuthentication_MutualTLS_STRICT.String()
-		switch {
-		case existing.Spec.GetMtls() == nil:
-			b.set(map[string]any{"mode": strict}, "spec", "mtls")
-		case existing.Spec.GetMtls().GetMode() != securityapi.PeerAuthentication_MutualTLS_STRICT:
-			b.set(strict, "spec", "mtls", "mode")
-		}
-		ports := slices.Sorted(maps.Keys(existing.Spec.GetPortLevelMtls()))
-		for _, port := range ports {
-			switch mode := existing.Spec.GetPortLevelMtls()[port].GetMode(); mode {
-			case securityapi.PeerAuthentication_MutualTLS_DISABLE, securityapi.PeerAuthentication_MutualTLS_PERMISSIVE:
-				conflicts = append(conflicts, fmt.Sprintf("port %d is set to %s", port, mode))
-			}
-		}
-		planned = &securityv1.PeerAuthentication{}
-		if err := fromDoc(b.doc, planned); err != nil {
-			return nil, err
-		}
-		if step, err = updateStep(KindPeerAuthentication, existing, planned, b, conflicts); err != nil {
-			return nil, err
-		}
-	}
-
-	// Within a level the oldest policy wins: make sure the planned one decides.
-	if step.change.Conflict == "" {
-		decider := planned.DeepCopy()
-		if existing == nil {
-			decider.CreationTimestamp = metav1.NewTime(e.opts.Now())
-		}
-		policies := []*securityv1.PeerAuthentication{decider}
-		for _, pa := range list.Items {
-			if pa.Name != name {
-				policies = append(policies, pa)
-			}
-		}
-		mode, source := istio.EffectivePeerAuthentication(policies, e.opts.RootNamespace, decideNS, selector, 0)
-		if source == nil || source.Name != name || mode != istio.PeerModeStrict {
-			who := "no policy"
-			if source != nil {
-				who = fmt.Sprintf("PeerAuthentication %s/%s", source.Namespace, source.Name)
-			}
-			step.change.Conflict = fmt.Sprintf("%s is older at the same level and decides the mode (%s), so %s/%s would have no effect", who, mode, ns, name)
-		}
-	}
-	return []planStep{step}, nil
-}
-
-func describeSelector(labels map[string]string) string {
-	if len(labels) == 0 {
-		return "every workload (no selector)"
-	}
-	var parts []string
-	for _, k := range slices.Sorted(maps.Keys(labels)) {
-		parts = append(parts, k+"="+labels[k])
-	}
-	return strings.Join(parts, ",")
 }

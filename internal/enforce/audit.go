@@ -1,7 +1,7 @@
 // The audit trail of enforce actions: one ConfigMap per applied action, listing actions newest
 // first, exactly-once Undo that restores each object's previous state, and Events on changed objects.
 
-package k8s
+package enforce
 
 import (
 	"context"
@@ -21,6 +21,8 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
+
+	"github.com/meshlock/meshlock/internal/k8s"
 )
 
 // The audit trail: one ConfigMap per applied action in the audit namespace,
@@ -95,7 +97,7 @@ func auditSelector() string {
 	return labels.SelectorFromSet(labels.Set{ManagedByLabel: ManagedByValue, auditComponentLabel: auditComponentValue}).String()
 }
 
-func (e *Enforcer) saveAction(ctx context.Context, c Clients, a Action) error {
+func (e *Enforcer) saveAction(ctx context.Context, c k8s.Clients, a Action) error {
 	data, err := json.Marshal(a)
 	if err != nil {
 		return err
@@ -121,7 +123,7 @@ func decodeAction(cm *corev1.ConfigMap) (Action, error) {
 
 // Actions lists the recorded actions, newest first. A record that cannot be
 // read is logged and skipped rather than hiding every other one.
-func (e *Enforcer) Actions(ctx context.Context, c Clients) ([]Action, error) {
+func (e *Enforcer) Actions(ctx context.Context, c k8s.Clients) ([]Action, error) {
 	list, err := e.auditClient(c).CoreV1().ConfigMaps(e.opts.AuditNamespace).List(ctx, metav1.ListOptions{LabelSelector: auditSelector()})
 	if err != nil {
 		return nil, err
@@ -148,7 +150,7 @@ func (e *Enforcer) Actions(ctx context.Context, c Clients) ([]Action, error) {
 // state (deleting what it created). It refuses with ErrConflict, changing
 // nothing, when any object changed since the action or the action was
 // already undone; a failure midway puts back what it had restored.
-func (e *Enforcer) Undo(ctx context.Context, c Clients, who, actionID string) (Action, error) {
+func (e *Enforcer) Undo(ctx context.Context, c k8s.Clients, who, actionID string) (Action, error) {
 	if !actionIDPattern.MatchString(actionID) {
 		return Action{}, newError(ErrNotFound, "no action %q", actionID)
 	}
@@ -305,7 +307,7 @@ func forwardOps(current istioObject, undo []patchOp) ([]patchOp, error) {
 
 // redo puts back what a failed undo had restored and releases the claim on
 // the record, with the resourceVersions the objects now have.
-func (e *Enforcer) redo(ctx context.Context, c Clients, cm *corev1.ConfigMap, action Action, done []undoneWrite) error {
+func (e *Enforcer) redo(ctx context.Context, c k8s.Clients, cm *corev1.ConfigMap, action Action, done []undoneWrite) error {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
 	var errs []error
@@ -356,7 +358,7 @@ func (e *Enforcer) undoError(w objectWrite, err error, id string) error {
 
 // emitEvent records an Event on obj, with the audit identity. Events are
 // best effort, as in Kubernetes itself: a failure is logged.
-func (e *Enforcer) emitEvent(ctx context.Context, c Clients, obj istioObject, kind, reason, note string) {
+func (e *Enforcer) emitEvent(ctx context.Context, c k8s.Clients, obj istioObject, kind, reason, note string) {
 	apiVersion, _ := typeMeta(obj)
 	now := e.opts.Now()
 	suffix := make([]byte, 4)

@@ -1,6 +1,6 @@
 // Fuzz tests: enforce request name validation against Kubernetes' rules, and objectYAML round-trips.
 
-package k8s
+package enforce
 
 import (
 	"encoding/json"
@@ -28,7 +28,7 @@ func FuzzEnforceRequestValidate(f *testing.F) {
 	f.Add("service", "a-b", "1reviews", "destinationrule")
 	f.Add("mesh", "", "", "peerauthentication")
 	f.Fuzz(func(t *testing.T, scope, namespace, service, mode string) {
-		req := EnforceRequest{Scope: scope, Namespace: namespace, Service: service, Mode: mode, DryRun: true}
+		req := Request{Scope: scope, Namespace: namespace, Service: service, Mode: mode, DryRun: true}
 		err := req.Validate()
 		if err != nil {
 			if !errors.Is(err, ErrInvalid) {
@@ -59,8 +59,11 @@ func FuzzEnforceRequestValidate(f *testing.F) {
 		default:
 			t.Fatalf("accepted scope %q", scope)
 		}
-		if mode != ModeDestinationRule && mode != ModePeerAuthentication {
+		if mode != ModeDestinationRule && mode != ModePeerAuthentication && mode != ModeAuthorization {
 			t.Fatalf("accepted mode %q", mode)
+		}
+		if mode == ModeAuthorization && scope == ScopeMesh {
+			t.Fatalf("mode authorization accepted scope mesh")
 		}
 	})
 }

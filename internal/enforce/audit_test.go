@@ -1,10 +1,11 @@
 // Tests of the audit trail on fake clients: actions recorded and undone, undo refused after a
 // foreign edit, listing order, the audit identity, patch inverses, and an undo failing midway taken back.
 
-package k8s
+package enforce
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
@@ -57,7 +58,7 @@ func TestAuditRecordsAndUndoesOnFake(t *testing.T) {
 	}
 
 	// A new instance (a restart, another replica) undoes it.
-	other := enfNewEnforcer(t, EnforcerOptions{})
+	other := enfNewEnforcer(t, Options{})
 	undone, err := other.Undo(ctx, w.clients, "bob", res.ActionID)
 	if err != nil {
 		t.Fatal(err)
@@ -165,7 +166,7 @@ func TestActionsNewestFirstAndUnknownIDs(t *testing.T) {
 func TestAuditClientIdentity(t *testing.T) {
 	w := enfNewWorld(t, enfSvc("default", "reviews", map[string]string{"app": "reviews"}, 9080))
 	server := kubefake.NewClientset()
-	e := enfNewEnforcer(t, EnforcerOptions{AuditClient: server})
+	e := enfNewEnforcer(t, Options{AuditClient: server})
 	ctx := context.Background()
 	res, err := enfApply(ctx, e, w.clients, "alice", enfReq(ScopeService, "default", "reviews", ModeDestinationRule, false))
 	if err != nil {
@@ -235,4 +236,44 @@ func TestUndoFailingMidwayIsTakenBack(t *testing.T) {
 	if enfGetDR(t, w, "default", "reviews").Spec.GetTrafficPolicy() != nil {
 		t.Error("reviews not restored")
 	}
+}
+
+// A record written by meshlock before enforce had its own package (the
+// ConfigMap as internal/k8s wrote it, byte for byte) still lists and undoes.
+func TestAuditRecordOfEarlierVersionsUndoes(t *testing.T) {
+	const after = "apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata:\n  labels:\n    app.kubernetes.io/managed-by: meshlock\n  name: ratings\n  namespace: default\nspec:\n  host: ratings\n  trafficPolicy:\n    tls:\n      mode: ISTIO_MUTUAL\n"
+	const reviewsAfter = "apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata:\n  name: reviews\n  namespace: default\nspec:\n  host: reviews\n  trafficPolicy:\n    tls:\n      mode: ISTIO_MUTUAL\n"
+	record := `{"id":"20261126-210001-0a1b2c3d","who":"alice","at":"2026-11-26T21:00:01Z","scope":"namespace","mode":"destinationrule","namespace":"default","service":"",` +
+		`"objects":[{"kind":"DestinationRule","namespace":"default","name":"ratings","action":"create","previous":"absent","after":` + strconvQuote(after) + `,"resourceVersion":""},` +
+		`{"kind":"DestinationRule","namespace":"default","name":"reviews","action":"update","previous":"x","after":` + strconvQuote(reviewsAfter) + `,"resourceVersion":"","undo":[{"op":"remove","path":"/spec/trafficPolicy"}]}]}`
+	ratings := enfDR("default", "ratings", "ratings", 0)
+	ratings.CreationTimestamp = metav1.Time{}
+	ratings.Labels = map[string]string{ManagedByLabel: ManagedByValue}
+	ratings.Spec.TrafficPolicy = &networkingapi.TrafficPolicy{Tls: enfTLS(networkingapi.ClientTLSSettings_ISTIO_MUTUAL)}
+	reviews := enfDR("default", "reviews", "reviews", 0)
+	reviews.CreationTimestamp = metav1.Time{}
+	reviews.Spec.TrafficPolicy = &networkingapi.TrafficPolicy{Tls: enfTLS(networkingapi.ClientTLSSettings_ISTIO_MUTUAL)}
+	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "meshlock-action-20261126-210001-0a1b2c3d", Namespace: "meshlock",
+		Labels: map[string]string{"app.kubernetes.io/managed-by": "meshlock", "app.kubernetes.io/component": "audit-record"}},
+		Data: map[string]string{"action.json": record}}
+	w := enfNewWorld(t, ratings, reviews, cm)
+	ctx := context.Background()
+	actions, err := w.enforcer.Actions(ctx, w.clients)
+	if err != nil || len(actions) != 1 || actions[0].Who != "alice" || len(actions[0].Objects) != 2 || len(actions[0].Objects[1].Undo) != 1 {
+		t.Fatalf("actions: %+v %v", actions, err)
+	}
+	if _, err := w.enforcer.Undo(ctx, w.clients, "bob", "20261126-210001-0a1b2c3d"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.istio.NetworkingV1().DestinationRules("default").Get(ctx, "ratings", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Errorf("ratings after the undo: %v, want it deleted", err)
+	}
+	if tp := enfGetDR(t, w, "default", "reviews").Spec.GetTrafficPolicy(); tp != nil {
+		t.Errorf("reviews after the undo: %v", tp)
+	}
+}
+
+func strconvQuote(s string) string {
+	data, _ := json.Marshal(s)
+	return string(data)
 }

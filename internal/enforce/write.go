@@ -1,7 +1,7 @@
 // The writes of enforce and undo: creates, JSON patches and deletes with concurrency guards and their
 // inverses, server-side dry runs, object YAML without server-managed fields, and the patch builder.
 
-package k8s
+package enforce
 
 import (
 	"context"
@@ -19,9 +19,11 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/yaml"
+
+	"github.com/meshlock/meshlock/internal/k8s"
 )
 
-// istioObject is a DestinationRule or a PeerAuthentication.
+// istioObject is a DestinationRule, a PeerAuthentication or an AuthorizationPolicy.
 type istioObject interface {
 	runtime.Object
 	metav1.Object
@@ -97,7 +99,7 @@ func (w objectWrite) invert(result istioObject) objectWrite {
 
 // write performs w (as a server-side dry run when dryRun) and answers the
 // object as stored, nil for a delete.
-func (e *Enforcer) write(ctx context.Context, c Clients, w objectWrite, dryRun bool) (istioObject, error) {
+func (e *Enforcer) write(ctx context.Context, c k8s.Clients, w objectWrite, dryRun bool) (istioObject, error) {
 	var dry []string
 	if dryRun {
 		dry = []string{metav1.DryRunAll}
@@ -121,6 +123,8 @@ func (e *Enforcer) write(ctx context.Context, c Clients, w objectWrite, dryRun b
 			return c.Istio.NetworkingV1().DestinationRules(w.namespace).Create(ctx, o, opts)
 		case *securityv1.PeerAuthentication:
 			return c.Istio.SecurityV1().PeerAuthentications(w.namespace).Create(ctx, o, opts)
+		case *securityv1.AuthorizationPolicy:
+			return c.Istio.SecurityV1().AuthorizationPolicies(w.namespace).Create(ctx, o, opts)
 		}
 		return nil, fmt.Errorf("cannot create a %T", obj)
 	case w.delete:
@@ -140,6 +144,8 @@ func (e *Enforcer) write(ctx context.Context, c Clients, w objectWrite, dryRun b
 			return nil, c.Istio.NetworkingV1().DestinationRules(w.namespace).Delete(ctx, w.name, opts)
 		case KindPeerAuthentication:
 			return nil, c.Istio.SecurityV1().PeerAuthentications(w.namespace).Delete(ctx, w.name, opts)
+		case KindAuthorizationPolicy:
+			return nil, c.Istio.SecurityV1().AuthorizationPolicies(w.namespace).Delete(ctx, w.name, opts)
 		}
 	default:
 		ops := w.ops
@@ -158,24 +164,31 @@ func (e *Enforcer) write(ctx context.Context, c Clients, w objectWrite, dryRun b
 			return c.Istio.NetworkingV1().DestinationRules(w.namespace).Patch(ctx, w.name, types.JSONPatchType, data, opts)
 		case KindPeerAuthentication:
 			return c.Istio.SecurityV1().PeerAuthentications(w.namespace).Patch(ctx, w.name, types.JSONPatchType, data, opts)
+		case KindAuthorizationPolicy:
+			return c.Istio.SecurityV1().AuthorizationPolicies(w.namespace).Patch(ctx, w.name, types.JSONPatchType, data, opts)
 		}
 	}
 	return nil, fmt.Errorf("unknown kind %q", w.kind)
 }
 
-func getObject(ctx context.Context, c Clients, kind, namespace, name string) (istioObject, error) {
+func getObject(ctx context.Context, c k8s.Clients, kind, namespace, name string) (istioObject, error) {
 	switch kind {
 	case KindDestinationRule:
 		return c.Istio.NetworkingV1().DestinationRules(namespace).Get(ctx, name, metav1.GetOptions{})
 	case KindPeerAuthentication:
 		return c.Istio.SecurityV1().PeerAuthentications(namespace).Get(ctx, name, metav1.GetOptions{})
+	case KindAuthorizationPolicy:
+		return c.Istio.SecurityV1().AuthorizationPolicies(namespace).Get(ctx, name, metav1.GetOptions{})
 	}
 	return nil, fmt.Errorf("unknown kind %q", kind)
 }
 
 func groupResource(kind string) schema.GroupResource {
-	if kind == KindPeerAuthentication {
+	switch kind {
+	case KindPeerAuthentication:
 		return schema.GroupResource{Group: "security.istio.io", Resource: "peerauthentications"}
+	case KindAuthorizationPolicy:
+		return schema.GroupResource{Group: "security.istio.io", Resource: "authorizationpolicies"}
 	}
 	return schema.GroupResource{Group: "networking.istio.io", Resource: "destinationrules"}
 }
@@ -186,6 +199,8 @@ func typeMeta(obj istioObject) (apiVersion, kind string) {
 		return "networking.istio.io/v1", KindDestinationRule
 	case *securityv1.PeerAuthentication:
 		return "security.istio.io/v1", KindPeerAuthentication
+	case *securityv1.AuthorizationPolicy:
+		return "security.istio.io/v1", KindAuthorizationPolicy
 	}
 	return "", ""
 }
@@ -196,6 +211,8 @@ func newObject(kind string) (istioObject, error) {
 		return &networkingv1.DestinationRule{}, nil
 	case KindPeerAuthentication:
 		return &securityv1.PeerAuthentication{}, nil
+	case KindAuthorizationPolicy:
+		return &securityv1.AuthorizationPolicy{}, nil
 	}
 	return nil, fmt.Errorf("unknown kind %q", kind)
 }

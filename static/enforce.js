@@ -18,7 +18,6 @@ import { $, h, page, tabbables } from './dom.js';
 import { wrapTab } from './keyboard.mjs';
 import { isMultiCluster, normalizeLookback } from './model.mjs';
 import {
-  ENFORCE_MODES,
   applyState,
   breakEdgeId,
   breaksText,
@@ -308,33 +307,6 @@ export function createEnforce(store, { request, graph, activity }) {
     $('#enforce-apply-reason').textContent = st.reason;
   }
 
-  // addAuthorizationChoice adds mode authorization to the dialog's modes
-  // (a radio of the same group, so the fieldset's legend and arrow keys
-  // hold for it) and, after the fieldset, its option: Istio's dry run.
-  function addAuthorizationChoice() {
-    const modes = $('#enforce-modes');
-    if (!modes || modes.querySelector('input[value="authorization"]')) return;
-    const m = ENFORCE_MODES.find((x) => x.value === 'authorization');
-    modes.append(
-      h(
-        'label',
-        { class: 'enforce-mode' },
-        h('input', { type: 'radio', name: 'enforce-mode', value: m.value, dataset: { testid: 'enforce-mode-authorization' } }),
-        h('span', { class: 'mode-name', text: m.label }),
-        h('span', { class: 'mode-hint', text: m.hint }),
-      ),
-    );
-    modes.after(
-      h(
-        'label',
-        { class: 'enforce-mode enforce-policy-dry-run', hidden: true },
-        h('input', { type: 'checkbox', id: 'enforce-policy-dry-run', dataset: { testid: 'enforce-policy-dry-run' } }),
-        h('span', { class: 'mode-name', text: 'Dry run in Istio' }),
-        h('span', { class: 'mode-hint', text: 'Writes the policy with istio.io/dry-run: Istio logs what it would deny and denies nothing yet.' }),
-      ),
-    );
-  }
-
   function init() {
     const d = $('#enforce-dialog');
     if (!page.allowEnforce || !d) {
@@ -343,7 +315,6 @@ export function createEnforce(store, { request, graph, activity }) {
       return;
     }
     enforce.dialog = d;
-    addAuthorizationChoice();
     document.addEventListener('click', (ev) => {
       const b = ev.target.closest?.('button[data-enforce]');
       if (b) openEnforce(b);

@@ -504,4 +504,6 @@ var enforceModes = []enforceMode{
 		"Callers with a sidecar send mTLS; the servers still accept plaintext."},
 	{"peerauthentication", "PeerAuthentication STRICT (server side)",
 		"Servers with a sidecar accept only mTLS and refuse plaintext callers."},
+	{"authorization", "Allow only these callers",
+		"An ALLOW AuthorizationPolicy of the callers seen (by identity, or whole namespaces); every other caller is denied. For a service or a namespace."},
 }

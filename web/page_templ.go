@@ -1644,7 +1644,7 @@ func enforceDialog() templ.Component {
 				return templ_7745c5c3_Err
 			}
 		}
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 129, "</fieldset><p class=\"enforce-status\" id=\"enforce-status\" data-testid=\"enforce-status\" role=\"status\" aria-live=\"polite\"></p><div class=\"enforce-error\" id=\"enforce-error\" data-testid=\"enforce-error\" role=\"alert\" hidden></div><section class=\"enforce-section\" aria-labelledby=\"enforce-breaks-title\"><h3 id=\"enforce-breaks-title\">Callers that would be cut</h3><div id=\"enforce-breaks\" data-testid=\"enforce-breaks\"></div><ul id=\"enforce-warnings\" class=\"enforce-warnings\" data-testid=\"enforce-warnings\"></ul></section><section class=\"enforce-section\" aria-labelledby=\"enforce-changes-title\"><h3 id=\"enforce-changes-title\">Changes</h3><div id=\"enforce-changes\" data-testid=\"enforce-changes\"></div></section></div><div class=\"enforce-foot\"><p class=\"apply-reason\" id=\"enforce-apply-reason\" data-testid=\"enforce-apply-reason\"></p><button type=\"button\" class=\"btn\" id=\"enforce-cancel\" data-testid=\"enforce-cancel\">Cancel</button> <button type=\"button\" class=\"btn btn-primary\" id=\"enforce-apply\" data-testid=\"enforce-apply\" disabled>Apply</button></div></dialog>")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 129, "</fieldset><!-- Mode authorization's option (static/enforce.js shows it for that mode). --><label class=\"enforce-mode enforce-policy-dry-run\" hidden><input type=\"checkbox\" id=\"enforce-policy-dry-run\" data-testid=\"enforce-policy-dry-run\"> <span class=\"mode-name\">Dry run in Istio</span> <span class=\"mode-hint\">Writes the policy with istio.io/dry-run: Istio logs what it would deny and denies nothing yet.</span></label><p class=\"enforce-status\" id=\"enforce-status\" data-testid=\"enforce-status\" role=\"status\" aria-live=\"polite\"></p><div class=\"enforce-error\" id=\"enforce-error\" data-testid=\"enforce-error\" role=\"alert\" hidden></div><section class=\"enforce-section\" aria-labelledby=\"enforce-breaks-title\"><h3 id=\"enforce-breaks-title\">Callers that would be cut</h3><div id=\"enforce-breaks\" data-testid=\"enforce-breaks\"></div><ul id=\"enforce-warnings\" class=\"enforce-warnings\" data-testid=\"enforce-warnings\"></ul></section><section class=\"enforce-section\" aria-labelledby=\"enforce-changes-title\"><h3 id=\"enforce-changes-title\">Changes</h3><div id=\"enforce-changes\" data-testid=\"enforce-changes\"></div></section></div><div class=\"enforce-foot\"><p class=\"apply-reason\" id=\"enforce-apply-reason\" data-testid=\"enforce-apply-reason\"></p><button type=\"button\" class=\"btn\" id=\"enforce-cancel\" data-testid=\"enforce-cancel\">Cancel</button> <button type=\"button\" class=\"btn btn-primary\" id=\"enforce-apply\" data-testid=\"enforce-apply\" disabled>Apply</button></div></dialog>")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
@@ -1733,7 +1733,7 @@ func messagePage(m messageView) templ.Component {
 		var templ_7745c5c3_Var89 string
 		templ_7745c5c3_Var89, templ_7745c5c3_Err = templ.JoinStringErrs(m.Title)
 		if templ_7745c5c3_Err != nil {
-			return templ.Error{Err: templ_7745c5c3_Err, FileName: `web/page.templ`, Line: 475, Col: 31}
+			return templ.Error{Err: templ_7745c5c3_Err, FileName: `web/page.templ`, Line: 481, Col: 31}
 		}
 		_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var89))
 		if templ_7745c5c3_Err != nil {
@@ -1746,7 +1746,7 @@ func messagePage(m messageView) templ.Component {
 		var templ_7745c5c3_Var90 string
 		templ_7745c5c3_Var90, templ_7745c5c3_Err = templruntime.NewAttributeExpression(assetURL("icons/lock-locked.svg")).ResolveURL(ctx)
 		if templ_7745c5c3_Err != nil {
-			return templ.Error{Err: templ_7745c5c3_Err, FileName: `web/page.templ`, Line: 476, Col: 81}
+			return templ.Error{Err: templ_7745c5c3_Err, FileName: `web/page.templ`, Line: 482, Col: 81}
 		}
 		_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ_7745c5c3_Var90)
 		if templ_7745c5c3_Err != nil {
@@ -1759,7 +1759,7 @@ func messagePage(m messageView) templ.Component {
 		var templ_7745c5c3_Var91 string
 		templ_7745c5c3_Var91, templ_7745c5c3_Err = templruntime.NewAttributeExpression(assetURL("app.css")).ResolveURL(ctx)
 		if templ_7745c5c3_Err != nil {
-			return templ.Error{Err: templ_7745c5c3_Err, FileName: `web/page.templ`, Line: 477, Col: 52}
+			return templ.Error{Err: templ_7745c5c3_Err, FileName: `web/page.templ`, Line: 483, Col: 52}
 		}
 		_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ_7745c5c3_Var91)
 		if templ_7745c5c3_Err != nil {
@@ -1772,7 +1772,7 @@ func messagePage(m messageView) templ.Component {
 		var templ_7745c5c3_Var92 string
 		templ_7745c5c3_Var92, templ_7745c5c3_Err = templruntime.NewAttributeExpression(m.TestID).Resolve(ctx)
 		if templ_7745c5c3_Err != nil {
-			return templ.Error{Err: templ_7745c5c3_Err, FileName: `web/page.templ`, Line: 480, Col: 47}
+			return templ.Error{Err: templ_7745c5c3_Err, FileName: `web/page.templ`, Line: 486, Col: 47}
 		}
 		_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ_7745c5c3_Var92)
 		if templ_7745c5c3_Err != nil {
@@ -1785,7 +1785,7 @@ func messagePage(m messageView) templ.Component {
 		var templ_7745c5c3_Var93 string
 		templ_7745c5c3_Var93, templ_7745c5c3_Err = templ.JoinStringErrs(m.Title)
 		if templ_7745c5c3_Err != nil {
-			return templ.Error{Err: templ_7745c5c3_Err, FileName: `web/page.templ`, Line: 482, Col: 17}
+			return templ.Error{Err: templ_7745c5c3_Err, FileName: `web/page.templ`, Line: 488, Col: 17}
 		}
 		_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var93))
 		if templ_7745c5c3_Err != nil {
@@ -1798,7 +1798,7 @@ func messagePage(m messageView) templ.Component {
 		var templ_7745c5c3_Var94 string
 		templ_7745c5c3_Var94, templ_7745c5c3_Err = templ.JoinStringErrs(m.Text)
 		if templ_7745c5c3_Err != nil {
-			return templ.Error{Err: templ_7745c5c3_Err, FileName: `web/page.templ`, Line: 483, Col: 44}
+			return templ.Error{Err: templ_7745c5c3_Err, FileName: `web/page.templ`, Line: 489, Col: 44}
 		}
 		_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var94))
 		if templ_7745c5c3_Err != nil {

@@ -783,6 +783,7 @@ func TestPageEnforceAllowed(t *testing.T) {
 		for mode, label := range map[string]string{
 			"destinationrule":    "DestinationRule ISTIO_MUTUAL (client side)",
 			"peerauthentication": "PeerAuthentication STRICT (server side)",
+			"authorization":      "Allow only these callers",
 		} {
 			radio := dialog.Find(`[data-testid="enforce-mode-` + mode + `"]`)
 			if radio.Length() != 1 || radio.AttrOr("type", "") != "radio" || radio.AttrOr("value", "") != mode {

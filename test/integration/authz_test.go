@@ -7,26 +7,17 @@ package integration
 import (
 	"encoding/json"
 	"fmt"
-	"io"
-	"log/slog"
-	"net/http/httptest"
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	securityv1 "istio.io/client-go/pkg/apis/security/v1"
 	istioclient "istio.io/client-go/pkg/clientset/versioned"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/kubernetes"
 
 	"github.com/meshlock/meshlock/internal/graph"
-	"github.com/meshlock/meshlock/internal/k8s"
 	"github.com/meshlock/meshlock/internal/meshsim"
-	"github.com/meshlock/meshlock/internal/prom"
 	"github.com/meshlock/meshlock/internal/testutil"
-	"github.com/meshlock/meshlock/test/testbed"
 )
 
 // realMeshAuthz are policies on realMesh, one rule of Istio's each
@@ -58,61 +49,24 @@ var realMeshAuthz = []string{
 }
 
 func TestAuthorizationMatchesMeshsim(t *testing.T) {
-	ctx := t.Context()
-	cluster := testbed.StartCluster(t)
-	kube := kubernetes.NewForConfigOrDie(cluster.RESTConfig)
-	istio := istioclient.NewForConfigOrDie(cluster.RESTConfig)
-	mesh, err := meshsim.New(meshsim.Options{Topology: realMesh(), Istio: istio, AutoMTLS: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := mesh.Publish(ctx, kube); err != nil {
-		t.Fatal(err)
-	}
-	realMeshPolicies(t, istio)
-	for _, doc := range realMeshAuthz {
-		p := &securityv1.AuthorizationPolicy{}
-		if err := json.Unmarshal([]byte(doc), p); err != nil {
-			t.Fatal(err)
+	mesh, snapshot := startRealMesh(t, func(istio istioclient.Interface) {
+		for _, doc := range realMeshAuthz {
+			p := &securityv1.AuthorizationPolicy{}
+			if err := json.Unmarshal([]byte(doc), p); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := istio.SecurityV1().AuthorizationPolicies(p.Namespace).Create(t.Context(), p, metav1.CreateOptions{}); err != nil {
+				t.Fatalf("AuthorizationPolicy %s/%s: %v", p.Namespace, p.Name, err)
+			}
 		}
-		if _, err := istio.SecurityV1().AuthorizationPolicies(p.Namespace).Create(ctx, p, metav1.CreateOptions{}); err != nil {
-			t.Fatalf("AuthorizationPolicy %s/%s: %v", p.Namespace, p.Name, err)
-		}
-	}
-	if err := mesh.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	go mesh.Run(ctx, 250*time.Millisecond)
-	metrics := httptest.NewServer(mesh.Handler())
-	t.Cleanup(metrics.Close)
-	prometheusServer := testbed.StartPrometheus(t, strings.TrimPrefix(metrics.URL, "http://"))
-
-	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	watcher, err := k8s.NewWatcher(k8s.Options{Kube: kube, Istio: istio, Logger: logger})
-	if err != nil {
-		t.Fatal(err)
-	}
-	watcher.Start(ctx)
-	if err := watcher.WaitForSync(ctx); err != nil {
-		t.Fatal(err)
-	}
-	const window = 15 * time.Second
-	promClient, err := prom.New(prom.Options{URL: prometheusServer.URL, Window: window, Registerer: prometheus.NewRegistry(), Logger: logger})
-	if err != nil {
-		t.Fatal(err)
-	}
-	time.Sleep(window)
+	})
 	var last graph.Snapshot
 	testutil.Eventually(t, "every edge's access decision matches meshsim's", func() (bool, string) {
-		samples, err := promClient.Fetch(ctx)
+		s, err := snapshot()
 		if err != nil {
 			return false, err.Error()
 		}
-		c, err := watcher.Cluster()
-		if err != nil {
-			return false, err.Error()
-		}
-		last = graph.Build(samples, c, graph.BuildOptions{GeneratedAt: time.Now(), Window: "15s"})
+		last = s
 		problems := compareAuthorization(last, mesh.Truth())
 		return len(problems) == 0, strings.Join(problems, "\n")
 	})

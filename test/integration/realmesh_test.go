@@ -202,7 +202,12 @@ func realMeshPolicies(t *testing.T, istio istioclient.Interface) {
 	peer("cache", "cache", securityapi.PeerAuthentication_MutualTLS_STRICT, map[uint32]securityapi.PeerAuthentication_MutualTLS_Mode{6379: securityapi.PeerAuthentication_MutualTLS_DISABLE})
 }
 
-func TestRealMeshMatchesTheTruth(t *testing.T) {
+// startRealMesh publishes realMesh and its policies to a test bed (and
+// what more adds, before meshsim starts), runs meshsim behind a Prometheus,
+// and answers the dashboard's graph (prom + k8s + graph, as the server
+// wires them) over a 15 s window, once a window of traffic is in.
+func startRealMesh(t *testing.T, more func(istioclient.Interface)) (*meshsim.Mesh, func() (graph.Snapshot, error)) {
+	t.Helper()
 	ctx := t.Context()
 	cluster := testbed.StartCluster(t)
 	kube := kubernetes.NewForConfigOrDie(cluster.RESTConfig)
@@ -215,6 +220,9 @@ func TestRealMeshMatchesTheTruth(t *testing.T) {
 		t.Fatal(err)
 	}
 	realMeshPolicies(t, istio)
+	if more != nil {
+		more(istio)
+	}
 	if err := mesh.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -237,7 +245,9 @@ func TestRealMeshMatchesTheTruth(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	snapshot := func() (graph.Snapshot, error) {
+	// A whole rate window of traffic in Prometheus before the first answer.
+	time.Sleep(window)
+	return mesh, func() (graph.Snapshot, error) {
 		samples, err := promClient.Fetch(ctx)
 		if err != nil {
 			return graph.Snapshot{}, err
@@ -248,10 +258,12 @@ func TestRealMeshMatchesTheTruth(t *testing.T) {
 		}
 		return graph.Build(samples, c, graph.BuildOptions{GeneratedAt: time.Now(), Window: "15s"}), nil
 	}
+}
 
-	// Wait until a whole rate window of traffic is in Prometheus, then
-	// until the graph agrees with the truth.
-	time.Sleep(window)
+func TestRealMeshMatchesTheTruth(t *testing.T) {
+	mesh, snapshot := startRealMesh(t, nil)
+
+	// Wait until the graph agrees with the truth.
 	var last graph.Snapshot
 	testutil.Eventually(t, "the graph matches meshsim's truth", func() (bool, string) {
 		s, err := snapshot()

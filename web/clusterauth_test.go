@@ -270,6 +270,19 @@ func TestSeveralClustersWritesGoOnlyWhereTheTokenIsAccepted(t *testing.T) {
 	if rec := request(t, handler, http.MethodGet, "/api/actions", "bob-token"); !strings.Contains(rec.Body.String(), `"id":"e1"`) {
 		t.Errorf("bob's actions lack east's e1 in east/default: %s", rec.Body)
 	}
+	// Undo reads each trail once, for whether bob may see the action and
+	// for the cluster that keeps it; alice may not see it: 404, east untouched.
+	westW.reads.Store(0)
+	eastW.reads.Store(0)
+	if rec := request(t, handler, http.MethodPost, "/api/actions/e1/undo", "bob-token"); rec.Code != http.StatusOK || !slices.Equal(eastW.undone, []string{"e1"}) {
+		t.Errorf("bob's undo of e1: %d %s, undone in east %v", rec.Code, rec.Body, eastW.undone)
+	}
+	if w, e := westW.reads.Load(), eastW.reads.Load(); w != 1 || e != 1 {
+		t.Errorf("undo read the trails west %d, east %d times, want once each", w, e)
+	}
+	if rec := request(t, handler, http.MethodPost, "/api/actions/e1/undo", "alice-token"); rec.Code != http.StatusNotFound || len(eastW.undone) != 1 {
+		t.Errorf("alice's undo of e1: %d %s", rec.Code, rec.Body)
+	}
 }
 
 func TestSeveralClustersStreamLosesAClusterThenCloses(t *testing.T) {

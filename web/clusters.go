@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 	"unicode/utf8"
 
 	"github.com/meshlock/meshlock/internal/enforce"
@@ -62,16 +63,26 @@ func (h *handlers) actions(r *http.Request) ([]clusterAction, error) {
 		}
 		return out, err
 	}
-	var out []clusterAction
-	for _, name := range slices.Sorted(maps.Keys(h.opts.Enforcers)) {
+	// Side by side: a slow API server delays the answer by its own time only.
+	names := slices.Sorted(maps.Keys(h.opts.Enforcers))
+	lists := make([][]enforce.Action, len(names))
+	errs := make([]error, len(names))
+	var wg sync.WaitGroup
+	for i, name := range names {
 		if _, ok := actor.ClusterClients[name]; !ok {
 			continue // token mode: a cluster that did not accept the token is hidden, its trail too
 		}
-		list, err := h.opts.Enforcers[name].Actions(r.Context(), actor.ClusterClients[name])
-		if err != nil {
-			return nil, fmt.Errorf("cluster %s: %w", name, err)
+		wg.Go(func() {
+			lists[i], errs[i] = h.opts.Enforcers[name].Actions(r.Context(), actor.ClusterClients[name])
+		})
+	}
+	wg.Wait()
+	var out []clusterAction
+	for i, name := range names {
+		if errs[i] != nil {
+			return nil, fmt.Errorf("cluster %s: %w", name, errs[i])
 		}
-		for _, a := range list {
+		for _, a := range lists[i] {
 			a.Cluster = name // its namespaces are this cluster's (actionVisible)
 			out = append(out, clusterAction{Action: a, cluster: name})
 		}
@@ -79,18 +90,19 @@ func (h *handlers) actions(r *http.Request) ([]clusterAction, error) {
 	return out, nil
 }
 
-// actionCluster is the cluster whose audit trail holds action id.
-func (h *handlers) actionCluster(r *http.Request, id string) (string, error) {
+// findAction reads the audit trails once for action id, with the cluster
+// whose trail holds it ("" with one cluster); false when none does.
+func (h *handlers) findAction(r *http.Request, id string) (clusterAction, bool, error) {
 	actions, err := h.actions(r)
 	if err != nil {
-		return "", err
+		return clusterAction{}, false, err
 	}
 	for _, a := range actions {
 		if a.ID == id {
-			return a.cluster, nil
+			return a, true, nil
 		}
 	}
-	return "", fmt.Errorf("%w: no action %s in any cluster's audit trail", enforce.ErrNotFound, clip(id))
+	return clusterAction{}, false, nil
 }
 
 // clustersParam reads ?cluster=a,b: names of clusters (Istio cluster IDs,

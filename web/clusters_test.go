@@ -113,8 +113,13 @@ func TestActionsOfEveryClusterAndUndoWhereKept(t *testing.T) {
 	if len(list) != 2 || list[0].ID != "e1" || list[0].Cluster != "east" || list[1].ID != "w1" || list[1].Cluster != "west" {
 		t.Errorf("actions = %+v", list)
 	}
+	west.reads.Store(0)
+	east.reads.Store(0)
 	if code, body := do(t, h, writeCase{"POST", "/api/actions/e1/undo", "", nil}); code != 200 || !strings.Contains(body, `"cluster":"east"`) {
 		t.Errorf("undo: %d %s", code, body)
+	}
+	if w, e := west.reads.Load(), east.reads.Load(); w != 1 || e != 1 {
+		t.Errorf("undo read the trails west %d, east %d times, want once each", w, e)
 	}
 	if len(east.undone) != 1 || len(west.undone) != 0 {
 		t.Errorf("undone in east %v, west %v", east.undone, west.undone)

@@ -305,21 +305,27 @@ func actionVisible(r *http.Request, a enforce.Action, visible map[string]bool, a
 
 func (h *handlers) handleUndo(w http.ResponseWriter, r *http.Request) {
 	actor, id := actorOf(r), chi.URLParam(r, "id")
-	if accessOf(r.Context()).auth != nil && !h.actionShown(r, id) {
-		// An action the user may not see is, to them, no action: its
-		// objects' names (in RBAC's refusal, say) are not theirs to learn.
-		writeError(w, http.StatusNotFound, "no action "+clip(id)+" that you can see")
-		return
-	}
-	// The audit trail of the cluster that holds the action undoes it there.
+	// The audit trails are read once, for whether the user may see the
+	// action (token mode) and for the cluster that holds it (several), whose
+	// Enforcer undoes it there.
+	tokenMode := accessOf(r.Context()).auth != nil
 	cluster := ""
-	if len(h.opts.Enforcers) > 0 {
-		found, err := h.actionCluster(r, id)
-		if err != nil {
+	if tokenMode || len(h.opts.Enforcers) > 0 {
+		a, ok, err := h.findAction(r, id)
+		switch {
+		case tokenMode && (err != nil || !ok || !h.actionShown(r, a.Action)):
+			// An action the user may not see is, to them, no action: its
+			// objects' names (in RBAC's refusal, say) are not theirs to learn.
+			writeError(w, http.StatusNotFound, "no action "+clip(id)+" that you can see")
+			return
+		case err != nil:
 			h.writeEnforceError(w, err)
 			return
+		case !ok:
+			h.writeEnforceError(w, fmt.Errorf("%w: no action %s in any cluster's audit trail", enforce.ErrNotFound, clip(id)))
+			return
 		}
-		cluster = found
+		cluster = a.cluster
 	}
 	enforcer, clients, err := h.target(actor, cluster)
 	if err != nil {
@@ -347,18 +353,9 @@ func (h *handlers) requireEnforce(next http.Handler) http.Handler {
 	})
 }
 
-// actionShown says whether the action id exists and the request's actor may
-// see it (as GET /api/actions would list it).
-func (h *handlers) actionShown(r *http.Request, id string) bool {
-	actions, err := h.actions(r)
-	if err != nil {
-		return false
-	}
-	for _, a := range actions {
-		if a.ID == id {
-			all, visible := h.visibleNamespaces(r)
-			return all || actionVisible(r, a.Action, visible, h.namespaceVisible)
-		}
-	}
-	return false
+// actionShown says whether the request's actor may see the action: one of
+// its namespaces is theirs to read.
+func (h *handlers) actionShown(r *http.Request, a enforce.Action) bool {
+	all, visible := h.visibleNamespaces(r)
+	return all || actionVisible(r, a, visible, h.namespaceVisible)
 }

@@ -17,6 +17,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 
@@ -36,6 +37,7 @@ type scriptedEnforcer struct {
 	requests []enforce.Request
 	whos     []string
 	undone   []string
+	reads    atomic.Int32 // calls of Actions, made concurrently with several clusters
 }
 
 func (s *scriptedEnforcer) Enforce(_ context.Context, _ k8s.Clients, who string, req enforce.Request) (enforce.Result, error) {
@@ -47,6 +49,7 @@ func (s *scriptedEnforcer) Enforce(_ context.Context, _ k8s.Clients, who string,
 }
 
 func (s *scriptedEnforcer) Actions(context.Context, k8s.Clients) ([]enforce.Action, error) {
+	s.reads.Add(1)
 	if s.actions != nil {
 		return s.actions, s.err
 	}

@@ -86,7 +86,13 @@ func WriteCSV(w io.Writer, r Report) error {
 		if a.Error != "" {
 			status = "failed: " + a.Error
 		}
-		rec(map[string]string{"record": "action", "namespace": a.Namespace, "name": a.ID, "status": status,
+		// With several clusters the namespace is "<cluster>/<namespace>", as
+		// the graph's ids and the identity's namespaces name it.
+		ns := a.Namespace
+		if a.Cluster != "" {
+			ns = a.Cluster + "/" + a.Namespace
+		}
+		rec(map[string]string{"record": "action", "namespace": ns, "name": a.ID, "status": status,
 			"policy": a.Scope + " " + a.Mode, "kind": a.Who, "detail": strings.Join(a.Objects, "; "), "time": a.At.Format(time.RFC3339)})
 	}
 	for _, root := range r.Identity.Roots {

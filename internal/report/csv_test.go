@@ -131,3 +131,21 @@ func TestNeutralise(t *testing.T) {
 		}
 	}
 }
+
+// With several clusters an action's namespace names its cluster, as the
+// graph's ids do; with one it is the namespace alone.
+func TestCSVActionNamesItsCluster(t *testing.T) {
+	r := Report{Actions: []Action{
+		{ID: "a1", Cluster: "east", Namespace: "shop", Scope: "namespace", Mode: "authorization", At: time.Date(2026, 12, 7, 0, 0, 0, 0, time.UTC)},
+		{ID: "a2", Namespace: "shop", Scope: "namespace", Mode: "peerauthentication", At: time.Date(2026, 12, 7, 0, 0, 0, 0, time.UTC)},
+	}}
+	var got []string
+	for _, row := range csvRows(t, r)[1:] {
+		if row[column("record")] == "action" {
+			got = append(got, row[column("name")]+" "+row[column("namespace")])
+		}
+	}
+	if want := []string{"a1 east/shop", "a2 shop"}; !slices.Equal(got, want) {
+		t.Errorf("actions %v, want %v", got, want)
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -235,7 +236,7 @@ func teamsSnapshot() graph.Snapshot {
 				DestinationRuleTLS: graph.TLSVaries, CallerTLS: []graph.CallerTLS{
 					{Caller: "team-a/front", Port: 80, TLS: "ISTIO_MUTUAL", Rule: "team-a/web"},
 					{Caller: "team-b/secret-batch", Port: 80, TLS: "DISABLE", Rule: "team-b/secret-rule"},
-				}},
+				}, AuthorizationPolicies: []string{"istio-system/secret-mesh-deny", "team-a/web-callers"}},
 			{ID: "team-a/front", Namespace: "team-a", Name: "front", Kind: graph.KindWorkload, InMesh: true},
 			{ID: "team-b/secret-db", Namespace: "team-b", Name: "secret-db", Kind: graph.KindService, InMesh: true},
 			{ID: "team-b/secret-batch", Namespace: "team-b", Name: "secret-batch", Kind: graph.KindWorkload, InMesh: true},
@@ -243,12 +244,16 @@ func teamsSnapshot() graph.Snapshot {
 			{ID: "unknown", Kind: graph.KindUnknown},
 		},
 		Edges: []graph.Edge{
-			{ID: "team-a/front->team-a/web:http", Source: "team-a/front", Target: "team-a/web", Protocol: "http", Rate: 4, MTLSRatio: 1, Status: graph.StatusLocked},
+			{ID: "team-a/front->team-a/web:http", Source: "team-a/front", Target: "team-a/web", Protocol: "http", Rate: 4, MTLSRatio: 1, Status: graph.StatusLocked,
+				Authorization: &graph.Authorization{Decision: graph.AuthzAllow, Policies: []string{"team-a/web-callers"}, DryRun: []string{"istio-system/secret-mesh-deny"}}},
 			{ID: "team-a/web->team-b/secret-db:tcp", Source: "team-a/web", Target: "team-b/secret-db", Protocol: "tcp", Rate: 10, MTLSRatio: 1, Status: graph.StatusLocked,
-				SourcePrincipal: "spiffe://cluster.local/ns/team-a/sa/web", DestinationPrincipal: "spiffe://cluster.local/ns/team-b/sa/secret-db"},
+				SourcePrincipal: "spiffe://cluster.local/ns/team-a/sa/web", DestinationPrincipal: "spiffe://cluster.local/ns/team-b/sa/secret-db",
+				Authorization: &graph.Authorization{Decision: graph.AuthzDeny, Policies: []string{"team-b/secret-db-callers"}}},
 			{ID: "team-b/secret-batch->team-a/web:http", Source: "team-b/secret-batch", Target: "team-a/web", Protocol: "http", Rate: 1, MTLSRatio: 0, Status: graph.StatusOpen,
-				SourcePrincipal: "spiffe://cluster.local/ns/team-b/sa/secret-batch"},
-			{ID: "team-c/secret-api->team-a/web:http", Source: "team-c/secret-api", Target: "team-a/web", Protocol: "http", Rate: 3, MTLSRatio: 1, Status: graph.StatusLocked},
+				SourcePrincipal: "spiffe://cluster.local/ns/team-b/sa/secret-batch",
+				Authorization:   &graph.Authorization{Decision: graph.AuthzDeny, Policies: []string{"team-a/web-callers"}}},
+			{ID: "team-c/secret-api->team-a/web:http", Source: "team-c/secret-api", Target: "team-a/web", Protocol: "http", Rate: 3, MTLSRatio: 1, Status: graph.StatusLocked,
+				Authorization: &graph.Authorization{Decision: graph.AuthzAllow, Policies: []string{"istio-system/secret-mesh-deny", "team-a/web-callers"}}},
 			{ID: "unknown->team-a/web:http", Source: "unknown", Target: "team-a/web", Protocol: "http", Rate: 0.5, Status: graph.StatusOpen},
 			{ID: "team-b/secret-batch->team-b/secret-db:tcp", Source: "team-b/secret-batch", Target: "team-b/secret-db", Protocol: "tcp", Rate: 2, MTLSRatio: 1, Status: graph.StatusLocked},
 		},
@@ -261,7 +266,8 @@ func teamsSnapshot() graph.Snapshot {
 }
 
 func TestRestrictSnapshotHidesWhatTheViewerMayNotSee(t *testing.T) {
-	s := restrictSnapshot(teamsSnapshot(), false, map[string]bool{"team-a": true}, nil)
+	full := teamsSnapshot()
+	s := restrictSnapshot(full, false, map[string]bool{"team-a": true}, nil)
 	body, _ := json.Marshal(s)
 	for _, leak := range []string{"team-b", "team-c", "secret"} {
 		if strings.Contains(string(body), leak) {
@@ -296,6 +302,21 @@ func TestRestrictSnapshotHidesWhatTheViewerMayNotSee(t *testing.T) {
 	}
 	if _, ok := edges["unknown->team-a/web:http"]; !ok {
 		t.Error("the unknown caller's edge is gone")
+	}
+	// Access: the hidden callers' decisions as one (they differ:
+	// conditional); a hidden target's none; policies of namespaces the
+	// viewer may not read unnamed (the leak check above holds them too).
+	if a := in.Authorization; a == nil || a.Decision != graph.AuthzConditional || !slices.Equal(a.Policies, []string{"team-a/web-callers"}) {
+		t.Errorf("the merged edge's access: %+v", a)
+	}
+	if out.Authorization != nil {
+		t.Errorf("the hidden target's access: %+v", out.Authorization)
+	}
+	if a := edges["team-a/front->team-a/web:http"].Authorization; a == nil || !slices.Equal(a.Policies, []string{"team-a/web-callers"}) || len(a.DryRun) != 0 {
+		t.Errorf("front → web's access: %+v", a)
+	}
+	if len(full.Edges[0].Authorization.DryRun) != 1 || len(full.Nodes[0].AuthorizationPolicies) != 2 {
+		t.Error("restricting changed the shared snapshot")
 	}
 	var findings []string
 	for _, f := range s.Findings {

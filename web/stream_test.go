@@ -547,7 +547,9 @@ func TestStreamShutdown(t *testing.T) {
 
 func TestStreamCountsATimedOutWriteAsTooSlow(t *testing.T) {
 	// The queue is long enough never to fill here: the write timeout decides.
-	h, _ := newStreamHub(t, HubOptions{BufferSize: 1000, WriteTimeout: time.Second})
+	// It is long enough that the fast viewer's writes of 2,500 edges never
+	// reach it on a loaded machine under -race (at 1 s they once did).
+	h, _ := newStreamHub(t, HubOptions{BufferSize: 1000, WriteTimeout: 3 * time.Second})
 	srv := streamServer(t, h)
 	const edges = 2500
 	h.Publish(bigStreamMesh(0, edges))

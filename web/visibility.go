@@ -53,6 +53,16 @@ func snapshotNamespaces(s graph.Snapshot) []string {
 		for _, c := range n.CallerTLS {
 			add(namespaceOfID(c.Caller))
 		}
+		for _, p := range n.AuthorizationPolicies {
+			add(namespaceOfID(p))
+		}
+	}
+	for _, e := range s.Edges {
+		if a := e.Authorization; a != nil {
+			for _, p := range a.Policies {
+				add(namespaceOfID(p)) // the root namespace's too
+			}
+		}
 	}
 	for _, f := range s.Findings {
 		for _, obj := range f.Objects {
@@ -144,6 +154,7 @@ func restrictSnapshot(s graph.Snapshot, all bool, visible map[string]bool, selec
 			continue
 		}
 		n.CallerTLS = slices.DeleteFunc(n.CallerTLS, func(c graph.CallerTLS) bool { return hidden(c.Caller) })
+		n.AuthorizationPolicies = slices.DeleteFunc(n.AuthorizationPolicies, hidden)
 		for i := range n.CallerTLS {
 			if hidden(n.CallerTLS[i].Rule) {
 				n.CallerTLS[i].Rule = ""
@@ -157,6 +168,15 @@ func restrictSnapshot(s graph.Snapshot, all bool, visible map[string]bool, selec
 	parts := map[string][]graph.Edge{}
 	out.Edges = make([]graph.Edge, 0, len(f.Edges))
 	for _, e := range f.Edges {
+		if a := e.Authorization; a != nil {
+			// The policies of namespaces the viewer may not read stay
+			// unnamed; a hidden target's decision is the hidden side's.
+			a.Policies = slices.DeleteFunc(a.Policies, hidden)
+			a.DryRun = slices.DeleteFunc(a.DryRun, hidden)
+			if hidden(e.Target) {
+				e.Authorization = nil
+			}
+		}
 		if !hidden(e.Source) && !hidden(e.Target) {
 			out.Edges = append(out.Edges, e)
 			continue
@@ -217,6 +237,7 @@ func mergeEdges(parts []graph.Edge) graph.Edge {
 			out.DestinationPrincipal = ""
 		}
 	}
+	out.Authorization = mergeAuthorizations(parts)
 	out.Rate, out.TLSFailureRate = rate, failures
 	if rate > 0 {
 		out.MTLSRatio = mtls / rate
@@ -230,6 +251,37 @@ func mergeEdges(parts []graph.Edge) graph.Edge {
 		out.Status = graph.StatusOpen
 	default:
 		out.Status = graph.StatusUnknown
+	}
+	return out
+}
+
+// mergeAuthorizations is the decision for hidden callers taken as one: the
+// parts' when they agree, else conditional, with every policy named.
+func mergeAuthorizations(parts []graph.Edge) *graph.Authorization {
+	var out *graph.Authorization
+	for _, e := range parts {
+		a := e.Authorization
+		if a == nil {
+			continue
+		}
+		if out == nil {
+			out = a.Clone()
+			continue
+		}
+		if a.Decision != out.Decision {
+			out.Decision = graph.AuthzConditional
+		}
+		if a.MutualTLS != out.MutualTLS || a.Plaintext != out.Plaintext {
+			out.MutualTLS, out.Plaintext = "", ""
+		}
+		out.Policies = append(out.Policies, a.Policies...)
+		out.DryRun = append(out.DryRun, a.DryRun...)
+	}
+	if out != nil {
+		slices.Sort(out.Policies)
+		out.Policies = slices.Compact(out.Policies)
+		slices.Sort(out.DryRun)
+		out.DryRun = slices.Compact(out.DryRun)
 	}
 	return out
 }

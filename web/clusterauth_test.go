@@ -37,6 +37,11 @@ func twoClusterTeams() graph.Snapshot {
 		// An object no cluster qualifies: it could be in either.
 		{ID: "f-plain", Kind: "dr", Severity: graph.SeverityInfo, Message: "a rule", Objects: []string{"DestinationRule default/rule"}},
 	}
+	// east's API is down: its name is in the clusters, sources and error.
+	s.Clusters = []string{"east", "west"}
+	s.Sources = []graph.SourceStatus{{Name: "prometheus", OK: true}, {Name: "kubernetes/east", Cluster: "east", Error: "connection refused"},
+		{Name: "kubernetes/west", Cluster: "west", OK: true}}
+	s.Error = "kubernetes/east: connection refused"
 	return s
 }
 
@@ -136,6 +141,9 @@ func TestSeveralClustersAClusterThatRejectsTheTokenIsHidden(t *testing.T) {
 	}
 	if got := findingIDs(s); got != "f-west" {
 		t.Errorf("alice's findings: %s, want f-west (f-plain's object may be east's)", got)
+	}
+	if !slices.Equal(s.Clusters, []string{"west"}) || len(s.Sources) != 2 || s.Error != "a cluster you cannot see is not answering" {
+		t.Errorf("alice's clusters %v, sources %+v, error %q", s.Clusters, s.Sources, s.Error)
 	}
 	if s.Posture.Counts[graph.StatusLocked] != 1 || s.Posture.Counts[graph.StatusOpen] != 1 {
 		t.Errorf("alice's posture counts what she cannot see: %+v", s.Posture.Counts)

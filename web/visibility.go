@@ -133,6 +133,7 @@ func restrictSnapshot(s graph.Snapshot, all bool, visible map[string]bool, selec
 			TrustDomain: s.TrustDomain, TrustDomainAliases: s.TrustDomainAliases, Sources: s.Sources, Lookback: s.Lookback,
 			Identity: graph.Identity{TrustDomain: s.Identity.TrustDomain, TrustDomainAliases: s.Identity.TrustDomainAliases, CA: s.Identity.CA}}, nil)
 		out.Posture = graph.ComputePosture(nil)
+		hideClusters(&out, s, visible)
 		return out
 	}
 	f := graph.FilterBy(s, func(id graph.ID) bool {
@@ -214,7 +215,35 @@ func restrictSnapshot(s graph.Snapshot, all bool, visible map[string]bool, selec
 			})
 	})
 	out.Posture = graph.ComputePosture(out.Edges)
+	hideClusters(&out, s, visible)
 	return out
+}
+
+// hideClusters: with several clusters, a cluster in which the viewer may
+// read no namespace is not named, nor its source, nor its source's error.
+func hideClusters(out *graph.Snapshot, s graph.Snapshot, visible map[string]bool) {
+	if len(s.Clusters) == 0 {
+		return
+	}
+	shown := map[string]bool{}
+	for key, ok := range visible {
+		if cluster, _, found := strings.Cut(key, "/"); ok && found {
+			shown[cluster] = true
+		}
+	}
+	out.Clusters = slices.DeleteFunc(slices.Clone(s.Clusters), func(c string) bool { return !shown[c] })
+	out.Sources = slices.DeleteFunc(slices.Clone(s.Sources), func(src graph.SourceStatus) bool { return src.Cluster != "" && !shown[src.Cluster] })
+	var reasons []string
+	for reason := range strings.SplitSeq(s.Error, "; ") {
+		name, _, _ := strings.Cut(reason, ": ")
+		if cluster, ok := strings.CutPrefix(name, "kubernetes/"); ok && !shown[cluster] {
+			reason = "a cluster you cannot see is not answering"
+		}
+		if reason != "" && !slices.Contains(reasons, reason) {
+			reasons = append(reasons, reason)
+		}
+	}
+	out.Error = strings.Join(reasons, "; ")
 }
 
 // mergeEdges makes one edge of those that lead to or from Hidden with the

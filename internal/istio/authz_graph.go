@@ -5,6 +5,7 @@ package istio
 
 import (
 	"cmp"
+	"maps"
 	"slices"
 	"sync"
 
@@ -29,9 +30,17 @@ func Authorizer(s Objects, root, trustDomain string, aliases []string) graph.Aut
 		services[workloadKey{svc.Namespace, svc.Name}] = svc
 	}
 	pods := podsByNamespace(s.Pods)
+	// Only the root namespace's policies and a workload's own namespace's
+	// can apply to it (authzApplies): each namespace's list, once.
+	byNamespace := map[string][]*securityv1.AuthorizationPolicy{}
+	for _, p := range s.Authzs {
+		byNamespace[p.Namespace] = append(byNamespace[p.Namespace], p)
+	}
 	type key struct{ ns, name, principal string }
 	var mu sync.Mutex
 	cache := map[key]authzAnswer{}
+	selected := map[workloadKey][]*corev1.Pod{} // each Service's pods, once
+	applicable := map[string][]*securityv1.AuthorizationPolicy{}
 	return func(serviceNamespace, serviceName, principal string) (graph.Authorization, bool) {
 		k := key{serviceNamespace, serviceName, principal}
 		mu.Lock()
@@ -39,11 +48,24 @@ func Authorizer(s Objects, root, trustDomain string, aliases []string) graph.Aut
 		if got, ok := cache[k]; ok {
 			return *got.a.Clone(), got.ok
 		}
-		svc := services[workloadKey{serviceNamespace, serviceName}]
+		sk := workloadKey{serviceNamespace, serviceName}
+		svc := services[sk]
 		var ans authzAnswer
 		if svc != nil {
-			ans.a, ans.ok = authorizeService(svc, selectedPods(svc, pods[serviceNamespace]), s.NamespaceLabels[serviceNamespace],
-				s.Authzs, root, trustDomain, aliases, principal)
+			svcPods, ok := selected[sk]
+			if !ok {
+				svcPods = selectedPods(svc, pods[serviceNamespace])
+				selected[sk] = svcPods
+			}
+			policies, ok := applicable[serviceNamespace]
+			if !ok {
+				policies = slices.Concat(byNamespace[root], byNamespace[serviceNamespace])
+				if serviceNamespace == root {
+					policies = byNamespace[root]
+				}
+				applicable[serviceNamespace] = policies
+			}
+			ans.a, ans.ok = authorizeService(svc, svcPods, s.NamespaceLabels[serviceNamespace], policies, root, trustDomain, aliases, principal)
 		}
 		cache[k] = ans
 		return *ans.a.Clone(), ans.ok
@@ -142,8 +164,15 @@ func AccessPolicies(s Objects, root string) []graph.AccessPolicy {
 	}
 	pods := podsByNamespace(s.Pods)
 	services := map[workloadKey]bool{}
+	// Each namespace's Services with the pods they select, once.
+	type servicePods struct {
+		svc  *corev1.Service
+		pods []*corev1.Pod
+	}
+	byNamespace := map[string][]servicePods{}
 	for _, svc := range s.Services {
 		services[workloadKey{svc.Namespace, svc.Name}] = true
+		byNamespace[svc.Namespace] = append(byNamespace[svc.Namespace], servicePods{svc, selectedPods(svc, pods[svc.Namespace])})
 	}
 	var out []graph.AccessPolicy
 	for _, p := range s.Authzs {
@@ -167,16 +196,19 @@ func AccessPolicies(s Objects, root string) []graph.AccessPolicy {
 				}
 			}
 		}
-		for _, svc := range s.Services {
-			if p.Namespace != root && p.Namespace != svc.Namespace {
-				continue
-			}
-			for _, pod := range selectedPods(svc, pods[svc.Namespace]) {
-				plane := DataPlane(pod, s.NamespaceLabels[pod.Namespace])
-				target := AuthzTarget{Namespace: pod.Namespace, Labels: pod.Labels, Ambient: plane == graph.DataPlaneAmbient}
-				if plane != graph.DataPlaneNone && authzApplies(p, target, root) {
-					ap.Services = append(ap.Services, svc.Namespace+"/"+svc.Name)
-					break
+		namespaces := []string{p.Namespace}
+		if p.Namespace == root {
+			namespaces = slices.Collect(maps.Keys(byNamespace))
+		}
+		for _, ns := range namespaces {
+			for _, sp := range byNamespace[ns] {
+				for _, pod := range sp.pods {
+					plane := DataPlane(pod, s.NamespaceLabels[pod.Namespace])
+					target := AuthzTarget{Namespace: pod.Namespace, Labels: pod.Labels, Ambient: plane == graph.DataPlaneAmbient}
+					if plane != graph.DataPlaneNone && authzApplies(p, target, root) {
+						ap.Services = append(ap.Services, sp.svc.Namespace+"/"+sp.svc.Name)
+						break
+					}
 				}
 			}
 		}

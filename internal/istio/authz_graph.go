@@ -5,8 +5,10 @@ package istio
 
 import (
 	"cmp"
+	"fmt"
 	"maps"
 	"slices"
+	"strings"
 	"sync"
 
 	securityapi "istio.io/api/security/v1beta1"
@@ -39,7 +41,11 @@ func Authorizer(s Objects, root, trustDomain string, aliases []string) graph.Aut
 	type key struct{ ns, name, principal string }
 	var mu sync.Mutex
 	cache := map[key]authzAnswer{}
-	selected := map[workloadKey][]*corev1.Pod{} // each Service's pods, once
+	type serviceTarget struct {
+		targets  []portTarget
+		open, ok bool
+	}
+	targets := map[workloadKey]serviceTarget{} // each Service's, once
 	applicable := map[string][]*securityv1.AuthorizationPolicy{}
 	return func(serviceNamespace, serviceName, principal string) (graph.Authorization, bool) {
 		k := key{serviceNamespace, serviceName, principal}
@@ -49,13 +55,12 @@ func Authorizer(s Objects, root, trustDomain string, aliases []string) graph.Aut
 			return *got.a.Clone(), got.ok
 		}
 		sk := workloadKey{serviceNamespace, serviceName}
-		svc := services[sk]
 		var ans authzAnswer
-		if svc != nil {
-			svcPods, ok := selected[sk]
+		if svc := services[sk]; svc != nil {
+			st, ok := targets[sk]
 			if !ok {
-				svcPods = selectedPods(svc, pods[serviceNamespace])
-				selected[sk] = svcPods
+				st.targets, st.open, st.ok = serviceTargets(svc, selectedPods(svc, pods[serviceNamespace]), s.NamespaceLabels[serviceNamespace], trustDomain, aliases)
+				targets[sk] = st
 			}
 			policies, ok := applicable[serviceNamespace]
 			if !ok {
@@ -65,7 +70,9 @@ func Authorizer(s Objects, root, trustDomain string, aliases []string) graph.Aut
 				}
 				applicable[serviceNamespace] = policies
 			}
-			ans.a, ans.ok = authorizeService(svc, svcPods, s.NamespaceLabels[serviceNamespace], policies, root, trustDomain, aliases, principal)
+			if st.ok {
+				ans.a, ans.ok = judge(st.targets, st.open, policies, root, principal), true
+			}
 		}
 		cache[k] = ans
 		return *ans.a.Clone(), ans.ok
@@ -88,48 +95,76 @@ func podsByNamespace(list []*corev1.Pod) map[string][]*corev1.Pod {
 	return out
 }
 
-// authorizeService judges a caller on every port of every pod the Service
-// selects, each by the proxy that enforces there: its sidecar (or gateway),
-// or its node's ztunnel (ambient without a waypoint). A pod without a
-// proxy enforces nothing, so allows. Not judged: a Service a waypoint
-// serves (its policies attach by targetRef to the waypoint, which meshlock
-// does not model), one selecting waypoints, or one with no pod.
-func authorizeService(svc *corev1.Service, pods []*corev1.Pod, namespaceLabels map[string]string,
-	policies []*securityv1.AuthorizationPolicy, root, trustDomain string, aliases []string, principal string) (graph.Authorization, bool) {
+// serviceTargets are the places a caller of the Service is judged: every
+// port of every pod it selects, each by the proxy that enforces there (its
+// sidecar or gateway, or its node's ztunnel: ambient without a waypoint),
+// replicas of the same labels once. A pod without a proxy enforces nothing,
+// so allows (open). Not judged (false): a Service a waypoint serves (its
+// policies attach by targetRef to the waypoint, which meshlock does not
+// model), one selecting waypoints, or one with no listener.
+func serviceTargets(svc *corev1.Service, pods []*corev1.Pod, namespaceLabels map[string]string, trustDomain string, aliases []string) (targets []portTarget, open, ok bool) {
 	if w := cmp.Or(svc.Labels[useWaypoint], namespaceLabels[useWaypoint]); w != "" && w != "none" {
-		return graph.Authorization{}, false
+		return nil, false, false
 	}
-	var judged []AuthzDecision
+	seen := map[string]bool{}
 	for _, pod := range pods {
 		plane := DataPlane(pod, namespaceLabels)
 		switch plane {
 		case graph.DataPlaneWaypoint:
-			return graph.Authorization{}, false
+			return nil, false, false
 		case graph.DataPlaneNone:
-			judged = append(judged, AuthzDecision{Decision: AuthzAllow})
+			open = true
 			continue
 		}
 		if w := pod.Labels[useWaypoint]; plane == graph.DataPlaneAmbient && w != "" && w != "none" {
-			return graph.Authorization{}, false
+			return nil, false, false
 		}
-		target := AuthzTarget{Namespace: pod.Namespace, Labels: pod.Labels, Ambient: plane == graph.DataPlaneAmbient,
-			TrustDomain: trustDomain, TrustDomainAliases: aliases}
 		for _, port := range svc.Spec.Ports {
 			tp, ok := TargetPort(port, pod)
 			if !ok {
 				continue // no inbound listener for it on this pod
 			}
-			target.Protocol = authzProtocol(PortProtocol(port))
-			judged = append(judged, EvaluateAuthorization(policies, target, root, AuthzRequest{Principal: principal, Port: tp}))
+			t := portTarget{AuthzTarget: AuthzTarget{Namespace: pod.Namespace, Labels: pod.Labels, Ambient: plane == graph.DataPlaneAmbient,
+				Protocol: authzProtocol(PortProtocol(port)), TrustDomain: trustDomain, TrustDomainAliases: aliases}, port: tp}
+			if key := t.key(); !seen[key] {
+				seen[key] = true
+				targets = append(targets, t)
+			}
 		}
 	}
-	if len(judged) == 0 {
-		return graph.Authorization{}, false
+	return targets, open, len(targets) > 0 || open
+}
+
+// portTarget is one pod's port as its proxy judges it.
+type portTarget struct {
+	AuthzTarget
+	port int32
+}
+
+// key tells apart what can decide differently: labels (policies select by
+// them), data plane, protocol and port.
+func (t portTarget) key() string {
+	var b strings.Builder
+	for _, k := range slices.Sorted(maps.Keys(t.Labels)) {
+		b.WriteString(k + "=" + t.Labels[k] + "\x00")
+	}
+	return fmt.Sprintf("%s|%t|%s|%d", b.String(), t.Ambient, t.Protocol, t.port)
+}
+
+// judge decides for a caller at every target: one decision where all
+// agree, else conditional (ports or pods disagree), every policy named.
+func judge(targets []portTarget, open bool, policies []*securityv1.AuthorizationPolicy, root, principal string) graph.Authorization {
+	var judged []AuthzDecision
+	if open {
+		judged = append(judged, AuthzDecision{Decision: AuthzAllow})
+	}
+	for _, t := range targets {
+		judged = append(judged, EvaluateAuthorization(policies, t.AuthzTarget, root, AuthzRequest{Principal: principal, Port: t.port}))
 	}
 	out := graph.Authorization{Decision: judged[0].Decision}
 	for _, d := range judged {
 		if d.Decision != out.Decision {
-			out.Decision = graph.AuthzConditional // ports or pods disagree
+			out.Decision = graph.AuthzConditional
 		}
 		out.Policies = append(out.Policies, d.Policies...)
 		out.DryRun = append(out.DryRun, d.DryRun...)
@@ -138,7 +173,7 @@ func authorizeService(svc *corev1.Service, pods []*corev1.Pod, namespaceLabels m
 	out.Policies = slices.Compact(out.Policies)
 	slices.Sort(out.DryRun)
 	out.DryRun = slices.Compact(out.DryRun)
-	return out, true
+	return out
 }
 
 // authzProtocol is the inbound chain a port gets: HTTP's (the HTTP RBAC

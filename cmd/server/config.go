@@ -29,27 +29,33 @@ type config struct {
 	PrometheusURL             string
 	PrometheusBearerTokenFile string
 	PrometheusCAFile          string
-	Kubeconfig                string
-	Context                   string
-	Namespaces                []string // empty: all
-	Refresh                   time.Duration
-	Window                    time.Duration
-	Lookback                  time.Duration
-	BasePath                  string
-	FrameAncestors            string
-	AllowEnforce              bool
-	TrustedOrigins            []string
-	AllowedHosts              []string // --auth=none: host names served besides loopback names and addresses
-	IstioRootNamespace        string
-	LogFormat                 string
-	Auth                      string
-	AuditNamespace            string // "": the pod's own namespace, else "default"
-	MetricsAddr               string // "": /metrics on Addr
-	Pprof                     bool   // /debug/pprof/ on MetricsAddr
-	MaxStreams                int
-	MaxStreamsPerUser         int
-	MaxLongQueries            int
-	MaxLongQueriesPerUser     int
+	// HistoryPrometheus* send the look-back's, the charts' and the
+	// reports' queries to a long-term Prometheus (Istio's production
+	// advice: raw series kept hours on the cluster's, the past elsewhere).
+	HistoryPrometheusURL             string
+	HistoryPrometheusBearerTokenFile string
+	HistoryPrometheusCAFile          string
+	Kubeconfig                       string
+	Context                          string
+	Namespaces                       []string // empty: all
+	Refresh                          time.Duration
+	Window                           time.Duration
+	Lookback                         time.Duration
+	BasePath                         string
+	FrameAncestors                   string
+	AllowEnforce                     bool
+	TrustedOrigins                   []string
+	AllowedHosts                     []string // --auth=none: host names served besides loopback names and addresses
+	IstioRootNamespace               string
+	LogFormat                        string
+	Auth                             string
+	AuditNamespace                   string // "": the pod's own namespace, else "default"
+	MetricsAddr                      string // "": /metrics on Addr
+	Pprof                            bool   // /debug/pprof/ on MetricsAddr
+	MaxStreams                       int
+	MaxStreamsPerUser                int
+	MaxLongQueries                   int
+	MaxLongQueriesPerUser            int
 	// Identity and trust (issue 22): when a root's or a proxy
 	// certificate's remaining life is a finding, and the labels that name a
 	// proxy's pod on istio-agent's metrics.
@@ -191,6 +197,9 @@ func sourceFlags(fs *flag.FlagSet, c *config, demoUsage string) {
 	fs.StringVar(&c.PrometheusURL, "prometheus-url", "http://prometheus.istio-system:9090", "a Prometheus query API: Prometheus, or a Thanos Querier over several clusters (tested); others speaking it untested")
 	fs.StringVar(&c.PrometheusBearerTokenFile, "prometheus-bearer-token-file", "", "file holding a bearer token for the Prometheus API")
 	fs.StringVar(&c.PrometheusCAFile, "prometheus-ca-file", "", "CA bundle that verifies the Prometheus API's certificate")
+	fs.StringVar(&c.HistoryPrometheusURL, "history-prometheus-url", "", "a long-term Prometheus query API for the past: the look-back, the edge charts and the reports ask it, the live refresh asks --prometheus-url (default: --prometheus-url for everything)")
+	fs.StringVar(&c.HistoryPrometheusBearerTokenFile, "history-prometheus-bearer-token-file", "", "file holding a bearer token for --history-prometheus-url")
+	fs.StringVar(&c.HistoryPrometheusCAFile, "history-prometheus-ca-file", "", "CA bundle that verifies --history-prometheus-url's certificate")
 	fs.StringVar(&c.Kubeconfig, "kubeconfig", "", "kubeconfig file (default: in-cluster config, else $KUBECONFIG, else ~/.kube/config)")
 	fs.StringVar(&c.Context, "context", "", "kubeconfig context (default: its current context)")
 	fs.StringVar(&c.IstioRootNamespace, "istio-root-namespace", "istio-system", "where mesh-wide PeerAuthentications and DestinationRules live")
@@ -298,6 +307,9 @@ func (c config) validate() error {
 	if err := validateHTTPURL(c.PrometheusURL); err != nil {
 		return fmt.Errorf("--prometheus-url: %v", err)
 	}
+	if err := c.validateHistoryPrometheus(); err != nil {
+		return err
+	}
 	if c.Refresh <= 0 {
 		return fmt.Errorf("--refresh must be positive, got %s", c.Refresh)
 	}
@@ -401,10 +413,26 @@ func (c config) validateCombination() error {
 		return errors.New("--auth=token checks tokens with a real Kubernetes API: it cannot be used with --demo")
 	}
 	// The demo runs its own cluster and Prometheus: these would be ignored.
-	for _, name := range []string{"kubeconfig", "context", "prometheus-url", "prometheus-bearer-token-file", "prometheus-ca-file"} {
+	for _, name := range []string{"kubeconfig", "context", "prometheus-url", "prometheus-bearer-token-file", "prometheus-ca-file",
+		"history-prometheus-url", "history-prometheus-bearer-token-file", "history-prometheus-ca-file"} {
 		if c.given[name] {
 			return fmt.Errorf("--%s cannot be used with --demo, which runs its own simulated cluster and Prometheus", name)
 		}
+	}
+	return nil
+}
+
+// validateHistoryPrometheus: a long-term Prometheus' URL, and its
+// credentials only with it.
+func (c config) validateHistoryPrometheus() error {
+	if c.HistoryPrometheusURL != "" {
+		if err := validateHTTPURL(c.HistoryPrometheusURL); err != nil {
+			return fmt.Errorf("--history-prometheus-url: %v", err)
+		}
+		return nil
+	}
+	if c.HistoryPrometheusBearerTokenFile != "" || c.HistoryPrometheusCAFile != "" {
+		return errors.New("--history-prometheus-bearer-token-file and --history-prometheus-ca-file need --history-prometheus-url")
 	}
 	return nil
 }

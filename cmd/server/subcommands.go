@@ -98,6 +98,9 @@ func (sc subcommand) validate() error {
 	if err := validateHTTPURL(sc.cfg.PrometheusURL); err != nil {
 		return fmt.Errorf("--prometheus-url: %v", err)
 	}
+	if err := sc.cfg.validateHistoryPrometheus(); err != nil {
+		return err
+	}
 	formats := map[string][]string{"check": {report.FormatTable, report.FormatJSON, report.FormatYAML},
 		"report": {report.FormatJSON, report.FormatCSV, report.FormatYAML}}[sc.name]
 	ok := false
@@ -199,6 +202,10 @@ func (sc subcommand) makeReport(ctx context.Context, logger *slog.Logger, stderr
 	if err != nil {
 		return report.Report{}, err
 	}
+	past, pastURL, err := historyClient(sc.cfg, promClient, src.prometheusURL, prometheus.NewRegistry(), logger)
+	if err != nil {
+		return report.Report{}, err
+	}
 	watcher, err := k8s.NewWatcher(k8s.Options{Kube: src.kube, Istio: src.istio, Namespaces: nil,
 		RootNamespace: sc.cfg.IstioRootNamespace, Logger: logger})
 	if err != nil {
@@ -217,7 +224,7 @@ func (sc subcommand) makeReport(ctx context.Context, logger *slog.Logger, stderr
 	if err != nil {
 		return report.Report{}, fmt.Errorf("kubernetes: %w", err)
 	}
-	gen := &report.Generator{Querier: promClient, Cluster: func() graph.Cluster { return cluster }, URL: src.prometheusURL,
+	gen := &report.Generator{Querier: past, Cluster: func() graph.Cluster { return cluster }, URL: pastURL,
 		Certs: promClient.FetchCerts}
 
 	from, to := sc.from, sc.to

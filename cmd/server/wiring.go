@@ -302,11 +302,15 @@ func newApp(ctx context.Context, cfg config, src sources, registry *prometheus.R
 	if err != nil {
 		return nil, err
 	}
+	past, pastURL, err := historyClient(cfg, promClient, src.prometheusURL, registry, logger)
+	if err != nil {
+		return nil, err
+	}
 	// The look-back reads the past on its own schedule; nil when it is off.
 	var lookback *live.Lookback
 	var history live.HistorySource
 	if cfg.Lookback > 0 {
-		lookback, err = live.NewLookback(live.LookbackOptions{Querier: promClient, Window: cfg.Lookback, Logger: logger,
+		lookback, err = live.NewLookback(live.LookbackOptions{Querier: past, Window: cfg.Lookback, Logger: logger,
 			Step: lookbackStep(cfg.Window)})
 		if err != nil {
 			return nil, err
@@ -362,14 +366,14 @@ func newApp(ctx context.Context, cfg config, src sources, registry *prometheus.R
 	if err != nil {
 		return nil, err
 	}
-	charts, err := live.NewCharts(live.ChartOptions{Ranger: promClient, Cluster: refresher.Cluster,
+	charts, err := live.NewCharts(live.ChartOptions{Ranger: past, Cluster: refresher.Cluster,
 		Period: cmp.Or(cfg.Lookback, time.Hour)})
 	if err != nil {
 		return nil, err
 	}
 	handler, err := web.NewHandler(web.Options{
 		Charts: charts,
-		Reports: &report.Generator{Querier: promClient, Cluster: refresher.Cluster, URL: src.prometheusURL,
+		Reports: &report.Generator{Querier: past, Cluster: refresher.Cluster, URL: pastURL,
 			Certs: promClient.FetchCerts, Thresholds: thresholds},
 		BasePath: cfg.BasePath, Registry: registry, Graph: refresher, Stream: hub,
 		AllowEnforce: cfg.AllowEnforce, Enforcer: enforcer, Enforcers: enforcers, Auth: auth, TrustedOrigins: cfg.TrustedOrigins,
@@ -417,4 +421,23 @@ func clusterLogger(logger *slog.Logger, cluster string) *slog.Logger {
 		return logger
 	}
 	return logger.With("cluster", cluster)
+}
+
+// historyClient is the Prometheus the past is asked of (the look-back, the
+// edge charts, the reports): --history-prometheus-url, a long-term store as
+// Istio's production advice has it, else the live one. It counts its
+// queries into the same meshlock_prometheus_queries_total.
+func historyClient(cfg config, live *prom.Client, liveURL string, registry prometheus.Registerer, logger *slog.Logger) (*prom.Client, string, error) {
+	if cfg.HistoryPrometheusURL == "" {
+		return live, liveURL, nil
+	}
+	c, err := prom.New(prom.Options{
+		URL: cfg.HistoryPrometheusURL, BearerTokenFile: cfg.HistoryPrometheusBearerTokenFile, CAFile: cfg.HistoryPrometheusCAFile,
+		Window: cmp.Or(cfg.Window, time.Minute), Registerer: registry, Logger: logger.With("prometheus", "history"),
+		CertNamespaceLabel: cfg.CertNamespaceLabel, CertPodLabel: cfg.CertPodLabel,
+	})
+	if err != nil {
+		return nil, "", fmt.Errorf("--history-prometheus-url: %w", err)
+	}
+	return c, cfg.HistoryPrometheusURL, nil
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"maps"
 	"net/http"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -43,6 +44,12 @@ type PrometheusOptions struct {
 	// Prometheus never compacts the blocks the sidecar would ship, and the
 	// lifecycle API, through which the sidecar may reload it.
 	ForThanos bool
+	// Backfill is OpenMetrics text (ending "# EOF") written into the
+	// storage before Prometheus starts, with promtool tsdb
+	// create-blocks-from openmetrics (Debian's prometheus package ships
+	// promtool): series of the past that nothing scraped, such as a
+	// long-term store keeps.
+	Backfill string
 }
 
 // StartPrometheus runs Debian's prometheus with a generated configuration
@@ -99,6 +106,14 @@ func StartPrometheusWith(t TB, opts PrometheusOptions) *Prometheus {
 
 	addr := loopback(FreePort(t))
 	dataDir := filepath.Join(dir, "data")
+	if opts.Backfill != "" {
+		input := filepath.Join(dir, "backfill.om")
+		writeFile(t, input, opts.Backfill)
+		cmd := exec.Command(findBinary(t, "promtool"), "tsdb", "create-blocks-from", "openmetrics", input, dataDir)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("testbed: promtool backfill: %v\n%s", err, out)
+		}
+	}
 	args := []string{
 		"--config.file=" + configFile,
 		"--storage.tsdb.path=" + dataDir,

@@ -977,7 +977,7 @@ func TestDeployHelmValues(t *testing.T) {
 image: {repository: registry.example/meshlock, tag: v1.2.3, pullPolicy: IfNotPresent}
 imagePullSecrets: [{name: regcred}]
 replicaCount: 2
-prometheus: {url: "http://thanos-query.monitoring:9090"}
+prometheus: {url: "http://thanos-query.monitoring:9090", historyUrl: "http://prometheus-longterm.monitoring:9090"}
 auth: {mode: token}
 namespaces: [bookinfo, shop]
 enforce: {enabled: true}
@@ -1037,7 +1037,7 @@ affinity: {nodeAffinity: {requiredDuringSchedulingIgnoredDuringExecution: {nodeS
 	deploySame(t, "imagePullSecrets", pod.ImagePullSecrets, []corev1.LocalObjectReference{{Name: "regcred"}})
 	deploySame(t, "args", c.Args, []string{
 		"--addr=:8080", "--log-format=json", "--auth=token", "--prometheus-url=http://thanos-query.monitoring:9090",
-		"--namespaces=bookinfo,shop", "--allow-enforce", "--refresh=10s", "--lookback=7d",
+		"--history-prometheus-url=http://prometheus-longterm.monitoring:9090", "--namespaces=bookinfo,shop", "--allow-enforce", "--refresh=10s", "--lookback=7d",
 	})
 	env := map[string]string{}
 	for _, e := range c.Env {
@@ -1108,6 +1108,7 @@ affinity: {nodeAffinity: {requiredDuringSchedulingIgnoredDuringExecution: {nodeS
 			{"namespaces: bookinfo", "/namespaces"},             // a list, not a string
 			{"metrics: {port: 8080}", "/metrics/port"},          // the dashboard's own port
 			{"prometheus: {url: prometheus:9090}", "/prometheus/url"},
+			{"prometheus: {historyUrl: longterm:9090}", "/prometheus/historyUrl"},
 		} {
 			out, err := deployHelmTemplate(t, "meshlock", deployNS, tc.values)
 			if err == nil {

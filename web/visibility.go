@@ -285,32 +285,23 @@ func mergeEdges(parts []graph.Edge) graph.Edge {
 }
 
 // mergeAuthorizations is the decision for hidden callers taken as one: the
-// parts' when they agree, else conditional, with every policy named.
+// parts' when they agree, else conditional, with every policy named; each
+// share's decision where every part says the same.
 func mergeAuthorizations(parts []graph.Edge) *graph.Authorization {
-	var out *graph.Authorization
+	var list []graph.Authorization
 	for _, e := range parts {
-		a := e.Authorization
-		if a == nil {
-			continue
+		if e.Authorization != nil {
+			list = append(list, *e.Authorization)
 		}
-		if out == nil {
-			out = a.Clone()
-			continue
-		}
-		if a.Decision != out.Decision {
-			out.Decision = graph.AuthzConditional
-		}
-		if a.MutualTLS != out.MutualTLS || a.Plaintext != out.Plaintext {
-			out.MutualTLS, out.Plaintext = "", ""
-		}
-		out.Policies = append(out.Policies, a.Policies...)
-		out.DryRun = append(out.DryRun, a.DryRun...)
 	}
-	if out != nil {
-		slices.Sort(out.Policies)
-		out.Policies = slices.Compact(out.Policies)
-		slices.Sort(out.DryRun)
-		out.DryRun = slices.Compact(out.DryRun)
+	if len(list) == 0 {
+		return nil
 	}
-	return out
+	out := graph.CombineAuthorizations(list)
+	if !slices.ContainsFunc(list, func(a graph.Authorization) bool {
+		return a.MutualTLS != list[0].MutualTLS || a.Plaintext != list[0].Plaintext
+	}) {
+		out.MutualTLS, out.Plaintext = list[0].MutualTLS, list[0].Plaintext
+	}
+	return &out
 }

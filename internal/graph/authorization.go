@@ -45,7 +45,7 @@ func (b *builder) authorizeEdge(e *Edge, t *edgeTraffic, dst *nodeEntry) {
 			}
 		}
 		if len(judged) > 0 {
-			a := combineAuthorizations(judged)
+			a := CombineAuthorizations(judged)
 			mtlsPart = &a
 			parts = append(parts, a)
 		}
@@ -59,7 +59,7 @@ func (b *builder) authorizeEdge(e *Edge, t *edgeTraffic, dst *nodeEntry) {
 	if len(parts) == 0 {
 		return
 	}
-	out := combineAuthorizations(parts)
+	out := CombineAuthorizations(parts)
 	if mtlsPart != nil && plainPart != nil && mtlsPart.Decision != plainPart.Decision {
 		out.MutualTLS, out.Plaintext = mtlsPart.Decision, plainPart.Decision
 	}
@@ -148,9 +148,10 @@ func (b *builder) edgePrincipals(e *Edge, t *edgeTraffic) []string {
 	return out
 }
 
-// combineAuthorizations: one decision where all agree, else conditional;
-// the policies and dry-run policies of all.
-func combineAuthorizations(list []Authorization) Authorization {
+// CombineAuthorizations is one decision of several (ports, pods, callers,
+// shares): theirs where all agree, else conditional; the policies and
+// dry-run policies of all, sorted, once each. list must not be empty.
+func CombineAuthorizations(list []Authorization) Authorization {
 	out := Authorization{Decision: list[0].Decision}
 	for _, a := range list {
 		if a.Decision != out.Decision {

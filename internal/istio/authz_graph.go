@@ -154,26 +154,15 @@ func (t portTarget) key() string {
 // judge decides for a caller at every target: one decision where all
 // agree, else conditional (ports or pods disagree), every policy named.
 func judge(targets []portTarget, open bool, policies []*securityv1.AuthorizationPolicy, root, principal string) graph.Authorization {
-	var judged []AuthzDecision
+	var judged []graph.Authorization
 	if open {
-		judged = append(judged, AuthzDecision{Decision: AuthzAllow})
+		judged = append(judged, graph.Authorization{Decision: graph.AuthzAllow})
 	}
 	for _, t := range targets {
-		judged = append(judged, EvaluateAuthorization(policies, t.AuthzTarget, root, AuthzRequest{Principal: principal, Port: t.port}))
+		d := EvaluateAuthorization(policies, t.AuthzTarget, root, AuthzRequest{Principal: principal, Port: t.port})
+		judged = append(judged, graph.Authorization{Decision: d.Decision, Policies: d.Policies, DryRun: d.DryRun})
 	}
-	out := graph.Authorization{Decision: judged[0].Decision}
-	for _, d := range judged {
-		if d.Decision != out.Decision {
-			out.Decision = graph.AuthzConditional
-		}
-		out.Policies = append(out.Policies, d.Policies...)
-		out.DryRun = append(out.DryRun, d.DryRun...)
-	}
-	slices.Sort(out.Policies)
-	out.Policies = slices.Compact(out.Policies)
-	slices.Sort(out.DryRun)
-	out.DryRun = slices.Compact(out.DryRun)
-	return out
+	return graph.CombineAuthorizations(judged)
 }
 
 // authzProtocol is the inbound chain a port gets: HTTP's (the HTTP RBAC

@@ -17,8 +17,14 @@ import (
 
 func startTwoClusters(t *testing.T) *Env {
 	t.Helper()
+	return startDemo(t, Options{Clusters: 2})
+}
+
+// startDemo runs the demo world for the test, closed when it ends.
+func startDemo(t *testing.T, opts Options) *Env {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	env, err := StartWith(ctx, slog.New(slog.DiscardHandler), Options{Clusters: 2})
+	env, err := StartWith(ctx, slog.New(slog.DiscardHandler), opts)
 	if err != nil {
 		cancel()
 		t.Fatal(err)

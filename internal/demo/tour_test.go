@@ -34,18 +34,8 @@ import (
 func demoSnapshots(t *testing.T) func() graph.Snapshot {
 	t.Helper()
 	logger := slog.New(slog.DiscardHandler)
-	ctx, cancel := context.WithCancel(context.Background())
-	env, err := Start(ctx, logger)
-	if err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cancel()
-		if err := env.Close(); err != nil {
-			t.Error(err)
-		}
-	})
+	ctx := t.Context()
+	env := startDemo(t, Options{Clusters: 1})
 	watcher, err := k8s.NewWatcher(k8s.Options{Kube: env.Kube, Istio: env.Istio, Logger: logger})
 	if err != nil {
 		t.Fatal(err)
@@ -267,18 +257,8 @@ func TestTourPolicyApplies(t *testing.T) {
 // requests as 403s, response_flags "-", in the demo's Prometheus; web-v1's,
 // over mTLS, go through.
 func TestDemoTourDenial(t *testing.T) {
-	ctx, cancel := context.WithCancel(context.Background())
-	env, err := Start(ctx, slog.New(slog.DiscardHandler))
-	if err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cancel()
-		if err := env.Close(); err != nil {
-			t.Error(err)
-		}
-	})
+	ctx := t.Context()
+	env := startDemo(t, Options{Clusters: 1})
 	truth := env.Mesh.Truth().Callers
 	for _, caller := range []string{"tour/price-import->tour/catalog:8080", "tour/web-v2->tour/catalog:8080"} {
 		tr := truth[caller]

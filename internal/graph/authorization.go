@@ -24,11 +24,10 @@ func (b *builder) authorizeEdge(e *Edge, t *edgeTraffic, dst *nodeEntry) {
 		e.DeniedRate = addRate(e.DeniedRate, t.conns.refused)
 	}
 	mtls, plain := securityShares(e)
-	var parts []Authorization
 	var mtlsPart, plainPart *Authorization
 	if mtls {
 		var judged []Authorization
-		principals := b.edgePrincipals(e, t)
+		principals := b.edgePrincipals(t)
 		for _, p := range principals {
 			if a, ok := m.Authorize(dst.service.Namespace, dst.service.Name, p); ok {
 				judged = append(judged, a)
@@ -47,13 +46,17 @@ func (b *builder) authorizeEdge(e *Edge, t *edgeTraffic, dst *nodeEntry) {
 		if len(judged) > 0 {
 			a := CombineAuthorizations(judged)
 			mtlsPart = &a
-			parts = append(parts, a)
 		}
 	}
 	if plain {
 		if a, ok := m.Authorize(dst.service.Namespace, dst.service.Name, ""); ok {
 			plainPart = &a
-			parts = append(parts, a)
+		}
+	}
+	var parts []Authorization
+	for _, p := range []*Authorization{mtlsPart, plainPart} {
+		if p != nil {
+			parts = append(parts, *p)
 		}
 	}
 	if len(parts) == 0 {
@@ -99,21 +102,13 @@ func addNodePolicies(nodes []Node, policies []AccessPolicy) {
 // securityShares: which of mTLS and plaintext the edge carried, now or in
 // the look-back; an edge of unknown security may carry either.
 func securityShares(e *Edge) (mtls, plain bool) {
-	switch e.Status {
-	case StatusLocked:
-		return true, false
-	case StatusOpen:
-		return false, true
-	case StatusMixed:
-		return true, true
-	}
-	return true, true
+	return e.Status != StatusOpen, e.Status != StatusLocked
 }
 
 // edgePrincipals are the principals the caller presented (live, else in
 // the look-back), else those its workloads' ServiceAccounts give in its
 // cluster's trust domain.
-func (b *builder) edgePrincipals(e *Edge, t *edgeTraffic) []string {
+func (b *builder) edgePrincipals(t *edgeTraffic) []string {
 	var out []string
 	add := func(list []principalRate) {
 		for _, p := range list {
@@ -125,9 +120,6 @@ func (b *builder) edgePrincipals(e *Edge, t *edgeTraffic) []string {
 	add(t.sourcePrincipals)
 	if t.hist != nil {
 		add(t.hist.sourcePrincipals)
-	}
-	if len(out) == 0 && e.SourcePrincipal != "" {
-		out = append(out, e.SourcePrincipal)
 	}
 	if len(out) > 0 {
 		slices.Sort(out)

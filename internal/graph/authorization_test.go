@@ -1,5 +1,5 @@
 // Tests of access policy on edges and the authz-* findings (issue 25), with a stand-in for the
-// cluster's AuthorizeFunc (internal/istio's Authorizer is tested against Istio's rules there).
+// cluster's AuthorizeFunc (internal/istio's Authorization is tested against Istio's rules there).
 
 package graph
 

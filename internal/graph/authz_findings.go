@@ -71,12 +71,12 @@ func authzFindings(nodes []Node, edges []Edge, policies []AccessPolicy, ctx find
 		// Callers seen that the policy denies (apart from the plaintext
 		// ones above), and denials reported now.
 		var denied []*Edge
-		var policies []string
+		var deciding []string
 		for _, e := range list {
 			if e.DeniedRate > 0 || (e.Authorization != nil && e.Authorization.Decision == AuthzDeny && !slices.Contains(plainDenied, e)) {
 				denied = append(denied, e)
 				if e.Authorization != nil {
-					policies = append(policies, e.Authorization.Policies...)
+					deciding = append(deciding, e.Authorization.Policies...)
 				}
 			}
 		}
@@ -88,7 +88,7 @@ func authzFindings(nodes []Node, edges []Edge, policies []AccessPolicy, ctx find
 				Message:  fmt.Sprintf("The access policy of %s denies callers that were seen: %s.", n.ID, deniedCallers(denied, ctx)),
 				Nodes:    withSources(n.ID, denied),
 				Edges:    edgeIDs(denied),
-				Objects:  policyObjects(policies),
+				Objects:  policyObjects(deciding),
 			})
 		}
 	}

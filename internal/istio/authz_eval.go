@@ -127,10 +127,7 @@ func authzApplies(p *securityv1.AuthorizationPolicy, t AuthzTarget, root string)
 	if p.Namespace != root && p.Namespace != t.Namespace {
 		return false
 	}
-	refs := p.Spec.GetTargetRefs()
-	if len(refs) == 0 && p.Spec.GetTargetRef() != nil {
-		refs = append(refs, p.Spec.GetTargetRef())
-	}
+	refs := targetRefs(p)
 	selected := p.Spec.GetSelector() == nil || SelectorMatches(p.Spec.GetSelector().GetMatchLabels(), t.Labels)
 	if t.Ambient {
 		a := p.Spec.GetAction()

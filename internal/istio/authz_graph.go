@@ -19,32 +19,62 @@ import (
 	"github.com/meshlock/meshlock/internal/graph"
 )
 
-// Authorizer judges the callers of the cluster's Services by their
-// AuthorizationPolicies; nil when there are none, so that nothing is
-// judged where everything is allowed. trustDomain and aliases are the mesh
-// config's.
-func Authorizer(s Objects, root, trustDomain string, aliases []string) graph.AuthorizeFunc {
+// Authorization is, from one read of the objects, the judge of the
+// callers of the cluster's Services and each AuthorizationPolicy's reach;
+// nil, nil when there are none, so that nothing is judged where everything
+// is allowed. trustDomain and aliases are the mesh config's.
+func Authorization(s Objects, root, trustDomain string, aliases []string) (graph.AuthorizeFunc, []graph.AccessPolicy) {
 	if len(s.Authzs) == 0 {
-		return nil
+		return nil, nil
 	}
-	services := make(map[workloadKey]*corev1.Service, len(s.Services))
+	x := newAuthzIndex(s)
+	return x.authorizer(root, trustDomain, aliases), x.accessPolicies(root)
+}
+
+// authzIndex is what the judge and the policies' reach both read, made
+// once: running pods by namespace, each Service's pods, each namespace's
+// policies.
+type authzIndex struct {
+	objects  Objects
+	pods     map[string][]*corev1.Pod
+	services map[workloadKey]*corev1.Service
+	// selected are each Service's pods; byNamespace each namespace's
+	// Services, in the objects' order.
+	selected    map[workloadKey][]*corev1.Pod
+	byNamespace map[string][]*corev1.Service
+	policies    map[string][]*securityv1.AuthorizationPolicy
+}
+
+func newAuthzIndex(s Objects) *authzIndex {
+	x := &authzIndex{objects: s, pods: map[string][]*corev1.Pod{}, services: make(map[workloadKey]*corev1.Service, len(s.Services)),
+		selected: make(map[workloadKey][]*corev1.Pod, len(s.Services)), byNamespace: map[string][]*corev1.Service{},
+		policies: map[string][]*securityv1.AuthorizationPolicy{}}
+	for _, pod := range s.Pods {
+		if running(pod) {
+			x.pods[pod.Namespace] = append(x.pods[pod.Namespace], pod)
+		}
+	}
 	for _, svc := range s.Services {
-		services[workloadKey{svc.Namespace, svc.Name}] = svc
+		k := workloadKey{svc.Namespace, svc.Name}
+		x.services[k] = svc
+		x.selected[k] = selectedPods(svc, x.pods[svc.Namespace])
+		x.byNamespace[svc.Namespace] = append(x.byNamespace[svc.Namespace], svc)
 	}
-	pods := podsByNamespace(s.Pods)
-	// Only the root namespace's policies and a workload's own namespace's
-	// can apply to it (authzApplies): each namespace's list, once.
-	byNamespace := map[string][]*securityv1.AuthorizationPolicy{}
 	for _, p := range s.Authzs {
-		byNamespace[p.Namespace] = append(byNamespace[p.Namespace], p)
+		x.policies[p.Namespace] = append(x.policies[p.Namespace], p)
 	}
+	return x
+}
+
+// authorizer is the judge, its answers cached per Service and caller.
+func (x *authzIndex) authorizer(root, trustDomain string, aliases []string) graph.AuthorizeFunc {
 	type key struct{ ns, name, principal string }
-	var mu sync.Mutex
-	cache := map[key]authzAnswer{}
 	type serviceTarget struct {
 		targets  []portTarget
 		open, ok bool
 	}
+	var mu sync.Mutex
+	cache := map[key]authzAnswer{}
 	targets := map[workloadKey]serviceTarget{} // each Service's, once
 	applicable := map[string][]*securityv1.AuthorizationPolicy{}
 	return func(serviceNamespace, serviceName, principal string) (graph.Authorization, bool) {
@@ -56,17 +86,19 @@ func Authorizer(s Objects, root, trustDomain string, aliases []string) graph.Aut
 		}
 		sk := workloadKey{serviceNamespace, serviceName}
 		var ans authzAnswer
-		if svc := services[sk]; svc != nil {
+		if svc := x.services[sk]; svc != nil {
 			st, ok := targets[sk]
 			if !ok {
-				st.targets, st.open, st.ok = serviceTargets(svc, selectedPods(svc, pods[serviceNamespace]), s.NamespaceLabels[serviceNamespace], trustDomain, aliases)
+				st.targets, st.open, st.ok = serviceTargets(svc, x.selected[sk], x.objects.NamespaceLabels[serviceNamespace], trustDomain, aliases)
 				targets[sk] = st
 			}
+			// Only the root namespace's policies and the workload's own
+			// namespace's can apply to it (authzApplies).
 			policies, ok := applicable[serviceNamespace]
 			if !ok {
-				policies = slices.Concat(byNamespace[root], byNamespace[serviceNamespace])
-				if serviceNamespace == root {
-					policies = byNamespace[root]
+				policies = x.policies[root]
+				if serviceNamespace != root {
+					policies = slices.Concat(policies, x.policies[serviceNamespace])
 				}
 				applicable[serviceNamespace] = policies
 			}
@@ -82,17 +114,6 @@ func Authorizer(s Objects, root, trustDomain string, aliases []string) graph.Aut
 type authzAnswer struct {
 	a  graph.Authorization
 	ok bool
-}
-
-func podsByNamespace(list []*corev1.Pod) map[string][]*corev1.Pod {
-	out := map[string][]*corev1.Pod{}
-	for _, pod := range list {
-		if pod.DeletionTimestamp != nil || pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed {
-			continue
-		}
-		out[pod.Namespace] = append(out[pod.Namespace], pod)
-	}
-	return out
 }
 
 // serviceTargets are the places a caller of the Service is judged: every
@@ -179,79 +200,38 @@ func authzProtocol(p string) string {
 	return AuthzProtocolTCP
 }
 
-// AccessPolicies describes each AuthorizationPolicy's reach: the Services
-// whose pods it applies to, whether it selects anything at all, and
-// whether it is an ALLOW without rules (which denies all it selects).
-func AccessPolicies(s Objects, root string) []graph.AccessPolicy {
-	if len(s.Authzs) == 0 {
-		return nil
-	}
-	pods := podsByNamespace(s.Pods)
-	services := map[workloadKey]bool{}
-	// Each namespace's Services with the pods they select, once.
-	type servicePods struct {
-		svc  *corev1.Service
-		pods []*corev1.Pod
-	}
-	byNamespace := map[string][]servicePods{}
-	for _, svc := range s.Services {
-		services[workloadKey{svc.Namespace, svc.Name}] = true
-		byNamespace[svc.Namespace] = append(byNamespace[svc.Namespace], servicePods{svc, selectedPods(svc, pods[svc.Namespace])})
+// accessPolicies describes each AuthorizationPolicy's reach: the
+// Services whose pods it applies to, whether it selects anything at all,
+// and whether it is an ALLOW without rules (which denies all it selects).
+func (x *authzIndex) accessPolicies(root string) []graph.AccessPolicy {
+	planes := map[*corev1.Pod]string{}
+	plane := func(pod *corev1.Pod) string {
+		p, ok := planes[pod]
+		if !ok {
+			p = DataPlane(pod, x.objects.NamespaceLabels[pod.Namespace])
+			planes[pod] = p
+		}
+		return p
 	}
 	var out []graph.AccessPolicy
-	for _, p := range s.Authzs {
+	for _, p := range x.objects.Authzs {
 		ap := graph.AccessPolicy{Namespace: p.Namespace, Name: p.Name, Action: p.Spec.GetAction().String(),
 			AllowsNothing: p.Spec.GetAction() == securityapi.AuthorizationPolicy_ALLOW && !slices.ContainsFunc(p.Spec.GetRules(), func(r *securityapi.Rule) bool { return r != nil })}
-		selects := false
-		if refs := targetRefs(p); len(refs) > 0 {
-			// A targetRef selects what it names, when that exists
-			// (pilot/pkg/model/policyattachment.go).
-			for _, r := range refs {
-				ns := cmp.Or(r.GetNamespace(), p.Namespace)
-				switch r.GetKind() {
-				case "Service":
-					selects = selects || services[workloadKey{ns, r.GetName()}]
-				case "Gateway":
-					selects = selects || slices.ContainsFunc(pods[ns], func(pod *corev1.Pod) bool {
-						return pod.Labels["gateway.networking.k8s.io/gateway-name"] == r.GetName()
-					})
-				default:
-					selects = true // GatewayClass, ServiceEntry: not judged
-				}
-			}
-		}
 		namespaces := []string{p.Namespace}
 		if p.Namespace == root {
-			namespaces = slices.Collect(maps.Keys(byNamespace))
+			namespaces = slices.Collect(maps.Keys(x.byNamespace))
 		}
 		for _, ns := range namespaces {
-			for _, sp := range byNamespace[ns] {
-				for _, pod := range sp.pods {
-					plane := DataPlane(pod, s.NamespaceLabels[pod.Namespace])
-					target := AuthzTarget{Namespace: pod.Namespace, Labels: pod.Labels, Ambient: plane == graph.DataPlaneAmbient}
-					if plane != graph.DataPlaneNone && authzApplies(p, target, root) {
-						ap.Services = append(ap.Services, sp.svc.Namespace+"/"+sp.svc.Name)
-						break
-					}
-				}
-			}
-		}
-		if !selects && len(targetRefs(p)) == 0 {
-			// A selector (or none) selects the pods it matches in its
-			// namespace, or in every namespace from the root namespace.
-			for ns, list := range pods {
-				if p.Namespace != root && p.Namespace != ns {
-					continue
-				}
-				if slices.ContainsFunc(list, func(pod *corev1.Pod) bool {
-					return SelectorMatches(p.Spec.GetSelector().GetMatchLabels(), pod.Labels)
+			for _, svc := range x.byNamespace[ns] {
+				if slices.ContainsFunc(x.selected[workloadKey{svc.Namespace, svc.Name}], func(pod *corev1.Pod) bool {
+					return plane(pod) != graph.DataPlaneNone &&
+						authzApplies(p, AuthzTarget{Namespace: pod.Namespace, Labels: pod.Labels, Ambient: plane(pod) == graph.DataPlaneAmbient}, root)
 				}) {
-					selects = true
-					break
+					ap.Services = append(ap.Services, svc.Namespace+"/"+svc.Name)
 				}
 			}
 		}
-		ap.SelectsNothing = !selects
+		ap.SelectsNothing = !x.selectsSomething(p, root)
 		slices.Sort(ap.Services)
 		out = append(out, ap)
 	}
@@ -259,6 +239,34 @@ func AccessPolicies(s Objects, root string) []graph.AccessPolicy {
 		return cmp.Or(cmp.Compare(a.Namespace, b.Namespace), cmp.Compare(a.Name, b.Name))
 	})
 	return out
+}
+
+// selectsSomething: a targetRef selects what it names, when that exists
+// (pilot/pkg/model/policyattachment.go); a selector (or none) the pods it
+// matches in its namespace, or in every namespace from the root namespace.
+func (x *authzIndex) selectsSomething(p *securityv1.AuthorizationPolicy, root string) bool {
+	if refs := targetRefs(p); len(refs) > 0 {
+		return slices.ContainsFunc(refs, func(r *typeapi.PolicyTargetReference) bool {
+			ns := cmp.Or(r.GetNamespace(), p.Namespace)
+			switch r.GetKind() {
+			case "Service":
+				return x.services[workloadKey{ns, r.GetName()}] != nil
+			case "Gateway":
+				return slices.ContainsFunc(x.pods[ns], func(pod *corev1.Pod) bool {
+					return pod.Labels["gateway.networking.k8s.io/gateway-name"] == r.GetName()
+				})
+			}
+			return true // GatewayClass, ServiceEntry: not judged
+		})
+	}
+	for ns, list := range x.pods {
+		if (p.Namespace == root || p.Namespace == ns) && slices.ContainsFunc(list, func(pod *corev1.Pod) bool {
+			return SelectorMatches(p.Spec.GetSelector().GetMatchLabels(), pod.Labels)
+		}) {
+			return true
+		}
+	}
+	return false
 }
 
 // targetRefs are the policy's targetRefs, the deprecated targetRef among them.

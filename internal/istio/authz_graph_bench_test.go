@@ -41,7 +41,7 @@ func BenchmarkAuthorizer(b *testing.B) {
 	s := benchAuthzObjects(b)
 	b.ResetTimer()
 	for b.Loop() {
-		authorize := Authorizer(s, DefaultRootNamespace, "cluster.local", nil)
+		authorize := newAuthzIndex(s).authorizer(DefaultRootNamespace, "cluster.local", nil)
 		for _, svc := range s.Services {
 			for c := range 4 {
 				authorize(svc.Namespace, svc.Name, fmt.Sprintf("spiffe://cluster.local/ns/%s/sa/caller-%d", svc.Namespace, c))
@@ -55,7 +55,7 @@ func BenchmarkAccessPolicies(b *testing.B) {
 	s := benchAuthzObjects(b)
 	b.ResetTimer()
 	for b.Loop() {
-		if got := AccessPolicies(s, DefaultRootNamespace); len(got) != 1000 {
+		if got := newAuthzIndex(s).accessPolicies(DefaultRootNamespace); len(got) != 1000 {
 			b.Fatalf("%d policies", len(got))
 		}
 	}

@@ -1,5 +1,5 @@
-// Tests of Authorizer and AccessPolicies: EvaluateAuthorization over a Service's pods and ports,
-// and each AuthorizationPolicy's reach.
+// Tests of Authorization: the judge of edges (EvaluateAuthorization over a Service's pods and
+// ports) and each AuthorizationPolicy's reach.
 
 package istio
 
@@ -29,7 +29,7 @@ func authzObjects(policies []*securityv1.AuthorizationPolicy, pods ...*corev1.Po
 func TestAuthorizerSidecar_builder(t *testing.T) {
 	policies := []*securityv1.AuthorizationPolicy{authzPolicy(t, "default", "bob-only",
 		`{"selector":{"matchLabels":{"app":"reviews"}},"rules":[{"from":[{"source":{"principals":["cluster.local/ns/frontend/sa/bob"]}}]}]}`)}
-	authorize := Authorizer(authzObjects(policies), DefaultRootNamespace, "cluster.local", nil)
+	authorize, _ := Authorization(authzObjects(policies), DefaultRootNamespace, "cluster.local", nil)
 	for _, tc := range []struct {
 		principal, want string
 	}{
@@ -51,7 +51,7 @@ func TestAuthorizerSidecar_builder(t *testing.T) {
 	if _, ok := authorize("default", "nothing", ""); ok {
 		t.Error("an unknown Service was judged")
 	}
-	if Authorizer(authzObjects(nil), DefaultRootNamespace, "cluster.local", nil) != nil {
+	if authorize, reach := Authorization(authzObjects(nil), DefaultRootNamespace, "cluster.local", nil); authorize != nil || reach != nil {
 		t.Error("no policy: want no judge (everything allowed)")
 	}
 }
@@ -64,12 +64,14 @@ func TestAuthorizerPodsDisagree_authorization(t *testing.T) {
 		`{"selector":{"matchLabels":{"version":"v2"}},"action":"DENY","rules":[{}]}`)}
 	v1 := testutil.Pod("default", "reviews-v1", testutil.WithLabels("app", "reviews", "version", "v1"), testutil.WithSidecar())
 	v2 := testutil.Pod("default", "reviews-v2", testutil.WithLabels("app", "reviews", "version", "v2"), testutil.WithSidecar())
-	a, ok := Authorizer(authzObjects(policies, v1, v2), DefaultRootNamespace, "cluster.local", nil)("default", "reviews", "spiffe://"+bob)
+	authorize, _ := Authorization(authzObjects(policies, v1, v2), DefaultRootNamespace, "cluster.local", nil)
+	a, ok := authorize("default", "reviews", "spiffe://"+bob)
 	if !ok || a.Decision != graph.AuthzConditional || !slices.Equal(a.Policies, []string{"default/v2-deny-all"}) {
 		t.Errorf("v1 allows, v2 denies: %+v", a)
 	}
 	noProxy := testutil.Pod("default", "reviews-v2", testutil.WithLabels("app", "reviews", "version", "v2"))
-	if a, _ := Authorizer(authzObjects(policies, noProxy), DefaultRootNamespace, "cluster.local", nil)("default", "reviews", ""); a.Decision != graph.AuthzAllow {
+	authorize, _ = Authorization(authzObjects(policies, noProxy), DefaultRootNamespace, "cluster.local", nil)
+	if a, _ := authorize("default", "reviews", ""); a.Decision != graph.AuthzAllow {
 		t.Errorf("no proxy: %+v, want allow", a)
 	}
 }
@@ -81,7 +83,9 @@ func TestAuthorizerWaypointNotJudged_waypoints(t *testing.T) {
 	objs := authzObjects(policies, testutil.Pod("default", "reviews-1", testutil.WithLabels("app", "reviews")))
 	objs.Services[0].Labels = map[string]string{"istio.io/use-waypoint": "waypoint"}
 	objs.NamespaceLabels = map[string]map[string]string{"default": {"istio.io/dataplane-mode": "ambient"}}
-	if _, ok := Authorizer(objs, DefaultRootNamespace, "cluster.local", nil)("default", "reviews", ""); ok {
+	if authorize, _ := Authorization(objs, DefaultRootNamespace, "cluster.local", nil); authorize == nil {
+		t.Fatal("no judge")
+	} else if _, ok := authorize("default", "reviews", ""); ok {
 		t.Error("a waypoint's Service was judged")
 	}
 }
@@ -94,7 +98,7 @@ func TestAccessPolicies_policyattachment(t *testing.T) {
 		authzPolicy(t, "default", "gw", `{"targetRefs":[{"group":"gateway.networking.k8s.io","kind":"Gateway","name":"missing"}],"rules":[{}]}`),
 		authzPolicy(t, "default", "svc-ref", `{"targetRefs":[{"kind":"Service","name":"reviews"}],"rules":[{}]}`),
 	}
-	got := AccessPolicies(authzObjects(policies), DefaultRootNamespace)
+	_, got := Authorization(authzObjects(policies), DefaultRootNamespace, "cluster.local", nil)
 	want := []graph.AccessPolicy{
 		{Namespace: "default", Name: "allow-nothing", Action: "ALLOW", AllowsNothing: true, Services: []string{"default/reviews"}},
 		{Namespace: "default", Name: "gw", Action: "ALLOW", SelectsNothing: true},

@@ -45,7 +45,7 @@ func BuildCluster(s Objects, root string) graph.Cluster {
 	// Pods in name order, so that nothing below depends on the cache's order.
 	pods := make([]*corev1.Pod, 0, len(s.Pods))
 	for _, pod := range s.Pods {
-		if pod.DeletionTimestamp != nil || pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed {
+		if !running(pod) {
 			continue
 		}
 		pods = append(pods, pod)
@@ -105,6 +105,12 @@ func BuildCluster(s Objects, root string) graph.Cluster {
 }
 
 type workloadKey struct{ namespace, name string }
+
+// running: the pod is neither being deleted nor done, so its proxy (if
+// any) serves and Istio counts it among the endpoints.
+func running(pod *corev1.Pod) bool {
+	return pod.DeletionTimestamp == nil && pod.Status.Phase != corev1.PodSucceeded && pod.Status.Phase != corev1.PodFailed
+}
 
 type workloadInfo struct {
 	graph.Workload

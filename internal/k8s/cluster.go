@@ -30,8 +30,7 @@ func (w *Watcher) Cluster() (graph.Cluster, error) {
 	c := istio.BuildCluster(state, w.opts.RootNamespace)
 	mesh := w.meshConfig()
 	c.TrustDomain, c.TrustDomainAliases = mesh.trustDomain, mesh.aliases
-	c.Authorize = istio.Authorizer(state, w.opts.RootNamespace, mesh.trustDomain, mesh.aliases)
-	c.AccessPolicies = istio.AccessPolicies(state, w.opts.RootNamespace)
+	c.Authorize, c.AccessPolicies = istio.Authorization(state, w.opts.RootNamespace, mesh.trustDomain, mesh.aliases)
 	c.RootNamespace = w.opts.RootNamespace
 	c.Roots = roots
 	return c, nil

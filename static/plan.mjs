@@ -10,11 +10,7 @@ import { finite } from './model.mjs';
 export const ENFORCE_MODES = [
   { value: 'destinationrule', label: 'DestinationRule ISTIO_MUTUAL (client side)' },
   { value: 'peerauthentication', label: 'PeerAuthentication STRICT (server side)' },
-  {
-    value: 'authorization',
-    label: 'Allow only these callers',
-    hint: 'An ALLOW AuthorizationPolicy of the callers seen (by identity, or whole namespaces); every other caller is denied. For a service or a namespace.',
-  },
+  { value: 'authorization', label: 'Allow only these callers' },
 ];
 
 // modeFits: mode authorization is for a service or a namespace (the

@@ -127,9 +127,10 @@ screenshot:
 test-unit:
 	$(GO) test -race -count=1 -short ./internal/... ./web/... ./cmd/...
 
-# Rewrites the table of flags in docs/operating.md from the binary's flag set.
+# Rewrites the table of flags in docs/operating.md from the binary's flag set, and deploy/prometheus/ from the recording rules.
 docs:
 	$(GO) test -count=1 -run TestREADMEDocumentsEveryFlag ./cmd/server/ -args -update-readme
+	$(GO) test -count=1 -run TestShippedRecordingRules ./internal/prom/ -args -update-rules
 
 # The graph builder's benchmark, whose figures docs/performance.md quotes.
 bench:

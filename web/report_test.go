@@ -20,7 +20,7 @@ import (
 // caller of ratings and an mTLS caller in another namespace.
 type reportQuerier struct{ err error }
 
-func (q reportQuerier) Period(_ context.Context, end time.Time, rng, _ time.Duration) ([]graph.HistorySample, error) {
+func (q reportQuerier) Period(_ context.Context, end time.Time, rng, _ time.Duration) ([]graph.HistorySample, string, error) {
 	s := func(ns, src, dst, security string) graph.HistorySample {
 		return graph.HistorySample{Sample: graph.Sample{Reporter: graph.ReporterServer, Protocol: graph.ProtocolHTTP,
 			Measure: graph.MeasureRequests, Security: security,
@@ -31,7 +31,7 @@ func (q reportQuerier) Period(_ context.Context, end time.Time, rng, _ time.Dura
 		s("default", "reviews", "ratings", graph.SecurityMutualTLS),
 		s("default", "backup", "ratings", graph.SecurityPlaintext),
 		s("shop", "web", "cart", graph.SecurityMutualTLS),
-	}, q.err
+	}, graph.SeriesRaw, q.err
 }
 
 func (reportQuerier) Retention(context.Context) (time.Duration, error) {

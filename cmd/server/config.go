@@ -10,6 +10,7 @@ import (
 	"io"
 	"net"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/meshlock/meshlock/internal/graph"
 	"github.com/meshlock/meshlock/internal/live"
+	"github.com/meshlock/meshlock/internal/prom"
 	"k8s.io/apimachinery/pkg/util/validation"
 )
 
@@ -35,27 +37,29 @@ type config struct {
 	HistoryPrometheusURL             string
 	HistoryPrometheusBearerTokenFile string
 	HistoryPrometheusCAFile          string
-	Kubeconfig                       string
-	Context                          string
-	Namespaces                       []string // empty: all
-	Refresh                          time.Duration
-	Window                           time.Duration
-	Lookback                         time.Duration
-	BasePath                         string
-	FrameAncestors                   string
-	AllowEnforce                     bool
-	TrustedOrigins                   []string
-	AllowedHosts                     []string // --auth=none: host names served besides loopback names and addresses
-	IstioRootNamespace               string
-	LogFormat                        string
-	Auth                             string
-	AuditNamespace                   string // "": the pod's own namespace, else "default"
-	MetricsAddr                      string // "": /metrics on Addr
-	Pprof                            bool   // /debug/pprof/ on MetricsAddr
-	MaxStreams                       int
-	MaxStreamsPerUser                int
-	MaxLongQueries                   int
-	MaxLongQueriesPerUser            int
+	// HistorySeries is which series the past is read from (prom.Options).
+	HistorySeries         string
+	Kubeconfig            string
+	Context               string
+	Namespaces            []string // empty: all
+	Refresh               time.Duration
+	Window                time.Duration
+	Lookback              time.Duration
+	BasePath              string
+	FrameAncestors        string
+	AllowEnforce          bool
+	TrustedOrigins        []string
+	AllowedHosts          []string // --auth=none: host names served besides loopback names and addresses
+	IstioRootNamespace    string
+	LogFormat             string
+	Auth                  string
+	AuditNamespace        string // "": the pod's own namespace, else "default"
+	MetricsAddr           string // "": /metrics on Addr
+	Pprof                 bool   // /debug/pprof/ on MetricsAddr
+	MaxStreams            int
+	MaxStreamsPerUser     int
+	MaxLongQueries        int
+	MaxLongQueriesPerUser int
 	// Identity and trust (issue 22): when a root's or a proxy
 	// certificate's remaining life is a finding, and the labels that name a
 	// proxy's pod on istio-agent's metrics.
@@ -200,6 +204,7 @@ func sourceFlags(fs *flag.FlagSet, c *config, demoUsage string) {
 	fs.StringVar(&c.HistoryPrometheusURL, "history-prometheus-url", "", "a long-term Prometheus query API for the past: the look-back, the edge charts and the reports ask it, the live refresh asks --prometheus-url (default: --prometheus-url for everything)")
 	fs.StringVar(&c.HistoryPrometheusBearerTokenFile, "history-prometheus-bearer-token-file", "", "file holding a bearer token for --history-prometheus-url")
 	fs.StringVar(&c.HistoryPrometheusCAFile, "history-prometheus-ca-file", "", "CA bundle that verifies --history-prometheus-url's certificate")
+	fs.StringVar(&c.HistorySeries, "history-series", prom.SeriesAuto, "which series the look-back and the reports read: auto (for each day, meshlock's recorded series from deploy/prometheus/ where Prometheus holds them, else Istio's workload-level recorded ones, else the raw istio_* counters), recorded, istio-recorded or raw")
 	fs.StringVar(&c.Kubeconfig, "kubeconfig", "", "kubeconfig file (default: in-cluster config, else $KUBECONFIG, else ~/.kube/config)")
 	fs.StringVar(&c.Context, "context", "", "kubeconfig context (default: its current context)")
 	fs.StringVar(&c.IstioRootNamespace, "istio-root-namespace", "istio-system", "where mesh-wide PeerAuthentications and DestinationRules live")
@@ -425,6 +430,9 @@ func (c config) validateCombination() error {
 // validateHistoryPrometheus: a long-term Prometheus' URL, and its
 // credentials only with it.
 func (c config) validateHistoryPrometheus() error {
+	if !slices.Contains(prom.HistorySeriesModes(), c.HistorySeries) {
+		return fmt.Errorf("--history-series %q: want one of %s", c.HistorySeries, strings.Join(prom.HistorySeriesModes(), ", "))
+	}
 	if c.HistoryPrometheusURL != "" {
 		if err := validateHTTPURL(c.HistoryPrometheusURL); err != nil {
 			return fmt.Errorf("--history-prometheus-url: %v", err)

@@ -122,6 +122,7 @@ func TestParseConfigRejects(t *testing.T) {
 		{"history prometheus URL without scheme", []string{"--history-prometheus-url=thanos:9090"}, nil, "--history-prometheus-url"},
 		{"history credentials without its URL", []string{"--history-prometheus-bearer-token-file=/t"}, nil, "need --history-prometheus-url"},
 		{"history prometheus with the demo", []string{"--demo", "--history-prometheus-url=http://thanos:9090"}, nil, "--history-prometheus-url cannot be used with --demo"},
+		{"history series unknown", []string{"--history-series=rollups"}, nil, `--history-series "rollups": want one of auto, recorded, istio-recorded, raw`},
 		{"bad namespace", []string{"--namespaces=Default"}, nil, `invalid namespace "Default"`},
 		{"bad root namespace", []string{"--istio-root-namespace=istio_system"}, nil, "invalid namespace"},
 		{"bad origin", []string{"--trusted-origins=https://portal.example.com/path"}, nil, "is not an origin"},

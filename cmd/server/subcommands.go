@@ -196,7 +196,7 @@ func (sc subcommand) makeReport(ctx context.Context, logger *slog.Logger, stderr
 	defer func() { stop(); _ = src.close() }()
 	promClient, err := prom.New(prom.Options{
 		URL: src.prometheusURL, BearerTokenFile: sc.cfg.PrometheusBearerTokenFile, CAFile: sc.cfg.PrometheusCAFile,
-		Window: time.Minute, Registerer: prometheus.NewRegistry(), Logger: logger,
+		Window: time.Minute, Registerer: prometheus.NewRegistry(), Logger: logger, HistorySeries: sc.cfg.HistorySeries,
 		CertNamespaceLabel: sc.cfg.CertNamespaceLabel, CertPodLabel: sc.cfg.CertPodLabel,
 	})
 	if err != nil {

@@ -296,7 +296,7 @@ func newApp(ctx context.Context, cfg config, src sources, registry *prometheus.R
 	}
 	promClient, err := prom.New(prom.Options{
 		URL: src.prometheusURL, BearerTokenFile: cfg.PrometheusBearerTokenFile, CAFile: cfg.PrometheusCAFile,
-		Window: cfg.Window, Registerer: registry, Logger: logger,
+		Window: cfg.Window, Registerer: registry, Logger: logger, HistorySeries: cfg.HistorySeries,
 		CertNamespaceLabel: cfg.CertNamespaceLabel, CertPodLabel: cfg.CertPodLabel,
 	})
 	if err != nil {
@@ -433,7 +433,7 @@ func historyClient(cfg config, live *prom.Client, liveURL string, registry prome
 	}
 	c, err := prom.New(prom.Options{
 		URL: cfg.HistoryPrometheusURL, BearerTokenFile: cfg.HistoryPrometheusBearerTokenFile, CAFile: cfg.HistoryPrometheusCAFile,
-		Window: cmp.Or(cfg.Window, time.Minute), Registerer: registry, Logger: logger.With("prometheus", "history"),
+		Window: cmp.Or(cfg.Window, time.Minute), Registerer: registry, Logger: logger.With("prometheus", "history"), HistorySeries: cfg.HistorySeries,
 		CertNamespaceLabel: cfg.CertNamespaceLabel, CertPodLabel: cfg.CertPodLabel,
 	})
 	if err != nil {

@@ -58,9 +58,9 @@ func TestHistoryQueryFindsCallersThatStopped(t *testing.T) {
 	}
 
 	end := start.Add(40 * time.Minute)
-	got, err := client.History(context.Background(), end, 40*time.Minute, time.Minute)
-	if err != nil {
-		t.Fatal(err)
+	got, series, err := client.History(context.Background(), end, 40*time.Minute, time.Minute)
+	if err != nil || series != graph.SeriesRaw {
+		t.Fatalf("History: %s, %v; want raw series", series, err)
 	}
 	bySource := map[string]graph.HistorySample{}
 	for _, h := range got {
@@ -92,7 +92,7 @@ func TestHistoryQueryFindsCallersThatStopped(t *testing.T) {
 	}
 
 	// The same past read as two chunks and an increment adds up to the same.
-	first, err := client.History(context.Background(), start.Add(20*time.Minute), 20*time.Minute, time.Minute)
+	first, _, err := client.History(context.Background(), start.Add(20*time.Minute), 20*time.Minute, time.Minute)
 	if err != nil {
 		t.Fatal(err)
 	}

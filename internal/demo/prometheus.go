@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"math"
 	"net/http"
+	"slices"
 	"strconv"
 	"time"
 
@@ -19,6 +20,7 @@ import (
 	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/promql"
+	"github.com/prometheus/prometheus/promql/parser"
 )
 
 // Prometheus is an embedded Prometheus: scraped text goes into an
@@ -103,11 +105,13 @@ const retention = 2 * time.Hour
 
 // Handler serves the part of Prometheus' HTTP API that meshlock uses:
 // instant and range queries (GET or POST /api/v1/query, query_range),
-// the retention flag (/api/v1/status/flags, for reports) and /-/ready.
+// a label's values (which series the look-back reads), the retention flag
+// (/api/v1/status/flags, for reports) and /-/ready.
 func (p *Prometheus) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/api/v1/query", p.handleQuery)
 	mux.HandleFunc("/api/v1/query_range", p.handleQueryRange)
+	mux.HandleFunc("/api/v1/label/{name}/values", p.handleLabelValues)
 	mux.HandleFunc("/api/v1/status/flags", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, queryResult{Status: "success",
 			Data: map[string]string{"storage.tsdb.retention.time": model.Duration(retention).String()}})
@@ -209,6 +213,44 @@ func (p *Prometheus) handleQueryRange(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p.answer(r.Context(), w, r, query)
+}
+
+// handleLabelValues answers a label's values among the series any match[]
+// selects (all series without one); the demo keeps two hours, so start
+// and end select nothing more.
+func (p *Prometheus) handleLabelValues(w http.ResponseWriter, r *http.Request) {
+	if !readForm(w, r) {
+		return
+	}
+	selectors := r.Form["match[]"]
+	if len(selectors) == 0 {
+		selectors = []string{`{__name__=~".+"}`}
+	}
+	q, err := p.store.Querier(math.MinInt64, math.MaxInt64)
+	if err != nil {
+		writeQueryError(w, http.StatusInternalServerError, "internal", err.Error())
+		return
+	}
+	values := []string{}
+	for _, selector := range selectors {
+		matchers, err := parser.NewParser(parser.Options{}).ParseMetricSelector(selector)
+		if err != nil {
+			writeQueryError(w, http.StatusBadRequest, "bad_data", err.Error())
+			return
+		}
+		found, _, err := q.LabelValues(r.Context(), r.PathValue("name"), nil, matchers...)
+		if err != nil {
+			writeQueryError(w, http.StatusUnprocessableEntity, "execution", err.Error())
+			return
+		}
+		for _, v := range found {
+			if !slices.Contains(values, v) {
+				values = append(values, v)
+			}
+		}
+	}
+	slices.Sort(values)
+	writeJSON(w, http.StatusOK, queryResult{Status: "success", Data: values})
 }
 
 // parseStep accepts seconds (with a fraction) or a PromQL duration.

@@ -29,7 +29,21 @@ type Lookback struct {
 	To   *time.Time `json:"to"`
 	// Error is the last failure to read the past, retried by itself.
 	Error string `json:"error,omitempty"`
+	// Series are the kinds of series the history held now was read from
+	// (Series*), sorted; empty until a read succeeds.
+	Series []string `json:"series,omitempty"`
 }
+
+// Kinds of series the past is read from.
+const (
+	// SeriesRecorded: meshlock's recording rules (deploy/prometheus/).
+	SeriesRecorded = "recorded"
+	// SeriesIstioRecorded: Istio's workload-level recording rules
+	// (workload:istio_requests_total and the TCP counters).
+	SeriesIstioRecorded = "istio-recorded"
+	// SeriesRaw: the counters the proxies report.
+	SeriesRaw = "raw"
+)
 
 // Known reports whether the look-back covers its whole window, so that a
 // judgement may claim "never in the look-back".
@@ -37,7 +51,7 @@ func (l Lookback) Known() bool { return l.State == LookbackReady }
 
 func lookbackEqual(a, b Lookback) bool {
 	return a.Window == b.Window && a.State == b.State && a.Error == b.Error &&
-		timePtrEqual(a.From, b.From) && timePtrEqual(a.To, b.To)
+		timePtrEqual(a.From, b.From) && timePtrEqual(a.To, b.To) && slices.Equal(a.Series, b.Series)
 }
 
 func timePtrEqual(a, b *time.Time) bool {

@@ -8,6 +8,8 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"maps"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -18,9 +20,10 @@ import (
 )
 
 // HistoryQuerier reads the past (internal/prom's Client.History): every
-// series' volume over (end-rng, end] and its last time seen, to step.
+// series' volume over (end-rng, end] and its last time seen, to step, and
+// which kind of series (graph.Series*) it read them from.
 type HistoryQuerier interface {
-	History(ctx context.Context, end time.Time, rng, step time.Duration) ([]graph.HistorySample, error)
+	History(ctx context.Context, end time.Time, rng, step time.Duration) ([]graph.HistorySample, string, error)
 }
 
 // LookbackOptions configures a Lookback.
@@ -68,6 +71,7 @@ type Lookback struct {
 	end     time.Time // history is known up to here
 	err     error
 	merged  []graph.HistorySample
+	series  []string // the kinds of series of the buckets held, sorted
 	dirty   bool
 	// recent are the live window's sightings after end: until a query
 	// covers them, a caller that just went quiet is still in the history.
@@ -76,6 +80,8 @@ type Lookback struct {
 
 type bucket struct {
 	recs map[graph.Sample]*graph.HistorySample
+	// series are the kinds of series its reads came from.
+	series map[string]bool
 }
 
 // NewLookback checks the options; Run reads the past.
@@ -201,7 +207,7 @@ func (l *Lookback) retry(ctx context.Context, fn func() error) bool {
 
 // read queries (start, end] and adds it to chunk k's bucket.
 func (l *Lookback) read(ctx context.Context, k int64, start, end time.Time, step time.Duration, seed bool) error {
-	samples, err := l.opts.Querier.History(ctx, end, end.Sub(start), step)
+	samples, series, err := l.opts.Querier.History(ctx, end, end.Sub(start), step)
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.err = err
@@ -212,8 +218,11 @@ func (l *Lookback) read(ctx context.Context, k int64, start, end time.Time, step
 	}
 	b := l.buckets[k]
 	if b == nil {
-		b = &bucket{recs: map[graph.Sample]*graph.HistorySample{}}
+		b = &bucket{recs: map[graph.Sample]*graph.HistorySample{}, series: map[string]bool{}}
 		l.buckets[k] = b
+	}
+	if series != "" {
+		b.series[series] = true
 	}
 	for i := range samples {
 		s := &samples[i]
@@ -296,7 +305,7 @@ func (l *Lookback) Current() ([]graph.HistorySample, graph.Lookback) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.dirty {
-		l.merged = l.mergeLocked()
+		l.merged, l.series = l.mergeLocked()
 		l.dirty = false
 	}
 	history := l.merged
@@ -318,15 +327,24 @@ func (l *Lookback) Current() ([]graph.HistorySample, graph.Lookback) {
 	if l.err != nil {
 		status.Error = l.err.Error()
 	}
+	status.Series = l.series
 	return history, status
 }
 
-func (l *Lookback) mergeLocked() []graph.HistorySample {
+func (l *Lookback) mergeLocked() ([]graph.HistorySample, []string) {
 	var m graph.HistoryMerge
+	kinds := map[string]bool{}
 	for _, b := range l.buckets {
 		for _, rec := range b.recs {
 			m.Add(*rec)
 		}
+		for kind := range b.series {
+			kinds[kind] = true
+		}
 	}
-	return m.Sorted()
+	var series []string
+	if len(kinds) > 0 {
+		series = slices.Sorted(maps.Keys(kinds))
+	}
+	return m.Sorted(), series
 }

@@ -33,14 +33,17 @@ type pastQuerier struct {
 	gate  chan struct{}
 	// noLast answers volumes without last times, as downsampled data can.
 	noLast bool
+	// seriesOf says which kind of series a period's end was read from;
+	// nil: raw.
+	seriesOf func(end time.Time) string
 }
 
-func (q *pastQuerier) History(ctx context.Context, end time.Time, rng, step time.Duration) ([]graph.HistorySample, error) {
+func (q *pastQuerier) History(ctx context.Context, end time.Time, rng, step time.Duration) ([]graph.HistorySample, string, error) {
 	if q.gate != nil {
 		select {
 		case <-q.gate:
 		case <-ctx.Done():
-			return nil, ctx.Err()
+			return nil, "", ctx.Err()
 		}
 	}
 	q.mu.Lock()
@@ -48,14 +51,18 @@ func (q *pastQuerier) History(ctx context.Context, end time.Time, rng, step time
 	q.calls = append(q.calls, historyCall{end, rng, step})
 	if q.fail > 0 {
 		q.fail--
-		return nil, errors.New("prometheus history query: 503")
+		return nil, "", errors.New("prometheus history query: 503")
+	}
+	series := graph.SeriesRaw
+	if q.seriesOf != nil {
+		series = q.seriesOf(end)
 	}
 	s := reviewsToRatings(graph.SecurityPlaintext).Samples[0]
 	s.Rate = 0
 	if q.noLast {
-		return []graph.HistorySample{{Sample: s, Volume: 1}}, nil
+		return []graph.HistorySample{{Sample: s, Volume: 1}}, series, nil
 	}
-	return []graph.HistorySample{{Sample: s, Volume: 1, LastSeen: end}}, nil
+	return []graph.HistorySample{{Sample: s, Volume: 1, LastSeen: end}}, series, nil
 }
 
 func (q *pastQuerier) recorded() []historyCall {

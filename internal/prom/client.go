@@ -43,6 +43,7 @@ type Client struct {
 	window         time.Duration
 	queryTimeout   time.Duration
 	historyTimeout time.Duration
+	series         string // Options.HistorySeries
 	logger         *slog.Logger
 	queriesTotal   *prometheus.CounterVec
 	// The labels by which FetchCerts joins proxies to pods.
@@ -85,6 +86,7 @@ func New(opts Options) (*Client, error) {
 		window:         opts.Window,
 		queryTimeout:   opts.QueryTimeout,
 		historyTimeout: opts.HistoryQueryTimeout,
+		series:         opts.HistorySeries,
 		logger:         opts.Logger,
 		queriesTotal:   queriesTotal,
 
@@ -127,7 +129,7 @@ func registerQueriesTotal(reg prometheus.Registerer, specs []querySpec) (*promet
 	}
 	// Series exist at zero from the start, so rate() and alerts on errors
 	// work before the first failure.
-	names := []string{QueryHistory, QueryEdgeRange, QueryReport, QueryCACerts, QueryProxyCerts}
+	names := []string{QueryHistory, QueryEdgeRange, QueryReport, QuerySeries, QueryCACerts, QueryProxyCerts}
 	for _, s := range specs {
 		names = append(names, s.Name)
 	}

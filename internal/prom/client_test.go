@@ -93,6 +93,8 @@ meshlock_prometheus_queries_total{query="edge_range",result="error"} 0
 meshlock_prometheus_queries_total{query="edge_range",result="success"} 0
 meshlock_prometheus_queries_total{query="history",result="error"} 0
 meshlock_prometheus_queries_total{query="history",result="success"} 0
+meshlock_prometheus_queries_total{query="history_series",result="error"} 0
+meshlock_prometheus_queries_total{query="history_series",result="success"} 0
 meshlock_prometheus_queries_total{query="http",result="error"} %d
 meshlock_prometheus_queries_total{query="http",result="success"} %d
 meshlock_prometheus_queries_total{query="proxy_certs",result="error"} 0

@@ -57,14 +57,16 @@ const (
 // a few requests and went away can leave a series that never increases.
 // Its cost is one read of the period's raw samples of the four Istio
 // counters, twice (increase() and the subquery), whatever the step.
-func HistoryQuery(rng, step time.Duration) string { return historyQuery(rng, step, false) }
+func HistoryQuery(rng, step time.Duration) string { return historyQuery(rng, step, false, "") }
 
 // ReportQuery is HistoryQuery with, per series, the first moment it carried
 // traffic too (the report's "first plaintext"): one more read of the
 // period's raw samples, since PromQL shares no subquery between terms.
-func ReportQuery(rng, step time.Duration) string { return historyQuery(rng, step, true) }
+func ReportQuery(rng, step time.Duration) string { return historyQuery(rng, step, true, "") }
 
-func historyQuery(rng, step time.Duration, first bool) string {
+// historyQuery reads the raw counters, or under prefix Istio's recorded
+// copies of them.
+func historyQuery(rng, step time.Duration, first bool, prefix string) string {
 	specs := querySpecs(time.Minute) // the window plays no part here
 	terms := make([]string, 0, 2*len(specs))
 	r, s, s2 := FormatWindow(rng), FormatWindow(step), FormatWindow(2*step)
@@ -72,6 +74,7 @@ func historyQuery(rng, step time.Duration, first bool) string {
 		by := strings.Join(q.historyBy, ", ")
 		var volume, last []string
 		for _, sel := range historySelectors(q) {
+			sel = prefix + sel
 			volume = append(volume, fmt.Sprintf("sum by (%s) (increase(%s[%s]))", by, sel, r))
 			last = append(last,
 				fmt.Sprintf("timestamp(sum by (%s) (increase(%s[%s])) > 0)", by, sel, s2),
@@ -108,31 +111,42 @@ func withTerm(expr, term string) string {
 	return fmt.Sprintf(`label_replace(%s, "%s", "%s", "", "")`, expr, termLabel, term)
 }
 
-// History runs HistoryQuery for the period (end-rng, end].
-func (c *Client) History(ctx context.Context, end time.Time, rng, step time.Duration) ([]graph.HistorySample, error) {
-	value, err := c.query(ctx, QueryHistory, HistoryQuery(rng, step), end, c.historyTimeout)
-	if err != nil {
-		return nil, err
-	}
-	out, err := parseHistory(value)
-	if err != nil {
-		return nil, c.failed(QueryHistory, err)
-	}
-	return out, nil
+// History reads every series' volume and last time over the period
+// (end-rng, end], from the series historySeries picks (graph.Series*),
+// which it returns too: HistoryQuery on raw series, recordedQuery on
+// meshlock's recorded ones (whose period ends settle earlier).
+func (c *Client) History(ctx context.Context, end time.Time, rng, step time.Duration) ([]graph.HistorySample, string, error) {
+	return c.readPast(ctx, QueryHistory, end, rng, step, false)
 }
 
-// Period runs ReportQuery for the period (end-rng, end]: History with
-// each series' first time seen too.
-func (c *Client) Period(ctx context.Context, end time.Time, rng, step time.Duration) ([]graph.HistorySample, error) {
-	value, err := c.query(ctx, QueryReport, ReportQuery(rng, step), end, c.historyTimeout)
+// Period is History with each series' first time seen too (ReportQuery).
+func (c *Client) Period(ctx context.Context, end time.Time, rng, step time.Duration) ([]graph.HistorySample, string, error) {
+	return c.readPast(ctx, QueryReport, end, rng, step, true)
+}
+
+func (c *Client) readPast(ctx context.Context, name string, end time.Time, rng, step time.Duration, first bool) ([]graph.HistorySample, string, error) {
+	series, err := c.historySeries(ctx, end, rng)
 	if err != nil {
-		return nil, err
+		return nil, "", err
+	}
+	var promql string
+	switch series {
+	case graph.SeriesRecorded:
+		promql, end = recordedQuery(rng, first), end.Add(-settle)
+	case graph.SeriesIstioRecorded:
+		promql, end = historyQuery(rng, step, first, istioRecordedPrefix), end.Add(-settle)
+	default:
+		promql = historyQuery(rng, step, first, "")
+	}
+	value, err := c.query(ctx, name, promql, end, c.historyTimeout)
+	if err != nil {
+		return nil, "", err
 	}
 	out, err := parseHistory(value)
 	if err != nil {
-		return nil, c.failed(QueryReport, err)
+		return nil, "", c.failed(name, err)
 	}
-	return out, nil
+	return out, series, nil
 }
 
 // Retention is how far back Prometheus keeps samples: its

@@ -12,7 +12,14 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/common/model"
+
+	"github.com/meshlock/meshlock/internal/graph"
 )
+
+// HistorySeriesModes are the values of Options.HistorySeries.
+func HistorySeriesModes() []string {
+	return []string{SeriesAuto, graph.SeriesRecorded, graph.SeriesIstioRecorded, graph.SeriesRaw}
+}
 
 // Defaults that validate fills in for zero values.
 const (
@@ -74,6 +81,12 @@ type Options struct {
 	// configuration adds them, not Istio. Zero means
 	// DefaultCertNamespaceLabel and DefaultCertPodLabel.
 	CertNamespaceLabel, CertPodLabel string
+
+	// HistorySeries is which series the look-back and the reports read:
+	// SeriesAuto (the zero value) picks per period (Client.History);
+	// graph.SeriesRecorded, graph.SeriesIstioRecorded or graph.SeriesRaw
+	// always read those.
+	HistorySeries string
 
 	// Registerer receives the client's metrics. Mandatory, so that tests and
 	// embedders never touch the global registry by accident.
@@ -144,6 +157,14 @@ func (o *Options) validate() error {
 	}
 	if o.CertNamespaceLabel == o.CertPodLabel {
 		return fmt.Errorf("certificate namespace and pod labels are both %q: a pod needs both", o.CertPodLabel)
+	}
+
+	switch o.HistorySeries {
+	case "":
+		o.HistorySeries = SeriesAuto
+	case SeriesAuto, graph.SeriesRecorded, graph.SeriesIstioRecorded, graph.SeriesRaw:
+	default:
+		return fmt.Errorf("history series %q: want %s", o.HistorySeries, strings.Join(HistorySeriesModes(), ", "))
 	}
 
 	if o.Registerer == nil {

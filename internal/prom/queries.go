@@ -89,6 +89,8 @@ type querySpec struct {
 	// refusals: the series are the destination's refusals only (selector
 	// refusedSelector), in the live query, the look-back's and a chart's.
 	refusals bool
+	// recorded names its recorded series (recordedName).
+	recorded string
 }
 
 // refusedSelector picks ztunnel's closes of connections a policy refused.
@@ -112,25 +114,25 @@ func querySpecs(window time.Duration) []querySpec {
 			Query:    Query{Name: QueryHTTP, PromQL: rateQuery("istio_requests_total", httpLabels, w)},
 			protocol: requestProtocol,
 			measure:  graph.MeasureRequests,
-			metric:   "istio_requests_total", historyBy: append(historyLabels(), "request_protocol"), clientFlags: true,
+			metric:   "istio_requests_total", historyBy: append(historyLabels(), "request_protocol"), clientFlags: true, recorded: "istio_requests",
 		},
 		{
 			Query:    Query{Name: QueryTCP, PromQL: rateQuery("istio_tcp_sent_bytes_total", edgeLabels, w)},
 			protocol: tcp,
 			measure:  graph.MeasureBytes,
-			metric:   "istio_tcp_sent_bytes_total", historyBy: historyLabels(),
+			metric:   "istio_tcp_sent_bytes_total", historyBy: historyLabels(), recorded: "istio_tcp_sent_bytes",
 		},
 		{
 			Query:    Query{Name: QueryTCPReceived, PromQL: rateQuery("istio_tcp_received_bytes_total", edgeLabels, w)},
 			protocol: tcp,
 			measure:  graph.MeasureBytes,
-			metric:   "istio_tcp_received_bytes_total", historyBy: historyLabels(),
+			metric:   "istio_tcp_received_bytes_total", historyBy: historyLabels(), recorded: "istio_tcp_received_bytes",
 		},
 		{
 			Query:    Query{Name: QueryTCPConnections, PromQL: rateQuery("istio_tcp_connections_opened_total", connLabels, w)},
 			protocol: tcp,
 			measure:  graph.MeasureConnections,
-			metric:   "istio_tcp_connections_opened_total", historyBy: historyLabels(), clientFlags: true,
+			metric:   "istio_tcp_connections_opened_total", historyBy: historyLabels(), clientFlags: true, recorded: "istio_tcp_connections_opened",
 		},
 		// The connections ambient's ztunnel refused at the destination:
 		// counted opened like any other, with response_flags "-", only
@@ -142,7 +144,7 @@ func querySpecs(window time.Duration) []querySpec {
 				strings.Join(connLabels, ", "), refusedSelector, w)},
 			protocol: tcp,
 			measure:  graph.MeasureConnections,
-			metric:   "istio_tcp_connections_closed_total", historyBy: append(historyLabels(), "response_flags"), refusals: true,
+			metric:   "istio_tcp_connections_closed_total", historyBy: append(historyLabels(), "response_flags"), refusals: true, recorded: "istio_tcp_connections_denied",
 		},
 	}
 }

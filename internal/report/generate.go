@@ -6,7 +6,9 @@ package report
 import (
 	"context"
 	"errors"
+	"maps"
 	"net/url"
+	"slices"
 	"time"
 
 	"github.com/prometheus/common/model"
@@ -15,9 +17,10 @@ import (
 )
 
 // Querier reads the history of a range (end-rng, end] with first and last
-// times per series (a *prom.Client), and Prometheus' retention.
+// times per series, and which kind of series (graph.Series*) it read (a
+// *prom.Client), and Prometheus' retention.
 type Querier interface {
-	Period(ctx context.Context, end time.Time, rng, step time.Duration) ([]graph.HistorySample, error)
+	Period(ctx context.Context, end time.Time, rng, step time.Duration) ([]graph.HistorySample, string, error)
 	Retention(ctx context.Context) (time.Duration, error)
 }
 
@@ -85,15 +88,18 @@ func (g *Generator) Snapshot(ctx context.Context, p Period, src *Source) (graph.
 	step := Resolution(p)
 	var m graph.HistoryMerge
 	chunks := Chunks(p, step)
+	kinds := map[string]bool{}
 	for _, c := range chunks {
-		samples, err := g.Querier.Period(ctx, c.End, c.Range, step)
+		samples, series, err := g.Querier.Period(ctx, c.End, c.Range, step)
 		if err != nil {
 			return graph.Snapshot{}, err
 		}
+		kinds[series] = true
 		for _, s := range samples {
 			m.Add(s)
 		}
 	}
+	src.Series = slices.Sorted(maps.Keys(kinds))
 	merged := m.Sorted()
 	src.Queries = len(chunks)
 	for _, m := range merged {

@@ -40,6 +40,11 @@ type Source struct {
 	Retention string `json:"retention,omitempty"`
 	// DataFrom is the earliest traffic found in the period; nil when none.
 	DataFrom *time.Time `json:"dataFrom"`
+	// Series are the kinds of series the period was read from, sorted
+	// (graph.Series*): "recorded" (meshlock's recording rules, times to
+	// their 5m interval), "istio-recorded" (Istio's workload-level rules)
+	// or "raw".
+	Series []string `json:"series,omitempty"`
 }
 
 // Report is the answer of GET /api/report and of `meshlock report`.

@@ -98,11 +98,17 @@ type fakeQuerier struct {
 	retention time.Duration
 	chunks    func(end time.Time, rng time.Duration) []graph.HistorySample
 	calls     int
+	// series says which kind of series a chunk was read from; nil: raw.
+	series func(end time.Time) string
 }
 
-func (f *fakeQuerier) Period(_ context.Context, end time.Time, rng, _ time.Duration) ([]graph.HistorySample, error) {
+func (f *fakeQuerier) Period(_ context.Context, end time.Time, rng, _ time.Duration) ([]graph.HistorySample, string, error) {
 	f.calls++
-	return f.chunks(end, rng), nil
+	series := graph.SeriesRaw
+	if f.series != nil {
+		series = f.series(end)
+	}
+	return f.chunks(end, rng), series, nil
 }
 
 func (f *fakeQuerier) Retention(context.Context) (time.Duration, error) { return f.retention, nil }

@@ -765,7 +765,7 @@ func measureLookback(ctx context.Context, r testbed.TB, url string, api promv1.A
 	}
 	// A first query is slower (Prometheus' heap and the chunks' pages
 	// warming up); the figures are those of a Prometheus in use.
-	if _, err := client.History(ctx, end, time.Minute, res.step); err != nil {
+	if _, _, err := client.History(ctx, end, time.Minute, res.step); err != nil {
 		res.err = err
 		return res
 	}
@@ -773,7 +773,7 @@ func measureLookback(ctx context.Context, r testbed.TB, url string, api promv1.A
 		r.Logf("look-back: history query over %s (step %s) of %d raw series", prom.FormatWindow(rng), prom.FormatWindow(step), res.series)
 		p := lookbackPoint{rng: rng, step: step, rawSamples: series * rng.Seconds() / interval.Seconds()}
 		start := time.Now()
-		samples, err := client.History(ctx, end, rng, step)
+		samples, _, err := client.History(ctx, end, rng, step)
 		p.wall = time.Since(start)
 		if err != nil {
 			return p, err

@@ -1,0 +1,186 @@
+package prom
+
+import (
+	"context"
+	"flag"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/common/model"
+	"github.com/prometheus/prometheus/model/rulefmt"
+	"github.com/prometheus/prometheus/promql/parser"
+
+	"github.com/meshlock/meshlock/internal/graph"
+)
+
+var updateRules = flag.Bool("update-rules", false, "rewrite deploy/prometheus/ from RecordingRules")
+
+// The rules deploy/prometheus/ ships are RecordingRules, as a plain rules
+// file and as the Prometheus Operator's PrometheusRule; make docs rewrites
+// them.
+func TestShippedRecordingRules(t *testing.T) {
+	dir := filepath.Join("..", "..", "deploy", "prometheus")
+	files := map[string][]byte{}
+	var err error
+	if files[RulesFile], err = RulesFileYAML(); err != nil {
+		t.Fatal(err)
+	}
+	if files[PrometheusRuleFile], err = PrometheusRuleYAML(); err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range files {
+		path := filepath.Join(dir, name)
+		if *updateRules {
+			if err := os.WriteFile(path, want, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			continue
+		}
+		got, err := os.ReadFile(path)
+		if err != nil || string(got) != string(want) {
+			t.Errorf("%s is not RecordingRules (%v): run make docs", path, err)
+		}
+	}
+	// Prometheus' own parser takes the rules file: names, durations and
+	// every expression.
+	groups, errs := rulefmt.Parse(files[RulesFile], false, model.LegacyValidation, parser.NewParser(parser.Options{}), slog.New(slog.DiscardHandler))
+	if len(errs) > 0 {
+		t.Fatalf("Prometheus refuses the rules file: %v", errs)
+	}
+	if len(groups.Groups) != 1 || len(groups.Groups[0].Rules) != 2*len(querySpecs(time.Minute)) {
+		t.Errorf("rules file groups %+v: want one group, an increase and a seen rule per query", groups.Groups)
+	}
+}
+
+// Every series recordedQuery reads is one a rule records, and the query
+// parses; no rule keeps a label the history does not group by.
+func TestRecordedQueryReadsWhatTheRulesRecord(t *testing.T) {
+	recorded := map[string]bool{}
+	for _, r := range RecordingRules()[0].Rules {
+		recorded[r.Record] = true
+		for _, banned := range []string{"pod", "instance", "response_code", "destination_principal"} {
+			by := r.Expr[strings.Index(r.Expr, "by (")+4 : strings.Index(r.Expr, ")")]
+			if slices.Contains(strings.Split(by, ", "), banned) {
+				t.Errorf("%s keeps %s", r.Record, banned)
+			}
+		}
+	}
+	for _, first := range []bool{false, true} {
+		q := recordedQuery(24*time.Hour, first)
+		expr, err := parser.NewParser(parser.Options{}).ParseExpr(q)
+		if err != nil {
+			t.Fatalf("recordedQuery does not parse: %v\n%s", err, q)
+		}
+		parser.Inspect(expr, func(node parser.Node, _ []parser.Node) error {
+			if vs, ok := node.(*parser.VectorSelector); ok && !recorded[vs.Name] {
+				t.Errorf("recordedQuery reads %s, which no rule records", vs.Name)
+			}
+			return nil
+		})
+	}
+	if q := historyQuery(time.Hour, time.Minute, false, istioRecordedPrefix); !strings.Contains(q, "workload:istio_requests_total{") || strings.Contains(q, " istio_requests_total{") {
+		t.Errorf("the query of Istio's recorded series reads %s", q)
+	}
+}
+
+// seriesProm answers label values by the period asked and records the
+// queries; each kind of series holds samples from its start on.
+type seriesProm struct {
+	starts map[string]time.Time // kind → where its samples begin
+	status int                  // of the label values answer; 0: 200
+
+	mu      sync.Mutex
+	probes  int
+	queries []string
+	times   []string
+}
+
+func (p *seriesProm) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	_ = r.ParseForm()
+	w.Header().Set("Content-Type", "application/json")
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if strings.HasPrefix(r.URL.Path, "/api/v1/label/__name__/values") {
+		p.probes++
+		if p.status != 0 {
+			w.WriteHeader(p.status)
+			_, _ = w.Write([]byte(`{"status":"error","errorType":"bad_data","error":"no"}`))
+			return
+		}
+		end, _ := parseUnix(r.Form.Get("end"))
+		names := map[string]string{graph.SeriesRecorded: "meshlock:istio_requests:increase5m",
+			graph.SeriesIstioRecorded: "workload:istio_requests_total", graph.SeriesRaw: "istio_requests_total"}
+		var out []string
+		for kind, start := range p.starts {
+			if !end.Before(start) {
+				out = append(out, `"`+names[kind]+`"`)
+			}
+		}
+		_, _ = w.Write([]byte(`{"status":"success","data":[` + strings.Join(out, ",") + `]}`))
+		return
+	}
+	p.queries = append(p.queries, r.Form.Get("query"))
+	p.times = append(p.times, r.Form.Get("time"))
+	_, _ = w.Write([]byte(emptyVector))
+}
+
+func parseUnix(raw string) (time.Time, error) {
+	d, err := time.ParseDuration(raw + "s")
+	return time.Unix(0, 0).Add(d), err
+}
+
+func TestHistoryPicksTheSeriesThePeriodHolds(t *testing.T) {
+	end := time.Date(2026, 12, 7, 0, 0, 0, 0, time.UTC)
+	day := 24 * time.Hour
+	for _, tc := range []struct {
+		name   string
+		mode   string
+		starts map[string]time.Time
+		status int
+		want   string
+		probes int
+	}{
+		{"raw only", SeriesAuto, map[string]time.Time{graph.SeriesRaw: end.Add(-30 * day)}, 0, graph.SeriesRaw, 1},
+		{"nothing at all", SeriesAuto, nil, 0, graph.SeriesRaw, 1},
+		{"recorded all day", SeriesAuto, map[string]time.Time{graph.SeriesRaw: end.Add(-30 * day), graph.SeriesRecorded: end.Add(-2 * day)}, 0, graph.SeriesRecorded, 2},
+		// The day the rules were installed is read from the raw series it began with.
+		{"rules installed today", SeriesAuto, map[string]time.Time{graph.SeriesRaw: end.Add(-30 * day), graph.SeriesRecorded: end.Add(-3 * time.Hour)}, 0, graph.SeriesRaw, 2},
+		// A long-term store of recorded series only: what it holds.
+		{"recorded from today only", SeriesAuto, map[string]time.Time{graph.SeriesRecorded: end.Add(-3 * time.Hour)}, 0, graph.SeriesRecorded, 1},
+		{"Istio's rules before raw", SeriesAuto, map[string]time.Time{graph.SeriesRaw: end.Add(-30 * day), graph.SeriesIstioRecorded: end.Add(-30 * day)}, 0, graph.SeriesIstioRecorded, 2},
+		{"no label values API", SeriesAuto, map[string]time.Time{graph.SeriesRecorded: end.Add(-30 * day)}, http.StatusNotFound, graph.SeriesRaw, 1},
+		{"told: raw", graph.SeriesRaw, map[string]time.Time{graph.SeriesRecorded: end.Add(-30 * day)}, 0, graph.SeriesRaw, 0},
+		{"told: recorded", graph.SeriesRecorded, nil, 0, graph.SeriesRecorded, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			fake := &seriesProm{starts: tc.starts, status: tc.status}
+			server := httptest.NewServer(fake)
+			defer server.Close()
+			opts, _ := testOptions(server.URL)
+			opts.HistorySeries = tc.mode
+			c := mustNew(t, opts)
+			_, series, err := c.History(context.Background(), end, day, 5*time.Minute)
+			if err != nil || series != tc.want || fake.probes != tc.probes {
+				t.Fatalf("History: %q, %v after %d probes; want %q after %d", series, err, fake.probes, tc.want, tc.probes)
+			}
+			// Recorded series are read settle earlier, raw ones at the period's end.
+			wantAt := end
+			if series != graph.SeriesRaw {
+				wantAt = end.Add(-settle)
+			}
+			at, _ := parseUnix(fake.times[0])
+			recordedRead := strings.Contains(fake.queries[0], "meshlock:")
+			if !at.Equal(wantAt) || recordedRead != (series == graph.SeriesRecorded) {
+				t.Errorf("query at %s reading recorded series %v; want at %s", at, recordedRead, wantAt)
+			}
+		})
+	}
+}

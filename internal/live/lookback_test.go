@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -321,4 +322,32 @@ func TestLookbackGivesAVolumeWithoutTimeItsPeriodsEnd(t *testing.T) {
 	if len(h) != 1 || !h[0].LastSeen.Equal(clk.now()) {
 		t.Errorf("history = %+v, want the volume seen at the period's end", h)
 	}
+}
+
+// The state names the kinds of series its days were read from, and
+// forgets a kind when the days read from it leave the look-back.
+func TestLookbackSaysWhichSeriesItRead(t *testing.T) {
+	day := 24 * time.Hour
+	clk := &clock{t: time.Date(2026, 12, 1, 12, 34, 56, 0, time.UTC)}
+	today := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+	// Recorded series from today on, raw before.
+	q := &pastQuerier{seriesOf: func(end time.Time) string {
+		if end.After(today) {
+			return graph.SeriesRecorded
+		}
+		return graph.SeriesRaw
+	}}
+	l, err := NewLookback(LookbackOptions{Querier: q, Window: 2 * day, Now: clk.now, Step: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go l.Run(ctx)
+	waitFor(t, func() bool { _, st := l.Current(); return st.State == graph.LookbackReady })
+	if _, st := l.Current(); !slices.Equal(st.Series, []string{graph.SeriesRaw, graph.SeriesRecorded}) {
+		t.Errorf("series after the seed: %v, want raw and recorded", st.Series)
+	}
+	clk.add(3 * day) // the raw days leave the look-back
+	waitFor(t, func() bool { _, st := l.Current(); return slices.Equal(st.Series, []string{graph.SeriesRecorded}) })
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"math"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -182,8 +183,8 @@ func weekReport(t *testing.T) Report {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if q.calls != 7 || src.Queries != 7 || src.Resolution != "8m" || src.Retention != "15d" {
-		t.Fatalf("queries %d, source %+v; want 7 day-long queries at 8m, retention 15d", q.calls, src)
+	if q.calls != 7 || src.Queries != 7 || src.Resolution != "8m" || src.Retention != "15d" || !slices.Equal(src.Series, []string{graph.SeriesRaw}) {
+		t.Fatalf("queries %d, source %+v; want 7 day-long queries at 8m of raw series, retention 15d", q.calls, src)
 	}
 	actions := []enforce.Action{
 		{ID: "a1", Who: "alice", At: now.Add(-2 * 24 * time.Hour), Scope: "service", Mode: "STRICT", Namespace: "shop", Service: "cart",
@@ -191,6 +192,27 @@ func weekReport(t *testing.T) Report {
 		{ID: "old", Who: "bob", At: now.Add(-30 * 24 * time.Hour), Namespace: "shop"},
 	}
 	return Build(Input{Period: p, Snapshot: snap, Actions: actions, Source: src}, now)
+}
+
+// The source names every kind of series its days were read from.
+func TestReportSourceNamesTheSeriesRead(t *testing.T) {
+	g, q := weekGenerator()
+	q.series = func(end time.Time) string {
+		if g.Now().Sub(end) < 48*time.Hour {
+			return graph.SeriesRecorded
+		}
+		return graph.SeriesRaw
+	}
+	p, src, err := g.Parse(t.Context(), "7d", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := g.Snapshot(t.Context(), p, &src); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(src.Series, []string{graph.SeriesRaw, graph.SeriesRecorded}) {
+		t.Errorf("source series %v, want raw and recorded", src.Series)
+	}
 }
 
 func TestBuildSharesOverThePeriod(t *testing.T) {

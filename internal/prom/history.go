@@ -113,7 +113,7 @@ func withTerm(expr, term string) string {
 
 // History reads every series' volume and last time over the period
 // (end-rng, end], from the series historySeries picks (graph.Series*),
-// which it returns too: HistoryQuery on raw series, recordedQuery on
+// which it returns too ("" where Prometheus holds none, unasked): HistoryQuery on raw series, recordedQuery on
 // meshlock's recorded ones (whose period ends settle earlier).
 func (c *Client) History(ctx context.Context, end time.Time, rng, step time.Duration) ([]graph.HistorySample, string, error) {
 	return c.readPast(ctx, QueryHistory, end, rng, step, false)
@@ -126,7 +126,7 @@ func (c *Client) Period(ctx context.Context, end time.Time, rng, step time.Durat
 
 func (c *Client) readPast(ctx context.Context, name string, end time.Time, rng, step time.Duration, first bool) ([]graph.HistorySample, string, error) {
 	series, err := c.historySeries(ctx, end, rng)
-	if err != nil {
+	if err != nil || series == "" {
 		return nil, "", err
 	}
 	var promql string

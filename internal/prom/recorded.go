@@ -190,8 +190,8 @@ const probeSpan = 15 * time.Minute
 
 // historySeries picks the series of the period (end-rng, end]: the
 // configured kind, or in auto mode the first kind by seriesOrder that the
-// period's start holds, else the first the period holds at all (raw when
-// it holds none). So the day the rules are installed is still read from
+// period's start holds, else the first the period holds at all; "" when it
+// holds none, and nothing need be read. So the day the rules are installed is still read from
 // the raw series it began with, and the next day from the recorded ones.
 func (c *Client) historySeries(ctx context.Context, end time.Time, rng time.Duration) (string, error) {
 	if c.series != SeriesAuto {
@@ -215,7 +215,7 @@ func (c *Client) historySeries(ctx context.Context, end time.Time, rng time.Dura
 			return kind, nil
 		}
 	}
-	return graph.SeriesRaw, nil
+	return "", nil // nothing to read
 }
 
 // seriesKinds asks which kinds of series hold samples in [start, end]:

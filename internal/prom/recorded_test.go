@@ -149,7 +149,7 @@ func TestHistoryPicksTheSeriesThePeriodHolds(t *testing.T) {
 		probes int
 	}{
 		{"raw only", SeriesAuto, map[string]time.Time{graph.SeriesRaw: end.Add(-30 * day)}, 0, graph.SeriesRaw, 1},
-		{"nothing at all", SeriesAuto, nil, 0, graph.SeriesRaw, 1},
+		{"nothing at all", SeriesAuto, nil, 0, "", 1},
 		{"recorded all day", SeriesAuto, map[string]time.Time{graph.SeriesRaw: end.Add(-30 * day), graph.SeriesRecorded: end.Add(-2 * day)}, 0, graph.SeriesRecorded, 2},
 		// The day the rules were installed is read from the raw series it began with.
 		{"rules installed today", SeriesAuto, map[string]time.Time{graph.SeriesRaw: end.Add(-30 * day), graph.SeriesRecorded: end.Add(-3 * time.Hour)}, 0, graph.SeriesRaw, 2},
@@ -170,6 +170,12 @@ func TestHistoryPicksTheSeriesThePeriodHolds(t *testing.T) {
 			_, series, err := c.History(context.Background(), end, day, 5*time.Minute)
 			if err != nil || series != tc.want || fake.probes != tc.probes {
 				t.Fatalf("History: %q, %v after %d probes; want %q after %d", series, err, fake.probes, tc.want, tc.probes)
+			}
+			if series == "" {
+				if len(fake.queries) != 0 {
+					t.Errorf("a period without series was queried: %v", fake.queries)
+				}
+				return
 			}
 			// Recorded series are read settle earlier, raw ones at the period's end.
 			wantAt := end

@@ -94,7 +94,9 @@ func (g *Generator) Snapshot(ctx context.Context, p Period, src *Source) (graph.
 		if err != nil {
 			return graph.Snapshot{}, err
 		}
-		kinds[series] = true
+		if series != "" {
+			kinds[series] = true
+		}
 		for _, s := range samples {
 			m.Add(s)
 		}

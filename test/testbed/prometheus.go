@@ -50,6 +50,19 @@ type PrometheusOptions struct {
 	// promtool): series of the past that nothing scraped, such as a
 	// long-term store keeps.
 	Backfill string
+	// Blocks is a directory of TSDB blocks (RecordRules' output) copied
+	// into the storage before Prometheus starts.
+	Blocks string
+	// Rules is a rules file's text that Prometheus evaluates (rule_files).
+	Rules string
+	// Retention is storage.tsdb.retention.time; zero: Prometheus' 15d.
+	Retention time.Duration
+	// Federate is the URL of a Prometheus whose /federate endpoint is
+	// scraped each ScrapeInterval for the series FederateMatch selects,
+	// with their labels and timestamps (honor_labels, as Prometheus'
+	// federation documentation configures it).
+	Federate      string
+	FederateMatch []string
 }
 
 // StartPrometheus runs Debian's prometheus with a generated configuration
@@ -91,16 +104,38 @@ func StartPrometheusWith(t TB, opts PrometheusOptions) *Prometheus {
 			external += fmt.Sprintf("    %s: %q\n", name, opts.ExternalLabels[name])
 		}
 	}
+	rules := ""
+	if opts.Rules != "" {
+		rulesFile := filepath.Join(dir, "rules.yml")
+		writeFile(t, rulesFile, opts.Rules)
+		rules = fmt.Sprintf("rule_files: [%q]\n", rulesFile)
+	}
 	config := fmt.Sprintf(`global:
   scrape_interval: %s
   evaluation_interval: 1s
-%s%sscrape_configs:
+%s%s%sscrape_configs:
   - job_name: meshsim
     scrape_interval: %s
     scrape_timeout: %s
     static_configs:
       - targets: [%s]
-`, promDuration(interval), queryLog, external, promDuration(interval), promDuration(timeout), strings.Join(quoted, ", "))
+`, promDuration(interval), queryLog, external, rules, promDuration(interval), promDuration(timeout), strings.Join(quoted, ", "))
+	if opts.Federate != "" {
+		matches := make([]string, len(opts.FederateMatch))
+		for i, m := range opts.FederateMatch {
+			matches[i] = fmt.Sprintf("%q", m)
+		}
+		config += fmt.Sprintf(`  - job_name: federate
+    scrape_interval: %s
+    scrape_timeout: %s
+    honor_labels: true
+    metrics_path: /federate
+    params:
+      'match[]': [%s]
+    static_configs:
+      - targets: [%q]
+`, promDuration(interval), promDuration(timeout), strings.Join(matches, ", "), strings.TrimPrefix(opts.Federate, "http://"))
+	}
 	configFile := filepath.Join(dir, "prometheus.yml")
 	writeFile(t, configFile, config)
 
@@ -114,11 +149,19 @@ func StartPrometheusWith(t TB, opts PrometheusOptions) *Prometheus {
 			t.Fatalf("testbed: promtool backfill: %v\n%s", err, out)
 		}
 	}
+	if opts.Blocks != "" {
+		if out, err := exec.Command("cp", "-r", opts.Blocks+"/.", dataDir).CombinedOutput(); err != nil {
+			t.Fatalf("testbed: copying blocks: %v\n%s", err, out)
+		}
+	}
 	args := []string{
 		"--config.file=" + configFile,
 		"--storage.tsdb.path=" + dataDir,
 		"--web.listen-address=" + addr,
 		"--log.level=warn",
+	}
+	if opts.Retention > 0 {
+		args = append(args, "--storage.tsdb.retention.time="+promDuration(opts.Retention))
 	}
 	if opts.ForThanos {
 		args = append(args,
@@ -133,6 +176,27 @@ func StartPrometheusWith(t TB, opts PrometheusOptions) *Prometheus {
 		t.Fatalf("testbed: %v", err)
 	}
 	return &Prometheus{URL: url, dataDir: dataDir}
+}
+
+// RecordRules evaluates a rules file's recording rules over [start, end]
+// against the Prometheus at url, each at its group's interval, with
+// promtool tsdb create-blocks-from rules, and returns the directory of the
+// blocks it wrote (PrometheusOptions.Blocks): recorded series of the past,
+// as if the rules had run then. promtool reads the answers of range
+// queries, so rules that read other recorded series are not evaluated.
+func RecordRules(t TB, url, rules string, start, end time.Time) string {
+	t.Helper()
+	dir := t.TempDir()
+	rulesFile := filepath.Join(dir, "rules.yml")
+	writeFile(t, rulesFile, rules)
+	out := filepath.Join(dir, "blocks")
+	cmd := exec.Command(findBinary(t, "promtool"), "tsdb", "create-blocks-from", "rules",
+		"--start="+start.UTC().Format(time.RFC3339), "--end="+end.UTC().Format(time.RFC3339),
+		"--url="+url, "--output-dir="+out, rulesFile)
+	if msg, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("testbed: promtool rules backfill: %v\n%s", err, msg)
+	}
+	return out
 }
 
 // promDuration spells a duration as Prometheus' configuration does (1s, 900ms).

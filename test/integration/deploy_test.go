@@ -43,9 +43,9 @@ import (
 	"k8s.io/client-go/restmapper"
 	sigsyaml "sigs.k8s.io/yaml"
 
-	"github.com/meshlock/meshlock/test/testbed"
-
+	"github.com/meshlock/meshlock/internal/prom"
 	"github.com/meshlock/meshlock/internal/testutil"
+	"github.com/meshlock/meshlock/test/testbed"
 )
 
 // What deploy/ installs: meshlock's ServiceAccount in the namespace meshlock.
@@ -1318,5 +1318,37 @@ func deploySame(t *testing.T, what string, got, want any) {
 		g, _ := json.Marshal(got)
 		w, _ := json.Marshal(want)
 		t.Errorf("%s:\n  the chart's %s\n  want        %s", what, g, w)
+	}
+}
+
+// TestDeployHelmPrometheusRule: prometheusRule.enabled=true renders a
+// PrometheusRule whose groups are meshlock's recording rules exactly (the
+// chart's copy of deploy/prometheus/), with prometheusRule.labels for the
+// operator's ruleSelector. Rendered only, as the ServiceMonitor is.
+func TestDeployHelmPrometheusRule(t *testing.T) {
+	for _, obj := range deployHelmRender(t, "meshlock", deployNS, "") {
+		if obj.GetKind() == "PrometheusRule" {
+			t.Errorf("PrometheusRule %s rendered by default: it needs the operator's CRDs", obj.GetName())
+		}
+	}
+	var rules []*unstructured.Unstructured
+	for _, obj := range deployHelmRender(t, "meshlock", deployNS, "prometheusRule: {enabled: true, labels: {release: kps}}") {
+		if obj.GetKind() == "PrometheusRule" {
+			rules = append(rules, obj)
+		}
+	}
+	if len(rules) != 1 {
+		t.Fatalf("%d PrometheusRules rendered, want one", len(rules))
+	}
+	r := rules[0]
+	if r.GetAPIVersion() != "monitoring.coreos.com/v1" || r.GetNamespace() != deployNS || r.GetLabels()["release"] != "kps" {
+		t.Errorf("PrometheusRule %s in %q labelled %v", r.GetAPIVersion(), r.GetNamespace(), r.GetLabels())
+	}
+	var spec struct {
+		Groups []prom.RuleGroup `json:"groups"`
+	}
+	deployConvert(t, &unstructured.Unstructured{Object: r.Object["spec"].(map[string]any)}, &spec)
+	if !equality.Semantic.DeepEqual(spec.Groups, prom.RecordingRules()) {
+		t.Errorf("the chart's rule groups %+v are not prom.RecordingRules(): run make docs", spec.Groups)
 	}
 }

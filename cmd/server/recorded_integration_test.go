@@ -206,7 +206,9 @@ func TestRecordedSeriesJudgeAsTheRawOnes(t *testing.T) {
 		t.Errorf("reports: %v with %d edges, %v with %d", ra.Source.Series, len(ra.Edges), rb.Source.Series, len(rb.Edges))
 	}
 	for _, ea := range ra.Edges {
-		i := slices.IndexFunc(rb.Edges, func(e report.EdgeRow) bool { return e.Source == ea.Source && e.Target == ea.Target && e.Unit == ea.Unit })
+		i := slices.IndexFunc(rb.Edges, func(e report.EdgeRow) bool {
+			return e.Source == ea.Source && e.Target == ea.Target && e.Unit == ea.Unit
+		})
 		if i < 0 || math.Abs(rb.Edges[i].Volume-ea.Volume) > 0.01*ea.Volume || rb.Edges[i].Status != ea.Status {
 			t.Errorf("report edge %s -> %s: raw %+v, recorded %+v", ea.Source, ea.Target, ea, rb.Edges[max(i, 0)])
 		}

@@ -250,7 +250,9 @@ func parseHistory(value model.Value) ([]graph.HistorySample, error) {
 // EdgeRange asks for the rate of every series into a destination (a
 // Service by name, else a workload by name; the graph picks the edge) at
 // each step of [from, to], each rate over max(step, window) so that no
-// traffic between steps is missed and a short step still has samples.
+// traffic between steps is missed and a short step still has samples. The
+// series are those History would read over the range: from recorded ones,
+// the rate over whole rule intervals.
 func (c *Client) EdgeRange(ctx context.Context, target graph.RangeTarget, from, to time.Time, step time.Duration) ([]graph.SampleStep, error) {
 	var match string
 	switch {
@@ -261,16 +263,30 @@ func (c *Client) EdgeRange(ctx context.Context, target graph.RangeTarget, from, 
 	default:
 		return nil, errors.New("an edge's range needs a destination")
 	}
+	series, err := c.historySeries(ctx, to, to.Sub(from))
+	if err != nil {
+		return nil, err
+	}
 	window := FormatWindow(max(step, c.window))
 	specs := querySpecs(c.window)
 	terms := make([]string, len(specs))
 	for i, q := range specs {
+		by := strings.Join(q.historyBy, ", ")
+		switch series {
+		case graph.SeriesRecorded:
+			// The recorded increases over a window of whole intervals.
+			w := max(step, RuleInterval).Truncate(RuleInterval)
+			terms[i] = withTerm(fmt.Sprintf("sum by (%s) (sum_over_time(%s{%s}[%s])) / %g",
+				by, recordedName(q, recordedIncrease), match, FormatWindow(w), w.Seconds()), q.Name)
+			continue
+		case graph.SeriesIstioRecorded:
+			q.metric = istioRecordedPrefix + q.metric
+		}
 		selector := reporterSelector
 		if q.refusals {
 			selector = refusedSelector
 		}
-		terms[i] = withTerm(fmt.Sprintf("sum by (%s) (rate(%s{%s, %s}[%s]))",
-			strings.Join(q.historyBy, ", "), q.metric, selector, match, window), q.Name)
+		terms[i] = withTerm(fmt.Sprintf("sum by (%s) (rate(%s{%s, %s}[%s]))", by, q.metric, selector, match, window), q.Name)
 	}
 	queryCtx, cancel := context.WithTimeout(ctx, c.historyTimeout)
 	defer cancel()

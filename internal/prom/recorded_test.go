@@ -132,6 +132,10 @@ func (p *seriesProm) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	p.queries = append(p.queries, r.Form.Get("query"))
 	p.times = append(p.times, r.Form.Get("time"))
+	if r.URL.Path == "/api/v1/query_range" {
+		_, _ = w.Write([]byte(`{"status":"success","data":{"resultType":"matrix","result":[]}}`))
+		return
+	}
 	_, _ = w.Write([]byte(emptyVector))
 }
 
@@ -189,6 +193,38 @@ func TestHistoryPicksTheSeriesThePeriodHolds(t *testing.T) {
 			recordedRead := strings.Contains(fake.queries[0], "meshlock:")
 			if !at.Equal(wantAt) || recordedRead != (series == graph.SeriesRecorded) {
 				t.Errorf("query at %s reading recorded series %v; want at %s", at, recordedRead, wantAt)
+			}
+		})
+	}
+}
+
+// An edge's chart reads the series the look-back would: recorded
+// increases over whole rule intervals, as a rate.
+func TestEdgeRangeReadsTheRecordedSeries(t *testing.T) {
+	end := time.Date(2026, 12, 7, 0, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		name   string
+		starts map[string]time.Time
+		want   string
+	}{
+		{"recorded", map[string]time.Time{graph.SeriesRecorded: end.Add(-48 * time.Hour)}, `sum_over_time(meshlock:istio_requests:increase5m{destination_service_name="ratings"}[10m])) / 600`},
+		{"Istio's recorded", map[string]time.Time{graph.SeriesIstioRecorded: end.Add(-48 * time.Hour)}, `rate(workload:istio_requests_total{reporter=~"source|destination|waypoint", destination_service_name="ratings"}[10m])`},
+		{"raw", map[string]time.Time{graph.SeriesRaw: end.Add(-48 * time.Hour)}, `rate(istio_requests_total{reporter=~"source|destination|waypoint", destination_service_name="ratings"}[10m])`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			fake := &seriesProm{starts: tc.starts}
+			server := httptest.NewServer(fake)
+			defer server.Close()
+			opts, _ := testOptions(server.URL)
+			c := mustNew(t, opts)
+			if _, err := c.EdgeRange(context.Background(), graph.RangeTarget{Service: "ratings"}, end.Add(-24*time.Hour), end, 10*time.Minute); err != nil {
+				t.Fatal(err)
+			}
+			if len(fake.queries) != 1 || !strings.Contains(fake.queries[0], tc.want) {
+				t.Fatalf("chart queries %v, want one reading %s", fake.queries, tc.want)
+			}
+			if _, err := parser.NewParser(parser.Options{}).ParseExpr(fake.queries[0]); err != nil {
+				t.Errorf("the chart's query does not parse: %v", err)
 			}
 		})
 	}

@@ -33,6 +33,10 @@ type options struct {
 	// compareClusters, when 2 or more, runs the mesh on one cluster and
 	// then on that many, the same edges in all, and compares them.
 	compareClusters int
+	// historyDays, when set, measures only the look-back over that many
+	// days of written history (history.go), and a report of
+	// historyReportDays.
+	historyDays, historyReportDays int
 }
 
 // mesh names the measured mesh: the scale, or with several clusters
@@ -65,6 +69,8 @@ func parseFlags(args []string) (options, error) {
 	fs.StringVar(&o.profiles, "profiles", "", "folder for meshlock's CPU profile (30 s of the period) and heap profile (its end), none when empty")
 	fs.IntVar(&o.clusters, "clusters", 1, "spread the mesh over this many clusters (each its own kube-apiserver, -scale's namespaces and Services, an even share of its edges); meshlock watches them all with --cluster")
 	fs.IntVar(&o.compareClusters, "compare-clusters", 0, "run the mesh on one cluster, then on this many (2 or more) with the same edges in all, and print both and their ratios")
+	fs.IntVar(&o.historyDays, "history-days", 0, "measure only the look-back: write this many days of the mesh's raw series (and -history-report-days of recorded ones) into Prometheus' storage and time the seed from each, a report, the rules and meshlock's RSS")
+	fs.IntVar(&o.historyReportDays, "history-report-days", 30, "with -history-days: the report's days, read from the recorded series")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -92,6 +98,10 @@ func parseFlags(args []string) (options, error) {
 		return o, fmt.Errorf("-compare-clusters sets the clusters: not with -clusters %d", o.clusters)
 	case o.compareClusters != 0 && o.publishOnly:
 		return o, fmt.Errorf("-compare-clusters measures meshlock: not with -publish-only")
+	case o.historyDays < 0 || o.historyReportDays < o.historyDays:
+		return o, fmt.Errorf("-history-days %d and -history-report-days %d: the report's days at least the look-back's", o.historyDays, o.historyReportDays)
+	case o.historyDays > 0 && (o.compareClusters != 0 || o.clusters != 1 || o.publishOnly):
+		return o, fmt.Errorf("-history-days measures the look-back alone, on one cluster")
 	}
 	return o, nil
 }
@@ -110,9 +120,12 @@ func main() {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	r.Cleanup(cancel)
-	if opts.compareClusters > 0 {
+	switch {
+	case opts.historyDays > 0:
+		reportHistory(os.Stdout, opts, runHistory(ctx, r, opts))
+	case opts.compareClusters > 0:
 		compareClusters(ctx, r, opts)
-	} else {
+	default:
 		res := run(ctx, r, opts)
 		report(os.Stdout, opts, res)
 		if opts.clusters > 1 && !opts.publishOnly {

@@ -538,3 +538,43 @@ func TestParseClusterFlags(t *testing.T) {
 		}
 	}
 }
+
+func TestParseHistoryFlags(t *testing.T) {
+	o, err := parseFlags([]string{"-scale=2,3,4", "-history-days=7"})
+	if err != nil || o.historyDays != 7 || o.historyReportDays != 30 {
+		t.Fatalf("parseFlags: %+v, %v; want 7 days and a 30-day report", o, err)
+	}
+	for _, bad := range [][]string{
+		{"-history-days=-1"},
+		{"-history-days=7", "-history-report-days=3"},
+		{"-history-days=7", "-clusters=2"},
+		{"-history-days=7", "-compare-clusters=2"},
+	} {
+		if _, err := parseFlags(append([]string{"-scale=2,3,4"}, bad...)); err == nil {
+			t.Errorf("parseFlags(%v) accepted", bad)
+		}
+	}
+}
+
+// The raw series meshsim's proxies report for the synthetic mesh carry
+// the pod and instance of their reporting proxy, and a rate.
+func TestMeshRawSeries(t *testing.T) {
+	plans, err := generatePlans(Scale{Namespaces: 2, Services: 3, Edges: 4}, 1, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	series, err := meshRawSeries(joinPlans(plans))
+	if err != nil || len(series) == 0 {
+		t.Fatalf("meshRawSeries: %d series, %v", len(series), err)
+	}
+	for _, s := range series {
+		side := "destination"
+		if s.lset.Get("reporter") == "source" {
+			side = "source"
+		}
+		if s.lset.Get("pod") == "" || !strings.HasPrefix(s.lset.Get("pod"), s.lset.Get(side+"_workload")) ||
+			s.lset.Get("instance") != s.lset.Get("pod")+":15020" || !(s.rate > 0) {
+			t.Errorf("series %s rate %g: want its reporter's pod and instance, and a rate", s.lset, s.rate)
+		}
+	}
+}

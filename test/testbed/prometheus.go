@@ -57,6 +57,10 @@ type PrometheusOptions struct {
 	Rules string
 	// Retention is storage.tsdb.retention.time; zero: Prometheus' 15d.
 	Retention time.Duration
+	// NoCompaction keeps Prometheus from compacting blocks (min and max
+	// block durations both 2h), so that written blocks are not rewritten
+	// while queries are timed.
+	NoCompaction bool
 	// Federate is the URL of a Prometheus whose /federate endpoint is
 	// scraped each ScrapeInterval for the series FederateMatch selects,
 	// with their labels and timestamps (honor_labels, as Prometheus'
@@ -150,7 +154,9 @@ func StartPrometheusWith(t TB, opts PrometheusOptions) *Prometheus {
 		}
 	}
 	if opts.Blocks != "" {
-		if out, err := exec.Command("cp", "-r", opts.Blocks+"/.", dataDir).CombinedOutput(); err != nil {
+		// Hard links where the blocks are on the same file system: a scale
+		// run's are gigabytes.
+		if out, err := exec.Command("cp", "-rl", opts.Blocks+"/.", dataDir).CombinedOutput(); err != nil {
 			t.Fatalf("testbed: copying blocks: %v\n%s", err, out)
 		}
 	}
@@ -163,12 +169,11 @@ func StartPrometheusWith(t TB, opts PrometheusOptions) *Prometheus {
 	if opts.Retention > 0 {
 		args = append(args, "--storage.tsdb.retention.time="+promDuration(opts.Retention))
 	}
+	if opts.ForThanos || opts.NoCompaction {
+		args = append(args, "--storage.tsdb.min-block-duration=2h", "--storage.tsdb.max-block-duration=2h")
+	}
 	if opts.ForThanos {
-		args = append(args,
-			"--storage.tsdb.min-block-duration=2h",
-			"--storage.tsdb.max-block-duration=2h",
-			"--web.enable-lifecycle",
-		)
+		args = append(args, "--web.enable-lifecycle")
 	}
 	p := startProcess(t, dir, "prometheus", bin, args...)
 	url := "http://" + addr

@@ -12,12 +12,17 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	promapi "github.com/prometheus/client_golang/api"
+	promv1 "github.com/prometheus/client_golang/api/prometheus/v1"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/common/model"
+	sigsyaml "sigs.k8s.io/yaml"
 
 	"github.com/meshlock/meshlock/internal/graph"
 	"github.com/meshlock/meshlock/internal/meshsim"
@@ -63,18 +68,19 @@ func recordedPast(now time.Time) rawPast {
 		}
 	}
 	p.last["reviews-v2"] = end
-	// The backup, 5 requests/s for ten minutes a night, a new pod each
-	// run, and its TCP bytes.
+	// The backup, 5 requests/s for an hour a night, a new pod each run,
+	// and its TCP bytes. (Over a run of minutes, increase()'s extrapolation
+	// to the ends of a raw range is worth a few per cent of the volume.)
 	for i, ago := range []time.Duration{50 * time.Hour, 26 * time.Hour} {
 		runStart := now.Add(-ago).Truncate(time.Minute)
 		pod := fmt.Sprintf("backup-%d", i)
 		tcp := strings.Replace(strings.Replace(edge("backup", "jobs", "unknown", "none", "destination", "ratings-v1-x"), `,request_protocol="http",response_code="200"`, "", 1), `,response_flags="-"`, "", 1)
-		for k := 0; k <= 20; k++ {
+		for k := 0; k <= 120; k++ {
 			at := runStart.Add(time.Duration(k) * step)
 			add("istio_requests_total", edge("backup", "jobs", "unknown", "none", "destination", "ratings-v1-x"+pod), at, float64(150*k))
 			add("istio_tcp_received_bytes_total", tcp+fmt.Sprintf(`,run="%d"`, i), at, float64(4096*k))
 		}
-		p.last["backup"] = runStart.Add(20 * step)
+		p.last["backup"] = runStart.Add(120 * step)
 	}
 	// The probe: three requests before its first scrape, none after.
 	probeAt := now.Add(-30 * time.Hour).Truncate(time.Minute)
@@ -122,9 +128,11 @@ func TestRecordedSeriesJudgeAsTheRawOnes(t *testing.T) {
 		t.Fatal(err)
 	}
 	rules := string(rulesFile)
-	// The cluster's Prometheus runs the same rules every 5s (a test cannot
-	// wait for 5m), under the same names, and keeps one hour.
-	fastRules := strings.NewReplacer("[5m]", "[5s]", "offset 5m", "offset 5s", "interval: 5m", "interval: 5s").Replace(rules)
+	// The cluster's Prometheus runs the same rules every 5s and rolls them
+	// up every minute (a test cannot wait for 5m and 1h), under the same
+	// names, and keeps one hour.
+	fastRules := strings.NewReplacer("[5m]", "[5s]", "offset 5m", "offset 5s", "interval: 5m", "interval: 5s",
+		"[1h]", "[1m]", "interval: 1h", "interval: 1m").Replace(rules)
 	now := time.Now()
 	past := recordedPast(now)
 
@@ -133,10 +141,25 @@ func TestRecordedSeriesJudgeAsTheRawOnes(t *testing.T) {
 	})
 	go tb.mesh.Run(ctx, 250*time.Millisecond)
 	raw := testbed.StartPrometheusWith(t, testbed.PrometheusOptions{Backfill: past.text})
-	blocks := testbed.RecordRules(t, raw.URL, rules, now.Add(-73*time.Hour), now.Add(-10*time.Minute))
-	longTerm := testbed.StartPrometheusWith(t, testbed.PrometheusOptions{Blocks: blocks,
+	// promtool evaluates rules on the series of a Prometheus: the shipped
+	// file's 5-minute group on the raw series, then its hourly group on
+	// those.
+	groups := rulesGroups(t, rulesFile)
+	fiveMinutes := testbed.RecordRules(t, raw.URL, groups[0], now.Add(-73*time.Hour), now.Add(-10*time.Minute))
+	recorded := testbed.StartPrometheusWith(t, testbed.PrometheusOptions{Blocks: []string{fiveMinutes}})
+	holds(t, recorded.URL, "meshlock:istio_requests:increase5m")
+	// That Prometheus merges promtool's overlapping blocks after it is
+	// ready, and a backfill that reads it meanwhile may find nothing.
+	var hourly string
+	testutil.Eventually(t, "the hourly rollups backfilled", func() (bool, string) {
+		hourly = testbed.RecordRules(t, recorded.URL, groups[1], now.Add(-73*time.Hour), now.Add(-10*time.Minute))
+		return hourly != "", "promtool wrote no block"
+	})
+	queryLog := filepath.Join(t.TempDir(), "query.log")
+	longTerm := testbed.StartPrometheusWith(t, testbed.PrometheusOptions{Blocks: []string{fiveMinutes, hourly}, QueryLogFile: queryLog,
 		Federate: tb.prometheus.URL, FederateMatch: []string{`{__name__=~"meshlock:.+"}`}})
 
+	holds(t, longTerm.URL, "meshlock:istio_requests:increase1h")
 	args := []string{"--kubeconfig=" + tb.cluster.Kubeconfig, "--prometheus-url=" + tb.prometheus.URL,
 		"--refresh=1s", "--window=5s", "--lookback=7d"}
 	fromRaw := startMeshlock(t, append(args, "--history-prometheus-url="+raw.URL, "--history-series=raw")...)
@@ -153,6 +176,11 @@ func TestRecordedSeriesJudgeAsTheRawOnes(t *testing.T) {
 	a, b := ready(fromRaw), ready(fromRecorded)
 	if !slices.Equal(a.Lookback.Series, []string{graph.SeriesRaw}) || !slices.Equal(b.Lookback.Series, []string{graph.SeriesRecorded}) {
 		t.Errorf("series read: %v and %v, want raw and recorded", a.Lookback.Series, b.Lookback.Series)
+	}
+
+	// The days were read from the hourly rollups where they cover them.
+	if logged, err := os.ReadFile(queryLog); err != nil || !strings.Contains(string(logged), "meshlock:istio_requests:increase1h[") {
+		t.Errorf("no query of the long-term Prometheus read the hourly rollups (%v)", err)
 	}
 
 	// The same edges, judged alike; volumes within 1 %; last times within
@@ -174,12 +202,15 @@ func TestRecordedSeriesJudgeAsTheRawOnes(t *testing.T) {
 		truth, known := past.last[strings.TrimPrefix(strings.Split(ea.ID, "->")[0], "jobs/")]
 		if known && ea.Idle {
 			for _, c := range []struct {
-				what string
-				at   time.Time
-				tol  time.Duration
-			}{{"raw", ha.LastSeen, 10 * time.Minute}, {"recorded", hb.LastSeen, prom.RuleInterval}} {
-				if d := c.at.Sub(truth); d < 0 || d > c.tol {
-					t.Errorf("edge %s: %s last seen %s, want within %s after %s", ea.ID, c.what, c.at, c.tol, truth)
+				what  string
+				at    time.Time
+				tol   time.Duration
+				early time.Duration
+			}{{"raw", ha.LastSeen, 10 * time.Minute, 0}, {"recorded", hb.LastSeen, prom.RuleInterval, prom.RuleInterval}} {
+				// A rule's evaluation whose window holds the last sample
+				// alone sees no increase: the one before says when.
+				if d := c.at.Sub(truth); d < -c.early || d > c.tol {
+					t.Errorf("edge %s: %s last seen %s, want within %s after %s (%s before)", ea.ID, c.what, c.at, c.tol, truth, c.early)
 				}
 			}
 		}
@@ -228,5 +259,42 @@ func TestRecordedSeriesJudgeAsTheRawOnes(t *testing.T) {
 			}
 		}
 		return false, fmt.Sprintf("%d samples, %v", len(samples), err)
+	})
+}
+
+// rulesGroups is each group of a rules file as a rules file of its own.
+func rulesGroups(t *testing.T, file []byte) []string {
+	t.Helper()
+	var rules struct {
+		Groups []prom.RuleGroup `json:"groups"`
+	}
+	if err := sigsyaml.Unmarshal(file, &rules); err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, g := range rules.Groups {
+		one, err := sigsyaml.Marshal(map[string]any{"groups": []prom.RuleGroup{g}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, string(one))
+	}
+	return out
+}
+
+// holds waits until the Prometheus at url answers series of the metric
+// over the last four days: it loads and merges the overlapping blocks
+// promtool writes after it says it is ready.
+func holds(t *testing.T, url, metric string) {
+	t.Helper()
+	client, err := promapi.NewClient(promapi.Config{Address: url})
+	if err != nil {
+		t.Fatal(err)
+	}
+	api := promv1.NewAPI(client)
+	testutil.Eventually(t, url+" holding "+metric, func() (bool, string) {
+		value, _, _, err := api.Query(t.Context(), fmt.Sprintf("count(count_over_time(%s[4d]))", metric), time.Now())
+		v, ok := value.(model.Vector)
+		return err == nil && ok && len(v) == 1 && v[0].Value > 0, fmt.Sprint(value, err)
 	})
 }

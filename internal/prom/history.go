@@ -132,7 +132,13 @@ func (c *Client) readPast(ctx context.Context, name string, end time.Time, rng, 
 	var promql string
 	switch series {
 	case graph.SeriesRecorded:
-		promql, end = recordedQuery(rng, first), end.Add(-settle)
+		end = end.Add(-settle)
+		firstRollup, lastRollup, rollups, err := c.rollupBounds(ctx, end, rng)
+		if err != nil {
+			return nil, "", err
+		}
+		from, to := rollupSpan(end, rng, firstRollup, lastRollup, rollups)
+		promql = recordedQuery(rng, from, to, first)
 	case graph.SeriesIstioRecorded:
 		promql, end = historyQuery(rng, step, first, istioRecordedPrefix), end.Add(-settle)
 	default:
@@ -214,7 +220,10 @@ func parseHistory(value model.Value) ([]graph.HistorySample, error) {
 		if math.IsNaN(v) || math.IsInf(v, 0) || v < 0 {
 			continue
 		}
+		// "<query>:<kind>", or "<query>:<kind>:<part>" where a read adds
+		// up parts (recordedQuery).
 		name, kind, _ := strings.Cut(string(s.Metric[termLabel]), ":")
+		kind, _, _ = strings.Cut(kind, ":")
 		q, ok := specs[name]
 		if !ok {
 			continue

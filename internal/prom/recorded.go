@@ -7,10 +7,12 @@ package prom
 import (
 	"context"
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 	"time"
 
+	"github.com/prometheus/common/model"
 	"sigs.k8s.io/yaml"
 
 	"github.com/meshlock/meshlock/internal/graph"
@@ -31,19 +33,31 @@ const RuleInterval = 5 * time.Minute
 const settle = 2 * time.Minute
 
 // recordedName is the name of one of meshlock's recorded series:
-// "meshlock:<series>:<kind>5m".
+// "meshlock:<series>:<kind>".
 func recordedName(q querySpec, kind string) string {
-	return "meshlock:" + q.recorded + ":" + kind + "5m"
+	return "meshlock:" + q.recorded + ":" + kind
 }
 
-// Kinds of recorded series: the volume over the interval (written only
-// where it is positive), and the evaluation's time wherever the series
-// carried traffic in the interval or was born in it (Envoy creates a
-// counter at its first request: see HistoryQuery).
+// Kinds of recorded series. Each RuleInterval: the volume over the
+// interval (written only where it is positive), and the evaluation's time
+// wherever the series carried traffic in the interval or was born in it
+// (Envoy creates a counter at its first request: see HistoryQuery). Each
+// RollupInterval, from those: the hour's volume, and its last and first
+// times seen (to the 5 minutes), so that a day is 24 samples, not 288.
 const (
-	recordedIncrease = "increase"
-	recordedSeen     = "seen"
+	recordedIncrease = "increase5m"
+	recordedSeen     = "seen5m"
+	rolledIncrease   = "increase1h"
+	rolledLast       = "last1h"
+	rolledFirst      = "first1h"
 )
+
+// RollupInterval is the hourly rollups' evaluation interval.
+const RollupInterval = time.Hour
+
+// rollupsName is a series of one sample per rollup, its evaluation time:
+// where the rollups reach, which the reads ask first (rollupBounds).
+const rollupsName = "meshlock:history:rollups1h"
 
 // RuleGroup is one group of a Prometheus rules file.
 type RuleGroup struct {
@@ -67,6 +81,8 @@ type Rule struct {
 func RecordingRules() []RuleGroup {
 	w := FormatWindow(RuleInterval)
 	group := RuleGroup{Name: "meshlock.istio.history", Interval: w}
+	h := FormatWindow(RollupInterval)
+	hourly := RuleGroup{Name: "meshlock.istio.history.hourly", Interval: h}
 	for _, q := range querySpecs(time.Minute) {
 		by := strings.Join(q.historyBy, ", ")
 		var increase, seen []string
@@ -79,8 +95,13 @@ func RecordingRules() []RuleGroup {
 		group.Rules = append(group.Rules,
 			Rule{Record: recordedName(q, recordedIncrease), Expr: ruleExpr("sum", by, increase, " > 0")},
 			Rule{Record: recordedName(q, recordedSeen), Expr: ruleExpr("count", by, seen, " * 0 + time()")})
+		hourly.Rules = append(hourly.Rules,
+			Rule{Record: recordedName(q, rolledIncrease), Expr: fmt.Sprintf("sum_over_time(%s[%s])", recordedName(q, recordedIncrease), h)},
+			Rule{Record: recordedName(q, rolledLast), Expr: fmt.Sprintf("max_over_time(%s[%s])", recordedName(q, recordedSeen), h)},
+			Rule{Record: recordedName(q, rolledFirst), Expr: fmt.Sprintf("min_over_time(%s[%s])", recordedName(q, recordedSeen), h)})
 	}
-	return []RuleGroup{group}
+	hourly.Rules = append(hourly.Rules, Rule{Record: rollupsName, Expr: "vector(time())"})
+	return []RuleGroup{group, hourly}
 }
 
 // ruleExpr writes "op by (labels) (terms or'ed)tail", a term a line.
@@ -122,21 +143,87 @@ func PrometheusRuleYAML() ([]byte, error) {
 }
 
 // recordedQuery is HistoryQuery (first: ReportQuery) over meshlock's
-// recorded series: sums and extremes of their samples in the period, no
-// subquery and no raw sample read.
-func recordedQuery(rng time.Duration, first bool) string {
-	r := FormatWindow(rng)
+// recorded series for the period [end-rng, end], evaluated at end: sums
+// and extremes of their samples, no subquery and no raw sample read. The
+// hourly rollups stand in for the 5-minute series over [end-from,
+// end-to] (from == to: nowhere), the hours that the rollups of that span
+// cover; the 5-minute series cover the rest, so that no 5-minute sample is
+// read twice or missed.
+func recordedQuery(rng, from, to time.Duration, first bool) string {
 	var terms []string
-	for _, q := range querySpecs(time.Minute) {
+	read := func(q querySpec, increase, last, firstSeen string, span, offset time.Duration, part string) {
+		if span <= 0 {
+			return
+		}
+		sel := fmt.Sprintf("[%s]%s", FormatWindow(span), offsetClause(offset))
 		terms = append(terms,
-			withTerm(fmt.Sprintf("sum_over_time(%s[%s])", recordedName(q, recordedIncrease), r), q.Name+":"+termVolume),
-			withTerm(fmt.Sprintf("max_over_time(%s[%s])", recordedName(q, recordedSeen), r), q.Name+":"+termLast))
+			withTerm(fmt.Sprintf("sum_over_time(%s%s)", recordedName(q, increase), sel), q.Name+":"+termVolume+":"+part),
+			withTerm(fmt.Sprintf("max_over_time(%s%s)", recordedName(q, last), sel), q.Name+":"+termLast+":"+part))
 		if first {
-			terms = append(terms,
-				withTerm(fmt.Sprintf("min_over_time(%s[%s])", recordedName(q, recordedSeen), r), q.Name+":"+termFirst))
+			terms = append(terms, withTerm(fmt.Sprintf("min_over_time(%s%s)", recordedName(q, firstSeen), sel), q.Name+":"+termFirst+":"+part))
 		}
 	}
+	for _, q := range querySpecs(time.Minute) {
+		read(q, recordedIncrease, recordedSeen, recordedSeen, rng-from, from, "before")
+		if from > to {
+			// The rollups at end-from+1h … end-to (Prometheus 2's ranges
+			// hold both ends: the millisecond takes the first in).
+			read(q, rolledIncrease, rolledLast, rolledFirst, from-to-RollupInterval+time.Millisecond, to, "hourly")
+		}
+		read(q, recordedIncrease, recordedSeen, recordedSeen, to, 0, "after")
+	}
 	return strings.Join(terms, " or ")
+}
+
+func offsetClause(d time.Duration) string {
+	if d <= 0 {
+		return ""
+	}
+	return " offset " + FormatWindow(d)
+}
+
+// rollupSpan is where the hourly rollups stand in for the 5-minute series
+// in the period [end-rng, end], given its first rollup whose hour starts
+// in the period, its last, and how many there are from the first to the
+// last: [end-from, end-to], those rollups' hours. Only rollups an hour
+// apart each, none missed, cover their hours exactly (a missed evaluation,
+// or rollups of another phase, as where backfilled ones meet live ones,
+// would leave hours out); else from == to: the 5-minute series alone.
+func rollupSpan(end time.Time, rng time.Duration, first, last time.Time, count int) (from, to time.Duration) {
+	if first.IsZero() || last.IsZero() || first.After(last) || first.Add(-RollupInterval).Before(end.Add(-rng)) || last.After(end) ||
+		last.Sub(first)%RollupInterval != 0 || count != int(last.Sub(first)/RollupInterval)+1 {
+		return rng, rng
+	}
+	return end.Sub(first) + RollupInterval, end.Sub(last)
+}
+
+// rollupBounds asks for the times of the first hourly rollup whose hour
+// starts in the period [end-rng, end] and of the last one in it, and how
+// many there are: one query of one series. Zero where there is none.
+func (c *Client) rollupBounds(ctx context.Context, end time.Time, rng time.Duration) (first, last time.Time, count int, err error) {
+	if rng <= RollupInterval {
+		return first, last, 0, nil
+	}
+	span := FormatWindow(rng - RollupInterval)
+	value, err := c.query(ctx, QuerySeries, fmt.Sprintf(`label_replace(min_over_time(%s[%s]), "bound", "first", "", "")`+
+		` or label_replace(max_over_time(%s[%s]), "bound", "last", "", "") or label_replace(count_over_time(%s[%s]), "bound", "count", "", "")`,
+		rollupsName, span, rollupsName, span, rollupsName, span), end, c.queryTimeout)
+	if err != nil {
+		return first, last, 0, err
+	}
+	vector, _ := value.(model.Vector)
+	for _, s := range vector {
+		at := time.UnixMilli(int64(math.Round(float64(s.Value) * 1000))).UTC()
+		switch s.Metric["bound"] {
+		case "first":
+			first = at
+		case "last":
+			last = at
+		case "count":
+			count = int(s.Value)
+		}
+	}
+	return first, last, count, nil
 }
 
 // istioRecordedPrefix names the series of Istio's documented

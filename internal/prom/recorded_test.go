@@ -58,8 +58,9 @@ func TestShippedRecordingRules(t *testing.T) {
 	if len(errs) > 0 {
 		t.Fatalf("Prometheus refuses the rules file: %v", errs)
 	}
-	if len(groups.Groups) != 1 || len(groups.Groups[0].Rules) != 2*len(querySpecs(time.Minute)) {
-		t.Errorf("rules file groups %+v: want one group, an increase and a seen rule per query", groups.Groups)
+	n := len(querySpecs(time.Minute))
+	if len(groups.Groups) != 2 || len(groups.Groups[0].Rules) != 2*n || len(groups.Groups[1].Rules) != 3*n+1 {
+		t.Errorf("rules file groups %+v: want the 5-minute group (an increase and a seen rule per query) and the hourly one (three rollups per query, and their time)", groups.Groups)
 	}
 }
 
@@ -67,6 +68,9 @@ func TestShippedRecordingRules(t *testing.T) {
 // parses; no rule keeps a label the history does not group by.
 func TestRecordedQueryReadsWhatTheRulesRecord(t *testing.T) {
 	recorded := map[string]bool{}
+	for _, r := range RecordingRules()[1].Rules {
+		recorded[r.Record] = true
+	}
 	for _, r := range RecordingRules()[0].Rules {
 		recorded[r.Record] = true
 		for _, banned := range []string{"pod", "instance", "response_code", "destination_principal"} {
@@ -77,7 +81,7 @@ func TestRecordedQueryReadsWhatTheRulesRecord(t *testing.T) {
 		}
 	}
 	for _, first := range []bool{false, true} {
-		q := recordedQuery(24*time.Hour, first)
+		q := recordedQuery(24*time.Hour, 20*time.Hour, time.Hour, first)
 		expr, err := parser.NewParser(parser.Options{}).ParseExpr(q)
 		if err != nil {
 			t.Fatalf("recordedQuery does not parse: %v\n%s", err, q)
@@ -227,5 +231,54 @@ func TestEdgeRangeReadsTheRecordedSeries(t *testing.T) {
 				t.Errorf("the chart's query does not parse: %v", err)
 			}
 		})
+	}
+}
+
+// The hourly rollups stand in for the hours they cover inside the
+// period, the 5-minute series for the rest: no 5-minute sample is read
+// twice or missed, in one read or across consecutive ones.
+func TestRollupSpanTilesThePeriod(t *testing.T) {
+	end := time.Date(2026, 12, 7, 0, 0, 0, 0, time.UTC)
+	day := 24 * time.Hour
+	phase := 40*time.Minute + 17*time.Second // the hourly group's
+	for _, tc := range []struct {
+		name        string
+		rng         time.Duration
+		first, last time.Time
+		count       int
+		from, to    time.Duration
+	}{
+		{"no rollups", day, time.Time{}, time.Time{}, 0, day, day},
+		{"a day", day, end.Add(-day + 2*time.Hour - phase), end.Add(-phase), 23, day - time.Hour + phase, phase},
+		{"one rollup", 2 * time.Hour, end.Add(-phase), end.Add(-phase), 1, time.Hour + phase, phase},
+		{"a first rollup whose hour starts before the period", 2 * time.Hour, end.Add(-90 * time.Minute), end.Add(-phase), 2, 2 * time.Hour, 2 * time.Hour},
+		{"a missed rollup", day, end.Add(-day + 2*time.Hour - phase), end.Add(-phase), 22, day, day},
+		{"rollups of two phases", day, end.Add(-day + 2*time.Hour - phase), end.Add(-phase - time.Minute), 23, day, day},
+	} {
+		from, to := rollupSpan(end, tc.rng, tc.first, tc.last, tc.count)
+		if from != tc.from || to != tc.to {
+			t.Errorf("%s: rollups over [%s, %s] before the end, want [%s, %s]", tc.name, from, to, tc.from, tc.to)
+		}
+	}
+	// Two consecutive days, the same phase: the 5-minute spans and the
+	// rollups' hours tile from the older day's start to the newer's end.
+	origin := end.Add(-2 * day)
+	var spans []time.Duration
+	for _, e := range []time.Time{end.Add(-day), end} {
+		// The first rollup whose hour starts in the day, and the last.
+		first := e.Add(-day + time.Hour + (time.Hour - phase))
+		from, to := rollupSpan(e, day, first, e.Add(-phase), 23)
+		spans = append(spans, e.Add(-day).Sub(origin), e.Add(-from).Sub(origin), e.Add(-from).Sub(origin), e.Add(-to).Sub(origin), e.Add(-to).Sub(origin), e.Sub(origin))
+		if from == to || (from-to)%RollupInterval != 0 {
+			t.Errorf("day ending %s: rollups over %s", e, from-to)
+		}
+	}
+	for i := 1; i < len(spans)/2; i++ {
+		if spans[2*i] != spans[2*i-1] {
+			t.Errorf("spans %v leave a gap or an overlap at %d", spans, i)
+		}
+	}
+	if spans[0] != 0 || spans[len(spans)-1] != 2*day {
+		t.Errorf("spans %v do not cover the two days", spans)
 	}
 }

@@ -49,7 +49,8 @@ type historyResult struct {
 	writeRaw, writeRecorded time.Duration
 	rawSeed, recordedSeed   seedCost
 	report                  seedCost // the report's days, from the recorded series
-	rules                   evalSum  // one evaluation of every rule, on the raw series
+	rules                   evalSum  // one evaluation of the 5-minute rules, on the raw series
+	rollups                 evalSum  // one evaluation of the hourly rules, on the recorded series
 	meshlockSeed            time.Duration
 	meshlockPeakRSS         int64 // VmHWM while it seeds from the recorded series
 	machine                 string
@@ -218,6 +219,59 @@ func timeQueries(queryLog string, ends []time.Time, match func(string) bool, rea
 
 func isHistoryQuery(q string) bool { return strings.Contains(q, "meshlock_term") }
 
+// recordedSeries is a recorded series to write: its labels, its value
+// where constant, and its kind.
+type recordedSeries struct {
+	lset  labels.Labels
+	value float64
+	kind  string // the name's last part: increase5m, seen5m, increase1h, last1h, first1h, rollups1h
+}
+
+func recordedKind(name string) string { return name[strings.LastIndex(name, ":")+1:] }
+
+// at is the series' sample at t, since its start, if it has one: every
+// 5 minutes, or every hour for the rollups. A seen time is the
+// evaluation's; an hour's last and first are its last and first
+// 5-minute evaluations.
+func (s recordedSeries) at(since time.Duration, t time.Time) (float64, bool) {
+	hourly := strings.HasSuffix(s.kind, "1h")
+	if hourly && since%prom.RollupInterval != 0 {
+		return 0, false
+	}
+	switch s.kind {
+	case "seen5m", "last1h", "rollups1h":
+		return float64(t.Unix()), true
+	case "first1h":
+		return float64(t.Add(-prom.RollupInterval + prom.RuleInterval).Unix()), true
+	case "increase1h":
+		return s.value * float64(prom.RollupInterval/prom.RuleInterval), true
+	}
+	return s.value, true
+}
+
+// withRollups adds the hourly rollups of the 5-minute series, as the
+// rules' hourly group records them, and their time series.
+func withRollups(fine []recordedSeries) []recordedSeries {
+	out := fine
+	rename := func(l labels.Labels, name string) labels.Labels {
+		b := labels.NewBuilder(l)
+		b.Set(labels.MetricName, name)
+		return b.Labels()
+	}
+	for _, s := range fine {
+		name := s.lset.Get(labels.MetricName)
+		base := strings.TrimSuffix(name, s.kind)
+		switch s.kind {
+		case "increase5m":
+			out = append(out, recordedSeries{lset: rename(s.lset, base+"increase1h"), value: s.value, kind: "increase1h"})
+		case "seen5m":
+			out = append(out, recordedSeries{lset: rename(s.lset, base+"last1h"), kind: "last1h"},
+				recordedSeries{lset: rename(s.lset, base+"first1h"), kind: "first1h"})
+		}
+	}
+	return append(out, recordedSeries{lset: labels.FromStrings(labels.MetricName, "meshlock:history:rollups1h"), kind: "rollups1h"})
+}
+
 func runHistory(ctx context.Context, r testbed.TB, o options) historyResult {
 	res := historyResult{days: o.historyDays, reportDays: o.historyReportDays, machine: machine()}
 	plans, err := generatePlans(o.scale, 1, o.seed)
@@ -251,7 +305,7 @@ func runHistory(ctx context.Context, r testbed.TB, o options) historyResult {
 	}
 	res.writeRaw = time.Since(begin)
 	rawLog := filepath.Join(r.TempDir(), "query.log")
-	rawProm := testbed.StartPrometheusWith(r, testbed.PrometheusOptions{Blocks: rawDir, QueryLogFile: rawLog, Retention: 400 * day, NoCompaction: true})
+	rawProm := testbed.StartPrometheusWith(r, testbed.PrometheusOptions{Blocks: []string{rawDir}, QueryLogFile: rawLog, Retention: 400 * day, NoCompaction: true})
 	rawClient, err := prom.New(prom.Options{URL: rawProm.URL, Registerer: prometheus.NewRegistry(), HistorySeries: graph.SeriesRaw})
 	if err != nil {
 		r.Fatalf("%v", err)
@@ -264,11 +318,6 @@ func runHistory(ctx context.Context, r testbed.TB, o options) historyResult {
 	// One evaluation of the rules, on the raw series, at the end: what
 	// Prometheus spends each 5m; and the recorded series' label sets.
 	api := newPromAPI(r, rawProm.URL)
-	type recordedSeries struct {
-		lset  labels.Labels
-		value float64
-		seen  bool // a seen5m series: its value is the evaluation's time
-	}
 	var recorded []recordedSeries
 	rulesStart := time.Now()
 	for _, rule := range prom.RecordingRules()[0].Rules {
@@ -283,9 +332,10 @@ func runHistory(ctx context.Context, r testbed.TB, o options) historyResult {
 				b.Add(string(n), string(v))
 			}
 			b.Sort()
-			recorded = append(recorded, recordedSeries{lset: b.Labels(), value: float64(s.Value), seen: strings.HasSuffix(rule.Record, ":seen5m")})
+			recorded = append(recorded, recordedSeries{lset: b.Labels(), value: float64(s.Value), kind: recordedKind(rule.Record)})
 		}
 	}
+	recorded = withRollups(recorded)
 	time.Sleep(time.Second)
 	entries, err := readQueryLog(rawLog)
 	if err != nil {
@@ -312,17 +362,14 @@ func runHistory(ctx context.Context, r testbed.TB, o options) historyResult {
 	recStart := end.Add(-time.Duration(o.historyReportDays) * day)
 	begin = time.Now()
 	res.recSamples, err = writeBlocks(ctx, recDir, recLsets, recStart, end, prom.RuleInterval, func(i int, t time.Time) (float64, bool) {
-		if recorded[i].seen {
-			return float64(t.Unix()), true
-		}
-		return recorded[i].value, true
+		return recorded[i].at(t.Sub(recStart), t)
 	})
 	if err != nil {
 		r.Fatalf("writing the recorded series: %v", err)
 	}
 	res.writeRecorded = time.Since(begin)
 	recLog := filepath.Join(r.TempDir(), "query.log")
-	recProm := testbed.StartPrometheusWith(r, testbed.PrometheusOptions{Blocks: recDir, QueryLogFile: recLog, Retention: 400 * day, NoCompaction: true})
+	recProm := testbed.StartPrometheusWith(r, testbed.PrometheusOptions{Blocks: []string{recDir}, QueryLogFile: recLog, Retention: 400 * day, NoCompaction: true})
 	recClient, err := prom.New(prom.Options{URL: recProm.URL, Registerer: prometheus.NewRegistry(), HistorySeries: graph.SeriesRecorded})
 	if err != nil {
 		r.Fatalf("%v", err)
@@ -330,6 +377,18 @@ func runHistory(ctx context.Context, r testbed.TB, o options) historyResult {
 	if _, _, err := recClient.History(ctx, end, time.Hour, 5*time.Minute); err != nil {
 		r.Fatalf("history: %v", err)
 	}
+	recAPI := newPromAPI(r, recProm.URL)
+	rollupsStart := time.Now()
+	for _, rule := range prom.RecordingRules()[1].Rules {
+		if _, _, _, err := recAPI.Query(ctx, rule.Expr, end); err != nil {
+			r.Fatalf("rule %s: %v", rule.Record, err)
+		}
+	}
+	time.Sleep(time.Second)
+	if entries, err = readQueryLog(recLog); err != nil {
+		r.Fatalf("%v", err)
+	}
+	res.rollups = sumQueries(entries, rollupsStart, time.Now(), func(q string) bool { return strings.Contains(q, "[1h]") || strings.Contains(q, "vector(time())") })
 	r.Logf("history: the recorded seed, %d day-long queries", o.historyDays)
 	if res.recordedSeed, err = timeQueries(recLog, dayEnds(end, o.historyDays), isHistoryQuery, func(e time.Time) (int, error) {
 		s, _, err := recClient.History(ctx, e, day, 5*time.Minute)
@@ -403,8 +462,9 @@ func reportHistory(w io.Writer, o options, res historyResult) {
 	if res.recordedSeed.eval.Eval > 0 {
 		ratio = res.rawSeed.eval.Eval / res.recordedSeed.eval.Eval
 	}
-	fmt.Fprintf(w, "\nThe recorded seed costs Prometheus 1/%.0f of the raw one. One evaluation of the rules (%d queries) on the raw series: %.2f s of Prometheus, %.2f %% of a core at their 5m interval. meshlock seeded %dd from the recorded series in %.1f s, peak RSS %.0f MiB. Written with Prometheus' block writer in %.0f s (raw) and %.0f s (recorded).\n",
-		ratio, res.rules.Count, res.rules.Eval, 100*res.rules.Eval/prom.RuleInterval.Seconds(), res.days, res.meshlockSeed.Seconds(),
+	share := 100 * (res.rules.Eval/prom.RuleInterval.Seconds() + res.rollups.Eval/prom.RollupInterval.Seconds())
+	fmt.Fprintf(w, "\nThe recorded seed costs Prometheus 1/%.0f of the raw one. One evaluation of the 5-minute rules (%d queries) on the raw series: %.2f s of Prometheus; of the hourly ones (%d) on the recorded series: %.2f s; together %.2f %% of a core. meshlock seeded %dd from the recorded series in %.1f s, peak RSS %.0f MiB. Written with Prometheus' block writer in %.0f s (raw) and %.0f s (recorded).\n",
+		ratio, res.rules.Count, res.rules.Eval, res.rollups.Count, res.rollups.Eval, share, res.days, res.meshlockSeed.Seconds(),
 		float64(res.meshlockPeakRSS)/(1<<20), res.writeRaw.Seconds(), res.writeRecorded.Seconds())
 	if res.err != nil {
 		fmt.Fprintf(w, "\nIncomplete: %v\n", res.err)

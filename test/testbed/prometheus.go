@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"maps"
 	"net/http"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
@@ -50,9 +51,9 @@ type PrometheusOptions struct {
 	// promtool): series of the past that nothing scraped, such as a
 	// long-term store keeps.
 	Backfill string
-	// Blocks is a directory of TSDB blocks (RecordRules' output) copied
+	// Blocks are directories of TSDB blocks (RecordRules' output) copied
 	// into the storage before Prometheus starts.
-	Blocks string
+	Blocks []string
 	// Rules is a rules file's text that Prometheus evaluates (rule_files).
 	Rules string
 	// Retention is storage.tsdb.retention.time; zero: Prometheus' 15d.
@@ -153,10 +154,10 @@ func StartPrometheusWith(t TB, opts PrometheusOptions) *Prometheus {
 			t.Fatalf("testbed: promtool backfill: %v\n%s", err, out)
 		}
 	}
-	if opts.Blocks != "" {
+	for _, blocks := range opts.Blocks {
 		// Hard links where the blocks are on the same file system: a scale
 		// run's are gigabytes.
-		if out, err := exec.Command("cp", "-rl", opts.Blocks+"/.", dataDir).CombinedOutput(); err != nil {
+		if out, err := exec.Command("cp", "-rl", blocks+"/.", dataDir).CombinedOutput(); err != nil {
 			t.Fatalf("testbed: copying blocks: %v\n%s", err, out)
 		}
 	}
@@ -186,8 +187,8 @@ func StartPrometheusWith(t TB, opts PrometheusOptions) *Prometheus {
 // RecordRules evaluates a rules file's recording rules over [start, end]
 // against the Prometheus at url, each at its group's interval, with
 // promtool tsdb create-blocks-from rules, and returns the directory of the
-// blocks it wrote (PrometheusOptions.Blocks): recorded series of the past,
-// as if the rules had run then. promtool reads the answers of range
+// blocks it wrote (PrometheusOptions.Blocks), "" when no rule gave a
+// sample: recorded series of the past, as if the rules had run then. promtool reads the answers of range
 // queries, so rules that read other recorded series are not evaluated.
 func RecordRules(t TB, url, rules string, start, end time.Time) string {
 	t.Helper()
@@ -200,6 +201,9 @@ func RecordRules(t TB, url, rules string, start, end time.Time) string {
 		"--url="+url, "--output-dir="+out, rulesFile)
 	if msg, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("testbed: promtool rules backfill: %v\n%s", err, msg)
+	}
+	if _, err := os.Stat(out); err != nil {
+		return "" // no rule gave a sample
 	}
 	return out
 }

@@ -17,6 +17,7 @@ import (
 	"maps"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -290,6 +291,9 @@ func runHistory(ctx context.Context, r testbed.TB, o options) historyResult {
 	const day = 24 * time.Hour
 	end := time.Now().Truncate(time.Minute)
 	rawStart := end.Add(-time.Duration(o.historyDays) * day)
+	if !o.historyRawSeed {
+		rawStart = end.Add(-time.Hour) // enough for the rules' label sets
+	}
 	r.Logf("history: writing %d raw series × %d days at %s", len(series), o.historyDays, historyScrape)
 	rawDir := filepath.Join(r.TempDir(), "raw")
 	lsets := make([]labels.Labels, len(series))
@@ -345,7 +349,9 @@ func runHistory(ctx context.Context, r testbed.TB, o options) historyResult {
 	res.recorded = len(recorded)
 
 	r.Logf("history: the raw seed, %d day-long queries", o.historyDays)
-	if res.rawSeed, err = timeQueries(rawLog, dayEnds(end, o.historyDays), isHistoryQuery, func(e time.Time) (int, error) {
+	if !o.historyRawSeed {
+		r.Logf("history: no raw seed (-history-raw-seed=false)")
+	} else if res.rawSeed, err = timeQueries(rawLog, dayEnds(end, o.historyDays), isHistoryQuery, func(e time.Time) (int, error) {
 		s, _, err := rawClient.History(ctx, e, day, 5*time.Minute)
 		return len(s), err
 	}); err != nil {
@@ -420,8 +426,13 @@ func runHistory(ctx context.Context, r testbed.TB, o options) historyResult {
 	}
 	cluster := testbed.StartCluster(r)
 	addr := fmt.Sprintf("127.0.0.1:%d", testbed.FreePort(r))
-	p := startMeshlock(r, filepath.Join(binDir, "meshlock"), r.TempDir(), "--kubeconfig="+cluster.Kubeconfig,
-		"--prometheus-url="+recProm.URL, "--lookback="+prom.FormatWindow(time.Duration(o.historyDays)*day), "--addr="+addr)
+	args := []string{"--kubeconfig=" + cluster.Kubeconfig, "--prometheus-url=" + recProm.URL,
+		"--lookback=" + prom.FormatWindow(time.Duration(o.historyDays)*day), "--addr=" + addr}
+	metricsAddr := fmt.Sprintf("127.0.0.1:%d", testbed.FreePort(r))
+	if o.profiles != "" {
+		args = append(args, "--metrics-addr="+metricsAddr, "--pprof")
+	}
+	p := startMeshlock(r, filepath.Join(binDir, "meshlock"), r.TempDir(), args...)
 	begin = time.Now()
 	for {
 		if err := p.exited(); err != nil {
@@ -445,6 +456,13 @@ func runHistory(ctx context.Context, r testbed.TB, o options) historyResult {
 		return res
 	}
 	res.meshlockPeakRSS = stats.PeakRSS
+	if o.profiles != "" {
+		// Every allocation since the start: what the seed's peak was made of.
+		if err := os.MkdirAll(o.profiles, 0o755); err != nil {
+			r.Fatalf("-profiles: %v", err)
+		}
+		saveProfile(r, "http://"+metricsAddr, "allocs", filepath.Join(o.profiles, "history-allocs.pb.gz"))
+	}
 	return res
 }
 

@@ -37,6 +37,7 @@ type options struct {
 	// days of written history (history.go), and a report of
 	// historyReportDays.
 	historyDays, historyReportDays int
+	historyRawSeed                 bool
 }
 
 // mesh names the measured mesh: the scale, or with several clusters
@@ -71,6 +72,7 @@ func parseFlags(args []string) (options, error) {
 	fs.IntVar(&o.compareClusters, "compare-clusters", 0, "run the mesh on one cluster, then on this many (2 or more) with the same edges in all, and print both and their ratios")
 	fs.IntVar(&o.historyDays, "history-days", 0, "measure only the look-back: write this many days of the mesh's raw series (and -history-report-days of recorded ones) into Prometheus' storage and time the seed from each, a report, the rules and meshlock's RSS")
 	fs.IntVar(&o.historyReportDays, "history-report-days", 30, "with -history-days: the report's days, read from the recorded series")
+	fs.BoolVar(&o.historyRawSeed, "history-raw-seed", true, "with -history-days: write the raw days and time the seed from them (false: an hour of raw series, enough for the recorded ones' label sets)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}

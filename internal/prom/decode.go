@@ -15,16 +15,17 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 
 	jsoniter "github.com/json-iterator/go"
 
 	"github.com/meshlock/meshlock/internal/graph"
 )
 
-// knownLabels are the labels any live query groups by: the decoder keeps
-// these and skips the rest.
+// knownLabels are the labels any query groups by, and the history's term:
+// the decoder keeps these and skips the rest.
 var knownLabels = func() map[string]int {
-	names := append(append([]string{}, edgeLabels...), "request_protocol", "response_code", "response_flags")
+	names := append(append([]string{}, edgeLabels...), "request_protocol", "response_code", "response_flags", termLabel)
 	m := make(map[string]int, len(names))
 	for i, n := range names {
 		m[n] = i
@@ -33,7 +34,7 @@ var knownLabels = func() map[string]int {
 }()
 
 // seriesLabels holds one series' known labels, by knownLabels' index.
-type seriesLabels struct{ values [16]string }
+type seriesLabels struct{ values [20]string }
 
 func (s *seriesLabels) get(name string) string {
 	if i, ok := knownLabels[name]; ok {
@@ -57,7 +58,24 @@ type answer struct {
 func decodeAnswer(body []byte, protocol func(labels) string, measure string) (answer, error) {
 	iter := jsoniter.ConfigFastest.BorrowIterator(body)
 	defer jsoniter.ConfigFastest.ReturnIterator(iter)
-	return decodeFrom(iter, protocol, measure, seriesCap{})
+	var samples []graph.Sample
+	a, err := decodeFrom(iter, sampleSink(protocol, measure, &samples), seriesCap{})
+	a.samples = samples
+	return a, err
+}
+
+// seriesSink takes each series of an answer: its known labels (valid
+// during the call only) and its value, NaN, infinite and negative ones
+// and histograms left out.
+type seriesSink func(ls *seriesLabels, v float64)
+
+// sampleSink makes a live query's Samples.
+func sampleSink(protocol func(labels) string, measure string, out *[]graph.Sample) seriesSink {
+	return func(ls *seriesLabels, rate float64) {
+		if s, ok := istioSample(ls, protocol(ls), measure, rate); ok {
+			*out = append(*out, s)
+		}
+	}
 }
 
 // decodeStream decodes an answer as it is read, so that no copy of the
@@ -66,9 +84,9 @@ func decodeAnswer(body []byte, protocol func(labels) string, measure string) (an
 // maxBytes (0: no limit) over seriesBytes bounds what the decoded answer holds, as the
 // byte cap bounds the body: a body of tiny series would otherwise decode
 // into far more Samples than its bytes.
-func decodeStream(body io.Reader, protocol func(labels) string, measure string, maxBytes int64) (answer, error) {
+func decodeStream(body io.Reader, each seriesSink, maxBytes int64) (answer, error) {
 	iter := jsoniter.Parse(jsoniter.ConfigFastest, body, 32<<10)
-	a, err := decodeFrom(iter, protocol, measure, seriesCap{series: int(maxBytes / seriesBytes), bytes: maxBytes})
+	a, err := decodeFrom(iter, each, seriesCap{series: int(maxBytes / seriesBytes), bytes: maxBytes})
 	if err != nil {
 		return a, err
 	}
@@ -96,7 +114,7 @@ type seriesCap struct {
 	bytes  int64
 }
 
-func decodeFrom(iter *jsoniter.Iterator, protocol func(labels) string, measure string, limit seriesCap) (answer, error) {
+func decodeFrom(iter *jsoniter.Iterator, each seriesSink, limit seriesCap) (answer, error) {
 	var a answer
 	resultType := ""
 	strs := func(it *jsoniter.Iterator) (out []string) {
@@ -132,7 +150,7 @@ func decodeFrom(iter *jsoniter.Iterator, protocol func(labels) string, measure s
 						it.Skip()
 						return true
 					}
-					a.samples = readVector(it, protocol, measure, limit)
+					readVector(it, each, limit)
 				default:
 					it.Skip()
 				}
@@ -170,12 +188,11 @@ func key(field string) string {
 	return field
 }
 
-func readVector(it *jsoniter.Iterator, protocol func(labels) string, measure string, limit seriesCap) []graph.Sample {
+func readVector(it *jsoniter.Iterator, each seriesSink, limit seriesCap) {
 	if it.WhatIsNext() != jsoniter.ArrayValue {
 		it.Skip()
-		return nil
+		return
 	}
-	var out []graph.Sample
 	series := 0
 	// Values repeat across series (reporters, namespaces, workloads): one
 	// string each.
@@ -226,25 +243,33 @@ func readVector(it *jsoniter.Iterator, protocol func(labels) string, measure str
 		if !usable || math.IsNaN(rate) || math.IsInf(rate, 0) || rate < 0 {
 			return true
 		}
-		if s, ok := istioSample(&ls, protocol(&ls), measure, rate); ok {
-			out = append(out, s)
-		}
+		each(&ls, rate)
 		return true
 	})
-	return out
 }
 
 // instant runs one live query through the API client's HTTP (its auth,
-// CA and size cap) and decodes the answer itself: POST as Prometheus' own
-// API client does, GET where a proxy refuses POST.
+// CA and size cap) and decodes the answer itself.
 func (c *Client) instant(ctx context.Context, q querySpec) ([]graph.Sample, error) {
-	queryCtx, cancel := context.WithTimeout(ctx, c.queryTimeout)
+	var samples []graph.Sample
+	err := c.stream(ctx, q.Name, q.PromQL, time.Time{}, c.queryTimeout, sampleSink(q.protocol, q.measure, &samples))
+	return samples, err
+}
+
+// stream runs an instant query at time at (zero: now) and hands each
+// series of the answer to each as it is read: POST as Prometheus' own API
+// client does, GET where a proxy refuses POST.
+func (c *Client) stream(ctx context.Context, name, promql string, at time.Time, timeout time.Duration, each seriesSink) error {
+	queryCtx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	endpoint := c.raw.URL("/api/v1/query", nil)
-	form := url.Values{"query": {q.PromQL}}
+	form := url.Values{"query": {promql}}
+	if !at.IsZero() {
+		form.Set("time", strconv.FormatFloat(float64(at.UnixMilli())/1000, 'f', -1, 64))
+	}
 	req, err := http.NewRequestWithContext(queryCtx, http.MethodPost, endpoint.String(), strings.NewReader(form.Encode()))
 	if err != nil {
-		return nil, c.failed(q.Name, err)
+		return c.failed(name, err)
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	resp, err := c.http.Do(req)
@@ -256,40 +281,42 @@ func (c *Client) instant(ctx context.Context, q querySpec) ([]graph.Sample, erro
 		}
 	}
 	if err != nil {
-		c.queriesTotal.WithLabelValues(q.Name, resultError).Inc()
+		c.queriesTotal.WithLabelValues(name, resultError).Inc()
 		if ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
-			return nil, fmt.Errorf("prometheus %s query: no answer within %s: %w", q.Name, c.queryTimeout, err)
+			return fmt.Errorf("prometheus %s query: no answer within %s: %w", name, timeout, err)
 		}
-		return nil, fmt.Errorf("prometheus %s query: %w", q.Name, err)
+		return fmt.Errorf("prometheus %s query: %w", name, err)
 	}
 	defer resp.Body.Close()
 	var a answer
 	var decodeErr error
 	var body []byte // only an error answer is read whole, to quote it
 	if resp.StatusCode/100 == 2 {
-		a, decodeErr = decodeStream(resp.Body, q.protocol, q.measure, c.maxBytes)
+		a, decodeErr = decodeStream(resp.Body, each, c.maxBytes)
 	} else {
 		if body, err = io.ReadAll(io.LimitReader(resp.Body, 64<<10)); err == nil {
-			a, decodeErr = decodeAnswer(body, q.protocol, q.measure)
+			iter := jsoniter.ConfigFastest.BorrowIterator(body)
+			a, decodeErr = decodeFrom(iter, func(*seriesLabels, float64) {}, seriesCap{})
+			jsoniter.ConfigFastest.ReturnIterator(iter)
 		} else {
 			decodeErr = err
 		}
 	}
 	if decodeErr != nil && ctx.Err() == nil && errors.Is(decodeErr, context.DeadlineExceeded) {
-		c.queriesTotal.WithLabelValues(q.Name, resultError).Inc()
-		return nil, fmt.Errorf("prometheus %s query: no answer within %s: %w", q.Name, c.queryTimeout, decodeErr)
+		c.queriesTotal.WithLabelValues(name, resultError).Inc()
+		return fmt.Errorf("prometheus %s query: no answer within %s: %w", name, timeout, decodeErr)
 	}
-	c.warn(q.Name, a.warnings, a.infos)
+	c.warn(name, a.warnings, a.infos)
 	switch {
 	case resp.StatusCode/100 != 2 || a.status == "error":
-		c.queriesTotal.WithLabelValues(q.Name, resultError).Inc()
-		return nil, fmt.Errorf("prometheus %s query: %s", q.Name, statusError(resp, a, body, decodeErr))
+		c.queriesTotal.WithLabelValues(name, resultError).Inc()
+		return fmt.Errorf("prometheus %s query: %s", name, statusError(resp, a, body, decodeErr))
 	case decodeErr != nil:
-		c.queriesTotal.WithLabelValues(q.Name, resultError).Inc()
-		return nil, fmt.Errorf("prometheus %s query: %w", q.Name, decodeErr)
+		c.queriesTotal.WithLabelValues(name, resultError).Inc()
+		return fmt.Errorf("prometheus %s query: %w", name, decodeErr)
 	}
-	c.queriesTotal.WithLabelValues(q.Name, resultSuccess).Inc()
-	return a.samples, nil
+	c.queriesTotal.WithLabelValues(name, resultSuccess).Inc()
+	return nil
 }
 
 // statusError says what an error answer said, on one short line: the

@@ -144,15 +144,13 @@ func (c *Client) readPast(ctx context.Context, name string, end time.Time, rng, 
 	default:
 		promql = historyQuery(rng, step, first, "")
 	}
-	value, err := c.query(ctx, name, promql, end, c.historyTimeout)
-	if err != nil {
+	// Decoded as it is read: a day of 5,000 edges answers some 40 MB,
+	// which the API client would hold whole and then as maps per series.
+	m := newHistoryMerge()
+	if err := c.stream(ctx, name, promql, end, c.historyTimeout, func(ls *seriesLabels, v float64) { m.add(ls, v) }); err != nil {
 		return nil, "", err
 	}
-	out, err := parseHistory(value)
-	if err != nil {
-		return nil, "", c.failed(name, err)
-	}
-	return out, series, nil
+	return m.out, series, nil
 }
 
 // Retention is how far back Prometheus keeps samples: its
@@ -200,60 +198,58 @@ func retentionOf(flags map[string]string) (time.Duration, error) {
 	return 0, nil // a size limit only: how far back that reaches, no flag says
 }
 
-// parseHistory merges a series' volume and last time into one sample.
-func parseHistory(value model.Value) ([]graph.HistorySample, error) {
-	vector, ok := value.(model.Vector)
-	if !ok || value == nil {
-		return nil, fmt.Errorf("history answer is not a vector")
-	}
-	specs := map[string]querySpec{}
+// historyMerge merges the terms of a history answer, series by series,
+// into one sample each: its volume, last and first times.
+type historyMerge struct {
+	specs map[string]querySpec
+	index map[graph.Sample]int
+	out   []graph.HistorySample
+}
+
+func newHistoryMerge() *historyMerge {
+	m := &historyMerge{specs: map[string]querySpec{}, index: map[graph.Sample]int{}}
 	for _, q := range querySpecs(time.Minute) {
-		specs[q.Name] = q
+		m.specs[q.Name] = q
 	}
-	index := map[graph.Sample]int{}
-	var out []graph.HistorySample
-	for _, s := range vector {
-		if s == nil || s.Histogram != nil {
-			continue
+	return m
+}
+
+// add takes one series: its term ("<query>:<kind>", or
+// "<query>:<kind>:<part>" where a read adds up parts, recordedQuery) says
+// what its value is.
+func (m *historyMerge) add(ls labels, v float64) {
+	name, kind, _ := strings.Cut(ls.get(termLabel), ":")
+	kind, _, _ = strings.Cut(kind, ":")
+	q, ok := m.specs[name]
+	if !ok {
+		return
+	}
+	sample, ok := istioSample(ls, q.protocol(ls), q.measure, 0)
+	if !ok {
+		return
+	}
+	i, seen := m.index[sample]
+	if !seen {
+		i = len(m.out)
+		m.index[sample] = i
+		m.out = append(m.out, graph.HistorySample{Sample: sample})
+	}
+	at := func() time.Time {
+		whole, frac := math.Modf(v)
+		return time.Unix(int64(whole), int64(frac*1e9)).UTC()
+	}
+	switch kind {
+	case termVolume:
+		m.out[i].Volume += v
+	case termLast:
+		if t := at(); t.After(m.out[i].LastSeen) {
+			m.out[i].LastSeen = t
 		}
-		v := float64(s.Value)
-		if math.IsNaN(v) || math.IsInf(v, 0) || v < 0 {
-			continue
-		}
-		// "<query>:<kind>", or "<query>:<kind>:<part>" where a read adds
-		// up parts (recordedQuery).
-		name, kind, _ := strings.Cut(string(s.Metric[termLabel]), ":")
-		kind, _, _ = strings.Cut(kind, ":")
-		q, ok := specs[name]
-		if !ok {
-			continue
-		}
-		sample, ok := istioSample(metricLabels(s.Metric), q.protocol(metricLabels(s.Metric)), q.measure, 0)
-		if !ok {
-			continue
-		}
-		i, seen := index[sample]
-		if !seen {
-			i = len(out)
-			index[sample] = i
-			out = append(out, graph.HistorySample{Sample: sample})
-		}
-		switch kind {
-		case termVolume:
-			out[i].Volume += v
-		case termLast:
-			whole, frac := math.Modf(v)
-			if at := time.Unix(int64(whole), int64(frac*1e9)).UTC(); at.After(out[i].LastSeen) {
-				out[i].LastSeen = at
-			}
-		case termFirst:
-			whole, frac := math.Modf(v)
-			if at := time.Unix(int64(whole), int64(frac*1e9)).UTC(); out[i].FirstSeen.IsZero() || at.Before(out[i].FirstSeen) {
-				out[i].FirstSeen = at
-			}
+	case termFirst:
+		if t := at(); m.out[i].FirstSeen.IsZero() || t.Before(m.out[i].FirstSeen) {
+			m.out[i].FirstSeen = t
 		}
 	}
-	return out, nil
 }
 
 // EdgeRange asks for the rate of every series into a destination (a

@@ -151,28 +151,54 @@ func PrometheusRuleYAML() ([]byte, error) {
 // read twice or missed.
 func recordedQuery(rng, from, to time.Duration, first bool) string {
 	var terms []string
-	read := func(q querySpec, increase, last, firstSeen string, span, offset time.Duration, part string) {
-		if span <= 0 {
-			return
-		}
-		sel := fmt.Sprintf("[%s]%s", FormatWindow(span), offsetClause(offset))
-		terms = append(terms,
-			withTerm(fmt.Sprintf("sum_over_time(%s%s)", recordedName(q, increase), sel), q.Name+":"+termVolume+":"+part),
-			withTerm(fmt.Sprintf("max_over_time(%s%s)", recordedName(q, last), sel), q.Name+":"+termLast+":"+part))
-		if first {
-			terms = append(terms, withTerm(fmt.Sprintf("min_over_time(%s%s)", recordedName(q, firstSeen), sel), q.Name+":"+termFirst+":"+part))
-		}
-	}
 	for _, q := range querySpecs(time.Minute) {
-		read(q, recordedIncrease, recordedSeen, recordedSeen, rng-from, from, "before")
+		// Each kind's parts, merged by Prometheus into one series each
+		// (a third of the answer, and of the unions' work).
+		parts := map[string][]string{}
+		read := func(increase, last, firstSeen string, span, offset time.Duration, part string) {
+			if span <= 0 {
+				return
+			}
+			sel := fmt.Sprintf("[%s]%s", FormatWindow(span), offsetClause(offset))
+			add := func(kind, expr string) {
+				parts[kind] = append(parts[kind], fmt.Sprintf(`label_replace(%s, "%s", "%s", "", "")`, expr, partLabel, part))
+			}
+			add(termVolume, fmt.Sprintf("sum_over_time(%s%s)", recordedName(q, increase), sel))
+			add(termLast, fmt.Sprintf("max_over_time(%s%s)", recordedName(q, last), sel))
+			if first {
+				add(termFirst, fmt.Sprintf("min_over_time(%s%s)", recordedName(q, firstSeen), sel))
+			}
+		}
+		read(recordedIncrease, recordedSeen, recordedSeen, rng-from, from, "before")
 		if from > to {
 			// The rollups at end-from+1h … end-to (Prometheus 2's ranges
 			// hold both ends: the millisecond takes the first in).
-			read(q, rolledIncrease, rolledLast, rolledFirst, from-to-RollupInterval+time.Millisecond, to, "hourly")
+			read(rolledIncrease, rolledLast, rolledFirst, from-to-RollupInterval+time.Millisecond, to, "hourly")
 		}
-		read(q, recordedIncrease, recordedSeen, recordedSeen, to, 0, "after")
+		read(recordedIncrease, recordedSeen, recordedSeen, to, 0, "after")
+		for _, kind := range []struct{ name, merge string }{{termVolume, "sum"}, {termLast, "max"}, {termFirst, "min"}} {
+			if len(parts[kind.name]) > 0 {
+				terms = append(terms, withTerm(fmt.Sprintf("%s without (%s) (%s)", kind.merge, partLabel, orAll(parts[kind.name])), q.Name+":"+kind.name))
+			}
+		}
 	}
-	return strings.Join(terms, " or ")
+	return orAll(terms)
+}
+
+// partLabel tells a kind's parts apart until they are merged.
+const partLabel = "meshlock_part"
+
+// orAll unites terms as a balanced tree: Prometheus' "or" hashes every
+// series of its left side, so a chain of n terms hashes the first n times.
+func orAll(terms []string) string {
+	switch len(terms) {
+	case 0:
+		return ""
+	case 1:
+		return terms[0]
+	}
+	half := len(terms) / 2
+	return "(" + orAll(terms[:half]) + ") or (" + orAll(terms[half:]) + ")"
 }
 
 func offsetClause(d time.Duration) string {

@@ -3,9 +3,11 @@ package prom
 import (
 	"context"
 	"flag"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -280,5 +282,45 @@ func TestRollupSpanTilesThePeriod(t *testing.T) {
 	}
 	if spans[0] != 0 || spans[len(spans)-1] != 2*day {
 		t.Errorf("spans %v do not cover the two days", spans)
+	}
+}
+
+// A history answer is decoded as it is read: each series' parts add up
+// into one sample (volumes summed, the latest last time, the earliest
+// first time), asked at the period's end.
+func TestPeriodMergesTheAnswersParts(t *testing.T) {
+	end := time.Date(2026, 12, 7, 0, 0, 0, 0, time.UTC)
+	labels := `"reporter":"destination","source_workload":"backup","source_workload_namespace":"jobs","destination_workload":"ratings-v1",` +
+		`"destination_workload_namespace":"default","destination_service_name":"ratings","destination_service_namespace":"default",` +
+		`"connection_security_policy":"none","request_protocol":"http","pod":"ignored"`
+	entry := func(term string, v float64) string {
+		return fmt.Sprintf(`{"metric":{%s,"meshlock_term":%q},"value":[%d,"%g"]}`, labels, term, end.Unix(), v)
+	}
+	body := `{"status":"success","data":{"resultType":"vector","result":[` + strings.Join([]string{
+		entry("http:volume:before", 10), entry("http:volume:hourly", 100), entry("http:volume:after", 1),
+		entry("http:last:hourly", float64(end.Add(-3*time.Hour).Unix())), entry("http:last:after", float64(end.Add(-time.Minute).Unix())),
+		entry("http:first:before", float64(end.Add(-20*time.Hour).Unix())), entry("http:first:hourly", float64(end.Add(-10*time.Hour).Unix())),
+	}, ",") + `]}}`
+	var asked url.Values
+	server := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_ = r.ParseForm()
+		asked = r.Form
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(body))
+	}))
+	defer server.Close()
+	opts, _ := testOptions(server.URL)
+	opts.HistorySeries = graph.SeriesRaw
+	c := mustNew(t, opts)
+	got, _, err := c.Period(context.Background(), end, 24*time.Hour, 5*time.Minute)
+	if err != nil || len(got) != 1 {
+		t.Fatalf("Period: %+v, %v; want one sample", got, err)
+	}
+	h := got[0]
+	if h.Volume != 111 || !h.LastSeen.Equal(end.Add(-time.Minute)) || !h.FirstSeen.Equal(end.Add(-20*time.Hour)) || h.Source.Workload != "backup" {
+		t.Errorf("merged %+v: want volume 111, last a minute before the end, first 20 hours before", h)
+	}
+	if at, _ := parseUnix(asked.Get("time")); !at.Equal(end) || !strings.Contains(asked.Get("query"), "meshlock_term") {
+		t.Errorf("asked %v, want the report query at %s", asked, end)
 	}
 }

@@ -143,9 +143,10 @@ func writeBlocks(ctx context.Context, dir string, lsets []labels.Labels, start, 
 		}
 		app := w.Appender(ctx)
 		n := 0
-		first := from
-		if start.After(first) {
-			first = start
+		// The first sample of the day on start's grid.
+		first := start
+		if from.After(start) {
+			first = start.Add((from.Sub(start) + step - 1) / step * step)
 		}
 		// In time order: the head takes no sample much older than its newest.
 		for t := first; t.Before(from.Add(day)) && !t.After(end); t = t.Add(step) {

@@ -208,6 +208,16 @@ func offsetClause(d time.Duration) string {
 	return " offset " + FormatWindow(d)
 }
 
+// ReadsWhole says whether the period [from, to] is read from meshlock's
+// recorded series, so that one query may read it whole: their hourly
+// rollups make a day 24 samples a series, and a query's cost on them
+// follows its series and terms, not its days (make scale -history-days:
+// 30 day-long report queries took some 60 s of Prometheus).
+func (c *Client) ReadsWhole(ctx context.Context, from, to time.Time) bool {
+	series, err := c.historySeries(ctx, to, to.Sub(from))
+	return err == nil && series == graph.SeriesRecorded
+}
+
 // rollupSpan is where the hourly rollups stand in for the 5-minute series
 // in the period [end-rng, end], given its first rollup whose hour starts
 // in the period, its last, and how many there are from the first to the

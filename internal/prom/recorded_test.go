@@ -324,3 +324,20 @@ func TestPeriodMergesTheAnswersParts(t *testing.T) {
 		t.Errorf("asked %v, want the report query at %s", asked, end)
 	}
 }
+
+// A period whose start holds meshlock's recorded series may be read in one
+// query; one of raw series is read a day at a time.
+func TestReadsWholeOnlyRecordedPeriods(t *testing.T) {
+	end := time.Date(2026, 12, 7, 0, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		kind string
+		want bool
+	}{{graph.SeriesRecorded, true}, {graph.SeriesRaw, false}, {graph.SeriesIstioRecorded, false}} {
+		server := httptest.NewServer(&seriesProm{starts: map[string]time.Time{tc.kind: end.Add(-60 * 24 * time.Hour)}})
+		opts, _ := testOptions(server.URL)
+		if got := mustNew(t, opts).ReadsWhole(context.Background(), end.Add(-30*24*time.Hour), end); got != tc.want {
+			t.Errorf("%s series: reads whole %v, want %v", tc.kind, got, tc.want)
+		}
+		server.Close()
+	}
+}

@@ -24,6 +24,24 @@ type Querier interface {
 	Retention(ctx context.Context) (time.Duration, error)
 }
 
+// wholeReader is a Querier that may read a period in one query rather
+// than a day at a time (a *prom.Client, where the period is read from
+// recorded series: a query's cost then follows its series and terms, not
+// its days).
+type wholeReader interface {
+	ReadsWhole(ctx context.Context, from, to time.Time) bool
+}
+
+// QueryChunks are the queries that read the period: one a day, or one for
+// the whole period where q reads it whole.
+func QueryChunks(ctx context.Context, q Querier, p Period) []Chunk {
+	longest := maxChunk
+	if w, ok := q.(wholeReader); ok && w.ReadsWhole(ctx, p.From, p.To) {
+		longest = p.Length()
+	}
+	return chunksOf(p, Resolution(p), longest)
+}
+
 // Generator makes the graph of a period.
 type Generator struct {
 	Querier Querier
@@ -87,7 +105,7 @@ func (g *Generator) Snapshot(ctx context.Context, p Period, src *Source) (graph.
 	}
 	step := Resolution(p)
 	var m graph.HistoryMerge
-	chunks := Chunks(p, step)
+	chunks := QueryChunks(ctx, g.Querier, p)
 	kinds := map[string]bool{}
 	for _, c := range chunks {
 		samples, series, err := g.Querier.Period(ctx, c.End, c.Range, step)

@@ -135,8 +135,11 @@ type Chunk struct {
 
 // Chunks cuts the period into queries of at most a day, newest first, each
 // a whole number of steps.
-func Chunks(p Period, step time.Duration) []Chunk {
-	size := max(step, (maxChunk/step)*step)
+func Chunks(p Period, step time.Duration) []Chunk { return chunksOf(p, step, maxChunk) }
+
+// chunksOf cuts the period into queries of at most longest.
+func chunksOf(p Period, step, longest time.Duration) []Chunk {
+	size := max(step, (longest/step)*step)
 	var out []Chunk
 	for end := p.To; end.After(p.From); end = end.Add(-size) {
 		rng := min(size, end.Sub(p.From))

@@ -215,6 +215,36 @@ func TestReportSourceNamesTheSeriesRead(t *testing.T) {
 	}
 }
 
+// wholeQuerier reads a period in one query where it says it can.
+type wholeQuerier struct {
+	*fakeQuerier
+	whole bool
+}
+
+func (w wholeQuerier) ReadsWhole(context.Context, time.Time, time.Time) bool { return w.whole }
+
+// A period of recorded series is one query; of raw ones, one a day.
+func TestReportReadsRecordedPeriodsWhole(t *testing.T) {
+	for _, whole := range []bool{true, false} {
+		g, q := weekGenerator()
+		g.Querier = wholeQuerier{q, whole}
+		p, src, err := g.Parse(t.Context(), "7d", "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := g.Snapshot(t.Context(), p, &src); err != nil {
+			t.Fatal(err)
+		}
+		want := 7
+		if whole {
+			want = 1
+		}
+		if q.calls != want || src.Queries != want {
+			t.Errorf("reads whole %v: %d queries (source says %d), want %d", whole, q.calls, src.Queries, want)
+		}
+	}
+}
+
 func TestBuildSharesOverThePeriod(t *testing.T) {
 	r := weekReport(t)
 	edges := map[string]EdgeRow{}

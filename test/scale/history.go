@@ -406,7 +406,7 @@ func runHistory(ctx context.Context, r testbed.TB, o options) historyResult {
 	}
 	period := mreport.Period{From: recStart, To: end}
 	r.Logf("history: a %d-day report from the recorded series", o.historyReportDays)
-	chunks := mreport.Chunks(period, mreport.Resolution(period))
+	chunks := mreport.QueryChunks(ctx, recClient, period) // as the report makes them
 	ends := make([]time.Time, len(chunks))
 	for i, c := range chunks {
 		ends[i] = c.End

@@ -249,7 +249,11 @@ func (c *Client) rollupBounds(ctx context.Context, end time.Time, rng time.Durat
 	}
 	vector, _ := value.(model.Vector)
 	for _, s := range vector {
-		at := time.UnixMilli(int64(math.Round(float64(s.Value) * 1000))).UTC()
+		v := float64(s.Value)
+		if math.IsNaN(v) || math.IsInf(v, 0) || v < 0 || v > 1e11 {
+			continue // not a time: the 5-minute series alone
+		}
+		at := time.UnixMilli(int64(math.Round(v * 1000))).UTC()
 		switch s.Metric["bound"] {
 		case "first":
 			first = at

@@ -341,3 +341,23 @@ func TestReadsWholeOnlyRecordedPeriods(t *testing.T) {
 		server.Close()
 	}
 }
+
+// Values of the rollups' series that are not times leave the rollups
+// out: the 5-minute series alone are read.
+func TestRollupBoundsIgnoreValuesThatAreNotTimes(t *testing.T) {
+	end := time.Date(2026, 12, 7, 0, 0, 0, 0, time.UTC)
+	for _, v := range []string{"NaN", "+Inf", "-1", "1e300"} {
+		server := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = fmt.Fprintf(w, `{"status":"success","data":{"resultType":"vector","result":[`+
+				`{"metric":{"bound":"first"},"value":[%d,%q]},{"metric":{"bound":"last"},"value":[%d,%q]},{"metric":{"bound":"count"},"value":[%d,"1"]}]}}`,
+				end.Unix(), v, end.Unix(), v, end.Unix())
+		}))
+		opts, _ := testOptions(server.URL)
+		first, last, _, err := mustNew(t, opts).rollupBounds(context.Background(), end, 24*time.Hour)
+		server.Close()
+		if from, to := rollupSpan(end, 24*time.Hour, first, last, 1); err != nil || !first.IsZero() || !last.IsZero() || from != to {
+			t.Errorf("value %s: bounds %s, %s (%v), rollups over [%s, %s]; want none", v, first, last, err, from, to)
+		}
+	}
+}

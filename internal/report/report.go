@@ -34,7 +34,8 @@ type Source struct {
 	// Resolution is the step of the history's subqueries: the precision of
 	// first and last times. Volumes are exact increase()s.
 	Resolution string `json:"resolution"`
-	// Queries is how many bounded steps (of at most a day) it took.
+	// Queries is how many bounded steps it took: one a day, or one for a
+	// period read from recorded series.
 	Queries int `json:"queries"`
 	// Retention is Prometheus' storage.tsdb.retention.time, "" when unknown.
 	Retention string `json:"retention,omitempty"`

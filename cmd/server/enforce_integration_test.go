@@ -46,7 +46,9 @@ type enforceAnswer struct {
 		Action, Kind, Namespace, Name string
 	} `json:"changes"`
 	Breaks []struct {
-		Source, Target string
+		Source, Target, Reason string
+		Idle                   bool
+		LastSeen               time.Time
 	} `json:"breaks"`
 	Warnings []string `json:"warnings"`
 	Error    string   `json:"error"`

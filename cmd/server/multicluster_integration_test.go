@@ -223,10 +223,23 @@ func TestTwoClustersThroughThanos(t *testing.T) {
 	if code := post(t, base+"/api/enforce", "", body, nil); code != http.StatusBadRequest {
 		t.Errorf("an enforce naming no cluster answered %d, want 400", code)
 	}
+	// The crossing edge is seconds old: its look-back holds a few requests,
+	// counted by two Prometheus scraping at different moments, so the
+	// client's side can run a request ahead of the server's, which is more
+	// than the 5 % graph.SkewTolerance allows and counts as not proven
+	// (the safe side). That excess is one request, not a share: it falls
+	// under the tolerance as the edge's volume grows.
 	var plan enforceAnswer
 	body = `{"cluster":"east","scope":"service","namespace":"default","service":"reviews","mode":"peerauthentication","dryRun":true}`
-	if code := post(t, base+"/api/enforce", "", body, &plan); code != http.StatusOK || len(plan.Breaks) != 0 {
-		t.Fatalf("east's dry run: %d, breaks %+v (every caller of east's reviews sends mTLS)", code, plan.Breaks)
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(time.Second) {
+		plan = enforceAnswer{}
+		code := post(t, base+"/api/enforce", "", body, &plan)
+		if code == http.StatusOK && len(plan.Breaks) == 0 {
+			break
+		}
+		if code != http.StatusOK || time.Now().After(deadline) {
+			t.Fatalf("east's dry run: %d, breaks %+v (every caller of east's reviews sends mTLS)", code, plan.Breaks)
+		}
 	}
 	var applied enforceAnswer
 	apply := fmt.Sprintf(`{"cluster":"east","scope":"service","namespace":"default","service":"reviews","mode":"peerauthentication","dryRun":false,"planId":%q}`, plan.PlanID)

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 )
 
@@ -23,6 +24,9 @@ type Prometheus struct {
 	URL string
 	// dataDir is its storage.tsdb.path, which a Thanos sidecar reads.
 	dataDir string
+	// Blocks is how many blocks its storage holds, once it has compacted
+	// them (PrometheusOptions.Compacted); else 0.
+	Blocks int
 }
 
 // PrometheusOptions configures StartPrometheusWith.
@@ -62,6 +66,14 @@ type PrometheusOptions struct {
 	// block durations both 2h), so that written blocks are not rewritten
 	// while queries are timed.
 	NoCompaction bool
+	// Compacted has StartPrometheusWith return only once Prometheus has
+	// compacted the copied Blocks as its storage does over time (blocks up
+	// to a tenth of the retention, 31 days at most): how a long-term
+	// Prometheus holds the days it keeps. Blocks as a writer made them
+	// (day-long ones) are what no running Prometheus keeps for long, and a
+	// query reads every block it spans, series by series. It waits for
+	// Prometheus' second compaction pass, a minute after its first ends.
+	Compacted bool
 	// Federate is the URL of a Prometheus whose /federate endpoint is
 	// scraped each ScrapeInterval for the series FederateMatch selects,
 	// with their labels and timestamps (honor_labels, as Prometheus'
@@ -176,12 +188,73 @@ func StartPrometheusWith(t TB, opts PrometheusOptions) *Prometheus {
 	if opts.ForThanos {
 		args = append(args, "--web.enable-lifecycle")
 	}
+	if opts.Compacted && (opts.NoCompaction || opts.ForThanos) {
+		t.Fatalf("testbed: Compacted with NoCompaction or ForThanos")
+	}
 	p := startProcess(t, dir, "prometheus", bin, args...)
 	url := "http://" + addr
 	if err := p.waitReady(30*time.Second, httpOK(http.DefaultClient, url+"/-/ready", nil)); err != nil {
 		t.Fatalf("testbed: %v", err)
 	}
-	return &Prometheus{URL: url, dataDir: dataDir}
+	out := &Prometheus{URL: url, dataDir: dataDir}
+	if opts.Compacted {
+		out.Blocks = waitCompacted(t, url)
+	}
+	return out
+}
+
+// waitCompacted waits until Prometheus' storage has run its compaction
+// twice: its loop triggers one a minute after the last ended, and each
+// compacts all it plans, so the second finds what the first left. It
+// returns the blocks loaded.
+func waitCompacted(t TB, url string) int {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Minute)
+	for {
+		m, err := selfMetrics(url, "prometheus_tsdb_compactions_triggered_total", "prometheus_tsdb_blocks_loaded", "prometheus_tsdb_compactions_failed_total")
+		switch {
+		case err != nil:
+			t.Fatalf("testbed: Prometheus' compaction: %v", err)
+		case m[2] > 0:
+			t.Fatalf("testbed: Prometheus failed to compact its blocks")
+		case m[0] >= 2:
+			return int(m[1])
+		case time.Now().After(deadline):
+			t.Fatalf("testbed: Prometheus has not compacted its blocks in 15 minutes")
+		}
+		time.Sleep(time.Second)
+	}
+}
+
+// selfMetrics reads the values of unlabelled metrics from Prometheus'
+// own /metrics, in the order of names; a missing one is an error.
+func selfMetrics(url string, names ...string) ([]float64, error) {
+	resp, err := http.Get(url + "/metrics")
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	families, err := parser.TextToMetricFamilies(resp.Body)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]float64, len(names))
+	for i, name := range names {
+		f, ok := families[name]
+		if !ok || len(f.GetMetric()) != 1 {
+			return nil, fmt.Errorf("%s: not one sample in Prometheus' /metrics", name)
+		}
+		switch m := f.GetMetric()[0]; {
+		case m.GetCounter() != nil:
+			out[i] = m.GetCounter().GetValue()
+		case m.GetGauge() != nil:
+			out[i] = m.GetGauge().GetValue()
+		default:
+			return nil, fmt.Errorf("%s: neither a counter nor a gauge", name)
+		}
+	}
+	return out, nil
 }
 
 // RecordRules evaluates a rules file's recording rules over [start, end]

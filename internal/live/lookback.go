@@ -66,22 +66,34 @@ type Lookback struct {
 
 	mu      sync.Mutex
 	buckets map[int64]*bucket // by chunk index: start = index × chunk
-	seeded  bool
-	from    time.Time // start of the oldest bucket read (so far)
-	end     time.Time // history is known up to here
-	err     error
-	merged  []graph.HistorySample
-	series  []string // the kinds of series of the buckets held, sorted
-	dirty   bool
+	// ids and keys hold each label set the buckets know once: a bucket
+	// holds their index. Seven day-long buckets of 12,800 label sets held a
+	// Sample each in every bucket, twice (map key and record): 45 of the
+	// 65 MB in use after the seed (make scale -history-days -profiles).
+	ids    map[graph.Sample]int32
+	keys   []graph.Sample
+	seeded bool
+	from   time.Time // start of the oldest bucket read (so far)
+	end    time.Time // history is known up to here
+	err    error
+	merged []graph.HistorySample
+	series []string // the kinds of series of the buckets held, sorted
+	dirty  bool
 	// recent are the live window's sightings after end: until a query
 	// covers them, a caller that just went quiet is still in the history.
 	recent map[graph.Sample]time.Time
 }
 
 type bucket struct {
-	recs map[graph.Sample]*graph.HistorySample
+	recs map[int32]record // by index into Lookback.keys
 	// series are the kinds of series its reads came from.
 	series map[string]bool
+}
+
+// record is what a bucket knows of one label set.
+type record struct {
+	volume float64
+	last   int64 // Unix nanoseconds; 0: no time known
 }
 
 // NewLookback checks the options; Run reads the past.
@@ -111,7 +123,7 @@ func NewLookback(opts LookbackOptions) (*Lookback, error) {
 	step := max(keepStep, (chunk / seedSteps).Truncate(time.Minute))
 	chunk = (chunk + step - 1) / step * step
 	return &Lookback{opts: opts, chunk: chunk, seedStep: step, changes: make(chan struct{}, 1),
-		buckets: map[int64]*bucket{}, recent: map[graph.Sample]time.Time{}}, nil
+		buckets: map[int64]*bucket{}, ids: map[graph.Sample]int32{}, recent: map[graph.Sample]time.Time{}}, nil
 }
 
 // FormatLookback writes a look-back in days where it is whole days (7d,
@@ -218,7 +230,7 @@ func (l *Lookback) read(ctx context.Context, k int64, start, end time.Time, step
 	}
 	b := l.buckets[k]
 	if b == nil {
-		b = &bucket{recs: map[graph.Sample]*graph.HistorySample{}, series: map[string]bool{}}
+		b = &bucket{recs: map[int32]record{}, series: map[string]bool{}}
 		l.buckets[k] = b
 	}
 	if series != "" {
@@ -226,21 +238,19 @@ func (l *Lookback) read(ctx context.Context, k int64, start, end time.Time, step
 	}
 	for i := range samples {
 		s := &samples[i]
-		rec := b.recs[s.Sample]
-		if rec == nil {
-			rec = &graph.HistorySample{Sample: s.Sample}
-			b.recs[s.Sample] = rec
-		}
-		rec.Volume += s.Volume
+		id := l.id(s.Sample)
+		rec := b.recs[id]
+		rec.volume += s.Volume
 		last := s.LastSeen
 		if last.IsZero() && s.Volume > 0 {
 			// A volume without a last time (downsampled data too coarse for
 			// the subquery's steps): seen within the period, its end the safe side.
 			last = end
 		}
-		if last.After(rec.LastSeen) {
-			rec.LastSeen = last
+		if !last.IsZero() && (rec.last == 0 || last.UnixNano() > rec.last) {
+			rec.last = last.UnixNano()
 		}
+		b.recs[id] = rec
 	}
 	if seed {
 		l.from = start
@@ -262,14 +272,67 @@ func (l *Lookback) read(ctx context.Context, k int64, start, end time.Time, step
 // prune drops the chunks that ended before the look-back; l.mu is held.
 func (l *Lookback) prune(now time.Time) {
 	oldest := l.index(now.Add(-l.opts.Window))
+	pruned := false
 	for k := range l.buckets {
 		if k < oldest {
 			delete(l.buckets, k)
+			pruned = true
 		}
+	}
+	if pruned {
+		l.dropUnheld()
 	}
 	if start := time.Unix(0, 0).UTC().Add(time.Duration(oldest) * l.chunk); l.seeded && l.from.Before(start) {
 		l.from = start
 	}
+}
+
+// id is the index of a label set in l.keys, added if new; l.mu is held.
+func (l *Lookback) id(s graph.Sample) int32 {
+	s.Rate = 0
+	id, ok := l.ids[s]
+	if !ok {
+		id = int32(len(l.keys))
+		l.ids[s] = id
+		l.keys = append(l.keys, s)
+	}
+	return id
+}
+
+// dropUnheld forgets the label sets no bucket holds any more (a caller
+// gone for longer than the look-back), renumbering the rest; l.mu is held.
+func (l *Lookback) dropUnheld() {
+	held := make([]bool, len(l.keys))
+	n := 0
+	for _, b := range l.buckets {
+		for id := range b.recs {
+			if !held[id] {
+				held[id] = true
+				n++
+			}
+		}
+	}
+	if n == len(l.keys) {
+		return
+	}
+	renumber := make([]int32, len(l.keys))
+	keys := make([]graph.Sample, 0, n)
+	ids := make(map[graph.Sample]int32, n)
+	for id, key := range l.keys {
+		if held[id] {
+			renumber[id] = int32(len(keys))
+			ids[key] = int32(len(keys))
+			keys = append(keys, key)
+		}
+	}
+	for _, b := range l.buckets {
+		recs := make(map[int32]record, len(b.recs))
+		for id, rec := range b.recs {
+			recs[renumber[id]] = rec
+		}
+		b.recs = recs
+	}
+	l.ids, l.keys = ids, keys
 }
 
 func (l *Lookback) notify() {
@@ -335,8 +398,12 @@ func (l *Lookback) mergeLocked() ([]graph.HistorySample, []string) {
 	var m graph.HistoryMerge
 	kinds := map[string]bool{}
 	for _, b := range l.buckets {
-		for _, rec := range b.recs {
-			m.Add(*rec)
+		for id, rec := range b.recs {
+			h := graph.HistorySample{Sample: l.keys[id], Volume: rec.volume}
+			if rec.last != 0 {
+				h.LastSeen = time.Unix(0, rec.last).UTC()
+			}
+			m.Add(h)
 		}
 		for kind := range b.series {
 			kinds[kind] = true

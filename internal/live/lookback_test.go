@@ -351,3 +351,68 @@ func TestLookbackSaysWhichSeriesItRead(t *testing.T) {
 	clk.add(3 * day) // the raw days leave the look-back
 	waitFor(t, func() bool { _, st := l.Current(); return slices.Equal(st.Series, []string{graph.SeriesRecorded}) })
 }
+
+// callerQuerier answers each period with the callers its start's day
+// names: volume 1 each, seen at the period's end.
+type callerQuerier struct {
+	callers func(start time.Time) []string
+}
+
+func (q callerQuerier) History(_ context.Context, end time.Time, rng, _ time.Duration) ([]graph.HistorySample, string, error) {
+	var out []graph.HistorySample
+	for _, name := range q.callers(end.Add(-rng)) {
+		s := reviewsToRatings(graph.SecurityPlaintext).Samples[0]
+		s.Rate, s.Source.Workload = 0, name
+		out = append(out, graph.HistorySample{Sample: s, Volume: 1, LastSeen: end})
+	}
+	return out, graph.SeriesRaw, nil
+}
+
+func TestLookbackForgetsCallersGoneLongerThanItsWindow(t *testing.T) {
+	day := 24 * time.Hour
+	start := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+	clk := &clock{t: start.Add(12 * time.Hour)}
+	// The nightly job called three days ago only; web calls every day; a
+	// canary starts after the seed (its label set numbered after the
+	// nightly job's, so forgetting that one renumbers it).
+	q := callerQuerier{callers: func(from time.Time) []string {
+		switch {
+		case from.Before(start.Add(-2 * day)):
+			return []string{"nightly", "web"}
+		case !from.Before(start.Add(12 * time.Hour)):
+			return []string{"canary", "web"}
+		}
+		return []string{"web"}
+	}}
+	l, err := NewLookback(LookbackOptions{Querier: q, Window: 3 * day, Now: clk.now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); l.Run(ctx) }()
+	waitFor(t, func() bool { _, st := l.Current(); return st.State == graph.LookbackReady })
+	cancel()
+	<-done
+	workloads := func() map[string]float64 {
+		h, _ := l.Current()
+		out := map[string]float64{}
+		for _, s := range h {
+			out[s.Source.Workload] += s.Volume
+		}
+		return out
+	}
+	if got := workloads(); got["nightly"] != 1 || got["web"] != 4 {
+		t.Fatalf("seeded: %v, want nightly 1 and web 4", got)
+	}
+	clk.add(day) // the nightly job's day leaves the window
+	l.keep(context.Background())
+	if got := workloads(); len(got) != 2 || got["web"] != 4 || got["canary"] != 1 {
+		t.Errorf("a day on: %v, want web 4 (three days and today's minutes) and canary 1", got)
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.keys) != 2 || len(l.ids) != 2 {
+		t.Errorf("the look-back still holds %d label sets (%d ids), want web's and canary's", len(l.keys), len(l.ids))
+	}
+}

@@ -79,7 +79,7 @@ lint:
 # The Helm chart, read-only and with everything on: --strict fails on any warning.
 lint-chart: $(TESTBED_BIN)/helm
 	$(TESTBED_BIN)/helm lint --strict deploy/helm/meshlock
-	$(TESTBED_BIN)/helm lint --strict deploy/helm/meshlock --set enforce.enabled=true --set serviceMonitor.enabled=true --set prometheusRule.enabled=true --set metrics.port=9090 --set auth.mode=token
+	$(TESTBED_BIN)/helm lint --strict deploy/helm/meshlock --set enforce.enabled=true --set serviceMonitor.enabled=true --set prometheusRule.enabled=true --set metrics.port=9090 --set auth.mode=token --set prometheus.historyUrl=https://longterm.example --set prometheus.credentials.secret=prometheus-credentials --set prometheus.credentials.caKey=ca.crt --set prometheus.credentials.historyBearerTokenKey=token
 
 # Every test, the integration tests on the real test bed and the browser tests included.
 # Tests assert behaviour and bound time only to detect a hang: they pass on a busy

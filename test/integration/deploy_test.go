@@ -1098,6 +1098,35 @@ affinity: {nodeAffinity: {requiredDuringSchedulingIgnoredDuringExecution: {nodeS
 		}
 	})
 
+	t.Run("Prometheus credentials", func(t *testing.T) {
+		objs := deployHelmRender(t, "meshlock", deployNS, `{prometheus: {historyUrl: "https://mimir.example", credentials: `+
+			`{secret: prom-creds, bearerTokenKey: token, historyBearerTokenKey: mimir-token, historyCaKey: ca.crt}}}`)
+		var dep appsv1.Deployment
+		deployConvert(t, deployByName(objs)["Deployment/meshlock"], &dep)
+		pod := dep.Spec.Template.Spec
+		c := pod.Containers[0]
+		deploySame(t, "args", c.Args[3:8], []string{"--prometheus-url=http://prometheus.istio-system:9090", "--history-prometheus-url=https://mimir.example",
+			"--prometheus-bearer-token-file=/etc/meshlock/prometheus/token",
+			"--history-prometheus-bearer-token-file=/etc/meshlock/prometheus/mimir-token",
+			"--history-prometheus-ca-file=/etc/meshlock/prometheus/ca.crt"})
+		if slices.ContainsFunc(c.Args, func(a string) bool { return strings.HasPrefix(a, "--prometheus-ca-file") }) {
+			t.Errorf("args %v: --prometheus-ca-file without caKey", c.Args)
+		}
+		deploySame(t, "mounts", c.VolumeMounts, []corev1.VolumeMount{{Name: "prometheus-credentials", MountPath: "/etc/meshlock/prometheus", ReadOnly: true}})
+		want := []corev1.Volume{{Name: "prometheus-credentials", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{
+			SecretName: "prom-creds", Items: []corev1.KeyToPath{{Key: "token", Path: "token"}, {Key: "mimir-token", Path: "mimir-token"}, {Key: "ca.crt", Path: "ca.crt"}}}}}}
+		deploySame(t, "volumes", pod.Volumes, want)
+		for _, tc := range []struct{ values, says string }{
+			{`{prometheus: {credentials: {secret: prom-creds}}}`, "needs at least one of its keys"},
+			{`{prometheus: {credentials: {caKey: ca.crt}}}`, "prometheus.credentials.secret"},
+			{`{prometheus: {credentials: {secret: prom-creds, historyCaKey: ca.crt}}}`, "need prometheus.historyUrl"},
+		} {
+			if out, err := deployHelmTemplate(t, "meshlock", deployNS, tc.values); err == nil || !strings.Contains(out, tc.says) {
+				t.Errorf("values %s: %v %s, want refused saying %q", tc.values, err, out, tc.says)
+			}
+		}
+	})
+
 	t.Run("refused by the schema", func(t *testing.T) {
 		for _, tc := range []struct{ values, path string }{
 			{"clusters: {kubeconfigSecret: kc, contexts: {west: kind-west}}", "/clusters/contexts"}, // one cluster: use the one meshlock runs in
@@ -1109,6 +1138,8 @@ affinity: {nodeAffinity: {requiredDuringSchedulingIgnoredDuringExecution: {nodeS
 			{"metrics: {port: 8080}", "/metrics/port"},          // the dashboard's own port
 			{"prometheus: {url: prometheus:9090}", "/prometheus/url"},
 			{"prometheus: {historyUrl: longterm:9090}", "/prometheus/historyUrl"},
+			{"prometheus: {credentials: {caKey: ../ca.crt}}", "/prometheus/credentials/caKey"}, // a key, not a path
+			{"prometheus: {credentials: {token: t}}", "token"},
 		} {
 			out, err := deployHelmTemplate(t, "meshlock", deployNS, tc.values)
 			if err == nil {

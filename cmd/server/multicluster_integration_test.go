@@ -228,10 +228,10 @@ func TestTwoClustersThroughThanos(t *testing.T) {
 	// client's side can run a request ahead of the server's, which is more
 	// than the 5 % graph.SkewTolerance allows and counts as not proven
 	// (the safe side). That excess is one request, not a share: it falls
-	// under the tolerance as the edge's volume grows.
+	// under the tolerance as the edge's volume grows (some 50 s here).
 	var plan enforceAnswer
 	body = `{"cluster":"east","scope":"service","namespace":"default","service":"reviews","mode":"peerauthentication","dryRun":true}`
-	for deadline := time.Now().Add(time.Minute); ; time.Sleep(time.Second) {
+	for deadline := time.Now().Add(testutil.HangBound); ; time.Sleep(time.Second) {
 		plan = enforceAnswer{}
 		code := post(t, base+"/api/enforce", "", body, &plan)
 		if code == http.StatusOK && len(plan.Breaks) == 0 {

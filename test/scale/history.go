@@ -310,18 +310,8 @@ func runHistory(ctx context.Context, r testbed.TB, o options) historyResult {
 		r.Fatalf("writing the raw series: %v", err)
 	}
 	res.writeRaw = time.Since(begin)
-	rawLog := filepath.Join(r.TempDir(), "query.log")
-	r.Logf("history: Prometheus compacting the raw blocks")
-	rawProm := testbed.StartPrometheusWith(r, testbed.PrometheusOptions{Blocks: []string{rawDir}, QueryLogFile: rawLog, Retention: 400 * day, Compacted: true})
+	rawProm, rawClient, rawLog := startHistoryStore(ctx, r, "raw", rawDir, graph.SeriesRaw, end)
 	res.rawBlocks = rawProm.Blocks
-	rawClient, err := prom.New(prom.Options{URL: rawProm.URL, Registerer: prometheus.NewRegistry(), HistorySeries: graph.SeriesRaw})
-	if err != nil {
-		r.Fatalf("%v", err)
-	}
-	// A first query warms Prometheus' heap and the blocks' pages up.
-	if _, _, err := rawClient.History(ctx, end, time.Hour, 5*time.Minute); err != nil {
-		r.Fatalf("history: %v", err)
-	}
 
 	// One evaluation of the rules, on the raw series, at the end: what
 	// Prometheus spends each 5m; and the recorded series' label sets.
@@ -378,17 +368,8 @@ func runHistory(ctx context.Context, r testbed.TB, o options) historyResult {
 		r.Fatalf("writing the recorded series: %v", err)
 	}
 	res.writeRecorded = time.Since(begin)
-	recLog := filepath.Join(r.TempDir(), "query.log")
-	r.Logf("history: Prometheus compacting the recorded blocks")
-	recProm := testbed.StartPrometheusWith(r, testbed.PrometheusOptions{Blocks: []string{recDir}, QueryLogFile: recLog, Retention: 400 * day, Compacted: true})
+	recProm, recClient, recLog := startHistoryStore(ctx, r, "recorded", recDir, graph.SeriesRecorded, end)
 	res.recBlocks = recProm.Blocks
-	recClient, err := prom.New(prom.Options{URL: recProm.URL, Registerer: prometheus.NewRegistry(), HistorySeries: graph.SeriesRecorded})
-	if err != nil {
-		r.Fatalf("%v", err)
-	}
-	if _, _, err := recClient.History(ctx, end, time.Hour, 5*time.Minute); err != nil {
-		r.Fatalf("history: %v", err)
-	}
 	recAPI := newPromAPI(r, recProm.URL)
 	rollupsStart := time.Now()
 	for _, rule := range prom.RecordingRules()[1].Rules {
@@ -472,6 +453,24 @@ func runHistory(ctx context.Context, r testbed.TB, o options) historyResult {
 		saveProfile(r, "http://"+metricsAddr, "heap", filepath.Join(o.profiles, "history-heap.pb.gz"))
 	}
 	return res
+}
+
+// startHistoryStore starts a Prometheus over the blocks in dir, once it
+// has compacted them (a year's retention, as a long-term store), with a
+// query log, and a client that reads the given kind of series; a first
+// query warms Prometheus' heap and the blocks' pages up.
+func startHistoryStore(ctx context.Context, r testbed.TB, what, dir, series string, end time.Time) (*testbed.Prometheus, *prom.Client, string) {
+	queryLog := filepath.Join(r.TempDir(), "query.log")
+	r.Logf("history: Prometheus compacting the %s blocks", what)
+	p := testbed.StartPrometheusWith(r, testbed.PrometheusOptions{Blocks: []string{dir}, QueryLogFile: queryLog, Retention: 400 * 24 * time.Hour, Compacted: true})
+	client, err := prom.New(prom.Options{URL: p.URL, Registerer: prometheus.NewRegistry(), HistorySeries: series})
+	if err != nil {
+		r.Fatalf("%v", err)
+	}
+	if _, _, err := client.History(ctx, end, time.Hour, 5*time.Minute); err != nil {
+		r.Fatalf("history: %v", err)
+	}
+	return p, client, queryLog
 }
 
 func reportHistory(w io.Writer, o options, res historyResult) {

@@ -62,10 +62,6 @@ type PrometheusOptions struct {
 	Rules string
 	// Retention is storage.tsdb.retention.time; zero: Prometheus' 15d.
 	Retention time.Duration
-	// NoCompaction keeps Prometheus from compacting blocks (min and max
-	// block durations both 2h), so that written blocks are not rewritten
-	// while queries are timed.
-	NoCompaction bool
 	// Compacted has StartPrometheusWith return only once Prometheus has
 	// compacted the copied Blocks as its storage does over time (blocks up
 	// to a tenth of the retention, 31 days at most): how a long-term
@@ -182,14 +178,11 @@ func StartPrometheusWith(t TB, opts PrometheusOptions) *Prometheus {
 	if opts.Retention > 0 {
 		args = append(args, "--storage.tsdb.retention.time="+promDuration(opts.Retention))
 	}
-	if opts.ForThanos || opts.NoCompaction {
-		args = append(args, "--storage.tsdb.min-block-duration=2h", "--storage.tsdb.max-block-duration=2h")
-	}
 	if opts.ForThanos {
-		args = append(args, "--web.enable-lifecycle")
+		args = append(args, "--storage.tsdb.min-block-duration=2h", "--storage.tsdb.max-block-duration=2h", "--web.enable-lifecycle")
 	}
-	if opts.Compacted && (opts.NoCompaction || opts.ForThanos) {
-		t.Fatalf("testbed: Compacted with NoCompaction or ForThanos")
+	if opts.Compacted && opts.ForThanos {
+		t.Fatalf("testbed: Compacted with ForThanos, whose blocks stay 2h for its sidecar")
 	}
 	p := startProcess(t, dir, "prometheus", bin, args...)
 	url := "http://" + addr
